@@ -1,0 +1,40 @@
+# GridOps set-up. `make run` and `make test` install what is missing and are safe to run again.
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  ?= python3
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: run test setup system venv lint bench clean-db
+
+run: setup
+	$(BIN)/gridops db start
+	$(BIN)/gridops migrate
+	$(BIN)/gridops demo load
+	$(BIN)/gridops serve --host 127.0.0.1 --port 8000
+
+test: setup
+	$(BIN)/pytest
+
+setup: system venv
+
+system:
+	@scripts/install-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python bench/locate.py
+
+clean-db:
+	-$(BIN)/gridops db stop
+	rm -rf var/pg

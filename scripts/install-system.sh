@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the system packages GridOps needs, only those missing (Debian/Ubuntu, as root or with sudo).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "error: installing system packages needs root or sudo" >&2; exit 1
+  fi
+fi
+
+missing() {  # print the packages of "$@" that dpkg does not have installed
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+apt_install() {
+  local need
+  need=$(missing "$@")
+  [ -z "$need" ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: apt-get not found; install these packages yourself: $need" >&2; exit 1
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  echo "installing: $need"
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need
+}
+
+# PostgreSQL first, then the PostGIS build for its major version.
+apt_install postgresql postgresql-contrib libpq-dev gcc make python3-dev python3-venv
+pg_version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+apt_install "postgresql-${pg_version}-postgis-3" "postgresql-${pg_version}-postgis-3-scripts"

@@ -1,0 +1,63 @@
+"""Engine, sessions and the declarative base (with a constraint naming convention)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from server.config import Settings, get_settings
+from server.localdb import Cluster
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def embedded_cluster(settings: Settings) -> Cluster:
+    return Cluster(settings.pg_dir)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """``DATABASE_URL`` when set, else the embedded cluster's database (which must be running)."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    cluster = embedded_cluster(settings)
+    if not cluster.running():
+        raise RuntimeError(
+            "the embedded database is not running: start it with `gridops db start` "
+            "(or set DATABASE_URL to another PostgreSQL/PostGIS database)"
+        )
+    return cluster.url()
+
+
+@lru_cache
+def get_engine(url: str | None = None) -> Engine:
+    return create_engine(url or database_url(), pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@lru_cache
+def _sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def new_session(url: str | None = None) -> Session:
+    return _sessionmaker(url)()
+
+
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, closed (never committed) afterwards."""
+    with new_session() as session:
+        yield session

@@ -1,0 +1,101 @@
+"""The grid store: versioned grids and who is responsible for them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.database import Base
+from server.types import LTree
+
+
+class Grid(Base):
+    """One version of a grid. The current version has ``valid_to`` NULL; a boundary or parent change
+    closes the current version and adds a new one, so a case keeps the grid as it was when reported."""
+
+    __tablename__ = "grid"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(15))
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(String(15))
+    path: Mapped[str] = mapped_column(LTree)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(server_default="1")
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_grid_code_current", "code", unique=True, postgresql_where=text("valid_to IS NULL")),
+        Index("ix_grid_parent_code_current", "parent_code", postgresql_where=text("valid_to IS NULL")),
+        Index("ix_grid_geom", "geom", postgresql_using="gist"),
+        Index("ix_grid_path", "path", postgresql_using="gist"),
+        CheckConstraint("code ~ '^[0-9]+$'", name="code_digits"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+    )
+
+
+class GridAssignment(Base):
+    """A person responsible for a grid over a period: its head (one at a time) or one of its inspectors."""
+
+    __tablename__ = "grid_assignment"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(15))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(String(20))
+    starts_on: Mapped[date] = mapped_column(Date, server_default=func.current_date())
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('head', 'inspector')", name="role"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period"),
+        Index(
+            "uq_grid_assignment_one_head",
+            "grid_code",
+            unique=True,
+            postgresql_where=text("role = 'head' AND ends_on IS NULL"),
+        ),
+        Index("ix_grid_assignment_grid_code", "grid_code"),
+        Index("ix_grid_assignment_user_id", "user_id"),
+    )
+
+
+class GridPart(Base):
+    """The current grids cut into pieces of at most 64 vertices (ST_Subdivide), kept by the import:
+    point lookups test a few small pieces instead of whole district outlines."""
+
+    __tablename__ = "grid_part"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(15))
+    depth: Mapped[int] = mapped_column(SmallInteger)
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        Index("ix_grid_part_geom", "geom", postgresql_using="gist"),
+        Index("ix_grid_part_grid_id", "grid_id"),
+    )
+
+
+CURRENT = Grid.valid_to.is_(None)  # the current versions

@@ -1,0 +1,94 @@
+"""Grid shapes on the wire."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gis.crs import CRS
+
+
+class GridOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str = Field(examples=["370102001001"])
+    name: str = Field(examples=["燕子山社区居委会"])
+    level: str = Field(examples=["village"])
+    parent_code: str | None
+    area_m2: float
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+class PersonOut(BaseModel):
+    assignment_id: int
+    user_id: int
+    name: str
+    role: Literal["head", "inspector"]
+    starts_on: date
+    ends_on: date | None
+
+
+class GridDetail(GridOut):
+    path: str
+    geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon, WGS 84")
+    children: int
+    people: list[PersonOut]
+
+
+class LocateOut(BaseModel):
+    lon: float = Field(description="The point in WGS 84")
+    lat: float
+    chain: list[GridOut] = Field(description="From the root down to the deepest grid holding the point")
+
+
+class LocateBatchIn(BaseModel):
+    points: list[tuple[float, float]] = Field(description="[lon, lat] pairs", min_length=1)
+    crs: CRS = CRS.WGS84
+
+
+class LocateBatchOut(BaseModel):
+    codes: list[str | None] = Field(description="The deepest grid per point, null outside every grid")
+
+
+class IssueOut(BaseModel):
+    severity: Literal["error", "warning"]
+    kind: str
+    code: str | None
+    message: str
+    area_m2: float | None = None
+    other_code: str | None = None
+
+
+class ReportOut(BaseModel):
+    ok: bool
+    checked: int
+    errors: int
+    warnings: int
+    issues: list[IssueOut]
+
+
+class ImportOut(BaseModel):
+    written: bool
+    created: int
+    new_versions: int
+    renamed: int
+    unchanged: int
+    report: ReportOut
+
+
+class AssignmentIn(BaseModel):
+    user: str = Field(description="The user's id, phone or username", examples=["13800000001"])
+    role: Literal["head", "inspector"]
+    starts_on: date | None = Field(default=None, description="Default: today")
+
+
+class AssignmentEnd(BaseModel):
+    ends_on: date | None = Field(default=None, description="Default: today")
+
+
+class AssignmentOut(PersonOut):
+    grid_code: str

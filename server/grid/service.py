@@ -1,0 +1,419 @@
+"""The grid store: versioned import with a topology report, lookup, subtrees, export, assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import shapely
+from geoalchemy2.shape import from_shape, to_shape
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.orm import Session, defer
+
+from gis.crs import CRS, area_m2, check_lonlat, to_wgs84_arrays
+from grids.levels import LevelScheme
+from grids.records import GridRecord
+from grids.topology import Issue, Thresholds, TopologyReport, check_topology
+from server.auth.models import User
+from server.errors import Conflict, Invalid, NotFound
+from server.grid.models import CURRENT, Grid, GridAssignment, GridPart
+
+PART_MAX_VERTICES = 64
+Progress = Callable[[str, int, int], None]
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def get_grid(*, db: Session, code: str) -> Grid:
+    grid = db.scalar(select(Grid).where(CURRENT, Grid.code == code))
+    if grid is None:
+        raise NotFound(f"there is no current grid with code {code}")
+    return grid
+
+
+def list_grids(*, db: Session, parent: str | None = None) -> list[Grid]:
+    """The roots, or the current children of ``parent``, by code."""
+    query = select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.code)
+    if parent is None:
+        query = query.where(Grid.parent_code.is_(None))
+    else:
+        get_grid(db=db, code=parent)
+        query = query.where(Grid.parent_code == parent)
+    return list(db.scalars(query))
+
+
+def subtree(*, db: Session, code: str, depth: int | None = None) -> list[Grid]:
+    """``code`` and its current descendants (``depth`` levels down at most), in path order."""
+    root = get_grid(db=db, code=code)
+    query = (
+        select(Grid)
+        .options(defer(Grid.geom))
+        .where(CURRENT, Grid.path.op("<@")(root.path))
+        .order_by(Grid.path)
+    )
+    if depth is not None:
+        query = query.where(func.nlevel(Grid.path) <= func.nlevel(root.path) + depth)
+    return list(db.scalars(query))
+
+
+def history(*, db: Session, code: str) -> list[Grid]:
+    """Every version of a grid, oldest first."""
+    versions = list(
+        db.scalars(select(Grid).options(defer(Grid.geom)).where(Grid.code == code).order_by(Grid.version))
+    )
+    if not versions:
+        raise NotFound(f"there is no grid with code {code}")
+    return versions
+
+
+def geojson_of(*, db: Session, grids: Sequence[Grid]) -> list[dict]:
+    """GeoJSON features (RFC 7946, 7 decimals) for grids, geometry computed in the database."""
+    if not grids:
+        return []
+    rows = db.execute(
+        select(Grid.id, func.ST_AsGeoJSON(Grid.geom, 7).label("geometry")).where(
+            Grid.id.in_([g.id for g in grids])
+        )
+    ).all()
+    geometry = {row.id: row.geometry for row in rows}
+    return [_feature(g, geometry[g.id]) for g in grids]
+
+
+def _feature(grid: Grid, geometry_json: str) -> dict:
+    import json
+
+    return {
+        "type": "Feature",
+        "id": grid.code,
+        "geometry": json.loads(geometry_json),
+        "properties": {
+            "code": grid.code,
+            "name": grid.name,
+            "level": grid.level,
+            "parent_code": grid.parent_code,
+            "area_m2": round(grid.area_m2, 1),
+            "version": grid.version,
+        },
+    }
+
+
+def in_bbox(
+    *, db: Session, west: float, south: float, east: float, north: float, level: str | None, limit: int
+) -> list[Grid]:
+    """Current grids whose geometry intersects the box (at most ``limit``)."""
+    for lon, lat in ((west, south), (east, north)):
+        _checked(lon, lat)
+    if west >= east or south >= north:
+        raise Invalid("bbox must be west,south,east,north with west < east and south < north")
+    envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
+    query = (
+        select(Grid)
+        .options(defer(Grid.geom))
+        .where(CURRENT, Grid.geom.op("&&")(envelope), func.ST_Intersects(Grid.geom, envelope))
+        .order_by(Grid.path)
+        .limit(limit + 1)
+    )
+    if level:
+        query = query.where(Grid.level == level)
+    grids = list(db.scalars(query))
+    if len(grids) > limit:
+        raise Invalid(
+            f"more than {limit} grids in this box: zoom in, or ask for one level with level=", limit=limit
+        )
+    return grids
+
+
+# -- lookup -------------------------------------------------------------------------------------
+
+
+def _checked(lon: float, lat: float) -> None:
+    try:
+        check_lonlat(lon, lat)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def _deepest_code(point) -> select:
+    """The code of the deepest current grid covering ``point``; on a shared boundary, the lowest code."""
+    return (
+        select(GridPart.code)
+        .where(func.ST_Covers(GridPart.geom, point))
+        .order_by(GridPart.depth.desc(), GridPart.code)
+        .limit(1)
+    )
+
+
+def locate(
+    *, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84
+) -> tuple[float, float, list[Grid]]:
+    """The point in WGS 84, and the chain of current grids from the root down to the deepest one
+    holding it, found in one query (empty when the point lies outside every grid)."""
+    _checked(lon, lat)
+    (x,), (y,) = to_wgs84_arrays([lon], [lat], crs)
+    point = func.ST_SetSRID(func.ST_MakePoint(float(x), float(y)), 4326)
+    deepest = _deepest_code(point).scalar_subquery()
+    leaf_path = select(Grid.path).where(CURRENT, Grid.code == deepest).scalar_subquery()
+    query = (
+        select(Grid)
+        .options(defer(Grid.geom))
+        .where(CURRENT, Grid.path.op("@>")(leaf_path))
+        .order_by(func.nlevel(Grid.path))
+    )
+    return float(x), float(y), list(db.scalars(query))
+
+
+def locate_batch(
+    *, db: Session, points: Sequence[tuple[float, float]], crs: CRS = CRS.WGS84
+) -> list[str | None]:
+    """The deepest grid code for each point (None outside every grid), in one SQL query."""
+    if not points:
+        return []
+    for lon, lat in points:
+        _checked(lon, lat)
+    lons, lats = to_wgs84_arrays([p[0] for p in points], [p[1] for p in points], crs)
+    rows = db.execute(
+        text(
+            """
+            SELECT t.i, (
+                SELECT p.code FROM grid_part p
+                WHERE ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326))
+                ORDER BY p.depth DESC, p.code LIMIT 1
+            ) AS code
+            FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS t(lon, lat, i)
+            ORDER BY t.i
+            """
+        ),
+        {"lons": [float(v) for v in lons], "lats": [float(v) for v in lats]},
+    ).all()
+    return [row.code for row in rows]
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    report: TopologyReport
+    created: list[str] = field(default_factory=list)
+    new_versions: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    written: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "written": self.written,
+            "created": len(self.created),
+            "new_versions": len(self.new_versions),
+            "renamed": len(self.renamed),
+            "unchanged": self.unchanged,
+            "report": self.report.to_dict(),
+        }
+
+
+def _record(grid: Grid) -> GridRecord:
+    return GridRecord(
+        code=grid.code,
+        name=grid.name,
+        level=grid.level,
+        parent_code=grid.parent_code,
+        geometry=to_shape(grid.geom),
+    )
+
+
+def stored_records(*, db: Session, codes: Iterable[str] | None = None) -> dict[str, GridRecord]:
+    """Current grids as records (all of them, or those with the given codes)."""
+    query = select(Grid).where(CURRENT)
+    if codes is not None:
+        query = query.where(Grid.code.in_(list(codes)))
+    return {g.code: _record(g) for g in db.scalars(query)}
+
+
+def _context_for(db: Session, records: Sequence[GridRecord]) -> dict[str, GridRecord]:
+    """Stored grids the check needs beside the file: the parents it names, and their stored children."""
+    in_file = {r.code for r in records}
+    parents = {r.parent_code for r in records if r.parent_code} - in_file
+    if not parents and not in_file:
+        return {}
+    query = select(Grid).where(
+        CURRENT,
+        or_(Grid.code.in_(parents), Grid.parent_code.in_(parents | in_file)),
+        Grid.code.not_in(in_file),
+    )
+    return {g.code: _record(g) for g in db.scalars(query)}
+
+
+def import_grids(
+    *,
+    db: Session,
+    records: Sequence[GridRecord],
+    report: TopologyReport,
+    thresholds: Thresholds,
+    scheme: LevelScheme,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Check ``records`` (with the stored grids around them), then write them in one transaction.
+
+    ``report`` holds what parsing the file found; the topology check adds to it. Nothing is written when
+    the report has errors or on a dry run. A geometry or parent change closes the current version and
+    adds a new one; a rename updates the current version in place."""
+    existing = _context_for(db, records)
+    topology = check_topology(
+        list(records),
+        existing=existing,
+        thresholds=thresholds,
+        scheme=scheme,
+        progress=(lambda done: progress("check", done, len(records))) if progress else None,
+    )
+    report.issues.extend(topology.issues)
+    report.checked = max(report.checked, topology.checked)
+    result = ImportResult(report=report)
+    if not report.ok or dry_run or not records:
+        return result
+
+    current = {
+        g.code: g for g in db.scalars(select(Grid).where(CURRENT, Grid.code.in_([r.code for r in records])))
+    }
+    paths = dict(db.execute(select(Grid.code, Grid.path).where(CURRENT, Grid.code.in_(list(existing)))).tuples())
+    now = db.scalar(select(func.clock_timestamp()))
+    added: list[Grid] = []
+    ordered = sorted(records, key=lambda r: (scheme.index(r.level), r.code))
+    for done, rec in enumerate(ordered, 1):
+        parent_path = paths.get(rec.parent_code) if rec.parent_code else None
+        paths[rec.code] = f"{parent_path}.{rec.code}" if parent_path else rec.code
+        old = current.get(rec.code)
+        if old is None:
+            added.append(_new_version(rec, paths[rec.code], version=1, valid_from=now))
+            result.created.append(rec.code)
+        elif old.parent_code != rec.parent_code or not _same_shape(to_shape(old.geom), rec.geometry):
+            old.valid_to = now
+            added.append(_new_version(rec, paths[rec.code], version=old.version + 1, valid_from=now))
+            result.new_versions.append(rec.code)
+        elif old.name != rec.name:
+            old.name = rec.name
+            result.renamed.append(rec.code)
+        else:
+            result.unchanged += 1
+        if progress and (done % 500 == 0 or done == len(ordered)):
+            progress("write", done, len(ordered))
+    closed = [current[code].id for code in result.new_versions]
+    db.execute(delete(GridPart).where(GridPart.grid_id.in_(closed)))
+    db.flush()
+    db.add_all(added)
+    db.flush()
+    db.execute(
+        text(
+            "INSERT INTO grid_part (grid_id, code, depth, geom) "
+            "SELECT id, code, nlevel(path), ST_Subdivide(geom, :vertices) FROM grid WHERE id = ANY(:ids)"
+        ),
+        {"ids": [g.id for g in added], "vertices": PART_MAX_VERTICES},
+    )
+    db.commit()
+    result.written = True
+    return result
+
+
+def _same_shape(a, b) -> bool:
+    return shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-9)
+
+
+def _new_version(rec: GridRecord, path: str, *, version: int, valid_from) -> Grid:
+    return Grid(
+        code=rec.code,
+        name=rec.name,
+        level=rec.level,
+        parent_code=rec.parent_code,
+        path=path,
+        geom=from_shape(rec.geometry, srid=4326),
+        area_m2=area_m2(rec.geometry),
+        version=version,
+        valid_from=valid_from,
+    )
+
+
+def check_stored(
+    *, db: Session, thresholds: Thresholds, scheme: LevelScheme, progress: Progress | None = None
+) -> TopologyReport:
+    """The topology report over every current grid."""
+    records = list(stored_records(db=db).values())
+    return check_topology(
+        records,
+        thresholds=thresholds,
+        scheme=scheme,
+        progress=(lambda done: progress("check", done, len(records))) if progress else None,
+    )
+
+
+def export_features(*, db: Session, code: str | None = None) -> list[dict]:
+    """Current grids as GeoJSON features: everything, or ``code`` and its subtree."""
+    grids = subtree(db=db, code=code) if code else list(
+        db.scalars(select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.path))
+    )
+    return geojson_of(db=db, grids=grids)
+
+
+def report_error(message: str) -> TopologyReport:
+    return TopologyReport(issues=[Issue(severity="error", kind="file", code=None, message=message)], checked=0)
+
+
+# -- people -------------------------------------------------------------------------------------
+
+
+def assign(
+    *, db: Session, grid_code: str, user: User, role: str, starts_on: date | None = None
+) -> GridAssignment:
+    """Assign ``user`` to a grid as its head (replacing the current head) or as one of its inspectors."""
+    if role not in ("head", "inspector"):
+        raise Invalid(f"role must be 'head' or 'inspector', not {role!r}")
+    get_grid(db=db, code=grid_code)
+    starts_on = starts_on or db.scalar(select(func.current_date()))
+    active = select(GridAssignment).where(
+        GridAssignment.grid_code == grid_code, GridAssignment.role == role, GridAssignment.ends_on.is_(None)
+    )
+    if role == "head":
+        for previous in db.scalars(active):
+            if previous.user_id == user.id:
+                raise Conflict(f"{user.name} is already the head of grid {grid_code}")
+            if previous.starts_on > starts_on:
+                raise Conflict(f"the current head of grid {grid_code} started after {starts_on}")
+            previous.ends_on = starts_on
+    elif db.scalar(active.where(GridAssignment.user_id == user.id)) is not None:
+        raise Conflict(f"{user.name} is already an inspector of grid {grid_code}")
+    assignment = GridAssignment(grid_code=grid_code, user_id=user.id, role=role, starts_on=starts_on)
+    db.add(assignment)
+    db.commit()
+    return assignment
+
+
+def end_assignment(*, db: Session, assignment_id: int, ends_on: date | None = None) -> GridAssignment:
+    assignment = db.get(GridAssignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"there is no assignment {assignment_id}")
+    if assignment.ends_on is not None:
+        raise Conflict(f"assignment {assignment_id} already ended on {assignment.ends_on}")
+    ends_on = ends_on or db.scalar(select(func.current_date()))
+    if ends_on < assignment.starts_on:
+        raise Invalid(f"an assignment cannot end ({ends_on}) before it starts ({assignment.starts_on})")
+    assignment.ends_on = ends_on
+    db.commit()
+    return assignment
+
+
+def assignments(
+    *, db: Session, grid_code: str | None = None, user_id: int | None = None, include_ended: bool = False
+) -> list[tuple[GridAssignment, User]]:
+    query = (
+        select(GridAssignment, User)
+        .join(User, User.id == GridAssignment.user_id)
+        .order_by(GridAssignment.grid_code, GridAssignment.role, GridAssignment.starts_on, GridAssignment.id)
+    )
+    if grid_code is not None:
+        query = query.where(GridAssignment.grid_code == grid_code)
+    if user_id is not None:
+        query = query.where(GridAssignment.user_id == user_id)
+    if not include_ended:
+        query = query.where(GridAssignment.ends_on.is_(None))
+    return [tuple(row) for row in db.execute(query)]

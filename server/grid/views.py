@@ -1,0 +1,206 @@
+"""Grid routes: browse, locate, import, check, export, and who is responsible for a grid."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from gis.crs import CRS
+from gis.geojson import feature_collection
+from grids.loaders import load_features
+from grids.topology import TopologyReport
+from server.auth import service as user_service
+from server.auth.dependencies import AdminRequired
+from server.config import get_settings
+from server.deps import DB
+from server.grid import service
+from server.grid.schemas import (
+    AssignmentEnd,
+    AssignmentIn,
+    AssignmentOut,
+    GridDetail,
+    GridOut,
+    ImportOut,
+    LocateBatchIn,
+    LocateBatchOut,
+    LocateOut,
+    ReportOut,
+)
+
+router = APIRouter(prefix="/grids", tags=["grids"])
+assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
+Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", examples=["370102"])]
+GEOJSON = "application/geo+json"
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+def report_out(report: TopologyReport) -> ReportOut:
+    return ReportOut(
+        ok=report.ok,
+        checked=report.checked,
+        errors=len(report.errors),
+        warnings=len(report.warnings),
+        issues=[asdict(issue) for issue in report.issues],
+    )
+
+
+def _assignment_out(assignment, user) -> AssignmentOut:
+    return AssignmentOut(
+        assignment_id=assignment.id,
+        user_id=user.id,
+        name=user.name,
+        role=assignment.role,
+        starts_on=assignment.starts_on,
+        ends_on=assignment.ends_on,
+        grid_code=assignment.grid_code,
+    )
+
+
+@router.get("", response_model=list[GridOut], summary="Root grids, or the children of a grid")
+def list_grids(db: DB, parent: Annotated[str | None, Query(description="Parent grid code")] = None):
+    return service.list_grids(db=db, parent=parent)
+
+
+@router.get("/locate", response_model=LocateOut, summary="The grids holding a point, city down to unit")
+def locate(
+    db: DB,
+    lon: Annotated[float, Query(description="Longitude")],
+    lat: Annotated[float, Query(description="Latitude")],
+    crs: Annotated[CRS, Query(description="Coordinate system of lon/lat (converted to WGS 84)")] = CRS.WGS84,
+):
+    x, y, chain = service.locate(db=db, lon=lon, lat=lat, crs=crs)
+    if not chain:
+        return JSONResponse({"detail": f"the point ({lon}, {lat}) lies outside every grid"}, status_code=404)
+    return LocateOut(lon=x, lat=y, chain=chain)
+
+
+@router.post("/locate", response_model=LocateBatchOut, summary="The deepest grid for many points at once")
+def locate_batch(body: LocateBatchIn, db: DB):
+    limit = get_settings().locate_batch_max
+    if len(body.points) > limit:
+        return JSONResponse({"detail": f"at most {limit} points per request"}, status_code=413)
+    return LocateBatchOut(codes=service.locate_batch(db=db, points=body.points, crs=body.crs))
+
+
+@router.get("/bbox", summary="Grids intersecting a bounding box, as GeoJSON", response_class=JSONResponse)
+def in_bbox(
+    db: DB,
+    bbox: Annotated[str, Query(description="west,south,east,north in WGS 84", examples=["117.0,36.6,117.1,36.7"])],
+    level: Annotated[str | None, Query(description="Only this level")] = None,
+):
+    try:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+    except ValueError:
+        return JSONResponse({"detail": "bbox must be four numbers: west,south,east,north"}, status_code=422)
+    grids = service.in_bbox(
+        db=db, west=west, south=south, east=east, north=north, level=level,
+        limit=get_settings().bbox_max_features,
+    )
+    return JSONResponse(feature_collection(service.geojson_of(db=db, grids=grids)), media_type=GEOJSON)
+
+
+@router.get("/check", response_model=ReportOut, summary="Topology report over every stored grid")
+def check(db: DB):
+    settings = get_settings()
+    return report_out(service.check_stored(db=db, thresholds=settings.thresholds, scheme=settings.scheme))
+
+
+@router.get("/export", summary="Current grids as a GeoJSON FeatureCollection", response_class=JSONResponse)
+def export(db: DB, code: Annotated[str | None, Query(description="Only this grid and its subtree")] = None):
+    return JSONResponse(feature_collection(service.export_features(db=db, code=code)), media_type=GEOJSON)
+
+
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    dependencies=[AdminRequired],
+    summary="Import a GeoJSON FeatureCollection of grids (checked first; errors stop it)",
+    responses={422: {"description": "The file has errors: nothing was written; the report says why"}},
+)
+def import_grids(
+    db: DB,
+    file: Annotated[UploadFile, File(description="GeoJSON FeatureCollection: code, name, level, parent_code")],
+    crs: Annotated[CRS, Query(description="Coordinate system of the file")] = CRS.WGS84,
+    dry_run: Annotated[bool, Query(description="Only report, write nothing")] = False,
+):
+    settings = get_settings()
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        return JSONResponse({"detail": f"the file is larger than {MAX_IMPORT_BYTES} bytes"}, status_code=413)
+    records, report = load_features(data, crs=crs, scheme=settings.scheme)
+    result = service.import_grids(
+        db=db, records=records, report=report, thresholds=settings.thresholds, scheme=settings.scheme,
+        dry_run=dry_run,
+    )
+    out = ImportOut(**{**result.to_dict(), "report": report_out(result.report)})
+    return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
+
+
+@router.get("/{code}", response_model=GridDetail, summary="One grid, with its geometry and people")
+def get_grid(code: Code, db: DB):
+    grid = service.get_grid(db=db, code=code)
+    (feature,) = service.geojson_of(db=db, grids=[grid])
+    people = [_assignment_out(a, u) for a, u in service.assignments(db=db, grid_code=code)]
+    return GridDetail(
+        **GridOut.model_validate(grid).model_dump(),
+        path=grid.path,
+        geometry=feature["geometry"],
+        children=len(service.list_grids(db=db, parent=code)),
+        people=people,
+    )
+
+
+@router.get("/{code}/children.geojson", summary="The children of a grid as GeoJSON", response_class=JSONResponse)
+def children_geojson(code: Code, db: DB):
+    children = service.list_grids(db=db, parent=code)
+    return JSONResponse(feature_collection(service.geojson_of(db=db, grids=children)), media_type=GEOJSON)
+
+
+@router.get("/{code}/subtree", response_model=list[GridOut], summary="A grid and its descendants")
+def subtree(
+    code: Code, db: DB, depth: Annotated[int | None, Query(ge=0, le=10, description="Levels down")] = None
+):
+    return service.subtree(db=db, code=code, depth=depth)
+
+
+@router.get("/{code}/history", response_model=list[GridOut], summary="Every version of a grid")
+def history(code: Code, db: DB):
+    return service.history(db=db, code=code)
+
+
+@router.get("/{code}/assignments", response_model=list[AssignmentOut], summary="Head and inspectors of a grid")
+def grid_assignments(
+    code: Code,
+    db: DB,
+    include_ended: Annotated[bool, Query(description="Include the assignment history")] = False,
+):
+    service.get_grid(db=db, code=code)
+    return [
+        _assignment_out(a, u)
+        for a, u in service.assignments(db=db, grid_code=code, include_ended=include_ended)
+    ]
+
+
+@router.post(
+    "/{code}/assignments",
+    response_model=AssignmentOut,
+    status_code=201,
+    dependencies=[AdminRequired],
+    summary="Assign a head (replacing the current one) or an inspector to a grid",
+)
+def assign(code: Code, body: AssignmentIn, db: DB):
+    user = user_service.find_user(db=db, key=body.user)
+    assignment = service.assign(db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on)
+    return _assignment_out(assignment, user)
+
+
+@assignments_router.post(
+    "/{assignment_id}/end", response_model=AssignmentOut, dependencies=[AdminRequired], summary="End an assignment"
+)
+def end_assignment(assignment_id: int, body: AssignmentEnd, db: DB):
+    assignment = service.end_assignment(db=db, assignment_id=assignment_id, ends_on=body.ends_on)
+    user = user_service.get_user(db=db, user_id=assignment.user_id)
+    return _assignment_out(assignment, user)

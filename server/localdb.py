@@ -1,0 +1,262 @@
+"""The embedded PostgreSQL/PostGIS cluster: a private cluster under a directory of the project.
+
+The cluster runs with the machine's own PostgreSQL binaries, listens on a unix socket inside its
+directory and on 127.0.0.1 with a free port, and holds databases with the ``postgis`` and ``ltree``
+extensions, owned by a non-superuser role. When invoked as root, ``initdb`` and ``pg_ctl`` run as the
+``postgres`` user (``initdb`` refuses root) on a directory owned by that user.
+
+The same code starts the development cluster (``gridops db start``) and the test session's throwaway one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+from psycopg2 import sql
+
+APP_ROLE = "gridops"
+SUPERUSER = "postgres"
+EXTENSIONS = ("postgis", "ltree")
+INSTALL_HINT = (
+    "install PostgreSQL and PostGIS: `sudo apt-get install postgresql postgresql-15-postgis-3` "
+    "(use the postgis package matching your PostgreSQL version), or run `make run`, "
+    "or set DATABASE_URL to an existing PostgreSQL/PostGIS database"
+)
+
+
+class LocalDBError(RuntimeError):
+    """The embedded cluster cannot be set up or reached; the message says what to do."""
+
+
+def find_bindir() -> Path:
+    """The newest PostgreSQL server bin directory that also has PostGIS installed."""
+    candidates = []
+    for bindir in Path("/usr/lib/postgresql").glob("*/bin"):
+        version = bindir.parent.name
+        if (bindir / "initdb").exists() and version.isdigit():
+            candidates.append((int(version), bindir))
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+        bindir = Path(out.stdout.strip())
+        if (bindir / "initdb").exists():
+            candidates.append((0, bindir))
+    if not candidates:
+        raise LocalDBError(f"PostgreSQL server binaries (initdb, pg_ctl) were not found: {INSTALL_HINT}")
+    with_postgis = [c for c in candidates if _sharedir(c[1]).joinpath("extension/postgis.control").exists()]
+    if not with_postgis:
+        raise LocalDBError(f"PostgreSQL is installed but PostGIS is not: {INSTALL_HINT}")
+    return max(with_postgis)[1]
+
+
+def _sharedir(bindir: Path) -> Path:
+    return Path("/usr/share/postgresql") / bindir.parent.name
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster living in ``root``: ``data/`` (PGDATA), ``run/`` (socket), ``log``, ``port``, ``password``."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def sockdir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "postgresql.log"
+
+    @property
+    def port(self) -> int:
+        return int((self.root / "port").read_text())
+
+    @property
+    def password(self) -> str:
+        return (self.root / "password").read_text().strip()
+
+    # -- running the server binaries -------------------------------------------------------------
+
+    def _as_owner(self, args: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return args
+        return ["runuser", "-u", SUPERUSER, "--", *args]
+
+    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
+        bindir = find_bindir()
+        cmd = self._as_owner([str(bindir / args[0]), *args[1:]])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise LocalDBError(f"{args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc
+
+    def _check_reachable(self) -> None:
+        """As root, the postgres user must be able to walk down to the cluster directory."""
+        if os.geteuid() != 0:
+            return
+        try:
+            pwd.getpwnam(SUPERUSER)
+        except KeyError as exc:
+            raise LocalDBError(f"there is no '{SUPERUSER}' system user to run PostgreSQL: {INSTALL_HINT}") from exc
+        for parent in reversed(self.root.resolve().parents):
+            probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-x", str(parent)])
+            if probe.returncode != 0:
+                raise LocalDBError(
+                    f"the postgres user cannot enter {parent} (mode {parent.stat().st_mode & 0o777:o}), "
+                    f"so it cannot run a cluster in {self.root}: put the project (or GRIDOPS_VAR_DIR) in a "
+                    "directory every user can traverse, or set DATABASE_URL"
+                )
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def initialised(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        """Create the cluster (once): initdb with UTF-8, a superuser password and socket-only trust."""
+        if self.initialised():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._check_reachable()
+        self.sockdir.mkdir(exist_ok=True)
+        password = secrets.token_urlsafe(18)
+        (self.root / "password").write_text(password + "\n")
+        (self.root / "password").chmod(0o600)
+        pwfile = self.root / "superuser-password"
+        pwfile.write_text(password + "\n")
+        (self.root / "port").write_text(str(free_port()))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, SUPERUSER, SUPERUSER)
+            shutil.chown(self.sockdir, SUPERUSER, SUPERUSER)
+            shutil.chown(pwfile, SUPERUSER, SUPERUSER)
+        self.root.chmod(0o700)
+        try:
+            self._run([
+                "initdb", "-D", str(self.data), "-E", "UTF8", "--locale=C.UTF-8", "-U", SUPERUSER,
+                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
+            ])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n# GridOps embedded cluster\ninclude_if_exists = 'gridops.conf'\n")
+        if os.geteuid() == 0:
+            shutil.chown(self.data / "postgresql.conf", SUPERUSER, SUPERUSER)
+
+    def running(self) -> bool:
+        if not self.initialised():
+            return False
+        return self._run(["pg_ctl", "-D", str(self.data), "status"], check=False).returncode == 0
+
+    def start(self) -> None:
+        """Initialise if needed and start the server (a no-op when it already runs)."""
+        self.init()
+        if self.running():
+            return
+        port = self.port
+        if not _port_free(port):
+            port = free_port()
+            (self.root / "port").write_text(str(port))
+        conf = self.data / "gridops.conf"
+        conf.write_text(
+            f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.sockdir}'\n"
+            "fsync = on\nmax_connections = 100\nshared_buffers = 256MB\n"
+        )
+        if os.geteuid() == 0:
+            shutil.chown(conf, SUPERUSER, SUPERUSER)
+        self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-t", "60", "start"])
+
+    def stop(self) -> None:
+        if self.running():
+            self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- databases -------------------------------------------------------------------------------
+
+    def url(self, database: str = "gridops", *, user: str = APP_ROLE) -> str:
+        """A SQLAlchemy URL over the unix socket."""
+        password = quote(self.password, safe="")
+        return (
+            f"postgresql+psycopg2://{user}:{password}@/{database}"
+            f"?host={quote(str(self.sockdir), safe='/')}&port={self.port}"
+        )
+
+    def connect(self, database: str = "postgres"):
+        """A superuser connection (autocommit) over the socket."""
+        conn = psycopg2.connect(dbname=database, user=SUPERUSER, host=str(self.sockdir), port=self.port)
+        conn.autocommit = True
+        return conn
+
+    def ensure_database(self, name: str = "gridops", *, template: str | None = None) -> str:
+        """Create the app role and the database ``name`` (with its extensions) if missing; return its URL."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise LocalDBError(f"invalid database name {name!r}")
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+                if cur.fetchone() is None:
+                    cur.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s").format(
+                            sql.Identifier(APP_ROLE)
+                        ),
+                        (self.password,),
+                    )
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is None:
+                    query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(APP_ROLE)
+                    )
+                    if template:
+                        query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                    cur.execute(query)
+        finally:
+            conn.close()
+        if not template:
+            conn = self.connect(name)
+            try:
+                with conn.cursor() as cur:
+                    for ext in EXTENSIONS:
+                        cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
+            finally:
+                conn.close()
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        finally:
+            conn.close()

@@ -1,0 +1,44 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from server.api import api_router
+from server.errors import DomainError
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return "; ".join(parts)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="GridOps",
+        version="0.1.0",
+        description="Grid-based city management: the grid hierarchy, people, cases and the command center.",
+    )
+
+    @app.exception_handler(DomainError)
+    def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": _validation_message(exc), "errors": jsonable_encoder(exc.errors())}, status_code=422
+        )
+
+    @app.get("/health", tags=["meta"], summary="Liveness check")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    app.include_router(api_router)
+    return app
