@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
+from alembic import context
 from server import models  # noqa: F401  (registers every table on Base.metadata)
 from server.database import Base, database_url
 

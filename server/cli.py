@@ -105,3 +105,7 @@ def main() -> None:
     except DomainError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -80,7 +80,7 @@ def _port_free(port: int) -> bool:
 
 @dataclass(frozen=True)
 class Cluster:
-    """A cluster living in ``root``: ``data/`` (PGDATA), ``run/`` (socket), ``log``, ``port``, ``password``."""
+    """A cluster living in ``root``: ``data/`` (PGDATA), ``run/`` (socket), the log, port and password."""
 
     root: Path
 
@@ -126,8 +126,12 @@ class Cluster:
         try:
             pwd.getpwnam(SUPERUSER)
         except KeyError as exc:
-            raise LocalDBError(f"there is no '{SUPERUSER}' system user to run PostgreSQL: {INSTALL_HINT}") from exc
+            raise LocalDBError(
+                f"there is no '{SUPERUSER}' system user to run PostgreSQL: {INSTALL_HINT}"
+            ) from exc
         for parent in reversed(self.root.resolve().parents):
+            if not parent.exists():
+                break
             probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-x", str(parent)])
             if probe.returncode != 0:
                 raise LocalDBError(
@@ -145,8 +149,8 @@ class Cluster:
         """Create the cluster (once): initdb with UTF-8, a superuser password and socket-only trust."""
         if self.initialised():
             return
-        self.root.mkdir(parents=True, exist_ok=True)
         self._check_reachable()
+        self.root.mkdir(parents=True, exist_ok=True)
         self.sockdir.mkdir(exist_ok=True)
         password = secrets.token_urlsafe(18)
         (self.root / "password").write_text(password + "\n")
@@ -160,10 +164,21 @@ class Cluster:
             shutil.chown(pwfile, SUPERUSER, SUPERUSER)
         self.root.chmod(0o700)
         try:
-            self._run([
-                "initdb", "-D", str(self.data), "-E", "UTF8", "--locale=C.UTF-8", "-U", SUPERUSER,
-                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-            ])
+            self._run(
+                [
+                    "initdb",
+                    "-D",
+                    str(self.data),
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with (self.data / "postgresql.conf").open("a") as conf:
@@ -228,9 +243,9 @@ class Cluster:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
                 if cur.fetchone() is None:
                     cur.execute(
-                        sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s").format(
-                            sql.Identifier(APP_ROLE)
-                        ),
+                        sql.SQL(
+                            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s"
+                        ).format(sql.Identifier(APP_ROLE)),
                         (self.password,),
                     )
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import geoalchemy2
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from alembic import op
 from server.types import LTree
 
 revision: str = "0001"
@@ -89,7 +89,9 @@ def upgrade() -> None:
             geoalchemy2.types.Geometry(geometry_type="POLYGON", srid=4326, spatial_index=False),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name="fk_grid_part_grid_id_grid", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grid.id"], name="fk_grid_part_grid_id_grid", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_grid_part"),
     )
     op.create_index("ix_grid_part_geom", "grid_part", ["geom"], postgresql_using="gist")

@@ -22,7 +22,7 @@ from server.grid import service
 grids_app = typer.Typer(help="The grid hierarchy: import, check, locate, export.", no_args_is_help=True)
 demo_app = typer.Typer(help="The Jinan demo city.", no_args_is_help=True)
 
-STAGES = {"check": "checking topology", "write": "writing grids", "generate": "generating"}
+STAGES = {"check": "checking topology", "write": "writing grids", "index": "indexing for lookup"}
 
 
 @contextmanager
@@ -48,8 +48,13 @@ def import_records(records, report, *, dry_run: bool) -> service.ImportResult:
     settings = get_settings()
     with session() as db, progress_bar() as update:
         return service.import_grids(
-            db=db, records=records, report=report, thresholds=settings.thresholds, scheme=settings.scheme,
-            dry_run=dry_run, progress=update,
+            db=db,
+            records=records,
+            report=report,
+            thresholds=settings.thresholds,
+            scheme=settings.scheme,
+            dry_run=dry_run,
+            progress=update,
         )
 
 
@@ -79,7 +84,9 @@ def check() -> None:
     """Topology report over every stored grid (exit 1 when it has errors)."""
     settings = get_settings()
     with session() as db, progress_bar() as update:
-        report = service.check_stored(db=db, thresholds=settings.thresholds, scheme=settings.scheme, progress=update)
+        report = service.check_stored(
+            db=db, thresholds=settings.thresholds, scheme=settings.scheme, progress=update
+        )
     print_report(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -120,7 +127,9 @@ def assign(
         person = user_service.find_user(db=db, key=user)
         start = date.fromisoformat(starts_on) if starts_on else None
         assignment = service.assign(db=db, grid_code=code, user=person, role=role, starts_on=start)
-        console.print(f"{person.name} is {role} of {code} from {assignment.starts_on} (assignment {assignment.id})")
+        console.print(
+            f"{person.name} is {role} of {code} from {assignment.starts_on} (assignment {assignment.id})"
+        )
 
 
 @grids_app.command("unassign")
@@ -150,7 +159,9 @@ def people(
 
 
 @demo_app.command("load")
-def demo_load(seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units.")) -> None:
+def demo_load(
+    seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
+) -> None:
     """Load the Jinan demo city (grids and people); running it again changes nothing."""
     from grids.demo import generate_demo_city
     from server.grid.demo import load_demo_people
@@ -169,4 +180,3 @@ def demo_load(seed: int = typer.Option(370100, help="Seed of the generated stree
     with session() as db:
         people_added = load_demo_people(db=db)
     console.print(f"demo people: {people_added} new users")
-

@@ -27,12 +27,12 @@ def load_demo_people(*, db: Session) -> int:
     district = service.get_grid(db=db, code=DISTRICT)
     street = db.scalar(select(Grid).where(CURRENT, Grid.parent_code == district.code).order_by(Grid.code))
     villages = list(
-        db.scalars(
-            select(Grid).where(CURRENT, Grid.parent_code == street.code).order_by(Grid.code)
-        )
+        db.scalars(select(Grid).where(CURRENT, Grid.parent_code == street.code).order_by(Grid.code))
     )
     grid_for = {"city": district.parent_code, "district": district.code, "street": street.code}
-    people = [(name, phone, username, roles, grid_for.get(level)) for name, phone, username, roles, level in STAFF]
+    people = [
+        (name, phone, username, roles, grid_for.get(level)) for name, phone, username, roles, level in STAFF
+    ]
     for i, name in enumerate(INSPECTORS):
         village = villages[i % len(villages)]
         people.append((name, f"1390000{i + 1:04d}", None, [Role.INSPECTOR], village.code))

@@ -81,8 +81,9 @@ class GridAssignment(Base):
 
 
 class GridPart(Base):
-    """The current grids cut into pieces of at most 64 vertices (ST_Subdivide), kept by the import:
-    point lookups test a few small pieces instead of whole district outlines."""
+    """Lookup pieces, kept by the import: each current grid's area not covered by its current children,
+    cut into pieces of at most 64 vertices (ST_Subdivide). Every point lies in the pieces of one grid,
+    the deepest holding it, so a lookup tests one or two small pieces instead of whole outlines."""
 
     __tablename__ = "grid_part"
 

@@ -20,6 +20,7 @@ from server.errors import Conflict, Invalid, NotFound
 from server.grid.models import CURRENT, Grid, GridAssignment, GridPart
 
 PART_MAX_VERTICES = 64
+PARTS_BATCH = 500
 Progress = Callable[[str, int, int], None]
 
 
@@ -145,9 +146,7 @@ def _deepest_code(point) -> select:
     )
 
 
-def locate(
-    *, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84
-) -> tuple[float, float, list[Grid]]:
+def locate(*, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> tuple[float, float, list[Grid]]:
     """The point in WGS 84, and the chain of current grids from the root down to the deepest one
     holding it, found in one query (empty when the point lies outside every grid)."""
     _checked(lon, lat)
@@ -277,7 +276,9 @@ def import_grids(
     current = {
         g.code: g for g in db.scalars(select(Grid).where(CURRENT, Grid.code.in_([r.code for r in records])))
     }
-    paths = dict(db.execute(select(Grid.code, Grid.path).where(CURRENT, Grid.code.in_(list(existing)))).tuples())
+    paths = dict(
+        db.execute(select(Grid.code, Grid.path).where(CURRENT, Grid.code.in_(list(existing)))).tuples()
+    )
     now = db.scalar(select(func.clock_timestamp()))
     added: list[Grid] = []
     ordered = sorted(records, key=lambda r: (scheme.index(r.level), r.code))
@@ -301,19 +302,44 @@ def import_grids(
             progress("write", done, len(ordered))
     closed = [current[code].id for code in result.new_versions]
     db.execute(delete(GridPart).where(GridPart.grid_id.in_(closed)))
-    db.flush()
     db.add_all(added)
     db.flush()
-    db.execute(
-        text(
-            "INSERT INTO grid_part (grid_id, code, depth, geom) "
-            "SELECT id, code, nlevel(path), ST_Subdivide(geom, :vertices) FROM grid WHERE id = ANY(:ids)"
-        ),
-        {"ids": [g.id for g in added], "vertices": PART_MAX_VERTICES},
-    )
+    changed = {g.code for g in added}
+    refresh_parts(db=db, codes=changed | {g.parent_code for g in added if g.parent_code}, progress=progress)
     db.commit()
     result.written = True
     return result
+
+
+def refresh_parts(*, db: Session, codes: Iterable[str], progress: Progress | None = None) -> None:
+    """Recompute the lookup pieces of the current grids ``codes``.
+
+    A grid's pieces cover the part of it that none of its current children covers (all of it for a
+    leaf), cut to at most 64 vertices: every point then lies in the pieces of exactly one grid, the
+    deepest one holding it, and a lookup is a single indexed ``ST_Covers``."""
+    codes = sorted(codes)
+    ids = list(db.scalars(select(Grid.id).where(CURRENT, Grid.code.in_(codes))))
+    db.execute(delete(GridPart).where(GridPart.grid_id.in_(ids)))
+    for start in range(0, len(ids), PARTS_BATCH):
+        db.execute(
+            text(
+                """
+                INSERT INTO grid_part (grid_id, code, depth, geom)
+                SELECT g.id, g.code, nlevel(g.path), ST_Subdivide(own.geom, :vertices)
+                FROM grid g
+                CROSS JOIN LATERAL (
+                    SELECT ST_CollectionExtract(
+                        COALESCE(ST_Difference(g.geom, ST_Union(c.geom)), g.geom), 3) AS geom
+                    FROM grid c
+                    WHERE c.valid_to IS NULL AND c.parent_code = g.code
+                ) own
+                WHERE g.id = ANY(:ids) AND NOT ST_IsEmpty(own.geom)
+                """
+            ),
+            {"ids": ids[start : start + PARTS_BATCH], "vertices": PART_MAX_VERTICES},
+        )
+        if progress:
+            progress("index", min(start + PARTS_BATCH, len(ids)), len(ids))
 
 
 def _same_shape(a, b) -> bool:
@@ -349,14 +375,18 @@ def check_stored(
 
 def export_features(*, db: Session, code: str | None = None) -> list[dict]:
     """Current grids as GeoJSON features: everything, or ``code`` and its subtree."""
-    grids = subtree(db=db, code=code) if code else list(
-        db.scalars(select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.path))
+    grids = (
+        subtree(db=db, code=code)
+        if code
+        else list(db.scalars(select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.path)))
     )
     return geojson_of(db=db, grids=grids)
 
 
 def report_error(message: str) -> TopologyReport:
-    return TopologyReport(issues=[Issue(severity="error", kind="file", code=None, message=message)], checked=0)
+    return TopologyReport(
+        issues=[Issue(severity="error", kind="file", code=None, message=message)], checked=0
+    )
 
 
 # -- people -------------------------------------------------------------------------------------

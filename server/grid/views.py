@@ -88,7 +88,9 @@ def locate_batch(body: LocateBatchIn, db: DB):
 @router.get("/bbox", summary="Grids intersecting a bounding box, as GeoJSON", response_class=JSONResponse)
 def in_bbox(
     db: DB,
-    bbox: Annotated[str, Query(description="west,south,east,north in WGS 84", examples=["117.0,36.6,117.1,36.7"])],
+    bbox: Annotated[
+        str, Query(description="west,south,east,north in WGS 84", examples=["117.0,36.6,117.1,36.7"])
+    ],
     level: Annotated[str | None, Query(description="Only this level")] = None,
 ):
     try:
@@ -96,7 +98,12 @@ def in_bbox(
     except ValueError:
         return JSONResponse({"detail": "bbox must be four numbers: west,south,east,north"}, status_code=422)
     grids = service.in_bbox(
-        db=db, west=west, south=south, east=east, north=north, level=level,
+        db=db,
+        west=west,
+        south=south,
+        east=east,
+        north=north,
+        level=level,
         limit=get_settings().bbox_max_features,
     )
     return JSONResponse(feature_collection(service.geojson_of(db=db, grids=grids)), media_type=GEOJSON)
@@ -122,7 +129,9 @@ def export(db: DB, code: Annotated[str | None, Query(description="Only this grid
 )
 def import_grids(
     db: DB,
-    file: Annotated[UploadFile, File(description="GeoJSON FeatureCollection: code, name, level, parent_code")],
+    file: Annotated[
+        UploadFile, File(description="GeoJSON FeatureCollection: code, name, level, parent_code")
+    ],
     crs: Annotated[CRS, Query(description="Coordinate system of the file")] = CRS.WGS84,
     dry_run: Annotated[bool, Query(description="Only report, write nothing")] = False,
 ):
@@ -132,7 +141,11 @@ def import_grids(
         return JSONResponse({"detail": f"the file is larger than {MAX_IMPORT_BYTES} bytes"}, status_code=413)
     records, report = load_features(data, crs=crs, scheme=settings.scheme)
     result = service.import_grids(
-        db=db, records=records, report=report, thresholds=settings.thresholds, scheme=settings.scheme,
+        db=db,
+        records=records,
+        report=report,
+        thresholds=settings.thresholds,
+        scheme=settings.scheme,
         dry_run=dry_run,
     )
     out = ImportOut(**{**result.to_dict(), "report": report_out(result.report)})
@@ -153,7 +166,9 @@ def get_grid(code: Code, db: DB):
     )
 
 
-@router.get("/{code}/children.geojson", summary="The children of a grid as GeoJSON", response_class=JSONResponse)
+@router.get(
+    "/{code}/children.geojson", summary="The children of a grid as GeoJSON", response_class=JSONResponse
+)
 def children_geojson(code: Code, db: DB):
     children = service.list_grids(db=db, parent=code)
     return JSONResponse(feature_collection(service.geojson_of(db=db, grids=children)), media_type=GEOJSON)
@@ -171,7 +186,9 @@ def history(code: Code, db: DB):
     return service.history(db=db, code=code)
 
 
-@router.get("/{code}/assignments", response_model=list[AssignmentOut], summary="Head and inspectors of a grid")
+@router.get(
+    "/{code}/assignments", response_model=list[AssignmentOut], summary="Head and inspectors of a grid"
+)
 def grid_assignments(
     code: Code,
     db: DB,
@@ -198,7 +215,10 @@ def assign(code: Code, body: AssignmentIn, db: DB):
 
 
 @assignments_router.post(
-    "/{assignment_id}/end", response_model=AssignmentOut, dependencies=[AdminRequired], summary="End an assignment"
+    "/{assignment_id}/end",
+    response_model=AssignmentOut,
+    dependencies=[AdminRequired],
+    summary="End an assignment",
 )
 def end_assignment(assignment_id: int, body: AssignmentEnd, db: DB):
     assignment = service.end_assignment(db=db, assignment_id=assignment_id, ends_on=body.ends_on)

@@ -1,0 +1,74 @@
+"""The embedded cluster and the migrations, on the test session's own cluster."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from server import migrate
+from server.localdb import APP_ROLE, Cluster, LocalDBError
+
+
+def test_cluster_is_utf8_with_postgis_and_ltree_and_a_non_superuser_app_role(pg_cluster, db):
+    assert pg_cluster.running()
+    extensions = set(db.scalars(text("SELECT extname FROM pg_extension")))
+    assert {"postgis", "ltree"} <= extensions
+    assert db.scalar(text("SELECT current_user")) == APP_ROLE
+    assert db.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) is False
+    assert db.scalar(text("SHOW server_encoding")) == "UTF8"
+    assert db.scalar(text("SELECT CAST('历下区' AS text)")) == "历下区"
+
+
+def test_url_reaches_the_database_over_tcp_too(pg_cluster, template_db):
+    url = f"postgresql+psycopg2://{APP_ROLE}:{pg_cluster.password}@127.0.0.1:{pg_cluster.port}/{template_db}"
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT PostGIS_Version()")).startswith("3.")
+    engine.dispose()
+
+
+def test_migrations_go_up_down_and_up_again(pg_cluster):
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    url = pg_cluster.ensure_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url)
+        assert {"grid", "grid_part", "grid_assignment", "app_user"} <= set(inspect(engine).get_table_names())
+        migrate.downgrade(url, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version", "spatial_ref_sys"}
+        with engine.connect() as conn:  # a downgrade to base keeps the extensions
+            assert (
+                conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname IN ('postgis', 'ltree')"))
+                == 2
+            )
+        migrate.upgrade(url)
+        assert "grid" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+        pg_cluster.drop_database(name)
+
+
+def test_migration_names_the_missing_extensions(pg_cluster):
+    name = f"noext_{uuid.uuid4().hex[:8]}"
+    conn = pg_cluster.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} OWNER {APP_ROLE}")
+    conn.close()
+    try:
+        with pytest.raises(RuntimeError, match=r"CREATE EXTENSION postgis; CREATE EXTENSION ltree;"):
+            migrate.upgrade(pg_cluster.url(name))
+    finally:
+        pg_cluster.drop_database(name)
+
+
+def test_unreachable_cluster_directory_is_explained():
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the cluster directory to the postgres user")
+    hidden = Path("/root") / f"gridops-{uuid.uuid4().hex[:8]}"  # /root is mode 0700
+    with pytest.raises(LocalDBError, match="postgres user cannot enter /root"):
+        Cluster(hidden / "pg").init()
+    assert not hidden.exists()
