@@ -11,9 +11,8 @@ from server.errors import Conflict, NotFound
 
 
 def create_user(*, db: Session, data: UserCreate) -> User:
-    clash = db.scalar(
-        select(User).where(or_(User.phone == data.phone, User.username == data.username)).limit(1)
-    )
+    same = [User.phone == data.phone] + ([User.username == data.username] if data.username else [])
+    clash = db.scalar(select(User).where(or_(*same)).limit(1))
     if clash is not None:
         field = "phone" if clash.phone == data.phone else "username"
         raise Conflict(f"a user with {field} {getattr(data, field)} already exists (id {clash.id})")

@@ -276,9 +276,10 @@ def import_grids(
     current = {
         g.code: g for g in db.scalars(select(Grid).where(CURRENT, Grid.code.in_([r.code for r in records])))
     }
-    paths = dict(
-        db.execute(select(Grid.code, Grid.path).where(CURRENT, Grid.code.in_(list(existing)))).tuples()
-    )
+    paths = {
+        code: path
+        for code, path in db.execute(select(Grid.code, Grid.path).where(CURRENT, Grid.code.in_(existing)))
+    }
     now = db.scalar(select(func.clock_timestamp()))
     added: list[Grid] = []
     ordered = sorted(records, key=lambda r: (scheme.index(r.level), r.code))

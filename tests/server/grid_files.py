@@ -39,3 +39,31 @@ def city_features() -> list[dict]:
 
 def collection(features: list[dict]) -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+
+
+def many_grids(villages_x: int = 10, villages_y: int = 5, units: int = 10, cell: float = 0.001) -> list[dict]:
+    """One city, district and street over a block of villages, each split into units x units unit grids:
+    5,053 grids with the defaults."""
+    width, height = villages_x * units * cell, villages_y * units * cell
+    whole = rect(WEST, SOUTH, WEST + width, SOUTH + height)
+    features = [
+        feature("370100", "测试市", whole),
+        feature("370102", "测试区", whole, "370100"),
+        feature("370102001", "测试街道", whole, "370102"),
+    ]
+    for v in range(villages_x * villages_y):
+        vx, vy = v % villages_x, villages_y - 1 - v // villages_x
+        village = f"370102001{v + 1:03d}"
+        x0, y0 = WEST + vx * units * cell, SOUTH + vy * units * cell
+        features.append(
+            feature(
+                village, f"第{v + 1}社区", rect(x0, y0, x0 + units * cell, y0 + units * cell), "370102001"
+            )
+        )
+        for u in range(units * units):
+            ux, uy = u % units, units - 1 - u // units
+            x, y = x0 + ux * cell, y0 + uy * cell
+            features.append(
+                feature(f"{village}{u + 1:03d}", f"第{u + 1}网格", rect(x, y, x + cell, y + cell), village)
+            )
+    return features

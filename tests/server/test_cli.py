@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.grid_files import city_features, collection
+from tests.server.grid_files import city_features, collection, many_grids
 
 
 def gridops(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
@@ -82,6 +82,7 @@ def test_users_and_assignments(env, city_file):
 
 def test_embedded_database_commands():
     var = tempfile.mkdtemp(prefix="gridops-cli-var-", dir="/tmp")
+    os.chmod(var, 0o755)  # as a checkout would be: the postgres user must traverse it
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"GRIDOPS_VAR_DIR": var}
     try:
         assert gridops("db", "status", env=env, check=False).returncode == 3
@@ -105,3 +106,13 @@ def test_embedded_database_commands():
 def test_every_command_has_help(command):
     proc = gridops(*command, "--help", env=dict(os.environ))
     assert "Usage" in proc.stdout
+
+
+def test_a_5000_grid_file_imports_with_a_progress_bar(env, tmp_path):
+    path = tmp_path / "many.geojson"
+    path.write_bytes(collection(many_grids()))
+    proc = gridops("grids", "import", str(path), env=env)
+    assert "writing grids" in proc.stderr and "5053/5053" in proc.stderr
+    assert "imported: 5053 new" in proc.stderr
+    unit = gridops("grids", "locate", "117.0005", "36.6495", env=env).stdout.splitlines()[-1]
+    assert unit.split("\t")[:2] == ["unit", "370102001001001"]

@@ -1,0 +1,249 @@
+"""The topology check: codes, levels and parents, children inside parents, siblings neither overlapping
+nor leaving gaps. Areas are computed in metres, in one CGCS2000 Gauss-Kruger zone for the whole set.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import shapely
+
+from gis.crs import gk_epsg, to_metric
+from grids.codes import GridCode, GridCodeError
+from grids.levels import DEFAULT_SCHEME, LevelScheme
+from grids.records import GridRecord
+
+
+DENSIFY_DEG = 0.0002  # about 20 m
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    outside_parent_m: float = 1.0  # a child reaching further than this outside its parent is an error
+    overlap_m2: float = 1.0  # siblings overlapping by more than this are an error
+    gap_m2: float = 1.0  # children leaving more than this of their parent uncovered is a warning
+
+
+@dataclass
+class Issue:
+    severity: Literal["error", "warning"]
+    kind: str
+    code: str | None
+    message: str
+    area_m2: float | None = None
+    other_code: str | None = None
+
+
+@dataclass
+class TopologyReport:
+    issues: list[Issue] = field(default_factory=list)
+    checked: int = 0
+
+    def error(self, kind: str, code: str | None, message: str, **extra) -> None:
+        self.issues.append(Issue("error", kind, code, message, **extra))
+
+    def warning(self, kind: str, code: str | None, message: str, **extra) -> None:
+        self.issues.append(Issue("warning", kind, code, message, **extra))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "issues": [asdict(i) for i in self.issues],
+        }
+
+    def format_text(self) -> str:
+        lines = [f"{i.severity.upper():<8}{i.kind:<28}{i.code or '-':<16}{i.message}" for i in self.issues]
+        lines.append(
+            f"{self.checked} grids checked: {len(self.errors)} errors, {len(self.warnings)} warnings"
+        )
+        return "\n".join(lines)
+
+
+def m2(area: float) -> str:
+    return f"{area:,.0f} m2" if area >= 10 else f"{area:.2f} m2"
+
+
+def check_topology(
+    records: list[GridRecord],
+    *,
+    existing: Mapping[str, GridRecord] | None = None,
+    thresholds: Thresholds = Thresholds(),
+    scheme: LevelScheme = DEFAULT_SCHEME,
+    progress: Callable[[int], None] | None = None,
+) -> TopologyReport:
+    """Check ``records`` as a set, with ``existing`` (stored grids around them: their parents and those
+    parents' other children) as context. ``progress(done)`` is called as records are checked."""
+    report = TopologyReport(checked=len(records))
+    usable = _check_codes(records, existing or {}, scheme, report)
+    context = {**(existing or {}), **usable}
+    _check_geometry(usable, context, thresholds, report, progress)
+    return report
+
+
+def _check_codes(
+    records: list[GridRecord], existing: Mapping[str, GridRecord], scheme: LevelScheme, report: TopologyReport
+) -> dict[str, GridRecord]:
+    """Codes, levels and parents; returns the records whose geometry can be checked, by code."""
+    counts = Counter(r.code for r in records)
+    for code, n in sorted(counts.items()):
+        if n > 1:
+            report.error("duplicate_code", code, f"code {code} appears {n} times")
+    in_set = {r.code for r in records}
+    usable: dict[str, GridRecord] = {}
+    for rec in records:
+        try:
+            code = GridCode.parse(rec.code, scheme)
+        except GridCodeError as exc:
+            report.error("malformed_code", rec.code, str(exc))
+            continue
+        if rec.level != code.level:
+            report.error(
+                "level_mismatch",
+                rec.code,
+                f"grid {rec.code} says level {rec.level!r} but its code is a {code.level} code",
+            )
+            continue
+        expected_parent = code.parent
+        if expected_parent is None and rec.parent_code is not None:
+            report.error(
+                "code_not_extending_parent", rec.code, f"grid {rec.code} is a {rec.level} and has no parent"
+            )
+            continue
+        if expected_parent is not None:
+            if rec.parent_code is None:
+                report.error("unknown_parent", rec.code, f"grid {rec.code} has no parent_code")
+                continue
+            if rec.parent_code != expected_parent.value:
+                report.error(
+                    "code_not_extending_parent",
+                    rec.code,
+                    f"code {rec.code} does not extend its parent's code {rec.parent_code}",
+                    other_code=rec.parent_code,
+                )
+                continue
+            if rec.parent_code not in in_set and rec.parent_code not in existing:
+                report.error(
+                    "unknown_parent",
+                    rec.code,
+                    f"grid {rec.code}: its parent {rec.parent_code} is neither in the file nor stored",
+                    other_code=rec.parent_code,
+                )
+                continue
+        if rec.geometry is None or rec.geometry.is_empty:
+            report.error("no_geometry", rec.code, f"grid {rec.code} has no geometry")
+            continue
+        if not rec.geometry.is_valid:
+            reason = shapely.is_valid_reason(rec.geometry)
+            report.error("invalid_geometry", rec.code, f"grid {rec.code} has an invalid geometry: {reason}")
+            continue
+        if counts[rec.code] == 1:
+            usable[rec.code] = rec
+    return usable
+
+
+def _check_geometry(
+    usable: dict[str, GridRecord],
+    context: dict[str, GridRecord],
+    thresholds: Thresholds,
+    report: TopologyReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    if not usable:
+        return
+    codes = sorted(context)
+    index = {code: i for i, code in enumerate(codes)}
+    raw = np.array([context[c].geometry for c in codes], dtype=object)
+    centre = shapely.centroid(shapely.envelope(shapely.GeometryCollection(list(raw))))
+    # Edges are straight in longitude/latitude: densify before projecting so they stay where they are.
+    metric, _ = to_metric(shapely.segmentize(raw, DENSIFY_DEG), gk_epsg(centre.x))
+    shapely.prepare(metric)
+
+    children: dict[str, list[str]] = defaultdict(list)
+    for code in codes:
+        parent = context[code].parent_code
+        if parent is not None and parent in index:
+            children[parent].append(code)
+
+    done = 0
+    for parent, kids in sorted(children.items()):
+        checked_kids = [k for k in kids if k in usable]
+        if not checked_kids and parent not in usable:
+            continue
+        parent_geom = metric[index[parent]]
+        kid_geoms = metric[[index[k] for k in kids]]
+        _outside_parent(parent, parent_geom, checked_kids, metric, index, thresholds, report)
+        _overlaps(kids, kid_geoms, set(checked_kids), thresholds, report)
+        _gap(parent, parent_geom, kid_geoms, thresholds, report)
+        done += len(checked_kids)
+        if progress:
+            progress(done)
+    if progress:
+        progress(len(usable))
+
+
+def _outside_parent(parent, parent_geom, kids, metric, index, thresholds, report) -> None:
+    if not kids:
+        return
+    geoms = metric[[index[k] for k in kids]]
+    grown = shapely.buffer(parent_geom, thresholds.outside_parent_m)
+    shapely.prepare(grown)
+    outside = ~shapely.covers(grown, geoms)
+    for kid, geom in zip(np.array(kids)[outside], geoms[outside], strict=True):
+        area = shapely.area(shapely.difference(geom, parent_geom))
+        report.error(
+            "outside_parent",
+            str(kid),
+            f"grid {kid} extends {m2(area)} outside its parent {parent}",
+            area_m2=round(float(area), 2),
+            other_code=parent,
+        )
+
+
+def _overlaps(kids, geoms, checked, thresholds, report) -> None:
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    if not len(left):
+        return
+    areas = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    for i, j, area in zip(left, right, areas, strict=True):
+        if area > thresholds.overlap_m2 and (kids[i] in checked or kids[j] in checked):
+            report.error(
+                "overlap",
+                kids[i],
+                f"grids {kids[i]} and {kids[j]} overlap by {m2(area)}",
+                area_m2=round(float(area), 2),
+                other_code=kids[j],
+            )
+
+
+def _gap(parent, parent_geom, kid_geoms, thresholds, report) -> None:
+    covered = shapely.union_all(kid_geoms)
+    area = shapely.area(shapely.difference(parent_geom, covered))
+    if area > thresholds.gap_m2:
+        report.warning(
+            "gap",
+            parent,
+            f"the children of {parent} leave {m2(area)} of it uncovered",
+            area_m2=round(float(area), 2),
+        )
