@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 
@@ -25,7 +26,7 @@ class LevelScheme:
         names = [lv.name for lv in levels]
         if len(set(names)) != len(names):
             raise ValueError(f"level names repeat: {names}")
-        for upper, lower in zip(levels, levels[1:], strict=False):
+        for upper, lower in itertools.pairwise(levels):
             if lower.code_length < upper.code_length or lower.prefix_length <= upper.prefix_length:
                 raise ValueError(f"level {lower.name} must have longer codes than {upper.name}")
         self.levels = list(levels)

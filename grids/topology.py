@@ -17,7 +17,6 @@ from grids.codes import GridCode, GridCodeError
 from grids.levels import DEFAULT_SCHEME, LevelScheme
 from grids.records import GridRecord
 
-
 DENSIFY_DEG = 0.0002  # about 20 m
 
 
