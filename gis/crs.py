@@ -88,13 +88,18 @@ def _wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _invert(forward, lon: np.ndarray, lat: np.ndarray, guess) -> tuple[np.ndarray, np.ndarray]:
-    """Solve forward(w) = (lon, lat) by fixed-point iteration from ``guess``, to 1e-7 degrees."""
-    wlon, wlat = guess
+    """Solve forward(w) = (lon, lat) by fixed-point iteration from ``guess``, to 1e-7 degrees. Each point
+    stops on its own, so a point converts the same whatever else is in the batch."""
+    wlon, wlat = (np.array(g, dtype=float) for g in guess)
+    active = np.ones(wlon.shape, dtype=bool)
     for _ in range(_MAX_ITERATIONS):
-        flon, flat = forward(wlon, wlat)
-        elon, elat = flon - lon, flat - lat
-        wlon, wlat = wlon - elon, wlat - elat
-        if np.all(np.abs(elon) < _TOLERANCE) and np.all(np.abs(elat) < _TOLERANCE):
+        flon, flat = forward(wlon[active], wlat[active])
+        elon, elat = flon - lon[active], flat - lat[active]
+        wlon[active] -= elon
+        wlat[active] -= elat
+        still = (np.abs(elon) >= _TOLERANCE) | (np.abs(elat) >= _TOLERANCE)
+        active[active] = still
+        if not active.any():
             break
     return wlon, wlat
 

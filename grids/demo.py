@@ -4,8 +4,9 @@ The city and its 12 districts have real boundaries (``data/jinan_districts.geojs
 villages have their real codes and names (``data/jinan_names.csv``) on generated geometry: each parent is
 split into as many cells as it has children by a Voronoi partition of evenly spread seed points, clipped to
 the parent. 历下区 is covered by unit grids of about 100 m x 100 m (a square grid in metres clipped to each
-village). The partition is done in Gauss-Kruger metres and converted to WGS 84 once, so siblings share
-their edges exactly. The same seed always gives the same city. Sources: ``data/ATTRIBUTION.md``.
+village). The partition is done in Gauss-Kruger metres and converted to WGS 84 once: children cover their
+parent with no gap or overlap beyond floating-point rounding. The same seed always gives the same city.
+Sources: ``data/ATTRIBUTION.md``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ from grids.records import GridRecord
 SEED = 370100
 UNIT_DISTRICT = "370102"  # 历下区: the district covered by unit grids
 UNIT_SIZE_M = 100.0
-MIN_UNIT_M2 = 20.0  # smaller clipped cells are merged into a neighbour
+MIN_UNIT_M2 = 2500.0  # clipped cells under a quarter of a unit are merged into a neighbour
 MAX_UNITS = 999  # per village: the unit sequence has 3 digits
 SAMPLES_PER_SEED = 30
 LLOYD_ROUNDS = 8
+# Edges straight in metres are curved in longitude/latitude and the other way round: the edges of a grid that
+# is partitioned are cut short (districts in degrees, generated grids in metres) so that a child's vertex
+# placed on its parent's edge stays on that edge, to well under a millimetre, in either system.
+SEGMENT_DEG = 0.0005
+SEGMENT_M = 50.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -86,7 +92,7 @@ def generate_demo_city(*, seed: int = SEED, progress: Progress | None = None) ->
     city, districts = top[0], top[1:]
     names = load_names()
     _, epsg = to_metric(city.geometry)
-    districts_m, _ = to_metric(np.array([d.geometry for d in districts], dtype=object), epsg)
+    districts_m, _ = to_metric(shapely.segmentize([d.geometry for d in districts], SEGMENT_DEG), epsg)
 
     streets: list[_Grid] = []
     for i, (district, geometry) in enumerate(zip(districts, districts_m, strict=True)):
@@ -94,8 +100,7 @@ def generate_demo_city(*, seed: int = SEED, progress: Progress | None = None) ->
         report("streets", i + 1, len(districts))
     villages: list[_Grid] = []
     for i, street in enumerate(streets):
-        children = names.get(street.code) or [(f"{street.code}001", f"{street.name}社区")]
-        villages += _partition(street.code, street.geometry, children, "village", seed)
+        villages += _partition(street.code, street.geometry, _villages_of(street, names), "village", seed)
         report("villages", i + 1, len(streets))
     units: list[_Grid] = []
     covered = [v for v in villages if v.parent_code.startswith(UNIT_DISTRICT)]
@@ -111,17 +116,24 @@ def generate_demo_city(*, seed: int = SEED, progress: Progress | None = None) ->
     ]
 
 
+def _villages_of(street: _Grid, names: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """(code, name) of a street's villages; one generated village when the list has none."""
+    return names.get(street.code) or [(f"{street.code}001", f"{street.name}社区")]
+
+
 def _partition(
     parent_code: str, area: BaseGeometry, children: list[tuple[str, str]], level: str, seed: int
 ) -> list[_Grid]:
-    """Split ``area`` among ``children`` (code, name): a Voronoi partition clipped to the area."""
+    """Split ``area`` among ``children`` (code, name): a Voronoi partition clipped to the area, the new
+    edges cut to SEGMENT_M."""
     rng = np.random.default_rng([seed, int(parent_code)])
     if len(children) == 1:
         cells = [area]
     else:
         seeds = _spread_points(area, len(children), rng)
         diagram = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=area, ordered=True)
-        cells = [as_multipolygon(c) for c in shapely.intersection(shapely.get_parts(diagram), area)]
+        clipped = shapely.intersection(shapely.get_parts(diagram), area)
+        cells = [as_multipolygon(c) for c in shapely.segmentize(clipped, SEGMENT_M)]
     return [
         _Grid(code, name, level, parent_code, cell)
         for (code, name), cell in zip(children, cells, strict=True)

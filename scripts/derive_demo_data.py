@@ -33,7 +33,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from gis.crs import CRS, geometry_to_wgs84
+from gis.crs import CRS, area_m2, geometry_to_wgs84
 from gis.geojson import dumps, feature, feature_collection, parse_feature_collection
 from gis.geometry import as_multipolygon, coverage_simplify_m, orient
 
@@ -114,10 +114,8 @@ def derive_districts(cnmaps: Path, names: dict[str, str]) -> dict:
     check_coverage(written[1:], "districts as written")
     if not written[0].is_valid or written[0].symmetric_difference(shapely.union_all(written[1:])).area:
         raise SystemExit("the city as written is not the union of its districts")
-    lost = abs(city.area - union.area) / city.area
-    print(
-        f"districts: {shapely.get_num_coordinates(written).sum()} vertices; city area changed by {lost:.5%}"
-    )
+    change = area_m2(written[0]) - area_m2(city)
+    print(f"districts: {shapely.get_num_coordinates(written).sum()} vertices; city area {change:+,.0f} m2")
     return collection
 
 
