@@ -70,15 +70,19 @@ def db_url() -> None:
 
 
 @app.command()
-def migrate(revision: str = typer.Argument("head", help="Target revision.")) -> None:
-    """Bring the database schema up to REVISION (default: the newest)."""
+def migrate(
+    revision: str = typer.Argument("head", help="Target revision ('base' is the empty schema)."),
+    down: bool = typer.Option(False, "--down", help="Downgrade to REVISION instead of upgrading."),
+) -> None:
+    """Bring the database schema up to REVISION (default: the newest), or down to it with --down."""
     from server import migrate as migrations
 
+    step = migrations.downgrade if down else migrations.upgrade
     try:
-        migrations.upgrade(database_url(), revision)
+        step(database_url(), revision)
     except RuntimeError as exc:
         fail(str(exc))
-    console.print(f"database migrated to {revision}")
+    console.print(f"database {'downgraded' if down else 'migrated'} to {revision}")
 
 
 @app.command()

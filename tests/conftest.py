@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 TEMPLATE = "gridops_template"
@@ -61,10 +60,9 @@ def fresh_db_url(pg_cluster, template_db) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def shared_engine(pg_cluster, template_db):
-    url = pg_cluster.ensure_database("gridops_test", template=template_db)
-    engine = create_engine(url)
-    yield engine
-    engine.dispose()
+    from server.database import get_engine
+
+    return get_engine(pg_cluster.ensure_database("gridops_test", template=template_db))
 
 
 @contextmanager
@@ -139,9 +137,9 @@ def demo_url(pg_cluster, template_db) -> str:
 
 @pytest.fixture(scope="session")
 def demo_engine(demo_url):
-    engine = create_engine(demo_url)
-    yield engine
-    engine.dispose()
+    from server.database import get_engine
+
+    return get_engine(demo_url)
 
 
 @pytest.fixture

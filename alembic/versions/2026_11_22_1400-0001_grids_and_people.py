@@ -84,9 +84,11 @@ def upgrade() -> None:
         sa.Column("grid_id", sa.BigInteger(), nullable=False),
         sa.Column("code", sa.String(15), nullable=False),
         sa.Column("depth", sa.SmallInteger(), nullable=False),
+        sa.Column("cell_i", sa.Integer(), nullable=False),
+        sa.Column("cell_j", sa.Integer(), nullable=False),
         sa.Column(
             "geom",
-            geoalchemy2.types.Geometry(geometry_type="POLYGON", srid=4326, spatial_index=False),
+            geoalchemy2.types.Geometry(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=False),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -94,7 +96,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_grid_part"),
     )
-    op.create_index("ix_grid_part_geom", "grid_part", ["geom"], postgresql_using="gist")
+    op.create_index("ix_grid_part_cell_i_cell_j", "grid_part", ["cell_i", "cell_j"])
     op.create_index("ix_grid_part_grid_id", "grid_part", ["grid_id"])
     op.create_table(
         "grid_assignment",

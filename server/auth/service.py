@@ -26,7 +26,7 @@ def create_user(*, db: Session, data: UserCreate) -> User:
 def list_users(*, db: Session, role: str | None = None) -> list[User]:
     query = select(User).order_by(User.id)
     if role:
-        query = query.where(User.roles.any(role))
+        query = query.where(User.roles.contains([role]))
     return list(db.scalars(query))
 
 

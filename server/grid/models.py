@@ -81,9 +81,10 @@ class GridAssignment(Base):
 
 
 class GridPart(Base):
-    """Lookup pieces, kept by the import: each current grid's area not covered by its current children,
-    cut into pieces of at most 64 vertices (ST_Subdivide). Every point lies in the pieces of one grid,
-    the deepest holding it, so a lookup tests one or two small pieces instead of whole outlines."""
+    """The lookup index, kept by the import: each current grid's area not covered by its current children,
+    cut along a regular grid of cells (``LOOKUP_CELL_DEG``) and into pieces of at most 64 vertices. Every
+    point lies in the pieces of one grid, the deepest holding it; a lookup reads the few pieces of the
+    point's cell through a b-tree, cheaper than a GiST probe, and tests them with ``ST_Covers``."""
 
     __tablename__ = "grid_part"
 
@@ -91,10 +92,12 @@ class GridPart(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(15))
     depth: Mapped[int] = mapped_column(SmallInteger)
-    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+    cell_i: Mapped[int]
+    cell_j: Mapped[int]
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
 
     __table_args__ = (
-        Index("ix_grid_part_geom", "geom", postgresql_using="gist"),
+        Index("ix_grid_part_cell_i_cell_j", "cell_i", "cell_j"),
         Index("ix_grid_part_grid_id", "grid_id"),
     )
 
