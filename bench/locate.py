@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from grids.demo import generate_demo_city
 from grids.topology import TopologyReport
 from server import migrate
-from server.config import get_settings
 from server.database import new_session
 from server.grid import service
 from server.localdb import Cluster, free_port
@@ -52,16 +51,9 @@ BLOCKS = [
 
 
 def load_demo(url: str) -> None:
-    settings = get_settings()
     records = generate_demo_city()
     with new_session(url) as db:
-        service.import_grids(
-            db=db,
-            records=records,
-            report=TopologyReport(issues=[], checked=len(records)),
-            thresholds=settings.thresholds,
-            scheme=settings.scheme,
-        )
+        service.import_grids(db=db, records=records, report=TopologyReport(issues=[], checked=len(records)))
 
 
 def synthetic_path(depth: int, ux: int, uy: int) -> list[str]:

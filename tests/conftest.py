@@ -114,21 +114,15 @@ def demo_url(pg_cluster, template_db) -> str:
     """A database holding the whole Jinan demo city (grids and people), loaded once per session."""
     from grids.demo import generate_demo_city
     from grids.topology import TopologyReport
-    from server.config import get_settings
     from server.database import new_session
     from server.grid import service
     from server.grid.demo import load_demo_people
 
     url = pg_cluster.ensure_database("gridops_demo", template=template_db)
-    settings = get_settings()
     records = generate_demo_city()
     with new_session(url) as session:
         result = service.import_grids(
-            db=session,
-            records=records,
-            report=TopologyReport(issues=[], checked=len(records)),
-            thresholds=settings.thresholds,
-            scheme=settings.scheme,
+            db=session, records=records, report=TopologyReport(issues=[], checked=len(records))
         )
         assert result.report.ok, result.report.format_text()
         load_demo_people(db=session)

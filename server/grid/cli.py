@@ -45,17 +45,8 @@ def print_report(report: TopologyReport) -> None:
 
 
 def import_records(records, report, *, dry_run: bool) -> service.ImportResult:
-    settings = get_settings()
     with session() as db, progress_bar() as update:
-        return service.import_grids(
-            db=db,
-            records=records,
-            report=report,
-            thresholds=settings.thresholds,
-            scheme=settings.scheme,
-            dry_run=dry_run,
-            progress=update,
-        )
+        return service.import_grids(db=db, records=records, report=report, dry_run=dry_run, progress=update)
 
 
 @grids_app.command("import")
@@ -82,11 +73,8 @@ def import_file(
 @grids_app.command("check")
 def check() -> None:
     """Topology report over every stored grid (exit 1 when it has errors)."""
-    settings = get_settings()
     with session() as db, progress_bar() as update:
-        report = service.check_stored(
-            db=db, thresholds=settings.thresholds, scheme=settings.scheme, progress=update
-        )
+        report = service.check_stored(db=db, progress=update)
     print_report(report)
     if not report.ok:
         raise typer.Exit(1)

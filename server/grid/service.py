@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session, defer
 from gis.crs import CRS, area_m2, check_lonlat, to_wgs84, to_wgs84_arrays
 from grids.levels import LevelScheme
 from grids.records import GridRecord
-from grids.topology import Issue, Thresholds, TopologyReport, check_topology
+from grids.topology import Thresholds, TopologyReport, check_topology
 from server.auth.models import User
+from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
 from server.grid.models import CURRENT, Grid, GridAssignment, GridPart
 
@@ -86,8 +88,6 @@ def geojson_of(*, db: Session, grids: Sequence[Grid]) -> list[dict]:
 
 
 def _feature(grid: Grid, geometry_json: str) -> dict:
-    import json
-
     return {
         "type": "Feature",
         "id": grid.code,
@@ -272,16 +272,20 @@ def import_grids(
     db: Session,
     records: Sequence[GridRecord],
     report: TopologyReport,
-    thresholds: Thresholds,
-    scheme: LevelScheme,
     dry_run: bool = False,
     progress: Progress | None = None,
+    thresholds: Thresholds | None = None,
+    scheme: LevelScheme | None = None,
 ) -> ImportResult:
     """Check ``records`` (with the stored grids around them), then write them in one transaction.
 
     ``report`` holds what parsing the file found; the topology check adds to it. Nothing is written when
     the report has errors or on a dry run. A geometry or parent change closes the current version and
-    adds a new one; a rename updates the current version in place."""
+    adds a new one; a rename updates the current version in place. Thresholds and the level scheme
+    default to the settings'."""
+    settings = get_settings()
+    thresholds = thresholds or settings.thresholds
+    scheme = scheme or settings.scheme
     existing = _context_for(db, records)
     topology = check_topology(
         list(records),
@@ -389,15 +393,14 @@ def _new_version(rec: GridRecord, path: str, *, version: int, valid_from) -> Gri
     )
 
 
-def check_stored(
-    *, db: Session, thresholds: Thresholds, scheme: LevelScheme, progress: Progress | None = None
-) -> TopologyReport:
-    """The topology report over every current grid."""
+def check_stored(*, db: Session, progress: Progress | None = None) -> TopologyReport:
+    """The topology report over every current grid, with the settings' thresholds and level scheme."""
+    settings = get_settings()
     records = list(stored_records(db=db).values())
     return check_topology(
         records,
-        thresholds=thresholds,
-        scheme=scheme,
+        thresholds=settings.thresholds,
+        scheme=settings.scheme,
         progress=(lambda done: progress("check", done, len(records))) if progress else None,
     )
 
@@ -410,12 +413,6 @@ def export_features(*, db: Session, code: str | None = None) -> list[dict]:
         else list(db.scalars(select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.path)))
     )
     return geojson_of(db=db, grids=grids)
-
-
-def report_error(message: str) -> TopologyReport:
-    return TopologyReport(
-        issues=[Issue(severity="error", kind="file", code=None, message=message)], checked=0
-    )
 
 
 # -- people -------------------------------------------------------------------------------------

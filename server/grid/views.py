@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
@@ -11,7 +10,6 @@ from fastapi.responses import JSONResponse
 from gis.crs import CRS
 from gis.geojson import feature_collection
 from grids.loaders import load_features
-from grids.topology import TopologyReport
 from server.auth import service as user_service
 from server.auth.dependencies import AdminRequired
 from server.config import get_settings
@@ -35,16 +33,6 @@ assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
 Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", examples=["370102"])]
 GEOJSON = "application/geo+json"
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
-
-
-def report_out(report: TopologyReport) -> ReportOut:
-    return ReportOut(
-        ok=report.ok,
-        checked=report.checked,
-        errors=len(report.errors),
-        warnings=len(report.warnings),
-        issues=[asdict(issue) for issue in report.issues],
-    )
 
 
 def _assignment_out(assignment, user) -> AssignmentOut:
@@ -111,8 +99,7 @@ def in_bbox(
 
 @router.get("/check", response_model=ReportOut, summary="Topology report over every stored grid")
 def check(db: DB):
-    settings = get_settings()
-    return report_out(service.check_stored(db=db, thresholds=settings.thresholds, scheme=settings.scheme))
+    return service.check_stored(db=db).to_dict()
 
 
 @router.get("/export", summary="Current grids as a GeoJSON FeatureCollection", response_class=JSONResponse)
@@ -135,20 +122,12 @@ def import_grids(
     crs: Annotated[CRS, Query(description="Coordinate system of the file")] = CRS.WGS84,
     dry_run: Annotated[bool, Query(description="Only report, write nothing")] = False,
 ):
-    settings = get_settings()
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         return JSONResponse({"detail": f"the file is larger than {MAX_IMPORT_BYTES} bytes"}, status_code=413)
-    records, report = load_features(data, crs=crs, scheme=settings.scheme)
-    result = service.import_grids(
-        db=db,
-        records=records,
-        report=report,
-        thresholds=settings.thresholds,
-        scheme=settings.scheme,
-        dry_run=dry_run,
-    )
-    out = ImportOut(**{**result.to_dict(), "report": report_out(result.report)})
+    records, report = load_features(data, crs=crs, scheme=get_settings().scheme)
+    result = service.import_grids(db=db, records=records, report=report, dry_run=dry_run)
+    out = ImportOut.model_validate(result.to_dict())
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
 
 
