@@ -97,7 +97,12 @@ def in_bbox(
     return JSONResponse(feature_collection(service.geojson_of(db=db, grids=grids)), media_type=GEOJSON)
 
 
-@router.get("/check", response_model=ReportOut, summary="Topology report over every stored grid")
+@router.get(
+    "/check",
+    response_model=ReportOut,
+    dependencies=[AdminRequired],
+    summary="Topology report over every stored grid (admin token: it takes seconds of CPU)",
+)
 def check(db: DB):
     return service.check_stored(db=db).to_dict()
 

@@ -115,7 +115,8 @@ def test_bbox_returns_geojson_and_refuses_too_much(demo_client):
     assert demo_client.get("/api/grids/bbox", params={"bbox": "1,2,3"}).status_code == 422
 
 
-def test_demo_passes_its_topology_check(demo_client):
-    report = demo_client.get("/api/grids/check").json()
+def test_demo_passes_its_topology_check(demo_client, admin_headers):
+    assert demo_client.get("/api/grids/check").status_code == 401
+    report = demo_client.get("/api/grids/check", headers=admin_headers).json()
     assert report["errors"] == 0, report["issues"][:5]
     assert not [i for i in report["issues"] if i["kind"] in ("overlap", "gap", "outside_parent")]
