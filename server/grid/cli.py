@@ -1,4 +1,4 @@
-"""``gridops grids ...``, ``gridops assign`` and ``gridops demo load``."""
+"""``gridops grids ...`` (import, check, locate, export, people) and ``gridops demo load``."""
 
 from __future__ import annotations
 
