@@ -38,6 +38,38 @@ class Settings(BaseSettings):
     bbox_max_features: int = 5000
     locate_batch_max: int = 10000
 
+    # Login: short access tokens, long refresh tokens bound to a device, throttled attempts.
+    secret_key: str | None = None  # signs access tokens; else kept in <var_dir>/secret-key
+    access_token_minutes: int = 15
+    refresh_token_days: int = 90
+    login_max_failures: int = 5  # per account within the window, then 429
+    login_ip_max_failures: int = 30  # per client address within the window
+    login_window_minutes: int = 15
+
+    # Working time: the local time zone, the daily working periods, and the holiday file that covers
+    # years the calendar package does not know yet (default <var_dir>/holidays.yaml).
+    timezone: str = "Asia/Shanghai"
+    work_periods: str = "08:30-12:00,13:30-17:30"
+    holiday_file: Path | None = None
+
+    # Case workflow: step limits in working time by urgency (m, h or d), the light thresholds, duplicates.
+    verify_limits: str = "urgent:30m,important:60m,normal:120m"
+    dispatch_limits: str = "urgent:10m,important:30m,normal:30m"
+    check_limit_urban: str = "1h"
+    check_limit_rural: str = "2h"
+    yellow_fraction: float = 0.25  # yellow in the last quarter of a step's time
+    duplicate_radius_m: float = 50.0
+    duplicate_hours: float = 72.0
+    supervision_sweep_seconds: float = 60.0  # how often the server flags overdue cases (0: never)
+
+    # Photos: limits, the geotag check, and where content-addressed files are kept (<var_dir>/media).
+    photo_max_bytes: int = 15 * 1024 * 1024
+    photo_max_pixels: int = 50_000_000
+    photo_geotag_max_m: float = 200.0
+    photo_thumbnail_px: int = 320
+    photo_public_px: int = 1600
+    media_dir: Path | None = None
+
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(
@@ -52,16 +84,30 @@ class Settings(BaseSettings):
     def pg_dir(self) -> Path:
         return self.var_dir / "pg"
 
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.var_dir / "media"
+
+    @property
+    def holiday_path(self) -> Path:
+        return self.holiday_file or self.var_dir / "holidays.yaml"
+
     def resolved_admin_token(self) -> str:
         """The admin token: from the environment, else the one kept in ``<var_dir>/admin-token``."""
-        if self.admin_token:
-            return self.admin_token
-        path = self.var_dir / "admin-token"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(24) + "\n")
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return self.admin_token or _kept_secret(self.var_dir / "admin-token")
+
+    def resolved_secret_key(self) -> str:
+        """The key that signs access tokens: from the environment, else kept in ``<var_dir>/secret-key``."""
+        return self.secret_key or _kept_secret(self.var_dir / "secret-key")
+
+
+def _kept_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), made on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 @lru_cache
