@@ -2,7 +2,11 @@
 
 from fastapi import APIRouter
 
+from server.auth.views import auth_router
 from server.auth.views import router as users_router
+from server.case.views import photos_router, sync_router
+from server.case.views import router as cases_router
+from server.category.views import router as categories_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
 
@@ -10,3 +14,8 @@ api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
 api_router.include_router(assignments_router)
 api_router.include_router(users_router)
+api_router.include_router(auth_router)
+api_router.include_router(categories_router)
+api_router.include_router(cases_router)
+api_router.include_router(photos_router)
+api_router.include_router(sync_router)

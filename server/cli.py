@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from server.auth.cli import users_app
+from server.category.cli import categories_app
 from server.cli_common import console, fail
 from server.config import get_settings
 from server.database import database_url, embedded_cluster
 from server.errors import DomainError
 from server.grid.cli import demo_app, grids_app
 from server.localdb import LocalDBError
+from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps: grid-based city management.", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster under ./var/pg.", no_args_is_help=True)
@@ -18,6 +20,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(grids_app, name="grids")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
+app.add_typer(categories_app, name="categories")
+app.add_typer(calendar_app, name="calendar")
 
 
 @db_app.command("start")

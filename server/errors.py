@@ -24,3 +24,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     status = 422
+
+
+class Forbidden(DomainError):
+    status = 403

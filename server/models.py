@@ -1,6 +1,24 @@
 """Every table, imported once so that Alembic and the tests see the whole schema."""
 
-from server.auth.models import User
+from server.auth.models import DeviceSession, LoginFailure, User
+from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto
+from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
 
-__all__ = ["Grid", "GridAssignment", "GridPart", "User"]
+__all__ = [
+    "Case",
+    "CaseCounter",
+    "CaseDispatch",
+    "CaseEvent",
+    "CasePhoto",
+    "Category",
+    "CategoryDistrictDepartment",
+    "Department",
+    "DeviceSession",
+    "Grid",
+    "GridAssignment",
+    "GridPart",
+    "LoginFailure",
+    "Tag",
+    "User",
+]

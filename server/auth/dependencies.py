@@ -1,30 +1,108 @@
-"""Route guards. Until login exists, every write route requires the admin token from the settings."""
+"""Route guards: who is calling (a logged-in user's access token, or the admin token from the settings)
+and whether they hold a role."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
+from server.auth import service
+from server.auth.errors import Unauthorized
+from server.auth.models import User
 from server.config import get_settings
+from server.deps import DB
 
-bearer = HTTPBearer(auto_error=False, description="The admin token (GRIDOPS_ADMIN_TOKEN or var/admin-token).")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /api/auth/login, or the admin token (GRIDOPS_ADMIN_TOKEN "
+    "or var/admin-token).",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+SYSTEM_ADMINISTRATOR = "system administrator"
 
 
-def require_admin(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    if credentials is None:
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling."""
+
+    user: User | None  # None when the settings' admin token was used (system administrator)
+    session_id: int | None
+    roles: frozenset[str]
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    @property
+    def name(self) -> str:
+        return self.user.name if self.user else SYSTEM_ADMINISTRATOR
+
+    def has(self, *roles: str) -> bool:
+        """Whether the caller holds any of ``roles``."""
+        return not self.roles.isdisjoint(roles)
+
+
+def _principal(db: Session, token: str | None) -> Principal:
+    """The one path every token takes: the admin token, else a verified access token on a live session."""
+    if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "this route changes data and needs the admin token: send 'Authorization: Bearer <token>'",
+            "this route needs a login: send 'Authorization: Bearer <access token>' "
+            "(POST /api/auth/login gives one)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    expected = get_settings().resolved_admin_token()
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the admin token is wrong")
+    if secrets.compare_digest(token.encode(), get_settings().resolved_admin_token().encode()):
+        return Principal(user=None, session_id=None, roles=frozenset({"admin"}))
+    try:
+        user, session = service.authenticate(db=db, access_token=token)
+    except Unauthorized as exc:
+        raise HTTPException(
+            exc.status, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ) from None
+    return Principal(user=user, session_id=session.id, roles=frozenset(user.roles))
 
 
-AdminRequired = Depends(require_admin)
+def current_principal(db: DB, credentials: Credentials) -> Principal:
+    """The caller, from the ``Authorization: Bearer`` header; 401 when missing, expired or ended."""
+    return _principal(db, credentials.credentials if credentials else None)
+
+
+def stream_principal(
+    db: DB,
+    credentials: Credentials,
+    access_token: Annotated[
+        str | None, Query(description="The access token, for clients that cannot send headers (EventSource)")
+    ] = None,
+) -> Principal:
+    """Like ``current_principal``, also accepting ``?access_token=`` (browsers' EventSource sends no
+    headers)."""
+    return _principal(db, credentials.credentials if credentials else access_token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def _either(names: tuple[str, ...]) -> str:
+    return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def require_roles(*roles: str) -> Any:
+    """A dependency returning the caller when they hold any of ``roles``, else 403 saying what is needed."""
+
+    def guard(principal: CurrentUser) -> Principal:
+        if not principal.has(*roles):
+            held = ", ".join(sorted(principal.roles)) or "no role"
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the role {_either(roles)}; you have {held}"
+            )
+        return principal
+
+    return Depends(guard)
+
+
+AdminRequired = require_roles("admin")

@@ -1,22 +1,63 @@
-"""Users: create, find, list."""
+"""Users and login: accounts and passwords, device sessions with rotating refresh tokens, throttled logins."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.auth.models import User
+from server.auth import passwords, throttle, tokens
+from server.auth.errors import Forbidden, Unauthorized
+from server.auth.models import DeviceSession, User
 from server.auth.schemas import UserCreate
+from server.category import service as category_service
+from server.config import get_settings
 from server.errors import Conflict, NotFound
+from server.grid import service as grid_service
+
+WRONG_LOGIN = "wrong login or password"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _named(login: str):
+    """The condition for the user a login names: its phone, or its username whatever the case."""
+    return or_(User.phone == login, func.lower(User.username) == login.lower())
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+def _new_hash(password: str) -> str:
+    passwords.check_policy(password)
+    return passwords.hash_password(password)
 
 
 def create_user(*, db: Session, data: UserCreate) -> User:
-    same = [User.phone == data.phone] + ([User.username == data.username] if data.username else [])
+    same = [User.phone == data.phone]
+    if data.username:
+        same.append(func.lower(User.username) == data.username.lower())
     clash = db.scalar(select(User).where(or_(*same)).limit(1))
     if clash is not None:
         field = "phone" if clash.phone == data.phone else "username"
         raise Conflict(f"a user with {field} {getattr(data, field)} already exists (id {clash.id})")
-    user = User(name=data.name, phone=data.phone, username=data.username, roles=[r.value for r in data.roles])
+    if data.grid_code:
+        grid_service.get_grid(db=db, code=data.grid_code)
+    if data.department_code:
+        category_service.get_department(db=db, code=data.department_code)
+    user = User(
+        name=data.name,
+        phone=data.phone,
+        username=data.username,
+        roles=[r.value for r in data.roles],
+        department_code=data.department_code,
+        grid_code=data.grid_code,
+        password_hash=None if data.password is None else _new_hash(data.password),
+    )
     db.add(user)
     db.commit()
     db.refresh(user)
@@ -39,9 +80,205 @@ def get_user(*, db: Session, user_id: int) -> User:
 
 def find_user(*, db: Session, key: str) -> User:
     """A user by phone or username, else by id."""
-    user = db.scalar(select(User).where(or_(User.phone == key, User.username == key)).limit(1))
+    user = db.scalar(select(User).where(_named(key)).limit(1))
     if user is None and key.isdigit() and len(key) < 19:
         user = db.get(User, int(key))
     if user is None:
         raise NotFound(f"no user with phone, username or id {key!r}")
     return user
+
+
+def set_password(*, db: Session, user: User, password: str) -> User:
+    """Set a user's password (an administrator's act); the user's sessions stay."""
+    user.password_hash = _new_hash(password)
+    db.commit()
+    return user
+
+
+def change_password(
+    *, db: Session, user: User, session_id: int, old_password: str, new_password: str, ip: str | None
+) -> int:
+    """The user's own change: the old password is checked (and throttled like a login), the user's other
+    sessions are ended. Returns how many were."""
+    now = _now()
+    throttle.check(db=db, key=user.phone, ip=ip, now=now)
+    if not passwords.verify(user.password_hash, old_password):
+        throttle.record_failure(db=db, key=user.phone, ip=ip, now=now)
+        db.commit()
+        raise Forbidden("the current password is wrong")
+    user.password_hash = _new_hash(new_password)
+    revoked = _revoke(db, user_id=user.id, now=now, keep=session_id)
+    db.commit()
+    return revoked
+
+
+def set_active(*, db: Session, user: User, active: bool) -> User:
+    """Enable or disable a user; disabling also ends every session of the user."""
+    user.active = active
+    if not active:
+        _revoke(db, user_id=user.id, now=_now())
+    db.commit()
+    return user
+
+
+# -- login and device sessions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a login or a refresh hands to the device."""
+
+    user: User
+    session: DeviceSession
+    access_token: str
+    expires_in: int  # seconds
+    refresh_token: str
+
+
+def _issue(db: Session, user: User, session: DeviceSession, now: datetime) -> Issued:
+    """A new refresh token for the session (sliding its expiry) and an access token; flushes."""
+    refresh_token = tokens.new_refresh_token()
+    session.refresh_hash = tokens.digest(refresh_token)
+    session.last_seen_at = now
+    session.expires_at = now + timedelta(days=get_settings().refresh_token_days)
+    db.flush()
+    return Issued(
+        user=user,
+        session=session,
+        access_token=tokens.access_token(user_id=user.id, session_id=session.id, now=now),
+        expires_in=get_settings().access_token_minutes * 60,
+        refresh_token=refresh_token,
+    )
+
+
+def _revoke(db: Session, *, user_id: int, now: datetime, keep: int | None = None, device_id: str | None = None):
+    """End a user's live sessions (but ``keep``; only ``device_id``'s when given); returns how many."""
+    query = update(DeviceSession).where(DeviceSession.user_id == user_id, DeviceSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(DeviceSession.id != keep)
+    if device_id is not None:
+        query = query.where(DeviceSession.device_id == device_id)
+    return db.execute(query.values(revoked_at=now)).rowcount
+
+
+def login(
+    *, db: Session, login: str, password: str, device_id: str, device_name: str, ip: str | None
+) -> Issued:
+    """Log in by phone or username from a device, replacing that device's earlier session.
+
+    Failures count per account and per address; past the limits the login is refused (429) before the
+    password is looked at. An unknown login costs the same hashing time as a wrong password and gets the
+    same answer."""
+    now = _now()
+    user = db.scalar(
+        select(User).where(_named(login)).limit(1).with_for_update()
+    )
+    key = user.phone if user is not None else login.strip().lower()
+    throttle.check(db=db, key=key, ip=ip, now=now)
+    if user is not None and user.password_hash is None:
+        raise Forbidden("this account has no password yet: ask an administrator to set one")
+    if not passwords.verify(user.password_hash if user else None, password):
+        throttle.record_failure(db=db, key=key, ip=ip, now=now)
+        db.commit()
+        raise Unauthorized(WRONG_LOGIN)
+    if not user.active:
+        raise Forbidden("this account is disabled")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    throttle.clear(db=db, key=key)
+    _revoke(db, user_id=user.id, now=now, device_id=device_id)
+    session = DeviceSession(
+        user_id=user.id, device_id=device_id, device_name=device_name, created_at=now, last_ip=ip
+    )
+    db.add(session)
+    issued = _issue(db, user, session, now)
+    db.commit()
+    return issued
+
+
+def _check_live(session: DeviceSession, user: User, now: datetime) -> None:
+    if session.revoked_at is not None:
+        raise Unauthorized("this session has ended (logged out, revoked or replaced): log in again")
+    if session.expires_at <= now:
+        raise Unauthorized("this session has expired: log in again")
+    if not user.active:
+        raise Unauthorized("this account is disabled")
+
+
+def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
+    """A new access token and a rotated refresh token, the session's expiry slid forward.
+
+    The token before the last rotation stays accepted until the newest one has been used: a phone that
+    never received the answer to its refresh can refresh again with the token it still holds."""
+    now = _now()
+    digest = tokens.digest(refresh_token)
+    row = db.execute(
+        select(DeviceSession, User)
+        .join(User, User.id == DeviceSession.user_id)
+        .where(or_(DeviceSession.refresh_hash == digest, DeviceSession.previous_hash == digest))
+        .with_for_update(of=DeviceSession)
+    ).first()
+    if row is None:
+        raise Unauthorized("this refresh token is not valid: log in again")
+    session, user = row
+    _check_live(session, user, now)
+    if session.refresh_hash == digest:
+        session.previous_hash = digest
+    session.last_ip = ip
+    issued = _issue(db, user, session, now)
+    db.commit()
+    return issued
+
+
+def authenticate(*, db: Session, access_token: str) -> tuple[User, DeviceSession]:
+    """The user and the live session an access token speaks for (one query), else 401."""
+    user_id, session_id = tokens.read_access_token(access_token)
+    row = db.execute(
+        select(User, DeviceSession)
+        .join(DeviceSession, DeviceSession.user_id == User.id)
+        .where(DeviceSession.id == session_id, User.id == user_id)
+    ).first()
+    if row is None:
+        raise Unauthorized("this session does not exist: log in again")
+    user, session = row
+    _check_live(session, user, _now())
+    return user, session
+
+
+def list_sessions(*, db: Session, user_id: int) -> list[DeviceSession]:
+    """A user's live sessions, the most recently seen first."""
+    return list(
+        db.scalars(
+            select(DeviceSession)
+            .where(
+                DeviceSession.user_id == user_id,
+                DeviceSession.revoked_at.is_(None),
+                DeviceSession.expires_at > _now(),
+            )
+            .order_by(DeviceSession.last_seen_at.desc())
+        )
+    )
+
+
+def get_session(*, db: Session, session_id: int, owner_id: int | None = None) -> DeviceSession:
+    """A session; with ``owner_id``, only if it is that user's."""
+    session = db.get(DeviceSession, session_id)
+    if session is None or (owner_id is not None and session.user_id != owner_id):
+        raise NotFound(f"there is no session {session_id}" + (" of yours" if owner_id is not None else ""))
+    return session
+
+
+def revoke_session(*, db: Session, session_id: int, owner_id: int | None = None) -> DeviceSession:
+    """End one session (a logout, a lost phone); with ``owner_id``, only if it is that user's."""
+    session = get_session(db=db, session_id=session_id, owner_id=owner_id)
+    if session.revoked_at is None:
+        session.revoked_at = _now()
+        db.commit()
+    return session
+
+
+def revoke_all(*, db: Session, user: User) -> int:
+    """End every session of a user; returns how many were live."""
+    revoked = _revoke(db, user_id=user.id, now=_now())
+    db.commit()
+    return revoked

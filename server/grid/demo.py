@@ -12,6 +12,7 @@ from server.grid import service
 from server.grid.models import CURRENT, Grid
 
 DISTRICT = "370102"  # 历下区: the district with unit grids
+DEMO_PASSWORD = "gridops-demo"  # every demo user's password
 STAFF = [
     ("王建国", "13800000001", "wangjg", [Role.GRID_HEAD, Role.LEADER], "city"),
     ("李明", "13800000002", "liming", [Role.GRID_HEAD], "district"),
@@ -45,6 +46,8 @@ def load_demo_people(*, db: Session) -> int:
                 db=db, data=UserCreate(name=name, phone=phone, username=username, roles=roles)
             )
             added += 1
+        if not user.has_password:
+            user_service.set_password(db=db, user=user, password=DEMO_PASSWORD)
         if grid_code is None:
             continue
         role = "inspector" if Role.INSPECTOR in roles else "head"

@@ -14,9 +14,16 @@ import pytest
 from tests.server.grid_files import city_features, collection, many_grids
 
 
-def gridops(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+def gridops(
+    *args: str, env: dict[str, str], check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-m", "server.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -80,6 +87,59 @@ def test_users_and_assignments(env, city_file):
     assert "张伟" in gridops("grids", "people", "370102001", "--history", env=env).stdout
 
 
+def test_users_passwords_and_sessions(env, fresh_db_url, city_file):
+    from server.auth import service
+    from server.auth.errors import Forbidden, Unauthorized
+    from server.category.models import Department
+    from server.database import new_session
+
+    def login(password: str, device: str = "phone-1") -> service.Issued:
+        with new_session(fresh_db_url) as db:
+            return service.login(
+                db=db, login="wangfang", password=password, device_id=device, device_name="", ip=None
+            )
+
+    def still_logged_in(issued: service.Issued) -> bool:
+        with new_session(fresh_db_url) as db:
+            try:
+                service.authenticate(db=db, access_token=issued.access_token)
+            except Unauthorized:
+                return False
+            return True
+
+    gridops("grids", "import", str(city_file), env=env)
+    with new_session(fresh_db_url) as db:
+        db.add(Department(code="D01", name="市政设施管理处"))
+        db.commit()
+    add = ["users", "add", "王芳", "--phone", "13900000002", "--username", "wangfang", "--role", "dispatcher"]
+    short = gridops(*add, "--password-stdin", env=env, stdin="short\n", check=False)
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    gridops(*add, "--grid", "370102", "--department", "D01", "--password-stdin", env=env, stdin="first pass\n")
+    listed = gridops("users", "list", env=env).stdout.splitlines()
+    assert listed[0].split("\t")[1:] == [
+        "王芳", "13900000002", "wangfang", "dispatcher", "D01", "370102", "active"
+    ]  # fmt: skip
+    phone, tablet = login("first pass"), login("first pass", device="tablet-1")
+
+    gridops("users", "passwd", "wangfang", "--password-stdin", env=env, stdin="second pass\n")
+    with pytest.raises(Unauthorized):
+        login("first pass", device="desk-1")
+    assert still_logged_in(phone)  # setting a password leaves the sessions
+    desk = login("second pass", device="desk-1")
+
+    revoked = gridops("users", "revoke", "13900000002", env=env)
+    assert "ended 3 session(s)" in revoked.stderr
+    assert not any(still_logged_in(issued) for issued in (phone, tablet, desk))
+
+    gridops("users", "disable", "wangfang", env=env)
+    assert gridops("users", "list", env=env).stdout.rstrip().endswith("disabled")
+    with pytest.raises(Forbidden, match="disabled"):
+        login("second pass")
+    gridops("users", "enable", "wangfang", env=env)
+    assert still_logged_in(login("second pass"))
+    assert "no user" in gridops("users", "passwd", "nobody", env=env, check=False).stderr
+
+
 def test_embedded_database_commands():
     var = tempfile.mkdtemp(prefix="gridops-cli-var-", dir="/tmp")
     os.chmod(var, 0o755)  # as a checkout would be: the postgres user must traverse it
@@ -101,7 +161,7 @@ def test_embedded_database_commands():
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["db"], ["grids"], ["grids", "import"], ["grids", "locate"], ["users"], ["demo", "load"], ["serve"]],
+    [[], ["db"], ["grids"], ["grids", "import"], ["grids", "locate"], ["users"], ["users", "passwd"], ["demo", "load"], ["serve"]],
 )
 def test_every_command_has_help(command):
     proc = gridops(*command, "--help", env=dict(os.environ))

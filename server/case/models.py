@@ -1,0 +1,188 @@
+"""Cases: the case itself, its dispatches, photos and the append-only audit trail, and the daily counters
+that number cases without gaps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.database import Base
+from server.types import LTree
+
+CHANNELS = ("inspector", "citizen", "hotline", "system", "open311")
+PHOTO_ROLES = ("before", "after", "verification", "check")
+
+
+class Case(Base):
+    """A reported problem from intake to closing. ``version`` guards against stale writes (every action
+    names the version it saw); ``change_seq`` (set by a trigger on every write) is the sync cursor."""
+
+    __tablename__ = "case_file"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    client_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"))
+    urgency: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    address: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    reported_crs: Mapped[str] = mapped_column(String(10))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"))
+    grid_code: Mapped[str] = mapped_column(String(15))
+    grid_path: Mapped[str] = mapped_column(LTree)
+    district_code: Mapped[str] = mapped_column(String(15))
+    rural: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    device_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+    task_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+
+    # The current step's clock, in working time: when it started, its limit and its due instant
+    # (NULL while suspended, the remaining minutes kept in step_remaining_min).
+    step_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    step_limit_min: Mapped[float | None] = mapped_column(Float)
+    step_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    step_remaining_min: Mapped[float | None] = mapped_column(Float)
+    handle_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extension_request: Mapped[dict | None] = mapped_column(JSONB)
+    supervised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    close_kind: Mapped[str | None] = mapped_column(String(12))
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
+        CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
+        Index("ix_case_file_location", "location", postgresql_using="gist"),
+        Index("ix_case_file_grid_path", "grid_path", postgresql_using="gist"),
+        Index("ix_case_file_state", "state"),
+        Index("ix_case_file_change_seq", "change_seq"),
+        Index("ix_case_file_reporter_id", "reporter_id"),
+        Index("ix_case_file_task_assignee_id", "task_assignee_id"),
+        Index("ix_case_file_category_id_received_at", "category_id", "received_at"),
+    )
+
+
+class CaseDispatch(Base):
+    """A department a case was sent to: the lead (首办) or a parallel one (并联); ``ended_at`` is set when
+    the case is returned or re-dispatched."""
+
+    __tablename__ = "case_dispatch"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+    lead: Mapped[bool] = mapped_column(Boolean)
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_case_dispatch_case_id", "case_id"),
+        Index("ix_case_dispatch_department_id", "department_id"),
+    )
+
+
+class CaseEvent(Base):
+    """One entry of the audit trail: who did what to a case, when, where, in which role, from which state
+    to which. The database refuses to update or delete these rows (trigger ``case_event_append_only``)."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(30))
+    state_before: Mapped[str | None] = mapped_column(String(16))
+    state_after: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    photo_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+    __table_args__ = (Index("ix_case_event_case_id_at", "case_id", "at"),)
+
+
+class CasePhoto(Base):
+    """A photo of a case: the original upload (private evidence), a public copy without personal metadata,
+    and a thumbnail, each content-addressed in the media storage by its sha256."""
+
+    __tablename__ = "case_photo"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(64))
+    thumbnail_key: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    exif_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    exif_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    far_from_report: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(f"role IN {PHOTO_ROLES}", name="role"),
+        UniqueConstraint("case_id", "role", "sha256"),
+        Index("ix_case_photo_case_id", "case_id"),
+    )
+
+
+class CaseCounter(Base):
+    """The last case number given per district and local day: incremented in the intake's transaction,
+    so numbers are unique and gap-free (a rolled-back intake rolls its number back too)."""
+
+    __tablename__ = "case_counter"
+
+    district_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,79 @@
+"""What a user may see: the grid subtrees it is bound to, and the cases dispatched to its department.
+
+A user bound to grids (its home grid, or the grids it heads or patrols) sees the cases in their subtrees;
+a department user sees the cases ever dispatched to its department; an administrator, and command-center
+staff or leaders bound to no grid, see the whole city. Every case query goes through ``visible``, so a
+list never shows what a detail would refuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from server.auth.dependencies import Principal
+from server.case.models import Case, CaseDispatch
+from server.category.models import Department
+from server.grid.models import CURRENT, Grid, GridAssignment
+
+CITY_WIDE_ROLES = frozenset({"acceptor", "shift_lead", "dispatcher", "leader", "grid_head"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None
+    everything: bool
+    grid_paths: tuple[str, ...]
+    department_id: int | None
+
+
+def scope_of(*, db: Session, principal: Principal) -> Scope:
+    if principal.has("admin"):
+        return Scope(principal.user_id, True, (), None)
+    user = principal.user
+    codes = {
+        code
+        for (code,) in db.execute(
+            select(GridAssignment.grid_code).where(
+                GridAssignment.user_id == user.id, GridAssignment.ends_on.is_(None)
+            )
+        )
+    }
+    if user.grid_code:
+        codes.add(user.grid_code)
+    paths = tuple(db.scalars(select(Grid.path).where(CURRENT, Grid.code.in_(codes)))) if codes else ()
+    department_id = None
+    if user.department_code and principal.has("department"):
+        department_id = db.scalar(select(Department.id).where(Department.code == user.department_code))
+    everything = not codes and bool(principal.roles & CITY_WIDE_ROLES)
+    return Scope(user.id, everything, paths, department_id)
+
+
+def visible(scope: Scope) -> ColumnElement[bool]:
+    """The SQL condition on ``Case`` for the cases this scope may see."""
+    if scope.everything:
+        return true()
+    terms = [Case.grid_path.op("<@")(path) for path in scope.grid_paths]
+    if scope.department_id is not None:
+        terms.append(
+            Case.id.in_(select(CaseDispatch.case_id).where(CaseDispatch.department_id == scope.department_id))
+        )
+    if scope.user_id is not None:
+        terms += [Case.reporter_id == scope.user_id, Case.task_assignee_id == scope.user_id]
+    return or_(*terms) if terms else false()
+
+
+def sees_notification(scope: Scope, payload: dict) -> bool:
+    """Whether a case-change notification (see the trigger ``case_file_notify``) is for this scope."""
+    if scope.everything:
+        return True
+    path = payload.get("grid_path") or ""
+    if any(path == p or path.startswith(p + ".") for p in scope.grid_paths):
+        return True
+    if scope.department_id is not None and scope.department_id in (payload.get("departments") or []):
+        return True
+    return scope.user_id is not None and scope.user_id in (
+        payload.get("reporter_id"),
+        payload.get("task_assignee_id"),
+    )

@@ -1,0 +1,206 @@
+"""Case routes: intake, lists and details by scope, actions, photos, the supervision sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+
+from server.auth.dependencies import AdminRequired, CurrentUser
+from server.case import service
+from server.case.flows import ACTIONS, State
+from server.case.models import PHOTO_ROLES
+from server.case.schemas import (
+    ActionIn,
+    CaseDetail,
+    CaseList,
+    PhotoOut,
+    ReportIn,
+    SweepOut,
+    SyncCases,
+    SyncGrids,
+    TaskOut,
+)
+from server.case.scope import Scope, scope_of
+from server.config import get_settings
+from server.deps import DB
+from server.grid import service as grid_service
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+photos_router = APIRouter(prefix="/photos", tags=["cases"])
+CaseCode = Annotated[
+    str, Path(pattern=r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$", examples=["370102-20261122-0042"])
+]
+ActionName = Literal[tuple(ACTIONS)]  # type: ignore[valid-type]
+
+
+def current_scope(principal: CurrentUser, db: DB) -> Scope:
+    return scope_of(db=db, principal=principal)
+
+
+ScopeDep = Annotated[Scope, Depends(current_scope)]
+
+
+@router.post(
+    "",
+    response_model=CaseDetail,
+    status_code=201,
+    summary="Report a problem (any channel); idempotent by client_uuid",
+    responses={
+        200: {"description": "This client_uuid was already received with the same content: the same case"},
+        409: {"description": "This client_uuid was already received with other content"},
+        422: {"description": "Invalid report, or its position lies outside every grid"},
+    },
+)
+def report(data: ReportIn, principal: CurrentUser, scope: ScopeDep, db: DB, response: Response):
+    case, created = service.intake(db=db, principal=principal, data=data)
+    if not created:
+        response.status_code = 200
+    return service.detail(db=db, principal=principal, scope=scope, case=case)
+
+
+@router.get("", response_model=CaseList, summary="Cases you may see, most urgent and soonest due first")
+def list_cases(
+    db: DB,
+    scope: ScopeDep,
+    state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
+    category: Annotated[str | None, Query(description="Category code")] = None,
+    grid: Annotated[str | None, Query(description="Grid code: cases in its subtree")] = None,
+    department: Annotated[str | None, Query(description="Department code: cases dispatched to it")] = None,
+    tag: Annotated[str | None, Query(description="Tag code")] = None,
+    overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false)")] = None,
+    supervised: Annotated[bool | None, Query(description="Flagged for supervision")] = None,
+    channel: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query(description="Text in the code, description or address")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    filters = service.CaseFilter(
+        states=[s.value for s in state],
+        category=category,
+        grid=grid,
+        department=department,
+        tag=tag,
+        overdue=overdue,
+        supervised=supervised,
+        channel=channel,
+        q=q,
+    )
+    cases, total = service.list_cases(db=db, scope=scope, filters=filters, limit=limit, offset=offset)
+    return CaseList(total=total, items=service.describe(db=db, cases=cases))
+
+
+@router.post(
+    "/sweep",
+    response_model=SweepOut,
+    dependencies=[AdminRequired],
+    summary="Flag overdue cases for supervision now (the server also does it every minute)",
+)
+def sweep(db: DB):
+    return SweepOut(flagged=service.sweep_overdue(db=db))
+
+
+@router.get(
+    "/{code}", response_model=CaseDetail, summary="A case: timeline, photos, dispatches, your actions"
+)
+def get_case(code: CaseCode, principal: CurrentUser, scope: ScopeDep, db: DB):
+    case = service.get_case(db=db, scope=scope, code=code)
+    return service.detail(db=db, principal=principal, scope=scope, case=case)
+
+
+@router.post(
+    "/{code}/actions/{action}",
+    response_model=CaseDetail,
+    summary="Take a workflow action (409 when the case is in another state or changed since you saw it)",
+    responses={
+        403: {"description": "Your roles or your part in the case do not allow it"},
+        404: {"description": "No such case in your scope"},
+        409: {"description": "Not allowed in the case's current state, or a stale version"},
+    },
+)
+def act(code: CaseCode, action: ActionName, body: ActionIn, principal: CurrentUser, scope: ScopeDep, db: DB):
+    case = service.act(db=db, principal=principal, scope=scope, code=code, action=action, body=body)
+    return service.detail(db=db, principal=principal, scope=scope, case=case)
+
+
+@router.post(
+    "/{code}/photos",
+    response_model=PhotoOut,
+    status_code=201,
+    summary="Add a photo to a case (JPEG, PNG or WebP; the same photo again returns the stored one)",
+    responses={200: {"description": "Already stored"}, 413: {}, 415: {}, 422: {}},
+)
+def add_photo(
+    code: CaseCode,
+    principal: CurrentUser,
+    scope: ScopeDep,
+    db: DB,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The photo")],
+    role: Annotated[
+        Literal[PHOTO_ROLES], Query(description="before, after, verification or check")
+    ] = "before",  # type: ignore[valid-type]
+):
+    limit = get_settings().photo_max_bytes
+    data = file.file.read(limit + 1)
+    photo, created = service.add_photo(
+        db=db, principal=principal, scope=scope, code=code, role=role, data=data
+    )
+    if not created:
+        response.status_code = 200
+    return service.photo_out(photo)
+
+
+@photos_router.get(
+    "/{photo_id}/{variant}",
+    summary="A photo: the original (evidence, with its metadata), the public copy or the thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+def photo(photo_id: int, variant: Literal["original", "public", "thumbnail"], scope: ScopeDep, db: DB):
+    data, mime = service.photo_blob(db=db, scope=scope, photo_id=photo_id, variant=variant)
+    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=31536000, immutable"})
+
+
+sync_router = APIRouter(prefix="/sync", tags=["sync"])
+SYNC_LIMIT = 200
+
+
+@sync_router.get(
+    "/grids",
+    response_model=SyncGrids,
+    summary="My grids and everything below them, with geometry, for offline lookup on the phone",
+)
+def sync_grids(
+    scope: ScopeDep,
+    db: DB,
+    since: Annotated[datetime | None, Query(description="The cursor of the previous answer")] = None,
+):
+    codes, changed = service.my_grids(db=db, scope=scope, since=since)
+    features = grid_service.geojson_of(db=db, grids=changed)
+    cursor = max((g.valid_from for g in changed), default=since)
+    return SyncGrids(cursor=cursor, codes=codes, features=features)
+
+
+@sync_router.get(
+    "/{kind}",
+    response_model=SyncCases,
+    summary="My verification and check tasks, or my reports, changed since a cursor (for the phone app)",
+)
+def sync_cases(
+    kind: Literal["tasks", "reports"],
+    principal: CurrentUser,
+    scope: ScopeDep,
+    db: DB,
+    since: Annotated[int, Query(ge=0, description="The cursor of the previous answer (0: everything)")] = 0,
+):
+    cases = service.changed_since(db=db, principal=principal, kind=kind, since=since, limit=SYNC_LIMIT + 1)
+    more, cases = len(cases) > SYNC_LIMIT, cases[:SYNC_LIMIT]
+    items = []
+    for summary, case in zip(service.describe(db=db, cases=cases), cases, strict=True):
+        task_kind = {"verifying": "verification", "checking": "check"}.get(case.state)
+        active = task_kind is not None and case.task_assignee_id == principal.user_id
+        photos = [service.photo_out(p) for p in service.photos(db=db, case=case)]
+        items.append(TaskOut(**summary.model_dump(), kind=task_kind, active=active, photos=photos))
+    return SyncCases(cursor=cases[-1].change_seq if cases else since, more=more, items=items)

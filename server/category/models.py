@@ -1,0 +1,88 @@
+"""Departments, categories with their per-district departments, and case tags.
+
+Rows are never deleted (cases refer to them): a taxonomy load deactivates what the new file no longer has.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, String, Text, func, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.database import Base
+
+
+class Department(Base):
+    """A department (专业部门) that handles the cases of its categories."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(server_default=true())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Category(Base):
+    """A component (部件, code C + major class + subclass) or event (事件, E + major + subclass) class:
+    the default urgency of its cases, their handling limit in working time and who handles them.
+    ``updated_at`` moves on every change (the phone app syncs with ``since=``)."""
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    major_code: Mapped[str] = mapped_column(String(2))
+    major_name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    urgency: Mapped[str] = mapped_column(String(10))
+    handling_limit: Mapped[str] = mapped_column(String(12))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(server_default=true())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    department: Mapped[Department | None] = relationship()
+    district_overrides: Mapped[list[CategoryDistrictDepartment]] = relationship(
+        cascade="all, delete-orphan", order_by="CategoryDistrictDepartment.district_code"
+    )
+
+    __table_args__ = (
+        CheckConstraint("code ~ '^[CE][0-9]{5}$'", name="code_format"),
+        CheckConstraint(
+            "(kind = 'component' AND code LIKE 'C%') OR (kind = 'event' AND code LIKE 'E%')", name="kind"
+        ),
+        CheckConstraint("major_code = substr(code, 2, 2)", name="major_code"),
+        CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
+        CheckConstraint(r"handling_limit ~ '^[0-9]+(\.[0-9]+)?[mhd]$'", name="handling_limit"),
+    )
+
+
+class CategoryDistrictDepartment(Base):
+    """The department that handles a category in one district instead of the category's own."""
+
+    __tablename__ = "category_district_department"
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+
+    department: Mapped[Department] = relationship()
+
+    __table_args__ = (CheckConstraint("district_code ~ '^[0-9]{6}$'", name="district_code"),)
+
+
+class Tag(Base):
+    """A case tag (重复投诉, 重点督办, ...): the configurable set a case can carry."""
+
+    __tablename__ = "tag"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(server_default=true())

@@ -1,0 +1,79 @@
+"""Taxonomy routes: categories, departments and tags are readable by anyone; loading a file needs an
+administrator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from server.auth.dependencies import AdminRequired
+from server.category import service
+from server.category.loader import format_of, load_taxonomy
+from server.category.schemas import CategoryOut, DepartmentOut, Kind, LoadOut, TagOut, TaxonomyFormat
+from server.deps import DB
+
+router = APIRouter(tags=["categories"])
+MAX_TAXONOMY_BYTES = 10 * 1024 * 1024
+
+
+@router.get("/categories", response_model=list[CategoryOut], summary="Categories (部件 and 事件), by code")
+def list_categories(
+    db: DB,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Only categories changed after this time (ISO 8601 with a zone): the app's sync"),
+    ] = None,
+    kind: Annotated[Kind | None, Query(description="Only components or only events")] = None,
+    include_inactive: Annotated[
+        bool, Query(description="Also categories no longer in use (a syncing app hides them)")
+    ] = False,
+):
+    return service.list_categories(db=db, since=since, kind=kind, include_inactive=include_inactive)
+
+
+@router.post(
+    "/categories/load",
+    response_model=LoadOut,
+    dependencies=[AdminRequired],
+    summary="Load a taxonomy file (YAML: the whole taxonomy; CSV: categories), replacing the stored one",
+    responses={
+        413: {"description": "The file is too large"},
+        422: {"description": "The file has errors: nothing was loaded; `errors` lists every one"},
+    },
+)
+def load(
+    db: DB,
+    file: Annotated[UploadFile, File(description="taxonomy.yaml or categories.csv (UTF-8)")],
+    fmt: Annotated[
+        TaxonomyFormat | None, Query(alias="format", description="Default: from the file name")
+    ] = None,
+    dry_run: Annotated[bool, Query(description="Only check and count, write nothing")] = False,
+):
+    data = file.file.read(MAX_TAXONOMY_BYTES + 1)
+    if len(data) > MAX_TAXONOMY_BYTES:
+        return JSONResponse(
+            {"detail": f"the file is larger than {MAX_TAXONOMY_BYTES} bytes"}, status_code=413
+        )
+    taxonomy = load_taxonomy(data, fmt or format_of(file.filename or ""))
+    return service.load(db=db, taxonomy=taxonomy, dry_run=dry_run)
+
+
+@router.get("/categories/{code}", response_model=CategoryOut, summary="One category, in use or not")
+def get_category(
+    code: Annotated[str, Path(description="Category code", examples=["E06010"])],
+    db: DB,
+):
+    return service.get_category(db=db, code=code, include_inactive=True)
+
+
+@router.get("/departments", response_model=list[DepartmentOut], summary="The departments in use, by code")
+def list_departments(db: DB):
+    return service.list_departments(db=db)
+
+
+@router.get("/tags", response_model=list[TagOut], summary="The case tags in use, by code")
+def list_tags(db: DB):
+    return service.list_tags(db=db)

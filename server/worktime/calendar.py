@@ -1,0 +1,334 @@
+"""Working time: which days are worked, the daily working periods, and deadlines in working minutes.
+
+Pure (no database, no web framework): the case service and the phone app use it alike.
+
+Which days are worked: for the years the ``chinese_calendar`` package covers, the package decides (weekends,
+public holidays, make-up workdays 调休); for other years, Monday to Friday. The holiday file's days off and
+working days win over both: an administrator's correction, or a year the package does not know yet. The
+first time a calendar answers for a year without the package it says so with a
+:class:`HolidayFallbackWarning`, and :attr:`WorkCalendar.fallback_years` lists those years.
+
+Limits are a number and a unit: ``30m``, ``1.5h``, ``2d``. Minutes and hours are fixed lengths; a day is
+one working day, whose length comes from the working periods, so converting a limit is a calendar method:
+``cal.parse_limit("1d")``. :func:`split_limit` and :func:`parse_step_limits` only check the form.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import chinese_calendar
+import yaml
+
+EXAMPLE_HOLIDAY_FILE = Path(__file__).with_name("holidays.yaml")
+PACKAGE = f"chinese-calendar {chinese_calendar.__version__}"
+
+ONE_MINUTE = timedelta(minutes=1)
+ONE_DAY = timedelta(days=1)
+UNIT_MINUTES = {"m": 1, "h": 60}
+LIMIT_FORM = re.compile(r"(\d+(?:\.\d+)?)([mhd])")
+PERIOD_FORM = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
+DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+HOLIDAY_FILE_KEYS = ("holidays", "workdays")
+
+Periods = tuple[tuple[time, time], ...]
+
+
+class HolidayFallbackWarning(UserWarning):
+    """A year's public holidays are not known to the calendar package: weekends and the holiday file rule."""
+
+
+def split_limit(text: str) -> tuple[float, str]:
+    """``"1.5h"`` -> ``(1.5, "h")``; a ValueError that shows the form for anything else."""
+    match = LIMIT_FORM.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"limit {text!r}: use a number followed by m, h or d")
+    value = float(match[1])
+    if value <= 0:
+        raise ValueError(f"limit {text!r}: must be more than zero")
+    return value, match[2]
+
+
+def parse_step_limits(spec: str) -> dict[str, str]:
+    """``"urgent:30m,important:60m"`` -> ``{"urgent": "30m", "important": "60m"}``, each limit checked."""
+    limits: dict[str, str] = {}
+    for part in spec.split(","):
+        name, colon, limit = (piece.strip() for piece in part.partition(":"))
+        if not colon or not name:
+            raise ValueError(f"step limit {part.strip()!r}: use name:limit, for example urgent:30m")
+        if name in limits:
+            raise ValueError(f"step limit {name!r} is given twice")
+        split_limit(limit)
+        limits[name] = limit
+    return limits
+
+
+def parse_periods(spec: str) -> Periods:
+    """``"08:30-12:00,13:30-17:30"`` -> the day's working periods, sorted; overlaps are refused."""
+    periods = []
+    for part in spec.split(","):
+        match = PERIOD_FORM.fullmatch(part.strip())
+        if not match:
+            raise ValueError(f"working period {part.strip()!r}: use HH:MM-HH:MM, for example 08:30-12:00")
+        try:
+            periods.append((time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))))
+        except ValueError:
+            raise ValueError(f"working period {part.strip()!r}: not a time of day") from None
+    periods.sort()
+    check_periods(tuple(periods))
+    return tuple(periods)
+
+
+def check_periods(periods: Periods) -> None:
+    """Refuse no periods, a period that does not end after it starts, unsorted or overlapping periods."""
+    if not periods:
+        raise ValueError("no working period: give at least one, for example 08:30-12:00")
+    for start, end in periods:
+        if start >= end:
+            raise ValueError(f"working period {start:%H:%M}-{end:%H:%M} does not end after it starts")
+    for (_, end), (start, _) in itertools.pairwise(periods):
+        if start < end:
+            raise ValueError(f"working periods overlap or are out of order at {start:%H:%M}")
+
+
+@lru_cache
+def package_covers(year: int) -> bool:
+    """Whether the calendar package knows the public holidays of ``year``."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def package_holiday_name(day: date) -> str | None:
+    """The public holiday ``day`` is a day off or a make-up workday of, when the package knows it."""
+    if not package_covers(day.year):
+        return None
+    name = chinese_calendar.get_holiday_detail(day)[1]
+    return name and f"{name} {chinese_calendar.Holiday(name).chinese}"
+
+
+def _clock(moment: time) -> timedelta:
+    """The time since midnight of a time of day."""
+    return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second)
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is refused (working time needs to know the zone)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment.isoformat()} has no time zone")
+    return moment.astimezone(UTC)
+
+
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
+DEFAULT_PERIODS = parse_periods("08:30-12:00,13:30-17:30")
+
+
+@dataclass(frozen=True)
+class SpecialDay:
+    """A day that differs from a plain week, or a weekend day the package counts as part of a holiday."""
+
+    day: date
+    off: bool
+    name: str | None  # the public holiday, when the calendar package knows it
+    source: str  # "package" or "holiday file"
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Working days and periods in one time zone; ``holidays`` and ``workdays`` come from the holiday file
+    and win over the calendar package."""
+
+    tz: ZoneInfo = DEFAULT_TIMEZONE
+    periods: Periods = DEFAULT_PERIODS
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    holiday_file: Path | None = None  # named in the fallback warning
+    _fallback: set[int] = field(default_factory=set, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_periods(self.periods)
+        both = self.holidays & self.workdays
+        if both:
+            raise ValueError(f"{min(both)} is both a holiday and a workday")
+
+    @property
+    def fallback_years(self) -> frozenset[int]:
+        """The years this calendar has answered for without the package (weekends and the holiday file)."""
+        return frozenset(self._fallback)
+
+    def is_workday(self, day: date) -> bool:
+        """The holiday file's listing, else the calendar package, else Monday to Friday (with a warning)."""
+        if day in self.holidays:
+            return False
+        if day in self.workdays:
+            return True
+        if package_covers(day.year):
+            return chinese_calendar.is_workday(day)
+        if day.year not in self._fallback:
+            self._fallback.add(day.year)
+            warnings.warn(self.fallback_message(day.year), HolidayFallbackWarning, stacklevel=2)
+        return day.weekday() < 5
+
+    def fallback_message(self, year: int) -> str:
+        source = f"the holiday file {self.holiday_file}" if self.holiday_file else "no holiday file"
+        return (
+            f"the public holidays of {year} are not known to {PACKAGE}: working days are Monday to Friday "
+            f"corrected by {source} (load the State Council's announcement for {year} into it)"
+        )
+
+    def day_minutes(self) -> int:
+        """The working minutes of one working day."""
+        return sum((_clock(end) - _clock(start) for start, end in self.periods), timedelta()) // ONE_MINUTE
+
+    def parse_limit(self, text: str) -> int:
+        """A limit in working minutes: ``"30m"`` -> 30, ``"1.5h"`` -> 90, ``"1d"`` -> one working day."""
+        value, unit = split_limit(text)
+        exact = value * (self.day_minutes() if unit == "d" else UNIT_MINUTES[unit])
+        minutes = round(exact)
+        if not math.isclose(minutes, exact, abs_tol=1e-6):
+            raise ValueError(f"limit {text!r} is not a whole number of minutes")
+        return minutes
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        """The instant (UTC) when ``minutes`` of working time after ``start`` have passed.
+
+        Time outside the working periods does not count, so a start outside them begins at the next working
+        instant; a limit used up exactly at the end of a period ends there. Zero minutes is ``start``.
+        """
+        start = utc(start)
+        if minutes < 0:
+            raise ValueError(f"cannot add {minutes} minutes: working time only goes forward")
+        left = timedelta(minutes=minutes)
+        if not left:
+            return start
+        day = start.astimezone(self.tz).date()
+        while True:
+            for begin, end in self._periods_on(day):
+                begin = max(begin, start)
+                if begin >= end:
+                    continue
+                if left <= end - begin:
+                    return begin + left
+                left -= end - begin
+            day += ONE_DAY
+
+    def between(self, start: datetime, end: datetime) -> float:
+        """The working minutes in ``[start, end)``; 0 when ``end`` is not after ``start``."""
+        start, end = utc(start), utc(end)
+        total = timedelta()
+        day, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        while day <= last:
+            for begin, stop in self._periods_on(day):
+                total += max(timedelta(), min(stop, end) - max(begin, start))
+            day += ONE_DAY
+        return total / ONE_MINUTE
+
+    def light(self, *, started: datetime, due: datetime, now: datetime, yellow_fraction: float) -> str:
+        """``"red"`` from ``due`` on, ``"yellow"`` in the last ``yellow_fraction`` of the working time from
+        ``started`` to ``due``, ``"green"`` before."""
+        if not 0 <= yellow_fraction <= 1:
+            raise ValueError(f"yellow fraction {yellow_fraction}: must lie between 0 and 1")
+        if utc(now) >= utc(due):
+            return "red"
+        if self.between(now, due) <= yellow_fraction * self.between(started, due):
+            return "yellow"
+        return "green"
+
+    def special_days(self, year: int) -> list[SpecialDay]:
+        """The year's days off on weekdays, working days on weekends, the weekend days of a public holiday,
+        and every day the holiday file lists."""
+        days = []
+        day = date(year, 1, 1)
+        while day.year == year:
+            off, name = not self.is_workday(day), package_holiday_name(day)
+            listed = day in self.holidays or day in self.workdays
+            if listed or name or off == (day.weekday() < 5):
+                days.append(SpecialDay(day, off, name, "holiday file" if listed else "package"))
+            day += ONE_DAY
+        return days
+
+    def _periods_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        """The working periods of ``day`` as UTC instants; none on a day off."""
+        if self.is_workday(day):
+            for start, end in self.periods:
+                yield (
+                    datetime.combine(day, start, self.tz).astimezone(UTC),
+                    datetime.combine(day, end, self.tz).astimezone(UTC),
+                )
+
+
+def load_holiday_file(path: Path) -> tuple[frozenset[date], frozenset[date]]:
+    """The days off and the working days listed in a holiday file (the shipped example documents the form)."""
+    try:
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # every scalar a str
+    except yaml.YAMLError as exc:
+        raise ValueError(f"holiday file {path}: not valid YAML: {exc}") from None
+    content = content or {}
+    if not isinstance(content, dict):
+        raise ValueError(f"holiday file {path}: expected the lists holidays and workdays")
+    for key in content:
+        if key not in HOLIDAY_FILE_KEYS:
+            raise ValueError(f"holiday file {path}: unknown entry {key!r} (expected holidays and workdays)")
+    holidays, workdays = (_listed_dates(path, key, content.get(key)) for key in HOLIDAY_FILE_KEYS)
+    both = holidays & workdays
+    if both:
+        raise ValueError(f"holiday file {path}: {min(both)} is listed both in holidays and in workdays")
+    return holidays, workdays
+
+
+def _listed_dates(path: Path, key: str, entries: object) -> frozenset[date]:
+    if not entries:
+        return frozenset()
+    if not isinstance(entries, list):
+        raise ValueError(f"holiday file {path}: {key} must be a list of dates (YYYY-MM-DD)")
+    days = set()
+    for entry in entries:
+        try:
+            if not isinstance(entry, str) or not DATE_FORM.fullmatch(entry):
+                raise ValueError
+            days.add(date.fromisoformat(entry))
+        except ValueError:
+            raise ValueError(
+                f"holiday file {path}: {key} entry {entry!r} is not a date (YYYY-MM-DD)"
+            ) from None
+    return frozenset(days)
+
+
+def load_calendar(settings) -> WorkCalendar:
+    """The calendar of ``settings.timezone``, ``settings.work_periods`` and ``settings.holiday_path`` (a
+    missing holiday file means no corrections).
+
+    Calendars are cached; the holiday file's modification time and size are part of the key, so an edited
+    file is read again on the next call, without a restart.
+    """
+    path = Path(settings.holiday_path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        stamp = None
+    else:
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    return _calendar(settings.timezone, settings.work_periods, path, stamp)
+
+
+@lru_cache(maxsize=8)
+def _calendar(timezone: str, periods: str, path: Path, stamp: tuple[int, int] | None) -> WorkCalendar:
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone {timezone!r} is not known") from None
+    holidays, workdays = load_holiday_file(path) if stamp else (frozenset(), frozenset())
+    return WorkCalendar(
+        tz=tz, periods=parse_periods(periods), holidays=holidays, workdays=workdays, holiday_file=path
+    )

@@ -1,0 +1,370 @@
+"""Login through the API: passwords, device-bound tokens, refresh rotation, throttling, route guards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from argon2 import PasswordHasher
+from fastapi import Depends
+from sqlalchemy import func, select
+
+from server.auth import service
+from server.auth.dependencies import Principal, require_roles, stream_principal
+from server.auth.models import DeviceSession, LoginFailure
+from server.auth.schemas import UserCreate
+from server.category.models import Department
+from server.config import get_settings
+from tests.server.test_people import setup_city
+
+PASSWORD = "correct horse"
+WRONG = "wrong login or password"
+
+
+@pytest.fixture
+def user(db):
+    return service.create_user(
+        db=db,
+        data=UserCreate(
+            name="张伟", phone="13900000001", username="zhangwei", roles=["inspector"], password=PASSWORD
+        ),
+    )
+
+
+@pytest.fixture
+def admin_user(db):
+    data = UserCreate(name="管理员", phone="13900000099", roles=["admin"], password=PASSWORD)
+    return service.create_user(db=db, data=data)
+
+
+def login(client, login="13900000001", password=PASSWORD, device="phone-1"):
+    body = {"login": login, "password": password, "device_id": device, "device_name": f"{device} (Android)"}
+    return client.post("/api/auth/login", json=body)
+
+
+def logged_in(client, **kwargs) -> dict:
+    resp = login(client, **kwargs)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def bearer(tokens: dict | str) -> dict[str, str]:
+    token = tokens if isinstance(tokens, str) else tokens["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def failures(db, key="13900000001") -> int:
+    return db.scalar(select(func.count()).select_from(LoginFailure).where(LoginFailure.login_key == key))
+
+
+def add_failures(db, count, ago: timedelta, key="13900000001", ip="198.51.100.7"):
+    at = datetime.now(UTC) - ago
+    db.add_all(LoginFailure(login_key=key, ip=ip, at=at) for _ in range(count))
+    db.flush()
+
+
+# -- login ----------------------------------------------------------------------------------------
+
+
+def test_login_by_phone_or_username_gives_tokens_that_work(client, user):
+    by_phone = logged_in(client)
+    by_name = logged_in(client, login="zhangwei", device="tablet-1")
+    for tokens in (by_phone, by_name):
+        assert tokens["token_type"] == "bearer"
+        assert tokens["expires_in"] == 15 * 60
+        assert tokens["user"]["id"] == user.id and tokens["user"]["roles"] == ["inspector"]
+        assert "password_hash" not in tokens["user"] and tokens["user"]["has_password"] is True
+        expires = datetime.fromisoformat(tokens["refresh_expires_at"])
+        assert abs(expires - (datetime.now(UTC) + timedelta(days=90))) < timedelta(minutes=1)
+    claims = jwt.decode(by_phone["access_token"], options={"verify_signature": False})
+    assert set(claims) == {"sub", "sid", "iat", "exp"} and claims["sub"] == str(user.id)
+
+    me = client.get("/api/auth/me", headers=bearer(by_phone))
+    assert me.status_code == 200
+    body = me.json()
+    assert (body["name"], body["roles"], body["user"]["phone"]) == ("张伟", ["inspector"], "13900000001")
+    assert body["session"]["id"] == claims["sid"]
+    assert body["session"]["device_name"] == "phone-1 (Android)" and body["session"]["current"] is True
+
+
+def test_wrong_password_and_unknown_login_get_the_same_answer(client, user):
+    wrong = login(client, password="not the password")
+    unknown = login(client, login="19999999999")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": WRONG}
+
+
+def test_a_user_without_password_or_disabled_cannot_log_in(client, db, user):
+    service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002"))
+    no_password = login(client, login="13900000002", password="anything at all")
+    assert no_password.status_code == 403 and "no password yet" in no_password.json()["detail"]
+
+    tokens = logged_in(client)
+    service.set_active(db=db, user=user, active=False)
+    disabled = login(client)
+    assert disabled.status_code == 403 and disabled.json()["detail"] == "this account is disabled"
+    assert login(client, password="wrong password").json()["detail"] == WRONG  # says nothing more
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+    service.set_active(db=db, user=user, active=True)
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401  # its sessions ended
+    assert login(client).status_code == 200
+
+
+def test_the_password_policy_is_explained(client, admin_headers):
+    body = {"name": "王芳", "phone": "13900000003", "password": "short"}
+    resp = client.post("/api/users", json=body, headers=admin_headers)
+    assert resp.status_code == 422 and resp.json()["detail"] == "the password must have at least 8 characters"
+
+
+def test_an_old_hash_is_upgraded_at_login(client, db, user):
+    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    db.flush()
+    old = user.password_hash
+    logged_in(client)
+    db.refresh(user)
+    assert user.password_hash != old and PasswordHasher().verify(user.password_hash, PASSWORD)
+    assert not PasswordHasher().check_needs_rehash(user.password_hash)
+
+
+# -- throttling -----------------------------------------------------------------------------------
+
+
+def test_five_failures_block_the_account_even_with_the_right_password(client, db, user):
+    for login_name in ("13900000001", "zhangwei", "13900000001", "ZHANGWEI", "13900000001"):
+        assert login(client, login=login_name, password="guess-guess").status_code == 401
+    assert failures(db) == 5  # counted on the account, whichever login named it
+    blocked = login(client)
+    assert blocked.status_code == 429
+    assert blocked.json()["detail"] == "too many failed logins for this account: try again in 15 minutes"
+    assert 14 * 60 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert failures(db) == 5  # a refused attempt is not a failure: it does not extend the block
+
+
+def test_the_block_lifts_when_the_failures_leave_the_window(client, db, user):
+    add_failures(db, 5, ago=timedelta(minutes=16))
+    assert login(client).status_code == 200  # out of the window
+    assert failures(db) == 0  # a success clears the account's failures
+
+    add_failures(db, 5, ago=timedelta(minutes=10))
+    blocked = login(client)
+    assert blocked.status_code == 429 and "try again in 5 minutes" in blocked.json()["detail"]
+    assert 4 * 60 < int(blocked.headers["Retry-After"]) <= 5 * 60
+
+    add_failures(db, 4, ago=timedelta(minutes=1), key="13900000002")
+    assert login(client, login="13900000002", password="x" * 8).status_code == 401  # 5th: now blocked
+    assert login(client, login="13900000002", password="x" * 8).status_code == 429  # unknown logins too
+
+
+def test_many_failures_from_one_address_block_it(client, db, user):
+    for i in range(30):
+        add_failures(db, 1, ago=timedelta(minutes=2), key=f"guess{i}", ip="testclient")
+    blocked = login(client)
+    assert blocked.status_code == 429
+    assert blocked.json()["detail"].startswith("too many failed logins from this address: try again in 13")
+
+
+def test_old_failures_are_pruned(client, db, user):
+    add_failures(db, 3, ago=timedelta(days=2))
+    assert failures(db) == 3
+    assert login(client, password="not it at all").status_code == 401
+    assert failures(db) == 1
+
+
+# -- access tokens --------------------------------------------------------------------------------
+
+
+def test_expired_tampered_and_missing_access_tokens_are_refused(client, user):
+    tokens = logged_in(client)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    past = datetime.now(UTC) - timedelta(hours=1)
+    expired = jwt.encode(
+        {**claims, "iat": past, "exp": past + timedelta(minutes=15)},
+        get_settings().resolved_secret_key(),
+        algorithm="HS256",
+    )
+    resp = client.get("/api/auth/me", headers=bearer(expired))
+    assert resp.status_code == 401 and resp.json()["detail"] == "the access token has expired: refresh it"
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+    other_key = "not the key, but as long as one" * 2
+    forged = jwt.encode({**claims, "sub": "1"}, other_key, algorithm="HS256")
+    header, payload, signature = tokens["access_token"].split(".")
+    other_sid = jwt.encode({**claims, "sid": claims["sid"] + 1}, other_key, algorithm="HS256").split(".")[1]
+    for bad in (forged, f"{header}.{other_sid}.{signature}", tokens["access_token"][:-2], "nonsense"):
+        resp = client.get("/api/auth/me", headers=bearer(bad))
+        assert resp.status_code == 401 and "not valid" in resp.json()["detail"], bad
+
+    missing = client.get("/api/auth/me")
+    assert missing.status_code == 401 and "POST /api/auth/login" in missing.json()["detail"]
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_refresh_rotates_and_the_previous_token_lasts_until_the_new_one_is_used(client, db, user):
+    first = logged_in(client)
+    session = db.get(DeviceSession, client.get("/api/auth/me", headers=bearer(first)).json()["session"]["id"])
+    session.expires_at = datetime.now(UTC) + timedelta(days=1)
+    db.flush()
+
+    def refresh(token):
+        return client.post("/api/auth/refresh", json={"refresh_token": token})
+
+    second = refresh(first["refresh_token"])
+    assert second.status_code == 200
+    second = second.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert client.get("/api/auth/me", headers=bearer(second)).status_code == 200
+    assert datetime.fromisoformat(second["refresh_expires_at"]) > datetime.now(UTC) + timedelta(days=89)
+
+    # The answer may have been lost: the first token still works, and its new token replaces the second.
+    again = refresh(first["refresh_token"])
+    assert again.status_code == 200
+    again = again.json()
+    assert refresh(second["refresh_token"]).status_code == 401
+    third = refresh(again["refresh_token"]).json()  # the newest token used: the first one is done
+    resp = refresh(first["refresh_token"])
+    assert resp.status_code == 401 and "log in again" in resp.json()["detail"]
+    fourth = refresh(again["refresh_token"])  # the previous of the newest, in its turn
+    assert fourth.status_code == 200
+    assert refresh(third["refresh_token"]).status_code == 401  # replaced before it was ever used
+    assert refresh("never-issued").status_code == 401
+
+    session.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.flush()
+    latest = refresh(fourth.json()["refresh_token"])
+    assert latest.status_code == 401 and latest.json()["detail"] == "this session has expired: log in again"
+
+
+def test_logout_ends_the_session_at_once(client, user):
+    tokens = logged_in(client)
+    other = logged_in(client, device="tablet-1")
+    out = client.post("/api/auth/logout", headers=bearer(tokens))
+    assert out.status_code == 200 and out.json()["revoked_at"] is not None
+    resp = client.get("/api/auth/me", headers=bearer(tokens))
+    assert resp.status_code == 401 and "log in again" in resp.json()["detail"]
+    assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert client.get("/api/auth/me", headers=bearer(other)).status_code == 200
+
+
+def test_logging_in_again_on_a_device_replaces_its_session(client, user):
+    old = logged_in(client)
+    new = logged_in(client)
+    assert client.get("/api/auth/me", headers=bearer(old)).status_code == 401
+    devices = client.get("/api/auth/devices", headers=bearer(new)).json()
+    assert [(d["device_id"], d["current"]) for d in devices] == [("phone-1", True)]
+
+
+def test_devices_are_listed_and_revoked_by_their_user_or_an_admin(client, db, user, admin_user):
+    phone = logged_in(client)
+    tablet = logged_in(client, device="tablet-1")
+    devices = client.get("/api/auth/devices", headers=bearer(phone)).json()
+    assert sorted((d["device_id"], d["current"]) for d in devices) == [("phone-1", True), ("tablet-1", False)]
+    tablet_id = next(d["id"] for d in devices if d["device_id"] == "tablet-1")
+
+    # Another user neither sees nor ends them.
+    service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002", password=PASSWORD))
+    other = logged_in(client, login="13900000002")
+    assert client.post(f"/api/auth/devices/{tablet_id}/revoke", headers=bearer(other)).status_code == 404
+    listed = client.get("/api/auth/devices", params={"user_id": user.id}, headers=bearer(other))
+    assert listed.status_code == 403
+
+    lost = client.post(f"/api/auth/devices/{tablet_id}/revoke", headers=bearer(phone))
+    assert lost.status_code == 200 and lost.json()["revoked_at"] is not None
+    assert client.get("/api/auth/me", headers=bearer(tablet)).status_code == 401
+
+    admin = logged_in(client, login="13900000099", device="desk-1")
+    seen = client.get("/api/auth/devices", params={"user_id": user.id}, headers=bearer(admin)).json()
+    assert [d["device_id"] for d in seen] == ["phone-1"]
+    assert client.post(f"/api/auth/devices/{seen[0]['id']}/revoke", headers=bearer(admin)).status_code == 200
+    assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 401
+
+
+def test_changing_ones_password_ends_the_other_sessions(client, user):
+    phone = logged_in(client)
+    tablet = logged_in(client, device="tablet-1")
+
+    def change(old, new):
+        body = {"old_password": old, "new_password": new}
+        return client.post("/api/auth/password", json=body, headers=bearer(phone))
+
+    wrong = change("not my password", "a new password")
+    assert wrong.status_code == 403 and wrong.json()["detail"] == "the current password is wrong"
+    short = change(PASSWORD, "short")
+    assert short.status_code == 422 and "at least 8" in short.json()["detail"]
+    done = change(PASSWORD, "a new password")
+    assert done.status_code == 200 and done.json() == {"revoked_sessions": 1}
+    assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 200
+    assert client.get("/api/auth/me", headers=bearer(tablet)).status_code == 401
+    assert login(client, device="tablet-1").status_code == 401
+    assert login(client, password="a new password", device="tablet-1").status_code == 200
+
+
+def test_an_admin_sets_a_password(client, user, admin_headers):
+    resp = client.post(f"/api/users/{user.id}/password", json={"password": "set by admin"}, headers=admin_headers)
+    assert resp.status_code == 200 and resp.json()["has_password"] is True
+    assert login(client).status_code == 401
+    tokens = logged_in(client, password="set by admin")
+    refused = client.post(f"/api/users/{user.id}/password", json={"password": "mine now!"}, headers=bearer(tokens))
+    assert refused.status_code == 403
+
+
+# -- guards ---------------------------------------------------------------------------------------
+
+
+def test_the_admin_token_and_admin_users_pass_admin_routes_others_do_not(
+    client, db, user, admin_user, admin_headers
+):
+    db.add(Department(code="D01", name="市政设施管理处"))
+    db.flush()
+    body = {"name": "王芳", "phone": "13900000003", "roles": ["department"], "department_code": "D01"}
+    created = client.post("/api/users", json=body, headers=admin_headers)
+    assert created.status_code == 201 and created.json()["department_code"] == "D01"
+    assert created.json()["has_password"] is False
+    unknown = client.post("/api/users", json={**body, "department_code": "D99"}, headers=admin_headers)
+    assert unknown.status_code == 404 and "D99" in unknown.json()["detail"]
+
+    admin = logged_in(client, login="13900000099")
+    assert client.get("/api/users", headers=bearer(admin)).status_code == 200
+    setup_city(client, bearer(admin))  # a grid write route
+    scoped = {"name": "赵敏", "phone": "13900000004", "roles": ["dispatcher"], "grid_code": "370102"}
+    assert client.post("/api/users", json=scoped, headers=bearer(admin)).json()["grid_code"] == "370102"
+    nowhere = {**scoped, "phone": "13900000005", "grid_code": "370199"}
+    resp = client.post("/api/users", json=nowhere, headers=bearer(admin))
+    assert resp.status_code == 404 and "370199" in resp.json()["detail"]
+
+    inspector = logged_in(client)
+    refused = client.post("/api/users", json={**body, "phone": "13900000006"}, headers=bearer(inspector))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "this needs the role admin; you have inspector"
+
+    me = client.get("/api/auth/me", headers=admin_headers).json()
+    assert me == {"user": None, "name": "system administrator", "roles": ["admin"], "session": None}
+    assert client.post("/api/auth/logout", headers=admin_headers).status_code == 422
+    wrong = client.get("/api/users", headers=bearer("not-the-admin-token"))
+    assert wrong.status_code == 401
+
+
+def test_require_roles_names_what_is_needed_and_held(client, db, user):
+    def whoami(principal: Principal = require_roles("dispatcher", "admin")) -> dict:
+        return {"name": principal.name, "id": principal.user_id}
+
+    def stream(principal: Principal = Depends(stream_principal)) -> dict:
+        return {"name": principal.name}
+
+    client.app.add_api_route("/test/dispatch", whoami)
+    client.app.add_api_route("/test/stream", stream)
+
+    service.create_user(
+        db=db,
+        data=UserCreate(name="赵敏", phone="13900000004", roles=["dispatcher", "leader"], password=PASSWORD),
+    )
+    inspector = logged_in(client)
+    refused = client.get("/test/dispatch", headers=bearer(inspector))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "this needs the role dispatcher or admin; you have inspector"
+    dispatcher = logged_in(client, login="13900000004")
+    assert client.get("/test/dispatch", headers=bearer(dispatcher)).json()["name"] == "赵敏"
+
+    assert client.get("/test/stream", params={"access_token": inspector["access_token"]}).json() == {"name": "张伟"}
+    assert client.get("/test/stream").status_code == 401
+    assert client.get("/test/dispatch", params={"access_token": inspector["access_token"]}).status_code == 401
