@@ -7,6 +7,7 @@ from server.auth.views import router as users_router
 from server.case.views import photos_router, sync_router
 from server.case.views import router as cases_router
 from server.category.views import router as categories_router
+from server.events.views import router as events_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
 
@@ -19,3 +20,4 @@ api_router.include_router(categories_router)
 api_router.include_router(cases_router)
 api_router.include_router(photos_router)
 api_router.include_router(sync_router)
+api_router.include_router(events_router)

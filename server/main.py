@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from server.api import api_router
 from server.errors import DomainError
+from server.events.listener import listener
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -19,8 +23,16 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The event listener starts with the first stream and stops with the server."""
+    yield
+    listener.stop()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="GridOps",
         version="0.1.0",
         description="Grid-based city management: the grid hierarchy, people, cases and the command center.",

@@ -71,7 +71,9 @@ def passwd(
         if password_stdin:
             password = _stdin_password()
         else:
-            password = typer.prompt(f"new password for {found.name}", hide_input=True, confirmation_prompt=True)
+            password = typer.prompt(
+                f"new password for {found.name}", hide_input=True, confirmation_prompt=True
+            )
         service.set_password(db=db, user=found, password=password)
         console.print(f"password set for user {found.id}: {found.name}")
 

@@ -11,10 +11,6 @@ class Unauthorized(DomainError):
     status = 401
 
 
-class Forbidden(DomainError):
-    status = 403
-
-
 class TooManyAttempts(DomainError):
     """Too many failed logins; ``details["retry_after"]`` holds the seconds to wait."""
 

@@ -61,7 +61,9 @@ class UserOut(BaseModel):
 
 
 class LoginIn(BaseModel):
-    login: str = Field(min_length=1, max_length=100, description="Phone or username", examples=["13800000010"])
+    login: str = Field(
+        min_length=1, max_length=100, description="Phone or username", examples=["13800000010"]
+    )
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
     device_id: str = Field(
         min_length=1,
@@ -97,8 +99,12 @@ class TokenOut(BaseModel):
     access_token: str = Field(description="Send as 'Authorization: Bearer <access_token>'")
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds the access token lasts: refresh it before then")
-    refresh_token: str = Field(description="Keep it on the device: it renews the login (POST /api/auth/refresh)")
-    refresh_expires_at: datetime = Field(description="Unless refreshed before then, the device must log in again")
+    refresh_token: str = Field(
+        description="Keep it on the device: it renews the login (POST /api/auth/refresh)"
+    )
+    refresh_expires_at: datetime = Field(
+        description="Unless refreshed before then, the device must log in again"
+    )
     user: UserOut
 
 

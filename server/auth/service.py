@@ -9,12 +9,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.auth import passwords, throttle, tokens
-from server.auth.errors import Forbidden, Unauthorized
+from server.auth.errors import Unauthorized
 from server.auth.models import DeviceSession, User
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
 from server.config import get_settings
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, Forbidden, NotFound
 from server.grid import service as grid_service
 
 WRONG_LOGIN = "wrong login or password"
@@ -151,7 +151,9 @@ def _issue(db: Session, user: User, session: DeviceSession, now: datetime) -> Is
     )
 
 
-def _revoke(db: Session, *, user_id: int, now: datetime, keep: int | None = None, device_id: str | None = None):
+def _revoke(
+    db: Session, *, user_id: int, now: datetime, keep: int | None = None, device_id: str | None = None
+) -> int:
     """End a user's live sessions (but ``keep``; only ``device_id``'s when given); returns how many."""
     query = update(DeviceSession).where(DeviceSession.user_id == user_id, DeviceSession.revoked_at.is_(None))
     if keep is not None:
@@ -170,10 +172,9 @@ def login(
     password is looked at. An unknown login costs the same hashing time as a wrong password and gets the
     same answer."""
     now = _now()
-    user = db.scalar(
-        select(User).where(_named(login)).limit(1).with_for_update()
-    )
-    key = user.phone if user is not None else login.strip().lower()
+    login = login.strip()
+    user = db.scalar(select(User).where(_named(login)).limit(1).with_for_update())
+    key = user.phone if user is not None else login.lower()
     throttle.check(db=db, key=key, ip=ip, now=now)
     if user is not None and user.password_hash is None:
         raise Forbidden("this account has no password yet: ask an administrator to set one")

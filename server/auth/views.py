@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from server.auth import service
 from server.auth.dependencies import SYSTEM_ADMINISTRATOR, AdminRequired, CurrentUser, Principal
-from server.auth.errors import Forbidden, TooManyAttempts
+from server.auth.errors import TooManyAttempts
+from server.auth.models import DeviceSession
 from server.auth.schemas import (
     LoginIn,
     MeOut,
@@ -23,7 +24,7 @@ from server.auth.schemas import (
     UserOut,
 )
 from server.deps import DB
-from server.errors import Invalid
+from server.errors import Forbidden, Invalid
 
 router = APIRouter(prefix="/users", tags=["users"])
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -63,8 +64,10 @@ def _token_out(issued: service.Issued) -> TokenOut:
     )
 
 
-def _session_out(session, principal: Principal) -> SessionOut:
-    return SessionOut.model_validate(session).model_copy(update={"current": session.id == principal.session_id})
+def _session_out(session: DeviceSession, principal: Principal) -> SessionOut:
+    return SessionOut.model_validate(session).model_copy(
+        update={"current": session.id == principal.session_id}
+    )
 
 
 def _throttled(exc: TooManyAttempts) -> HTTPException:
@@ -73,7 +76,7 @@ def _throttled(exc: TooManyAttempts) -> HTTPException:
 
 def _own_user_id(principal: Principal) -> int:
     if principal.user is None:
-        raise Invalid(f"the admin token is the {SYSTEM_ADMINISTRATOR}'s: it has no user, password or sessions")
+        raise Invalid(f"the admin token acts as the {SYSTEM_ADMINISTRATOR}: it has no password or sessions")
     return principal.user.id
 
 
@@ -106,7 +109,9 @@ def login(body: LoginIn, request: Request, db: DB):
     "/refresh",
     response_model=TokenOut,
     summary="A new access token and a rotated refresh token (the login lasts while it is refreshed)",
-    responses={401: {"description": "The refresh token was revoked, has expired or is unknown: log in again"}},
+    responses={
+        401: {"description": "The refresh token was revoked, has expired or is unknown: log in again"}
+    },
 )
 def refresh(body: RefreshIn, request: Request, db: DB):
     return _token_out(service.refresh(db=db, refresh_token=body.refresh_token, ip=_client_ip(request)))
@@ -114,9 +119,8 @@ def refresh(body: RefreshIn, request: Request, db: DB):
 
 @auth_router.post("/logout", response_model=SessionOut, summary="Log out: end the current session")
 def logout(principal: CurrentUser, db: DB):
-    if principal.session_id is None:
-        raise Invalid("the admin token has no session to log out of")
-    session = service.revoke_session(db=db, session_id=principal.session_id, owner_id=principal.user_id)
+    owner_id = _own_user_id(principal)
+    session = service.revoke_session(db=db, session_id=principal.session_id, owner_id=owner_id)
     return _session_out(session, principal)
 
 

@@ -36,6 +36,10 @@ DEPARTMENT_STAFF = [
     ("municipal", "郑华", "13800000025", "zhenghua"),
     ("housing", "冯涛", "13800000026", "fengtao"),
     ("greening", "何芳", "13800000027", "hefang"),
+    ("sanitation", "林涛", "13800000028", "lintao"),
+    ("power", "韩雪", "13800000029", "hanxue"),
+    ("market", "唐杰", "13800000030", "tangjie"),
+    ("subdistrict", "曹颖", "13800000031", "caoying"),
 ]
 # (category, description) pairs reported in the demo.
 PROBLEMS = [
@@ -182,7 +186,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             continue
         if not from_inspector and script not in ("reported", "verifying"):
             at += timedelta(minutes=15)
-            _act(db, operator, case, "request_verification", {}, at)
+            _act(db, operator, case, "request_verification", {"inspector_id": inspector.id}, at)
             at += timedelta(minutes=35)
             _add_photo(db, inspector, case, "verification", at, (90, 110, 70))
             _act(
@@ -193,6 +197,8 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             user = {"acceptor": operator, "lead": operator, "inspector": inspector}.get(actor)
             if actor == "department":
                 user = staff[_lead_department(db, case)]
+            if action in ("request_verification", "request_check"):
+                fields = {**fields, "inspector_id": inspector.id}
             if action == "report_handling":
                 _add_photo(db, user, case, "after", at - timedelta(minutes=2), (60, 120, 160))
             if action == "reply_check" and fields.get("result") == "pass":

@@ -3,6 +3,7 @@ departments and tags, and find the department responsible for a category in a di
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,14 +31,20 @@ def _with_departments(query):
     )
 
 
+def _by_code(db: Session, query, code: str, what: str, include_inactive: bool):
+    """The row ``query`` finds; NotFound without one, Invalid when it is inactive (no longer in the
+    taxonomy) unless ``include_inactive`` (reading old cases)."""
+    row = db.scalar(query)
+    if row is None:
+        raise NotFound(f"there is no {what} {code}")
+    if not (row.active or include_inactive):
+        raise Invalid(f"{what} {code} ({row.name}) is no longer in use")
+    return row
+
+
 def get_category(*, db: Session, code: str, include_inactive: bool = False) -> Category:
-    """A category by code; an inactive one (no longer in the taxonomy) only with ``include_inactive``."""
-    category = db.scalar(_with_departments(select(Category).where(Category.code == code)))
-    if category is None:
-        raise NotFound(f"there is no category {code}")
-    if not (category.active or include_inactive):
-        raise Invalid(f"category {code} ({category.name}) is no longer in use")
-    return category
+    query = _with_departments(select(Category).where(Category.code == code))
+    return _by_code(db, query, code, "category", include_inactive)
 
 
 def list_categories(
@@ -58,7 +65,7 @@ def list_categories(
 def responsible_department(*, db: Session, category: Category, district_code: str) -> Department | None:
     """Who handles ``category`` in a district (``district_code``: its 6-digit code, or any longer grid code
     under it): the district's override, else the category's department; None when the dispatcher decides."""
-    if len(district_code) < 6 or not district_code.isdigit():
+    if not re.fullmatch(r"[0-9]{6,}", district_code):
         raise Invalid(f"'{district_code}' is not a district or grid code")
     override = db.scalar(
         select(Department)
@@ -71,21 +78,13 @@ def responsible_department(*, db: Session, category: Category, district_code: st
     return override or category.department
 
 
-def _get_active(db: Session, model, code: str, what: str):
-    row = db.scalar(select(model).where(model.code == code))
-    if row is None:
-        raise NotFound(f"there is no {what} {code}")
-    if not row.active:
-        raise Invalid(f"{what} {code} ({row.name}) is no longer in use")
-    return row
+def get_department(*, db: Session, code: str, include_inactive: bool = False) -> Department:
+    query = select(Department).where(Department.code == code)
+    return _by_code(db, query, code, "department", include_inactive)
 
 
-def get_department(*, db: Session, code: str) -> Department:
-    return _get_active(db, Department, code, "department")
-
-
-def get_tag(*, db: Session, code: str) -> Tag:
-    return _get_active(db, Tag, code, "tag")
+def get_tag(*, db: Session, code: str, include_inactive: bool = False) -> Tag:
+    return _by_code(db, select(Tag).where(Tag.code == code), code, "tag", include_inactive)
 
 
 def list_departments(*, db: Session) -> list[Department]:

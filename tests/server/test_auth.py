@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import jwt
 import pytest
@@ -16,6 +17,7 @@ from server.auth.models import DeviceSession, LoginFailure
 from server.auth.schemas import UserCreate
 from server.category.models import Department
 from server.config import get_settings
+from server.grid.demo import DEMO_PASSWORD
 from tests.server.test_people import setup_city
 
 PASSWORD = "correct horse"
@@ -189,7 +191,7 @@ def test_expired_tampered_and_missing_access_tokens_are_refused(client, user):
 
     other_key = "not the key, but as long as one" * 2
     forged = jwt.encode({**claims, "sub": "1"}, other_key, algorithm="HS256")
-    header, payload, signature = tokens["access_token"].split(".")
+    header, _, signature = tokens["access_token"].split(".")
     other_sid = jwt.encode({**claims, "sid": claims["sid"] + 1}, other_key, algorithm="HS256").split(".")[1]
     for bad in (forged, f"{header}.{other_sid}.{signature}", tokens["access_token"][:-2], "nonsense"):
         resp = client.get("/api/auth/me", headers=bearer(bad))
@@ -242,7 +244,9 @@ def test_logout_ends_the_session_at_once(client, user):
     assert out.status_code == 200 and out.json()["revoked_at"] is not None
     resp = client.get("/api/auth/me", headers=bearer(tokens))
     assert resp.status_code == 401 and "log in again" in resp.json()["detail"]
-    assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    )
     assert client.get("/api/auth/me", headers=bearer(other)).status_code == 200
 
 
@@ -300,11 +304,15 @@ def test_changing_ones_password_ends_the_other_sessions(client, user):
 
 
 def test_an_admin_sets_a_password(client, user, admin_headers):
-    resp = client.post(f"/api/users/{user.id}/password", json={"password": "set by admin"}, headers=admin_headers)
+    resp = client.post(
+        f"/api/users/{user.id}/password", json={"password": "set by admin"}, headers=admin_headers
+    )
     assert resp.status_code == 200 and resp.json()["has_password"] is True
     assert login(client).status_code == 401
     tokens = logged_in(client, password="set by admin")
-    refused = client.post(f"/api/users/{user.id}/password", json={"password": "mine now!"}, headers=bearer(tokens))
+    refused = client.post(
+        f"/api/users/{user.id}/password", json={"password": "mine now!"}, headers=bearer(tokens)
+    )
     assert refused.status_code == 403
 
 
@@ -320,7 +328,9 @@ def test_the_admin_token_and_admin_users_pass_admin_routes_others_do_not(
     created = client.post("/api/users", json=body, headers=admin_headers)
     assert created.status_code == 201 and created.json()["department_code"] == "D01"
     assert created.json()["has_password"] is False
-    unknown = client.post("/api/users", json={**body, "department_code": "D99"}, headers=admin_headers)
+    unknown = client.post(
+        "/api/users", json={**body, "phone": "13900000007", "department_code": "D99"}, headers=admin_headers
+    )
     assert unknown.status_code == 404 and "D99" in unknown.json()["detail"]
 
     admin = logged_in(client, login="13900000099")
@@ -345,10 +355,10 @@ def test_the_admin_token_and_admin_users_pass_admin_routes_others_do_not(
 
 
 def test_require_roles_names_what_is_needed_and_held(client, db, user):
-    def whoami(principal: Principal = require_roles("dispatcher", "admin")) -> dict:
+    def whoami(principal: Annotated[Principal, require_roles("dispatcher", "admin")]) -> dict:
         return {"name": principal.name, "id": principal.user_id}
 
-    def stream(principal: Principal = Depends(stream_principal)) -> dict:
+    def stream(principal: Annotated[Principal, Depends(stream_principal)]) -> dict:
         return {"name": principal.name}
 
     client.app.add_api_route("/test/dispatch", whoami)
@@ -365,6 +375,14 @@ def test_require_roles_names_what_is_needed_and_held(client, db, user):
     dispatcher = logged_in(client, login="13900000004")
     assert client.get("/test/dispatch", headers=bearer(dispatcher)).json()["name"] == "赵敏"
 
-    assert client.get("/test/stream", params={"access_token": inspector["access_token"]}).json() == {"name": "张伟"}
+    assert client.get("/test/stream", params={"access_token": inspector["access_token"]}).json() == {
+        "name": "张伟"
+    }
     assert client.get("/test/stream").status_code == 401
     assert client.get("/test/dispatch", params={"access_token": inspector["access_token"]}).status_code == 401
+
+
+def test_demo_users_log_in_with_the_demo_password(demo_client):
+    tokens = logged_in(demo_client, login="zhaomin", password=DEMO_PASSWORD)
+    assert tokens["user"]["roles"] == ["acceptor", "shift_lead", "dispatcher"]
+    assert logged_in(demo_client, login="13900000001", password=DEMO_PASSWORD)["user"]["name"] == "张伟"

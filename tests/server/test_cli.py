@@ -114,7 +114,9 @@ def test_users_passwords_and_sessions(env, fresh_db_url, city_file):
     add = ["users", "add", "王芳", "--phone", "13900000002", "--username", "wangfang", "--role", "dispatcher"]
     short = gridops(*add, "--password-stdin", env=env, stdin="short\n", check=False)
     assert short.returncode == 1 and "at least 8 characters" in short.stderr
-    gridops(*add, "--grid", "370102", "--department", "D01", "--password-stdin", env=env, stdin="first pass\n")
+    gridops(
+        *add, "--grid", "370102", "--department", "D01", "--password-stdin", env=env, stdin="first pass\n"
+    )
     listed = gridops("users", "list", env=env).stdout.splitlines()
     assert listed[0].split("\t")[1:] == [
         "王芳", "13900000002", "wangfang", "dispatcher", "D01", "370102", "active"
@@ -161,7 +163,17 @@ def test_embedded_database_commands():
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["db"], ["grids"], ["grids", "import"], ["grids", "locate"], ["users"], ["users", "passwd"], ["demo", "load"], ["serve"]],
+    [
+        [],
+        ["db"],
+        ["grids"],
+        ["grids", "import"],
+        ["grids", "locate"],
+        ["users"],
+        ["users", "passwd"],
+        ["demo", "load"],
+        ["serve"],
+    ],
 )
 def test_every_command_has_help(command):
     proc = gridops(*command, "--help", env=dict(os.environ))

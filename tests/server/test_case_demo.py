@@ -1,0 +1,21 @@
+"""The demo cases: a few dozen, in every state of the workflow, made through the real services."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from server.case.demo import load_demo_cases
+from server.case.flows import State
+from server.case.models import Case, CaseEvent, CasePhoto
+
+
+def test_demo_cases_cover_every_state(demo_db):
+    created = load_demo_cases(db=demo_db)
+    assert 30 <= created <= 60
+    states = dict(demo_db.execute(select(Case.state, func.count()).group_by(Case.state)).all())
+    assert set(states) == {s.value for s in State}, states
+    assert demo_db.scalar(select(func.count()).select_from(CaseEvent)) > created * 3
+    assert demo_db.scalar(select(func.count()).select_from(CasePhoto).where(CasePhoto.role == "after")) > 5
+    assert demo_db.scalar(select(func.count()).where(Case.supervised_at.is_not(None))) > 0
+    assert demo_db.scalar(select(func.count()).where(Case.extension_request.is_not(None))) > 0
+    assert load_demo_cases(db=demo_db) == 0  # idempotent

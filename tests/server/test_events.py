@@ -1,0 +1,275 @@
+"""The live stream of case changes: a real server on loopback over a fresh database, users logged in
+through the API, cases reported and acted on through the API; and the listener's own behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from grids.loaders import load_features
+from server.auth import service as auth_service
+from server.auth.schemas import UserCreate
+from server.category import service as category_service
+from server.config import PROJECT_DIR
+from server.database import get_engine, new_session
+from server.events.listener import APPLICATION_NAME, OVERFLOW, READY, Listener
+from server.grid import service as grid_service
+from server.localdb import free_port
+from tests.conftest import ADMIN_TOKEN
+from tests.server.grid_files import city_features, collection
+
+PASSWORD = "stream-pass-1"
+WEST = (117.005, 36.61)  # in district 370102
+EAST = (117.035, 36.61)  # in district 370103
+STARTUP_SECONDS = 60  # bounds the wait for the server to answer
+READ_SECONDS = 10  # bounds every read of a stream (the server's heartbeat is every 15 s)
+EVENT_SECONDS = 20  # bounds the wait for one expected event
+SERVE = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host", "127.0.0.1"]
+
+
+# -- a server on loopback ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_url(fresh_db_url, tmp_path) -> Iterator[str]:
+    """The app served by uvicorn in its own process on 127.0.0.1, on the fresh database."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*SERVE, "--port", str(port)],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "DATABASE_URL": fresh_db_url},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert proc.poll() is None, f"the server stopped:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"the server did not answer:\n{log.read_text()}"
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=STARTUP_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = "killed"
+    assert code == 0, f"the server did not stop cleanly ({code}):\n{log.read_text()}"
+
+
+def setup_city(url: str, users: dict[str, str | None]) -> None:
+    """Grids (a city of two districts), the starter taxonomy, and acceptor/shift-lead users with
+    passwords, each bound to a grid: ``{phone: grid code}``."""
+    records, report = load_features(collection(city_features()))
+    with new_session(url) as db:
+        assert grid_service.import_grids(db=db, records=records, report=report).report.ok
+        category_service.load_starter(db=db)
+        for phone, grid in users.items():
+            data = UserCreate(
+                name=f"值班{phone[-2:]}",
+                phone=phone,
+                roles=["acceptor", "shift_lead"],
+                grid_code=grid,
+                password=PASSWORD,
+            )
+            auth_service.create_user(db=db, data=data)
+    get_engine(url).dispose()
+
+
+def login(http: httpx.Client, phone: str) -> str:
+    body = {"login": phone, "password": PASSWORD, "device_id": f"test-{phone}"}
+    resp = http.post("/api/auth/login", json=body)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def report(http: httpx.Client, token: str, where: tuple[float, float]) -> dict:
+    body = {"client_uuid": str(uuid.uuid4()), "category": "E06010", "lon": where[0], "lat": where[1]}
+    resp = http.post("/api/cases", json=body, headers=bearer(token))
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+# -- reading a stream -------------------------------------------------------------------------------
+
+
+class EventStream:
+    """A ``text/event-stream`` read event by event: each event as its fields, comments skipped."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        self.lines = response.iter_lines()
+
+    def next(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for line in self.lines:
+            if not line:
+                if fields:
+                    return fields
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+        raise AssertionError("the stream ended")
+
+    def until(self, wanted: Callable[[dict], bool]) -> tuple[dict, list[dict]]:
+        """The first event ``wanted`` takes, and the events before it."""
+        skipped = []
+        deadline = time.monotonic() + EVENT_SECONDS
+        while time.monotonic() < deadline:
+            event = self.next()
+            if wanted(event):
+                return event, skipped
+            skipped.append(event)
+        raise AssertionError(f"no such event; got {skipped}")
+
+    def case(self, code: str, state: str) -> tuple[dict, list[dict]]:
+        """The next ``case`` event for case ``code`` in ``state`` (its data parsed), and the case codes
+        of the case events before it."""
+        event, skipped = self.until(lambda e: _is(e, code, state))
+        return {**event, "data": json.loads(event["data"])}, [
+            json.loads(e["data"])["code"] for e in skipped if e.get("event") == "case"
+        ]
+
+
+def _is(event: dict, code: str, state: str) -> bool:
+    if event.get("event") != "case":
+        return False
+    data = json.loads(event["data"])
+    return data["code"] == code and data["state"] == state
+
+
+@contextmanager
+def opened(http: httpx.Client, **request) -> Iterator[EventStream]:
+    """A stream, checked to be live: ``retry`` first, then ``ready``."""
+    with http.stream("GET", "/api/events/stream", **request) as response:
+        stream = EventStream(response)
+        assert stream.next() == {"retry": "3000"}
+        assert stream.next() == {"event": "ready", "data": "{}"}
+        yield stream
+
+
+def client(base: str) -> httpx.Client:
+    return httpx.Client(base_url=base, timeout=httpx.Timeout(READ_SECONDS))
+
+
+# -- the stream, end to end -------------------------------------------------------------------------
+
+
+def test_each_user_receives_the_changes_of_the_cases_in_its_scope(fresh_db_url, live_url):
+    west_phone, east_phone = "13900000101", "13900000102"
+    setup_city(fresh_db_url, {west_phone: "370102", east_phone: "370103"})
+    with client(live_url) as http, ExitStack() as streams:
+        west, east = login(http, west_phone), login(http, east_phone)
+        west_stream = streams.enter_context(opened(http, headers=bearer(west)))
+        east_stream = streams.enter_context(opened(http, params={"access_token": east}))
+
+        west_case = report(http, west, WEST)
+        event, _ = west_stream.case(west_case["code"], "reported")
+        assert set(event["data"]) == {"code", "state", "version", "seq", "grid_path"}
+        assert event["id"] == str(event["data"]["seq"])
+        assert event["data"]["grid_path"].startswith("370100.370102.")
+
+        east_case = report(http, east, EAST)
+        _, before = east_stream.case(east_case["code"], "reported")
+        assert west_case["code"] not in before  # the west case was never sent to the east user
+
+        body = {"version": west_case["version"], "reason": "上报重复"}
+        resp = http.post(f"/api/cases/{west_case['code']}/actions/void", json=body, headers=bearer(west))
+        assert resp.status_code == 200, resp.text
+        event, before = west_stream.case(west_case["code"], "voided")
+        assert event["data"]["version"] == west_case["version"] + 1
+        assert east_case["code"] not in before  # nor the east case to the west user
+
+
+def test_the_stream_needs_a_valid_token(client):
+    assert client.get("/api/events/stream").status_code == 401
+    assert client.get("/api/events/stream", params={"access_token": "not-a-token"}).status_code == 401
+    assert client.get("/api/events/stream", headers=bearer("not-a-token")).status_code == 401
+
+
+def test_the_stream_goes_on_after_the_database_connection_is_killed(fresh_db_url, live_url, pg_cluster):
+    setup_city(fresh_db_url, {})
+    with client(live_url) as http, opened(http, headers=bearer(ADMIN_TOKEN)) as stream:
+        first = report(http, ADMIN_TOKEN, WEST)
+        stream.case(first["code"], "reported")
+
+        conn = pg_cluster.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND datname = %s",
+                    (APPLICATION_NAME, make_url(fresh_db_url).database),
+                )
+                assert cur.fetchall() == [(True,)]
+        finally:
+            conn.close()
+
+        stream.until(lambda e: e.get("event") == "ready")  # the listener is back: re-read lists
+        second = report(http, ADMIN_TOKEN, EAST)
+        stream.case(second["code"], "reported")
+
+
+# -- the listener -----------------------------------------------------------------------------------
+
+
+def notify(url: str, payloads: list[str]) -> None:
+    with get_engine(url).begin() as conn:
+        for payload in payloads:
+            conn.execute(text("SELECT pg_notify('case_change', :p)"), {"p": payload})
+
+
+def test_a_client_that_falls_behind_is_dropped_with_a_last_overflow(fresh_db_url):
+    listener = Listener(fresh_db_url, queue_size=3)
+
+    async def run() -> None:
+        even = listener.subscribe(lambda p: p["n"] % 2 == 0)
+
+        async def get():
+            return await asyncio.wait_for(even.get(), READ_SECONDS)
+
+        try:
+            assert await get() == READY
+            # What is not a JSON object is skipped; the rest is filtered, in order.
+            notify(fresh_db_url, ["not json", "[1]"] + [json.dumps({"n": n}) for n in range(3)])
+            assert [await get(), await get()] == [{"n": 0}, {"n": 2}]
+            # Ten more in one commit, five of them wanted, unread: more than the queue holds.
+            notify(fresh_db_url, [json.dumps({"n": n}) for n in range(10)])
+            received = [await get()]
+            while received[-1] != OVERFLOW:
+                received.append(await get())
+            assert len(received) <= 3 and all(
+                item in ({"n": n} for n in range(0, 10, 2)) for item in received[:-1]
+            )
+            assert listener.subscriptions == 0
+        finally:
+            even.close()
+            listener.stop()
+
+    asyncio.run(run())
