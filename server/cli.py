@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from server.auth.cli import users_app
+from server.case.cli import cases_app
 from server.category.cli import categories_app
 from server.cli_common import console, fail
 from server.config import get_settings
@@ -22,6 +23,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(cases_app, name="cases")
 
 
 @db_app.command("start")

@@ -155,13 +155,14 @@ def list_cases(
         query = query.where(Case.state.in_(filters.states))
     if filters.category:
         query = query.where(
-            Case.category_id == category_service.get_category(db=db, code=filters.category).id
+            Case.category_id
+            == category_service.get_category(db=db, code=filters.category, include_inactive=True).id
         )
     if filters.grid:
         path = grid_service.get_grid(db=db, code=filters.grid).path
         query = query.where(Case.grid_path.op("<@")(path))
     if filters.department:
-        department = category_service.get_department(db=db, code=filters.department)
+        department = category_service.get_department(db=db, code=filters.department, include_inactive=True)
         query = query.where(
             Case.id.in_(select(CaseDispatch.case_id).where(CaseDispatch.department_id == department.id))
         )

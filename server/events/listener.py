@@ -163,7 +163,7 @@ class Listener:
             finally:
                 self._set_live(stop, False)
                 conn.close()
-            stop.wait(pause)
+            return
 
     def _set_live(self, stop: threading.Event, live: bool) -> None:
         """Record whether this thread (the current one, unless stopped) is listening; when it starts,

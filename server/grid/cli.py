@@ -150,8 +150,10 @@ def people(
 def demo_load(
     seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
 ) -> None:
-    """Load the Jinan demo city (grids, people, the starter taxonomy); running it again changes nothing."""
+    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state); running it
+    again changes nothing."""
     from grids.demo import generate_demo_city
+    from server.case.demo import load_demo_cases
     from server.category.service import load_starter
     from server.grid.demo import load_demo_people
 
@@ -169,4 +171,5 @@ def demo_load(
     with session() as db:
         people_added = load_demo_people(db=db)
         console.print(f"demo taxonomy: {load_starter(db=db).summary()}", highlight=False)
-    console.print(f"demo people: {people_added} new users")
+        console.print(f"demo people: {people_added} new users")
+        console.print(f"demo cases: {load_demo_cases(db=db)} new")
