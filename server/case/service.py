@@ -113,11 +113,13 @@ def clock(case: Case, now: datetime, cal: WorkCalendar | None = None) -> Clock:
     if case.state in TERMINAL or case.step_due_at is None:
         return Clock(None, None, case.step_remaining_min)
     cal = cal or calendar()
-    if now >= case.step_due_at:
-        return Clock(case.step_due_at, "red", 0.0)
-    remaining = cal.between(now, case.step_due_at)
-    yellow = remaining <= get_settings().yellow_fraction * (case.step_limit_min or 0)
-    return Clock(case.step_due_at, "yellow" if yellow else "green", remaining)
+    light = cal.light(
+        limit_minutes=case.step_limit_min or 0,
+        due=case.step_due_at,
+        now=now,
+        yellow_fraction=get_settings().yellow_fraction,
+    )
+    return Clock(case.step_due_at, light, 0.0 if light == "red" else cal.between(now, case.step_due_at))
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -265,15 +267,26 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
     if not cases:
         return []
     now, cal = _now(db, at), calendar()
+
+    def by_id(query, ids: set) -> dict:
+        ids.discard(None)
+        return dict(db.execute(query.where(query.selected_columns[0].in_(ids))).all()) if ids else {}
+
     categories = {
         c.id: c for c in db.scalars(select(Category).where(Category.id.in_({c.category_id for c in cases})))
     }
-    department_ids = {c.department_id for c in cases if c.department_id}
-    departments = {d.id: d for d in db.scalars(select(Department).where(Department.id.in_(department_ids)))}
-    linked = {c.duplicate_of_id for c in cases} | {c.merged_into_id for c in cases}
-    codes = dict(db.execute(select(Case.id, Case.code).where(Case.id.in_(linked - {None}))).all())
-    assignees = {c.task_assignee_id for c in cases if c.task_assignee_id}
-    names = dict(db.execute(select(User.id, User.name).where(User.id.in_(assignees))).all())
+    departments = (
+        {
+            d.id: d
+            for d in db.scalars(select(Department).where(Department.id.in_({c.department_id for c in cases})))
+        }
+        if any(c.department_id for c in cases)
+        else {}
+    )
+    codes = by_id(
+        select(Case.id, Case.code), {c.duplicate_of_id for c in cases} | {c.merged_into_id for c in cases}
+    )
+    names = by_id(select(User.id, User.name), {c.task_assignee_id for c in cases})
     out = []
     for case in cases:
         point = to_shape(case.location)

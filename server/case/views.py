@@ -15,6 +15,7 @@ from server.case.schemas import (
     ActionIn,
     CaseDetail,
     CaseList,
+    CaseOut,
     PhotoOut,
     ReportIn,
     SweepOut,
@@ -44,7 +45,7 @@ ScopeDep = Annotated[Scope, Depends(current_scope)]
 
 @router.post(
     "",
-    response_model=CaseDetail,
+    response_model=CaseOut,
     status_code=201,
     summary="Report a problem (any channel); idempotent by client_uuid",
     responses={
@@ -53,11 +54,12 @@ ScopeDep = Annotated[Scope, Depends(current_scope)]
         422: {"description": "Invalid report, or its position lies outside every grid"},
     },
 )
-def report(data: ReportIn, principal: CurrentUser, scope: ScopeDep, db: DB, response: Response):
+def report(data: ReportIn, principal: CurrentUser, db: DB, response: Response):
     case, created = service.intake(db=db, principal=principal, data=data)
     if not created:
         response.status_code = 200
-    return service.detail(db=db, principal=principal, scope=scope, case=case)
+    (summary,) = service.describe(db=db, cases=[case])
+    return summary
 
 
 @router.get("", response_model=CaseList, summary="Cases you may see, most urgent and soonest due first")

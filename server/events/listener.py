@@ -133,9 +133,13 @@ class Listener:
         engine = get_engine(self.url)
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         conn = psycopg2.connect(*args, **kwargs, application_name=APPLICATION_NAME)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"LISTEN {CHANNEL}")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _run(self, stop: threading.Event) -> None:
@@ -163,7 +167,7 @@ class Listener:
             finally:
                 self._set_live(stop, False)
                 conn.close()
-            return
+            stop.wait(pause)
 
     def _set_live(self, stop: threading.Event, live: bool) -> None:
         """Record whether this thread (the current one, unless stopped) is listening; when it starts,

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from server.auth.dependencies import Principal, stream_principal
 from server.case.scope import Scope, scope_of, sees_notification
 from server.deps import DB
-from server.events.listener import OVERFLOW, READY, Subscription, listener
+from server.events.listener import OVERFLOW, READY, listener
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -68,7 +68,7 @@ def _scope_once(db: Session, principal: Principal) -> Scope:
 
 
 async def _stream(scope: Scope) -> AsyncIterator[str]:
-    subscription: Subscription = listener.subscribe(partial(sees_notification, scope))
+    subscription = listener.subscribe(partial(sees_notification, scope))
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:

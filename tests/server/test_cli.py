@@ -89,9 +89,10 @@ def test_users_and_assignments(env, city_file):
 
 def test_users_passwords_and_sessions(env, fresh_db_url, city_file):
     from server.auth import service
-    from server.auth.errors import Forbidden, Unauthorized
+    from server.auth.errors import Unauthorized
     from server.category.models import Department
     from server.database import new_session
+    from server.errors import Forbidden
 
     def login(password: str, device: str = "phone-1") -> service.Issued:
         with new_session(fresh_db_url) as db:

@@ -268,13 +268,13 @@ def test_light(now, fraction, light):
     started = local("2026-11-02 08:30")
     due = CAL.add(started, 240)
     assert due == local("2026-11-02 14:00")
-    assert CAL.light(started=started, due=due, now=local(now), yellow_fraction=fraction) == light
+    assert CAL.light(limit_minutes=240, due=due, now=local(now), yellow_fraction=fraction) == light
 
 
 def test_light_refuses_a_fraction_outside_0_1():
     start = local("2026-11-02 08:30")
     with pytest.raises(ValueError, match="between 0 and 1"):
-        CAL.light(started=start, due=start, now=start, yellow_fraction=1.5)
+        CAL.light(limit_minutes=60, due=start, now=start, yellow_fraction=1.5)
 
 
 # --- the holiday file and 2027 ---------------------------------------------------------------------------
