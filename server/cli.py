@@ -105,7 +105,14 @@ def serve(
     except RuntimeError as exc:
         fail(str(exc))
     console.print(f"admin token for write routes: {get_settings().resolved_admin_token()}")
-    uvicorn.run("server.main:create_app", factory=True, host=host, port=port, reload=reload)
+    uvicorn.run(
+        "server.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown
+    )
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from server.api import api_router
+from server.case.supervision import Supervisor
+from server.config import get_settings
 from server.errors import DomainError
 from server.events.listener import listener
 
@@ -25,8 +27,12 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The event listener starts with the first stream and stops with the server."""
+    """The supervision sweep runs while the server does; the event listener starts with the first stream;
+    both stop with the server."""
+    supervisor = Supervisor(get_settings().supervision_sweep_seconds)
+    supervisor.start()
     yield
+    supervisor.stop()
     listener.stop()
 
 

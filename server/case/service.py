@@ -486,12 +486,12 @@ def intake(
         device_time=data.device_time,
         received_at=now,
         department_id=department.id if department else None,
+        duplicate_of_id=_duplicate_candidate(db, category.id, now, lon, lat),
         tags=[],
     )
     _start_clock(case, category, now, cal)
     db.add(case)
     db.flush()
-    case.duplicate_of_id = _duplicate_candidate(db, case, lon, lat)
     _event(
         db,
         case,
@@ -513,7 +513,9 @@ def intake(
     return case, True
 
 
-def _duplicate_candidate(db: Session, case: Case, lon: float, lat: float) -> int | None:
+def _duplicate_candidate(
+    db: Session, category_id: int, received_at: datetime, lon: float, lat: float
+) -> int | None:
     """The nearest open case of the same category within the radius and period (settings), if any."""
     settings = get_settings()
     point = func.ST_Point(lon, lat, 4326)
@@ -521,10 +523,9 @@ def _duplicate_candidate(db: Session, case: Case, lon: float, lat: float) -> int
     query = (
         select(Case.id)
         .where(
-            Case.id != case.id,
-            Case.category_id == case.category_id,
-            Case.state.in_([s for s in OPEN_STATES if s != State.MERGED]),
-            Case.received_at >= case.received_at - timedelta(hours=settings.duplicate_hours),
+            Case.category_id == category_id,
+            Case.state.in_(OPEN_STATES),
+            Case.received_at >= received_at - timedelta(hours=settings.duplicate_hours),
             Case.location.op("&&")(func.ST_Expand(point, degrees * 2)),
             func.ST_DWithin(
                 func.Geography(Case.location), func.Geography(point), settings.duplicate_radius_m
