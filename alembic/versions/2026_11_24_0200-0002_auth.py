@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("app_user", sa.Column("password_hash", sa.String(200), nullable=True))
-    op.add_column("app_user", sa.Column("department_code", sa.String(20), nullable=True))
+    op.add_column("app_user", sa.Column("department_code", sa.String(40), nullable=True))
     op.add_column("app_user", sa.Column("grid_code", sa.String(15), nullable=True))
     # Logins match usernames whatever their case, so usernames are unique whatever their case.
     op.drop_constraint("uq_app_user_username", "app_user", type_="unique")

@@ -23,6 +23,7 @@ from server.case.flows import State
 from server.case.models import Case
 from server.case.schemas import ActionIn, ReportIn
 from server.case.scope import scope_of
+from server.category.models import Category
 from server.grid.models import CURRENT, Grid, GridAssignment
 
 NAMESPACE = uuid.UUID("6f1c2a56-58a4-4c39-9a51-3c1d1f0e2b7a")
@@ -153,14 +154,32 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
         )
     )
     scripts = [(name, k) for k in range(PER_SCRIPT) for name in SCRIPTS] + [("merged", k) for k in range(2)]
-    start = now - timedelta(days=8)
     created = 0
     for i, (script, k) in enumerate(scripts):
         inspector, village = inspectors[i % len(inspectors)]
         category, description = PROBLEMS[(i + k) % len(PROBLEMS)]
-        at = start + timedelta(minutes=170 * i + rng.randint(0, 60))
         lon, lat = _point_in(to_shape(village.geom), rng)
+        if script == "merged":  # a second report of an open case, a few metres away
+            master = _open_case(db, k)
+            point = to_shape(master.location)
+            lon, lat = round(point.x + 0.0001, 6), round(point.y + 0.00005, 6)
+            category = db.get(Category, master.category_id).code
         from_inspector = script not in ("reported", "verifying") and i % 4 != 1
+        steps = list(SCRIPTS.get(script, []))
+        if script == "merged":
+            steps = [("acceptor", "merge", {"master": master.code})]
+        elif not from_inspector and script not in ("reported", "verifying"):
+            steps = [
+                ("acceptor", "request_verification", {}),
+                ("inspector", "reply_verification", {}),
+                *steps,
+            ]
+        gaps = [timedelta(minutes=25 + 40 * n + rng.randint(0, 40)) for n in range(len(steps))]
+        # Open cases were last touched recently (green), a while ago or days ago (overdue); finished ones
+        # ended one to six days ago.
+        over = script in ("closed", "voided")
+        tail = timedelta(days=(1, 3, 6)[k]) if over else timedelta(minutes=(8, 150, 4000)[k % 3])
+        at = now - tail - sum(gaps, timedelta())
         reporter = inspector if from_inspector else operator
         data = ReportIn(
             client_uuid=uuid.uuid5(NAMESPACE, f"case-{i}"),
@@ -179,32 +198,22 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
         created += 1
         if from_inspector:
             _add_photo(db, inspector, case, "before", at + timedelta(minutes=1), (120, 90, 60))
-        if script == "merged":
-            master = _open_master(db, case)
-            if master is not None:
-                _act(db, operator, case, "merge", {"master": master}, at + timedelta(minutes=20))
-            continue
-        if not from_inspector and script not in ("reported", "verifying"):
-            at += timedelta(minutes=15)
-            _act(db, operator, case, "request_verification", {"inspector_id": inspector.id}, at)
-            at += timedelta(minutes=35)
-            _add_photo(db, inspector, case, "verification", at, (90, 110, 70))
-            _act(
-                db, inspector, case, "reply_verification", {"result": "confirmed"}, at + timedelta(minutes=1)
-            )
-        for step, (actor, action, fields) in enumerate(SCRIPTS[script]):
-            at += timedelta(minutes=25 + 55 * step + rng.randint(0, 40))
+        for gap, (actor, action, fields) in zip(gaps, steps, strict=True):
+            at += gap
             user = {"acceptor": operator, "lead": operator, "inspector": inspector}.get(actor)
             if actor == "department":
                 user = staff[_lead_department(db, case)]
             if action in ("request_verification", "request_check"):
                 fields = {**fields, "inspector_id": inspector.id}
+            if action == "reply_verification":
+                _add_photo(db, inspector, case, "verification", at - timedelta(minutes=2), (90, 110, 70))
+                fields = {**fields, "result": "confirmed"}
             if action == "report_handling":
                 _add_photo(db, user, case, "after", at - timedelta(minutes=2), (60, 120, 160))
             if action == "reply_check" and fields.get("result") == "pass":
                 _add_photo(db, inspector, case, "check", at - timedelta(minutes=2), (70, 140, 90))
             _act(db, user, case, action, fields, at)
-        if k == 0 and case.state not in (State.CLOSED, State.VOIDED):
+        if k == 0 and case.state not in (State.CLOSED, State.VOIDED, State.MERGED):
             _act(db, operator, case, "tag", {"tag": ("key_supervision", "repeat_complaint")[i % 2]}, at)
     service.sweep_overdue(db=db, at=now)
     return created
@@ -246,16 +255,10 @@ def _lead_department(db: Session, case: Case) -> str:
     return code_of_department(db, case.department_id)
 
 
-def _open_master(db: Session, case: Case) -> str | None:
-    """An earlier open case of the same category for the duplicate to join (the nearest one)."""
-    db.refresh(case)
-    if case.duplicate_of_id is not None:
-        return service.code_of(db=db, case_id=case.duplicate_of_id)
+def _open_case(db: Session, k: int) -> Case:
+    """The k-th case with a department, for a duplicate report to join."""
     return db.scalar(
-        select(Case.code)
-        .where(Case.category_id == case.category_id, Case.id != case.id, Case.state == State.DISPATCHED.value)
-        .order_by(Case.id)
-        .limit(1)
+        select(Case).where(Case.state == State.DISPATCHED.value).order_by(Case.id).offset(k).limit(1)
     )
 
 
