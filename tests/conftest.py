@@ -141,6 +141,21 @@ def demo_engine(demo_url):
 
 
 @pytest.fixture
+def demo_clone_url(pg_cluster, demo_engine) -> Iterator[str]:
+    """A new database cloned from the demo city, dropped afterwards: for a live server on the demo city.
+    Cloning needs no other connection to the demo database, so its pool is closed first (the rolled-back
+    sessions have returned theirs)."""
+    demo_engine.dispose()
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+    url = pg_cluster.ensure_database(name, template=demo_engine.url.database)
+    yield url
+    from server.database import get_engine
+
+    get_engine(url).dispose()
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
 def demo_db(demo_engine) -> Iterator[Session]:
     """A session on the demo city, rolled back afterwards."""
     with rolled_back(demo_engine) as session:

@@ -229,11 +229,11 @@ def _refusal(
     state = State(case.state)
     if state not in action.sources:
         return Conflict(state_message(action, state), state=case.state, version=case.version)
-    if principal.has("admin"):
-        return None
-    if action.department_only and not _lead_department_is(db, case, scope.department_id):
+    admin = principal.has("admin")  # acts for any department and inspector, not around the case's state
+    if not admin and action.department_only and not _lead_department_is(db, case, scope.department_id):
         return Forbidden(f"only the lead department of case {case.code} may {what} it")
-    if action.name in ("reply_verification", "reply_check") and case.task_assignee_id != principal.user_id:
+    reply = action.name in ("reply_verification", "reply_check")
+    if not admin and reply and case.task_assignee_id != principal.user_id:
         name = db.scalar(select(User.name).where(User.id == case.task_assignee_id)) or "another inspector"
         return Forbidden(f"this task of case {case.code} is assigned to {name}")
     pending = case.extension_request is not None
@@ -417,6 +417,12 @@ def _channel(principal: Principal, requested: str | None) -> str:
     return requested
 
 
+def _intake_role(principal: Principal, channel: str) -> str:
+    """The role a report is made in: one whose channels include ``channel``, the administrator's last."""
+    roles = [r for r in principal.roles if channel in INTAKE_CHANNELS.get(r, ())]
+    return min(roles, key=lambda r: (r == "admin", r))
+
+
 def intake(
     *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
 ) -> tuple[Case, bool]:
@@ -499,6 +505,7 @@ def intake(
         "report",
         None,
         now,
+        role=_intake_role(principal, channel),
         note=data.description,
         location=(lon, lat),
         data={
@@ -1046,9 +1053,16 @@ def sweep_overdue(*, db: Session, at: datetime | None = None) -> list[str]:
 # -- inspector sync -----------------------------------------------------------------------------------
 
 
+CHANGE_LOCK = 7472660  # the advisory lock every case write holds shared until commit (migration 0004)
+
+
 def changed_since(*, db: Session, principal: Principal, kind: str, since: int, limit: int) -> list[Case]:
     """My tasks (verification and check tasks given to me) or my reports, changed after cursor ``since``
-    (a case's ``change_seq``), oldest change first."""
+    (a case's ``change_seq``), oldest change first.
+
+    Change numbers are taken when a write happens, not when it commits: reading while a lower number is
+    still uncommitted would move the cursor past it for good. So the read waits, on an exclusive advisory
+    lock, for the writes in flight to commit, and holds new ones back for the length of one query."""
     mine = Case.task_assignee_id if kind == "tasks" else Case.reporter_id
     query = (
         select(Case)
@@ -1056,7 +1070,11 @@ def changed_since(*, db: Session, principal: Principal, kind: str, since: int, l
         .order_by(Case.change_seq)
         .limit(limit)
     )
-    return list(db.scalars(query))
+    db.execute(select(func.pg_advisory_lock(CHANGE_LOCK)))
+    try:
+        return list(db.scalars(query))
+    finally:
+        db.execute(select(func.pg_advisory_unlock(CHANGE_LOCK)))
 
 
 def my_grids(*, db: Session, scope: Scope, since: datetime | None) -> tuple[list[str], list[Grid]]:

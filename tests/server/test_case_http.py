@@ -1,0 +1,355 @@
+"""The case workflow through HTTP alone, on the demo city: every actor logs in at /api/auth/login, an
+inspector's report goes from intake to closing, and the detail, photos, lists, sync routes and the OpenAPI
+document show it as a client sees it."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import ExifTags, Image
+from sqlalchemy import func, select
+
+from gis.crs import distance_m, wgs84_to_gcj02
+from server.auth.dependencies import Principal
+from server.case.flows import ACTIONS
+from server.case.models import Case
+from server.grid.models import CURRENT, Grid
+from tests.server.case_world import (
+    DISTRICT,
+    OTHER_DISTRICT,
+    PASSWORD,
+    jpeg,
+    make_user,
+    report,
+    village_point,
+)
+
+OUTSIDE = (100.0, 30.0)  # a valid position far from the demo city
+
+
+def login(client: TestClient, who: Principal) -> dict[str, str]:
+    """The Authorization header of ``who``, logged in over HTTP with the password."""
+    body = {
+        "login": who.user.phone,
+        "password": PASSWORD,
+        "device_id": f"test-device-{who.user.id}",
+        "device_name": "pytest",
+    }
+    resp = client.post("/api/auth/login", json=body)
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+def upload(client: TestClient, headers: dict, code: str, role: str, data: bytes, name: str = "photo.jpg"):
+    """POST a photo file to a case, as a phone does (multipart)."""
+    return client.post(
+        f"/api/cases/{code}/photos",
+        params={"role": role},
+        files={"file": (name, data, "image/jpeg")},
+        headers=headers,
+    )
+
+
+def act(client: TestClient, headers: dict, code: str, action: str, version: int, **fields) -> dict:
+    resp = client.post(f"/api/cases/{code}/actions/{action}", json={"version": version, **fields}, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def new_report(lon: float, lat: float, category: str = "E06010", **fields) -> dict:
+    return {"client_uuid": str(uuid.uuid4()), "category": category, "lon": lon, "lat": lat, **fields}
+
+
+def gps_of(data: bytes) -> dict:
+    return dict(Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo))
+
+
+@pytest.fixture
+def world(demo_db, demo_client):
+    db = demo_db
+    village, lon, lat = village_point(db)
+    people = {
+        "inspector": make_user(db, ["inspector"], inspects=village),
+        "acceptor": make_user(db, ["acceptor"], grid=DISTRICT),
+        "lead": make_user(db, ["shift_lead"], grid=DISTRICT),
+        "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
+        "department": make_user(db, ["department"], department="sanitation_lx"),
+    }
+    headers = {name: login(demo_client, who) for name, who in people.items()}
+    return {"db": db, "client": demo_client, "village": village, "lon": lon, "lat": lat, **people, "h": headers}
+
+
+def test_report_to_closed_over_http(world):
+    client, h, lon, lat = world["client"], world["h"], world["lon"], world["lat"]
+
+    # Collection: the inspector reports from the field with a geotagged photo.
+    resp = client.post(
+        "/api/cases", json=new_report(lon, lat, description="路边暴露垃圾", address="历下区"), headers=h["inspector"]
+    )
+    assert resp.status_code == 201, resp.text
+    case = resp.json()
+    code = case["code"]
+    assert code.startswith(f"{DISTRICT}-")
+    assert (case["state"], case["channel"], case["light"]) == ("registered", "inspector", "green")
+    assert case["grid_code"].startswith(world["village"]) and len(case["grid_code"]) == 15
+    before = jpeg(lon, lat)
+    resp = upload(client, h["inspector"], code, "before", before)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["distance_m"] < 5 and resp.json()["far_from_report"] is False
+
+    # The department sees nothing of it before it is dispatched there.
+    assert client.get(f"/api/cases/{code}", headers=h["department"]).status_code == 404
+
+    # Filing and dispatch: the department is the category's, with 历下区's override.
+    filed = act(client, h["lead"], code, "file", case["version"])
+    assert filed["state"] == "filed"
+    dispatched = act(client, h["dispatcher"], code, "dispatch", filed["version"])
+    category = client.get("/api/categories/E06010", headers=h["dispatcher"]).json()
+    assert category["department"]["code"] == "sanitation"
+    overrides = {o["district_code"]: o["department"]["code"] for o in category["district_overrides"]}
+    assert overrides[DISTRICT] == "sanitation_lx"
+    assert dispatched["state"] == "dispatched"
+    assert dispatched["department"]["code"] == "sanitation_lx"
+    assert [(d["department"]["code"], d["lead"]) for d in dispatched["dispatches"]] == [("sanitation_lx", True)]
+    assert dispatched["handle_due_at"] == dispatched["due_at"]
+
+    # Handling with an after-photo, then the check by the reporting inspector.
+    seen = client.get(f"/api/cases/{code}", headers=h["department"]).json()
+    after = jpeg(lon, lat, color=(40, 160, 90))
+    assert upload(client, h["department"], code, "after", after).status_code == 201
+    handled = act(client, h["department"], code, "report_handling", seen["version"])
+    assert handled["state"] == "handled"
+    checking = act(client, h["acceptor"], code, "request_check", handled["version"])
+    assert checking["task_assignee"] == world["inspector"].name
+
+    tasks = client.get("/api/sync/tasks", params={"since": 0}, headers=h["inspector"]).json()
+    (task,) = tasks["items"]
+    assert (task["code"], task["kind"], task["active"]) == (code, "check", True)
+    assert tasks["more"] is False
+    assert {p["role"] for p in task["photos"]} == {"before", "after"}
+
+    check = jpeg(lon, lat, color=(90, 90, 200))
+    assert upload(client, h["inspector"], code, "check", check).status_code == 201
+    checked = act(client, h["inspector"], code, "reply_check", checking["version"], result="pass")
+    assert checked["state"] == "checked"
+
+    later = client.get("/api/sync/tasks", params={"since": tasks["cursor"]}, headers=h["inspector"]).json()
+    (task,) = later["items"]
+    assert (task["code"], task["state"], task["kind"], task["active"]) == (code, "checked", None, False)
+    assert later["cursor"] > tasks["cursor"]
+    reports = client.get("/api/sync/reports", params={"since": 0}, headers=h["inspector"]).json()
+    assert [r["code"] for r in reports["items"]] == [code]
+
+    # What the shift lead may do now: close, tag and untag; every other action says why not.
+    actions = client.get(f"/api/cases/{code}", headers=h["lead"]).json()["actions"]
+    assert set(actions) == set(ACTIONS)
+    assert {name for name, reason in actions.items() if reason is None} == {"close", "tag", "untag"}
+    assert actions["file"].startswith("cannot file a case that is checked (待结案): allowed now: ")
+    assert actions["dispatch"] == "dispatch needs the role dispatcher; you have shift_lead"
+    assert actions["keep_apart"] == "this case is not a duplicate candidate"
+    closed = act(client, h["lead"], code, "close", checked["version"])
+    assert (closed["state"], closed["close_kind"], closed["light"], closed["due_at"]) == (
+        "closed",
+        "normal",
+        None,
+        None,
+    )
+
+    # The whole trail, in order.
+    detail = client.get(f"/api/cases/{code}", headers=h["lead"]).json()
+    assert all(reason for reason in detail["actions"].values())
+    inspector, lead, dispatcher = world["inspector"].name, world["lead"].name, world["dispatcher"].name
+    department, acceptor = world["department"].name, world["acceptor"].name
+    steps = [
+        (e["action"], e["actor"], e["role"], e["state_before"], e["state_after"]) for e in detail["timeline"]
+    ]
+    assert steps == [
+        ("report", inspector, "inspector", None, "registered"),
+        ("add_photo", inspector, "inspector", "registered", "registered"),
+        ("file", lead, "shift_lead", "registered", "filed"),
+        ("dispatch", dispatcher, "dispatcher", "filed", "dispatched"),
+        ("add_photo", department, "department", "dispatched", "dispatched"),
+        ("report_handling", department, "department", "dispatched", "handled"),
+        ("request_check", acceptor, "acceptor", "handled", "checking"),
+        ("add_photo", inspector, "inspector", "checking", "checking"),
+        ("reply_check", inspector, "inspector", "checking", "checked"),
+        ("close", lead, "shift_lead", "checked", "closed"),
+    ]
+    events = {e["action"]: e for e in detail["timeline"]}
+    times = [e["at"] for e in detail["timeline"]]
+    assert times == sorted(times)
+    assert [e["due_at"] is None for e in detail["timeline"]] == [False] * 9 + [True]
+    assert events["file"]["due_at"] == events["report"]["due_at"]  # filing and dispatch share one clock
+    assert events["dispatch"]["due_at"] == detail["handle_due_at"]
+    assert events["dispatch"]["data"]["departments"] == {"lead": "sanitation_lx", "parallel": []}
+    lights = {e["action"]: e["data"].get("light") for e in detail["timeline"]}
+    assert lights == {"report": None, "add_photo": None} | {
+        name: "green" for name in ("file", "dispatch", "report_handling", "request_check", "reply_check", "close")
+    }
+    assert events["report"]["lon"] == pytest.approx(lon) and events["report"]["lat"] == pytest.approx(lat)
+    assert events["reply_check"]["data"]["result"] == "pass"
+
+    # The photos: the original keeps its GPS, the public copy and the thumbnail carry none.
+    assert [p["role"] for p in detail["photos"]] == ["before", "after", "check"]
+    assert [e["photo_ids"] for e in detail["timeline"] if e["action"] == "add_photo"] == [
+        [p["id"]] for p in detail["photos"]
+    ]
+    assert events["report_handling"]["photo_ids"] == [detail["photos"][1]["id"]]
+    for photo, data in zip(detail["photos"], (before, after, check), strict=True):
+        original = client.get(photo["url"], headers=h["lead"])
+        assert original.status_code == 200 and original.headers["content-type"] == "image/jpeg"
+        assert original.content == data
+        assert gps_of(original.content)[ExifTags.GPS.GPSLatitudeRef] == "N"
+        assert (photo["exif_lon"], photo["exif_lat"]) == pytest.approx((lon, lat), abs=1e-6)
+        public = client.get(photo["public_url"], headers=h["lead"])
+        assert public.headers["content-type"] == "image/jpeg"
+        assert dict(Image.open(io.BytesIO(public.content)).getexif()) == {}
+        thumbnail = Image.open(io.BytesIO(client.get(photo["thumbnail_url"], headers=h["lead"]).content))
+        assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 320
+
+
+def test_intake_is_idempotent_and_checks_the_position(world):
+    client, h, db = world["client"], world["h"], world["db"]
+    body = new_report(world["lon"], world["lat"], description="垃圾")
+    first = client.post("/api/cases", json=body, headers=h["inspector"])
+    assert first.status_code == 201, first.text
+    again = client.post("/api/cases", json=body, headers=h["inspector"])
+    assert again.status_code == 200 and again.json()["code"] == first.json()["code"]
+    assert again.json()["version"] == first.json()["version"]
+
+    other = client.post("/api/cases", json={**body, "description": "别的内容"}, headers=h["inspector"])
+    assert other.status_code == 409
+    assert other.json() == {
+        "detail": f"report {body['client_uuid']} was already received as case {first.json()['code']} "
+        "with other content: a new report needs a new client_uuid",
+        "code": first.json()["code"],
+    }
+
+    outside = client.post("/api/cases", json=new_report(*OUTSIDE), headers=h["inspector"])
+    assert outside.status_code == 422
+    assert outside.json()["detail"] == (
+        "the position (100.0, 30.0, wgs84) lies outside every grid of the city: "
+        "check the position and its coordinate system"
+    )
+    assert db.scalar(select(func.count()).select_from(Case)) == 1
+
+    # A position read off a Chinese consumer map (GCJ-02) is stored in WGS 84.
+    _, lon, lat = village_point(db, DISTRICT, 1)
+    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
+    assert distance_m(lon, lat, gcj_lon, gcj_lat) > 100
+    resp = client.post(
+        "/api/cases", json=new_report(gcj_lon, gcj_lat, crs="gcj02"), headers=h["inspector"]
+    )
+    assert resp.status_code == 201, resp.text
+    assert (resp.json()["lon"], resp.json()["lat"]) == pytest.approx((lon, lat), abs=1e-6)
+    stored = db.scalar(select(Case).where(Case.code == resp.json()["code"]))
+    x, y = db.execute(select(func.ST_X(stored.location), func.ST_Y(stored.location))).one()
+    assert (x, y) == pytest.approx((lon, lat), abs=1e-6)
+    assert (stored.reported_crs, db.scalar(select(func.ST_SRID(stored.location)))) == ("gcj02", 4326)
+
+
+def test_list_filters_and_scope(world):
+    client, h, db, lon, lat = world["client"], world["h"], world["db"], world["lon"], world["lat"]
+    city_acceptor = make_user(db, ["acceptor"])  # bound to no grid: the whole city
+    city = login(client, city_acceptor)
+
+    def post(headers, body) -> str:
+        resp = client.post("/api/cases", json=body, headers=headers)
+        assert resp.status_code == 201, resp.text
+        return resp.json()["code"]
+
+    garbage = post(h["inspector"], new_report(lon, lat, description="marker-alpha 垃圾"))
+    manhole = post(h["inspector"], new_report(lon, lat, category="E01002", description="井盖缺失"))
+    _, other_lon, other_lat = village_point(db, OTHER_DISTRICT)
+    elsewhere = post(city, new_report(other_lon, other_lat, channel="hotline", description="市中区来电"))
+    # A report from ten days ago: its filing-and-dispatch step is long overdue.
+    past = db.scalar(select(func.now())) - timedelta(days=10)
+    overdue = report(db, world["inspector"], lon, lat, category="E06011", at=past).code
+    tagged = client.get(f"/api/cases/{garbage}", headers=h["lead"]).json()
+    act(client, h["lead"], garbage, "tag", tagged["version"], tag="key_supervision")
+
+    def codes(headers, **params) -> set[str]:
+        resp = client.get("/api/cases", params=params, headers=headers)
+        assert resp.status_code == 200, resp.text
+        answer = resp.json()
+        assert answer["total"] == len(answer["items"])
+        return {c["code"] for c in answer["items"]}
+
+    # Scope: the inspector sees its village, the district's command center its district, the city-wide
+    # acceptor everything, the department what was dispatched to it (nothing yet).
+    assert codes(h["inspector"]) == {garbage, manhole, overdue}
+    assert codes(h["lead"]) == {garbage, manhole, overdue}
+    assert codes(city) == {garbage, manhole, overdue, elsewhere}
+    assert codes(h["department"]) == set()
+    assert client.get(f"/api/cases/{elsewhere}", headers=h["inspector"]).status_code == 404
+
+    assert codes(city, state="reported") == {elsewhere}
+    assert codes(city, state=["registered", "reported"]) == {garbage, manhole, overdue, elsewhere}
+    assert codes(city, category="E01002") == {manhole}
+    assert codes(city, grid=world["village"]) == {garbage, manhole, overdue}
+    assert codes(city, grid=OTHER_DISTRICT) == {elsewhere}
+    assert codes(city, overdue="true") == {overdue}
+    assert codes(city, overdue="false") == {garbage, manhole, elsewhere}
+    assert codes(city, tag="key_supervision") == {garbage}
+    assert codes(city, q="marker-alpha") == {garbage}
+    assert codes(city, q=elsewhere) == {elsewhere}
+    assert codes(h["inspector"], grid=OTHER_DISTRICT) == set()  # a filter never widens the scope
+
+    # The most urgent first: the manhole cover (urgent), the garbage (important), the old report (normal).
+    order = [c["code"] for c in client.get("/api/cases", headers=h["inspector"]).json()["items"]]
+    assert order == [manhole, garbage, overdue]
+    listed = {c["code"]: c for c in client.get("/api/cases", headers=city).json()["items"]}
+    assert listed[overdue]["light"] == "red" and listed[garbage]["light"] == "green"
+    assert listed[garbage]["tags"] == ["key_supervision"]
+
+
+def test_sync_grids(world):
+    client, h, db = world["client"], world["h"], world["db"]
+    village = db.scalar(select(Grid).where(CURRENT, Grid.code == world["village"]))
+    expected = set(db.scalars(select(Grid.code).where(CURRENT, Grid.path.op("<@")(village.path))))
+    assert len(expected) > 1  # the village and its unit grids
+
+    first = client.get("/api/sync/grids", headers=h["inspector"])
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    assert set(answer["codes"]) == expected
+    assert {f["id"] for f in answer["features"]} == expected
+    for feature in answer["features"]:
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        assert feature["properties"]["code"] == feature["id"]
+        assert feature["id"] == world["village"] or feature["properties"]["parent_code"] == world["village"]
+    assert answer["cursor"] is not None
+
+    second = client.get("/api/sync/grids", params={"since": answer["cursor"]}, headers=h["inspector"]).json()
+    assert second["features"] == []
+    assert set(second["codes"]) == expected
+    assert second["cursor"] == answer["cursor"]
+
+
+def test_openapi_documents_every_case_route(demo_client):
+    paths = demo_client.get("/openapi.json").json()["paths"]
+    case_routes = {
+        (path, method): operation
+        for path, operations in paths.items()
+        if path.startswith(("/api/cases", "/api/photos", "/api/sync"))
+        for method, operation in operations.items()
+    }
+    assert set(case_routes) == {
+        ("/api/cases", "post"),
+        ("/api/cases", "get"),
+        ("/api/cases/sweep", "post"),
+        ("/api/cases/{code}", "get"),
+        ("/api/cases/{code}/actions/{action}", "post"),
+        ("/api/cases/{code}/photos", "post"),
+        ("/api/photos/{photo_id}/{variant}", "get"),
+        ("/api/sync/grids", "get"),
+        ("/api/sync/{kind}", "get"),
+    }
+    for (path, method), operation in case_routes.items():
+        assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+        success = next(status for status in operation["responses"] if status.startswith("2"))
+        assert operation["responses"][success].get("content"), f"{method.upper()} {path} documents no answer"

@@ -1,0 +1,564 @@
+"""Every action of the workflow from each of its source states, and its refusal from every other state; the
+side effects that matter (dispatches, clocks, rework, closing kinds, merges, tags); the intake rules.
+
+Cases are driven along the workflow by the system administrator (the settings' admin token), so only the
+user under test is made per test."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from geoalchemy2.shape import to_shape
+from sqlalchemy.orm import Session
+
+from gis.crs import CRS, distance_m, to_wgs84, wgs84_to_gcj02
+from server.auth.dependencies import Principal
+from server.case import service
+from server.case.flows import ACTIONS, State, allowed_from
+from server.case.models import Case
+from server.case.schemas import ReportIn
+from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.grid import service as grid_service
+from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, photo, report, village_point
+
+ADMIN = Principal(user=None, session_id=None, roles=frozenset({"admin"}))
+LEAD_DEPARTMENT = "sanitation_lx"  # E06010 exposed garbage in 370102 (district override)
+TAG = "key_supervision"
+JINAN = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 11, 16, 9, 0, tzinfo=JINAN)  # a Monday, 09:00 in Jinan: working time
+
+# The route a case takes: each state after "reported" is reached from one state by one action.
+ROUTE: dict[State, tuple[State, str]] = {
+    State.VERIFYING: (State.REPORTED, "request_verification"),
+    State.REGISTERED: (State.VERIFYING, "reply_verification"),
+    State.FILED: (State.REGISTERED, "file"),
+    State.DISPATCHED: (State.FILED, "dispatch"),
+    State.RETURNED: (State.DISPATCHED, "return"),
+    State.SUSPENDED: (State.DISPATCHED, "suspend"),
+    State.HANDLED: (State.DISPATCHED, "report_handling"),
+    State.CHECKING: (State.HANDLED, "request_check"),
+    State.CHECKED: (State.CHECKING, "reply_check"),
+    State.CLOSED: (State.CHECKED, "close"),
+    State.VOIDED: (State.REPORTED, "void"),
+    State.MERGED: (State.REPORTED, "merge"),
+}
+FIELDS = {
+    "reply_verification": {"result": "confirmed"},
+    "void": {"reason": "重复上报"},
+    "return": {"reason": "不属于本部门职责"},
+    "request_extension": {"extension": "1d", "reason": "需调运大型设备"},
+    "refuse_extension": {"reason": "现有人力可按期处置"},
+    "suspend": {"reason": "待管线改造工程完工"},
+    "tag": {"tag": TAG},
+    "untag": {"tag": TAG},
+}
+# Where each action leads (None: the state stays); reply_check with result "pass".
+TARGET = {
+    "request_verification": State.VERIFYING,
+    "reply_verification": State.REGISTERED,
+    "file": State.FILED,
+    "void": State.VOIDED,
+    "dispatch": State.DISPATCHED,
+    "return": State.RETURNED,
+    "request_extension": None,
+    "approve_extension": None,
+    "refuse_extension": None,
+    "suspend": State.SUSPENDED,
+    "resume": State.DISPATCHED,
+    "report_handling": State.HANDLED,
+    "request_check": State.CHECKING,
+    "reply_check": State.CHECKED,
+    "close": State.CLOSED,
+    "merge": State.MERGED,
+    "keep_apart": None,
+    "tag": None,
+    "untag": None,
+}
+
+
+def route(state: State) -> list[str]:
+    """The actions that bring a reported case to ``state``."""
+    steps = []
+    while state != State.REPORTED:
+        state, action = ROUTE[state]
+        steps.insert(0, action)
+    return steps
+
+
+def body_for(db: Session, case: Case, action: str, inspector: Principal | None = None) -> dict:
+    """The fields that make ``action`` succeed on ``case``, uploading the photo it reports if it needs one;
+    verification and check tasks go to ``inspector`` (default: an inspector of the case's grid)."""
+    if action in ("request_verification", "request_check"):
+        return {"inspector_id": inspector.user_id} if inspector else {}
+    if action == "report_handling":
+        return {"photo_ids": [photo(db, ADMIN, case, "after").id]}
+    if action == "reply_check":
+        return {"result": "pass", "photo_ids": [photo(db, ADMIN, case, "check").id]}
+    if action == "merge":
+        return {"master": service.code_of(db=db, case_id=case.duplicate_of_id)}
+    return FIELDS.get(action, {})
+
+
+def advance(
+    db: Session, case: Case, state: State, *, at: datetime | None = None, inspector: Principal | None = None
+) -> Case:
+    """Take ``case`` on along the route to ``state``, as the administrator."""
+    done, steps = route(State(case.state)), route(state)
+    assert steps[: len(done)] == done, f"{state} does not follow {case.state}"
+    for action in steps[len(done) :]:
+        act(db, ADMIN, case, action, at=at, **body_for(db, case, action, inspector))
+    return case
+
+
+def case_in(
+    db: Session,
+    state: State,
+    *,
+    at: datetime | None = None,
+    inspector: Principal | None = None,
+    duplicate: bool = False,
+    where: tuple[float, float] | None = None,
+) -> Case:
+    """A fresh exposed-garbage case in ``state``, reported by a citizen in the first village of 历下区
+    (or at ``where``). A duplicate (and every merged case) is reported just after an open case on the spot,
+    its master."""
+    lon, lat = where or village_point(db)[1:]
+    if duplicate or state == State.MERGED:
+        report(db, ADMIN, lon, lat, at=at)
+    return advance(db, report(db, ADMIN, lon, lat, at=at), state, at=at, inspector=inspector)
+
+
+def ready(db: Session, action: str, state: State, *, inspector: Principal | None = None) -> tuple[Case, dict]:
+    """A fresh case in ``state`` with what ``action`` needs there (a duplicate to merge or keep apart, a
+    pending extension request, a tag to remove), and the fields that make the action succeed."""
+    case = case_in(db, state, inspector=inspector, duplicate=action in ("merge", "keep_apart"))
+    if action in ("approve_extension", "refuse_extension"):
+        act(db, ADMIN, case, "request_extension", **FIELDS["request_extension"])
+    if action == "untag":
+        act(db, ADMIN, case, "tag", tag=TAG)
+    return case, body_for(db, case, action, inspector)
+
+
+def member(db: Session, role: str, village: str, department: str = LEAD_DEPARTMENT) -> Principal:
+    """A user holding ``role`` whose scope covers ``village``: an inspector patrolling it, a user of
+    ``department``, the grid head of its district, or anyone else bound to its district."""
+    district = village[:6]
+    if role == "inspector":
+        return make_user(db, [role], inspects=village)
+    if role == "department":
+        return make_user(db, [role], department=department)
+    if role == "grid_head":
+        head = make_user(db, [role])
+        grid_service.assign(db=db, grid_code=district, user=head.user, role="head")
+        return head
+    return make_user(db, [role], grid=district)
+
+
+def last_event(db: Session, case: Case):
+    return service.timeline(db=db, case=case)[-1]
+
+
+def working(text: str) -> int:
+    return service.calendar().parse_limit(text)
+
+
+# -- every action from each of its sources, refused from every other state ------------------------------
+
+
+def test_the_tables_cover_every_action():
+    assert set(TARGET) == set(ACTIONS)
+    assert {action for _, action in ROUTE.values()} <= set(ACTIONS)
+    for action, target in TARGET.items():
+        assert ACTIONS[action].target == (None if action == "reply_check" else target), action
+
+
+@pytest.mark.parametrize(
+    ("action", "source"),
+    [
+        pytest.param(name, state, id=f"{name}-from-{state}")
+        for name, spec in ACTIONS.items()
+        for state in State
+        if state in spec.sources
+    ],
+)
+def test_action_succeeds_from_each_source(demo_db, action, source):
+    db = demo_db
+    village = village_point(db)[0]
+    role = min(ACTIONS[action].roles - {"admin"})
+    actor = member(db, role, village)
+    case, fields = ready(db, action, source, inspector=actor if role == "inspector" else None)
+    version = case.version
+
+    act(db, actor, case, action, **fields)
+
+    assert case.state == (TARGET[action] or source)
+    assert case.version == version + 1
+    event = last_event(db, case)
+    assert (event.action, event.state_before, event.state_after) == (action, source, case.state)
+    assert (event.actor_id, event.role) == (actor.user_id, role)
+
+
+@pytest.mark.parametrize("state", list(State), ids=str)
+def test_actions_refused_from_other_states(demo_db, state):
+    db = demo_db
+    case = case_in(db, state)
+    allowed = allowed_from(state)
+    version = case.version
+    for action in sorted(set(ACTIONS) - set(allowed)):
+        with pytest.raises(Conflict) as refused:
+            act(db, ADMIN, case, action)
+        message = refused.value.message
+        assert f"cannot {action.replace('_', ' ')} a case that is {state.value} (" in message, message
+        assert message.endswith(", ".join(allowed) if allowed else "nothing (it is over)"), message
+        assert refused.value.details == {"state": state.value, "version": version}
+    assert (case.state, case.version) == (state, version)
+
+
+# -- side effects ---------------------------------------------------------------------------------------
+
+
+def test_verification_task_goes_to_the_named_inspector_or_the_grids_own(demo_db):
+    db = demo_db
+    village = village_point(db)[0]
+    named = member(db, "inspector", village)
+    case = case_in(db, State.VERIFYING, inspector=named)
+    assert case.task_assignee_id == named.user_id
+    assert case.step_limit_min == working("60m")  # verification of an important case
+    second, lon, lat = village_point(db, index=1)
+    patrolling = [a.user_id for a, _ in grid_service.assignments(db=db, grid_code=second)]
+    other = case_in(db, State.VERIFYING, where=(lon, lat))  # no inspector named: the village's own
+    assert patrolling and other.task_assignee_id == patrolling[0]
+    with pytest.raises(Invalid, match="'confirmed'"):
+        act(db, named, case, "reply_verification", result="pass")
+    act(db, named, case, "reply_verification", result="not_found")
+    assert case.state == State.REGISTERED
+    assert last_event(db, case).data["result"] == "not_found"
+
+
+def test_file_can_change_the_urgency_and_void_needs_a_reason(demo_db):
+    db = demo_db
+    case = case_in(db, State.REGISTERED)
+    act(db, ADMIN, case, "file", urgency="urgent")
+    assert (case.state, case.urgency) == (State.FILED, "urgent")
+    other = case_in(db, State.REGISTERED, where=village_point(db, index=1)[1:])
+    with pytest.raises(Invalid, match="needs a reason"):
+        act(db, ADMIN, other, "void")
+    act(db, ADMIN, other, "void", reason="重复上报")
+    assert other.state == State.VOIDED and other.step_due_at is None
+
+
+def test_dispatch_writes_lead_and_parallel_rows_and_starts_the_handling_clock(demo_db):
+    db = demo_db
+    case = case_in(db, State.FILED, at=T0)
+    act(db, ADMIN, case, "dispatch", at=T0, parallel_departments=["enforcement"])
+    rows = [(d.code, x.lead, x.dispatched_at, x.ended_at) for x, d in service.dispatches(db=db, case=case)]
+    assert rows == [(LEAD_DEPARTMENT, True, T0, None), ("enforcement", False, T0, None)]
+    assert service.code_of_department(db, case.department_id) == LEAD_DEPARTMENT
+    # E06010 has 4 working hours: 09:00-12:00, then 13:30-14:30.
+    assert case.handle_due_at == case.step_due_at == datetime(2026, 11, 16, 14, 30, tzinfo=JINAN)
+    other = case_in(db, State.FILED, where=village_point(db, index=1)[1:])
+    with pytest.raises(Invalid, match="cannot also be a parallel one"):
+        act(db, ADMIN, other, "dispatch", parallel_departments=[LEAD_DEPARTMENT])
+
+
+def test_return_ends_the_dispatches_and_a_new_dispatch_names_another_lead(demo_db):
+    db = demo_db
+    department = member(db, "department", village_point(db)[0])
+    case = case_in(db, State.DISPATCHED, at=T0)
+    with pytest.raises(Invalid, match="needs a reason"):
+        act(db, department, case, "return")
+    returned_at = T0 + timedelta(minutes=20)
+    act(db, department, case, "return", at=returned_at, reason="属于执法部门")
+    assert case.state == State.RETURNED
+    assert [(d.code, x.ended_at) for x, d in service.dispatches(db=db, case=case)] == [
+        (LEAD_DEPARTMENT, returned_at)
+    ]
+    assert case.step_limit_min == working("30m")  # back on the dispatch clock
+
+    act(db, ADMIN, case, "dispatch", at=returned_at, lead_department="enforcement")
+    rows = [(d.code, x.lead, x.ended_at) for x, d in service.dispatches(db=db, case=case)]
+    assert rows == [(LEAD_DEPARTMENT, True, returned_at), ("enforcement", True, None)]
+    assert service.code_of_department(db, case.department_id) == "enforcement"
+    with pytest.raises(Forbidden, match=f"only the lead department of case {case.code}"):
+        act(db, department, case, "report_handling")  # it still sees the case, but no longer leads it
+
+
+def test_approved_extension_moves_both_deadlines_by_the_working_time(demo_db):
+    db = demo_db
+    department = member(db, "department", village_point(db)[0])
+    case = case_in(db, State.DISPATCHED, at=T0)
+    due = case.step_due_at
+    act(db, department, case, "request_extension", at=T0, extension="1d", reason="需调运大型设备")
+    assert case.extension_request == {"extension": "1d", "minutes": working("1d"), "reason": "需调运大型设备"}
+    assert case.step_due_at == due  # nothing moves before the approval
+    with pytest.raises(Conflict, match="already waiting"):
+        act(db, department, case, "request_extension", extension="2d", reason="再延")
+
+    act(db, ADMIN, case, "approve_extension", at=T0 + timedelta(minutes=5))
+    cal = service.calendar()
+    assert case.step_due_at == case.handle_due_at == cal.add(due, working("1d"))
+    assert cal.between(due, case.step_due_at) == working("1d") == 450
+    # Monday 14:30 plus one working day (7.5 h): 3 h on Monday, 3.5 h on Tuesday morning, 1 h after lunch.
+    assert case.step_due_at == datetime(2026, 11, 17, 14, 30, tzinfo=JINAN)
+    assert case.extension_request is None
+    with pytest.raises(Conflict, match="no extension request is waiting"):
+        act(db, ADMIN, case, "approve_extension")
+
+
+def test_refused_extension_keeps_the_deadline(demo_db):
+    db = demo_db
+    case, fields = ready(db, "refuse_extension", State.DISPATCHED)
+    due = case.handle_due_at
+    with pytest.raises(Invalid, match="say why"):
+        act(db, ADMIN, case, "refuse_extension")
+    act(db, ADMIN, case, "refuse_extension", **fields)
+    assert (case.extension_request, case.handle_due_at, case.step_due_at) == (None, due, due)
+    assert last_event(db, case).data["minutes"] == working("1d")
+
+
+def test_suspension_stops_the_clock_and_resume_gives_back_the_remaining_time(demo_db):
+    db = demo_db
+    case = case_in(db, State.DISPATCHED, at=T0)
+    due = case.step_due_at  # Monday 14:30
+    act(db, ADMIN, case, "suspend", at=T0 + timedelta(hours=1), reason="待管线改造工程完工")
+    assert case.state == State.SUSPENDED
+    assert case.step_due_at is None
+    assert case.step_remaining_min == service.calendar().between(T0 + timedelta(hours=1), due) == 180
+    clock = service.clock(case, T0 + timedelta(days=1))
+    assert (clock.due, clock.light, clock.remaining_min) == (None, None, 180)
+
+    resumed_at = datetime(2026, 11, 18, 9, 0, tzinfo=JINAN)  # Wednesday
+    act(db, ADMIN, case, "resume", at=resumed_at)
+    assert case.state == State.DISPATCHED
+    assert case.step_due_at == case.handle_due_at == datetime(2026, 11, 18, 12, 0, tzinfo=JINAN)
+    assert service.calendar().between(resumed_at, case.step_due_at) == 180
+    assert case.step_remaining_min is None
+
+
+def test_report_handling_needs_an_after_photo(demo_db):
+    db = demo_db
+    department = member(db, "department", village_point(db)[0])
+    case = case_in(db, State.DISPATCHED)
+    with pytest.raises(Invalid, match="after-photo"):
+        act(db, department, case, "report_handling")
+    after = photo(db, department, case, "after")
+    act(db, department, case, "report_handling")
+    assert case.state == State.HANDLED and case.handled_at is not None
+    assert last_event(db, case).photo_ids == [after.id]
+
+
+def test_a_passed_check_needs_a_check_photo(demo_db):
+    db = demo_db
+    inspector = member(db, "inspector", village_point(db)[0])
+    case = case_in(db, State.CHECKING, inspector=inspector)
+    with pytest.raises(Invalid, match="check photo"):
+        act(db, inspector, case, "reply_check", result="pass")
+    assert case.state == State.CHECKING
+
+
+def test_rework_goes_back_to_the_department_on_its_handling_deadline(demo_db):
+    db = demo_db
+    inspector = member(db, "inspector", village_point(db)[0])
+    case = case_in(db, State.CHECKING, at=T0, inspector=inspector)
+    handle_due = case.handle_due_at
+    act(db, inspector, case, "reply_check", at=T0 + timedelta(hours=2), result="rework", note="仍有垃圾")
+    assert case.state == State.DISPATCHED
+    assert case.rework_count == 1
+    assert case.handle_due_at == case.step_due_at == handle_due
+    assert case.handled_at is None
+    advance(db, case, State.CHECKING, at=T0 + timedelta(hours=3), inspector=inspector)
+    act(db, inspector, case, "reply_check", at=T0 + timedelta(hours=4), result="rework")
+    assert case.rework_count == 2
+
+
+def test_close_on_time_is_normal(demo_db):
+    case = case_in(demo_db, State.CHECKED, at=T0)
+    act(demo_db, ADMIN, case, "close", at=T0)
+    assert (case.state, case.close_kind, case.closed_at) == (State.CLOSED, "normal", T0)
+    assert case.step_due_at is None
+
+
+def test_close_after_late_handling_is_overdue_and_never_normal(demo_db):
+    db = demo_db
+    case = case_in(db, State.DISPATCHED, at=T0)
+    advance(db, case, State.CHECKED, at=T0 + timedelta(days=1))  # handled Tuesday, due Monday 14:30
+    with pytest.raises(Invalid, match="handled after its deadline"):
+        act(db, ADMIN, case, "close", close_kind="normal")
+    assert case.state == State.CHECKED
+    act(db, ADMIN, case, "close")
+    assert (case.state, case.close_kind) == (State.CLOSED, "overdue")
+
+
+@pytest.mark.parametrize("kind", ["erroneous", "special"])
+def test_erroneous_and_special_closing_need_a_note(demo_db, kind):
+    db = demo_db
+    case = case_in(db, State.CHECKED)
+    with pytest.raises(Invalid, match=f"a {kind} closing needs a note"):
+        act(db, ADMIN, case, "close", close_kind=kind)
+    act(db, ADMIN, case, "close", close_kind=kind, note="依据领导批示")
+    assert (case.state, case.close_kind) == (State.CLOSED, kind)
+
+
+def test_merge_joins_the_duplicate_to_its_master_with_an_event_on_both(demo_db):
+    db = demo_db
+    acceptor = member(db, "acceptor", village_point(db)[0])
+    duplicate = case_in(db, State.REPORTED, duplicate=True)
+    master = db.get(Case, duplicate.duplicate_of_id)
+    master_state = master.state
+    act(db, acceptor, duplicate, "merge", master=master.code, note="同一处垃圾")
+    assert duplicate.state == State.MERGED
+    assert (duplicate.merged_into_id, duplicate.duplicate_of_id) == (master.id, None)
+    assert last_event(db, duplicate).data["master"] == master.code
+    db.refresh(master)
+    assert master.state == master_state
+    event = last_event(db, master)
+    assert (event.action, event.actor_id, event.role) == ("merge", acceptor.user_id, "acceptor")
+    assert (event.data, event.note) == ({"merged": duplicate.code}, "同一处垃圾")
+
+
+def test_merge_refuses_itself_and_a_finished_master(demo_db):
+    db = demo_db
+    case = case_in(db, State.REPORTED)
+    with pytest.raises(Invalid, match="name the master"):
+        act(db, ADMIN, case, "merge")
+    with pytest.raises(Conflict, match=f"case {case.code} cannot take a merge"):
+        act(db, ADMIN, case, "merge", master=case.code)
+    closed = case_in(db, State.VOIDED, where=village_point(db, index=1)[1:])
+    with pytest.raises(Conflict, match="cannot take a merge: it is voided"):
+        act(db, ADMIN, case, "merge", master=closed.code)
+
+
+def test_keep_apart_clears_the_duplicate_candidate(demo_db):
+    db = demo_db
+    duplicate = case_in(db, State.REGISTERED, duplicate=True)
+    master_code = service.code_of(db=db, case_id=duplicate.duplicate_of_id)
+    act(db, ADMIN, duplicate, "keep_apart")
+    assert duplicate.duplicate_of_id is None and duplicate.state == State.REGISTERED
+    assert last_event(db, duplicate).data["was_duplicate_of"] == master_code
+    with pytest.raises(Conflict, match="not a duplicate candidate"):
+        act(db, ADMIN, duplicate, "keep_apart")
+
+
+def test_tag_and_untag(demo_db):
+    db = demo_db
+    case = case_in(db, State.DISPATCHED)
+    act(db, ADMIN, case, "tag", tag=TAG)
+    act(db, ADMIN, case, "tag", tag="campaign")
+    assert case.tags == [TAG, "campaign"]
+    with pytest.raises(Conflict, match=f"already has the tag {TAG}"):
+        act(db, ADMIN, case, "tag", tag=TAG)
+    with pytest.raises(NotFound, match="there is no tag no_such_tag"):
+        act(db, ADMIN, case, "tag", tag="no_such_tag")
+    with pytest.raises(Invalid, match="name the tag"):
+        act(db, ADMIN, case, "tag")
+    act(db, ADMIN, case, "untag", tag=TAG)
+    assert case.tags == ["campaign"]
+    with pytest.raises(Conflict, match=f"has no tag {TAG}"):
+        act(db, ADMIN, case, "untag", tag=TAG)
+
+
+# -- intake ---------------------------------------------------------------------------------------------
+
+
+def test_hotline_report_starts_reported_and_an_inspectors_registered(demo_db):
+    db = demo_db
+    village, lon, lat = village_point(db)
+    acceptor = member(db, "acceptor", village)
+    hotline = report(db, acceptor, lon, lat, channel="hotline", reporter_name="王女士", at=T0)
+    assert (hotline.state, hotline.channel, hotline.reporter_name) == (State.REPORTED, "hotline", "王女士")
+    assert hotline.step_due_at == service.calendar().add(T0, working("30m"))  # the dispatch limit
+    inspector = member(db, "inspector", village)
+    own = report(db, inspector, lon, lat, category="E09009")
+    assert (own.state, own.channel, own.reporter_id) == (State.REGISTERED, "inspector", inspector.user_id)
+    assert village in own.grid_path.split(".")
+
+
+def test_report_outside_every_grid_is_invalid(demo_db):
+    with pytest.raises(Invalid, match=r"\(116\.39, 39\.9, wgs84\) lies outside every grid of the city"):
+        report(demo_db, ADMIN, 116.39, 39.9)  # Beijing
+
+
+def test_report_of_an_unknown_category_is_not_found(demo_db):
+    _, lon, lat = village_point(demo_db)
+    with pytest.raises(NotFound, match="there is no category E99999"):
+        report(demo_db, ADMIN, lon, lat, category="E99999")
+
+
+def north(lon: float, lat: float, metres: float) -> tuple[float, float]:
+    """A point about ``metres`` north (checked against the geodesic distance)."""
+    moved = lat + metres / 110_990
+    assert abs(distance_m(lon, lat, lon, moved) - metres) < 0.5
+    return lon, moved
+
+
+@pytest.mark.parametrize(
+    ("category", "metres", "hours", "first_state", "candidate"),
+    [
+        ("E06010", 40, 71, State.REPORTED, True),
+        ("E06010", 0, 0, State.DISPATCHED, True),
+        ("E06012", 0, 1, State.REPORTED, False),
+        ("E06010", 60, 1, State.REPORTED, False),
+        ("E06010", 0, 73, State.REPORTED, False),
+        ("E06010", 0, 1, State.VOIDED, False),
+    ],
+    ids=["40m-71h", "same-spot-dispatched", "other-category", "60m", "73h", "first-voided"],
+)
+def test_duplicate_candidate(demo_db, category, metres, hours, first_state, candidate):
+    db = demo_db
+    _, lon, lat = village_point(db)
+    first = case_in(db, first_state, at=T0, where=(lon, lat))
+    second = report(db, ADMIN, *north(lon, lat, metres), category=category, at=T0 + timedelta(hours=hours))
+    assert second.duplicate_of_id == (first.id if candidate else None)
+
+
+def test_case_codes_count_per_district_and_local_day(demo_db):
+    db = demo_db
+    _, lon, lat = village_point(db)
+    _, other_lon, other_lat = village_point(db, OTHER_DISTRICT)
+    evening = datetime(2026, 3, 2, 23, 30, tzinfo=JINAN)
+    codes = [
+        report(db, ADMIN, lon, lat, at=evening).code,
+        report(db, ADMIN, lon, lat, at=evening + timedelta(minutes=10)).code,
+        report(db, ADMIN, other_lon, other_lat, at=evening).code,
+        report(db, ADMIN, lon, lat, at=evening + timedelta(minutes=40)).code,  # 00:10 the next day
+        report(db, ADMIN, lon, lat, at=evening + timedelta(minutes=50)).code,
+    ]
+    assert all(re.fullmatch(r"[0-9]{6}-[0-9]{8}-[0-9]{4}", code) for code in codes)
+    assert codes == [
+        f"{DISTRICT}-20260302-0001",
+        f"{DISTRICT}-20260302-0002",
+        f"{OTHER_DISTRICT}-20260302-0001",
+        f"{DISTRICT}-20260303-0001",
+        f"{DISTRICT}-20260303-0002",
+    ]
+
+
+def test_the_same_client_uuid_gives_the_same_case_and_other_content_conflicts(demo_db):
+    db = demo_db
+    _, lon, lat = village_point(db)
+    data = ReportIn(client_uuid=uuid.uuid4(), category="E06010", lon=lon, lat=lat, description="垃圾")
+    case, created = service.intake(db=db, principal=ADMIN, data=data)
+    assert created
+    again, created = service.intake(db=db, principal=ADMIN, data=data.model_copy())
+    assert (again.id, created) == (case.id, False)
+    changed = data.model_copy(update={"description": "垃圾很多"})
+    with pytest.raises(Conflict, match=f"already received as case {case.code} with other content"):
+        service.intake(db=db, principal=ADMIN, data=changed)
+
+
+def test_gcj02_report_is_stored_in_wgs84(demo_db):
+    db = demo_db
+    _, lon, lat = village_point(db)
+    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
+    assert distance_m(lon, lat, gcj_lon, gcj_lat) > 100  # the offset is real
+    case = report(db, ADMIN, gcj_lon, gcj_lat, crs="gcj02")
+    stored = to_shape(case.location)
+    expected = to_wgs84(gcj_lon, gcj_lat, CRS.GCJ02)
+    assert stored.x == pytest.approx(expected[0], abs=1e-9)
+    assert stored.y == pytest.approx(expected[1], abs=1e-9)
+    assert distance_m(lon, lat, stored.x, stored.y) < 0.05
+    assert case.reported_crs == "gcj02"
