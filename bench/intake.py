@@ -87,13 +87,13 @@ def prepare(url: str) -> None:
 
 
 def tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` and its live descendants (Linux /proc)."""
+    """CPU seconds used so far by process ``pid``, its ended children and its live descendants (/proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         children = " ".join(p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/children")).split()
     except OSError:  # it ended meanwhile
         return 0.0
-    own = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    own = sum(int(f) for f in fields[11:15]) / TICK  # utime, stime, and those of its reaped children
     return own + sum(tree_cpu(int(child)) for child in children)
 
 

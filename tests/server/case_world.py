@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from server.auth import service as user_service
 from server.auth.dependencies import Principal
+from server.auth.passwords import hash_password
 from server.auth.schemas import UserCreate
 from server.case import service
 from server.case.models import Case
@@ -25,6 +26,7 @@ from server.grid.models import CURRENT, Grid
 DISTRICT = "370102"  # 历下区, where the demo has unit grids
 OTHER_DISTRICT = "370103"  # 市中区
 PASSWORD = "correct horse 42"
+_PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 is slow on purpose
 _phones = itertools.count(1)
 
 
@@ -58,9 +60,10 @@ def make_user(
             roles=roles,
             grid_code=grid,
             department_code=department,
-            password=PASSWORD,
         ),
     )
+    user.password_hash = _PASSWORD_HASH
+    db.commit()
     if inspects:
         grid_service.assign(db=db, grid_code=inspects, user=user, role="inspector")
     return principal_of(user)

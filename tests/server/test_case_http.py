@@ -55,7 +55,9 @@ def upload(client: TestClient, headers: dict, code: str, role: str, data: bytes,
 
 
 def act(client: TestClient, headers: dict, code: str, action: str, version: int, **fields) -> dict:
-    resp = client.post(f"/api/cases/{code}/actions/{action}", json={"version": version, **fields}, headers=headers)
+    resp = client.post(
+        f"/api/cases/{code}/actions/{action}", json={"version": version, **fields}, headers=headers
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -80,7 +82,15 @@ def world(demo_db, demo_client):
         "department": make_user(db, ["department"], department="sanitation_lx"),
     }
     headers = {name: login(demo_client, who) for name, who in people.items()}
-    return {"db": db, "client": demo_client, "village": village, "lon": lon, "lat": lat, **people, "h": headers}
+    return {
+        "db": db,
+        "client": demo_client,
+        "village": village,
+        "lon": lon,
+        "lat": lat,
+        **people,
+        "h": headers,
+    }
 
 
 def test_report_to_closed_over_http(world):
@@ -88,7 +98,9 @@ def test_report_to_closed_over_http(world):
 
     # Collection: the inspector reports from the field with a geotagged photo.
     resp = client.post(
-        "/api/cases", json=new_report(lon, lat, description="路边暴露垃圾", address="历下区"), headers=h["inspector"]
+        "/api/cases",
+        json=new_report(lon, lat, description="路边暴露垃圾", address="历下区"),
+        headers=h["inspector"],
     )
     assert resp.status_code == 201, resp.text
     case = resp.json()
@@ -114,7 +126,9 @@ def test_report_to_closed_over_http(world):
     assert overrides[DISTRICT] == "sanitation_lx"
     assert dispatched["state"] == "dispatched"
     assert dispatched["department"]["code"] == "sanitation_lx"
-    assert [(d["department"]["code"], d["lead"]) for d in dispatched["dispatches"]] == [("sanitation_lx", True)]
+    assert [(d["department"]["code"], d["lead"]) for d in dispatched["dispatches"]] == [
+        ("sanitation_lx", True)
+    ]
     assert dispatched["handle_due_at"] == dispatched["due_at"]
 
     # Handling with an after-photo, then the check by the reporting inspector.
@@ -188,7 +202,8 @@ def test_report_to_closed_over_http(world):
     assert events["dispatch"]["data"]["departments"] == {"lead": "sanitation_lx", "parallel": []}
     lights = {e["action"]: e["data"].get("light") for e in detail["timeline"]}
     assert lights == {"report": None, "add_photo": None} | {
-        name: "green" for name in ("file", "dispatch", "report_handling", "request_check", "reply_check", "close")
+        name: "green"
+        for name in ("file", "dispatch", "report_handling", "request_check", "reply_check", "close")
     }
     assert events["report"]["lon"] == pytest.approx(lon) and events["report"]["lat"] == pytest.approx(lat)
     assert events["reply_check"]["data"]["result"] == "pass"
@@ -241,9 +256,7 @@ def test_intake_is_idempotent_and_checks_the_position(world):
     _, lon, lat = village_point(db, DISTRICT, 1)
     gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
     assert distance_m(lon, lat, gcj_lon, gcj_lat) > 100
-    resp = client.post(
-        "/api/cases", json=new_report(gcj_lon, gcj_lat, crs="gcj02"), headers=h["inspector"]
-    )
+    resp = client.post("/api/cases", json=new_report(gcj_lon, gcj_lat, crs="gcj02"), headers=h["inspector"])
     assert resp.status_code == 201, resp.text
     assert (resp.json()["lon"], resp.json()["lat"]) == pytest.approx((lon, lat), abs=1e-6)
     stored = db.scalar(select(Case).where(Case.code == resp.json()["code"]))

@@ -130,14 +130,16 @@ def test_permission(demo_db, action, role, side):
 
 # Which of three cases each user sees: "here" (370102, dispatched to the lead department), "fresh" (370102,
 # never dispatched) and "there" (370103, dispatched to the other department).
-EVERYTHING = {"here", "fresh", "there"}
-SEES = {
-    "inspector": ({"here"}, {"there"}),
-    "department": ({"here"}, {"there"}),
+HOME, AWAY, EVERYTHING = {"here", "fresh"}, {"there"}, {"here", "fresh", "there"}
+SEES = {  # role: (what the user in scope sees, what the user out of scope sees)
+    "inspector": ({"here"}, AWAY),
+    "acceptor": (HOME, AWAY),
+    "shift_lead": (HOME, AWAY),
+    "dispatcher": (HOME, AWAY),
+    "department": ({"here"}, AWAY),
+    "grid_head": (HOME, AWAY),
+    "leader": (HOME, AWAY),
     "admin": (EVERYTHING, EVERYTHING),
-} | {
-    role: ({"here", "fresh"}, {"there"})
-    for role in ("acceptor", "shift_lead", "dispatcher", "grid_head", "leader")
 }
 
 

@@ -91,7 +91,9 @@ def test_png_and_webp_are_accepted(world, image_format, mime, name):
     assert (photo["mime"], photo["width"], photo["height"], photo["size"]) == (mime, 640, 480, len(data))
     original = world["client"].get(photo["url"], headers=world["headers"])
     assert original.headers["content-type"] == mime and original.content == data
-    public = Image.open(io.BytesIO(world["client"].get(photo["public_url"], headers=world["headers"]).content))
+    public = Image.open(
+        io.BytesIO(world["client"].get(photo["public_url"], headers=world["headers"]).content)
+    )
     assert (public.format, public.size) == ("JPEG", (640, 480))
 
 

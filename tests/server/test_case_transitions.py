@@ -229,9 +229,13 @@ def test_verification_task_goes_to_the_named_inspector_or_the_grids_own(demo_db)
     assert case.task_assignee_id == named.user_id
     assert case.step_limit_min == working("60m")  # verification of an important case
     second, lon, lat = village_point(db, index=1)
-    patrolling = [a.user_id for a, _ in grid_service.assignments(db=db, grid_code=second)]
+    assigned = grid_service.assignments(db=db, grid_code=second)
+    patrolling = [a.user_id for a, _ in assigned if a.role == "inspector"]
     other = case_in(db, State.VERIFYING, where=(lon, lat))  # no inspector named: the village's own
     assert patrolling and other.task_assignee_id == patrolling[0]
+    colleague = member(db, "inspector", village)  # patrols the village too, but the task is not theirs
+    with pytest.raises(Forbidden, match=f"this task of case {case.code} is assigned to {named.name}"):
+        act(db, colleague, case, "reply_verification", result="confirmed")
     with pytest.raises(Invalid, match="'confirmed'"):
         act(db, named, case, "reply_verification", result="pass")
     act(db, named, case, "reply_verification", result="not_found")
