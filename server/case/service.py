@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from geoalchemy2.shape import to_shape
-from sqlalchemy import func, or_, select, text, update
+from geoalchemy2.shape import from_shape, to_shape
+from shapely import Point
+from sqlalchemy import Row, func, or_, select, text, update
 from sqlalchemy.orm import Session, defer
 
 from gis.crs import distance_m, to_wgs84
@@ -457,19 +458,11 @@ def intake(
     village = next((g for g in chain if g.level == "village"), None)
     now = _now(db, at)
     cal = calendar()
-    day = now.astimezone(cal.tz).date()
-    number = db.execute(
-        text(
-            "INSERT INTO case_counter (district_code, day, last) VALUES (:d, :day, 1) "
-            "ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
-        ),
-        {"d": district.code, "day": day},
-    ).scalar_one()
     department = category_service.responsible_department(
         db=db, category=category, district_code=district.code
     )
+    duplicate = _duplicate_candidate(db, category.id, now, lon, lat)
     case = Case(
-        code=f"{district.code}-{day:%Y%m%d}-{number:04d}",
         client_uuid=data.client_uuid,
         content_hash=digest,
         channel=channel,
@@ -478,7 +471,7 @@ def intake(
         urgency=data.urgency or category.urgency,
         description=data.description,
         address=data.address,
-        location=func.ST_Point(lon, lat, 4326),
+        location=from_shape(Point(lon, lat), srid=4326),  # a value, not SQL: read back without a query
         accuracy_m=data.accuracy_m,
         reported_crs=data.crs.value,
         grid_id=leaf.id,
@@ -492,10 +485,21 @@ def intake(
         device_time=data.device_time,
         received_at=now,
         department_id=department.id if department else None,
-        duplicate_of_id=_duplicate_candidate(db, category.id, now, lon, lat),
+        duplicate_of_id=duplicate.id if duplicate else None,
         tags=[],
     )
     _start_clock(case, category, now, cal)
+    # The district's day counter stays locked from its increment to the commit, and every other report of
+    # the district waits for it: only the writes come after it.
+    day = now.astimezone(cal.tz).date()
+    number = db.execute(
+        text(
+            "INSERT INTO case_counter (district_code, day, last) VALUES (:d, :day, 1) "
+            "ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
+        ),
+        {"d": district.code, "day": day},
+    ).scalar_one()
+    case.code = f"{district.code}-{day:%Y%m%d}-{number:04d}"
     db.add(case)
     db.flush()
     _event(
@@ -512,7 +516,7 @@ def intake(
             "channel": channel,
             "grids": [g.code for g in chain],
             "department": department.code if department else None,
-            "duplicate_of": code_of(db=db, case_id=case.duplicate_of_id),
+            "duplicate_of": duplicate.code if duplicate else None,
             "device_time": data.device_time.isoformat() if data.device_time else None,
         },
     )
@@ -522,13 +526,14 @@ def intake(
 
 def _duplicate_candidate(
     db: Session, category_id: int, received_at: datetime, lon: float, lat: float
-) -> int | None:
-    """The nearest open case of the same category within the radius and period (settings), if any."""
+) -> Row[tuple[int, str]] | None:
+    """The id and code of the nearest open case of the same category within the radius and period
+    (settings), if any."""
     settings = get_settings()
     point = func.ST_Point(lon, lat, 4326)
     degrees = settings.duplicate_radius_m / 90_000  # generous: a degree of longitude is >= 90 km below 36 N
     query = (
-        select(Case.id)
+        select(Case.id, Case.code)
         .where(
             Case.category_id == category_id,
             Case.state.in_(OPEN_STATES),
@@ -541,7 +546,7 @@ def _duplicate_candidate(
         .order_by(func.ST_Distance(func.Geography(Case.location), func.Geography(point)), Case.id)
         .limit(1)
     )
-    return db.scalar(query)
+    return db.execute(query).first()
 
 
 def _event(

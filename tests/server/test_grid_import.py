@@ -99,7 +99,7 @@ def test_import_in_gcj02_is_converted_to_wgs84(client, admin_headers):
 def test_write_routes_need_the_admin_token(client, admin_headers):
     assert post_import(client, {}, city_features()).status_code == 401
     wrong = post_import(client, {"Authorization": "Bearer nope"}, city_features())
-    assert wrong.status_code == 403 and "wrong" in wrong.json()["detail"]
+    assert wrong.status_code == 401 and "log in again" in wrong.json()["detail"]
     assert client.get("/api/grids").json() == []
 
 
