@@ -34,6 +34,7 @@ lint: venv
 
 bench: setup
 	$(BIN)/python bench/locate.py
+	$(BIN)/python bench/intake.py
 
 clean-db:
 	-$(BIN)/gridops db stop

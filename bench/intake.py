@@ -51,7 +51,7 @@ from server import migrate
 from server.auth import service as auth_service
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
-from server.config import get_settings
+from server.config import PROJECT_DIR, get_settings
 from server.database import get_engine, new_session
 from server.grid import service as grid_service
 from server.grid.models import CURRENT, Grid
@@ -188,9 +188,11 @@ def serve(url: str, workers: int, var_dir: Path) -> Iterator[tuple[str, int]]:
     """The app under uvicorn on 127.0.0.1 with ``workers`` processes; its base URL and process id."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "GRIDOPS_VAR_DIR": str(var_dir)}
-    args = ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    args = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", *args], env=env
+        [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", *args, "--no-access-log"],
+        cwd=PROJECT_DIR,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -400,7 +402,8 @@ def main() -> None:
     )
     print(
         f"\ncase intake, {clients} concurrent clients, medians of {args.repeat} repetitions; "
-        f"photo: {len(photo) / 1024:.0f} KB JPEG, 1600 x 1200, posted after its report"
+        f"photo: {len(photo) / 1024:.0f} KB JPEG, 1600 x 1200, posted after its report (a report's latency "
+        "covers both)"
     )
     print(header)
     print("-" * len(header))

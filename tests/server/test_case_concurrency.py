@@ -150,11 +150,9 @@ def test_codes_stay_gap_free_under_concurrent_intake_and_failures(live):
         answers = []
         for k in range(per_thread):
             answers.append(client.post("/api/cases", json=report(live, i, description=f"{i}-{k}")))
-            if k % 3 == 1:  # a refused report between accepted ones
-                refused = report(live, i, category="X99999") if i % 2 else report(live, i)
-                if not i % 2:
-                    refused["lon"], refused["lat"] = OUTSIDE
-                answers.append(client.post("/api/cases", json=refused))
+            if k % 3 == 1:  # a refused report between accepted ones: unknown category, or off the map
+                refused = {"category": "X99999"} if i % 2 else dict(zip(("lon", "lat"), OUTSIDE, strict=True))
+                answers.append(client.post("/api/cases", json=report(live, i, **refused)))
         return answers
 
     answers = [r for rs in together(live, work) for r in rs]
