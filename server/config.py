@@ -101,6 +101,7 @@ class Settings(BaseSettings):
         return self.secret_key or _kept_secret(self.var_dir / "secret-key")
 
 
+@lru_cache
 def _kept_secret(path: Path) -> str:
     """A random secret kept in ``path`` (mode 0600), made on first use."""
     if not path.exists():

@@ -10,12 +10,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import Point
 from sqlalchemy import Row, func, or_, select, text, update
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.util import identity_key
 
 from gis.crs import distance_m, to_wgs84
 from server.auth.dependencies import Principal
@@ -263,27 +264,28 @@ def _lead_department_is(db: Session, case: Case, department_id: int | None) -> b
     )
 
 
+def _loaded(db: Session, model, ids: set) -> dict:
+    """Rows of ``model`` by id: those the session holds already, the others in one query."""
+    ids.discard(None)
+    held = {i: db.identity_map.get(identity_key(model, i)) for i in ids}
+    missing = [i for i, row in held.items() if row is None]
+    if missing:
+        held.update({row.id: row for row in db.scalars(select(model).where(model.id.in_(missing)))})
+    return held
+
+
 def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> list[CaseOut]:
     """Cases as the API shows them, with their clocks, looked up in a few batched queries."""
     if not cases:
         return []
-    now, cal = _now(db, at), calendar()
+    now, cal = at or datetime.now(UTC), calendar()
 
     def by_id(query, ids: set) -> dict:
         ids.discard(None)
         return dict(db.execute(query.where(query.selected_columns[0].in_(ids))).all()) if ids else {}
 
-    categories = {
-        c.id: c for c in db.scalars(select(Category).where(Category.id.in_({c.category_id for c in cases})))
-    }
-    departments = (
-        {
-            d.id: d
-            for d in db.scalars(select(Department).where(Department.id.in_({c.department_id for c in cases})))
-        }
-        if any(c.department_id for c in cases)
-        else {}
-    )
+    categories = _loaded(db, Category, {c.category_id for c in cases})
+    departments = _loaded(db, Department, {c.department_id for c in cases})
     codes = by_id(
         select(Case.id, Case.code), {c.duplicate_of_id for c in cases} | {c.merged_into_id for c in cases}
     )

@@ -43,7 +43,15 @@ def _by_code(db: Session, query, code: str, what: str, include_inactive: bool):
 
 
 def get_category(*, db: Session, code: str, include_inactive: bool = False) -> Category:
-    query = _with_departments(select(Category).where(Category.code == code))
+    """A category with its department and district overrides, in one query."""
+    query = (
+        select(Category)
+        .where(Category.code == code)
+        .options(
+            joinedload(Category.department),
+            joinedload(Category.district_overrides).joinedload(CategoryDistrictDepartment.department),
+        )
+    )
     return _by_code(db, query, code, "category", include_inactive)
 
 
@@ -67,14 +75,8 @@ def responsible_department(*, db: Session, category: Category, district_code: st
     under it): the district's override, else the category's department; None when the dispatcher decides."""
     if not re.fullmatch(r"[0-9]{6,}", district_code):
         raise Invalid(f"'{district_code}' is not a district or grid code")
-    override = db.scalar(
-        select(Department)
-        .join(CategoryDistrictDepartment, CategoryDistrictDepartment.department_id == Department.id)
-        .where(
-            CategoryDistrictDepartment.category_id == category.id,
-            CategoryDistrictDepartment.district_code == district_code[:6],
-        )
-    )
+    district = district_code[:6]
+    override = next((o.department for o in category.district_overrides if o.district_code == district), None)
     return override or category.department
 
 
