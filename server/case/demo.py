@@ -24,6 +24,7 @@ from server.case.models import Case
 from server.case.schemas import ActionIn, ReportIn
 from server.case.scope import scope_of
 from server.category.models import Category
+from server.grid.demo import DEMO_PASSWORD
 from server.grid.models import CURRENT, Grid, GridAssignment
 
 NAMESPACE = uuid.UUID("6f1c2a56-58a4-4c39-9a51-3c1d1f0e2b7a")
@@ -249,10 +250,8 @@ def _add_photo(db: Session, user: User, case: Case, role: str, at: datetime, col
 
 
 def _lead_department(db: Session, case: Case) -> str:
-    from server.case.service import code_of_department
-
     db.refresh(case)
-    return code_of_department(db, case.department_id)
+    return service.code_of_department(db, case.department_id)
 
 
 def _open_case(db: Session, k: int) -> Case:
@@ -263,8 +262,6 @@ def _open_case(db: Session, k: int) -> Case:
 
 
 def _department_staff(db: Session) -> dict[str, User]:
-    from server.grid.demo import DEMO_PASSWORD
-
     staff = {}
     for department, name, phone, username in DEPARTMENT_STAFF:
         user = db.scalar(select(User).where(User.phone == phone))

@@ -3,12 +3,8 @@ the demo city, an inspector logged in over HTTP, many clients posting at the sam
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -20,15 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from server.case.models import Case
-from server.config import PROJECT_DIR
 from server.database import get_engine, new_session
-from server.localdb import free_port
 from tests.server.case_world import DISTRICT, PASSWORD, make_user, village_point
+from tests.server.live import live_server
 
 THREADS = 16
-STARTUP_SECONDS = 60  # bounds the wait for the server to answer
 REQUEST_SECONDS = 60  # bounds every request, the start barrier and every thread
-SERVE = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host", "127.0.0.1"]
 OUTSIDE = (100.0, 30.0)  # a valid position far from the demo city
 CODE = re.compile(rf"^{DISTRICT}-(\d{{8}})-(\d{{4}})$")
 
@@ -51,39 +44,12 @@ def live(demo_clone_url, tmp_path) -> Iterator[Live]:
         phone = inspector.user.phone
     get_engine(demo_clone_url).dispose()
 
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*SERVE, "--port", str(port), "--log-level", "warning"],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "DATABASE_URL": demo_clone_url},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, f"the server stopped:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the server did not answer:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with live_server(demo_clone_url, tmp_path / "server.log") as server:
         body = {"login": phone, "password": PASSWORD, "device_id": "concurrency-test", "device_name": "test"}
-        resp = httpx.post(f"{base}/api/auth/login", json=body, timeout=REQUEST_SECONDS)
+        resp = httpx.post(f"{server.url}/api/auth/login", json=body, timeout=REQUEST_SECONDS)
         assert resp.status_code == 200, resp.text
         headers = {"Authorization": f"Bearer {resp.json()['access_token']}"}
-        yield Live(base, headers, [(lon, lat) for _, lon, lat in points], demo_clone_url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STARTUP_SECONDS)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield Live(server.url, headers, [(lon, lat) for _, lon, lat in points], demo_clone_url)
 
 
 def together(live: Live, work: Callable[[int, httpx.Client], list[httpx.Response]]) -> list[list]:

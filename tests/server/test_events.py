@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,21 +20,18 @@ from grids.loaders import load_features
 from server.auth import service as auth_service
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
-from server.config import PROJECT_DIR
 from server.database import get_engine, new_session
 from server.events.listener import APPLICATION_NAME, OVERFLOW, READY, Listener
 from server.grid import service as grid_service
-from server.localdb import free_port
 from tests.conftest import ADMIN_TOKEN
 from tests.server.grid_files import city_features, collection
+from tests.server.live import live_server
 
 PASSWORD = "stream-pass-1"
 WEST = (117.005, 36.61)  # in district 370102
 EAST = (117.035, 36.61)  # in district 370103
-STARTUP_SECONDS = 60  # bounds the wait for the server to answer
 READ_SECONDS = 10  # bounds every read of a stream (the server's heartbeat is every 15 s)
 EVENT_SECONDS = 20  # bounds the wait for one expected event
-SERVE = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host", "127.0.0.1"]
 
 
 # -- a server on loopback ---------------------------------------------------------------------------
@@ -45,41 +39,12 @@ SERVE = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory",
 
 @pytest.fixture
 def live_url(fresh_db_url, tmp_path) -> Iterator[str]:
-    """The app served by uvicorn in its own process on 127.0.0.1, on the fresh database."""
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*SERVE, "--port", str(port)],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "DATABASE_URL": fresh_db_url},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, f"the server stopped:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the server did not answer:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            code = proc.wait(timeout=STARTUP_SECONDS)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            code = "killed"
+    """The app served on loopback on the fresh database; it must stop cleanly."""
+    with live_server(fresh_db_url, tmp_path / "server.log") as server:
+        yield server.url
     # uvicorn ends a graceful shutdown by re-raising the signal it received.
-    output = log.read_text()
-    assert code == -signal.SIGTERM and "Application shutdown complete" in output, (
-        f"not a clean stop:\n{output}"
+    assert server.exit_code == -signal.SIGTERM and "Application shutdown complete" in server.output(), (
+        f"not a clean stop:\n{server.output()}"
     )
 
 
