@@ -112,3 +112,20 @@ def photo(db: Session, who: Principal, case: Case, role: str, data: bytes | None
     return service.add_photo(
         db=db, principal=who, scope=scope_of(db=db, principal=who), code=case.code, role=role, data=data
     )[0]
+
+
+def team(db: Session, department: str = "sanitation_lx") -> dict:
+    """A village of 历下区 and a point in it, its inspector, the district's command-center staff and a user
+    of ``department``."""
+    village, lon, lat = village_point(db)
+    return {
+        "db": db,
+        "village": village,
+        "lon": lon,
+        "lat": lat,
+        "inspector": make_user(db, ["inspector"], inspects=village),
+        "acceptor": make_user(db, ["acceptor"], grid=DISTRICT),
+        "lead": make_user(db, ["shift_lead"], grid=DISTRICT),
+        "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
+        "department": make_user(db, ["department"], department=department),
+    }

@@ -16,7 +16,7 @@ from server.case import service
 from server.case.models import CaseEvent
 from server.config import get_settings
 from server.worktime.calendar import EXAMPLE_HOLIDAY_FILE, HolidayFallbackWarning
-from tests.server.case_world import DISTRICT, act, make_user, report, village_point
+from tests.server.case_world import act, report, team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = "E06011"  # 积存垃圾渣土: handling limit 1d (450 working minutes), department sanitation
@@ -30,17 +30,7 @@ def local(text: str) -> datetime:
 
 @pytest.fixture
 def world(demo_db):
-    db = demo_db
-    village, lon, lat = village_point(db)
-    return {
-        "db": db,
-        "lon": lon,
-        "lat": lat,
-        "inspector": make_user(db, ["inspector"], inspects=village),
-        "lead": make_user(db, ["shift_lead"], grid=DISTRICT),
-        "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
-        "department": make_user(db, ["department"], department="sanitation"),
-    }
+    return team(demo_db, department="sanitation")
 
 
 def dispatched(world, category: str, at: datetime):

@@ -6,24 +6,12 @@ import pytest
 
 from server.case.flows import State
 from server.errors import Conflict, Forbidden, Invalid
-from tests.server.case_world import DISTRICT, act, make_user, photo, report, village_point
+from tests.server.case_world import DISTRICT, act, photo, report, team
 
 
 @pytest.fixture
 def world(demo_db):
-    db = demo_db
-    village, lon, lat = village_point(db)
-    return {
-        "db": db,
-        "lon": lon,
-        "lat": lat,
-        "village": village,
-        "inspector": make_user(db, ["inspector"], inspects=village),
-        "acceptor": make_user(db, ["acceptor"], grid=DISTRICT),
-        "lead": make_user(db, ["shift_lead"], grid=DISTRICT),
-        "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
-        "department": make_user(db, ["department"], department="sanitation_lx"),
-    }
+    return team(demo_db)
 
 
 def test_inspector_report_to_closed(world):

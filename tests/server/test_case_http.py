@@ -25,6 +25,7 @@ from tests.server.case_world import (
     jpeg,
     make_user,
     report,
+    team,
     village_point,
 )
 
@@ -72,25 +73,9 @@ def gps_of(data: bytes) -> dict:
 
 @pytest.fixture
 def world(demo_db, demo_client):
-    db = demo_db
-    village, lon, lat = village_point(db)
-    people = {
-        "inspector": make_user(db, ["inspector"], inspects=village),
-        "acceptor": make_user(db, ["acceptor"], grid=DISTRICT),
-        "lead": make_user(db, ["shift_lead"], grid=DISTRICT),
-        "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
-        "department": make_user(db, ["department"], department="sanitation_lx"),
-    }
-    headers = {name: login(demo_client, who) for name, who in people.items()}
-    return {
-        "db": db,
-        "client": demo_client,
-        "village": village,
-        "lon": lon,
-        "lat": lat,
-        **people,
-        "h": headers,
-    }
+    people = team(demo_db)
+    roles = ("inspector", "acceptor", "lead", "dispatcher", "department")
+    return {**people, "client": demo_client, "h": {name: login(demo_client, people[name]) for name in roles}}
 
 
 def test_report_to_closed_over_http(world):
