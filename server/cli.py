@@ -96,6 +96,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+    workers: int = typer.Option(1, min=1, help="Server processes: about one per core left to the app."),
 ) -> None:
     """Run the web server (API, command center, public pages)."""
     import uvicorn
@@ -111,6 +112,7 @@ def serve(
         host=host,
         port=port,
         reload=reload,
+        workers=workers,
         timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown
     )
 
