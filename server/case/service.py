@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import Point
 from sqlalchemy import Row, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.util import identity_key
 
@@ -431,22 +432,13 @@ def intake(
 ) -> tuple[Case, bool]:
     """Turn a report into a case, or return the case this client UUID already made (``created`` False).
 
-    The same UUID with other content is refused (409). Concurrent posts of one UUID are serialised by an
-    advisory lock on it, so exactly one case results."""
+    The same UUID with other content is refused (409). A retry is answered from the stored case before
+    anything else is checked (the taxonomy or the grids may have changed since); two posts of one UUID
+    at the same moment meet at the unique index, which makes one wait for the other's commit and fail."""
     channel = _channel(principal, data.channel)
     digest = content_hash(data, principal.user_id)
-    db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(str(data.client_uuid), 0))))
-    existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
-    if existing is not None:
-        db.rollback()
-        if existing.content_hash != digest:
-            raise Conflict(
-                f"report {data.client_uuid} was already received as case {existing.code} with other content: "
-                "a new report needs a new client_uuid",
-                code=existing.code,
-            )
-        return existing, False
-
+    if db.scalar(select(Case.id).where(Case.client_uuid == data.client_uuid)) is not None:
+        return _received(db, data, digest), False
     category = category_service.get_category(db=db, code=data.category)
     lon, lat = to_wgs84(data.lon, data.lat, data.crs)
     *_, chain = grid_service.locate(db=db, lon=data.lon, lat=data.lat, crs=data.crs)
@@ -503,7 +495,15 @@ def intake(
     ).scalar_one()
     case.code = f"{district.code}-{day:%Y%m%d}-{number:04d}"
     db.add(case)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        if "uq_case_file_client_uuid" not in str(exc.orig):
+            raise
+        # Already received (a retry, or the same report arriving twice at once: the unique index made
+        # this one wait for the other's commit). Rolling back returns the day's number too.
+        db.rollback()
+        return _received(db, data, digest), False
     _event(
         db,
         case,
@@ -524,6 +524,18 @@ def intake(
     )
     db.commit()
     return case, True
+
+
+def _received(db: Session, data: ReportIn, digest: str) -> Case:
+    """The case a client UUID already made, when the content is the same; 409 when it is not."""
+    existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
+    if existing.content_hash != digest:
+        raise Conflict(
+            f"report {data.client_uuid} was already received as case {existing.code} with other content: "
+            "a new report needs a new client_uuid",
+            code=existing.code,
+        )
+    return existing
 
 
 def _duplicate_candidate(
