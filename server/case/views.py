@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 
-from server.auth.dependencies import AdminRequired, CurrentUser
+from server.auth.dependencies import AdminRequired, CurrentUser, Principal, require_roles
 from server.case import service
 from server.case.flows import ACTIONS, State
 from server.case.models import PHOTO_ROLES
@@ -41,6 +41,10 @@ def current_scope(principal: CurrentUser, db: DB) -> Scope:
 
 
 ScopeDep = Annotated[Scope, Depends(current_scope)]
+# Reporting is for inspectors (their own reports), acceptors (hotline, citizen, system) and administrators;
+# every other case route is open to any user and answers within the user's scope, the workflow's actions
+# checking each action's roles (server/case/flows.py).
+Reporter = Annotated[Principal, require_roles("inspector", "acceptor", "admin")]
 
 
 @router.post(
@@ -54,7 +58,7 @@ ScopeDep = Annotated[Scope, Depends(current_scope)]
         422: {"description": "Invalid report, or its position lies outside every grid"},
     },
 )
-def report(data: ReportIn, principal: CurrentUser, db: DB, response: Response):
+def report(data: ReportIn, principal: Reporter, db: DB, response: Response):
     case, created = service.intake(db=db, principal=principal, data=data)
     if not created:
         response.status_code = 200

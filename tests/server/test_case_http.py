@@ -351,3 +351,16 @@ def test_openapi_documents_every_case_route(demo_client):
         assert operation.get("summary"), f"{method.upper()} {path} has no summary"
         success = next(status for status in operation["responses"] if status.startswith("2"))
         assert operation["responses"][success].get("content"), f"{method.upper()} {path} documents no answer"
+
+
+def test_only_inspectors_acceptors_and_administrators_report(world):
+    client, db = world["client"], world["db"]
+    leader = login(client, make_user(db, ["leader", "grid_head"]))
+    resp = client.post("/api/cases", json=new_report(world["lon"], world["lat"]), headers=leader)
+    assert resp.status_code == 403
+    assert resp.json()["detail"] == "this needs the role inspector, acceptor or admin; you have grid_head, leader"
+    hotline = new_report(world["lon"], world["lat"], channel="hotline")
+    refused = client.post("/api/cases", json=hotline, headers=world["h"]["inspector"])
+    assert refused.status_code == 403 and "channel 'hotline'" in refused.json()["detail"]
+    taken = client.post("/api/cases", json=hotline, headers=world["h"]["acceptor"])
+    assert taken.status_code == 201 and taken.json()["state"] == "reported"
