@@ -358,7 +358,8 @@ def test_only_inspectors_acceptors_and_administrators_report(world):
     leader = login(client, make_user(db, ["leader", "grid_head"]))
     resp = client.post("/api/cases", json=new_report(world["lon"], world["lat"]), headers=leader)
     assert resp.status_code == 403
-    assert resp.json()["detail"] == "this needs the role inspector, acceptor or admin; you have grid_head, leader"
+    needed = "this needs the role inspector, acceptor or admin; you have grid_head, leader"
+    assert resp.json()["detail"] == needed
     hotline = new_report(world["lon"], world["lat"], channel="hotline")
     refused = client.post("/api/cases", json=hotline, headers=world["h"]["inspector"])
     assert refused.status_code == 403 and "channel 'hotline'" in refused.json()["detail"]
