@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.types import UserDefinedType
 
 
@@ -12,3 +13,6 @@ class LTree(UserDefinedType):
 
     def get_col_spec(self, **kw) -> str:
         return "LTREE"
+
+
+ischema_names["ltree"] = LTree  # so that reflection (and Alembic's comparison) knows the type
