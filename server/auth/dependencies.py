@@ -46,6 +46,14 @@ class Principal:
         """Whether the caller holds any of ``roles``."""
         return not self.roles.isdisjoint(roles)
 
+    @classmethod
+    def of(cls, user: User, session_id: int | None = None) -> Principal:
+        """``user`` acting with all its roles (from a session, or from the command line)."""
+        return cls(user=user, session_id=session_id, roles=frozenset(user.roles))
+
+
+ADMINISTRATOR = Principal(user=None, session_id=None, roles=frozenset({"admin"}))  # the admin token
+
 
 def _principal(db: Session, token: str | None) -> Principal:
     """The one path every token takes: the admin token, else a verified access token on a live session."""
@@ -57,14 +65,14 @@ def _principal(db: Session, token: str | None) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     if secrets.compare_digest(token.encode(), get_settings().resolved_admin_token().encode()):
-        return Principal(user=None, session_id=None, roles=frozenset({"admin"}))
+        return ADMINISTRATOR
     try:
         user, session = service.authenticate(db=db, access_token=token)
     except Unauthorized as exc:
         raise HTTPException(
             exc.status, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from None
-    return Principal(user=user, session_id=session.id, roles=frozenset(user.roles))
+    return Principal.of(user, session.id)
 
 
 def current_principal(db: DB, credentials: Credentials) -> Principal:

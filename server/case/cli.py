@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from gis.crs import CRS
 from server.auth import service as user_service
-from server.auth.dependencies import Principal
+from server.auth.dependencies import ADMINISTRATOR, Principal
 from server.case import service
 from server.case.flows import ACTIONS, State
 from server.case.schemas import ActionIn, ReportIn
@@ -27,10 +27,7 @@ AS_USER = typer.Option(None, "--as", help="Act as this user (phone, username or 
 
 
 def _principal(db, key: str | None) -> Principal:
-    if key is None:
-        return Principal(user=None, session_id=None, roles=frozenset({"admin"}))
-    user = user_service.find_user(db=db, key=key)
-    return Principal(user=user, session_id=None, roles=frozenset(user.roles))
+    return ADMINISTRATOR if key is None else Principal.of(user_service.find_user(db=db, key=key))
 
 
 def _validated(model, **fields):

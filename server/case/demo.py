@@ -132,10 +132,6 @@ def _photo(lon: float, lat: float, color: tuple[int, int, int], label: str) -> b
     return out.getvalue()
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user=user, session_id=None, roles=frozenset(user.roles))
-
-
 def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
     """Create the demo cases unless they exist; return how many were created."""
     first = uuid.uuid5(NAMESPACE, "case-0")
@@ -195,7 +191,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             reporter_phone=None if from_inspector else "13912345678",
             address=f"{village.name}附近",
         )
-        case, _ = service.intake(db=db, principal=_principal(reporter), data=data, at=at)
+        case, _ = service.intake(db=db, principal=Principal.of(reporter), data=data, at=at)
         created += 1
         if from_inspector:
             _add_photo(db, inspector, case, "before", at + timedelta(minutes=1), (120, 90, 60))
@@ -230,7 +226,7 @@ def _point_in(polygon, rng: random.Random) -> tuple[float, float]:
 
 
 def _act(db: Session, user: User, case: Case, action: str, fields: dict, at: datetime) -> None:
-    principal = _principal(user)
+    principal = Principal.of(user)
     db.refresh(case)
     body = ActionIn(version=case.version, **fields)
     service.act(
@@ -241,7 +237,7 @@ def _act(db: Session, user: User, case: Case, action: str, fields: dict, at: dat
 
 def _add_photo(db: Session, user: User, case: Case, role: str, at: datetime, color) -> None:
     point = to_shape(case.location)
-    principal = _principal(user)
+    principal = Principal.of(user)
     data = _photo(point.x, point.y, color, f"{case.code} {role}")
     service.add_photo(
         db=db, principal=principal, scope=scope_of(db=db, principal=principal), code=case.code, role=role,

@@ -437,11 +437,11 @@ def intake(
     at the same moment meet at the unique index, which makes one wait for the other's commit and fail."""
     channel = _channel(principal, data.channel)
     digest = content_hash(data, principal.user_id)
-    if db.scalar(select(Case.id).where(Case.client_uuid == data.client_uuid)) is not None:
-        return _received(db, data, digest), False
+    existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
+    if existing is not None:
+        return _same_report(existing, data, digest), False
     category = category_service.get_category(db=db, code=data.category)
-    lon, lat = to_wgs84(data.lon, data.lat, data.crs)
-    *_, chain = grid_service.locate(db=db, lon=data.lon, lat=data.lat, crs=data.crs)
+    lon, lat, chain = grid_service.locate(db=db, lon=data.lon, lat=data.lat, crs=data.crs)
     if not chain:
         raise Invalid(
             f"the position ({data.lon}, {data.lat}, {data.crs.value}) lies outside every grid of the city: "
@@ -503,7 +503,8 @@ def intake(
         # Already received (a retry, or the same report arriving twice at once: the unique index made
         # this one wait for the other's commit). Rolling back returns the day's number too.
         db.rollback()
-        return _received(db, data, digest), False
+        existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
+        return _same_report(existing, data, digest), False
     _event(
         db,
         case,
@@ -526,9 +527,8 @@ def intake(
     return case, True
 
 
-def _received(db: Session, data: ReportIn, digest: str) -> Case:
+def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
     """The case a client UUID already made, when the content is the same; 409 when it is not."""
-    existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
     if existing.content_hash != digest:
         raise Conflict(
             f"report {data.client_uuid} was already received as case {existing.code} with other content: "
@@ -660,9 +660,8 @@ def act(
         if not ctx.clock_set and STEP_OF.get(target) != STEP_OF.get(State(before_state)):
             _start_clock(case, ctx.category, now, cal)
     case.version += 1
-    location = (body.lon, body.lat) if body.lon is not None and body.lat is not None else None
-    if location:
-        location = to_wgs84(body.lon, body.lat, body.crs)
+    where = body.lon is not None and body.lat is not None
+    location = to_wgs84(body.lon, body.lat, body.crs) if where else None
     _event(
         db, case, principal, action, before_state, now, note=body.note, location=location,
         photo_ids=ctx.photo_ids, data=ctx.data,
@@ -756,11 +755,7 @@ def _dispatch(ctx: Context) -> None:
     parallel = [category_service.get_department(db=db, code=c) for c in ctx.body.parallel_departments]
     if lead.id in {d.id for d in parallel}:
         raise Invalid("the lead department cannot also be a parallel one")
-    db.execute(
-        update(CaseDispatch)
-        .where(CaseDispatch.case_id == case.id, CaseDispatch.ended_at.is_(None))
-        .values(ended_at=ctx.now)
-    )
+    _end_dispatches(ctx)
     for department, lead_flag in [(lead, True)] + [(d, False) for d in parallel]:
         db.add(
             CaseDispatch(case_id=case.id, department_id=department.id, lead=lead_flag, dispatched_at=ctx.now)
@@ -783,6 +778,11 @@ def code_of_department(db: Session, department_id: int | None) -> str | None:
 
 def _return(ctx: Context) -> None:
     ctx.data["reason"] = _require(ctx.body.reason, "returning a case needs a reason (why it is not yours)")
+    _end_dispatches(ctx)
+
+
+def _end_dispatches(ctx: Context) -> None:
+    """The departments the case is with now stop having it (their dispatch rows stay, for the record)."""
     ctx.db.execute(
         update(CaseDispatch)
         .where(CaseDispatch.case_id == ctx.case.id, CaseDispatch.ended_at.is_(None))
@@ -863,7 +863,6 @@ def _reply_check(ctx: Context) -> State:
     # Rework: back to the department, on the handling clock it had (rework counts against it).
     case.rework_count += 1
     case.handled_at = None
-    case.state = State.DISPATCHED.value
     case.step_started_at = case.dispatched_at
     case.step_due_at = case.handle_due_at
     case.step_limit_min = ctx.cal.between(case.dispatched_at, case.handle_due_at)
@@ -990,8 +989,9 @@ def add_photo(
     if case.state in TERMINAL:
         raise Conflict(f"case {case.code} is {case.state}: it takes no more photos")
     storage = get_storage(settings)
-    for blob in (photo.original, photo.public, photo.thumbnail):
-        storage.put(blob)
+    original_key, public_key, thumbnail_key = (
+        storage.put(blob) for blob in (photo.original, photo.public, photo.thumbnail)
+    )
     geotag = photo.geotag
     distance = None
     if geotag.lon is not None and geotag.lat is not None:
@@ -1000,9 +1000,9 @@ def add_photo(
     row = CasePhoto(
         case_id=case.id,
         role=role,
-        sha256=photo.sha256,
-        public_key=hashlib.sha256(photo.public).hexdigest(),
-        thumbnail_key=hashlib.sha256(photo.thumbnail).hexdigest(),
+        sha256=original_key,
+        public_key=public_key,
+        thumbnail_key=thumbnail_key,
         mime=photo.mime,
         width=photo.width,
         height=photo.height,

@@ -42,10 +42,6 @@ def jpeg(lon: float | None = None, lat: float | None = None, color=(200, 80, 40)
     return out.getvalue()
 
 
-def principal_of(user) -> Principal:
-    return Principal(user=user, session_id=None, roles=frozenset(user.roles))
-
-
 def make_user(
     db: Session, roles: list[str], *, grid: str | None = None, department: str | None = None,
     inspects: str | None = None, name: str | None = None,
@@ -66,7 +62,7 @@ def make_user(
     db.commit()
     if inspects:
         grid_service.assign(db=db, grid_code=inspects, user=user, role="inspector")
-    return principal_of(user)
+    return Principal.of(user)
 
 
 def village_point(db: Session, district: str = DISTRICT, index: int = 0) -> tuple[str, float, float]:

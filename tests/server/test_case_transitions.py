@@ -16,7 +16,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from gis.crs import CRS, distance_m, to_wgs84, wgs84_to_gcj02
-from server.auth.dependencies import Principal
+from server.auth.dependencies import ADMINISTRATOR, Principal
 from server.case import service
 from server.case.flows import ACTIONS, State, allowed_from
 from server.case.models import Case
@@ -25,7 +25,7 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.grid import service as grid_service
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, photo, report, village_point
 
-ADMIN = Principal(user=None, session_id=None, roles=frozenset({"admin"}))
+ADMIN = ADMINISTRATOR
 LEAD_DEPARTMENT = "sanitation_lx"  # E06010 exposed garbage in 370102 (district override)
 TAG = "key_supervision"
 JINAN = ZoneInfo("Asia/Shanghai")
