@@ -32,14 +32,15 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(database_url: str, log: Path) -> Iterator[LiveServer]:
-    """Serve the app on ``database_url`` until the block ends; the server's output goes to ``log``."""
+def live_server(database_url: str, log: Path, **settings: str) -> Iterator[LiveServer]:
+    """Serve the app on ``database_url`` until the block ends; the server's output goes to ``log``;
+    ``settings`` are more environment variables (``GRIDOPS_...``)."""
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [*SERVE, "--port", str(port)],
             cwd=PROJECT_DIR,
-            env={**os.environ, "DATABASE_URL": database_url},
+            env={**os.environ, "DATABASE_URL": database_url, **settings},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
