@@ -365,3 +365,22 @@ def test_only_inspectors_acceptors_and_administrators_report(world):
     assert refused.status_code == 403 and "channel 'hotline'" in refused.json()["detail"]
     taken = client.post("/api/cases", json=hotline, headers=world["h"]["acceptor"])
     assert taken.status_code == 201 and taken.json()["state"] == "reported"
+
+
+def test_supervised_and_channel_filters(world, admin_headers):
+    client, db, h = world["client"], world["db"], world["h"]["acceptor"]
+    long_ago = db.scalar(select(func.now())) - timedelta(days=10)
+    late = report(db, world["inspector"], world["lon"], world["lat"], at=long_ago).code
+    called = client.post(
+        "/api/cases", json=new_report(world["lon"], world["lat"], "E09009", channel="hotline"), headers=h
+    )
+    hotline = called.json()["code"]
+    assert client.post("/api/cases/sweep", headers=admin_headers).json()["flagged"] == [late]
+
+    def codes(**params) -> set[str]:
+        return {c["code"] for c in client.get("/api/cases", params=params, headers=h).json()["items"]}
+
+    assert late in codes(supervised="true") and hotline not in codes(supervised="true")
+    assert hotline in codes(supervised="false") and late not in codes(supervised="false")
+    assert hotline in codes(channel="hotline") and late not in codes(channel="hotline")
+    assert late in codes(channel="inspector")
