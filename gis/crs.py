@@ -4,6 +4,9 @@ GCJ-02 (AMap, Tencent) and BD-09 (Baidu) are accepted at the edge and converted 
 never stored. The forward transforms are the published ones; their inverses have no closed form and are
 iterated until both coordinates move less than 1e-7 degrees. Areas and lengths are geodesic on the
 WGS 84 ellipsoid; metric geometry work uses the CGCS2000 3-degree Gauss-Kruger zone of the data.
+
+pyproj is imported only by the metric functions, so the phone app (which converts and locates but measures
+nothing geodesic) runs without it.
 """
 
 from __future__ import annotations
@@ -13,14 +16,12 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from pyproj import Geod, Transformer
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis, as used by GCJ-02
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = np.pi * 3000.0 / 180.0
 _TOLERANCE = 1e-7
 _MAX_ITERATIONS = 30
-_GEOD = Geod(ellps="WGS84")
 
 
 class CRS(StrEnum):
@@ -218,8 +219,17 @@ def gk_epsg(lon: float) -> int:
 
 
 @lru_cache(maxsize=64)
-def _transformer(source: int, target: int) -> Transformer:
+def _transformer(source: int, target: int):
+    from pyproj import Transformer
+
     return Transformer.from_crs(source, target, always_xy=True)
+
+
+@lru_cache(maxsize=1)
+def _geod():
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def to_metric(geom, epsg: int | None = None):
@@ -237,15 +247,15 @@ def from_metric(geom, epsg: int):
 
 def area_m2(geom) -> float:
     """Geodesic area in square metres (WGS 84 ellipsoid)."""
-    area, _ = _GEOD.geometry_area_perimeter(geom)
+    area, _ = _geod().geometry_area_perimeter(geom)
     return abs(area)
 
 
 def length_m(geom) -> float:
     """Geodesic length in metres: of a line, or the perimeter of a polygon."""
-    return _GEOD.geometry_length(geom)
+    return _geod().geometry_length(geom)
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
+    _, _, dist = _geod().inv(lon1, lat1, lon2, lat2)
     return dist

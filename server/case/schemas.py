@@ -113,6 +113,10 @@ class DispatchOut(BaseModel):
 
 class CaseOut(BaseModel):
     code: str
+    client_uuid: UUID = Field(
+        description="The reporting client's UUID: a client counts a report delivered "
+        "only when an answer carries its case code with this UUID"
+    )
     version: int
     state: str
     state_label: str

@@ -300,6 +300,7 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
         out.append(
             CaseOut(
                 code=case.code,
+                client_uuid=case.client_uuid,
                 version=case.version,
                 state=case.state,
                 state_label=STATE_LABELS[State(case.state)],

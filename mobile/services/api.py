@@ -1,0 +1,254 @@
+"""The GridOps HTTP API as the app uses it: timeouts, retries with backoff, token refresh.
+
+Every answer the app acts on must be JSON from the GridOps server. A hotel or station Wi-Fi answers with its
+login page (HTTP 200, HTML) or redirects elsewhere: that is :class:`NotOurServer`, treated like no network,
+never as a delivery.
+
+Errors a person sees:
+- :class:`Offline`: no answer (no network, server down, a timeout, a Wi-Fi login page, a 502/503/504) after
+  the retries. The work stays queued.
+- :class:`LoginRequired`: the device's login ended (expired, revoked or a changed password).
+- :class:`ApiError`: the server refused the request (4xx), with its message.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
+
+import requests
+
+from mobile.services.store import Store
+
+RETRY_STATUS = {429, 502, 503, 504}
+REFRESH_MARGIN = timedelta(seconds=60)
+
+
+class Offline(Exception):
+    """The server could not be reached (the message says why)."""
+
+
+class NotOurServer(Offline):
+    """Something answered that is not the GridOps server (a Wi-Fi login page, a proxy's error page)."""
+
+
+class LoginRequired(Exception):
+    """The device must log in again."""
+
+
+class ApiError(Exception):
+    """The server refused the request: ``status`` and the server's ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _message(response: requests.Response) -> str:
+    """The server's explanation in an error answer (FastAPI's ``detail``, a string or a list of errors)."""
+    try:
+        detail = response.json().get("detail", response.reason)
+    except ValueError:
+        return f"HTTP {response.status_code} {response.reason}"
+    if isinstance(detail, list):  # request validation: [{loc, msg}, ...]
+        return "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg', '')}".lstrip(": ")
+            for d in detail
+        )
+    return str(detail)
+
+
+class Api:
+    """A client of one GridOps server for one device. The login (tokens) is kept in ``store`` under
+    ``auth`` so that it survives restarts; ``device_id`` is made once per installation."""
+
+    def __init__(
+        self,
+        store: Store,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        backoff_cap_s: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        self._http = requests.Session()
+        self._http.headers["Accept"] = "application/json"
+
+    # -- login ----------------------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> dict | None:
+        """The stored login: access and refresh tokens, their expiry, and the user."""
+        return self.store.get("auth")
+
+    @property
+    def logged_in(self) -> bool:
+        return self.auth is not None
+
+    def login(self, login: str, password: str, device_id: str, device_name: str) -> dict:
+        """Log in on the server; keeps the tokens and returns the user."""
+        answer = self._send(
+            "POST",
+            "api/auth/login",
+            json={"login": login, "password": password, "device_id": device_id, "device_name": device_name},
+            authorized=False,
+        )
+        self._keep(answer)
+        return answer["user"]
+
+    def logout(self) -> None:
+        """End this device's session on the server (when it can be reached) and forget the tokens."""
+        try:
+            if self.logged_in:
+                self._send("POST", "api/auth/logout", retries=0)
+        except (Offline, LoginRequired, ApiError):
+            pass  # the server ends unused sessions by itself; the device forgets them now
+        self.store.set("auth", None)
+
+    def _keep(self, answer: dict) -> None:
+        now = datetime.now(UTC)
+        self.store.set(
+            "auth",
+            {
+                "access_token": answer["access_token"],
+                "access_expires_at": (now + timedelta(seconds=answer["expires_in"])).isoformat(),
+                "refresh_token": answer["refresh_token"],
+                "user": answer["user"],
+            },
+        )
+
+    def _refresh(self) -> None:
+        auth = self.auth
+        if auth is None:
+            raise LoginRequired("Please log in.")
+        try:
+            answer = self._send(
+                "POST", "api/auth/refresh", json={"refresh_token": auth["refresh_token"]}, authorized=False
+            )
+        except ApiError as exc:
+            if exc.status in (400, 401, 403, 422):
+                self.store.set("auth", None)
+                raise LoginRequired(f"Your login has ended ({exc.message}): please log in again.") from exc
+            raise
+        self._keep(answer)
+
+    def _access_token(self) -> str:
+        auth = self.auth
+        if auth is None:
+            raise LoginRequired("Please log in.")
+        if datetime.fromisoformat(auth["access_expires_at"]) - REFRESH_MARGIN < datetime.now(UTC):
+            self._refresh()
+            auth = self.auth
+        return auth["access_token"]
+
+    # -- requests -------------------------------------------------------------------------------------
+
+    def get(self, path: str, **params) -> dict | list:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, json: dict | None = None, **kwargs) -> dict | list:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> dict | list:
+        """An authorized request: refreshes the access token when it is about to expire or was refused."""
+        try:
+            return self._send(method, path, **kwargs)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+        self._refresh()
+        return self._send(method, path, **kwargs)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        authorized: bool = True,
+        retries: int | None = None,
+        files: dict | None = None,
+        **kwargs,
+    ) -> dict | list:
+        """Send with retries on no answer and on 429/502/503/504, waiting ``backoff * 2**attempt`` at most
+        (full jitter, capped; a Retry-After is honoured). Files are (name, bytes, mime) tuples, so a retry
+        sends them again whole."""
+        retries = self.retries if retries is None else retries
+        url = urljoin(self.base_url, path)
+        for attempt in range(retries + 1):
+            headers = {"Authorization": f"Bearer {self._access_token()}"} if authorized else {}
+            wait = None
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    files=files,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.RequestException as exc:
+                problem: Offline = Offline(f"No connection to {self.base_url} ({type(exc).__name__}).")
+            else:
+                if response.status_code in RETRY_STATUS:
+                    problem = Offline(f"The server is busy or unavailable (HTTP {response.status_code}).")
+                    wait = _retry_after(response)
+                else:
+                    return self._answer(response)
+            if attempt == retries:
+                raise problem
+            cap = min(self.backoff_cap_s, self.backoff_s * 2**attempt)
+            self._sleep(wait if wait is not None else random.uniform(0, cap))
+        raise AssertionError("unreachable")
+
+    def _answer(self, response: requests.Response) -> dict | list:
+        is_json = response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+        if 300 <= response.status_code < 400 or not is_json:
+            kind = response.headers.get("content-type") or "no content type"
+            raise NotOurServer(
+                f"The network answered, but not as the GridOps server (HTTP {response.status_code}, {kind}): "
+                "a Wi-Fi login page? Open a browser to log in to the network."
+            )
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _message(response))
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise NotOurServer("The server's answer was cut off or garbled.") from exc
+
+    def download(self, path: str) -> bytes:
+        """The bytes of an authorized GET (a photo)."""
+        try:
+            response = self._http.get(
+                urljoin(self.base_url, path),
+                headers={"Authorization": f"Bearer {self._access_token()}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise Offline(f"No connection to {self.base_url} ({type(exc).__name__}).") from exc
+        if response.status_code == 401:
+            self._refresh()
+            return self.download(path)
+        if response.status_code != 200:
+            raise ApiError(response.status_code, _message(response))
+        return response.content
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return min(float(response.headers["Retry-After"]), 60.0)
+    except (KeyError, ValueError):
+        return None

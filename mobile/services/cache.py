@@ -1,0 +1,155 @@
+"""What the app keeps from the server to work offline: my grids (with geometry, for the offline locator and
+the map), the categories, and the cases I deal with (my tasks and my reports, with their details)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from gis.geojson import geometry_from_geojson
+from gis.geometry import as_multipolygon
+from grids.locator import Locator
+from grids.records import GridRecord
+from mobile.services.store import Store
+
+
+class Cache:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._locator: Locator | None = None
+        self._lock = threading.Lock()
+
+    # -- grids ----------------------------------------------------------------------------------------
+
+    def apply_grids(self, codes: list[str], features: list[dict]) -> None:
+        """Apply a grid sync answer: keep exactly ``codes``, replacing those given as features."""
+        with self.store.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (code TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep")
+            db.executemany("INSERT INTO keep VALUES (?)", [(c,) for c in codes])
+            db.execute("DELETE FROM grid WHERE code NOT IN (SELECT code FROM keep)")
+            db.executemany(
+                "INSERT INTO grid (code, name, level, parent_code, geometry) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, "
+                "parent_code = excluded.parent_code, geometry = excluded.geometry",
+                [
+                    (
+                        f["properties"]["code"],
+                        f["properties"]["name"],
+                        f["properties"]["level"],
+                        f["properties"]["parent_code"],
+                        json.dumps(f["geometry"]),
+                    )
+                    for f in features
+                ],
+            )
+        with self._lock:
+            self._locator = None
+
+    def grid_records(self) -> list[GridRecord]:
+        return [
+            GridRecord(
+                code=r["code"],
+                name=r["name"],
+                level=r["level"],
+                parent_code=r["parent_code"],
+                geometry=as_multipolygon(geometry_from_geojson(json.loads(r["geometry"]))),
+            )
+            for r in self.store.query("SELECT * FROM grid ORDER BY code")
+        ]
+
+    def grid_count(self) -> int:
+        return self.store.query("SELECT count(*) AS n FROM grid")[0]["n"]
+
+    def locator(self) -> Locator:
+        """The offline locator over the cached grids (built once per grid change)."""
+        with self._lock:
+            if self._locator is None:
+                self._locator = Locator(self.grid_records())
+            return self._locator
+
+    def grid_at(self, lon: float, lat: float) -> list[GridRecord]:
+        """The chain of cached grids holding a WGS 84 point, root first (empty: outside my grids)."""
+        return self.locator().locate(lon, lat)
+
+    # -- categories -----------------------------------------------------------------------------------
+
+    def apply_categories(self, items: list[dict]) -> None:
+        """Apply categories changed on the server: those no longer in use are dropped."""
+        with self.store.transaction() as db:
+            for c in items:
+                if c["active"]:
+                    db.execute(
+                        "INSERT INTO category (code, data) VALUES (?, ?) "
+                        "ON CONFLICT (code) DO UPDATE SET data = excluded.data",
+                        (c["code"], json.dumps(c, ensure_ascii=False)),
+                    )
+                else:
+                    db.execute("DELETE FROM category WHERE code = ?", (c["code"],))
+
+    def categories(self) -> list[dict]:
+        return [json.loads(r["data"]) for r in self.store.query("SELECT data FROM category ORDER BY code")]
+
+    def majors(self) -> list[tuple[str, str]]:
+        """(kind + major code, major name) of every major class, e.g. ("E06", "市容环境")."""
+        seen = {(c["kind"][0].upper() + c["major_code"], c["major_name"]) for c in self.categories()}
+        return sorted(seen)
+
+    def search_categories(self, text: str = "", major: str | None = None) -> list[dict]:
+        """Categories whose code, name or major class name contains ``text``, within a major class."""
+        text = text.strip().lower()
+        found = []
+        for c in self.categories():
+            if major and not c["code"].startswith(major):
+                continue
+            if text and not any(text in s.lower() for s in (c["code"], c["name"], c["major_name"])):
+                continue
+            found.append(c)
+        return found
+
+    # -- cases ----------------------------------------------------------------------------------------
+
+    def apply_cases(self, items: list[dict], *, kind: str) -> None:
+        """Keep cases from a sync answer: ``kind`` is "tasks" or "reports" (mine). A changed case's cached
+        detail is dropped until it is fetched again."""
+        column = "task" if kind == "tasks" else "mine"
+        with self.store.transaction() as db:
+            for item in items:
+                db.execute(
+                    f"INSERT INTO cached_case (code, {column}, data) VALUES (?, 1, ?) "
+                    f"ON CONFLICT (code) DO UPDATE SET {column} = 1, data = excluded.data, detail = NULL",
+                    (item["code"], json.dumps(item, ensure_ascii=False)),
+                )
+
+    def apply_detail(self, detail: dict) -> None:
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO cached_case (code, data, detail) VALUES (?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET detail = excluded.detail",
+                (
+                    detail["code"],
+                    json.dumps(detail, ensure_ascii=False),
+                    json.dumps(detail, ensure_ascii=False),
+                ),
+            )
+
+    def tasks(self, *, active_only: bool = True) -> list[dict]:
+        """My verification and check tasks, soonest due first."""
+        items = [
+            json.loads(r["data"]) for r in self.store.query("SELECT data FROM cached_case WHERE task = 1")
+        ]
+        if active_only:
+            items = [t for t in items if t.get("active")]
+        return sorted(items, key=lambda t: (t.get("due_at") is None, t.get("due_at") or "", t["code"]))
+
+    def reports(self) -> list[dict]:
+        """My reports as the server has them, newest first."""
+        rows = self.store.query("SELECT data FROM cached_case WHERE mine = 1")
+        return sorted((json.loads(r["data"]) for r in rows), key=lambda c: c["received_at"], reverse=True)
+
+    def case(self, code: str) -> dict | None:
+        """The cached detail of a case (timeline and photos) or else its summary."""
+        rows = self.store.query("SELECT data, detail FROM cached_case WHERE code = ?", (code,))
+        if not rows:
+            return None
+        return json.loads(rows[0]["detail"] or rows[0]["data"])

@@ -1,0 +1,291 @@
+"""The sync engine: push the outbox and the patrol track, pull my tasks, reports, grids and categories.
+
+It runs in a background thread: at once when woken (a new report, the network back, the app resumed), every
+``interval_s`` while all is well, and with growing pauses (up to ``max_pause_s``) while the server cannot be
+reached. Every step is safe to interrupt and repeat:
+
+- A report is sent with its client UUID; it is delivered only when the answer carries a case code for that
+  UUID, and that code is written down before its photos go. A resent report gets the same case.
+- Each photo's server id is written down as it is acknowledged, so an upload resumes at the next photo; a
+  resent photo is recognised by its content and not stored twice.
+- A task reply that the server already took (the answer was lost) is recognised in the case's timeline.
+- Patrol points are unique by shift and time on the server, so a resent batch adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mobile.services.api import Api, ApiError, LoginRequired, NotOurServer, Offline
+from mobile.services.cache import Cache
+from mobile.services.outbox import Outbox, OutboxItem
+from mobile.services.patrol import Patrol
+
+log = logging.getLogger(__name__)
+CASE_CODE = re.compile(r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$")
+POINT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the home screen shows: ``state`` is idle | syncing | offline | login | error."""
+
+    state: str
+    message: str = ""
+    last_success: datetime | None = None
+
+
+@dataclass
+class SyncRun:
+    """What one run did."""
+
+    sent: list[str] = field(default_factory=list)  # client UUIDs delivered
+    failed: list[str] = field(default_factory=list)  # client UUIDs refused by the server
+    points: int = 0
+    tasks: int = 0
+    reports: int = 0
+    grids: int = 0
+    categories: int = 0
+
+
+class Sync:
+    def __init__(
+        self,
+        api: Api,
+        outbox: Outbox,
+        cache: Cache,
+        patrol: Patrol,
+        *,
+        interval_s: float = 30.0,
+        max_pause_s: float = 120.0,
+    ) -> None:
+        self.api = api
+        self.outbox = outbox
+        self.cache = cache
+        self.patrol = patrol
+        self.interval_s = interval_s
+        self.max_pause_s = max_pause_s
+        self.status = SyncStatus("idle", "Not synced yet.")
+        self._listeners: list[Callable[[SyncStatus], None]] = []
+        self._run_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    def listen(self, callback: Callable[[SyncStatus], None]) -> None:
+        """Call ``callback(status)`` on every change (from the sync thread: a screen hops to its own)."""
+        self._listeners.append(callback)
+
+    def _set(self, state: str, message: str = "", success: bool = False) -> None:
+        last = datetime.now(UTC) if success else self.status.last_success
+        self.status = SyncStatus(state, message, last)
+        for callback in list(self._listeners):
+            callback(self.status)
+
+    # -- one run --------------------------------------------------------------------------------------
+
+    def run_once(self) -> SyncRun:
+        """Push, then pull. Raises nothing for a network problem: the status says it and the work stays."""
+        run = SyncRun()
+        with self._run_lock:
+            self._set("syncing", "Syncing…")
+            try:
+                self.push_outbox(run)
+                self.push_patrol(run)
+                self.pull(run)
+            except LoginRequired as exc:
+                self._set("login", str(exc))
+            except Offline as exc:
+                self._set("offline", str(exc))
+            except ApiError as exc:
+                self._set("error", exc.message)
+            else:
+                failed = f", {len(run.failed)} refused" if run.failed else ""
+                self._set("idle", f"Synced: {len(run.sent)} sent{failed}.", success=True)
+        return run
+
+    def push_outbox(self, run: SyncRun) -> None:
+        for item in self.outbox.pending():
+            self.outbox.start_sending(item.id)
+            try:
+                if item.kind == "report":
+                    self._send_report(item)
+                else:
+                    self._send_reply(item)
+            except (Offline, LoginRequired) as exc:
+                self.outbox.requeue(item.id, str(exc))
+                raise
+            except ApiError as exc:
+                self.outbox.finish(item.id, error=exc.message)
+                run.failed.append(item.client_uuid)
+            except FileNotFoundError as exc:
+                self.outbox.finish(
+                    item.id, error=f"A photo of this item is missing on the phone: {exc.filename}"
+                )
+                run.failed.append(item.client_uuid)
+            else:
+                self.outbox.finish(item.id)
+                run.sent.append(item.client_uuid)
+
+    def _send_report(self, item: OutboxItem) -> None:
+        code = item.case_code
+        if code is None:
+            answer = self.api.post("api/cases", json={"client_uuid": item.client_uuid, **item.payload})
+            if not isinstance(answer, dict):
+                answer = {}
+            code = str(answer.get("code", ""))
+            if answer.get("client_uuid") != item.client_uuid or not CASE_CODE.match(code):
+                raise NotOurServer("The answer did not carry this report's case code: it will be sent again.")
+            self.outbox.reached_server(item.id, code)
+            self.cache.apply_cases([answer], kind="reports")
+        self._send_photos(item, code)
+
+    def _send_photos(self, item: OutboxItem, code: str) -> list[int]:
+        ids = []
+        for photo in item.photos:
+            if photo.photo_id is None:
+                answer = self.api.post(
+                    f"api/cases/{code}/photos",
+                    params={"role": item.photo_role},
+                    files={"file": (photo.path.name, photo.path.read_bytes(), "image/jpeg")},
+                )
+                self.outbox.photo_sent(photo.id, answer["id"])
+                ids.append(answer["id"])
+            else:
+                ids.append(photo.photo_id)
+        return ids
+
+    def _send_reply(self, item: OutboxItem) -> None:
+        code, action = item.case_code, item.payload["action"]
+        photo_ids = self._send_photos(item, code)
+        body = {k: item.payload[k] for k in ("version", "result", "note", "lon", "lat")} | {
+            "photo_ids": photo_ids
+        }
+        try:
+            detail = self.api.post(f"api/cases/{code}/actions/{action}", json=body)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            detail = self.api.get(f"api/cases/{code}")
+            if not self._already_replied(detail, item, photo_ids):
+                why = detail["actions"].get(action)
+                if why is not None:
+                    raise ApiError(409, f"Case {code} no longer waits for this reply: {why}") from exc
+                detail = self.api.post(
+                    f"api/cases/{code}/actions/{action}", json=body | {"version": detail["version"]}
+                )
+        self.cache.apply_detail(detail)
+
+    def _already_replied(self, detail: dict, item: OutboxItem, photo_ids: list[int]) -> bool:
+        """Whether the case's timeline holds this reply (its answer was lost on the way back)."""
+        me = (self.api.auth or {}).get("user", {}).get("name")
+        for event in detail["timeline"]:
+            if event["action"] != item.payload["action"] or event["actor"] != me:
+                continue
+            if (photo_ids and set(photo_ids) <= set(event["photo_ids"])) or (
+                not photo_ids and event["note"] == item.payload["note"]
+            ):
+                return True
+        return False
+
+    def push_patrol(self, run: SyncRun) -> None:
+        for shift in self.patrol.unsent_shifts():
+            uuid = shift["client_uuid"]
+            if not shift["start_sent"]:
+                self.api.post(
+                    "api/patrol/shifts", json={"client_uuid": uuid, "started_at": shift["started_at"]}
+                )
+                self.patrol.mark_sent(uuid, start=True)
+            while points := self.patrol.unsent_points(uuid, POINT_BATCH):
+                batch = [
+                    {k: p[k] for k in ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps")}
+                    for p in points
+                ]
+                try:
+                    self.api.post(f"api/patrol/shifts/{uuid}/points", json={"points": batch})
+                except ApiError as exc:  # refused points are dropped (logged), never retried forever
+                    if exc.status != 422:
+                        raise
+                    log.warning("track points of shift %s refused: %s", uuid, exc.message)
+                self.patrol.mark_sent(uuid, point_ids=[p["id"] for p in points])
+                run.points += len(points)
+            if shift["ended_at"] and not shift["end_sent"]:
+                self.api.post(f"api/patrol/shifts/{uuid}/end", json={"ended_at": shift["ended_at"]})
+                self.patrol.mark_sent(uuid, end=True)
+        self.patrol.forget_sent()
+
+    def pull(self, run: SyncRun) -> None:
+        store = self.cache.store
+        categories = self.api.get(
+            "api/categories", since=store.get("cursor.categories"), include_inactive="true"
+        )
+        self.cache.apply_categories(categories)
+        if categories:
+            store.set("cursor.categories", max(c["updated_at"] for c in categories))
+        run.categories = len(categories)
+
+        grids = self.api.get("api/sync/grids", since=store.get("cursor.grids"))
+        self.cache.apply_grids(grids["codes"], grids["features"])
+        store.set("cursor.grids", grids["cursor"])
+        run.grids = len(grids["features"])
+
+        for kind in ("tasks", "reports"):
+            while True:
+                answer = self.api.get(f"api/sync/{kind}", since=store.get(f"cursor.{kind}", 0))
+                self.cache.apply_cases(answer["items"], kind=kind)
+                store.set(f"cursor.{kind}", answer["cursor"])
+                setattr(run, kind, getattr(run, kind) + len(answer["items"]))
+                if not answer["more"]:
+                    break
+
+    def case_detail(self, code: str) -> dict | None:
+        """A case's detail from the server (kept for offline use), or the cached one when offline."""
+        try:
+            detail = self.api.get(f"api/cases/{code}")
+        except (Offline, LoginRequired):
+            return self.cache.case(code)
+        self.cache.apply_detail(detail)
+        return detail
+
+    # -- in the background ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Sync in a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="gridops-sync", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Sync now (a new report, the network is back, the app came to the front)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        pause = 2.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:  # a bug must not end the background sync: log it, try again later
+                log.exception("sync run failed")
+                self._set("error", "Sync failed unexpectedly; it will try again.")
+            if self.status.state == "idle":
+                wait, pause = self.interval_s, 2.0
+            else:  # offline or refused: try again soon, then less and less often
+                wait, pause = pause, min(pause * 2, self.max_pause_s)
+            self._wake.wait(wait)
