@@ -10,6 +10,7 @@ from server.category.views import router as categories_router
 from server.events.views import router as events_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
+from server.patrol.views import router as patrol_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
@@ -21,3 +22,4 @@ api_router.include_router(cases_router)
 api_router.include_router(photos_router)
 api_router.include_router(sync_router)
 api_router.include_router(events_router)
+api_router.include_router(patrol_router)

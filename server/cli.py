@@ -13,6 +13,7 @@ from server.database import database_url, embedded_cluster
 from server.errors import DomainError
 from server.grid.cli import demo_app, grids_app
 from server.localdb import LocalDBError
+from server.patrol.cli import patrol_app
 from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps: grid-based city management.", no_args_is_help=True)
@@ -24,6 +25,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
+app.add_typer(patrol_app, name="patrol")
 
 
 @db_app.command("start")

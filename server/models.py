@@ -4,6 +4,7 @@ from server.auth.models import DeviceSession, LoginFailure, User
 from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
+from server.patrol.models import PatrolShift, TrackPoint
 
 __all__ = [
     "Case",
@@ -19,6 +20,8 @@ __all__ = [
     "GridAssignment",
     "GridPart",
     "LoginFailure",
+    "PatrolShift",
     "Tag",
+    "TrackPoint",
     "User",
 ]

@@ -1,0 +1,94 @@
+"""Patrol shapes on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from gis.crs import CRS
+
+MAX_POINTS_PER_BATCH = 1000
+# A time with its zone, kept in UTC: answers show the stored times the same way whatever offset was sent.
+Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+
+
+class ShiftIn(BaseModel):
+    """A clock-in. The phone makes ``client_uuid`` once per shift, possibly offline, and sends it again on
+    every retry: the same UUID answers the stored shift, never a second one."""
+
+    client_uuid: UUID = Field(description="Made by the phone once per shift (UUID 4), kept across retries")
+    started_at: Instant = Field(description="When the shift started on the phone (may be in the past)")
+    device_id: str | None = Field(default=None, max_length=100, description="The phone's device id")
+
+
+class ShiftEnd(BaseModel):
+    ended_at: Instant = Field(description="When the shift ended on the phone")
+
+
+class PointIn(BaseModel):
+    recorded_at: Instant = Field(description="When the phone recorded the position")
+    lon: float = Field(ge=-180, le=180, examples=[117.0231])
+    lat: float = Field(ge=-90, le=90, examples=[36.6612])
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GNSS accuracy radius")
+    speed_mps: float | None = Field(default=None, ge=0, le=1000, description="Speed the phone measured")
+    crs: CRS = Field(default=CRS.WGS84, description="Coordinate system of lon/lat: converted to WGS 84 here")
+
+
+class PointsIn(BaseModel):
+    points: list[PointIn] = Field(
+        max_length=MAX_POINTS_PER_BATCH,
+        description=f"At most {MAX_POINTS_PER_BATCH} points, in any order; points already stored (same "
+        "shift and recorded_at) are skipped, so a batch may be sent again",
+    )
+
+
+class ShiftOut(BaseModel):
+    client_uuid: UUID
+    user_id: int
+    user_name: str
+    started_at: datetime
+    ended_at: datetime | None
+    on_shift: bool = Field(description="Not ended yet")
+    points: int = Field(description="Track points stored")
+    distance_m: float = Field(
+        description="Length of the track in metres, leaving out fixes less accurate than 50 m and jumps "
+        "faster than 12 m/s"
+    )
+    duration_s: float = Field(
+        description="From the start to the end (while on shift: to now or the last point)"
+    )
+
+
+class PointsOut(BaseModel):
+    received: int = Field(description="Points in the batch")
+    stored: int = Field(description="Points new to the server (the others were stored before)")
+    shift: ShiftOut
+
+
+class TrackProperties(ShiftOut):
+    times: list[datetime] = Field(description="When each position of the line was recorded")
+    skipped: list[int] = Field(description="Positions (0-based) the distance leaves out")
+
+
+class LineString(BaseModel):
+    type: Literal["LineString"] = "LineString"
+    coordinates: list[tuple[float, float]] = Field(description="lon, lat in WGS 84, in time order")
+
+
+class TrackOut(BaseModel):
+    """A shift's track as a GeoJSON Feature (RFC 7946); no geometry with fewer than two points."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: LineString | None
+    properties: TrackProperties
+
+
+class TodayOut(BaseModel):
+    day: date = Field(description="The local date")
+    shifts: list[ShiftOut] = Field(description="My shifts started today")
+    distance_m: float = Field(description="Their distance together")
+    duration_s: float = Field(description="Their time on shift together")

@@ -1,0 +1,363 @@
+"""Patrol shifts: clock in and out, idempotent track uploads, distances, and who sees whose shifts.
+
+The phone works offline first: it makes a shift's UUID itself, queues track points and uploads them in
+batches, possibly twice. Starting a shift again with its UUID answers the stored shift; a point is stored
+once per shift and instant (``INSERT ... ON CONFLICT DO NOTHING``, one statement per batch).
+
+The distance of a shift is the geodesic length (WGS 84 ellipsoid, as PostGIS's geography measures it) of
+the line through its points in time order, leaving out:
+
+- fixes whose accuracy radius is worse than ``MAX_ACCURACY_M`` (50 m): they wander more than a patrol
+  moves between two fixes;
+- jumps: a point that could only be reached from the last point kept at more than ``MAX_SPEED_MPS``
+  (12 m/s, about 43 km/h, beyond an inspector on foot or on a bicycle or e-bike) is a GNSS glitch. The
+  next point is measured from the last point kept again, so a glitch and the way back from it add nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import ColumnElement, func, or_, select, text, true
+from sqlalchemy.orm import Session
+
+from gis.crs import distance_m, to_wgs84_arrays
+from server.auth.dependencies import Principal
+from server.auth.models import User
+from server.case.scope import scope_of
+from server.config import get_settings
+from server.errors import Conflict, Invalid, NotFound
+from server.grid.models import CURRENT, Grid, GridAssignment
+from server.patrol.models import PatrolShift, TrackPoint
+from server.patrol.schemas import LineString, PointIn, ShiftIn, ShiftOut, TodayOut, TrackOut, TrackProperties
+
+MAX_ACCURACY_M = 50.0  # fixes with a worse accuracy radius are left out of the distance
+MAX_SPEED_MPS = 12.0  # reaching a point faster than this from the last one kept is a GNSS glitch
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock a phone's times may be
+SEES_EVERY_SHIFT = frozenset({"admin", "leader", "shift_lead", "dispatcher", "acceptor"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def local_time(moment: datetime) -> str:
+    """``moment`` in the settings' time zone, to the second, for messages and listings."""
+    return moment.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_day(moment: datetime) -> date:
+    """The date of ``moment`` in the settings' time zone."""
+    return moment.astimezone(_tz()).date()
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), _tz())
+    return start, datetime.combine(day + timedelta(days=1), time(), _tz())
+
+
+# -- clock in and out, uploads ------------------------------------------------------------------------
+
+
+def start_shift(
+    *, db: Session, user: User, data: ShiftIn, at: datetime | None = None
+) -> tuple[PatrolShift, bool]:
+    """Start a shift, or answer the stored one when its UUID was received before (``created`` False).
+
+    A user has at most one open shift: an open shift that started earlier ends when this one starts (a
+    phone may have lost its clock-out); one that started later makes this one, which arrives late, end
+    when that one started."""
+    # The user's row lock makes a retry wait for the first attempt, and a user's starts run one at a time.
+    db.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    shift = db.scalar(select(PatrolShift).where(PatrolShift.client_uuid == data.client_uuid))
+    if shift is not None:
+        if shift.user_id != user.id:
+            raise Conflict(f"shift {data.client_uuid} belongs to another user: make a new UUID")
+        return shift, False
+    now = at or _now()
+    if data.started_at > now + CLOCK_SKEW:
+        raise Invalid(
+            f"the shift starts in the future ({local_time(data.started_at)}): check the phone's clock"
+        )
+    shift = PatrolShift(
+        client_uuid=data.client_uuid, user_id=user.id, started_at=data.started_at, device_id=data.device_id
+    )
+    open_shift = db.scalar(
+        select(PatrolShift).where(PatrolShift.user_id == user.id, PatrolShift.ended_at.is_(None))
+    )
+    if open_shift is not None:
+        if open_shift.started_at == data.started_at:
+            at_start = local_time(data.started_at)
+            raise Conflict(f"your open shift {open_shift.client_uuid} starts at the same time ({at_start})")
+        if open_shift.started_at < data.started_at:
+            open_shift.ended_at = data.started_at
+            db.flush()  # before the new open shift meets the one-open-shift index
+        else:
+            shift.ended_at = open_shift.started_at
+    db.add(shift)
+    db.commit()
+    return shift, True
+
+
+def _own_shift(db: Session, user: User, client_uuid: UUID) -> PatrolShift:
+    """The user's shift, locked until commit; 404 for anyone else's."""
+    shift = db.scalar(
+        select(PatrolShift)
+        .where(PatrolShift.client_uuid == client_uuid, PatrolShift.user_id == user.id)
+        .with_for_update(key_share=True)
+    )
+    if shift is None:
+        raise NotFound(f"you have no patrol shift {client_uuid}")
+    return shift
+
+
+def end_shift(
+    *, db: Session, user: User, client_uuid: UUID, ended_at: datetime, at: datetime | None = None
+) -> PatrolShift:
+    """End one's shift. Idempotent: a shift keeps the earliest end it is given, so the same or a later end
+    answers the shift as it is, and a phone's own clock-out arriving after a newer shift ended this one
+    moves the end back to it."""
+    shift = _own_shift(db, user, client_uuid)
+    if ended_at <= shift.started_at:
+        raise Invalid(
+            f"a shift cannot end ({local_time(ended_at)}) before it starts ({local_time(shift.started_at)})"
+        )
+    if ended_at > (at or _now()) + CLOCK_SKEW:
+        raise Invalid(f"the shift ends in the future ({local_time(ended_at)}): check the phone's clock")
+    if shift.ended_at is None or ended_at < shift.ended_at:
+        shift.ended_at = ended_at
+    db.commit()
+    return shift
+
+
+INSERT_POINTS = text(
+    """
+    INSERT INTO track_point (shift_id, recorded_at, location, accuracy_m, speed_mps)
+    SELECT :shift_id, t.recorded_at, ST_Point(t.lon, t.lat, 4326), t.accuracy_m, t.speed_mps
+    FROM unnest(
+        CAST(:times AS timestamptz[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]),
+        CAST(:accuracy AS float8[]), CAST(:speed AS float8[])
+    ) AS t(recorded_at, lon, lat, accuracy_m, speed_mps)
+    ON CONFLICT (shift_id, recorded_at) DO NOTHING
+    """
+)
+
+
+def add_points(
+    *, db: Session, user: User, client_uuid: UUID, points: list[PointIn], at: datetime | None = None
+) -> tuple[PatrolShift, int]:
+    """Store a batch of one's track points in one statement; returns the shift and how many were new.
+
+    Points must lie within the shift: from its start to its end, or while it is open to a few minutes
+    from now. An ended shift still takes its points (a late upload). The first point outside refuses the
+    whole batch (422) and names it."""
+    shift = _own_shift(db, user, client_uuid)
+    last = shift.ended_at or (at or _now()) + CLOCK_SKEW
+    for i, point in enumerate(points):
+        if not shift.started_at <= point.recorded_at <= last:
+            until = local_time(shift.ended_at) if shift.ended_at else "now (it is still open)"
+            raise Invalid(
+                f"point {i} was recorded at {local_time(point.recorded_at)}, outside shift {client_uuid}, "
+                f"which runs from {local_time(shift.started_at)} to {until}: nothing was stored",
+                point=i,
+            )
+    stored = 0
+    if points:
+        lons, lats = np.array([p.lon for p in points]), np.array([p.lat for p in points])
+        for crs in {p.crs for p in points}:
+            mine = np.array([p.crs == crs for p in points])
+            lons[mine], lats[mine] = to_wgs84_arrays(lons[mine], lats[mine], crs)
+        stored = db.execute(
+            INSERT_POINTS,
+            {
+                "shift_id": shift.id,
+                "times": [p.recorded_at for p in points],
+                "lons": lons.tolist(),
+                "lats": lats.tolist(),
+                "accuracy": [p.accuracy_m for p in points],
+                "speed": [p.speed_mps for p in points],
+            },
+        ).rowcount
+    db.commit()
+    return shift, stored
+
+
+# -- who sees whose shifts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    everything: bool
+    grid_paths: tuple[str, ...] = ()  # a grid head's subtrees: the shifts of the people assigned in them
+
+
+def viewer_of(*, db: Session, principal: Principal) -> Viewer:
+    """Everyone sees their own shifts; administrators and the command center (leaders, shift leads,
+    dispatchers, acceptors) every shift; a grid head those of the people assigned to grids in the subtrees
+    of the grids it heads, patrols or is bound to (the grids of ``server.case.scope``)."""
+    if principal.has(*SEES_EVERY_SHIFT):
+        return Viewer(principal.user_id, True)
+    paths = scope_of(db=db, principal=principal).grid_paths if principal.has("grid_head") else ()
+    return Viewer(principal.user_id, False, paths)
+
+
+def _visible(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL condition on ``PatrolShift`` for the shifts ``viewer`` may see."""
+    if viewer.everything:
+        return true()
+    terms = [PatrolShift.user_id == viewer.user_id]
+    if viewer.grid_paths:
+        assigned = (
+            select(GridAssignment.user_id)
+            .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
+            .where(GridAssignment.ends_on.is_(None), or_(*(Grid.path.op("<@")(p) for p in viewer.grid_paths)))
+        )
+        terms.append(PatrolShift.user_id.in_(assigned))
+    return or_(*terms)
+
+
+def get_shift(*, db: Session, viewer: Viewer, client_uuid: UUID) -> PatrolShift:
+    shift = db.scalar(select(PatrolShift).where(PatrolShift.client_uuid == client_uuid, _visible(viewer)))
+    if shift is None:
+        raise NotFound(f"there is no patrol shift {client_uuid} you may see")
+    return shift
+
+
+def list_shifts(
+    *, db: Session, viewer: Viewer, day: date | None = None, user_id: int | None = None
+) -> list[PatrolShift]:
+    """The shifts ``viewer`` sees that started on a local day (default today), of one user or all."""
+    start, end = _day_bounds(day or local_day(_now()))
+    query = (
+        select(PatrolShift)
+        .where(_visible(viewer), PatrolShift.started_at >= start, PatrolShift.started_at < end)
+        .order_by(PatrolShift.started_at, PatrolShift.id)
+    )
+    if user_id is not None:
+        query = query.where(PatrolShift.user_id == user_id)
+    return list(db.scalars(query))
+
+
+# -- tracks, distances, durations ---------------------------------------------------------------------
+
+
+@dataclass
+class Track:
+    """A shift's points in time order."""
+
+    times: list[datetime] = field(default_factory=list)
+    lons: list[float] = field(default_factory=list)
+    lats: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+
+
+def _tracks(db: Session, shifts: list[PatrolShift]) -> dict[int, Track]:
+    tracks = {shift.id: Track() for shift in shifts}
+    rows = db.execute(
+        select(
+            TrackPoint.shift_id,
+            TrackPoint.recorded_at,
+            func.ST_X(TrackPoint.location),
+            func.ST_Y(TrackPoint.location),
+            TrackPoint.accuracy_m,
+        )
+        .where(TrackPoint.shift_id.in_(list(tracks)))
+        .order_by(TrackPoint.shift_id, TrackPoint.recorded_at)
+    )
+    for shift_id, recorded_at, lon, lat, accuracy in rows:
+        track = tracks[shift_id]
+        track.times.append(recorded_at)
+        track.lons.append(lon)
+        track.lats.append(lat)
+        track.accuracy.append(accuracy)
+    return tracks
+
+
+def measure(track: Track) -> tuple[float, list[int]]:
+    """The patrolled distance in metres, and the positions of the points it leaves out: fixes less
+    accurate than ``MAX_ACCURACY_M``, and points reached from the last point kept faster than
+    ``MAX_SPEED_MPS`` (see the module's docstring)."""
+    distance, skipped, kept = 0.0, [], None
+    for i, (moment, lon, lat, accuracy) in enumerate(
+        zip(track.times, track.lons, track.lats, track.accuracy, strict=True)
+    ):
+        if accuracy is not None and accuracy > MAX_ACCURACY_M:
+            skipped.append(i)
+            continue
+        if kept is not None:
+            step = distance_m(kept[1], kept[2], lon, lat)
+            if step > MAX_SPEED_MPS * (moment - kept[0]).total_seconds():
+                skipped.append(i)
+                continue
+            distance += step
+        kept = (moment, lon, lat)
+    return distance, skipped
+
+
+def _summary(shift: PatrolShift, user_name: str, track: Track, distance: float, now: datetime) -> dict:
+    end = shift.ended_at or max([now, *track.times[-1:]])
+    return {
+        "client_uuid": shift.client_uuid,
+        "user_id": shift.user_id,
+        "user_name": user_name,
+        "started_at": shift.started_at,
+        "ended_at": shift.ended_at,
+        "on_shift": shift.ended_at is None,
+        "points": len(track.times),
+        "distance_m": round(distance, 1),
+        "duration_s": round(max((end - shift.started_at).total_seconds(), 0.0), 1),
+    }
+
+
+def _names(db: Session, shifts: list[PatrolShift]) -> dict[int, str]:
+    ids = {shift.user_id for shift in shifts}
+    return dict(db.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def describe(*, db: Session, shifts: list[PatrolShift], at: datetime | None = None) -> list[ShiftOut]:
+    """Shifts as the API shows them, with their points, distance and duration (an open shift's lasts until
+    ``at``, default now, or its last point if later), in two queries."""
+    if not shifts:
+        return []
+    now, names, tracks = at or _now(), _names(db, shifts), _tracks(db, shifts)
+    return [
+        ShiftOut(**_summary(s, names[s.user_id], tracks[s.id], measure(tracks[s.id])[0], now)) for s in shifts
+    ]
+
+
+def track_feature(*, db: Session, shift: PatrolShift, at: datetime | None = None) -> TrackOut:
+    """The shift's track as a GeoJSON Feature: the line through its points in time order, their times,
+    the distance and duration, and which points the distance leaves out."""
+    track = _tracks(db, [shift])[shift.id]
+    distance, skipped = measure(track)
+    summary = _summary(shift, _names(db, [shift])[shift.user_id], track, distance, at or _now())
+    coordinates = [(round(lon, 7), round(lat, 7)) for lon, lat in zip(track.lons, track.lats, strict=True)]
+    return TrackOut(
+        id=str(shift.client_uuid),
+        geometry=LineString(coordinates=coordinates) if len(coordinates) > 1 else None,
+        properties=TrackProperties(**summary, times=track.times, skipped=skipped),
+    )
+
+
+def today(*, db: Session, user: User, at: datetime | None = None) -> TodayOut:
+    """The user's shifts started today (local date), with their distance and time on shift together."""
+    now = at or _now()
+    day = local_day(now)
+    shifts = describe(
+        db=db, shifts=list_shifts(db=db, viewer=Viewer(user.id, False), day=day, user_id=user.id), at=now
+    )
+    return TodayOut(
+        day=day,
+        shifts=shifts,
+        distance_m=round(sum(s.distance_m for s in shifts), 1),
+        duration_s=round(sum(s.duration_s for s in shifts), 1),
+    )

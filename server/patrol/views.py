@@ -1,0 +1,118 @@
+"""Patrol routes: clock in and out, track uploads, shifts and tracks by visibility, the phone's day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.orm import Session
+
+from server.auth.dependencies import SYSTEM_ADMINISTRATOR, CurrentUser, Principal, require_roles
+from server.auth.models import User
+from server.deps import DB
+from server.errors import Invalid
+from server.patrol import service
+from server.patrol.models import PatrolShift
+from server.patrol.schemas import PointsIn, PointsOut, ShiftEnd, ShiftIn, ShiftOut, TodayOut, TrackOut
+
+router = APIRouter(prefix="/patrol", tags=["patrol"])
+Patroller = Annotated[Principal, require_roles("inspector", "grid_head", "admin")]
+ShiftUUID = Annotated[UUID, Path(description="The client_uuid the phone made when the shift started")]
+
+
+def _user(principal: Principal) -> User:
+    if principal.user is None:
+        raise Invalid(
+            f"the admin token acts as the {SYSTEM_ADMINISTRATOR}, who does not patrol: log in as a user"
+        )
+    return principal.user
+
+
+def _out(db: Session, shift: PatrolShift) -> ShiftOut:
+    (out,) = service.describe(db=db, shifts=[shift])
+    return out
+
+
+@router.post(
+    "/shifts",
+    response_model=ShiftOut,
+    status_code=201,
+    summary="Start a patrol shift (clock in); idempotent by client_uuid",
+    responses={
+        200: {"description": "This client_uuid was already received: the shift as it is"},
+        409: {"description": "This client_uuid belongs to another user's shift"},
+        422: {"description": "A start in the future"},
+    },
+)
+def start_shift(data: ShiftIn, principal: Patroller, db: DB, response: Response):
+    shift, created = service.start_shift(db=db, user=_user(principal), data=data)
+    if not created:
+        response.status_code = 200
+    return _out(db, shift)
+
+
+@router.post(
+    "/shifts/{client_uuid}/end",
+    response_model=ShiftOut,
+    summary="End a patrol shift (clock out); idempotent, the earliest end given stays",
+    responses={
+        404: {"description": "You have no such shift"},
+        422: {"description": "An end before the start"},
+    },
+)
+def end_shift(client_uuid: ShiftUUID, body: ShiftEnd, principal: Patroller, db: DB):
+    shift = service.end_shift(db=db, user=_user(principal), client_uuid=client_uuid, ended_at=body.ended_at)
+    return _out(db, shift)
+
+
+@router.post(
+    "/shifts/{client_uuid}/points",
+    response_model=PointsOut,
+    summary="Upload a batch of track points (at most 1000); points already stored are skipped",
+    responses={
+        404: {"description": "You have no such shift"},
+        422: {"description": "Too many points, or a point outside the shift's span (named in the message)"},
+    },
+)
+def add_points(client_uuid: ShiftUUID, body: PointsIn, principal: Patroller, db: DB):
+    shift, stored = service.add_points(
+        db=db, user=_user(principal), client_uuid=client_uuid, points=body.points
+    )
+    return PointsOut(received=len(body.points), stored=stored, shift=_out(db, shift))
+
+
+@router.get("/shifts", response_model=list[ShiftOut], summary="Patrol shifts you may see, started on a day")
+def list_shifts(
+    principal: CurrentUser,
+    db: DB,
+    user_id: Annotated[int | None, Query(description="Only this user's shifts")] = None,
+    day: Annotated[
+        date | None, Query(description="The local date the shifts started (default today)")
+    ] = None,
+):
+    viewer = service.viewer_of(db=db, principal=principal)
+    return service.describe(db=db, shifts=service.list_shifts(db=db, viewer=viewer, day=day, user_id=user_id))
+
+
+@router.get(
+    "/shifts/{client_uuid}/track",
+    response_model=TrackOut,
+    summary="A shift's track as a GeoJSON Feature: the line, its times, distance and duration",
+    responses={404: {"description": "No such shift you may see"}},
+)
+def track(client_uuid: ShiftUUID, principal: CurrentUser, db: DB):
+    viewer = service.viewer_of(db=db, principal=principal)
+    return service.track_feature(
+        db=db, shift=service.get_shift(db=db, viewer=viewer, client_uuid=client_uuid)
+    )
+
+
+@router.get(
+    "/today",
+    response_model=TodayOut,
+    summary="My patrol today: my shifts, their distance and time on shift together",
+)
+def today(principal: CurrentUser, db: DB):
+    return service.today(db=db, user=_user(principal))
