@@ -11,6 +11,7 @@ nothing geodesic) runs without it.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from functools import lru_cache
 
@@ -259,3 +260,14 @@ def length_m(geom) -> float:
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     _, _, dist = _geod().inv(lon1, lat1, lon2, lat2)
     return dist
+
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius
+
+
+def sphere_distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres on a sphere of the Earth's mean radius (haversine): within 0.5 % of
+    :func:`distance_m`, with no pyproj, for the phone."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (lon1, lat1, lon2, lat2))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

@@ -7,29 +7,17 @@ network); the sync uploads shifts and points in batches, and the server ignores 
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gis.crs import sphere_distance_m
 from mobile.services.store import Store
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-EARTH_RADIUS_M = 6_371_008.8
 WORST_ACCURACY_M = 50.0  # fixes less accurate than this are not kept (nor counted by the server)
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine: within 0.5 % at a patrol's scale, and no pyproj on the
-    phone)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 @dataclass(frozen=True)
@@ -94,7 +82,7 @@ class Patrol:
         if self._last is not None:
             last_at, last_lon, last_lat = self._last
             elapsed = (at - last_at).total_seconds()
-            moved = distance_m(last_lon, last_lat, lon, lat)
+            moved = sphere_distance_m(last_lon, last_lat, lon, lat)
             if elapsed < self.min_interval_s or (
                 moved < self.min_distance_m and elapsed < self.max_interval_s
             ):
@@ -127,7 +115,7 @@ class Patrol:
             (since.isoformat(),),
         )
         total = sum(
-            distance_m(a["lon"], a["lat"], b["lon"], b["lat"])
+            sphere_distance_m(a["lon"], a["lat"], b["lon"], b["lat"])
             for a, b in itertools.pairwise(points)
             if a["shift_uuid"] == b["shift_uuid"]
         )
