@@ -177,3 +177,25 @@ def test_every_library_the_app_imports_is_a_requirement(tmp_path):
 def _owns(distribution: str, files: set[str]) -> bool:
     dist = importlib.metadata.distribution(distribution)
     return any(str(Path(dist.locate_file(file)).resolve()) in files for file in dist.files or [])
+
+
+def test_the_staging_script_lays_out_a_self_contained_build_folder(tmp_path):
+    """scripts/stage-android.sh makes the folder buildozer builds from: the spec, main.py at the top, the
+    service's script where the spec says, and the three packages, which import from there alone."""
+    staged = tmp_path / "android"
+    subprocess.run([ROOT / "scripts" / "stage-android.sh", staged], check=True, capture_output=True)
+    assert (staged / "buildozer.spec").read_text() == SPEC.read_text()
+    assert (staged / "main.py").read_text() == (ROOT / "mobile" / "main.py").read_text()
+    (service,) = app_list("services")
+    assert (staged / service.split(":")[1]).is_file()
+    assert (staged / "grids" / "data").is_dir()
+    assert not list(staged.rglob("__pycache__"))
+    check = (
+        "import sys, gis.crs, grids.locator, mobile.services.app, mobile.service.patrol\n"
+        "print(sorted({m.__file__.split('/android/')[0] for m in "
+        "(gis.crs, grids.locator, mobile.services.app, mobile.service.patrol)}))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", check], cwd=staged, check=True, capture_output=True, text=True
+    ).stdout
+    assert found.strip() == repr([str(tmp_path)])
