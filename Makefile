@@ -35,6 +35,7 @@ lint: venv
 bench: setup
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/mobile_sync.py
 
 clean-db:
 	-$(BIN)/gridops db stop

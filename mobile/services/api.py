@@ -162,7 +162,7 @@ class Api:
     def post(self, path: str, json: dict | None = None, **kwargs) -> dict | list:
         return self.request("POST", path, json=json, **kwargs)
 
-    def request(self, method: str, path: str, **kwargs) -> dict | list:
+    def request(self, method: str, path: str, **kwargs) -> dict | list | bytes:
         """An authorized request: refreshes the access token when it is about to expire or was refused."""
         try:
             return self._send(method, path, **kwargs)
@@ -180,11 +180,12 @@ class Api:
         authorized: bool = True,
         retries: int | None = None,
         files: dict | None = None,
+        image: bool = False,
         **kwargs,
-    ) -> dict | list:
+    ) -> dict | list | bytes:
         """Send with retries on no answer and on 429/502/503/504, waiting ``backoff * 2**attempt`` at most
         (full jitter, capped; a Retry-After is honoured). Files are (name, bytes, mime) tuples, so a retry
-        sends them again whole."""
+        sends them again whole. ``image``: the answer must be an image, returned as bytes."""
         retries = self.retries if retries is None else retries
         url = urljoin(self.base_url, path)
         for attempt in range(retries + 1):
@@ -207,19 +208,21 @@ class Api:
                     problem = Offline(f"The server is busy or unavailable (HTTP {response.status_code}).")
                     wait = _retry_after(response)
                 else:
-                    return self._answer(response)
+                    return self._answer(response, image)
             if attempt == retries:
                 raise problem
             cap = min(self.backoff_cap_s, self.backoff_s * 2**attempt)
             self._sleep(wait if wait is not None else random.uniform(0, cap))
         raise AssertionError("unreachable")
 
-    def _answer(self, response: requests.Response) -> dict | list:
-        is_json = response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
-        if 300 <= response.status_code < 400 or not is_json:
-            kind = response.headers.get("content-type") or "no content type"
+    def _answer(self, response: requests.Response, image: bool) -> dict | list | bytes:
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        if image and response.status_code == 200 and kind.startswith("image/"):
+            return response.content
+        if 300 <= response.status_code < 400 or kind != "application/json" or (image and response.ok):
             raise NotOurServer(
-                f"The network answered, but not as the GridOps server (HTTP {response.status_code}, {kind}): "
+                "The network answered, but not as the GridOps server "
+                f"(HTTP {response.status_code}, {kind or 'no content type'}): "
                 "a Wi-Fi login page? Open a browser to log in to the network."
             )
         if response.status_code >= 400:
@@ -230,21 +233,8 @@ class Api:
             raise NotOurServer("The server's answer was cut off or garbled.") from exc
 
     def download(self, path: str) -> bytes:
-        """The bytes of an authorized GET (a photo)."""
-        try:
-            response = self._http.get(
-                urljoin(self.base_url, path),
-                headers={"Authorization": f"Bearer {self._access_token()}"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise Offline(f"No connection to {self.base_url} ({type(exc).__name__}).") from exc
-        if response.status_code == 401:
-            self._refresh()
-            return self.download(path)
-        if response.status_code != 200:
-            raise ApiError(response.status_code, _message(response))
-        return response.content
+        """The bytes of a photo (an authorized GET answered with an image, retried like the others)."""
+        return self.request("GET", path, image=True)
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -78,12 +78,17 @@ def _durable_copy(src: Path, folder: Path) -> Path:
 
 
 class Outbox:
-    """The outbox in ``store``; photos live in ``media_dir``."""
+    """The outbox in ``store``; photos live in ``media_dir``. Open one per app process: opening it deletes
+    the files in ``media_dir`` that no item holds (left by an add cut short before its transaction)."""
 
     def __init__(self, store: Store, media_dir: Path) -> None:
         self.store = store
         self.media_dir = media_dir
         media_dir.mkdir(parents=True, exist_ok=True)
+        held = {Path(r["path"]).name for r in store.query("SELECT path FROM outbox_photo")}
+        for file in media_dir.iterdir():
+            if file.name not in held:
+                file.unlink(missing_ok=True)
 
     # -- adding ---------------------------------------------------------------------------------------
 

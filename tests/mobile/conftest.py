@@ -3,13 +3,16 @@ the demo city (uvicorn on loopback on the test PostGIS), shared by the tests of 
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import shapely
 
 # Kivy reads these when it is first imported: a real window rendered offscreen with software GL, no
 # command-line parsing, no user configuration.
@@ -21,8 +24,10 @@ os.environ.update(
     KIVY_NO_FILELOG="1",
 )
 
-from server.grid.demo import DEMO_PASSWORD  # noqa: E402
-from tests.server.live import LiveServer, live_server  # noqa: E402
+from server.grid.demo import DEMO_PASSWORD
+from tests.mobile.netfault import NetFault
+from tests.server.case_world import jpeg
+from tests.server.live import LiveServer, live_server
 
 INSPECTOR = "13900000001"  # 张伟, inspector of the first village of 历下区's first street
 OPERATOR = "zhaomin"  # acceptor, shift lead and dispatcher
@@ -53,3 +58,100 @@ def server(mobile_db_url, tmp_path_factory) -> Iterator[LiveServer]:
 def app_dir(tmp_path) -> Path:
     """The app's data folder (its SQLite file and photos), new for each test."""
     return tmp_path / "app"
+
+
+@pytest.fixture
+def netfault(server) -> Iterator[NetFault]:
+    """The phone's network to the module's server: a proxy that fails on demand (tests/mobile/netfault.py)."""
+    with NetFault(server.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def inspector_app(app_dir, netfault):
+    """The app's services on a new data folder, logged in as the demo inspector through ``netfault``, and
+    retrying after 10 ms at most so that a dead network gives up quickly."""
+    from mobile.services.app import AppServices
+
+    app = AppServices(app_dir, netfault.url)
+    app.login(netfault.url, INSPECTOR, PASSWORD)
+    app.api.backoff_s = app.api.backoff_cap_s = 0.01
+    yield app
+    app.close()
+
+
+def http_login(server: LiveServer, login: str) -> httpx.Client:
+    """A plain HTTP client of ``server`` logged in as ``login`` (its own device), straight to the server:
+    how a test looks at what the server holds, whatever the phone's network does."""
+    client = httpx.Client(base_url=server.url, timeout=60)
+    answer = client.post(
+        "/api/auth/login",
+        json={
+            "login": login,
+            "password": PASSWORD,
+            "device_id": f"test-{uuid.uuid4()}",
+            "device_name": "test",
+        },
+    )
+    answer.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    return client
+
+
+@pytest.fixture(scope="module")
+def inspector_http(server) -> Iterator[httpx.Client]:
+    """The demo inspector's view of the server, not through the phone's network."""
+    client = http_login(server, INSPECTOR)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def village(inspector_http) -> tuple[str, float, float]:
+    """The demo inspector's village: its code and a point well inside it."""
+    answer = inspector_http.get("/api/sync/grids")
+    answer.raise_for_status()
+    feature = next(f for f in answer.json()["features"] if f["properties"]["level"] == "village")
+    point = shapely.geometry.shape(feature["geometry"]).representative_point()
+    return feature["properties"]["code"], point.x, point.y
+
+
+@pytest.fixture
+def camera(tmp_path, village) -> Callable[[int], list[Path]]:
+    """``camera(n)`` takes ``n`` new photos: real JPEGs geotagged in the inspector's village, each
+    different, in the camera's folder (outside the app's storage)."""
+    folder = tmp_path / "DCIM"
+    folder.mkdir()
+    shots = itertools.count(1)
+    _, lon, lat = village
+
+    def take(n: int = 1) -> list[Path]:
+        paths = []
+        for _ in range(n):
+            k = next(shots)
+            path = folder / f"IMG_{k:04d}.jpg"
+            path.write_bytes(jpeg(lon, lat, color=(k * 37 % 256, k * 91 % 256, 60)))
+            paths.append(path)
+        return paths
+
+    return take
+
+
+@pytest.fixture
+def queue_report(village):
+    """``queue_report(outbox, photos, lon=..., lat=...)`` queues an inspector's report of exposed garbage
+    (E06010), by default at the village's point."""
+    _, village_lon, village_lat = village
+
+    def queue(outbox, photos: list[Path], *, lon: float = village_lon, lat: float = village_lat):
+        return outbox.add_report(
+            category="E06010",
+            lon=lon,
+            lat=lat,
+            accuracy_m=5.0,
+            description="路边垃圾堆放",
+            urgency=None,
+            photos=photos,
+        )
+
+    return queue
