@@ -75,9 +75,13 @@ class Patrol:
         self._last = None
 
     def add_fix(self, lon: float, lat: float, accuracy_m: float | None, at: datetime, speed_mps=None) -> bool:
-        """Keep a GNSS fix if on shift and it passes the filters; True when kept."""
-        shift = self.shift
-        if shift is None or (accuracy_m is not None and accuracy_m > WORST_ACCURACY_M):
+        """Keep a GNSS fix if on shift and it passes the filters; True when kept. A fix from before the
+        shift's start (a receiver's last position, delivered late) is not the shift's."""
+        rows = self.store.query("SELECT client_uuid, started_at FROM shift WHERE ended_at IS NULL")
+        if not rows or at < datetime.fromisoformat(rows[0]["started_at"]):
+            return False
+        shift = rows[0]["client_uuid"]
+        if accuracy_m is not None and accuracy_m > WORST_ACCURACY_M:
             return False
         if self._last is not None:
             last_at, last_lon, last_lat = self._last

@@ -44,6 +44,7 @@ def test_fixes_are_kept_every_few_seconds_or_metres_and_only_when_accurate(store
     patrol = Patrol(store, min_interval_s=5, min_distance_m=10, max_interval_s=60, now=Clock(t))
     assert not patrol.add_fix(*north(0), 5.0, t)  # off shift: nothing is recorded
     patrol.clock_in()
+    assert not patrol.add_fix(*north(0), 5.0, t - timedelta(seconds=1))  # a fix from before the shift
 
     fixes = [  # (seconds, metres north, accuracy): kept?
         (0, 0, 5.0, True),  # the first

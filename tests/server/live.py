@@ -32,10 +32,12 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(database_url: str, log: Path, **settings: str) -> Iterator[LiveServer]:
-    """Serve the app on ``database_url`` until the block ends; the server's output goes to ``log``;
-    ``settings`` are more environment variables (``GRIDOPS_...``)."""
-    port = free_port()
+def live_server(
+    database_url: str, log: Path, *, port: int | None = None, **settings: str
+) -> Iterator[LiveServer]:
+    """Serve the app on ``database_url`` until the block ends, on ``port`` (default: a free one); the
+    server's output goes to ``log``; ``settings`` are more environment variables (``GRIDOPS_...``)."""
+    port = port or free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [*SERVE, "--port", str(port)],

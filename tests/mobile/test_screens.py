@@ -1,0 +1,447 @@
+"""The app in a real (offscreen) Kivy window against a live GridOps server on the demo city: log in, the
+home screen, the map, a report with a photo through the outbox to its case code, the case's timeline, a
+check task answered from the phone, and offline login. Each screen is saved to docs/screenshots/mobile/
+for the README."""
+
+from __future__ import annotations
+
+# isort: off
+from mobile.main import GridOpsApp  # first: it sets the window's size, which Kivy fixes when it makes it
+
+# isort: on
+import io
+import sqlite3
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from kivy.metrics import dp
+from kivy_garden.mapview.mbtsource import MBTilesMapSource
+from PIL import Image
+from shapely.geometry import shape
+
+from gis.tiles import tile_for_point
+from mobile.platform.camera import DesktopCamera
+from mobile.platform.gps import SimulatedGps
+from mobile.screens.gridmap import TiledGridMap
+from tests.mobile.app_driver import Driver, colours
+from tests.mobile.conftest import INSPECTOR, OPERATOR, PASSWORD
+from tests.server.case_world import jpeg
+from tests.server.live import live_server
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "mobile"
+
+
+def api_login(server, login: str, password: str = PASSWORD) -> dict[str, str]:
+    """Authorization headers for ``login``, from a login over HTTP (another device than the app)."""
+    answer = httpx.post(
+        f"{server.url}/api/auth/login",
+        json={
+            "login": login,
+            "password": password,
+            "device_id": f"test-{uuid.uuid4()}",
+            "device_name": "test",
+        },
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def user_id(server, headers: dict[str, str]) -> int:
+    return httpx.get(f"{server.url}/api/auth/me", headers=headers).json()["user"]["id"]
+
+
+def case_of(server, headers: dict[str, str], code: str) -> dict:
+    answer = httpx.get(f"{server.url}/api/cases/{code}", headers=headers)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def act(server, headers: dict[str, str], code: str, action: str, **body) -> dict:
+    """Take a workflow action over HTTP at the case's current version."""
+    version = case_of(server, headers, code)["version"]
+    answer = httpx.post(
+        f"{server.url}/api/cases/{code}/actions/{action}", headers=headers, json={"version": version, **body}
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def hotline_case(server, operator: dict[str, str], lon: float, lat: float, description: str) -> str:
+    """A citizen's call registered by the operator: a case in state reported."""
+    answer = httpx.post(
+        f"{server.url}/api/cases",
+        headers=operator,
+        json={
+            "client_uuid": str(uuid.uuid4()),
+            "category": "E06010",
+            "lon": lon,
+            "lat": lat,
+            "channel": "hotline",
+            "description": description,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["code"]
+
+
+@pytest.fixture(scope="module")
+def unit(server) -> dict:
+    """The first unit grid of the inspector's village (a GeoJSON feature): the simulated walk is in it."""
+    grids = httpx.get(f"{server.url}/api/sync/grids", headers=api_login(server, INSPECTOR)).json()
+    units = [f for f in grids["features"] if f["properties"]["level"] == "unit"]
+    return min(units, key=lambda f: f["properties"]["code"])
+
+
+@pytest.fixture(scope="module")
+def beat(unit) -> tuple[tuple[float, float], ...]:
+    """A few metres' walk inside ``unit``."""
+    inside = shape(unit["geometry"]).representative_point()
+    return (inside.x, inside.y), (inside.x + 0.00004, inside.y + 0.00003)
+
+
+@pytest.fixture
+def drive(app_dir, beat):
+    """Start the app (on a fresh data folder unless a test passes its own) and stop it afterwards."""
+    drivers: list[Driver] = []
+
+    def start(data_dir: Path = app_dir, **options) -> Driver:
+        gps = SimulatedGps(route=beat, interval_s=1.0, accuracy_m=options.pop("accuracy_m", 8.0))
+        app = GridOpsApp(data_dir, gps=gps, camera=DesktopCamera(gps=gps), **options)
+        driver = Driver(app).start()
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        if driver.running:
+            driver.stop()
+
+
+def shoot(driver: Driver, name: str) -> None:
+    """Save the screen for the README (a notice still showing is tapped away first)."""
+    if driver.app.notice:
+        driver.tap(driver.find("Notice", root=driver.app.root))
+        assert not driver.app.notice
+    png = driver.screenshot(SHOTS / f"{name}.png")
+    assert colours(png) > 20, f"{png} looks blank"
+
+
+def log_in(d: Driver, server_url: str, login: str = INSPECTOR) -> None:
+    screen = d.screen
+    assert screen.name == "login"
+    d.type(screen.ids.server, server_url)
+    d.type(screen.ids.login, login)
+    d.type(screen.ids.password, PASSWORD)
+    d.tap(screen.ids.submit)
+    d.until(lambda: d.app.current == "home", "the home screen after login")
+
+
+def synced(d: Driver) -> None:
+    """Wait for a whole sync run to succeed from now on."""
+    seen = d.app.sync_changes
+    d.until(
+        lambda: d.app.sync_changes > seen and d.app.sync_state == "idle" and d.app.last_sync, "a sync run"
+    )
+
+
+def test_login_and_home(drive, server):
+    d = drive()
+    shoot(d, "login")
+    d.tap(d.screen.ids.submit)
+    assert d.screen.error == "请填写服务器地址、账号和密码。"
+    log_in(d, server.url)
+    synced(d)
+    home = d.screen
+    assert home.ids.user.text == f"张伟　{INSPECTOR}" and home.ids.shift_state.text == "未上岗"
+    assert (home.ids.waiting.value, home.ids.failed.value, home.ids.tasks.value) == (0, 0, 0)
+    assert home.ids.sync.text.startswith("已同步 · 上次同步成功")
+    assert home.ids.patrol.text == "今日巡查 0.00 公里 · 0 小时 0 分"
+
+
+def test_report_through_the_outbox_to_its_case(drive, server, unit):
+    d = drive()
+    log_in(d, server.url)
+    synced(d)
+    d.tap(d.screen.ids.clock)
+    assert d.app.services.patrol.on_shift and d.screen.ids.shift_state.text == "在岗巡查中"
+
+    d.nav("map")
+    grid_map = d.screen.map
+    d.until(lambda: grid_map.position is not None and grid_map.drawn_outlines, "the map with my position")
+    assert grid_map.drawn_outlines == d.app.services.cache.grid_count()
+    assert 0 < grid_map.drawn_labels <= 100
+    shoot(d, "map")
+    before = grid_map.view()
+    d.drag(grid_map, -60, 30)
+    moved = grid_map.view()
+    assert (round(moved.dx - before.dx), round(moved.dy - before.dy)) == (-60, 30)
+    d.tap(d.find("MapButton", text="+"))
+    assert grid_map.view().scale == pytest.approx(2 * before.scale)
+    assert grid_map.drawn_labels <= 100
+
+    d.nav("report")
+    report = d.screen
+    d.until(lambda: report.pin is not None, "the pin at the GPS fix")
+    assert report.grid_name == unit["properties"]["name"]
+    assert "精度 ±8 米" in report.ids.where.text and not report.warning
+    assert report.blocked == "请至少拍一张照片。"
+    d.tap(report.ids.photos.ids.take)
+    d.until(lambda: report.ids.photos.paths, "the photo from the camera")
+    assert report.blocked == "请选择问题类别。"
+    d.tap(d.find("MajorButton", text="市容环境"))
+    assert report.major == "E06"
+    d.type(report.ids.search, "垃圾")
+    d.frames(2)
+    codes = [row["code"] for row in report.ids.choices.data]
+    assert codes and all(code.startswith("E06") for code in codes) and "E06010" in codes
+    d.tap(d.find("ChoiceRow", code="E06010"))
+    assert report.category["code"] == "E06010" and report.urgency == report.category["urgency"]
+    d.tap(report.ids.urgent)
+    d.type(report.ids.description, "人行道上有一堆装修垃圾")
+    assert report.blocked == ""
+    shoot(d, "report")
+
+    d.app.services.sync.stop()  # hold the background sync, to see the report wait in the outbox
+    d.tap(report.ids.submit)
+    assert d.app.current == "outbox"
+    outbox = d.screen
+    d.frames(2)
+    row = d.find("OutboxRow")
+    assert row.state_text == "待发送" and row.code == "" and row.can_delete
+    assert not report.ids.photos.paths and report.ids.description.text == ""  # the form starts afresh
+
+    d.app.services.sync.start()
+    d.until(lambda: d.find("OutboxRow").state_text == "已发送", "the report to be sent")
+    row = d.find("OutboxRow")
+    code = row.code
+    assert code == d.app.services.outbox.items()[0].case_code and not row.can_delete
+    shoot(d, "outbox")
+    case = case_of(server, api_login(server, INSPECTOR), code)
+    assert case["category"]["code"] == "E06010" and case["urgency"] == "urgent"
+    assert case["description"] == "人行道上有一堆装修垃圾" and case["grid_code"] == unit["properties"]["code"]
+    assert [p["role"] for p in case["photos"]] == ["before"]
+    assert outbox.ids.summary.text.startswith("待发送 0 · 已发送 1")
+
+    d.tap(d.find("SmallButton", text="详情", root=row))
+    assert d.app.current == "case"
+    case_screen = d.screen
+    d.until(lambda: case_screen.ids.timeline.children, "the case's timeline")
+    events = case_screen.ids.timeline.children[::-1]
+    assert len(events) == len(case["timeline"])
+    assert "上报" in events[0].text and case["state_label"] in case_screen.ids.summary.text
+    shoot(d, "case")
+
+    d.nav("home")  # my reports are listed there too, and open the same case
+    home = d.screen
+    assert home.ids.shift_state.text == "在岗巡查中" and home.ids.waiting.value == 0
+    recent = d.find("CaseRow")
+    assert recent.text.startswith(code)
+    shoot(d, "home")
+    d.tap(recent)
+    assert d.app.current == "case" and d.screen.code == code
+
+
+@pytest.fixture
+def tasks_for_inspector(server, beat, admin_headers) -> dict[str, str]:
+    """Two tasks for the inspector, set up over HTTP: a case to verify (a citizen's call), and a case
+    to check (reported, verified, filed, dispatched and handled by its department)."""
+    operator, inspector = api_login(server, OPERATOR), api_login(server, INSPECTOR)
+    me = user_id(server, inspector)
+    (lon, lat), _ = beat
+    verify = hotline_case(server, operator, lon, lat, "市民来电：路边垃圾没人清")
+    act(server, operator, verify, "request_verification", inspector_id=me)
+
+    check = hotline_case(server, operator, lon, lat, "市民来电：小区门口堆满垃圾")
+    act(server, operator, check, "request_verification", inspector_id=me)
+    act(server, inspector, check, "reply_verification", result="confirmed")
+    act(server, operator, check, "file")
+    department = act(server, operator, check, "dispatch")["department"]["code"]
+    phone = f"177{uuid.uuid4().int % 10**8:08d}"
+    created = httpx.post(
+        f"{server.url}/api/users",
+        headers=admin_headers,
+        json={"name": "环卫处置员", "phone": phone, "roles": ["department"], "department_code": department,
+              "password": PASSWORD},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    handler = api_login(server, phone)
+    photo = httpx.post(
+        f"{server.url}/api/cases/{check}/photos",
+        params={"role": "after"},
+        headers=handler,
+        files={"file": ("after.jpg", jpeg(lon, lat, color=(90, 160, 90)), "image/jpeg")},
+    )
+    assert photo.status_code == 201, photo.text
+    act(server, handler, check, "report_handling", note="已清运")
+    act(server, operator, check, "request_check", inspector_id=me)
+    return {"verify": verify, "check": check}
+
+
+def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_path):
+    verify, check = tasks_for_inspector["verify"], tasks_for_inspector["check"]
+    d = drive()
+    log_in(d, server.url)
+    synced(d)
+    assert d.screen.ids.tasks.value == 2
+
+    d.nav("map")
+    assert sum(spot.task for spot in d.screen.map.spots) == 2  # a square for each task
+    d.nav("tasks")
+    assert {row["code"] for row in d.screen.ids.rows.data} == {verify, check}
+    shoot(d, "tasks")
+
+    d.tap(d.find("TaskRow", code=check))
+    assert d.app.current == "task"
+    task = d.screen
+    d.until(lambda: task.ids.case_photos.children, "the case's photos")
+    assert "已清运" not in task.ids.facts.text and "核查中" in task.ids.facts.text
+    d.tap(d.find("ResultButton", code="pass"))
+    assert task.result == "pass" and task.blocked == "核查通过需要至少一张现场照片。"
+
+    picture = tmp_path / "pictures" / "check.jpg"
+    picture.parent.mkdir()
+    picture.write_bytes(jpeg(d.app.fix.lon, d.app.fix.lat, color=(120, 140, 200)))
+    d.tap(task.ids.photos.ids.pick)
+    popup = d.popup("PickPopup")
+    popup.ids.chooser.path = str(picture.parent)
+    entry = d.until(
+        lambda: next((w for w in popup.walk() if getattr(w, "path", None) == str(picture)), None), "the file"
+    )
+    d.tap(entry)
+    assert popup.ids.chooser.selection == [str(picture)]
+    d.tap(popup.ids.choose)
+    d.until(lambda: task.ids.photos.paths, "the picked photo")
+    d.type(task.ids.note, "已清理干净")
+    assert task.blocked == ""
+    shoot(d, "task")
+
+    d.tap(task.ids.send)
+    assert d.app.current == "outbox"
+    d.until(lambda: d.find("OutboxRow").state_text == "已发送", "the reply to be sent")
+    operator = api_login(server, OPERATOR)
+    checked = case_of(server, operator, check)
+    assert checked["state"] == "checked"
+    assert [p["role"] for p in checked["photos"]].count("check") == 1
+    assert (
+        checked["timeline"][-1]["action"] == "reply_check" and checked["timeline"][-1]["note"] == "已清理干净"
+    )
+
+    # The verification task ends on the server (the case is voided) while the phone still shows it.
+    d.nav("tasks")
+    d.tap(d.find("TaskRow", code=verify))
+    act(server, operator, verify, "void", reason="重复来电")
+    d.tap(d.find("ResultButton", code="confirmed"))
+    d.tap(d.screen.ids.send)
+    outbox = d.app.services.outbox
+    refused = outbox.items()[0].id  # the newest item: rows are recycled widgets, so find them by item
+    d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the reply to be refused")
+    row = d.find("OutboxRow", item_id=refused)
+    assert f"Case {verify} no longer waits for this reply" in row.problem and row.can_retry and row.can_delete
+    d.tap(d.find("SmallButton", text="重发", root=row))
+    d.until(lambda: outbox.get(refused).attempts == 2 and outbox.get(refused).state == "failed", "the retry")
+    d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the retry refused too")
+    d.tap(d.find("SmallButton", text="删除", root=d.find("OutboxRow", item_id=refused)))
+    d.tap(d.popup("ConfirmPopup").ids.yes)
+    assert [i.kind for i in outbox.items()] == ["reply"]  # the sent check reply is left
+    assert d.find("OutboxRow").state_text == "已发送"
+
+
+def test_poor_fix_and_a_pin_placed_by_hand(drive, server):
+    d = drive(accuracy_m=45.0)
+    log_in(d, server.url)
+    synced(d)
+    d.nav("report")
+    report = d.screen
+    d.until(lambda: report.pin is not None, "the pin at the GPS fix")
+    assert report.warning.startswith("定位精度较差（±45 米）") and not report.by_hand
+    gps_pin = report.pin
+    grid_map = report.ids.panel.map
+    x, y = grid_map.to_window(*grid_map.center)
+    d.tap_at(x + dp(40), y - dp(20))  # east and south of the pin, which the small map centres on
+    assert report.by_hand and report.warning == "" and "手动选点" in report.ids.where.text
+    assert report.pin[0] > gps_pin[0] and report.pin[1] < gps_pin[1]
+    assert grid_map.pin == report.pin
+    d.tap(d.find("SmallButton", text="回到GPS位置"))
+    assert not report.by_hand and report.warning.startswith("定位精度较差")
+
+
+def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_path, admin_headers):
+    with live_server(mobile_db_url, tmp_path / "server.log") as gone:  # a server that will go away
+        d = drive()
+        log_in(d, gone.url)
+        synced(d)
+        me = user_id(gone, api_login(gone, INSPECTOR))
+        devices = httpx.get(
+            f"{gone.url}/api/auth/devices", params={"user_id": me}, headers=admin_headers
+        ).json()
+        (phone,) = [s for s in devices if s["device_id"] == d.app.services.device_id]
+        revoked = httpx.post(f"{gone.url}/api/auth/devices/{phone['id']}/revoke", headers=admin_headers)
+        assert revoked.status_code == 200, revoked.text
+        d.tap(d.find("SmallButton", text="立即同步"))
+        d.until(lambda: d.app.current == "login", "the login screen once the session was revoked")
+        assert d.app.notice == "登录已失效，请重新登录"
+        d.stop()
+
+    d = drive(app_dir)  # the same phone, and its server cannot be reached any more
+    login = d.screen
+    assert login.name == "login" and login.ids.server.text == gone.url
+    d.type(login.ids.login, INSPECTOR)
+    d.type(login.ids.password, "not the password")
+    d.tap(login.ids.submit)
+    d.until(lambda: login.error, "the refusal")
+    assert login.error == "Wrong password (checked on the phone: there is no network)."
+    d.type(login.ids.password, PASSWORD)
+    d.tap(login.ids.submit)
+    d.until(lambda: d.app.current == "home", "the offline login")
+    assert d.app.services.offline and "离线登录" in d.screen.ids.user.text
+
+
+def write_mbtiles(path: Path, lon: float, lat: float, colour: tuple[int, int, int]) -> Path:
+    """A raster MBTiles file of plain tiles at zooms 15 and 16 around (lon, lat) (rows in TMS order)."""
+    tile = io.BytesIO()
+    Image.new("RGB", (256, 256), colour).save(tile, "PNG")
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+    db.execute("CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB)")
+    db.executemany(
+        "INSERT INTO metadata VALUES (?, ?)",
+        [
+            ("name", "test"),
+            ("format", "png"),
+            ("minzoom", "15"),
+            ("maxzoom", "16"),
+            ("center", f"{lon},{lat},16"),
+        ],
+    )
+    for z in (15, 16):
+        x, y = tile_for_point(lon, lat, z)
+        rows = [
+            (z, x + dx, (1 << z) - 1 - (y + dy), tile.getvalue())
+            for dx in range(-3, 4)
+            for dy in range(-4, 5)
+        ]
+        db.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    return path
+
+
+def test_map_over_local_mbtiles(drive, server, beat, tmp_path):
+    (lon, lat), _ = beat
+    tiles = write_mbtiles(tmp_path / "base.mbtiles", lon, lat, (250, 190, 120))
+    d = drive(mbtiles=tiles)
+    log_in(d, server.url)
+    synced(d)
+    d.nav("map")
+    grid_map = d.screen.map
+    assert isinstance(grid_map, TiledGridMap) and isinstance(grid_map.mapview.map_source, MBTilesMapSource)
+    d.until(lambda: grid_map.drawn_outlines and grid_map.position, "the grids over the tiles")
+    d.until(
+        lambda: any(t.state == "animated" for t in grid_map.mapview._tiles), "tiles from the file, faded in"
+    )
+    png = d.screenshot(tmp_path / "map.png")
+    with Image.open(png) as shot:
+        pixels = dict((colour, n) for n, colour in shot.convert("RGB").getcolors(1 << 20))
+    assert pixels.get((250, 190, 120), 0) > 10_000  # the tiles fill the map, under the grid lines
