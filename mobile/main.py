@@ -37,6 +37,7 @@ from kivy.properties import NumericProperty, ObjectProperty, StringProperty  # n
 from kivy.uix.floatlayout import FloatLayout  # noqa: E402
 from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
+from mobile.platform import on_android  # noqa: E402
 from mobile.platform.camera import Camera, default_camera  # noqa: E402
 from mobile.platform.gps import Fix, Gps, default_gps  # noqa: E402
 from mobile.screens import make_screen  # noqa: E402
@@ -184,7 +185,8 @@ class GridOpsApp(App):
         if not self._running:
             return
         self.fix = fix
-        self.services.patrol.add_fix(fix.lon, fix.lat, fix.accuracy_m, fix.at, fix.speed_mps)
+        if not on_android():  # there the patrol's foreground service records the track, screen on or off
+            self.services.patrol.add_fix(fix.lon, fix.lat, fix.accuracy_m, fix.at, fix.speed_mps)
 
     @mainthread
     def _sync_reported(self, status: SyncStatus) -> None:

@@ -7,6 +7,7 @@ from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from mobile.platform.background import start_patrol_service, stop_patrol_service
 from mobile.screens.widgets import LIGHT_COLORS, SYNC_STATES, AppScreen, local_time
 
 RECENT_REPORTS = 5
@@ -26,16 +27,15 @@ class HomeScreen(AppScreen):
         super().__init__(**kwargs)
         self._tick = None
 
+    follows = ("sync_changes", "fix")
+
     def on_enter(self, *args) -> None:
-        self.app.bind(sync_changes=self._changed, fix=self._changed)
-        self._tick = Clock.schedule_interval(self._changed, TICK_SECONDS)
+        super().on_enter(*args)
+        self._tick = Clock.schedule_interval(self._followed, TICK_SECONDS)
 
     def on_leave(self, *args) -> None:
-        self.app.unbind(sync_changes=self._changed, fix=self._changed)
+        super().on_leave(*args)
         self._tick.cancel()
-
-    def _changed(self, *args) -> None:
-        self.refresh()
 
     def refresh(self) -> None:
         app, services = self.app, self.app.services
@@ -73,9 +73,11 @@ class HomeScreen(AppScreen):
         patrol = self.app.services.patrol
         if patrol.on_shift:
             patrol.clock_out()
+            stop_patrol_service()
             self.app.notify("已下班打卡")
         else:
             patrol.clock_in()
+            start_patrol_service(self.app.data_dir)
             self.app.notify("已上班打卡，开始记录巡查轨迹")
         self.app.services.sync.wake()
         self.refresh()

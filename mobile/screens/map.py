@@ -25,18 +25,19 @@ class MapScreen(AppScreen):
     def map(self):
         return self.ids.panel.map
 
+    follows = ("sync_changes",)
+
     def on_enter(self, *args) -> None:
-        self.app.bind(fix=self._moved, sync_changes=self._synced)
+        super().on_enter(*args)
+        self.app.bind(fix=self._moved)
 
     def on_leave(self, *args) -> None:
-        self.app.unbind(fix=self._moved, sync_changes=self._synced)
+        super().on_leave(*args)
+        self.app.unbind(fix=self._moved)
 
     def _moved(self, app, fix) -> None:
         self.map.position = fix
         self.map.track = self.app.services.patrol.track()
-
-    def _synced(self, *args) -> None:
-        self.refresh()
 
     def refresh(self) -> None:
         services = self.app.services

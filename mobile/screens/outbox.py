@@ -31,14 +31,7 @@ class OutboxRow(BoxLayout):
 
 
 class OutboxScreen(AppScreen):
-    def on_enter(self, *args) -> None:
-        self.app.bind(sync_changes=self._synced)
-
-    def on_leave(self, *args) -> None:
-        self.app.unbind(sync_changes=self._synced)
-
-    def _synced(self, *args) -> None:
-        self.refresh()
+    follows = ("sync_changes",)
 
     def refresh(self) -> None:
         services = self.app.services

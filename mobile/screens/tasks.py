@@ -55,14 +55,7 @@ class TaskRow(ButtonBehavior, BoxLayout):
 
 
 class TasksScreen(AppScreen):
-    def on_enter(self, *args) -> None:
-        self.app.bind(sync_changes=self._synced)
-
-    def on_leave(self, *args) -> None:
-        self.app.unbind(sync_changes=self._synced)
-
-    def _synced(self, *args) -> None:
-        self.refresh()
+    follows = ("sync_changes",)
 
     def refresh(self) -> None:
         app = self.app

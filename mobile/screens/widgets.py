@@ -132,13 +132,27 @@ def in_background(
 
 
 class AppScreen(Screen):
-    """A screen of the app: ``refresh`` re-reads what it shows each time it is entered."""
+    """A screen of the app: ``refresh`` re-reads what it shows each time it is entered, and again on every
+    change of the app's properties named in ``follows`` while it is shown."""
+
+    follows: tuple[str, ...] = ()
 
     @property
     def app(self) -> GridOpsApp:
         return App.get_running_app()
 
     def on_pre_enter(self, *args) -> None:
+        self.refresh()
+
+    def on_enter(self, *args) -> None:
+        for name in self.follows:
+            self.app.fbind(name, self._followed)
+
+    def on_leave(self, *args) -> None:
+        for name in self.follows:
+            self.app.funbind(name, self._followed)
+
+    def _followed(self, *args) -> None:
         self.refresh()
 
     def refresh(self) -> None:

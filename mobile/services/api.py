@@ -133,7 +133,7 @@ class Api:
     def _refresh(self) -> None:
         auth = self.auth
         if auth is None:
-            raise LoginRequired("Please log in.")
+            raise LoginRequired("请先登录。")
         try:
             answer = self._send(
                 "POST", "api/auth/refresh", json={"refresh_token": auth["refresh_token"]}, authorized=False
@@ -141,14 +141,14 @@ class Api:
         except ApiError as exc:
             if exc.status in (400, 401, 403, 422):
                 self.store.set("auth", None)
-                raise LoginRequired(f"Your login has ended ({exc.message}): please log in again.") from exc
+                raise LoginRequired(f"登录已失效（{exc.message}），请重新登录。") from exc
             raise
         self._keep(answer)
 
     def _access_token(self) -> str:
         auth = self.auth
         if auth is None:
-            raise LoginRequired("Please log in.")
+            raise LoginRequired("请先登录。")
         if datetime.fromisoformat(auth["access_expires_at"]) - REFRESH_MARGIN < datetime.now(UTC):
             self._refresh()
             auth = self.auth
@@ -202,10 +202,10 @@ class Api:
                     **kwargs,
                 )
             except requests.RequestException as exc:
-                problem: Offline = Offline(f"No connection to {self.base_url} ({type(exc).__name__}).")
+                problem: Offline = Offline(f"连不上服务器 {self.base_url}（{type(exc).__name__}）。")
             else:
                 if response.status_code in RETRY_STATUS:
-                    problem = Offline(f"The server is busy or unavailable (HTTP {response.status_code}).")
+                    problem = Offline(f"服务器忙或暂不可用（HTTP {response.status_code}）。")
                     wait = _retry_after(response)
                 else:
                     return self._answer(response, image)
@@ -221,16 +221,15 @@ class Api:
             return response.content
         if 300 <= response.status_code < 400 or kind != "application/json" or (image and response.ok):
             raise NotOurServer(
-                "The network answered, but not as the GridOps server "
-                f"(HTTP {response.status_code}, {kind or 'no content type'}): "
-                "a Wi-Fi login page? Open a browser to log in to the network."
+                f"网络有应答，但不是 GridOps 服务器（HTTP {response.status_code}，{kind or '无内容类型'}）："
+                "可能是 Wi-Fi 登录页面，请先用浏览器登录网络。"
             )
         if response.status_code >= 400:
             raise ApiError(response.status_code, _message(response))
         try:
             return response.json()
         except ValueError as exc:
-            raise NotOurServer("The server's answer was cut off or garbled.") from exc
+            raise NotOurServer("服务器的应答不完整或已损坏。") from exc
 
     def download(self, path: str) -> bytes:
         """The bytes of a photo (an authorized GET answered with an image, retried like the others)."""

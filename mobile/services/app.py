@@ -90,9 +90,9 @@ class AppServices:
     def _login_offline(self, server_url: str, login: str, password: str, problem: Offline) -> dict:
         saved = self.store.get("offline_login")
         if not saved or saved["server"] != server_url or saved["login"] != login:
-            raise LoginFailed(f"{problem} The first login on this phone needs the network.") from problem
+            raise LoginFailed(f"{problem} 这部手机第一次登录需要联网。") from problem
         if not hmac.compare_digest(saved["verifier"], _verifier(password, bytes.fromhex(saved["salt"]))):
-            raise LoginFailed("Wrong password (checked on the phone: there is no network).") from problem
+            raise LoginFailed("密码错误（没有网络，已在手机上核对）。") from problem
         self.offline = True
         return saved["user"]
 

@@ -106,7 +106,7 @@ class Outbox:
     ) -> OutboxItem:
         """Queue an inspector's report (one to three photos; the position in WGS 84)."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
-            raise OutboxError(f"A report needs one to {MAX_PHOTOS} photos.")
+            raise OutboxError(f"一条上报需要 1 到 {MAX_PHOTOS} 张照片。")
         payload = {
             "category": category,
             "lon": lon,
@@ -137,7 +137,7 @@ class Outbox:
         if action not in REPLY_ACTIONS:
             raise OutboxError(f"A task reply is one of {', '.join(REPLY_ACTIONS)}.")
         if len(photos) > MAX_PHOTOS:
-            raise OutboxError(f"A reply takes at most {MAX_PHOTOS} photos.")
+            raise OutboxError(f"一条回复最多 {MAX_PHOTOS} 张照片。")
         payload = {
             "action": action,
             "result": result,
@@ -167,7 +167,7 @@ class Outbox:
     def get(self, item_id: int) -> OutboxItem:
         items = self._load("WHERE id = ?", (item_id,))
         if not items:
-            raise OutboxError("This item is no longer in the outbox.")
+            raise OutboxError("这条记录已不在发件箱中。")
         return items[0]
 
     def items(self, *states: str) -> list[OutboxItem]:
@@ -225,14 +225,14 @@ class Outbox:
                 (item_id,),
             ).rowcount
         if not changed:
-            raise OutboxError("Only a failed item can be retried.")
+            raise OutboxError("只有发送失败的记录可以重发。")
         return self.get(item_id)
 
     def delete(self, item_id: int) -> None:
         """Delete an item that was not sent yet (queued or failed), with its photos."""
         item = self.get(item_id)
         if item.state in ("sending", "sent") or (item.kind == "report" and item.case_code):
-            raise OutboxError("This report has already reached the server: it can no longer be deleted.")
+            raise OutboxError("这条上报已送达服务器，不能再删除。")
         with self.store.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
         for photo in item.photos:

@@ -70,7 +70,7 @@ class Sync:
         self.patrol = patrol
         self.interval_s = interval_s
         self.max_pause_s = max_pause_s
-        self.status = SyncStatus("idle", "Not synced yet.")
+        self.status = SyncStatus("idle", "尚未同步。")
         self._listeners: list[Callable[[SyncStatus], None]] = []
         self._run_lock = threading.Lock()
         self._wake = threading.Event()
@@ -95,7 +95,7 @@ class Sync:
         """Push, then pull. Raises nothing for a network problem: the status says it and the work stays."""
         run = SyncRun()
         with self._run_lock:
-            self._set("syncing", "Syncing…")
+            self._set("syncing", "正在同步…")
             try:
                 self.push_outbox(run)
                 self.push_patrol(run)
@@ -107,8 +107,8 @@ class Sync:
             except ApiError as exc:
                 self._set("error", exc.message)
             else:
-                failed = f", {len(run.failed)} refused" if run.failed else ""
-                self._set("idle", f"Synced: {len(run.sent)} sent{failed}.", success=True)
+                failed = f"，{len(run.failed)} 条被拒" if run.failed else ""
+                self._set("idle", f"已同步：发送 {len(run.sent)} 条{failed}。", success=True)
         return run
 
     def push_outbox(self, run: SyncRun) -> None:
@@ -126,9 +126,7 @@ class Sync:
                 self.outbox.finish(item.id, error=exc.message)
                 run.failed.append(item.client_uuid)
             except FileNotFoundError as exc:
-                self.outbox.finish(
-                    item.id, error=f"A photo of this item is missing on the phone: {exc.filename}"
-                )
+                self.outbox.finish(item.id, error=f"手机上找不到这条记录的照片：{exc.filename}")
                 run.failed.append(item.client_uuid)
             else:
                 self.outbox.finish(item.id)
@@ -142,7 +140,7 @@ class Sync:
                 answer = {}
             code = str(answer.get("code", ""))
             if answer.get("client_uuid") != item.client_uuid or not CASE_CODE.match(code):
-                raise NotOurServer("The answer did not carry this report's case code: it will be sent again.")
+                raise NotOurServer("应答中没有这条上报的案件编号：稍后会重新发送。")
             self.outbox.reached_server(item.id, code)
             self.cache.apply_cases([answer], kind="reports")
         self._send_photos(item, code)
@@ -177,7 +175,7 @@ class Sync:
             if not self._already_replied(detail, item, photo_ids):
                 why = detail["actions"].get(action)
                 if why is not None:
-                    raise ApiError(409, f"Case {code} no longer waits for this reply: {why}") from exc
+                    raise ApiError(409, f"案件 {code} 已不再等待这条回复：{why}") from exc
                 detail = self.api.post(
                     f"api/cases/{code}/actions/{action}", json=body | {"version": detail["version"]}
                 )
@@ -283,7 +281,7 @@ class Sync:
                 self.run_once()
             except Exception:  # a bug must not end the background sync: log it, try again later
                 log.exception("sync run failed")
-                self._set("error", "Sync failed unexpectedly; it will try again.")
+                self._set("error", "同步意外出错，稍后会重试。")
             if self.status.state == "idle":
                 wait, pause = self.interval_s, 2.0
             else:  # offline or refused: try again soon, then less and less often

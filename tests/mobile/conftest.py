@@ -98,6 +98,43 @@ def http_login(server: LiveServer, login: str) -> httpx.Client:
     return client
 
 
+def user_id(client: httpx.Client) -> int:
+    return client.get("/api/auth/me").json()["user"]["id"]
+
+
+def case_of(client: httpx.Client, code: str) -> dict:
+    answer = client.get(f"/api/cases/{code}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def act(client: httpx.Client, code: str, action: str, **body) -> dict:
+    """Take a workflow action over HTTP at the case's current version."""
+    answer = client.post(
+        f"/api/cases/{code}/actions/{action}", json={"version": case_of(client, code)["version"], **body}
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def hotline_case(operator: httpx.Client, lon: float, lat: float, description: str, **caller) -> dict:
+    """A citizen's call registered by the operator: a case in state reported."""
+    answer = operator.post(
+        "/api/cases",
+        json={
+            "client_uuid": str(uuid.uuid4()),
+            "category": "E06010",
+            "lon": lon,
+            "lat": lat,
+            "channel": "hotline",
+            "description": description,
+            **caller,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 @pytest.fixture(scope="module")
 def inspector_http(server) -> Iterator[httpx.Client]:
     """The demo inspector's view of the server, not through the phone's network."""

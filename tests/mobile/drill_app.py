@@ -11,18 +11,11 @@ Each line it prints is one fact the test reads: ``saved <client uuid>`` the mome
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-os.environ.update(
-    KIVY_NO_ARGS="1",
-    KIVY_USE_DEFAULTCONFIG="1",
-    KIVY_HOME=tempfile.mkdtemp(prefix="gridops-kivy-"),
-    SDL_VIDEODRIVER="offscreen",
-    KIVY_NO_FILELOG="1",
-)
+# The tests' Kivy settings (a real window, offscreen) are made when their conftest is imported: first.
+from tests.mobile.conftest import INSPECTOR, PASSWORD  # isort: skip
 
 from mobile.main import GridOpsApp
 from mobile.platform.camera import DesktopCamera
@@ -30,7 +23,6 @@ from mobile.platform.gps import LIXIA_ROUTE, SimulatedGps
 from mobile.services.cache import Cache
 from mobile.services.store import Store
 from tests.mobile.app_driver import Driver
-from tests.mobile.conftest import INSPECTOR, PASSWORD
 
 # The restarted app retries every second or two, so the drill need not wait for a phone's long pauses.
 SYNC = {"interval_s": 1.0, "max_pause_s": 2.0}

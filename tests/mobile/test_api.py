@@ -133,7 +133,7 @@ def test_revoked_device_must_log_in_again(store, netfault, server, sleeps):
     assert revoked.status_code == 200, revoked.text
     start = netfault.count
 
-    with pytest.raises(LoginRequired, match=r"login has ended \(this session has ended.*please log in again"):
+    with pytest.raises(LoginRequired, match=r"登录已失效（this session has ended.*请重新登录"):
         api.get("api/cases")
 
     assert calls(netfault.since(start)) == [
@@ -141,7 +141,7 @@ def test_revoked_device_must_log_in_again(store, netfault, server, sleeps):
         ("POST", "/api/auth/refresh", "pass", 401),
     ]
     assert not api.logged_in and store.get("auth") is None
-    with pytest.raises(LoginRequired, match="Please log in"):
+    with pytest.raises(LoginRequired, match="请先登录"):
         api.get("api/cases")
     assert netfault.count == start + 2  # nothing more was sent
 
@@ -167,7 +167,7 @@ def test_no_answer_is_retried_with_capped_exponential_backoff(store, netfault, s
 
     sleeps.clear()
     netfault.set("down")
-    with pytest.raises(Offline, match="No connection"):
+    with pytest.raises(Offline, match="连不上服务器"):
         api.get("api/auth/me")
     assert len(sleeps) == 3  # four tries, three waits
     assert all(0 <= s <= bound for s, bound in zip(sleeps, (1.0, 1.5, 1.5), strict=True))
@@ -211,7 +211,7 @@ def test_wifi_login_page_is_not_our_server(store, netfault, village, sleeps):
     start = netfault.count
     netfault.set("portal")
 
-    with pytest.raises(NotOurServer, match="Wi-Fi login page"):
+    with pytest.raises(NotOurServer, match="Wi-Fi 登录页面"):
         api.get("api/auth/me")
     with pytest.raises(NotOurServer):
         api.post(
@@ -242,7 +242,7 @@ def test_answer_slower_than_the_read_timeout_is_offline(store, netfault, sleeps)
     start = netfault.count
     netfault.fault("hang", path="^/api/auth/me$")
     try:
-        with pytest.raises(Offline, match=r"No connection to .*\(ReadTimeout\)"):
+        with pytest.raises(Offline, match=r"连不上服务器 .*（ReadTimeout）"):
             api.get("api/auth/me")
     finally:
         netfault.release()

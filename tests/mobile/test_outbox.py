@@ -77,11 +77,11 @@ def test_items_survive_reopening_the_store(app_dir, camera, queue_report):
 
 
 def test_a_report_takes_one_to_three_photos_and_a_reply_up_to_three(outbox, camera, queue_report):
-    with pytest.raises(OutboxError, match="one to 3 photos"):
+    with pytest.raises(OutboxError, match="1 到 3 张照片"):
         queue_report(outbox, [])
-    with pytest.raises(OutboxError, match="one to 3 photos"):
+    with pytest.raises(OutboxError, match="1 到 3 张照片"):
         queue_report(outbox, camera(4))
-    with pytest.raises(OutboxError, match="at most 3 photos"):
+    with pytest.raises(OutboxError, match="最多 3 张照片"):
         add_reply(outbox, camera(4))
     with pytest.raises(OutboxError, match="reply_verification, reply_check"):
         add_reply(outbox, [], action="close")
@@ -99,13 +99,13 @@ def test_only_a_failed_item_is_retried(inspector_app, camera, queue_report):
     outbox = inspector_app.outbox
     beijing = queue_report(outbox, camera(1), lon=116.3975, lat=39.9087)  # outside every grid
     waiting = queue_report(outbox, camera(1))
-    with pytest.raises(OutboxError, match="Only a failed item"):
+    with pytest.raises(OutboxError, match="只有发送失败的记录"):
         outbox.retry(waiting.id)
 
     run = inspector_app.sync.run_once()
     assert run.failed == [beijing.client_uuid] and run.sent == [waiting.client_uuid]
     assert outbox.counts() == {"queued": 0, "sending": 0, "sent": 1, "failed": 1}
-    with pytest.raises(OutboxError, match="Only a failed item"):
+    with pytest.raises(OutboxError, match="只有发送失败的记录"):
         outbox.retry(waiting.id)  # sent
 
     again = outbox.retry(beijing.id)
@@ -121,18 +121,18 @@ def test_delete_is_refused_once_the_report_reached_the_server(inspector_app, net
     halfway = outbox.get(halfway.id)
     assert halfway.state == "queued" and halfway.case_code is not None
 
-    with pytest.raises(OutboxError, match="already reached the server"):
+    with pytest.raises(OutboxError, match="已送达服务器"):
         outbox.delete(halfway.id)
     netfault.set("pass")
     inspector_app.sync.run_once()
     assert outbox.get(halfway.id).state == "sent"
-    with pytest.raises(OutboxError, match="already reached the server"):
+    with pytest.raises(OutboxError, match="已送达服务器"):
         outbox.delete(halfway.id)
     assert all(p.path.exists() for p in halfway.photos)
 
     never_sent = queue_report(outbox, camera(2))
     outbox.delete(never_sent.id)
-    with pytest.raises(OutboxError, match="no longer in the outbox"):
+    with pytest.raises(OutboxError, match="已不在发件箱中"):
         outbox.get(never_sent.id)
     assert not any(p.path.exists() for p in never_sent.photos)
 

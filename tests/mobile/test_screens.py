@@ -5,6 +5,8 @@ for the README."""
 
 from __future__ import annotations
 
+from contextlib import closing
+
 # isort: off
 from mobile.main import GridOpsApp  # first: it sets the window's size, which Kivy fixes when it makes it
 
@@ -26,70 +28,27 @@ from mobile.platform.camera import DesktopCamera
 from mobile.platform.gps import SimulatedGps
 from mobile.screens.gridmap import TiledGridMap
 from tests.mobile.app_driver import Driver, colours
-from tests.mobile.conftest import INSPECTOR, OPERATOR, PASSWORD
+from tests.mobile.conftest import (
+    INSPECTOR,
+    OPERATOR,
+    PASSWORD,
+    act,
+    case_of,
+    hotline_case,
+    http_login,
+    user_id,
+)
 from tests.server.case_world import jpeg
 from tests.server.live import live_server
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "mobile"
 
 
-def api_login(server, login: str, password: str = PASSWORD) -> dict[str, str]:
-    """Authorization headers for ``login``, from a login over HTTP (another device than the app)."""
-    answer = httpx.post(
-        f"{server.url}/api/auth/login",
-        json={
-            "login": login,
-            "password": password,
-            "device_id": f"test-{uuid.uuid4()}",
-            "device_name": "test",
-        },
-    )
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def user_id(server, headers: dict[str, str]) -> int:
-    return httpx.get(f"{server.url}/api/auth/me", headers=headers).json()["user"]["id"]
-
-
-def case_of(server, headers: dict[str, str], code: str) -> dict:
-    answer = httpx.get(f"{server.url}/api/cases/{code}", headers=headers)
-    answer.raise_for_status()
-    return answer.json()
-
-
-def act(server, headers: dict[str, str], code: str, action: str, **body) -> dict:
-    """Take a workflow action over HTTP at the case's current version."""
-    version = case_of(server, headers, code)["version"]
-    answer = httpx.post(
-        f"{server.url}/api/cases/{code}/actions/{action}", headers=headers, json={"version": version, **body}
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def hotline_case(server, operator: dict[str, str], lon: float, lat: float, description: str) -> str:
-    """A citizen's call registered by the operator: a case in state reported."""
-    answer = httpx.post(
-        f"{server.url}/api/cases",
-        headers=operator,
-        json={
-            "client_uuid": str(uuid.uuid4()),
-            "category": "E06010",
-            "lon": lon,
-            "lat": lat,
-            "channel": "hotline",
-            "description": description,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["code"]
-
-
 @pytest.fixture(scope="module")
 def unit(server) -> dict:
     """The first unit grid of the inspector's village (a GeoJSON feature): the simulated walk is in it."""
-    grids = httpx.get(f"{server.url}/api/sync/grids", headers=api_login(server, INSPECTOR)).json()
+    with closing(http_login(server, INSPECTOR)) as inspector:
+        grids = inspector.get("/api/sync/grids").json()
     units = [f for f in grids["features"] if f["properties"]["level"] == "unit"]
     return min(units, key=lambda f: f["properties"]["code"])
 
@@ -218,7 +177,8 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
     code = row.code
     assert code == d.app.services.outbox.items()[0].case_code and not row.can_delete
     shoot(d, "outbox")
-    case = case_of(server, api_login(server, INSPECTOR), code)
+    with closing(http_login(server, INSPECTOR)) as inspector:
+        case = case_of(inspector, code)
     assert case["category"]["code"] == "E06010" and case["urgency"] == "urgent"
     assert case["description"] == "人行道上有一堆装修垃圾" and case["grid_code"] == unit["properties"]["code"]
     assert [p["role"] for p in case["photos"]] == ["before"]
@@ -247,17 +207,17 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
 def tasks_for_inspector(server, beat, admin_headers) -> dict[str, str]:
     """Two tasks for the inspector, set up over HTTP: a case to verify (a citizen's call), and a case
     to check (reported, verified, filed, dispatched and handled by its department)."""
-    operator, inspector = api_login(server, OPERATOR), api_login(server, INSPECTOR)
-    me = user_id(server, inspector)
+    operator, inspector = http_login(server, OPERATOR), http_login(server, INSPECTOR)
+    me = user_id(inspector)
     (lon, lat), _ = beat
-    verify = hotline_case(server, operator, lon, lat, "市民来电：路边垃圾没人清")
-    act(server, operator, verify, "request_verification", inspector_id=me)
+    verify = hotline_case(operator, lon, lat, "市民来电：路边垃圾没人清")["code"]
+    act(operator, verify, "request_verification", inspector_id=me)
 
-    check = hotline_case(server, operator, lon, lat, "市民来电：小区门口堆满垃圾")
-    act(server, operator, check, "request_verification", inspector_id=me)
-    act(server, inspector, check, "reply_verification", result="confirmed")
-    act(server, operator, check, "file")
-    department = act(server, operator, check, "dispatch")["department"]["code"]
+    check = hotline_case(operator, lon, lat, "市民来电：小区门口堆满垃圾")["code"]
+    act(operator, check, "request_verification", inspector_id=me)
+    act(inspector, check, "reply_verification", result="confirmed")
+    act(operator, check, "file")
+    department = act(operator, check, "dispatch")["department"]["code"]
     phone = f"177{uuid.uuid4().int % 10**8:08d}"
     created = httpx.post(
         f"{server.url}/api/users",
@@ -266,16 +226,17 @@ def tasks_for_inspector(server, beat, admin_headers) -> dict[str, str]:
               "password": PASSWORD},
     )  # fmt: skip
     assert created.status_code == 201, created.text
-    handler = api_login(server, phone)
-    photo = httpx.post(
-        f"{server.url}/api/cases/{check}/photos",
+    handler = http_login(server, phone)
+    photo = handler.post(
+        f"/api/cases/{check}/photos",
         params={"role": "after"},
-        headers=handler,
         files={"file": ("after.jpg", jpeg(lon, lat, color=(90, 160, 90)), "image/jpeg")},
     )
     assert photo.status_code == 201, photo.text
-    act(server, handler, check, "report_handling", note="已清运")
-    act(server, operator, check, "request_check", inspector_id=me)
+    act(handler, check, "report_handling", note="已清运")
+    act(operator, check, "request_check", inspector_id=me)
+    for client in (operator, inspector, handler):
+        client.close()
     return {"verify": verify, "check": check}
 
 
@@ -320,8 +281,8 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     d.tap(task.ids.send)
     assert d.app.current == "outbox"
     d.until(lambda: d.find("OutboxRow").state_text == "已发送", "the reply to be sent")
-    operator = api_login(server, OPERATOR)
-    checked = case_of(server, operator, check)
+    operator = http_login(server, OPERATOR)
+    checked = case_of(operator, check)
     assert checked["state"] == "checked"
     assert [p["role"] for p in checked["photos"]].count("check") == 1
     assert (
@@ -331,14 +292,14 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     # The verification task ends on the server (the case is voided) while the phone still shows it.
     d.nav("tasks")
     d.tap(d.find("TaskRow", code=verify))
-    act(server, operator, verify, "void", reason="重复来电")
+    act(operator, verify, "void", reason="重复来电")
     d.tap(d.find("ResultButton", code="confirmed"))
     d.tap(d.screen.ids.send)
     outbox = d.app.services.outbox
     refused = outbox.items()[0].id  # the newest item: rows are recycled widgets, so find them by item
     d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the reply to be refused")
     row = d.find("OutboxRow", item_id=refused)
-    assert f"Case {verify} no longer waits for this reply" in row.problem and row.can_retry and row.can_delete
+    assert f"案件 {verify} 已不再等待这条回复" in row.problem and row.can_retry and row.can_delete
     d.tap(d.find("SmallButton", text="重发", root=row))
     d.until(lambda: outbox.get(refused).attempts == 2 and outbox.get(refused).state == "failed", "the retry")
     d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the retry refused too")
@@ -372,7 +333,8 @@ def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_pa
         d = drive()
         log_in(d, gone.url)
         synced(d)
-        me = user_id(gone, api_login(gone, INSPECTOR))
+        with closing(http_login(gone, INSPECTOR)) as inspector:
+            me = user_id(inspector)
         devices = httpx.get(
             f"{gone.url}/api/auth/devices", params={"user_id": me}, headers=admin_headers
         ).json()
@@ -391,7 +353,7 @@ def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_pa
     d.type(login.ids.password, "not the password")
     d.tap(login.ids.submit)
     d.until(lambda: login.error, "the refusal")
-    assert login.error == "Wrong password (checked on the phone: there is no network)."
+    assert login.error == "密码错误（没有网络，已在手机上核对）。"
     d.type(login.ids.password, PASSWORD)
     d.tap(login.ids.submit)
     d.until(lambda: d.app.current == "home", "the offline login")

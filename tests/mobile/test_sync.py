@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import queue
-import uuid
 
 import pytest
 from PIL import Image
 
 from mobile.services.sync import SyncStatus
-from tests.mobile.conftest import OPERATOR, http_login
+from tests.mobile.conftest import OPERATOR, act, case_of, hotline_case, http_login, user_id
 
 BEIJING = (116.3975, 39.9087)  # 天安门: outside every grid of the Jinan demo city
 STARTER_CATEGORIES = 90
@@ -30,36 +29,18 @@ def operator_http(server):
 def verification_task(operator_http, inspector_http, village) -> str:
     """A hotline case in the inspector's village that the operator sent the inspector to verify: its code."""
     _, lon, lat = village
-    inspector_id = inspector_http.get("/api/auth/me").json()["user"]["id"]
-    answer = operator_http.post(
-        "/api/cases",
-        json={
-            "client_uuid": str(uuid.uuid4()),
-            "category": "E06010",
-            "lon": lon,
-            "lat": lat,
-            "channel": "hotline",
-            "description": "市民来电：路口有垃圾堆放",
-            "reporter_name": "王先生",
-            "reporter_phone": "13012345678",
-        },
+    case = hotline_case(
+        operator_http,
+        lon,
+        lat,
+        "市民来电：路口有垃圾堆放",
+        reporter_name="王先生",
+        reporter_phone="13012345678",
     )
-    assert answer.status_code == 201, answer.text
-    case = answer.json()
     assert case["state"] == "reported"
-    sent = operator_http.post(
-        f"/api/cases/{case['code']}/actions/request_verification",
-        json={"version": case["version"], "inspector_id": inspector_id},
-    )
-    assert sent.status_code == 200, sent.text
-    assert sent.json()["state"] == "verifying"
+    sent = act(operator_http, case["code"], "request_verification", inspector_id=user_id(inspector_http))
+    assert sent["state"] == "verifying"
     return case["code"]
-
-
-def case_on_server(http, code: str) -> dict:
-    answer = http.get(f"/api/cases/{code}")
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def calls(exchanges) -> list[tuple[str, str, int | None]]:
@@ -83,7 +64,7 @@ def test_report_with_two_photos_becomes_one_case_with_both(
     item = inspector_app.outbox.get(item.id)
     assert item.state == "sent" and item.case_code and item.sent_at is not None
     assert all(p.photo_id is not None for p in item.photos)
-    case = case_on_server(inspector_http, item.case_code)
+    case = case_of(inspector_http, item.case_code)
     assert case["client_uuid"] == item.client_uuid
     assert case["channel"] == "inspector" and case["category"]["code"] == "E06010"
     assert case["description"] == "路边垃圾堆放"
@@ -105,9 +86,9 @@ def test_wifi_login_page_leaves_the_report_queued(inspector_app, netfault, camer
 
     assert run.sent == [] and run.failed == []
     assert inspector_app.sync.status.state == "offline"
-    assert "Wi-Fi login page" in inspector_app.sync.status.message
+    assert "Wi-Fi 登录页面" in inspector_app.sync.status.message
     item = inspector_app.outbox.get(item.id)
-    assert item.state == "queued" and item.case_code is None and "Wi-Fi login page" in item.error
+    assert item.state == "queued" and item.case_code is None and "Wi-Fi 登录页面" in item.error
     assert calls(netfault.since(start)) == [("POST", "/api/cases", None)]  # never reached the server
 
     netfault.set("pass")
@@ -124,7 +105,7 @@ def test_report_outside_every_grid_fails_with_the_servers_reason(inspector_app, 
     assert failed.state == "failed" and failed.case_code is None
     assert "outside" in failed.error and "grid" in failed.error
     assert inspector_app.sync.status.state == "idle"  # a refused report does not stop the sync
-    assert "1 refused" in inspector_app.sync.status.message
+    assert "1 条被拒" in inspector_app.sync.status.message
 
     outbox.retry(item.id)
     assert inspector_app.sync.run_once().failed == [item.client_uuid]
@@ -198,7 +179,7 @@ def test_task_reply_with_a_photo_moves_the_case_on(inspector_app, inspector_http
     run = inspector_app.sync.run_once()
 
     assert run.sent == [item.client_uuid]
-    case = case_on_server(inspector_http, verification_task)
+    case = case_of(inspector_http, verification_task)
     assert case["state"] == "registered"
     (event,) = replies(case)
     (photo,) = [p for p in case["photos"] if p["role"] == "verification"]
@@ -232,7 +213,7 @@ def test_reply_whose_answer_was_lost_is_recognised_as_delivered(
         ("POST", f"/api/cases/{verification_task}/actions/reply_verification", 409),
         ("GET", f"/api/cases/{verification_task}", 200),
     ]
-    case = case_on_server(inspector_http, verification_task)
+    case = case_of(inspector_http, verification_task)
     assert case["state"] == "registered" and len(replies(case)) == 1
 
 
@@ -256,7 +237,7 @@ def test_reply_to_a_case_changed_meanwhile_is_sent_with_the_new_version(
         ("GET", f"/api/cases/{verification_task}", 200),
         ("POST", action, 200),
     ]
-    case = case_on_server(inspector_http, verification_task)
+    case = case_of(inspector_http, verification_task)
     assert case["state"] == "registered" and case["tags"] == ["key_supervision"]
     assert len(replies(case)) == 1 and case["version"] > tagged.json()["version"]
 
@@ -286,4 +267,4 @@ def test_background_sync_delivers_when_the_network_returns(inspector_app, netfau
     inspector_app.sync.stop()
 
     assert inspector_app.outbox.get(item.id).state == "sent"
-    assert done.last_success is not None and done.message.startswith("Synced")
+    assert done.last_success is not None and done.message.startswith("已同步")
