@@ -35,4 +35,4 @@ apt_install "postgresql-${pg_version}-postgis-3" "postgresql-${pg_version}-postg
 
 # The inspectors' app (Kivy): OpenGL through Mesa's software renderer for its window (tests run it
 # offscreen), and a CJK font so Chinese text renders instead of empty boxes.
-apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 fonts-noto-cjk
+apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 xclip fonts-noto-cjk
