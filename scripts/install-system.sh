@@ -34,5 +34,6 @@ pg_version=$(ls /usr/lib/postgresql | sort -n | tail -1)
 apt_install "postgresql-${pg_version}-postgis-3" "postgresql-${pg_version}-postgis-3-scripts"
 
 # The inspectors' app (Kivy): OpenGL through Mesa's software renderer for its window (tests run it
-# offscreen), and a CJK font so Chinese text renders instead of empty boxes.
+# offscreen), the multitouch and clipboard helpers Kivy looks for on Linux, and a CJK font so Chinese
+# text renders instead of empty boxes.
 apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 xclip fonts-noto-cjk

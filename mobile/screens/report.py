@@ -8,6 +8,7 @@ report is in the outbox."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kivy.factory import Factory
@@ -20,6 +21,7 @@ from mobile.screens.widgets import AppScreen
 from mobile.services.outbox import OutboxError
 
 WORST_ACCURACY_M = 30.0  # a fix less accurate than this asks the inspector to place the pin or wait
+FIX_MAX_AGE_S = 120.0  # an older fix (the receiver's last position, or a lost signal) is no fix
 MAX_CHOICES = 60
 
 
@@ -146,8 +148,11 @@ class ReportScreen(AppScreen):
                 if poor
                 else ""
             )
+        age_s = (datetime.now(UTC) - fix.at).total_seconds() if fix is not None else None
         if fix is None:
             self.blocked = "还没有GPS定位，不能提交：请到开阔处稍候。"
+        elif age_s > FIX_MAX_AGE_S:
+            self.blocked = f"GPS定位已过时（{age_s / 60:.0f} 分钟前），不能提交：请到开阔处稍候。"
         elif photos.busy:
             self.blocked = "照片处理中…"
         elif not photos.paths:

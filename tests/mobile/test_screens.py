@@ -6,6 +6,7 @@ for the README."""
 from __future__ import annotations
 
 from contextlib import closing
+from datetime import timedelta
 
 # isort: off
 from mobile.main import GridOpsApp  # first: it sets the window's size, which Kivy fixes when it makes it
@@ -25,7 +26,7 @@ from shapely.geometry import shape
 
 from gis.tiles import tile_for_point
 from mobile.platform.camera import DesktopCamera
-from mobile.platform.gps import SimulatedGps
+from mobile.platform.gps import SimulatedGps, utc_now
 from mobile.screens.gridmap import TiledGridMap
 from tests.mobile.app_driver import Driver, colours
 from tests.mobile.conftest import (
@@ -66,7 +67,12 @@ def drive(app_dir, beat):
     drivers: list[Driver] = []
 
     def start(data_dir: Path = app_dir, **options) -> Driver:
-        gps = SimulatedGps(route=beat, interval_s=1.0, accuracy_m=options.pop("accuracy_m", 8.0))
+        gps = SimulatedGps(
+            route=beat,
+            interval_s=1.0,
+            accuracy_m=options.pop("accuracy_m", 8.0),
+            clock=options.pop("gps_clock", utc_now),
+        )
         app = GridOpsApp(data_dir, gps=gps, camera=DesktopCamera(gps=gps), **options)
         driver = Driver(app).start()
         drivers.append(driver)
@@ -326,6 +332,24 @@ def test_poor_fix_and_a_pin_placed_by_hand(drive, server):
     assert grid_map.pin == report.pin
     d.tap(d.find("SmallButton", text="回到GPS位置"))
     assert not report.by_hand and report.warning.startswith("定位精度较差")
+
+
+def test_no_report_without_a_current_fix(drive, server):
+    """A receiver that only gives a position of ten minutes ago (its last known one) is no fix."""
+    d = drive(gps_clock=lambda: utc_now() - timedelta(minutes=10))
+    log_in(d, server.url)
+    synced(d)
+    d.nav("report")
+    report = d.screen
+    d.until(lambda: report.pin is not None, "the pin at the old position")
+    d.tap(report.ids.photos.ids.take)
+    d.until(lambda: report.ids.photos.paths, "the photo from the camera")
+    d.tap(d.find("MajorButton", text="市容环境"))
+    d.tap(d.find("ChoiceRow", code="E06010"))
+    assert report.blocked == "GPS定位已过时（10 分钟前），不能提交：请到开阔处稍候。"
+    assert report.ids.blocked.text == report.blocked and report.ids.submit.disabled
+    d.tap(report.ids.submit)
+    assert d.app.current == "report" and d.app.services.outbox.items() == []
 
 
 def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_path, admin_headers):
