@@ -140,19 +140,25 @@ def demo_engine(demo_url):
     return get_engine(demo_url)
 
 
-@pytest.fixture
-def demo_clone_url(pg_cluster, demo_engine) -> Iterator[str]:
+@contextmanager
+def demo_clone(pg_cluster, demo_engine, prefix: str = "demo") -> Iterator[str]:
     """A new database cloned from the demo city, dropped afterwards: for a live server on the demo city.
     Cloning needs no other connection to the demo database, so its pool is closed first (the rolled-back
     sessions have returned theirs)."""
     demo_engine.dispose()
-    name = f"demo_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     url = pg_cluster.ensure_database(name, template=demo_engine.url.database)
     yield url
     from server.database import get_engine
 
     get_engine(url).dispose()
     pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def demo_clone_url(pg_cluster, demo_engine) -> Iterator[str]:
+    with demo_clone(pg_cluster, demo_engine) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ reason; the inspector may retry or delete it). An item may be deleted only befor
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mobile.services.photos import write_atomically
 from mobile.services.store import Store
 
 MAX_PHOTOS = 3
@@ -68,12 +67,7 @@ def _durable_copy(src: Path, folder: Path) -> Path:
     if src.resolve().parent == folder.resolve():
         return src
     dest = folder / f"{uuid.uuid4().hex}{src.suffix.lower() or '.jpg'}"
-    tmp = dest.with_suffix(".part")
-    with open(src, "rb") as reader, open(tmp, "wb") as writer:
-        shutil.copyfileobj(reader, writer)
-        writer.flush()
-        os.fsync(writer.fileno())
-    os.replace(tmp, dest)
+    write_atomically(dest, src.read_bytes())
     return dest
 
 

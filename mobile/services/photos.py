@@ -134,7 +134,7 @@ def prepare_photo(
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / f"{hashlib.sha256(data).hexdigest()}.jpg"
     if not path.exists():
-        _write_atomically(path, data)
+        write_atomically(path, data)
     return path
 
 
@@ -205,7 +205,7 @@ def _cut(text: str, font: ImageFont.FreeTypeFont, width: float) -> str:
     return text + "…"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to the disk, then rename it over
     ``path``: readers see the whole file or none."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")

@@ -25,6 +25,7 @@ os.environ.update(
 )
 
 from server.grid.demo import DEMO_PASSWORD
+from tests.conftest import demo_clone
 from tests.mobile.netfault import NetFault
 from tests.server.case_world import jpeg
 from tests.server.live import LiveServer, live_server
@@ -37,14 +38,8 @@ PASSWORD = DEMO_PASSWORD
 @pytest.fixture(scope="module")
 def mobile_db_url(pg_cluster, demo_engine) -> Iterator[str]:
     """A clone of the demo city for one test module."""
-    demo_engine.dispose()
-    name = f"mobile_{uuid.uuid4().hex[:12]}"
-    url = pg_cluster.ensure_database(name, template=demo_engine.url.database)
-    yield url
-    from server.database import get_engine
-
-    get_engine(url).dispose()
-    pg_cluster.drop_database(name)
+    with demo_clone(pg_cluster, demo_engine, "mobile") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
