@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 PYTHON  ?= python3
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: run test setup system venv lint bench clean-db
+.PHONY: run test setup system venv web lint bench clean-db
 
 run: setup
 	$(BIN)/gridops db start
@@ -15,7 +15,7 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
-setup: system venv
+setup: system venv web
 
 system:
 	@scripts/install-system.sh
@@ -27,6 +27,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,mobile]'
 	touch $(STAMP)
+
+# The web app's MapLibre GL JS, from the npm registry into server/web/node_modules (served from there).
+WEB      := server/web
+WEB_LOCK := $(wildcard $(WEB)/package-lock.json)
+
+web: $(WEB)/node_modules/.installed-stamp
+
+$(WEB)/node_modules/.installed-stamp: $(WEB)/package.json $(WEB_LOCK)
+	npm $(if $(WEB_LOCK),ci,install) --prefix $(WEB) --no-audit --no-fund
+	touch $@
 
 lint: venv
 	$(BIN)/ruff check .

@@ -37,3 +37,8 @@ apt_install "postgresql-${pg_version}-postgis-3" "postgresql-${pg_version}-postg
 # offscreen), the multitouch and clipboard helpers Kivy looks for on Linux, and a CJK font so Chinese
 # text renders instead of empty boxes.
 apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 xclip fonts-noto-cjk
+
+# The command-center web app: npm installs MapLibre GL JS at set-up; the browser tests drive Debian's
+# Chromium (headless).
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+apt_install chromium

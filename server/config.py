@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     bbox_max_features: int = 5000
     locate_batch_max: int = 10000
 
+    # Vector tiles: the most features in one tile (case points: the most urgent and soonest due first), and
+    # the zoom below which cases come as clusters with counts instead of points.
+    tile_max_features: int = 10000
+    tile_cluster_below_zoom: int = 14
+
     # Login: short access tokens, long refresh tokens bound to a device, throttled attempts.
     secret_key: str | None = None  # signs access tokens; else kept in <var_dir>/secret-key
     access_token_minutes: int = 15
@@ -69,6 +74,10 @@ class Settings(BaseSettings):
     photo_thumbnail_px: int = 320
     photo_public_px: int = 1600
     media_dir: Path | None = None
+
+    # The web app's base map: the city's own tile server, a raster URL with {z}/{x}/{y} or a MapLibre
+    # style URL; none draws the grids on a plain background (works with no internet).
+    basemap_url: str | None = None
 
     @property
     def thresholds(self) -> Thresholds:

@@ -15,6 +15,8 @@ from server.case.supervision import Supervisor
 from server.config import get_settings
 from server.errors import DomainError
 from server.events.listener import listener
+from server.tiles.views import router as tiles_router
+from server.web.views import mount_web
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -59,4 +61,6 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api_router)
+    app.include_router(tiles_router)  # at the root: /tiles/{layer}/{z}/{x}/{y}.mvt
+    mount_web(app)  # the web app: / and its static files
     return app

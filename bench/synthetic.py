@@ -1,0 +1,105 @@
+"""Synthetic cases for the benchmarks: many cases in the demo city's 历下区, made set-based in the database
+and the same for the same seed.
+
+Each case lies at a point inside a unit grid (``ST_GeneratePoints`` with a seed), with a category, an
+urgency, a state (weighted like a working city: most cases closed), a received time over the year before
+``until`` and, for open cases, a step deadline that makes some of them overdue. Rows are inserted in
+chunks with the per-row triggers off (``session_replication_role = replica``: the change numbers and
+notifications are for live work, not for a bulk load), then the table is analysed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+DISTRICT = "370102"
+# (state, weight): closed cases dominate, as in a city that has run the system for a year.
+STATES = [
+    ("closed", 70), ("dispatched", 6), ("handled", 4), ("checking", 3), ("verifying", 3), ("registered", 3),
+    ("reported", 2), ("filed", 2), ("returned", 1), ("suspended", 1), ("rework", 1), ("voided", 3),
+    ("merged", 1),
+]  # fmt: skip
+INSERT = """
+WITH unit AS (
+    SELECT id, code, path, geom, row_number() OVER (ORDER BY code) - 1 AS k
+    FROM grid WHERE valid_to IS NULL AND level = 'unit' AND code LIKE %(district)s || '%%'
+), category AS (
+    SELECT id, urgency, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active
+), state AS (
+    SELECT s.state, sum(s.weight) OVER (ORDER BY s.ord) - s.weight AS low,
+           sum(s.weight) OVER (ORDER BY s.ord) AS high
+    FROM unnest(%(states)s::text[], %(weights)s::int[]) WITH ORDINALITY AS s(state, weight, ord)
+), picked AS (
+    SELECT i,
+           abs(hashtextextended('unit' || i, %(seed)s)) %% (SELECT count(*) FROM unit) AS unit_k,
+           abs(hashtextextended('category' || i, %(seed)s)) %% (SELECT count(*) FROM category) AS category_k,
+           abs(hashtextextended('state' || i, %(seed)s)) %% %(total_weight)s AS state_w,
+           (abs(hashtextextended('when' || i, %(seed)s)) %% (365 * 24 * 3600))::int AS seconds_ago,
+           (abs(hashtextextended('due' || i, %(seed)s)) %% (6 * 24 * 3600))::int - 2 * 24 * 3600 AS due_in
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
+)
+INSERT INTO case_file (
+    code, client_uuid, content_hash, channel, state, category_id, urgency, description, location,
+    reported_crs, grid_id, grid_code, grid_path, district_code, received_at, step_started_at,
+    step_limit_min, step_due_at, closed_at, close_kind, change_seq
+)
+SELECT %(district)s || '-'
+           || to_char(%(until)s::timestamptz - p.seconds_ago * interval '1 second', 'YYYYMMDD')
+           || '-' || lpad(p.i::text, 8, '0'),
+       md5(%(seed)s || '-' || p.i)::uuid, md5('content' || p.i), 'inspector', s.state, c.id, c.urgency,
+       '', ST_GeometryN(ST_GeneratePoints(u.geom, 1, ((%(seed)s * 1000003 + p.i) %% 2147483647 + 1)::int), 1),
+       'wgs84', u.id, u.code, u.path, %(district)s,
+       %(until)s::timestamptz - p.seconds_ago * interval '1 second',
+       %(until)s::timestamptz - p.seconds_ago * interval '1 second',
+       240,
+       CASE WHEN s.state IN ('closed', 'voided', 'merged') THEN NULL
+            ELSE %(until)s::timestamptz + p.due_in * interval '1 second' END,
+       CASE WHEN s.state = 'closed'
+            THEN %(until)s::timestamptz - (p.seconds_ago / 2) * interval '1 second' END,
+       CASE WHEN s.state = 'closed' THEN 'normal' END,
+       p.i
+FROM picked p
+JOIN unit u ON u.k = p.unit_k
+JOIN category c ON c.k = p.category_k
+JOIN state s ON p.state_w >= s.low AND p.state_w < s.high
+"""
+
+
+def load_synthetic_cases(
+    conn,
+    n: int,
+    *,
+    seed: int = 42,
+    until: datetime | None = None,
+    chunk: int = 100_000,
+    progress: Callable[[int], None] = lambda done: None,
+) -> int:
+    """Insert ``n`` synthetic cases (numbered from 1) through ``conn``, a superuser's autocommit psycopg2
+    connection (``Cluster.connect(database)``: turning the triggers off needs one), and return how many the
+    table then holds. Needs the demo city's grids and the starter categories."""
+    until = until or datetime(2026, 11, 24, tzinfo=UTC)
+    states, weights = zip(*STATES, strict=True)
+    with conn.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        for first in range(1, n + 1, chunk):
+            last = min(first + chunk - 1, n)
+            cur.execute(
+                INSERT,
+                {
+                    "district": DISTRICT,
+                    "states": list(states),
+                    "weights": list(weights),
+                    "total_weight": sum(weights),
+                    "seed": seed,
+                    "first": first,
+                    "last": last,
+                    "until": until,
+                },
+            )
+            progress(last)
+        cur.execute("SET session_replication_role = DEFAULT")
+        cur.execute("SELECT setval('case_change_seq', greatest((SELECT max(change_seq) FROM case_file), 1))")
+        cur.execute("ANALYZE case_file")
+        cur.execute("SELECT count(*) FROM case_file")
+        return cur.fetchone()[0]

@@ -1,0 +1,195 @@
+"""Case tiles over a million cases: our `/tiles/cases/{z}/{x}/{y}.mvt` beside developmentseed's tipg
+serving the same table, in the same run, on the same cluster.
+
+A throwaway cluster gets the demo city, its people, the starter taxonomy and 1,000,000 synthetic cases in
+历下区 (bench/synthetic.py: set-based, the same for the same seed). Both servers run one uvicorn worker.
+The tile set is fixed: at each zoom from 10 to 16, the 3 x 3 tiles around a point of 历下区 (clipped to
+the district at low zoom); every tile is fetched ``--rounds`` times by one client, without ETags (each
+answer is built). Printed per zoom and for all: p50 and p95 latency in ms, and the median tile size.
+
+Ours answers as an operator would see it (a city-wide user: the scope condition is in the query), with
+clusters below zoom 14 and points from it; tipg answers its default (every column of the table, up to its
+feature limit). tipg is installed from PyPI into its own virtual environment (var/bench/tipg-venv) the
+first time: it pins other versions of FastAPI and pydantic than the project.
+
+    .venv/bin/python bench/tiles.py [--cases 1000000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intake import TIMEOUT, serve  # bench/intake.py, beside this file
+from locate import load_demo  # bench/locate.py
+from synthetic import load_synthetic_cases  # bench/synthetic.py
+
+from gis.tiles import tile_for_point
+from server import migrate
+from server.category import service as category_service
+from server.config import PROJECT_DIR
+from server.database import new_session
+from server.grid.demo import DEMO_PASSWORD, load_demo_people
+from server.localdb import APP_ROLE, Cluster, free_port
+
+ZOOMS = range(10, 17)
+CENTRE = (117.0760, 36.6700)  # 历下区, east of 泉城广场
+TIPG_VENV = PROJECT_DIR / "var" / "bench" / "tipg-venv"
+OPERATOR = "zhaomin"
+
+
+def tile_set() -> list[tuple[int, int, int]]:
+    tiles = []
+    for z in ZOOMS:
+        cx, cy = tile_for_point(*CENTRE, z)
+        tiles += [(z, cx + dx, cy + dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return tiles
+
+
+def tipg_python() -> Path:
+    python = TIPG_VENV / "bin" / "python"
+    if not (TIPG_VENV / "bin" / "uvicorn").exists():
+        print("installing tipg into var/bench/tipg-venv ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "tipg>=1.0,<2", "uvicorn"], check=True
+        )
+    return python
+
+
+@contextmanager
+def serve_tipg(url: str) -> Iterator[str]:
+    """tipg on 127.0.0.1 over ``url`` (the cluster's TCP address: tipg's settings take no socket), publishing
+    the case table."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.case_file"]',
+        "TIPG_DB_FUNCTIONS": "[]",
+        "TIPG_MAX_FEATURES_PER_TILE": "10000",
+    }
+    args = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen([str(tipg_python()), "-m", "uvicorn", "tipg.main:app", *args], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("tipg did not start")
+            try:
+                if httpx.get(f"{base}/collections", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
+def measure(client: httpx.Client, url_of, rounds: int) -> dict[int, tuple[list[float], list[int]]]:
+    """Per zoom: the latencies (ms) and sizes (bytes) of every fetch of the tile set."""
+    found: dict[int, tuple[list[float], list[int]]] = {z: ([], []) for z in ZOOMS}
+    tiles = tile_set()
+    for z, x, y in tiles[:9]:  # warm the connection and the caches once
+        client.get(url_of(z, x, y))
+    for _ in range(rounds):
+        for z, x, y in tiles:
+            start = time.perf_counter()
+            answer = client.get(url_of(z, x, y))
+            elapsed = (time.perf_counter() - start) * 1000
+            answer.raise_for_status()
+            found[z][0].append(elapsed)
+            found[z][1].append(len(answer.content))
+    return found
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def report(ours: dict, tipg: dict) -> None:
+    head = (
+        f"{'zoom':>5} | {'ours p50':>14} {'p95':>7} {'size':>9} | {'tipg p50':>14} {'p95':>7} {'size':>9} | "
+        "p95 ours/tipg"
+    )
+    print(head)
+    print("-" * len(head))
+    rows = [(str(z), ours[z], tipg[z]) for z in ZOOMS]
+    rows.append(("all", *(tuple([v for z in ZOOMS for v in s[z][i]] for i in (0, 1)) for s in (ours, tipg))))
+    for name, (o_ms, o_size), (t_ms, t_size) in rows:
+        print(
+            f"{name:>5} | ours {statistics.median(o_ms):9.1f} {p95(o_ms):7.1f} "
+            f"{statistics.median(o_size):9.0f} | tipg {statistics.median(t_ms):9.1f} {p95(t_ms):7.1f} "
+            f"{statistics.median(t_size):9.0f} | "
+            f"{p95(o_ms) / p95(t_ms):13.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000, help="synthetic cases to load")
+    parser.add_argument("--rounds", type=int, default=5, help="fetches of each tile per server")
+    args = parser.parse_args()
+
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="gridops-bench-pg-", dir="/tmp")))
+    print("starting a throwaway PostGIS cluster ...", file=sys.stderr)
+    cluster.start()
+    try:
+        url = cluster.ensure_database("bench_tiles")
+        migrate.upgrade(url)
+        print("loading the demo city, its people and the taxonomy ...", file=sys.stderr)
+        load_demo(url)
+        with new_session(url) as db:
+            load_demo_people(db=db)
+            category_service.load_starter(db=db)
+        print(f"loading {args.cases:,} synthetic cases ...", file=sys.stderr)
+        started = time.perf_counter()
+        with cluster.connect("bench_tiles") as conn:
+            total = load_synthetic_cases(
+                conn, args.cases, progress=lambda done: print(f"  {done:,}", file=sys.stderr)
+            )
+        print(f"{total:,} cases in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+        with serve(url, 1, Path(tempfile.mkdtemp(prefix="gridops-bench-var-"))) as (base, _pid):
+            body = {
+                "login": OPERATOR,
+                "password": DEMO_PASSWORD,
+                "device_id": "bench",
+                "device_name": "bench",
+            }
+            token = httpx.post(f"{base}/api/auth/login", json=body, timeout=TIMEOUT).json()["access_token"]
+            with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT) as client:
+                ours = measure(client, lambda z, x, y: f"{base}/tiles/cases/{z}/{x}/{y}.mvt", args.rounds)
+        tcp = (
+            f"postgresql://{APP_ROLE}:{quote(cluster.password, safe='')}@127.0.0.1:{cluster.port}/bench_tiles"
+        )
+        with serve_tipg(tcp) as tipg_base, httpx.Client(timeout=TIMEOUT) as client:
+            path = "collections/public.case_file/tiles/WebMercatorQuad"
+            tipg = measure(client, lambda z, x, y: f"{tipg_base}/{path}/{z}/{x}/{y}", args.rounds)
+    finally:
+        cluster.stop()
+
+    print(
+        f"\ncase tiles, {total:,} cases in 历下区, {len(tile_set())} tiles at zooms 10-16 x {args.rounds} "
+        "rounds, one client, one uvicorn worker each; latency in ms, size in bytes (medians)"
+    )
+    report(ours, tipg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Tile routes, at the application's root (``/tiles/...``) where map clients expect them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from server.auth.dependencies import current_principal
+from server.case.flows import State
+from server.case.views import ScopeDep
+from server.deps import DB
+from server.tiles import service
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+TILE_RESPONSES = {
+    200: {"content": {MVT: {}}, "description": "The tile (empty when nothing is in it)"},
+    304: {"description": "Not modified: the If-None-Match ETag is still current"},
+    422: {"description": "No such tile: z must be 0..22, x and y 0..2^z-1"},
+}
+IfNoneMatch = Annotated[str | None, Header(description="ETags of tiles held (revalidation)")]
+
+
+def _known(if_none_match: str | None) -> frozenset[str]:
+    """The ETags of an If-None-Match header, weak ones compared as strong (RFC 9110 13.1.2)."""
+    return frozenset(tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(","))
+
+
+def _answer(tile: service.Tile) -> Response:
+    headers = {"ETag": tile.etag, "Cache-Control": "private, no-cache"}
+    if tile.data is None:
+        return Response(status_code=304, headers=headers)
+    return Response(tile.data, media_type=MVT, headers=headers)
+
+
+@router.get(
+    "/grids/{z}/{x}/{y}.mvt",
+    summary="Current grids as a vector tile: districts to z10, streets to z12, villages to z14, then units",
+    response_class=Response,
+    responses=TILE_RESPONSES,
+    dependencies=[Depends(current_principal)],
+)
+def grids_tile(z: int, x: int, y: int, db: DB, if_none_match: IfNoneMatch = None):
+    tile = service.TileAddress.of(z, x, y)
+    return _answer(service.grids_tile(db=db, tile=tile, known_etags=_known(if_none_match)))
+
+
+@router.get(
+    "/cases/{z}/{x}/{y}.mvt",
+    summary="Cases you may see as a vector tile: points from the cluster zoom on, clusters with counts below",
+    response_class=Response,
+    responses=TILE_RESPONSES,
+)
+def cases_tile(
+    z: int,
+    x: int,
+    y: int,
+    scope: ScopeDep,
+    db: DB,
+    if_none_match: IfNoneMatch = None,
+    state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
+    light: Annotated[Literal["green", "yellow", "red"] | None, Query(description="Only this light")] = None,
+    category: Annotated[str | None, Query(description="Category code")] = None,
+    department: Annotated[str | None, Query(description="Department code: cases dispatched to it")] = None,
+    tag: Annotated[str | None, Query(description="Tag code")] = None,
+    since: Annotated[datetime | None, Query(description="Received at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Received before")] = None,
+):
+    tile = service.TileAddress.of(z, x, y)
+    filters = service.CaseTileFilter(
+        states=tuple(sorted(s.value for s in state)),
+        light=light,
+        category=category,
+        department=department,
+        tag=tag,
+        since=since,
+        until=until,
+    )
+    return _answer(
+        service.cases_tile(db=db, scope=scope, tile=tile, filters=filters, known_etags=_known(if_none_match))
+    )

@@ -1,0 +1,243 @@
+"""Vector tiles on the demo city, decoded with mapbox-vector-tile: grid levels by zoom, case points and
+clusters, filters, scope, the feature cap, ETags and bad tile addresses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import mapbox_vector_tile
+import pytest
+from sqlalchemy import select
+
+from gis.tiles import tile_for_point, tiles_for_bbox
+from server.auth.dependencies import ADMINISTRATOR
+from server.case import service as case_service
+from server.case.scope import scope_of
+from server.config import get_settings
+from server.grid import service as grid_service
+from server.grid.models import CURRENT, Grid
+from server.tiles import service
+from tests.server.case_world import OTHER_DISTRICT, act, make_user, report, team, village_point
+from tests.server.test_case_http import login
+
+MVT = "application/vnd.mapbox-vector-tile"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SPREAD = 0.0004  # degrees between the test cases: about 40 m
+
+
+def decoded(resp, layer: str) -> list[dict]:
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == MVT
+    assert resp.headers["cache-control"] == "private, no-cache"
+    return mapbox_vector_tile.decode(resp.content).get(layer, {"features": []})["features"]
+
+
+def tile_url(layer: str, z: int, x: int, y: int) -> str:
+    return f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+
+
+def around(world: dict, z: int) -> list[tuple[int, int, int]]:
+    """The tiles at zoom ``z`` covering the test cases."""
+    lon, lat = world["lon"], world["lat"]
+    return tiles_for_bbox(lon - SPREAD, lat - SPREAD, lon + SPREAD, lat + SPREAD, z)
+
+
+def points(world: dict, headers: dict, z: int = 16, **params) -> dict[str, dict]:
+    """The case points at zoom ``z`` over the test cases, by code (a point near an edge is in two tiles)."""
+    return {
+        f["properties"]["code"]: f["properties"]
+        for tile in around(world, z)
+        for f in decoded(
+            world["client"].get(tile_url("cases", *tile), headers=headers, params=params), "cases"
+        )
+    }
+
+
+def clusters(world: dict, headers: dict, z: int, **params) -> list[dict]:
+    return [
+        f["properties"]
+        for tile in around(world, z)
+        for f in decoded(
+            world["client"].get(tile_url("cases", *tile), headers=headers, params=params), "clusters"
+        )
+    ]
+
+
+@pytest.fixture
+def world(demo_db, demo_client):
+    """Four cases reported by the inspector of a village of 历下区: three fresh, one a week old (red), one of
+    them a missing manhole cover (E01002)."""
+    w = team(demo_db)
+    lon, lat, who = w["lon"], w["lat"], w["inspector"]
+    fresh = [
+        report(demo_db, who, lon, lat),
+        report(demo_db, who, lon + SPREAD, lat),
+        report(demo_db, who, lon, lat + SPREAD, category="E01002"),
+    ]
+    old = report(demo_db, who, lon - SPREAD, lat - SPREAD / 2, at=datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    return {**w, "client": demo_client, "fresh": fresh, "old": old, "cases": [*fresh, old]}
+
+
+def test_grid_tiles_show_the_level_of_the_zoom(demo_db, demo_client, admin_headers):
+    village, lon, lat = village_point(demo_db)
+    unit = grid_service.locate(db=demo_db, lon=lon, lat=lat)[2][-1]
+    street = demo_db.scalar(select(Grid).where(CURRENT, Grid.code == village[:9]))
+    expected = {
+        10: {"level": "district", "code": "370102", "name": "历下区", "parent_code": "370100"},
+        12: {"level": "street", "code": street.code, "name": street.name, "parent_code": "370102"},
+        15: {"level": "unit", "code": unit.code, "name": unit.name, "parent_code": village},
+    }
+    for z, grid in expected.items():
+        x, y = tile_for_point(lon, lat, z)
+        features = decoded(demo_client.get(tile_url("grids", z, x, y), headers=admin_headers), "grids")
+        assert {f["properties"]["level"] for f in features} == {grid["level"]}
+        (found,) = [f for f in features if f["properties"]["code"] == grid["code"]]
+        assert found["properties"] == grid
+        assert found["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_grid_level_by_zoom():
+    assert [service.grid_level(z) for z in (0, 10, 11, 12, 13, 14, 15, 22)] == [
+        "district", "district", "street", "street", "village", "village", "unit", "unit",
+    ]  # fmt: skip
+
+
+def test_case_points_at_high_zoom(world, admin_headers):
+    seen = points(world, admin_headers)
+    assert set(seen) == {c.code for c in world["cases"]}
+    first, manhole, old = world["fresh"][0], world["fresh"][2], world["old"]
+    assert seen[first.code] == {
+        "code": first.code,
+        "state": "registered",
+        "light": "green",
+        "urgency": first.urgency,
+        "category": "E06010",
+    }
+    assert seen[manhole.code]["category"] == "E01002"
+    assert seen[old.code]["light"] == "red"
+
+
+@pytest.mark.parametrize("z", [10, 12])
+def test_clusters_at_low_zoom_count_the_cases(world, admin_headers, z):
+    found = clusters(world, admin_headers, z)
+    assert found, "no cluster"
+    assert sum(c["count"] for c in found) == 4
+    assert "red" in {c["light"] for c in found}
+    red_only = clusters(world, admin_headers, z, light="red")
+    assert [(c["count"], c["light"]) for c in red_only] == [(1, "red")]
+
+
+def test_filters(world, admin_headers):
+    db, fresh, old = world["db"], world["fresh"], world["old"]
+    act(db, world["lead"], fresh[0], "file")
+    act(db, world["dispatcher"], fresh[0], "dispatch")
+    act(db, world["lead"], fresh[1], "tag", tag="key_supervision")
+    codes = lambda **params: set(points(world, admin_headers, **params))  # noqa: E731
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert codes(state=["registered"]) == {fresh[1].code, fresh[2].code, old.code}
+    assert codes(state=["dispatched", "registered"]) == {c.code for c in world["cases"]}
+    assert codes(state=["closed"]) == set()
+    assert codes(light="red") == {old.code}
+    assert codes(category="E01002") == {fresh[2].code}
+    assert codes(department="sanitation_lx") == {fresh[0].code}
+    assert codes(tag="key_supervision") == {fresh[1].code}
+    assert codes(since=day_ago) == {c.code for c in fresh}
+    assert codes(until=day_ago) == {old.code}
+    resp = world["client"].get(tile_url("cases", 16, 0, 0), headers=admin_headers, params={"category": "X99"})
+    assert resp.status_code == 404
+
+
+def test_tiles_honour_the_scope(world, demo_db):
+    client = world["client"]
+    other_village = village_point(demo_db, OTHER_DISTRICT)[0]
+    outsider = login(client, make_user(demo_db, ["inspector"], inspects=other_village))
+    assert points(world, outsider) == {}
+    assert clusters(world, outsider, 10) == []
+    assert set(points(world, login(client, world["inspector"]))) == {c.code for c in world["cases"]}
+    act(demo_db, world["lead"], world["fresh"][0], "file")
+    act(demo_db, world["dispatcher"], world["fresh"][0], "dispatch")
+    assert set(points(world, login(client, world["department"]))) == {world["fresh"][0].code}
+
+
+def test_tiles_need_a_login(demo_client):
+    for layer in ("grids", "cases"):
+        assert demo_client.get(tile_url(layer, 10, 843, 388)).status_code == 401
+
+
+def test_the_feature_cap_keeps_the_most_urgent_and_soonest_due(world, admin_headers, monkeypatch):
+    assert len(around(world, 14)) == 1  # the demo city is fixed: one tile holds the four cases
+    monkeypatch.setenv("GRIDOPS_TILE_MAX_FEATURES", "2")
+    get_settings.cache_clear()
+    try:
+        seen = points(world, admin_headers, z=14)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    ranked = sorted(
+        world["cases"], key=lambda c: (case_service.URGENCY_ORDER[c.urgency], c.step_due_at, c.id)
+    )
+    assert set(seen) == {c.code for c in ranked[:2]}
+    assert len(points(world, admin_headers, z=14)) == 4
+
+
+def test_lights_match_the_case_clock(world, demo_db):
+    """The light computed in SQL is the one ``clock`` computes, through a working day and past the due
+    instants (each case of its own limit)."""
+    start = datetime(2026, 11, 23, 8, 20, tzinfo=SHANGHAI)  # a Monday, before work starts
+    cases = [
+        report(demo_db, world["inspector"], world["lon"], world["lat"], urgency=urgency, at=start)
+        for urgency in ("urgent", "important", "normal")
+    ]
+    cases.append(report(demo_db, world["acceptor"], world["lon"], world["lat"], channel="hotline", at=start))
+    scope = scope_of(db=demo_db, principal=ADMINISTRATOR)
+    tiles = [service.TileAddress.of(*t) for t in around(world, 16)]
+    cal = case_service.calendar()
+    seen = set()
+    for minutes in range(6 * 60):
+        at = start + timedelta(minutes=minutes)
+        lights = {}
+        for tile in tiles:
+            data = service.cases_tile(
+                db=demo_db, scope=scope, tile=tile, filters=service.CaseTileFilter(), at=at
+            ).data
+            for f in mapbox_vector_tile.decode(data).get("cases", {"features": []})["features"]:
+                lights[f["properties"]["code"]] = f["properties"].get("light")
+        for case in cases:
+            expected = case_service.clock(case, at, cal).light
+            assert lights[case.code] == expected, (case.code, at, case.step_due_at, case.step_limit_min)
+            seen.add(expected)
+    assert seen == {"green", "yellow", "red"}
+
+
+def test_etag_revalidation(world, admin_headers):
+    client = world["client"]
+    url = tile_url("cases", *around(world, 16)[0])
+    first = client.get(url, headers=admin_headers)
+    etag = first.headers["etag"]
+    same = client.get(url, headers={**admin_headers, "If-None-Match": f'"other", W/{etag}'})
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+    filtered = client.get(url, headers={**admin_headers, "If-None-Match": etag}, params={"light": "red"})
+    assert filtered.status_code == 200 and filtered.headers["etag"] != etag
+    act(world["db"], world["lead"], world["fresh"][0], "tag", tag="key_supervision")
+    changed = client.get(url, headers={**admin_headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+    grid_url = tile_url("grids", 12, *tile_for_point(world["lon"], world["lat"], 12))
+    grid_etag = client.get(grid_url, headers=admin_headers).headers["etag"]
+    again = client.get(grid_url, headers={**admin_headers, "If-None-Match": grid_etag})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("z", "x", "y", "message"),
+    [
+        (3, 8, 0, "tile 3/8/0 does not exist: x and y must be in 0..7 at zoom 3"),
+        (3, 0, -1, "tile 3/0/-1 does not exist: x and y must be in 0..7 at zoom 3"),
+        (23, 0, 0, "zoom 23 is out of range: tiles go from zoom 0 to 22"),
+    ],
+)
+def test_bad_tile_addresses(demo_client, admin_headers, z, x, y, message):
+    for layer in ("grids", "cases"):
+        resp = demo_client.get(tile_url(layer, z, x, y), headers=admin_headers)
+        assert (resp.status_code, resp.json()["detail"]) == (422, message)
