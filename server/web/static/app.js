@@ -10,10 +10,20 @@ const LEVEL_COLORS = ["#1f6feb", "#d97706", "#15803d", "#9333ea", "#dc2626", "#0
 // Labels are drawn by the browser from this local font: the style has no glyphs URL, so nothing is fetched.
 const LABEL_FONT = "Noto Sans CJK SC, sans-serif";
 const CHINA = [73, 18, 135, 54]; // the start view before any grid is imported
+// The case layers: points by light from the server's cluster zoom on, clusters with their counts below.
+const CASE_LAYERS = { cases: "cases-point", clusters: "cases-cluster", counts: "cases-count" };
+const LIGHT_COLOR = [
+  "match", ["get", "light"], "green", "#2e9d48", "yellow", "#e0a800", "red", "#d62828", "#8a949e",
+];
+const NO_FEATURES = { type: "FeatureCollection", features: [] };
+window.gridopsLayers = CASE_LAYERS;
 
 const loginForm = document.getElementById("login");
 const appView = document.getElementById("app");
+const filters = document.getElementById("filters");
+const panel = document.getElementById("panel");
 let map = null;
+let selected = null; // the grid clicked on the map (its detail from the API), whose children are drawn
 
 class LoggedOut extends Error {}
 
@@ -75,6 +85,8 @@ function showLogin(message = "") {
     map.remove();
     map = window.gridopsMap = null;
   }
+  selected = null;
+  panel.hidden = true;
   appView.hidden = true;
   loginForm.hidden = false;
   loginForm.querySelector(".error").textContent = message;
@@ -135,12 +147,21 @@ function levelAt(levels, zoom) {
   return level;
 }
 
+// The level drawn: the one for the zoom, or the selected grid's children when they are deeper.
+function levelShown(levels) {
+  const level = levelAt(levels, map.getZoom());
+  const index = levels.findIndex((candidate) => candidate.name === selected?.level);
+  const child = levels[index + 1];
+  return index >= 0 && child && levels.indexOf(level) <= index ? child : level;
+}
+
 function byLevel(levels, values) {
   return ["match", ["get", "level"], ...levels.flatMap((level, i) => [level.name, values(i)]), values(0)];
 }
 
 function addGridLayers(levels) {
-  map.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addSource("grids", { type: "geojson", data: NO_FEATURES });
+  map.addSource("selected", { type: "geojson", data: NO_FEATURES });
   const color = byLevel(levels, (i) => LEVEL_COLORS[i % LEVEL_COLORS.length]);
   map.addLayer({
     id: "grids-fill",
@@ -161,12 +182,18 @@ function addGridLayers(levels) {
     layout: { "text-field": ["get", "name"], "text-size": 13, "text-max-width": 8 },
     paint: { "text-color": "#1f2933", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
   });
+  map.addLayer({
+    id: "grids-selected",
+    type: "line",
+    source: "selected",
+    paint: { "line-color": "#17324d", "line-width": 3 },
+  });
 }
 
 let asked = 0; // the latest request for grids: an older answer is dropped
 
 async function loadGrids(levels) {
-  const level = levelAt(levels, map.getZoom());
+  const level = levelShown(levels);
   const b = map.getBounds();
   const clamp = (v, limit) => Math.min(limit, Math.max(-limit, v)).toFixed(6);
   const bbox = [
@@ -184,6 +211,106 @@ async function loadGrids(levels) {
   setStatus(`${level.label}：${body.features.length} 个网格`);
 }
 
+// -- cases ----------------------------------------------------------------------------------------
+
+// The case tile URL with the filter bar's choices; a period's dates are whole local days.
+function caseTiles() {
+  const form = new FormData(filters);
+  const query = new URLSearchParams();
+  for (const name of ["state", "light"]) if (form.get(name)) query.set(name, form.get(name));
+  if (form.get("since")) query.set("since", new Date(`${form.get("since")}T00:00`).toISOString());
+  if (form.get("until")) {
+    const end = new Date(`${form.get("until")}T00:00`);
+    end.setDate(end.getDate() + 1);
+    query.set("until", end.toISOString());
+  }
+  const filtered = query.size ? `?${query}` : "";
+  return [`${location.origin}/tiles/cases/{z}/{x}/{y}.mvt${filtered}`];
+}
+
+function addCaseLayers() {
+  map.addSource("cases", { type: "vector", tiles: caseTiles(), maxzoom: 16 });
+  map.addLayer({
+    id: CASE_LAYERS.clusters,
+    type: "circle",
+    source: "cases",
+    "source-layer": "clusters",
+    paint: {
+      "circle-color": LIGHT_COLOR,
+      "circle-opacity": 0.8,
+      "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 10, 100, 20, 1000, 32],
+      "circle-stroke-color": "#ffffff",
+      "circle-stroke-width": 1.5,
+    },
+  });
+  map.addLayer({
+    id: CASE_LAYERS.counts,
+    type: "symbol",
+    source: "cases",
+    "source-layer": "clusters",
+    layout: { "text-field": ["to-string", ["get", "count"]], "text-size": 12, "text-allow-overlap": true },
+    paint: { "text-color": "#1f2933", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
+  });
+  map.addLayer({
+    id: CASE_LAYERS.cases,
+    type: "circle",
+    source: "cases",
+    "source-layer": "cases",
+    paint: {
+      "circle-color": LIGHT_COLOR,
+      "circle-radius": 6,
+      "circle-stroke-color": "#ffffff",
+      "circle-stroke-width": 1.5,
+    },
+  });
+}
+
+filters.addEventListener("change", () => map?.getSource("cases")?.setTiles(caseTiles()));
+
+// -- drill-down -----------------------------------------------------------------------------------
+
+function boundsOf(geometry) {
+  const points = geometry.coordinates.flat(geometry.type === "Polygon" ? 1 : 2);
+  const start = new maplibregl.LngLatBounds(points[0], points[0]);
+  return points.reduce((bounds, point) => bounds.extend(point), start);
+}
+
+function showPanel(levels, grid) {
+  const names = (role) => grid.people.filter((p) => p.role === role).map((p) => p.name).join("、") || "无";
+  document.getElementById("grid-name").textContent = grid.name;
+  document.getElementById("grid-code").textContent = grid.code;
+  document.getElementById("grid-level").textContent =
+    levels.find((level) => level.name === grid.level)?.label ?? grid.level;
+  document.getElementById("grid-head").textContent = names("head");
+  document.getElementById("grid-inspectors").textContent = names("inspector");
+  panel.hidden = false;
+  map.resize();
+}
+
+// A grid clicked: the map fits it, the panel tells who is responsible for it, its children are drawn.
+async function selectGrid(levels, code) {
+  const answer = await api(`/api/grids/${code}`);
+  const grid = await answer.json();
+  if (!map) return;
+  if (!answer.ok) {
+    setStatus(grid.detail);
+    return;
+  }
+  selected = grid;
+  map.getSource("selected").setData(grid.geometry);
+  showPanel(levels, grid);
+  map.fitBounds(boundsOf(grid.geometry), { padding: 40 });
+}
+
+function unselectGrid(levels) {
+  selected = null;
+  panel.hidden = true;
+  if (!map) return;
+  map.getSource("selected").setData(NO_FEATURES);
+  map.resize();
+  loadGrids(levels);
+}
+
 function showMap(config) {
   const levels = config.levels;
   const url = config.basemap_url;
@@ -194,14 +321,22 @@ function showMap(config) {
     bounds: config.bounds ?? CHINA,
     fitBoundsOptions: { padding: 20 },
     localIdeographFontFamily: LABEL_FONT,
+    // The case tiles need the login; the token is read at each request, so a refreshed one is used.
+    transformRequest: (url) =>
+      url.startsWith(`${location.origin}/tiles/`)
+        ? { url, headers: { Authorization: `Bearer ${tokens()?.access_token}` } }
+        : undefined,
   });
   window.gridopsMap = map;
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl(), "bottom-left");
   map.on("load", () => {
     addGridLayers(levels);
+    addCaseLayers();
     loadGrids(levels);
   });
+  map.on("click", "grids-fill", (event) => selectGrid(levels, event.features[0].properties.code));
+  document.getElementById("panel-close").onclick = () => unselectGrid(levels);
   map.on("moveend", () => {
     if (map.getSource("grids")) loadGrids(levels);
   });

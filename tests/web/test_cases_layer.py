@@ -1,0 +1,140 @@
+"""The command-center map's cases and drill-down, in Debian's Chromium on a clone of the demo city: cases
+from the vector tiles as points by light and as clusters with counts, a clicked district fitted with its
+people in the side panel and its streets drawn, and the filter bar changing the tiles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import httpx
+import pytest
+import shapely
+
+from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from tests.web.test_map import SCREENSHOTS, WAIT_MS, assert_map_drawn, child_names, log_in, rendered
+
+# The properties of the features a layer has drawn once the map has settled (tiles included), or null
+# before; ``some`` asks for at least one feature.
+SETTLED = """([layer, some]) => {
+  const map = window.gridopsMap;
+  if (!map || !map.getLayer(layer) || !map.loaded() || !map.areTilesLoaded()) return null;
+  const drawn = map.queryRenderedFeatures({layers: [layer]}).map((f) => f.properties);
+  return some && !drawn.length ? null : drawn;
+}"""
+
+
+def settled(page, layer: str, *, some: bool = True) -> list[dict]:
+    return page.wait_for_function(SETTLED, arg=[layer, some], timeout=WAIT_MS).json_value()
+
+
+def counted(page, layers: dict, field: str, value: str) -> int:
+    """The cases the clusters count once ``field`` of the filter bar is set to ``value`` (tiles refetched)."""
+    with page.expect_response(lambda r: "/tiles/cases/" in r.url) as tile:
+        control = page.locator(f"#filters [name={field}]")
+        if field in ("since", "until"):
+            control.fill(value)
+        else:
+            control.select_option(value)
+    assert tile.value.status == 200, tile.value.url
+    return sum(p["count"] for p in settled(page, layers["clusters"], some=False))
+
+
+def jump(page, lon: float, lat: float, zoom: float) -> None:
+    page.evaluate(
+        "([lon, lat, zoom]) => window.gridopsMap.jumpTo({center: [lon, lat], zoom})", [lon, lat, zoom]
+    )
+
+
+def shape_of(server_url: str, code: str):
+    answer = httpx.get(f"{server_url}/api/grids/{code}")
+    answer.raise_for_status()
+    return shapely.geometry.shape(answer.json()["geometry"])
+
+
+@pytest.fixture
+def cases(web_server) -> list[dict]:
+    """Hotline cases registered by the operator, one well inside each of three streets of 历下区."""
+    streets = httpx.get(f"{web_server.url}/api/grids", params={"parent": DISTRICT}).json()[:3]
+    with httpx.Client(base_url=web_server.url, timeout=60) as operator:
+        login = {"login": "zhaomin", "password": DEMO_PASSWORD, "device_id": f"test-{uuid.uuid4()}"}
+        answer = operator.post("/api/auth/login", json={**login, "device_name": "test"})
+        answer.raise_for_status()
+        operator.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        made = []
+        for street in streets:
+            point = shape_of(web_server.url, street["code"]).representative_point()
+            answer = operator.post(
+                "/api/cases",
+                json={
+                    "client_uuid": str(uuid.uuid4()),
+                    "category": "E06010",
+                    "lon": point.x,
+                    "lat": point.y,
+                    "channel": "hotline",
+                    "description": f"{street['name']}路面破损",
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            made.append({**answer.json(), "lon": point.x, "lat": point.y})
+    return made
+
+
+def test_cases_and_drill_down(web_server, cases, tab):
+    page = tab.page
+    page.goto(f"{web_server.url}/")
+    log_in(page)
+    layers = page.evaluate("window.gridopsLayers")
+    codes = {case["code"] for case in cases}
+
+    # A click on 历下区 fits the map to it, shows its head in the panel and draws its streets.
+    assert rendered(page, "grids-fill", "district")
+    district = shape_of(web_server.url, DISTRICT)
+    inside = district.representative_point()
+    x, y = page.evaluate("(p) => Object.values(window.gridopsMap.project(p))", [inside.x, inside.y])
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector("#panel", state="visible", timeout=WAIT_MS)
+    assert page.text_content("#grid-name") == "历下区"
+    assert page.text_content("#grid-code") == DISTRICT
+    assert page.text_content("#grid-level") == "区县"
+    people = httpx.get(f"{web_server.url}/api/grids/{DISTRICT}").json()["people"]
+    assert page.text_content("#grid-head") == "、".join(p["name"] for p in people if p["role"] == "head")
+    streets = rendered(page, "grids-fill", "street")
+    assert {p["name"] for p in streets if p["parent_code"] == DISTRICT} == child_names(
+        web_server.url, DISTRICT
+    )
+    page.wait_for_function("!window.gridopsMap.isMoving()", timeout=WAIT_MS)
+    west, south, east, north = page.evaluate("window.gridopsMap.getBounds().toArray().flat()")
+    d_west, d_south, d_east, d_north = district.bounds
+    assert west < d_west and south < d_south and east > d_east and north > d_north
+    # fitted: the district fills the view along one side, up to the padding
+    assert max((d_east - d_west) / (east - west), (d_north - d_south) / (north - south)) > 0.8
+
+    # At z16 on a case, the cases layer draws it with its light.
+    first = cases[0]
+    jump(page, first["lon"], first["lat"], 16)
+    drawn = settled(page, layers["cases"])
+    assert first["code"] in {p["code"] for p in drawn}
+    assert {p["code"] for p in drawn} <= codes
+    assert {p["light"] for p in drawn} == {"green"}
+
+    # At z11 over the district, the clusters count every case.
+    jump(page, inside.x, inside.y, 11)
+    clusters = settled(page, layers["clusters"])
+    assert sum(p["count"] for p in clusters) == len(cases)
+    page.screenshot(path=SCREENSHOTS / "cases.png")
+    assert_map_drawn(SCREENSHOTS / "cases.png", page)
+
+    # The filter bar: no case is overdue, none is closed, all came today.
+    today = date.today()
+    assert counted(page, layers, "light", "red") == 0
+    assert counted(page, layers, "light", "") == len(cases)
+    assert counted(page, layers, "state", "closed") == 0
+    assert counted(page, layers, "state", "reported") == len(cases)
+    assert counted(page, layers, "since", str(today + timedelta(days=1))) == 0
+    assert counted(page, layers, "since", str(today)) == len(cases)
+    assert counted(page, layers, "until", str(today - timedelta(days=1))) == 0
+
+    assert tab.errors == []
+    assert tab.hosts() == {"127.0.0.1"}
