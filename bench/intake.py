@@ -196,19 +196,24 @@ def serve(url: str, workers: int, var_dir: Path) -> Iterator[tuple[str, int]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            try:
-                httpx.get(f"{base}/health", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for(proc, f"{base}/health")
         yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=TIMEOUT)
+
+
+def wait_for(proc: subprocess.Popen, url: str) -> None:
+    """Wait until the server ``proc`` answers ``url`` with 200; RuntimeError if it ends or takes too long."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start: {url}")
+        try:
+            httpx.get(url, timeout=2).raise_for_status()
+            return
+        except (httpx.TransportError, httpx.HTTPStatusError):
+            time.sleep(0.1)
 
 
 def login(base: str) -> str:

@@ -32,7 +32,7 @@ from urllib.parse import quote
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from intake import TIMEOUT, serve  # bench/intake.py, beside this file
+from intake import TIMEOUT, serve, wait_for  # bench/intake.py, beside this file
 from locate import load_demo  # bench/locate.py
 from synthetic import load_synthetic_cases  # bench/synthetic.py
 
@@ -86,15 +86,7 @@ def serve_tipg(url: str) -> Iterator[str]:
     proc = subprocess.Popen([str(tipg_python()), "-m", "uvicorn", "tipg.main:app", *args], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("tipg did not start")
-            try:
-                if httpx.get(f"{base}/collections", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_for(proc, f"{base}/collections")
         yield base
     finally:
         proc.terminate()

@@ -16,6 +16,7 @@ from server.auth.errors import Unauthorized
 from server.auth.models import User
 from server.config import get_settings
 from server.deps import DB
+from server.errors import Invalid
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -41,6 +42,12 @@ class Principal:
     @property
     def name(self) -> str:
         return self.user.name if self.user else SYSTEM_ADMINISTRATOR
+
+    def own_user(self, why_not: str) -> User:
+        """The calling user; the settings' admin token has none: 422, the message ending in ``why_not``."""
+        if self.user is None:
+            raise Invalid(f"the admin token acts as the {SYSTEM_ADMINISTRATOR}{why_not}")
+        return self.user
 
     def has(self, *roles: str) -> bool:
         """Whether the caller holds any of ``roles``."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from server.auth import service
-from server.auth.dependencies import SYSTEM_ADMINISTRATOR, AdminRequired, CurrentUser, Principal
+from server.auth.dependencies import AdminRequired, CurrentUser, Principal
 from server.auth.errors import TooManyAttempts
 from server.auth.models import DeviceSession
 from server.auth.schemas import (
@@ -24,7 +24,7 @@ from server.auth.schemas import (
     UserOut,
 )
 from server.deps import DB
-from server.errors import Forbidden, Invalid
+from server.errors import Forbidden
 
 router = APIRouter(prefix="/users", tags=["users"])
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -75,9 +75,7 @@ def _throttled(exc: TooManyAttempts) -> HTTPException:
 
 
 def _own_user_id(principal: Principal) -> int:
-    if principal.user is None:
-        raise Invalid(f"the admin token acts as the {SYSTEM_ADMINISTRATOR}: it has no password or sessions")
-    return principal.user.id
+    return principal.own_user(": it has no password or sessions").id
 
 
 @auth_router.post(

@@ -9,10 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import SYSTEM_ADMINISTRATOR, CurrentUser, Principal, require_roles
+from server.auth.dependencies import CurrentUser, Principal, require_roles
 from server.auth.models import User
 from server.deps import DB
-from server.errors import Invalid
 from server.patrol import service
 from server.patrol.models import PatrolShift
 from server.patrol.schemas import PointsIn, PointsOut, ShiftEnd, ShiftIn, ShiftOut, TodayOut, TrackOut
@@ -23,11 +22,7 @@ ShiftUUID = Annotated[UUID, Path(description="The client_uuid the phone made whe
 
 
 def _user(principal: Principal) -> User:
-    if principal.user is None:
-        raise Invalid(
-            f"the admin token acts as the {SYSTEM_ADMINISTRATOR}, who does not patrol: log in as a user"
-        )
-    return principal.user
+    return principal.own_user(", who does not patrol: log in as a user")
 
 
 def _out(db: Session, shift: PatrolShift) -> ShiftOut:
