@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/mobile_sync.py
+	$(BIN)/python bench/tiles.py
 
 clean-db:
 	-$(BIN)/gridops db stop

@@ -2,24 +2,32 @@
 and the same for the same seed.
 
 Each case lies at a point inside a unit grid (``ST_GeneratePoints`` with a seed), with a category, an
-urgency, a state (weighted like a working city: most cases closed), a received time over the year before
-``until`` and, for open cases, a step deadline that makes some of them overdue. Rows are inserted in
-chunks with the per-row triggers off (``session_replication_role = replica``: the change numbers and
-notifications are for live work, not for a bulk load), then the table is analysed.
+urgency, a state of the workflow (weighted like a working city: most cases closed), a received time over the
+year before ``until`` and, for open cases, a step deadline on the minute that makes some of them overdue,
+with the instant its light turns yellow from the work calendar (suspended cases keep minutes instead). Rows
+are inserted in chunks with the per-row triggers off (``session_replication_role = replica``: the change
+numbers, notifications and the tiles' case summary are for live work, not for a bulk load), then the case
+summary is built in one statement and the tables are analysed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from server.config import get_settings
+from server.worktime.calendar import load_calendar
 
 DISTRICT = "370102"
 # (state, weight): closed cases dominate, as in a city that has run the system for a year.
 STATES = [
     ("closed", 70), ("dispatched", 6), ("handled", 4), ("checking", 3), ("verifying", 3), ("registered", 3),
-    ("reported", 2), ("filed", 2), ("returned", 1), ("suspended", 1), ("rework", 1), ("voided", 3),
+    ("reported", 2), ("filed", 2), ("returned", 1), ("suspended", 1), ("checked", 1), ("voided", 3),
     ("merged", 1),
 ]  # fmt: skip
+STOPPED = ("closed", "voided", "merged", "suspended")  # no running clock
+STEP_LIMIT_MIN = 240
+DUE_FROM_MIN, DUE_SPAN_MIN = -2 * 24 * 60, 6 * 24 * 60  # due over six days from two days before ``until``
 INSERT = """
 WITH unit AS (
     SELECT id, code, path, geom, row_number() OVER (ORDER BY code) - 1 AS k
@@ -36,13 +44,15 @@ WITH unit AS (
            abs(hashtextextended('category' || i, %(seed)s)) %% (SELECT count(*) FROM category) AS category_k,
            abs(hashtextextended('state' || i, %(seed)s)) %% %(total_weight)s AS state_w,
            (abs(hashtextextended('when' || i, %(seed)s)) %% (365 * 24 * 3600))::int AS seconds_ago,
-           (abs(hashtextextended('due' || i, %(seed)s)) %% (6 * 24 * 3600))::int - 2 * 24 * 3600 AS due_in
+           (abs(hashtextextended('due' || i, %(seed)s)) %% %(due_span)s)::int + %(due_from)s AS due_in
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
+), yellow AS (
+    SELECT * FROM unnest(%(due_in)s::int[], %(yellow)s::timestamptz[]) AS y(due_in, at)
 )
 INSERT INTO case_file (
     code, client_uuid, content_hash, channel, state, category_id, urgency, description, location,
     reported_crs, grid_id, grid_code, grid_path, district_code, received_at, step_started_at,
-    step_limit_min, step_due_at, closed_at, close_kind, change_seq
+    step_limit_min, step_due_at, step_yellow_at, step_remaining_min, closed_at, close_kind, change_seq
 )
 SELECT %(district)s || '-'
            || to_char(%(until)s::timestamptz - p.seconds_ago * interval '1 second', 'YYYYMMDD')
@@ -52,9 +62,10 @@ SELECT %(district)s || '-'
        'wgs84', u.id, u.code, u.path, %(district)s,
        %(until)s::timestamptz - p.seconds_ago * interval '1 second',
        %(until)s::timestamptz - p.seconds_ago * interval '1 second',
-       240,
-       CASE WHEN s.state IN ('closed', 'voided', 'merged') THEN NULL
-            ELSE %(until)s::timestamptz + p.due_in * interval '1 second' END,
+       %(limit)s,
+       CASE WHEN s.state <> ALL(%(stopped)s) THEN %(until)s::timestamptz + p.due_in * interval '1 minute' END,
+       CASE WHEN s.state <> ALL(%(stopped)s) THEN y.at END,
+       CASE WHEN s.state = 'suspended' THEN %(limit)s / 2 END,
        CASE WHEN s.state = 'closed'
             THEN %(until)s::timestamptz - (p.seconds_ago / 2) * interval '1 second' END,
        CASE WHEN s.state = 'closed' THEN 'normal' END,
@@ -63,6 +74,7 @@ FROM picked p
 JOIN unit u ON u.k = p.unit_k
 JOIN category c ON c.k = p.category_k
 JOIN state s ON p.state_w >= s.low AND p.state_w < s.high
+JOIN yellow y ON y.due_in = p.due_in
 """
 
 
@@ -80,6 +92,10 @@ def load_synthetic_cases(
     table then holds. Needs the demo city's grids and the starter categories."""
     until = until or datetime(2026, 11, 24, tzinfo=UTC)
     states, weights = zip(*STATES, strict=True)
+    settings = get_settings()
+    cal, yellow_minutes = load_calendar(settings), settings.yellow_fraction * STEP_LIMIT_MIN
+    due_in = list(range(DUE_FROM_MIN, DUE_FROM_MIN + DUE_SPAN_MIN))
+    yellow = [cal.subtract(until + timedelta(minutes=m), yellow_minutes) for m in due_in]
     with conn.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
         for first in range(1, n + 1, chunk):
@@ -95,11 +111,20 @@ def load_synthetic_cases(
                     "first": first,
                     "last": last,
                     "until": until,
+                    "limit": STEP_LIMIT_MIN,
+                    "stopped": list(STOPPED),
+                    "due_from": DUE_FROM_MIN,
+                    "due_span": DUE_SPAN_MIN,
+                    "due_in": due_in,
+                    "yellow": yellow,
                 },
             )
             progress(last)
         cur.execute("SET session_replication_role = DEFAULT")
         cur.execute("SELECT setval('case_change_seq', greatest((SELECT max(change_seq) FROM case_file), 1))")
+        cur.execute("DELETE FROM case_cell")
+        cur.execute("INSERT INTO case_cell SELECT * FROM case_cell_source")
         cur.execute("ANALYZE case_file")
+        cur.execute("ANALYZE case_cell")
         cur.execute("SELECT count(*) FROM case_file")
         return cur.fetchone()[0]

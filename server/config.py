@@ -38,10 +38,12 @@ class Settings(BaseSettings):
     bbox_max_features: int = 5000
     locate_batch_max: int = 10000
 
-    # Vector tiles: the most features in one tile (case points: the most urgent and soonest due first), and
-    # the zoom below which cases come as clusters with counts instead of points.
+    # Vector tiles: the most features in one tile (case points: the most urgent and soonest due first), the
+    # zoom below which cases come as clusters with counts instead of points, and the most cases a tile from
+    # there up to zoom 15 shows as points (a denser one comes as clusters; zoom 16 on always as points).
     tile_max_features: int = 10000
     tile_cluster_below_zoom: int = 14
+    tile_point_limit: int = 5000
 
     # Login: short access tokens, long refresh tokens bound to a device, throttled attempts.
     secret_key: str | None = None  # signs access tokens; else kept in <var_dir>/secret-key

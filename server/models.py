@@ -5,9 +5,11 @@ from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CaseP
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
 from server.patrol.models import PatrolShift, TrackPoint
+from server.tiles.models import CaseCell
 
 __all__ = [
     "Case",
+    "CaseCell",
     "CaseCounter",
     "CaseDispatch",
     "CaseEvent",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -31,6 +32,11 @@ from server.types import LTree
 
 CHANNELS = ("inspector", "citizen", "hotline", "system", "open311")
 PHOTO_ROLES = ("before", "after", "verification", "check")
+# The zoom-17 Web Mercator tile of a case's location (x from the west, y from the north), as stored.
+CELL_ZOOM = 17
+_CELL_SIZE = f"(40075016.68557849 / {1 << CELL_ZOOM})"  # metres: the world's width over 2^17
+CELL_X = f"floor((ST_X(ST_Transform(location, 3857)) + 20037508.342789244) / {_CELL_SIZE})::integer"
+CELL_Y = f"floor((20037508.342789244 - ST_Y(ST_Transform(location, 3857))) / {_CELL_SIZE})::integer"
 
 
 class Case(Base):
@@ -74,11 +80,12 @@ class Case(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
 
-    # The current step's clock, in working time: when it started, its limit and its due instant
-    # (NULL while suspended, the remaining minutes kept in step_remaining_min).
+    # The current step's clock, in working time: when it started, its limit, its due instant and the instant
+    # its light turns yellow (NULL while suspended, the remaining minutes kept in step_remaining_min).
     step_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     step_limit_min: Mapped[float | None] = mapped_column(Float)
     step_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    step_yellow_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     step_remaining_min: Mapped[float | None] = mapped_column(Float)
     handle_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extension_request: Mapped[dict | None] = mapped_column(JSONB)
@@ -91,6 +98,10 @@ class Case(Base):
     rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    # The Web Mercator tile of zoom 17 the case lies in (server.tiles: the cells of its case summary).
+    cell_x: Mapped[int] = mapped_column(Integer, Computed(CELL_X, persisted=True))
+    cell_y: Mapped[int] = mapped_column(Integer, Computed(CELL_Y, persisted=True))
+
     __table_args__ = (
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
@@ -101,6 +112,7 @@ class Case(Base):
         Index("ix_case_file_reporter_id", "reporter_id"),
         Index("ix_case_file_task_assignee_id", "task_assignee_id"),
         Index("ix_case_file_category_id_received_at", "category_id", "received_at"),
+        Index("ix_case_file_cell_x_cell_y_state", "cell_x", "cell_y", "state"),
     )
 
 

@@ -164,6 +164,35 @@ class CaseList(BaseModel):
     items: list[CaseOut]
 
 
+class StateOut(BaseModel):
+    name: str
+    label: str
+    terminal: bool
+
+
+class ActionOut(BaseModel):
+    name: str
+    label: str
+    sources: list[str] = Field(description="The states it may start from")
+    roles: list[str] = Field(description="The roles that may take it")
+
+
+class WorkflowOut(BaseModel):
+    states: list[StateOut]
+    actions: list[ActionOut]
+
+
+class QueueOut(BaseModel):
+    name: str = Field(description="List it with GET /api/cases?queue=<name>")
+    label: str
+    count: int = Field(description="Cases in the queue that you may see")
+    overdue: int = Field(description="Of them, past their step's deadline")
+
+
+class DuplicateOut(CaseOut):
+    distance_m: float = Field(description="From the case asked about")
+
+
 class SweepOut(BaseModel):
     flagged: list[str]
 

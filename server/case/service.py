@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import Point
-from sqlalchemy import Row, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.util import identity_key
@@ -34,6 +34,7 @@ from server.case.flows import (
     state_message,
 )
 from server.case.models import Case, CaseDispatch, CaseEvent, CasePhoto
+from server.case.queues import QUEUES, Queue, queues_for
 from server.case.schemas import (
     ActionIn,
     CaseDetail,
@@ -100,29 +101,35 @@ def _step_limit(case: Case, step: Step, category: Category, cal: WorkCalendar) -
     return cal.parse_limit(parse_step_limits(spec)[case.urgency])
 
 
+def _set_due(case: Case, due: datetime | None, cal: WorkCalendar) -> None:
+    """The one place the step's due instant is set (None stops the clock), with the instant its light turns
+    yellow: from there on at most ``yellow_fraction`` of the step's limit of working time is left."""
+    yellow_minutes = get_settings().yellow_fraction * (case.step_limit_min or 0)
+    case.step_due_at = due
+    case.step_yellow_at = None if due is None else cal.subtract(due, yellow_minutes)
+
+
 def _start_clock(case: Case, category: Category, now: datetime, cal: WorkCalendar) -> None:
     step = STEP_OF.get(State(case.state))
     case.supervised_at = None
     case.step_remaining_min = None
     if step is None:
-        case.step_started_at = case.step_limit_min = case.step_due_at = None
+        case.step_started_at = case.step_limit_min = None
+        _set_due(case, None, cal)
         return
-    limit = _step_limit(case, step, category, cal)
-    case.step_started_at, case.step_limit_min, case.step_due_at = now, limit, cal.add(now, limit)
+    case.step_started_at, case.step_limit_min = now, _step_limit(case, step, category, cal)
+    _set_due(case, cal.add(now, case.step_limit_min), cal)
 
 
 def clock(case: Case, now: datetime, cal: WorkCalendar | None = None) -> Clock:
-    """The current step's due time and light: red when overdue, yellow in the last part of its time."""
+    """The current step's due time and light: red from the due instant on, yellow from the stored yellow
+    instant on (the last part of the step's working time)."""
     if case.state in TERMINAL or case.step_due_at is None:
         return Clock(None, None, case.step_remaining_min)
-    cal = cal or calendar()
-    light = cal.light(
-        limit_minutes=case.step_limit_min or 0,
-        due=case.step_due_at,
-        now=now,
-        yellow_fraction=get_settings().yellow_fraction,
-    )
-    return Clock(case.step_due_at, light, 0.0 if light == "red" else cal.between(now, case.step_due_at))
+    if now >= case.step_due_at:
+        return Clock(case.step_due_at, "red", 0.0)
+    light = "yellow" if now >= case.step_yellow_at else "green"
+    return Clock(case.step_due_at, light, (cal or calendar()).between(now, case.step_due_at))
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -149,6 +156,8 @@ class CaseFilter:
     supervised: bool | None = None
     channel: str | None = None
     q: str | None = None
+    queue: str | None = None  # a desk queue's name (server/case/queues.py)
+    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north (WGS 84)
 
 
 def list_cases(
@@ -184,12 +193,31 @@ def list_cases(
     if filters.q:
         like = f"%{filters.q}%"
         query = query.where(Case.code.ilike(like) | Case.description.ilike(like) | Case.address.ilike(like))
+    if filters.queue:
+        query = query.where(QUEUES[filters.queue].condition(func.now(), scope.user_id))
+    if filters.bbox:
+        query = query.where(Case.location.op("&&")(func.ST_MakeEnvelope(*filters.bbox, 4326)))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     urgency = func.array_position(list(URGENCY_ORDER), Case.urgency)
     rows = db.scalars(
         query.order_by(urgency, Case.step_due_at.asc().nulls_last(), Case.id).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def queue_counts(*, db: Session, principal: Principal, scope: Scope) -> list[tuple[Queue, int, int]]:
+    """The queues this user works with how many of their cases the scope sees, and how many are overdue."""
+    queues = queues_for(principal)
+    now = func.now()
+    red = QUEUES["overdue"].condition(now, scope.user_id)
+    columns = []
+    for queue in queues:
+        condition = queue.condition(now, scope.user_id)
+        columns += [func.count().filter(condition), func.count().filter(and_(condition, red))]
+    if not columns:
+        return []
+    counts = db.execute(select(*columns).where(visible(scope))).one()
+    return [(queue, counts[2 * i], counts[2 * i + 1]) for i, queue in enumerate(queues)]
 
 
 def timeline(*, db: Session, case: Case) -> list[CaseEvent]:
@@ -456,7 +484,7 @@ def intake(
     department = category_service.responsible_department(
         db=db, category=category, district_code=district.code
     )
-    duplicate = _duplicate_candidate(db, category.id, now, lon, lat)
+    duplicate = db.execute(_near_open_cases(category.id, now, lon, lat, None).limit(1)).scalar()
     case = Case(
         client_uuid=data.client_uuid,
         content_hash=digest,
@@ -539,29 +567,37 @@ def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
     return existing
 
 
-def _duplicate_candidate(
-    db: Session, category_id: int, received_at: datetime, lon: float, lat: float
-) -> Row[tuple[int, str]] | None:
-    """The id and code of the nearest open case of the same category within the radius and period
-    (settings), if any."""
+def _near_open_cases(category_id: int, received_at: datetime, lon: float, lat: float, exclude_id: int | None):
+    """Open cases of the category within the duplicate radius of the point and received within the
+    duplicate period of ``received_at`` (settings), nearest first, with their distance in metres."""
     settings = get_settings()
     point = func.ST_Point(lon, lat, 4326)
     degrees = settings.duplicate_radius_m / 90_000  # generous: a degree of longitude is >= 90 km below 36 N
-    query = (
-        select(Case.id, Case.code)
+    period = timedelta(hours=settings.duplicate_hours)
+    distance = func.ST_Distance(func.Geography(Case.location), func.Geography(point))
+    return (
+        select(Case, distance)
         .where(
             Case.category_id == category_id,
             Case.state.in_(OPEN_STATES),
-            Case.received_at >= received_at - timedelta(hours=settings.duplicate_hours),
+            *([Case.id != exclude_id] if exclude_id else []),
+            Case.received_at.between(received_at - period, received_at + period),
             Case.location.op("&&")(func.ST_Expand(point, degrees * 2)),
             func.ST_DWithin(
                 func.Geography(Case.location), func.Geography(point), settings.duplicate_radius_m
             ),
         )
-        .order_by(func.ST_Distance(func.Geography(Case.location), func.Geography(point)), Case.id)
-        .limit(1)
+        .order_by(distance, Case.id)
     )
-    return db.execute(query).first()
+
+
+def duplicate_candidates(
+    *, db: Session, scope: Scope, case: Case, limit: int = 10
+) -> list[tuple[Case, float]]:
+    """The open cases this one may duplicate, within the scope, nearest first, with their distance (m)."""
+    where = to_shape(case.location)
+    query = _near_open_cases(case.category_id, case.received_at, where.x, where.y, case.id)
+    return [(c, d) for c, d in db.execute(query.where(visible(scope)).limit(limit))]
 
 
 def _event(
@@ -804,9 +840,9 @@ def _request_extension(ctx: Context) -> None:
 
 def _approve_extension(ctx: Context) -> None:
     case, request = ctx.case, ctx.case.extension_request
-    case.step_due_at = ctx.cal.add(case.step_due_at, request["minutes"])
-    case.handle_due_at = case.step_due_at
     case.step_limit_min = (case.step_limit_min or 0) + request["minutes"]
+    _set_due(case, ctx.cal.add(case.step_due_at, request["minutes"]), ctx.cal)
+    case.handle_due_at = case.step_due_at
     if case.step_due_at > ctx.now:
         case.supervised_at = None
     case.extension_request = None
@@ -822,13 +858,13 @@ def _suspend(ctx: Context) -> None:
     case = ctx.case
     ctx.data["reason"] = _require(ctx.body.reason, "suspending a case needs a reason")
     case.step_remaining_min = max(0.0, ctx.cal.between(ctx.now, case.step_due_at))
-    case.step_due_at = None
+    _set_due(case, None, ctx.cal)
     ctx.data["remaining_minutes"] = case.step_remaining_min
 
 
 def _resume(ctx: Context) -> None:
     case = ctx.case
-    case.step_due_at = ctx.cal.add(ctx.now, case.step_remaining_min or 0)
+    _set_due(case, ctx.cal.add(ctx.now, case.step_remaining_min or 0), ctx.cal)
     case.handle_due_at = case.step_due_at
     case.step_remaining_min = None
     ctx.data["handle_due"] = case.handle_due_at.isoformat()
@@ -865,8 +901,8 @@ def _reply_check(ctx: Context) -> State:
     case.rework_count += 1
     case.handled_at = None
     case.step_started_at = case.dispatched_at
-    case.step_due_at = case.handle_due_at
     case.step_limit_min = ctx.cal.between(case.dispatched_at, case.handle_due_at)
+    _set_due(case, case.handle_due_at, ctx.cal)
     case.supervised_at = None
     ctx.clock_set = True
     return State.DISPATCHED

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
+from gis.geojson import feature_collection
 from server.auth.dependencies import AdminRequired, CurrentUser, Principal, require_roles
 from server.case import service
-from server.case.flows import ACTIONS, State
+from server.case.flows import ACTIONS, STATE_LABELS, TERMINAL, State
 from server.case.models import PHOTO_ROLES
+from server.case.queues import QUEUES
 from server.case.schemas import (
     ActionIn,
+    ActionOut,
     CaseDetail,
     CaseList,
     CaseOut,
+    DuplicateOut,
     PhotoOut,
+    QueueOut,
     ReportIn,
+    StateOut,
     SweepOut,
     SyncCases,
     SyncGrids,
     TaskOut,
+    WorkflowOut,
 )
 from server.case.scope import Scope, scope_of
 from server.config import get_settings
-from server.deps import DB
+from server.deps import DB, GEOJSON, BBox
 from server.grid import service as grid_service
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -34,6 +43,7 @@ CaseCode = Annotated[
     str, Path(pattern=r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$", examples=["370102-20261122-0042"])
 ]
 ActionName = Literal[tuple(ACTIONS)]  # type: ignore[valid-type]
+QueueName = Literal[tuple(QUEUES)]  # type: ignore[valid-type]
 
 
 def current_scope(principal: CurrentUser, db: DB) -> Scope:
@@ -66,10 +76,7 @@ def report(data: ReportIn, principal: Reporter, db: DB, response: Response):
     return summary
 
 
-@router.get("", response_model=CaseList, summary="Cases you may see, most urgent and soonest due first")
-def list_cases(
-    db: DB,
-    scope: ScopeDep,
+def case_filter(
     state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
     category: Annotated[str | None, Query(description="Category code")] = None,
     grid: Annotated[str | None, Query(description="Grid code: cases in its subtree")] = None,
@@ -79,10 +86,9 @@ def list_cases(
     supervised: Annotated[bool | None, Query(description="Flagged for supervision")] = None,
     channel: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(description="Text in the code, description or address")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-):
-    filters = service.CaseFilter(
+    queue: Annotated[QueueName | None, Query(description="A desk queue (GET /api/cases/queues)")] = None,
+) -> service.CaseFilter:
+    return service.CaseFilter(
         states=[s.value for s in state],
         category=category,
         grid=grid,
@@ -92,9 +98,70 @@ def list_cases(
         supervised=supervised,
         channel=channel,
         q=q,
+        queue=queue,
     )
+
+
+Filters = Annotated[service.CaseFilter, Depends(case_filter)]
+
+
+@router.get("", response_model=CaseList, summary="Cases you may see, most urgent and soonest due first")
+def list_cases(
+    db: DB,
+    scope: ScopeDep,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
     cases, total = service.list_cases(db=db, scope=scope, filters=filters, limit=limit, offset=offset)
     return CaseList(total=total, items=service.describe(db=db, cases=cases))
+
+
+@router.get("/workflow", response_model=WorkflowOut, summary="The workflow's states and actions, with labels")
+def workflow():
+    return WorkflowOut(
+        states=[StateOut(name=s.value, label=STATE_LABELS[s], terminal=s in TERMINAL) for s in State],
+        actions=[
+            ActionOut(name=a.name, label=a.label, sources=sorted(a.sources), roles=sorted(a.roles))
+            for a in ACTIONS.values()
+        ],
+    )
+
+
+@router.get(
+    "/queues",
+    response_model=list[QueueOut],
+    summary="The desk's queues you work, with how many cases wait in each (and how many are overdue)",
+)
+def queues(principal: CurrentUser, scope: ScopeDep, db: DB):
+    return [
+        QueueOut(name=queue.name, label=queue.label, count=count, overdue=late)
+        for queue, count, late in service.queue_counts(db=db, principal=principal, scope=scope)
+    ]
+
+
+@router.get(
+    "/bbox",
+    summary="Cases you may see in a bounding box, as GeoJSON points (most urgent first, up to the tile cap)",
+    response_class=JSONResponse,
+    responses={200: {"content": {GEOJSON: {}}}, 422: {"description": "A malformed bbox or filter"}},
+)
+def in_bbox(db: DB, scope: ScopeDep, bbox: BBox, filters: Filters):
+    filters = replace(filters, bbox=bbox)
+    cases, total = service.list_cases(
+        db=db, scope=scope, filters=filters, limit=get_settings().tile_max_features
+    )
+    features = [
+        {
+            "type": "Feature",
+            "id": case.code,
+            "geometry": {"type": "Point", "coordinates": [case.lon, case.lat]},
+            "properties": case.model_dump(mode="json", exclude={"lon", "lat"}),
+        }
+        for case in service.describe(db=db, cases=cases)
+    ]
+    body = {**feature_collection(features), "total": total}
+    return JSONResponse(body, media_type=GEOJSON)
 
 
 @router.post(
@@ -113,6 +180,22 @@ def sweep(db: DB):
 def get_case(code: CaseCode, principal: CurrentUser, scope: ScopeDep, db: DB):
     case = service.get_case(db=db, scope=scope, code=code)
     return service.detail(db=db, principal=principal, scope=scope, case=case)
+
+
+@router.get(
+    "/{code}/duplicates",
+    response_model=list[DuplicateOut],
+    summary="Open cases of the same category near this one and reported about the same time: "
+    "candidates to merge it into",
+)
+def duplicates(code: CaseCode, scope: ScopeDep, db: DB):
+    case = service.get_case(db=db, scope=scope, code=code)
+    found = service.duplicate_candidates(db=db, scope=scope, case=case)
+    described = service.describe(db=db, cases=[c for c, _ in found])
+    distances = [round(d, 1) for _, d in found]
+    return [
+        DuplicateOut(**out.model_dump(), distance_m=d) for out, d in zip(described, distances, strict=True)
+    ]
 
 
 @router.post(

@@ -1,7 +1,8 @@
-"""One LISTEN connection per server process, fanning case-change notifications out to the open streams.
+"""One LISTEN connection per server process, fanning notifications out to the open streams.
 
 A daemon thread holds an autocommit psycopg2 connection listening on ``case_change`` (sent at commit by
-the trigger ``case_file_notify``), waits on it with ``select()`` and hands each payload to the
+the trigger ``case_file_notify``) and ``patrol_position`` (sent at commit by ``server.patrol.service`` when
+track points are stored), waits on it with ``select()`` and hands each payload, with its channel, to the
 subscriptions that want it. A subscription is a bounded ``asyncio.Queue`` on its own event loop, fed
 with ``loop.call_soon_threadsafe``, so the thread never waits for a client: one whose queue is full is
 dropped with a final ``OVERFLOW``. When the connection drops, the thread reconnects with growing pauses;
@@ -15,6 +16,7 @@ import logging
 import select
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg2
 
@@ -22,7 +24,9 @@ from server.database import get_engine
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "case_change"
+CASE_CHANNEL = "case_change"
+POSITION_CHANNEL = "patrol_position"
+CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL)
 APPLICATION_NAME = "gridops-events"  # how the connection shows in pg_stat_activity
 QUEUE_SIZE = 1000
 POLL_SECONDS = 1.0  # how long one select() waits: bounds how late a stop is noticed
@@ -30,25 +34,34 @@ BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
 
-# Besides payloads (dicts), a subscription's queue carries these two markers.
+# Besides notices, a subscription's queue carries these two markers.
 READY = "ready"  # the listener is connected: what follows is complete until the next READY
 OVERFLOW = "overflow"  # the last item: the client fell too far behind and was dropped
 
-Filter = Callable[[dict], bool]
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification: its channel and its payload (a JSON object)."""
+
+    channel: str
+    payload: dict
+
+
+Filter = Callable[[Notice], bool]
 
 
 class Subscription:
-    """One open stream: a bounded queue on the event loop that made it, and the payloads it wants."""
+    """One open stream: a bounded queue on the event loop that made it, and the notices it wants."""
 
     def __init__(self, listener: Listener, accept: Filter, queue_size: int) -> None:
         self.listener = listener
         self.accept = accept
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[dict | str] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[Notice | str] = asyncio.Queue(maxsize=queue_size)
         self.closed = False
 
-    async def get(self) -> dict | str:
-        """The next payload or marker."""
+    async def get(self) -> Notice | str:
+        """The next notice or marker."""
         return await self.queue.get()
 
     def close(self) -> None:
@@ -56,14 +69,14 @@ class Subscription:
         self.closed = True
         self.listener.discard(self)
 
-    def hand_over(self, items: list[dict | str]) -> None:
+    def hand_over(self, items: list[Notice | str]) -> None:
         """From the listener thread: queue ``items`` on the subscription's loop, never waiting."""
         try:
             self.loop.call_soon_threadsafe(self._offer, items)
         except RuntimeError:  # the loop is closed: nobody reads this subscription any more
             self.close()
 
-    def _offer(self, items: list[dict | str]) -> None:
+    def _offer(self, items: list[Notice | str]) -> None:
         """On the subscription's loop: queue ``items``, or drop the subscription when its queue is full."""
         for item in items:
             if self.closed:
@@ -93,7 +106,7 @@ class Listener:
         self._live = False
 
     def subscribe(self, accept: Filter) -> Subscription:
-        """A subscription (on the running event loop) to the payloads ``accept`` takes; starts the
+        """A subscription (on the running event loop) to the notices ``accept`` takes; starts the
         listener thread when needed. Its queue starts with ``READY`` once the listener is connected."""
         subscription = Subscription(self, accept, self.queue_size)
         with self._lock:
@@ -136,7 +149,7 @@ class Listener:
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(f"LISTEN {CHANNEL}")
+                cur.execute("; ".join(f"LISTEN {channel}" for channel in CHANNELS))
         except BaseException:
             conn.close()
             raise
@@ -155,7 +168,7 @@ class Listener:
                 stop.wait(pause)
                 pause = min(pause * 2, BACKOFF_MAX_SECONDS)
                 continue
-            log.info("events: listening on %s", CHANNEL)
+            log.info("events: listening on %s", ", ".join(CHANNELS))
             pause = BACKOFF_FIRST_SECONDS
             try:
                 self._set_live(stop, True)
@@ -185,31 +198,33 @@ class Listener:
             if not select.select([conn], [], [], POLL_SECONDS)[0]:
                 continue
             conn.poll()
-            payloads = [p for p in map(_parse, conn.notifies) if p is not None]
+            notices = [n for n in map(_parse, conn.notifies) if n is not None]
             conn.notifies.clear()
-            if payloads:
-                self._fan_out(payloads)
+            if notices:
+                self._fan_out(notices)
 
-    def _fan_out(self, payloads: list[dict]) -> None:
+    def _fan_out(self, notices: list[Notice]) -> None:
         with self._lock:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
-            wanted = [p for p in payloads if subscription.accept(p)]
+            wanted = [n for n in notices if subscription.accept(n)]
             if wanted:
                 subscription.hand_over(wanted)
 
 
-def _parse(notify) -> dict | None:
+def _parse(notify) -> Notice | None:
     try:
         payload = json.loads(notify.payload)
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
         log.warning(
-            "events: ignored a %s notification that is not a JSON object: %.200s", CHANNEL, notify.payload
+            "events: ignored a %s notification that is not a JSON object: %.200s",
+            notify.channel,
+            notify.payload,
         )
         return None
-    return payload
+    return Notice(notify.channel, payload)
 
 
 listener = Listener()

@@ -1,7 +1,8 @@
-"""The stream of case changes as server-sent events: ``GET /api/events/stream``.
+"""The stream of case changes and inspectors' positions as server-sent events: ``GET /api/events/stream``.
 
 The one ``async`` route: a sync stream would hold a thread-pool slot per open browser tab. The caller's
-scope is computed once, at connect; the stream then carries the case changes that scope sees."""
+scope is computed once, at connect; the stream then carries the case changes and the positions of the
+inspectors that scope sees."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ from starlette.concurrency import run_in_threadpool
 from server.auth.dependencies import Principal, stream_principal
 from server.case.scope import Scope, scope_of, sees_notification
 from server.deps import DB
-from server.events.listener import OVERFLOW, READY, listener
+from server.events.listener import OVERFLOW, POSITION_CHANNEL, READY, Notice, listener
+from server.patrol.service import sees_position
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 RETRY_MS = 3000
 HEARTBEAT_SECONDS = 15.0
 PUBLIC_FIELDS = ("code", "state", "version", "seq", "grid_path")
+POSITION_FIELDS = ("user_id", "user_name", "client_uuid", "lon", "lat", "recorded_at", "accuracy_m")
 
 STREAM_DESCRIPTION = f"""\
-Server-sent events (`text/event-stream`) telling which cases you may see changed, as they change.
+Server-sent events (`text/event-stream`) telling which cases you may see changed, as they change, and
+where the inspectors you may see are.
 Authenticate with `Authorization: Bearer <access token>` or, from a browser's `EventSource` (which sends
 no headers), with `?access_token=`. Your scope (grids, department, own reports and tasks) is taken once,
 when you connect: reconnect to pick up a change of scope.
@@ -41,6 +45,11 @@ The stream opens with `retry: {RETRY_MS}` (reconnect after {RETRY_MS // 1000} s)
 - `event: case`, `id: <seq>`, `data: {{"code", "state", "version", "seq", "grid_path"}}`: a case changed
   (reported, acted on, flagged...). `seq` is the case's change number (the sync cursor); fetch the case
   by its code for the details.
+- `event: position`, `data: {{"user_id", "user_name", "client_uuid", "lon", "lat", "recorded_at",
+  "accuracy_m"}}`: an inspector on shift uploaded track points; this is the newest one (WGS 84, the time
+  the phone recorded it, its accuracy radius in metres or null), `client_uuid` the shift. A city-wide scope
+  gets every inspector's, a grid scope those of the inspectors assigned to grids in its subtrees, a
+  department none. `GET /api/patrol/positions` gives the positions to start from.
 - `event: overflow`: your client fell too far behind and the server dropped it; this is the last event.
   Reconnect and re-read your lists.
 - `: keep-alive` comment lines every {HEARTBEAT_SECONDS:.0f} s, so that proxies keep the connection open.
@@ -51,6 +60,8 @@ show, then apply the events that follow."""
 STREAM_EXAMPLE = (
     'retry: 3000\n\nevent: ready\ndata: {}\n\nid: 1842\nevent: case\ndata: {"code":"370102-20261124-0007",'
     '"state":"dispatched","version":4,"seq":1842,"grid_path":"370100.370102.370102001"}\n\n'
+    'event: position\ndata: {"user_id":12,"user_name":"张伟","client_uuid":"0b6f2c1e-8d4a-4f57-9d3e-'
+    '2c5a1b7e9f40","lon":117.0231,"lat":36.6612,"recorded_at":"2026-11-24T01:20:05Z","accuracy_m":6.0}\n\n'
 )
 
 
@@ -67,8 +78,14 @@ def _scope_once(db: Session, principal: Principal) -> Scope:
         db.close()
 
 
+def _sees(scope: Scope, notice: Notice) -> bool:
+    if notice.channel == POSITION_CHANNEL:
+        return sees_position(scope, notice.payload)
+    return sees_notification(scope, notice.payload)
+
+
 async def _stream(scope: Scope) -> AsyncIterator[str]:
-    subscription = listener.subscribe(partial(sees_notification, scope))
+    subscription = listener.subscribe(partial(_sees, scope))
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
@@ -82,15 +99,18 @@ async def _stream(scope: Scope) -> AsyncIterator[str]:
             elif item == OVERFLOW:
                 yield _sse("overflow", {"message": "too many changes were waiting: reconnect and re-read"})
                 return
+            elif item.channel == POSITION_CHANNEL:
+                yield _sse("position", {k: item.payload.get(k) for k in POSITION_FIELDS})
             else:
-                yield _sse("case", {k: item.get(k) for k in PUBLIC_FIELDS}, event_id=item.get("seq"))
+                case = item.payload
+                yield _sse("case", {k: case.get(k) for k in PUBLIC_FIELDS}, event_id=case.get("seq"))
     finally:
         subscription.close()
 
 
 @router.get(
     "/stream",
-    summary="Live stream of changes to the cases you may see (server-sent events)",
+    summary="Live stream of the case changes and inspectors' positions you may see (server-sent events)",
     description=STREAM_DESCRIPTION,
     response_class=StreamingResponse,
     response_model=None,

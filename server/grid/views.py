@@ -13,7 +13,7 @@ from grids.loaders import load_features
 from server.auth import service as user_service
 from server.auth.dependencies import AdminRequired
 from server.config import get_settings
-from server.deps import DB
+from server.deps import DB, GEOJSON, BBox
 from server.grid import service
 from server.grid.schemas import (
     AssignmentEnd,
@@ -31,7 +31,6 @@ from server.grid.schemas import (
 router = APIRouter(prefix="/grids", tags=["grids"])
 assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
 Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", examples=["370102"])]
-GEOJSON = "application/geo+json"
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
@@ -74,17 +73,8 @@ def locate_batch(body: LocateBatchIn, db: DB):
 
 
 @router.get("/bbox", summary="Grids intersecting a bounding box, as GeoJSON", response_class=JSONResponse)
-def in_bbox(
-    db: DB,
-    bbox: Annotated[
-        str, Query(description="west,south,east,north in WGS 84", examples=["117.0,36.6,117.1,36.7"])
-    ],
-    level: Annotated[str | None, Query(description="Only this level")] = None,
-):
-    try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
-    except ValueError:
-        return JSONResponse({"detail": "bbox must be four numbers: west,south,east,north"}, status_code=422)
+def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="Only this level")] = None):
+    west, south, east, north = bbox
     grids = service.in_bbox(
         db=db,
         west=west,

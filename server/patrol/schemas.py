@@ -92,3 +92,52 @@ class TodayOut(BaseModel):
     shifts: list[ShiftOut] = Field(description="My shifts started today")
     distance_m: float = Field(description="Their distance together")
     duration_s: float = Field(description="Their time on shift together")
+
+
+class PositionProperties(BaseModel):
+    user_id: int = Field(description="The inspector")
+    user_name: str
+    client_uuid: UUID = Field(description="The shift")
+    recorded_at: datetime = Field(description="When the phone recorded the position")
+    accuracy_m: float | None = Field(description="GNSS accuracy radius")
+
+
+class Point(BaseModel):
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[float, float] = Field(description="lon, lat in WGS 84")
+
+
+class PositionFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: int = Field(description="The inspector's user id")
+    geometry: Point
+    properties: PositionProperties
+
+
+class PositionsOut(BaseModel):
+    """The inspectors' latest positions as a GeoJSON FeatureCollection (RFC 7946)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[PositionFeature]
+
+
+class DayTrackProperties(BaseModel):
+    client_uuid: UUID = Field(description="The shift")
+    user_id: int
+    user_name: str
+    on_shift: bool = Field(description="Not ended yet")
+    points: int = Field(description="Points recorded today on this shift")
+
+
+class DayTrackFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str = Field(description="The shift's client_uuid")
+    geometry: LineString
+    properties: DayTrackProperties
+
+
+class DayTracksOut(BaseModel):
+    """Today's tracks as a GeoJSON FeatureCollection (RFC 7946): one line per shift, its points of today."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[DayTrackFeature]

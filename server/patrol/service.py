@@ -12,28 +12,52 @@ the line through its points in time order, leaving out:
 - jumps: a point that could only be reached from the last point kept at more than ``MAX_SPEED_MPS``
   (12 m/s, about 43 km/h, beyond an inspector on foot or on a bicycle or e-bike) is a GNSS glitch. The
   next point is measured from the last point kept again, so a glitch and the way back from it add nothing.
+
+The command center follows the inspectors live: when a batch adds points to an open shift, the shift's
+newest point is sent on the ``patrol_position`` channel at commit (``server.events`` streams it to the
+users whose scope sees that inspector). The latest positions and today's tracks are read with the same
+scope: a city-wide scope sees every inspector, a grid scope those assigned to grids in its subtrees, a
+department none.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from gis.crs import distance_m, to_wgs84_arrays
+from gis.crs import check_lonlat, distance_m, to_wgs84_arrays
 from server.auth.dependencies import Principal
 from server.auth.models import User
-from server.case.scope import scope_of
+from server.case.scope import Scope, scope_of
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
+from server.events.listener import POSITION_CHANNEL
 from server.grid.models import CURRENT, Grid, GridAssignment
 from server.patrol.models import PatrolShift, TrackPoint
-from server.patrol.schemas import LineString, PointIn, ShiftIn, ShiftOut, TodayOut, TrackOut, TrackProperties
+from server.patrol.schemas import (
+    DayTrackFeature,
+    DayTrackProperties,
+    DayTracksOut,
+    LineString,
+    Point,
+    PointIn,
+    PositionFeature,
+    PositionProperties,
+    PositionsOut,
+    ShiftIn,
+    ShiftOut,
+    TodayOut,
+    TrackOut,
+    TrackProperties,
+)
 
 MAX_ACCURACY_M = 50.0  # fixes with a worse accuracy radius are left out of the distance
 MAX_SPEED_MPS = 12.0  # reaching a point faster than this from the last one kept is a GNSS glitch
@@ -186,6 +210,8 @@ def add_points(
                 "speed": [p.speed_mps for p in points],
             },
         ).rowcount
+    if stored and shift.ended_at is None:
+        _notify_position(db, shift)
     db.commit()
     return shift, stored
 
@@ -210,18 +236,22 @@ def viewer_of(*, db: Session, principal: Principal) -> Viewer:
     return Viewer(principal.user_id, False, paths)
 
 
+def _assigned_within(paths: tuple[str, ...]) -> Select:
+    """The users assigned now to grids in the subtrees of ``paths``."""
+    return (
+        select(GridAssignment.user_id)
+        .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
+        .where(GridAssignment.ends_on.is_(None), or_(*(Grid.path.op("<@")(p) for p in paths)))
+    )
+
+
 def _visible(viewer: Viewer) -> ColumnElement[bool]:
     """The SQL condition on ``PatrolShift`` for the shifts ``viewer`` may see."""
     if viewer.everything:
         return true()
     terms = [PatrolShift.user_id == viewer.user_id]
     if viewer.grid_paths:
-        assigned = (
-            select(GridAssignment.user_id)
-            .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-            .where(GridAssignment.ends_on.is_(None), or_(*(Grid.path.op("<@")(p) for p in viewer.grid_paths)))
-        )
-        terms.append(PatrolShift.user_id.in_(assigned))
+        terms.append(PatrolShift.user_id.in_(_assigned_within(viewer.grid_paths)))
     return or_(*terms)
 
 
@@ -360,4 +390,155 @@ def today(*, db: Session, user: User, at: datetime | None = None) -> TodayOut:
         shifts=shifts,
         distance_m=round(sum(s.distance_m for s in shifts), 1),
         duration_s=round(sum(s.duration_s for s in shifts), 1),
+    )
+
+
+# -- live positions and today's tracks ----------------------------------------------------------------
+
+
+def _inspectors_seen(scope: Scope) -> ColumnElement[bool]:
+    """The SQL condition on ``PatrolShift`` for the inspectors whose positions ``scope`` sees: everyone
+    for a city-wide scope, those assigned to grids in its subtrees for a grid scope, nobody else."""
+    if scope.everything:
+        return true()
+    if scope.grid_paths:
+        return PatrolShift.user_id.in_(_assigned_within(scope.grid_paths))
+    return false()
+
+
+def sees_position(scope: Scope, payload: dict) -> bool:
+    """Whether a position notification (see ``add_points``) is for ``scope``: ``_inspectors_seen`` on the
+    grid paths the inspector is assigned to."""
+    if scope.everything:
+        return True
+    paths = payload.get("grid_paths") or ()
+    return any(path == p or path.startswith(p + ".") for path in paths for p in scope.grid_paths)
+
+
+def _positions(
+    db: Session, shifts: ColumnElement[bool], since: datetime | None = None
+) -> list[PositionFeature]:
+    """The newest point of each shift meeting ``shifts`` (recorded at ``since`` or later), by user."""
+    newest = (
+        select(
+            TrackPoint.recorded_at,
+            TrackPoint.accuracy_m,
+            func.ST_X(TrackPoint.location).label("lon"),
+            func.ST_Y(TrackPoint.location).label("lat"),
+        )
+        .where(TrackPoint.shift_id == PatrolShift.id)
+        .order_by(TrackPoint.recorded_at.desc())
+        .limit(1)
+        .lateral("newest")
+    )
+    query = (
+        select(PatrolShift.user_id, User.name, PatrolShift.client_uuid, newest)
+        .join(User, User.id == PatrolShift.user_id)
+        .join(newest, true())
+        .where(shifts)
+        .order_by(PatrolShift.user_id)
+    )
+    if since is not None:
+        query = query.where(newest.c.recorded_at >= since)
+    return [
+        PositionFeature(
+            id=row.user_id,
+            geometry=Point(coordinates=(round(row.lon, 7), round(row.lat, 7))),
+            properties=PositionProperties(
+                user_id=row.user_id,
+                user_name=row.name,
+                client_uuid=row.client_uuid,
+                recorded_at=row.recorded_at,
+                accuracy_m=row.accuracy_m,
+            ),
+        )
+        for row in db.execute(query)
+    ]
+
+
+def _notify_position(db: Session, shift: PatrolShift) -> None:
+    """Send the shift's newest point on ``POSITION_CHANNEL`` at commit, with the grid paths its inspector
+    is assigned to (what ``sees_position`` reads)."""
+    (position,) = _positions(db, PatrolShift.id == shift.id)
+    paths = db.scalars(
+        select(Grid.path)
+        .join(GridAssignment, (GridAssignment.grid_code == Grid.code) & CURRENT)
+        .where(GridAssignment.user_id == shift.user_id, GridAssignment.ends_on.is_(None))
+        .order_by(Grid.path)
+    )
+    lon, lat = position.geometry.coordinates
+    payload = {**position.properties.model_dump(mode="json"), "lon": lon, "lat": lat}
+    payload["grid_paths"] = list(paths)
+    db.execute(select(func.pg_notify(POSITION_CHANNEL, json.dumps(payload, ensure_ascii=False))))
+
+
+def positions(*, db: Session, scope: Scope, at: datetime | None = None) -> PositionsOut:
+    """The latest position of every inspector ``scope`` sees who is on an open shift and was located
+    today (local date), as a GeoJSON FeatureCollection."""
+    start, _ = _day_bounds(local_day(at or _now()))
+    shifts = PatrolShift.ended_at.is_(None) & _inspectors_seen(scope)
+    return PositionsOut(features=_positions(db, shifts, since=start))
+
+
+def _checked_bbox(west: float, south: float, east: float, north: float):
+    for lon, lat in ((west, south), (east, north)):
+        try:
+            check_lonlat(lon, lat)
+        except ValueError as exc:
+            raise Invalid(f"bbox: {exc}") from None
+    if west >= east or south >= north:
+        raise Invalid("bbox must be west,south,east,north with west < east and south < north")
+    return func.ST_MakeEnvelope(west, south, east, north, 4326)
+
+
+def day_tracks(
+    *,
+    db: Session,
+    scope: Scope,
+    west: float,
+    south: float,
+    east: float,
+    north: float,
+    limit: int,
+    at: datetime | None = None,
+) -> DayTracksOut:
+    """Today's tracks (local date) of the inspectors ``scope`` sees that cross the box: per shift, the line
+    through its points of today in time order (two points at least). More than ``limit`` tracks: 422."""
+    envelope = _checked_bbox(west, south, east, north)
+    start, end = _day_bounds(local_day(at or _now()))
+    line = func.ST_MakeLine(aggregate_order_by(TrackPoint.location, TrackPoint.recorded_at))
+    rows = db.execute(
+        select(
+            PatrolShift.client_uuid,
+            PatrolShift.user_id,
+            User.name,
+            PatrolShift.ended_at,
+            func.count().label("points"),
+            func.ST_AsGeoJSON(line, 7).label("geometry"),
+        )
+        .join(PatrolShift, PatrolShift.id == TrackPoint.shift_id)
+        .join(User, User.id == PatrolShift.user_id)
+        .where(_inspectors_seen(scope), TrackPoint.recorded_at >= start, TrackPoint.recorded_at < end)
+        .group_by(PatrolShift.id, User.id)
+        .having(func.count() > 1, func.ST_Intersects(line, envelope))
+        .order_by(PatrolShift.started_at, PatrolShift.id)
+        .limit(limit + 1)
+    ).all()
+    if len(rows) > limit:
+        raise Invalid(f"more than {limit} tracks in this box today: zoom in", limit=limit)
+    return DayTracksOut(
+        features=[
+            DayTrackFeature(
+                id=str(row.client_uuid),
+                geometry=LineString(coordinates=json.loads(row.geometry)["coordinates"]),
+                properties=DayTrackProperties(
+                    client_uuid=row.client_uuid,
+                    user_id=row.user_id,
+                    user_name=row.name,
+                    on_shift=row.ended_at is None,
+                    points=row.points,
+                ),
+            )
+            for row in rows
+        ]
     )

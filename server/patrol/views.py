@@ -1,4 +1,5 @@
-"""Patrol routes: clock in and out, track uploads, shifts and tracks by visibility, the phone's day."""
+"""Patrol routes: clock in and out, track uploads, shifts and tracks by visibility, the phone's day, and
+for the command-center map the inspectors' latest positions and today's tracks."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ from sqlalchemy.orm import Session
 
 from server.auth.dependencies import CurrentUser, Principal, require_roles
 from server.auth.models import User
-from server.deps import DB
+from server.case.views import ScopeDep
+from server.config import get_settings
+from server.deps import DB, BBox
 from server.patrol import service
 from server.patrol.models import PatrolShift
-from server.patrol.schemas import PointsIn, PointsOut, ShiftEnd, ShiftIn, ShiftOut, TodayOut, TrackOut
+from server.patrol.schemas import (
+    DayTracksOut,
+    PointsIn,
+    PointsOut,
+    PositionsOut,
+    ShiftEnd,
+    ShiftIn,
+    ShiftOut,
+    TodayOut,
+    TrackOut,
+)
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
 Patroller = Annotated[Principal, require_roles("inspector", "grid_head", "admin")]
@@ -111,3 +124,34 @@ def track(client_uuid: ShiftUUID, principal: CurrentUser, db: DB):
 )
 def today(principal: CurrentUser, db: DB):
     return service.today(db=db, user=_user(principal))
+
+
+@router.get(
+    "/positions",
+    response_model=PositionsOut,
+    summary="Latest positions of the inspectors you may see who are on shift today, as GeoJSON points",
+    description="An inspector's position is the newest point of their open shift, if recorded today (local "
+    "date). A city-wide scope sees every inspector, a grid scope those assigned to grids in its subtrees, a "
+    "department none. The event stream's `position` events move them on.",
+)
+def positions(scope: ScopeDep, db: DB):
+    return service.positions(db=db, scope=scope)
+
+
+@router.get(
+    "/tracks/today",
+    response_model=DayTracksOut,
+    summary="Today's tracks of the inspectors you may see, crossing a bounding box, as GeoJSON lines",
+    responses={422: {"description": "A malformed bounding box, or more tracks in it than the limit"}},
+)
+def day_tracks(scope: ScopeDep, db: DB, bbox: BBox):
+    west, south, east, north = bbox
+    return service.day_tracks(
+        db=db,
+        scope=scope,
+        west=west,
+        south=south,
+        east=east,
+        north=north,
+        limit=get_settings().bbox_max_features,
+    )

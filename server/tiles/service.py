@@ -1,41 +1,70 @@
 """Vector tiles built by PostGIS (``ST_AsMVT``): the current grids of the level that suits the zoom, and the
 cases a user may see, as points from ``tile_cluster_below_zoom`` on and as clusters with counts below it.
 
-Every value reaches the SQL as a bound parameter. A case's light is computed in SQL the way
-``server.case.service.clock`` computes it: red from the due instant on; yellow once at most
-``yellow_fraction`` of the step's limit of working time is left, that is when the due instant is at or before
-``now`` plus that much working time (the calendar adds it in Python, once per distinct limit in the tile)."""
+Every value reaches the SQL as a bound parameter. A case's light is two comparisons with its stored instants
+(``step_due_at``: red, ``step_yellow_at``: yellow), as ``server.case.service.clock`` makes it.
+
+Clusters come from the case summary (``case_cell``: per zoom-17 Web Mercator tile, state and street, the
+count, the coordinate sums and the earliest due and yellow instants, kept by a trigger in each writing
+transaction), so a tile over a whole district groups a few thousand summary rows instead of its cases. The
+summary answers when the request filters by state only, and for these scopes:
+
+- city-wide: the summary alone;
+- bound to grids of street level or above (``CELL_PATH_DEPTH``: a district's staff sees its subtree) and to
+  no department: the summary rows of those subtrees, plus the cases outside them the user reported or is
+  assigned (from the case table: a handful, through their indexes).
+
+Any other filter (light, category, department, tag, period) and the narrower scopes (a village or a unit,
+a department) take the cases themselves, grouped by the same stored cells. From the point zoom on, a tile
+the summary says holds more than ``tile_point_limit`` matching cases is too dense to read as points: below
+``POINTS_FROM_ZOOM`` it is served as clusters of the summary's cells (8 a side at zoom 14, 4 at 15)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from gis.tiles import tile_bounds_mercator
 from server.case import service as case_service
 from server.case.flows import TERMINAL
-from server.case.models import Case, CaseDispatch
+from server.case.models import CELL_ZOOM, Case, CaseDispatch
 from server.case.scope import Scope, visible
 from server.category import service as category_service
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Invalid
 from server.grid.models import CURRENT, Grid
+from server.tiles.models import CELL_PATH_DEPTH, CaseCell
 
 MAX_ZOOM = 22
 EXTENT = 4096  # MVT coordinates per tile side
 BUFFER = 64  # MVT coordinates kept beyond the tile's edge, so lines and labels join across tiles
-CLUSTER_CELLS = 8  # cluster cells per tile side: 64 px on a 512 px tile
+CLUSTER_ZOOMS = 3  # a cluster cell is a tile this many zooms down: 8 a side, 64 px on a 512 px tile
+# From this zoom on case tiles always carry points: the web map's case source tops out at zoom 16 and
+# magnifies those tiles beyond it, so they must show the cases themselves.
+POINTS_FROM_ZOOM = 16
 WEB_MERCATOR = 3857
 MERCATOR_METRES_PER_DEGREE = 111_319.49  # Web Mercator x metres per degree of longitude
 # The grid level shown up to each zoom (the last one from there on).
 GRID_LEVEL_UP_TO_ZOOM = ((10, "district"), (12, "street"), (14, "village"), (MAX_ZOOM, "unit"))
-LIGHTS = ("red", "yellow", "green")  # worst first
 
 
 @dataclass(frozen=True)
@@ -74,10 +103,18 @@ class TileAddress:
         """The tile and its buffer in WGS 84, for the GiST indexes."""
         return func.ST_Transform(self.envelope(self.size * BUFFER / EXTENT), 4326)
 
-    def mvt_geom(self, geom_4326) -> ColumnElement:
-        """A WGS 84 geometry in this tile's MVT coordinates, clipped to the tile and its buffer."""
-        return func.ST_AsMVTGeom(
-            func.ST_Transform(geom_4326, WEB_MERCATOR), func.box2d(self.envelope()), EXTENT, BUFFER, True
+    def mvt_geom(self, geom, srid: int = 4326) -> ColumnElement:
+        """A geometry in this tile's MVT coordinates, clipped to the tile and its buffer."""
+        if srid != WEB_MERCATOR:
+            geom = func.ST_Transform(geom, WEB_MERCATOR)
+        return func.ST_AsMVTGeom(geom, func.box2d(self.envelope()), EXTENT, BUFFER, True)
+
+    def holds_cells(self, table) -> ColumnElement[bool]:
+        """Rows of ``table`` whose zoom-17 cell (``cell_x``, ``cell_y``) lies in this tile (z at most 17)."""
+        shift = CELL_ZOOM - self.z
+        first_x, first_y, last = self.x << shift, self.y << shift, (1 << shift) - 1
+        return and_(
+            table.cell_x.between(first_x, first_x + last), table.cell_y.between(first_y, first_y + last)
         )
 
 
@@ -90,6 +127,10 @@ class CaseTileFilter:
     tag: str | None = None
     since: datetime | None = None  # received at or after
     until: datetime | None = None  # received before
+
+    @property
+    def by_state_only(self) -> bool:
+        return self == CaseTileFilter(states=self.states)
 
 
 @dataclass(frozen=True)
@@ -135,11 +176,13 @@ def grids_tile(*, db: Session, tile: TileAddress, known_etags: frozenset[str] = 
 # -- cases --------------------------------------------------------------------------------------------
 
 
-def _conditions(db: Session, scope: Scope, filters: CaseTileFilter, box) -> list[ColumnElement[bool]]:
-    """What a case must satisfy to be in the tile, the light filter aside."""
+def _conditions(db: Session, scope: Scope, filters: CaseTileFilter, box, now: datetime) -> list:
+    """What a case must satisfy to be in the tile."""
     terms = [visible(scope), Case.location.op("&&")(box)]
     if filters.states:
         terms.append(Case.state.in_(filters.states))
+    if filters.light:
+        terms.append(_light(now) == filters.light)
     if filters.category:
         category = category_service.get_category(db=db, code=filters.category, include_inactive=True)
         terms.append(Case.category_id == category.id)
@@ -157,21 +200,14 @@ def _conditions(db: Session, scope: Scope, filters: CaseTileFilter, box) -> list
     return terms
 
 
-def _light(db: Session, conditions: list[ColumnElement[bool]], now: datetime) -> ColumnElement:
-    """The SQL twin of ``clock(case, now).light`` for the cases matching ``conditions``."""
-    limit = func.coalesce(Case.step_limit_min, 0.0)
-    limits = db.scalars(
-        select(limit).distinct().where(*conditions, Case.state.not_in(TERMINAL), Case.step_due_at > now)
-    )
-    cal, fraction = case_service.calendar(), get_settings().yellow_fraction
-    yellow_until = {value: cal.add(now, fraction * value) for value in limits}
-    whens = [
+def _light(now: datetime) -> ColumnElement:
+    """The SQL twin of ``clock(case, now).light``."""
+    return case(
         (Case.state.in_(TERMINAL) | Case.step_due_at.is_(None), None),
         (Case.step_due_at <= now, "red"),
-    ]
-    if yellow_until:
-        whens.append((Case.step_due_at <= case(yellow_until, value=limit), "yellow"))
-    return case(*whens, else_="green")
+        (Case.step_yellow_at <= now, "yellow"),
+        else_="green",
+    )
 
 
 def cases_tile(
@@ -185,50 +221,39 @@ def cases_tile(
 ) -> Tile:
     """The cases ``scope`` sees in the tile, matching ``filters``, with their lights at ``at`` (default now).
 
-    From ``tile_cluster_below_zoom`` on, layer ``cases``: one point per case (code, state, light, urgency,
-    category), the most urgent and soonest due first, at most ``tile_max_features``. Below it, layer
-    ``clusters``: one point per cell of the tile (``CLUSTER_CELLS`` a side) at the centroid of its cases,
-    with their ``count`` (a heat map's weight) and worst ``light``.
+    Layer ``cases``: one point per case (code, state, light, urgency, category), the most urgent and soonest
+    due first, at most ``tile_max_features``. Layer ``clusters``: one point per cell of the tile at the
+    centroid of its cases, with their ``count`` (a heat map's weight) and worst ``light``; below
+    ``tile_cluster_below_zoom``, and for tiles too dense for points (see the module's docstring).
 
-    The ETag hashes the tile's address, the filters, the scope, the last case change and how many of the
-    tile's cases show each light: with the cases unchanged a light only moves from green to yellow to red,
-    so these counts change whenever a light does."""
+    The ETag hashes the last case change and the tile itself: a case change anywhere, or a light that
+    turned, gives a new one."""
     settings = get_settings()
     now = at or db.scalar(select(func.clock_timestamp()))
-    conditions = _conditions(db, scope, filters, tile.search_box())
-    light = _light(db, conditions, now)
-    lights = sorted(
-        (str(name), n)
-        for name, n in db.execute(select(light, func.count()).where(*conditions).group_by(light))
-    )
-    etag = _etag(
-        "cases",
-        asdict(tile),
-        asdict(filters),
-        asdict(scope),
-        db.scalar(select(func.max(Case.change_seq))),
-        lights,
-        settings.tile_max_features,
-        settings.tile_cluster_below_zoom,
-    )
-    if etag in known_etags:
-        return Tile(etag, None)
-    if filters.light:
-        conditions.append(light == filters.light)
-    if tile.z >= settings.tile_cluster_below_zoom:
-        data = _mvt(db, _points(tile, conditions, light, settings.tile_max_features), "cases")
+    # A tile reads a few thousand rows at most: starting parallel workers costs more than it saves.
+    db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    conditions = _conditions(db, scope, filters, tile.search_box(), now)
+    summary = _summary(scope, filters, tile)
+    dense = summary is not None and tile.z < POINTS_FROM_ZOOM
+    if tile.z < min(settings.tile_cluster_below_zoom, POINTS_FROM_ZOOM):
+        cells = _case_cells(tile, conditions) if summary is None else summary
+        layer, rows = "clusters", _clusters(tile, cells, now)
+    elif dense and _count(db, summary) > settings.tile_point_limit:
+        layer, rows = "clusters", _clusters(tile, summary, now)
     else:
-        data = _mvt(db, _clusters(tile, conditions, light), "clusters")
-    return Tile(etag, data)
+        layer, rows = "cases", _points(tile, conditions, now, settings.tile_max_features)
+    data = _mvt(db, rows, layer)
+    etag = _etag("cases", db.scalar(select(func.max(Case.change_seq))), hashlib.sha256(data).hexdigest())
+    return Tile(etag, None if etag in known_etags else data)
 
 
-def _points(tile: TileAddress, conditions, light, cap: int):
+def _points(tile: TileAddress, conditions, now: datetime, cap: int) -> Select:
     urgency = func.array_position(list(case_service.URGENCY_ORDER), Case.urgency)
     return (
         select(
             Case.code,
             Case.state,
-            light.label("light"),
+            _light(now).label("light"),
             Case.urgency,
             Category.code.label("category"),
             tile.mvt_geom(Case.location).label("geom"),
@@ -240,27 +265,70 @@ def _points(tile: TileAddress, conditions, light, cap: int):
     )
 
 
-def _clusters(tile: TileAddress, conditions, light):
-    """Cases snapped to cells aligned on the tile; only those inside the tile itself, so each case counts in
-    one tile of a zoom."""
-    minx, miny, maxx, maxy = tile.bounds
-    cell = tile.size / CLUSTER_CELLS
+def _case_cells(tile: TileAddress, conditions) -> Select:
+    """The cases matching ``conditions`` in the tile itself (each counts in one tile of a zoom) as rows of
+    cell rows: ``cell_x``, ``cell_y``, ``count``, ``sum_x``, ``sum_y`` (Web Mercator), ``due``, ``yellow``."""
     point = func.ST_Transform(Case.location, WEB_MERCATOR)
-    x, y = func.ST_X(point), func.ST_Y(point)
-    inside = and_(x >= minx, x < maxx, y > miny, y <= maxy)
-    cases = (
-        select(
-            point.label("point"),
-            func.ST_SnapToGrid(point, minx + cell / 2, miny + cell / 2, cell, cell).label("cell"),
-            func.array_position(list(LIGHTS), light).label("rank"),
-        )
-        .where(*conditions, inside)
-        .subquery("c")
-    )
-    worst = case({i: name for i, name in enumerate(LIGHTS, 1)}, value=func.min(cases.c.rank))
-    centroid = func.ST_Centroid(func.ST_Collect(cases.c.point))
+    running = Case.state.not_in(TERMINAL)
     return select(
-        func.count().label("count"),
-        worst.label("light"),
-        func.ST_AsMVTGeom(centroid, func.box2d(tile.envelope()), EXTENT, BUFFER, True).label("geom"),
-    ).group_by(cases.c.cell)
+        Case.cell_x,
+        Case.cell_y,
+        literal(1).label("count"),
+        func.ST_X(point).label("sum_x"),
+        func.ST_Y(point).label("sum_y"),
+        case((running, Case.step_due_at)).label("due"),
+        case((running, Case.step_yellow_at)).label("yellow"),
+    ).where(*conditions, tile.holds_cells(Case))
+
+
+def _summary(scope: Scope, filters: CaseTileFilter, tile: TileAddress) -> Select | None:
+    """The tile's cell rows from the case summary, or None when the summary cannot answer the request."""
+    if not filters.by_state_only or tile.z > CELL_ZOOM:
+        return None
+    narrow = any(len(path.split(".")) > CELL_PATH_DEPTH for path in scope.grid_paths)
+    if not scope.everything and (scope.department_id is not None or narrow):
+        return None
+    running = CaseCell.state.not_in(TERMINAL)
+    cells = select(
+        CaseCell.cell_x,
+        CaseCell.cell_y,
+        CaseCell.count,
+        CaseCell.sum_x,
+        CaseCell.sum_y,
+        case((running, CaseCell.min_due_at)).label("due"),
+        case((running, CaseCell.min_yellow_at)).label("yellow"),
+    ).where(tile.holds_cells(CaseCell))
+    if filters.states:
+        cells = cells.where(CaseCell.state.in_(filters.states))
+    if scope.everything:
+        return cells
+    # The cases outside its grids the user reported or is assigned: what ``visible`` grants it beyond them.
+    own = [visible(replace(scope, grid_paths=())), not_(_within(Case.grid_path, scope.grid_paths))]
+    if filters.states:
+        own.append(Case.state.in_(filters.states))
+    return union_all(cells.where(_within(CaseCell.grid_path, scope.grid_paths)), _case_cells(tile, own))
+
+
+def _within(path_column, paths: tuple[str, ...]) -> ColumnElement[bool]:
+    return or_(false(), *(path_column.op("<@")(path) for path in paths))
+
+
+def _count(db: Session, cells: Select) -> int:
+    cells = cells.subquery("c")
+    return db.scalar(select(func.coalesce(func.sum(cells.c.count), 0)))
+
+
+def _clusters(tile: TileAddress, cells: Select, now: datetime) -> Select:
+    """Cell rows grouped into cells of zoom ``z + CLUSTER_ZOOMS`` (at most 17): one point per cell at the
+    centroid of its cases, with their count and worst light."""
+    cells = cells.subquery("c")
+    shift = CELL_ZOOM - min(tile.z + CLUSTER_ZOOMS, CELL_ZOOM)
+    count = func.sum(cells.c.count)
+    due, yellow = func.min(cells.c.due), func.min(cells.c.yellow)
+    light = case((due <= now, "red"), (yellow <= now, "yellow"), (due.is_not(None), "green"))
+    centroid = func.ST_SetSRID(
+        func.ST_MakePoint(func.sum(cells.c.sum_x) / count, func.sum(cells.c.sum_y) / count), WEB_MERCATOR
+    )
+    return select(
+        count.label("count"), light.label("light"), tile.mvt_geom(centroid, WEB_MERCATOR).label("geom")
+    ).group_by(cells.c.cell_x.op(">>")(shift), cells.c.cell_y.op(">>")(shift))

@@ -49,7 +49,8 @@ def grids_tile(z: int, x: int, y: int, db: DB, if_none_match: IfNoneMatch = None
 
 @router.get(
     "/cases/{z}/{x}/{y}.mvt",
-    summary="Cases you may see as a vector tile: points from the cluster zoom on, clusters with counts below",
+    summary="Cases you may see as a vector tile: clusters with counts below the cluster zoom, points from it "
+    "(clusters where too dense)",
     response_class=Response,
     responses=TILE_RESPONSES,
 )

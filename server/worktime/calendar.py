@@ -223,6 +223,26 @@ class WorkCalendar:
                 left -= end - begin
             day += ONE_DAY
 
+    def subtract(self, end: datetime, minutes: float) -> datetime:
+        """The earliest instant (UTC) from which at most ``minutes`` of working time are left before ``end``:
+        ``between(t, end) <= minutes`` exactly for ``t`` from there on. When those minutes begin with a
+        working period, the instant is the end of the working period before it (nothing is worked in
+        between)."""
+        end = utc(end)
+        if minutes < 0:
+            raise ValueError(f"cannot subtract {minutes} minutes: give a length of working time")
+        left = timedelta(minutes=minutes)
+        day = end.astimezone(self.tz).date()
+        while True:
+            for begin, stop in reversed(list(self._periods_on(day))):
+                stop = min(stop, end)
+                if stop <= begin:
+                    continue
+                if left < stop - begin:
+                    return stop - left
+                left -= stop - begin
+            day -= ONE_DAY
+
     def between(self, start: datetime, end: datetime) -> float:
         """The working minutes in ``[start, end)``; 0 when ``end`` is not after ``start``."""
         start, end = utc(start), utc(end)

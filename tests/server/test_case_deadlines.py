@@ -16,7 +16,7 @@ from server.case import service
 from server.case.models import CaseEvent
 from server.config import get_settings
 from server.worktime.calendar import EXAMPLE_HOLIDAY_FILE, HolidayFallbackWarning
-from tests.server.case_world import act, report, team
+from tests.server.case_world import act, photo, report, team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = "E06011"  # 积存垃圾渣土: handling limit 1d (450 working minutes), department sanitation
@@ -133,6 +133,70 @@ def test_suspension_stops_the_clock(world):
     assert light(case, "2026-10-09 09:00") == ("green", 210)
     assert service.sweep_overdue(db=db, at=local("2026-10-09 09:05")) == []
     assert supervise_events(db, case) == []
+
+
+def lights_follow_the_calendar(case, start: str, end: str) -> set[str]:
+    """Whether the light ``clock`` reads from the stored instants is the one the calendar computes from the
+    limit and the due instant, every five minutes from ``start`` to ``end``; the lights seen."""
+    cal, fraction = service.calendar(), get_settings().yellow_fraction
+    seen, at = set(), local(start)
+    while at < local(end):
+        expected = cal.light(
+            limit_minutes=case.step_limit_min, due=case.step_due_at, now=at, yellow_fraction=fraction
+        )
+        assert service.clock(case, at).light == expected, (at, case.step_due_at, case.step_yellow_at)
+        seen.add(expected)
+        at += timedelta(minutes=5)
+    return seen
+
+
+def test_the_stored_yellow_instant_follows_every_deadline_change(world):
+    """Each place that sets a due instant sets the yellow one with it: intake, dispatch, rework, extension,
+    suspension and resumption, over the National Day week."""
+    db = world["db"]
+    reported = report(db, world["inspector"], world["lon"], world["lat"], at=local("2026-09-30 17:00"))
+    assert reported.step_yellow_at == local("2026-09-30 17:22:30")  # 30 min to register: the last 7.5
+    assert lights_follow_the_calendar(reported, "2026-09-30 17:00", "2026-10-08 11:00") == {
+        "green", "yellow", "red",
+    }  # fmt: skip
+
+    case = dispatched(world, ONE_DAY, local("2026-09-30 16:00"))
+    assert case.step_yellow_at == local("2026-10-08 14:07:30")
+    assert lights_follow_the_calendar(case, "2026-09-30 16:00", "2026-10-08 17:00") == {
+        "green",
+        "yellow",
+        "red",
+    }
+
+    act(db, world["department"], case, "request_extension", at=local("2026-10-08 09:00"), extension="1d",
+        reason="渣土量大")  # fmt: skip
+    act(db, world["dispatcher"], case, "approve_extension", at=local("2026-10-08 09:05"))
+    assert (case.step_limit_min, case.step_due_at) == (900, local("2026-10-09 16:00"))
+    assert lights_follow_the_calendar(case, "2026-10-08 09:05", "2026-10-09 17:00") == {
+        "green",
+        "yellow",
+        "red",
+    }
+
+    act(db, world["dispatcher"], case, "suspend", at=local("2026-10-08 10:00"), reason="等待施工结束")
+    assert case.step_due_at is None and case.step_yellow_at is None
+    act(db, world["dispatcher"], case, "resume", at=local("2026-10-09 09:00"))
+    assert lights_follow_the_calendar(case, "2026-10-09 09:00", "2026-10-12 17:00") == {
+        "green",
+        "yellow",
+        "red",
+    }
+
+    photo(db, world["department"], case, "after")
+    act(db, world["department"], case, "report_handling", at=local("2026-10-09 10:00"))
+    act(db, world["acceptor"], case, "request_check", at=local("2026-10-09 10:05"))
+    act(db, world["inspector"], case, "reply_check", at=local("2026-10-09 10:30"), result="rework")
+    assert case.state == "dispatched" and case.step_due_at == case.handle_due_at
+    assert lights_follow_the_calendar(case, "2026-10-09 10:30", "2026-10-12 17:00") == {
+        "green",
+        "yellow",
+        "red",
+    }
 
 
 @pytest.fixture

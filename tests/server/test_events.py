@@ -1,5 +1,6 @@
-"""The live stream of case changes: a real server on loopback over a fresh database, users logged in
-through the API, cases reported and acted on through the API; and the listener's own behaviour."""
+"""The live stream of case changes and inspectors' positions: a real server on loopback over a fresh
+database, users logged in through the API, cases reported and acted on and track points uploaded through
+the API; and the listener's own behaviour."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,7 +23,16 @@ from server.auth import service as auth_service
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
 from server.database import get_engine, new_session
-from server.events.listener import APPLICATION_NAME, OVERFLOW, READY, Listener
+from server.events.listener import (
+    APPLICATION_NAME,
+    CASE_CHANNEL,
+    OVERFLOW,
+    POSITION_CHANNEL,
+    READY,
+    Listener,
+    Notice,
+)
+from server.events.views import POSITION_FIELDS
 from server.grid import service as grid_service
 from tests.conftest import ADMIN_TOKEN
 from tests.server.grid_files import city_features, collection
@@ -48,9 +59,9 @@ def live_url(fresh_db_url, tmp_path) -> Iterator[str]:
     )
 
 
-def setup_city(url: str, users: dict[str, str | None]) -> None:
-    """Grids (a city of two districts), the starter taxonomy, and acceptor/shift-lead users with
-    passwords, each bound to a grid: ``{phone: grid code}``."""
+def setup_city(url: str, users: dict[str, str | None], inspectors: dict[str, str] | None = None) -> None:
+    """Grids (a city of two districts), the starter taxonomy, acceptor/shift-lead users with passwords,
+    each bound to a grid: ``{phone: grid code}``, and inspectors assigned to a grid each."""
     records, report = load_features(collection(city_features()))
     with new_session(url) as db:
         assert grid_service.import_grids(db=db, records=records, report=report).report.ok
@@ -64,6 +75,10 @@ def setup_city(url: str, users: dict[str, str | None]) -> None:
                 password=PASSWORD,
             )
             auth_service.create_user(db=db, data=data)
+        for phone, grid in (inspectors or {}).items():
+            data = UserCreate(name=f"巡查{phone[-2:]}", phone=phone, roles=["inspector"], password=PASSWORD)
+            user = auth_service.create_user(db=db, data=data)
+            grid_service.assign(db=db, grid_code=grid, user=user, role="inspector")
     get_engine(url).dispose()
 
 
@@ -177,6 +192,64 @@ def test_each_user_receives_the_changes_of_the_cases_in_its_scope(fresh_db_url, 
         assert east_case["code"] not in before  # nor the east case to the west user
 
 
+def test_positions_reach_the_streams_whose_scope_sees_the_inspector(fresh_db_url, live_url):
+    west_phone, east_phone = "13900000111", "13900000112"
+    west_inspector, east_inspector = "13900000121", "13900000122"
+    setup_city(
+        fresh_db_url,
+        {west_phone: "370102", east_phone: "370103"},
+        {west_inspector: "370102001", east_inspector: "370103002"},
+    )
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    with client(live_url) as http, ExitStack() as streams:
+        west = streams.enter_context(opened(http, headers=bearer(login(http, west_phone))))
+        east = streams.enter_context(opened(http, headers=bearer(login(http, east_phone))))
+        city = streams.enter_context(opened(http, headers=bearer(ADMIN_TOKEN)))
+
+        shifts = {}
+        for phone in (west_inspector, east_inspector):
+            token, shift = login(http, phone), str(uuid.uuid4())
+            body = {"client_uuid": shift, "started_at": began.isoformat()}
+            assert http.post("/api/patrol/shifts", json=body, headers=bearer(token)).status_code == 201
+            shifts[phone] = (token, shift)
+
+        def walk(phone: str, step: int) -> dict:
+            """Upload a batch of two points; the position event it should cause (the newer point)."""
+            token, shift = shifts[phone]
+            points = [
+                {
+                    "recorded_at": (began + timedelta(seconds=10 * step + i)).isoformat(),
+                    "lon": round((WEST if phone == west_inspector else EAST)[0] + 0.0001 * step, 7),
+                    "lat": WEST[1],
+                    "accuracy_m": 4.0 + i,
+                }
+                for i in range(2)
+            ]
+            resp = http.post(
+                f"/api/patrol/shifts/{shift}/points", json={"points": points}, headers=bearer(token)
+            )
+            assert resp.status_code == 200 and resp.json()["stored"] == 2, resp.text
+            newer = points[1] | {"recorded_at": datetime.fromisoformat(points[1]["recorded_at"])}
+            user = {"user_id": resp.json()["shift"]["user_id"], "user_name": f"巡查{phone[-2:]}"}
+            return {**user, "client_uuid": shift, **newer}
+
+        sent = [walk(west_inspector, 1), walk(east_inspector, 1)]
+        sent += [walk(west_inspector, 2), walk(east_inspector, 2)]
+
+        def positions(stream: EventStream, count: int) -> list[dict]:
+            """The data of the next ``count`` position events."""
+            found = []
+            for _ in range(count):
+                data = json.loads(stream.until(lambda e: e.get("event") == "position")[0]["data"])
+                assert set(data) == set(POSITION_FIELDS)
+                found.append(data | {"recorded_at": datetime.fromisoformat(data["recorded_at"])})
+            return found
+
+        assert positions(city, 4) == sent
+        assert positions(west, 2) == sent[0::2]  # the east inspector's first position never came
+        assert positions(east, 2) == sent[1::2]  # nor any of the west inspector's
+
+
 def test_the_stream_needs_a_valid_token(client):
     assert client.get("/api/events/stream").status_code == 401
     assert client.get("/api/events/stream", params={"access_token": "not-a-token"}).status_code == 401
@@ -209,33 +282,38 @@ def test_the_stream_goes_on_after_the_database_connection_is_killed(fresh_db_url
 # -- the listener -----------------------------------------------------------------------------------
 
 
-def notify(url: str, payloads: list[str]) -> None:
+def notify(url: str, payloads: list[str], channel: str = CASE_CHANNEL) -> None:
     with get_engine(url).begin() as conn:
         for payload in payloads:
-            conn.execute(text("SELECT pg_notify('case_change', :p)"), {"p": payload})
+            conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
 
 
 def test_a_client_that_falls_behind_is_dropped_with_a_last_overflow(fresh_db_url):
     listener = Listener(fresh_db_url, queue_size=3)
 
     async def run() -> None:
-        even = listener.subscribe(lambda p: p["n"] % 2 == 0)
+        even = listener.subscribe(lambda notice: notice.payload["n"] % 2 == 0)
 
         async def get():
             return await asyncio.wait_for(even.get(), READ_SECONDS)
 
         try:
             assert await get() == READY
-            # What is not a JSON object is skipped; the rest is filtered, in order.
+            # What is not a JSON object is skipped; the rest is filtered, in order, with its channel.
             notify(fresh_db_url, ["not json", "[1]"] + [json.dumps({"n": n}) for n in range(3)])
-            assert [await get(), await get()] == [{"n": 0}, {"n": 2}]
+            assert [await get(), await get()] == [
+                Notice(CASE_CHANNEL, {"n": 0}),
+                Notice(CASE_CHANNEL, {"n": 2}),
+            ]
+            notify(fresh_db_url, [json.dumps({"n": n}) for n in (5, 4)], channel=POSITION_CHANNEL)
+            assert await get() == Notice(POSITION_CHANNEL, {"n": 4})
             # Ten more in one commit, five of them wanted, unread: more than the queue holds.
             notify(fresh_db_url, [json.dumps({"n": n}) for n in range(10)])
             received = [await get()]
             while received[-1] != OVERFLOW:
                 received.append(await get())
             assert len(received) <= 3 and all(
-                item in ({"n": n} for n in range(0, 10, 2)) for item in received[:-1]
+                item in (Notice(CASE_CHANNEL, {"n": n}) for n in range(0, 10, 2)) for item in received[:-1]
             )
             assert listener.subscriptions == 0
         finally:

@@ -1,6 +1,6 @@
 """Patrol shifts and track uploads through HTTP, the CLI and the migration, on the real PostGIS: idempotent
 clock-in, clock-out and uploads, one open shift per user, the distance rules, late uploads, points outside
-a shift, and who sees whose shifts."""
+a shift, who sees whose shifts, and the command center's latest positions and today's tracks by scope."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from gis.crs import wgs84_to_gcj02
 from server import migrate
+from server.category import service as category_service
 from server.errors import NotFound
 from server.grid import service as grid_service
 from server.patrol import service
@@ -373,6 +374,90 @@ def test_today_sums_my_shifts_of_the_day(db, client, inspector):
     assert all(s["user_id"] == who.user_id for s in body["shifts"])
 
 
+def test_latest_positions_and_todays_tracks_by_scope(db, client, admin_headers):
+    setup_city(client, admin_headers)
+    category_service.load_starter(db=db)
+    west = make_user(db, ["inspector"], inspects="370102001", name="西巡查")
+    east_side = make_user(db, ["inspector"], inspects="370103001", name="东巡查")
+    stale = make_user(db, ["inspector"], inspects="370102002", name="昨巡查")
+    head = make_user(db, ["grid_head"])
+    grid_service.assign(db=db, grid_code="370102", user=head.user, role="head")
+    other_head = make_user(db, ["grid_head"])
+    grid_service.assign(db=db, grid_code="370103", user=other_head.user, role="head")
+    viewers = {
+        "leader": make_user(db, ["leader"]),
+        "head": head,
+        "other_head": other_head,
+        "department": make_user(db, ["department"], department="sanitation_lx"),
+    }
+    headers = {name: login(client, who) for name, who in viewers.items()}
+    headers["admin"] = admin_headers
+
+    now = datetime.now(TZ)
+    began = max(now - timedelta(hours=1), datetime.combine(now.date(), time(), TZ))
+    on_shift, ended, yesterday = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    west_headers = login(client, west)
+    start(client, west_headers, on_shift, at=began)
+    upload(client, west_headers, on_shift, walk(6, start=began))
+    late = upload(client, west_headers, on_shift, walk(3, start=began))  # older points: the newest stays
+    assert late.status_code == 200 and late.json()["stored"] == 0
+    east_headers = login(client, east_side)
+    start(client, east_headers, ended, at=began)
+    upload(
+        client, east_headers, ended, [point(0, 0, north=50, start=began), point(5, 10, north=50, start=began)]
+    )
+    end(client, east_headers, ended, began + timedelta(seconds=10))
+    stale_headers = login(client, stale)
+    start(client, stale_headers, yesterday)  # still open, but its points are from yesterday
+    upload(client, stale_headers, yesterday, walk(3))
+
+    def positions(name: str) -> list[dict]:
+        resp = client.get("/api/patrol/positions", headers=headers[name])
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["type"] == "FeatureCollection"
+        return resp.json()["features"]
+
+    (seen,) = positions("leader")
+    assert seen["id"] == west.user_id and seen["geometry"]["coordinates"] == pytest.approx(east(50), abs=1e-7)
+    assert seen["properties"]["user_name"] == "西巡查" and seen["properties"]["client_uuid"] == str(on_shift)
+    assert datetime.fromisoformat(seen["properties"]["recorded_at"]) == began + timedelta(seconds=25)
+    assert positions("admin") == positions("head") == [seen]
+    assert positions("other_head") == positions("department") == []
+
+    box = f"{LON - 0.01},{LAT - 0.01},{LON + 0.01},{LAT + 0.01}"
+
+    def tracks(name: str, bbox: str = box) -> list[tuple[str, bool, int]]:
+        resp = client.get("/api/patrol/tracks/today", params={"bbox": bbox}, headers=headers[name])
+        assert resp.status_code == 200, resp.text
+        features = resp.json()["features"]
+        assert all(f["geometry"]["type"] == "LineString" for f in features)
+        return [
+            (f["properties"]["user_name"], f["properties"]["on_shift"], f["properties"]["points"])
+            for f in features
+        ]
+
+    assert tracks("leader") == tracks("admin") == [("西巡查", True, 6), ("东巡查", False, 2)]
+    assert tracks("head") == [("西巡查", True, 6)]
+    assert tracks("other_head") == [("东巡查", False, 2)]
+    assert tracks("department") == []
+    assert tracks("leader", f"{LON + 1},{LAT},{LON + 2},{LAT + 1}") == []  # nothing crosses that box
+    line = client.get("/api/patrol/tracks/today", params={"bbox": box}, headers=admin_headers).json()
+    coordinates = line["features"][0]["geometry"]["coordinates"]
+    assert [c for xy in coordinates for c in xy] == pytest.approx(
+        [c for i in range(6) for c in east(10 * i)], abs=1e-7
+    )
+
+    for bad, message in (
+        ("1,2,3", "bbox must be four numbers: west,south,east,north (got '1,2,3')"),
+        ("117.1,36.6,117.0,36.7", "bbox must be west,south,east,north with west < east and south < north"),
+        ("117.0,36.6,117.1,95", "bbox: latitude 95.0 is out of range -90..90"),
+    ):
+        resp = client.get("/api/patrol/tracks/today", params={"bbox": bad}, headers=admin_headers)
+        assert resp.status_code == 422 and resp.json()["detail"] == message
+    assert client.get("/api/patrol/tracks/today", headers=admin_headers).status_code == 422
+    assert client.get("/api/patrol/positions").status_code == 401
+
+
 def test_an_open_shift_lasts_until_now_or_its_last_point(db, inspector):
     who, _ = inspector
     data = ShiftIn(client_uuid=uuid.uuid4(), started_at=T0)
@@ -388,7 +473,7 @@ def test_an_open_shift_lasts_until_now_or_its_last_point(db, inspector):
 def test_every_patrol_route_is_documented(client):
     paths = client.get("/openapi.json").json()["paths"]
     operations = [op for path, ops in paths.items() if path.startswith("/api/patrol/") for op in ops.values()]
-    assert len(operations) == 6
+    assert len(operations) == 8
     for operation in operations:
         assert operation["summary"] and operation["tags"] == ["patrol"]
         ok = next(r for code, r in operation["responses"].items() if code in ("200", "201"))

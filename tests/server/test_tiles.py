@@ -1,5 +1,6 @@
 """Vector tiles on the demo city, decoded with mapbox-vector-tile: grid levels by zoom, case points and
-clusters, filters, scope, the feature cap, ETags and bad tile addresses."""
+clusters, filters, scope, the feature cap, dense tiles, ETags and bad tile addresses; the case summary
+behind the clusters against the cases themselves."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gis.tiles import tile_for_point, tiles_for_bbox
 from server.auth.dependencies import ADMINISTRATOR
@@ -18,7 +19,7 @@ from server.config import get_settings
 from server.grid import service as grid_service
 from server.grid.models import CURRENT, Grid
 from server.tiles import service
-from tests.server.case_world import OTHER_DISTRICT, act, make_user, report, team, village_point
+from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, report, team, village_point
 from tests.server.test_case_http import login
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -241,3 +242,193 @@ def test_bad_tile_addresses(demo_client, admin_headers, z, x, y, message):
     for layer in ("grids", "cases"):
         resp = demo_client.get(tile_url(layer, z, x, y), headers=admin_headers)
         assert (resp.status_code, resp.json()["detail"]) == (422, message)
+
+
+def test_etag_changes_when_a_light_turns(world, demo_db):
+    scope = scope_of(db=demo_db, principal=ADMINISTRATOR)
+    tile = service.TileAddress.of(*around(world, 16)[0])
+    case = world["fresh"][0]
+
+    def etag(at: datetime) -> str:
+        return service.cases_tile(
+            db=demo_db, scope=scope, tile=tile, filters=service.CaseTileFilter(), at=at
+        ).etag
+
+    before, after = case.step_yellow_at - timedelta(minutes=1), case.step_yellow_at
+    assert etag(before) == etag(before - timedelta(minutes=1))
+    assert etag(after) != etag(before)
+
+
+# -- the case summary ---------------------------------------------------------------------------------
+
+SUMMARY = text("SELECT cell_x, cell_y, state, grid_path::text, count, round(sum_x::numeric, 3), "
+               "round(sum_y::numeric, 3), min_due_at, min_yellow_at FROM case_cell")  # fmt: skip
+DIRECT = text(
+    """
+    SELECT cell_x, cell_y, state, subpath(grid_path, 0, least(nlevel(grid_path), 3))::text, count(*),
+           round(sum(ST_X(ST_Transform(location, 3857)))::numeric, 3),
+           round(sum(ST_Y(ST_Transform(location, 3857)))::numeric, 3), min(step_due_at), min(step_yellow_at)
+    FROM case_file GROUP BY 1, 2, 3, 4
+    """
+)
+
+
+def assert_summary_is_the_cases(db) -> None:
+    db.flush()
+    assert sorted(db.execute(SUMMARY).all()) == sorted(db.execute(DIRECT).all())
+    for lon, lat, cell_x, cell_y in db.execute(
+        text("SELECT ST_X(location), ST_Y(location), cell_x, cell_y FROM case_file")
+    ):
+        assert (cell_x, cell_y) == tile_for_point(lon, lat, 17)
+
+
+def test_the_summary_follows_every_write(world, demo_db):
+    """Intake, actions, a merge, a move, an insert and a delete, all in one transaction: after each the
+    summary is what a direct aggregation of the cases gives."""
+    db, lead, fresh, old = demo_db, world["lead"], world["fresh"], world["old"]
+    assert_summary_is_the_cases(db)
+    assert db.scalar(text("SELECT sum(count) FROM case_cell")) == 4
+
+    act(db, lead, fresh[0], "file")
+    act(db, world["dispatcher"], fresh[0], "dispatch")
+    assert_summary_is_the_cases(db)
+    act(db, world["dispatcher"], fresh[0], "suspend", reason="等待施工结束")
+    assert_summary_is_the_cases(db)
+    act(db, lead, fresh[1], "merge", master=old.code)
+    assert_summary_is_the_cases(db)
+    assert db.scalar(text("SELECT count FROM case_cell WHERE state = 'merged'")) == 1
+
+    far = village_point(db, OTHER_DISTRICT)
+    db.execute(
+        text("UPDATE case_file SET location = ST_Point(:lon, :lat, 4326) WHERE id = :id"),
+        {"lon": far[1], "lat": far[2], "id": old.id},
+    )
+    assert_summary_is_the_cases(db)
+    copy = db.scalar(
+        text(
+            """
+            INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
+                location, reported_crs, grid_id, grid_code, grid_path, district_code, received_at,
+                step_limit_min, step_due_at, step_yellow_at)
+            SELECT code || 'c', gen_random_uuid(), content_hash, channel, state, category_id, urgency,
+                location, reported_crs, grid_id, grid_code, grid_path, district_code, received_at,
+                step_limit_min, step_due_at - interval '1 hour', step_yellow_at - interval '1 hour'
+            FROM case_file WHERE id = :id
+            RETURNING id
+            """
+        ),
+        {"id": fresh[2].id},
+    )
+    assert_summary_is_the_cases(db)
+    db.execute(text("DELETE FROM case_file WHERE id = :id"), {"id": copy})
+    assert_summary_is_the_cases(db)
+    assert db.scalar(text("SELECT sum(count) FROM case_cell")) == 4
+
+
+def mvt(db, rows, layer: str) -> list[dict]:
+    data = service._mvt(db, rows, layer)
+    features = mapbox_vector_tile.decode(data).get(layer, {"features": []})["features"]
+    return sorted((f["properties"], f["geometry"]["coordinates"]) for f in features)
+
+
+@pytest.mark.parametrize("z", [10, 12, 13, 14, 15])
+def test_summary_clusters_are_the_case_clusters(world, demo_db, z):
+    """For a city-wide and a district's scope, with and without a state filter, the clusters built from the
+    summary are those built from the cases, lights included (some cases red, one suspended)."""
+    db = demo_db
+    act(db, world["lead"], world["fresh"][0], "file")
+    act(db, world["dispatcher"], world["fresh"][0], "dispatch")
+    act(db, world["dispatcher"], world["fresh"][0], "suspend", reason="等待施工结束")
+    now = world["fresh"][1].step_yellow_at  # yellow, red, green and no light at once
+    scopes = [scope_of(db=db, principal=ADMINISTRATOR), scope_of(db=db, principal=world["lead"])]
+    for scope in scopes:
+        for states in [(), ("registered",)]:
+            filters = service.CaseTileFilter(states=states)
+            for address in around(world, z):
+                tile = service.TileAddress.of(*address)
+                summary = service._summary(scope, filters, tile)
+                cases = service._case_cells(
+                    tile, service._conditions(db, scope, filters, tile.search_box(), now)
+                )
+                expected = mvt(db, service._clusters(tile, cases, now), "clusters")
+                assert expected and mvt(db, service._clusters(tile, summary, now), "clusters") == expected
+
+
+def test_which_requests_the_summary_answers(world, demo_db):
+    db = demo_db
+    tile = service.TileAddress.of(*around(world, 12)[0])
+    city, district = scope_of(db=db, principal=ADMINISTRATOR), scope_of(db=db, principal=world["lead"])
+    assert len(district.grid_paths) == 1 and district.grid_paths[0].endswith(DISTRICT)
+    village = scope_of(db=db, principal=world["inspector"])
+    department = scope_of(db=db, principal=world["department"])
+    by_state = service.CaseTileFilter(states=("registered",))
+    assert service._summary(city, by_state, tile) is not None
+    assert service._summary(district, service.CaseTileFilter(), tile) is not None
+    assert service._summary(village, service.CaseTileFilter(), tile) is None
+    assert service._summary(department, service.CaseTileFilter(), tile) is None
+    for other in ({"light": "red"}, {"category": "E01002"}, {"tag": "x"}, {"since": datetime.now(UTC)}):
+        assert service._summary(city, service.CaseTileFilter(**other), tile) is None
+
+
+def test_scope_on_the_summary(world, demo_db):
+    """A district's staff sees its district's cases from the summary, and the cases it reported elsewhere;
+    another district's staff sees neither; a village's inspector (the cases' own table) sees them too."""
+    db, client = demo_db, world["client"]
+    outsider = make_user(db, ["acceptor"], grid=OTHER_DISTRICT)
+    count = lambda who, z: sum(c["count"] for c in clusters(world, login(client, who), z))  # noqa: E731
+    for z in (10, 12):
+        assert count(world["lead"], z) == 4
+        assert count(world["inspector"], z) == 4
+        assert count(outsider, z) == 0
+    report(db, outsider, world["lon"], world["lat"], channel="hotline")
+    for z in (10, 12):
+        assert count(outsider, z) == 1
+        assert count(world["lead"], z) == 5
+
+
+def test_dense_tiles_come_as_clusters(world, admin_headers, monkeypatch):
+    """Over ``tile_point_limit`` cases, a tile of zoom 14 or 15 comes as clusters; zoom 16 always as points;
+    a request the summary cannot answer keeps points."""
+    monkeypatch.setenv("GRIDOPS_TILE_POINT_LIMIT", "3")
+    get_settings.cache_clear()
+    try:
+        for z in (14, 15):
+            found = clusters(world, admin_headers, z)
+            assert sum(c["count"] for c in found) == 4 and "red" in {c["light"] for c in found}
+            assert points(world, admin_headers, z=z) == {}
+            assert len(points(world, admin_headers, z=z, state=["registered"], category="E06010")) == 3
+        assert len(points(world, admin_headers, z=16)) == 4
+        monkeypatch.setenv("GRIDOPS_TILE_POINT_LIMIT", "4")
+        get_settings.cache_clear()
+        assert len(points(world, admin_headers, z=14)) == 4
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_migration_0006_backfills_yellow_instants_and_the_summary(demo_clone_url):
+    """Down to 0005 and up again over cases with running and stopped clocks: the yellow instants come back
+    as the calendar computes them, the summary as the cases aggregate, and no case counts as changed."""
+    from server import migrate
+    from server.database import new_session
+
+    with new_session(demo_clone_url) as db:
+        w = team(db)
+        cases = [
+            report(db, w["inspector"], w["lon"], w["lat"], at=datetime(2026, 9, 30, 17, tzinfo=SHANGHAI))
+        ]
+        cases.append(report(db, w["acceptor"], w["lon"], w["lat"], channel="hotline"))
+        act(db, w["lead"], cases[0], "file")
+        act(db, w["dispatcher"], cases[0], "dispatch")
+        act(db, w["dispatcher"], cases[0], "suspend", reason="等待施工结束")
+        before = db.execute(text("SELECT id, step_yellow_at, change_seq FROM case_file ORDER BY id")).all()
+        assert [y is None for _, y, _ in before] == [True, False]
+    migrate.downgrade(demo_clone_url, "0005")
+    migrate.upgrade(demo_clone_url)
+    with new_session(demo_clone_url) as db:
+        assert (
+            db.execute(text("SELECT id, step_yellow_at, change_seq FROM case_file ORDER BY id")).all()
+            == before
+        )
+        assert_summary_is_the_cases(db)
+        assert db.scalar(text("SELECT sum(count) FROM case_cell")) == 2

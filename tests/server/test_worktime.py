@@ -463,3 +463,23 @@ def test_cli_file_and_install_example(configured_file):
     ]
     configured_file.write_text("workdays: [2026-10-05, someday]\n")
     assert "workdays entry 'someday' is not a date" in flat(run("file", code=1).stderr)
+
+
+@pytest.mark.parametrize("minutes", [0, 15, 112.5, 210, 450, 1000])
+def test_subtract_is_the_earliest_instant_with_that_much_left(minutes):
+    """Over the National Day week and weekends: at ``subtract(end, m)`` at most m working minutes are left
+    before ``end``, and a minute earlier more are."""
+    end = local("2026-09-28 08:30")
+    while end < local("2026-10-13 18:00"):
+        start = CAL.subtract(end, minutes)
+        assert CAL.between(start, end) <= minutes < CAL.between(start - timedelta(minutes=1), end), end
+        end += timedelta(minutes=47)
+
+
+def test_subtract_lands_on_the_end_of_the_period_before():
+    # 30 minutes before 09:00 on 10-08 begin with its first period: the holiday before it is not worked.
+    assert CAL.subtract(local("2026-10-08 09:00"), 30) == local("2026-09-30 17:30")
+    assert CAL.subtract(local("2026-10-08 09:00"), 29) == local("2026-10-08 08:31")
+    assert CAL.subtract(local("2026-10-08 13:00"), 0) == local("2026-10-08 12:00")
+    with pytest.raises(ValueError, match="cannot subtract -1 minutes"):
+        CAL.subtract(local("2026-10-08 09:00"), -1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+import shapely
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from server.grid.demo import DEMO_PASSWORD, DISTRICT
 from tests.server.live import LiveServer, live_server
 
 CHROMIUM = "/usr/bin/chromium"  # installed by scripts/install-system.sh; Playwright downloads no browser here
@@ -60,3 +65,44 @@ def tab(browser) -> Iterator[BrowserTab]:
         yield BrowserTab(context.new_page())
     finally:
         context.close()
+
+
+@contextmanager
+def logged_in(server_url: str, login: str) -> Iterator[httpx.Client]:
+    """An API client logged in as the demo user ``login`` (phone or user name), on a device of its own."""
+    with httpx.Client(base_url=server_url, timeout=60) as http:
+        device = {"device_id": f"test-{uuid.uuid4()}", "device_name": "pytest"}
+        answer = http.post("/api/auth/login", json={"login": login, "password": DEMO_PASSWORD, **device})
+        answer.raise_for_status()
+        http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        yield http
+
+
+def shape_of(server_url: str, code: str):
+    answer = httpx.get(f"{server_url}/api/grids/{code}")
+    answer.raise_for_status()
+    return shapely.geometry.shape(answer.json()["geometry"])
+
+
+def street_cases(server_url: str, categories: Sequence[str]) -> list[dict]:
+    """Hotline cases registered by the operator, one of each category well inside each of the first
+    streets of 历下区; each with its lon and lat."""
+    streets = httpx.get(f"{server_url}/api/grids", params={"parent": DISTRICT}).json()[: len(categories)]
+    made = []
+    with logged_in(server_url, "zhaomin") as operator:
+        for street, category in zip(streets, categories, strict=True):
+            point = shape_of(server_url, street["code"]).representative_point()
+            answer = operator.post(
+                "/api/cases",
+                json={
+                    "client_uuid": str(uuid.uuid4()),
+                    "category": category,
+                    "lon": point.x,
+                    "lat": point.y,
+                    "channel": "hotline",
+                    "description": f"{street['name']}的问题",
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            made.append({**answer.json(), "lon": point.x, "lat": point.y})
+    return made

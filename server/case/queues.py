@@ -1,0 +1,75 @@
+"""The case desk's queues: for each step of the workflow, the cases waiting for it, and the roles that work
+the queue. A queue is a condition on ``Case`` at an instant; the desk lists a queue's cases within the user's
+scope, most urgent and soonest due first (``server.case.service.list_cases``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_
+
+from server.auth.dependencies import Principal
+from server.case.flows import OPEN_STATES, State
+from server.case.models import Case
+
+# The condition for a user (their id) at an instant (``now`` in SQL).
+Condition = Callable[[ColumnElement, int | None], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    label: str
+    roles: frozenset[str]  # who works it (administrators see every queue)
+    condition: Condition
+
+
+def _in(*states: State) -> Condition:
+    return lambda now, user_id: Case.state.in_([s.value for s in states])
+
+
+def _my_tasks(now, user_id) -> ColumnElement[bool]:
+    return and_(Case.state.in_([State.VERIFYING, State.CHECKING]), Case.task_assignee_id == user_id)
+
+
+def _extension_asked(now, user_id) -> ColumnElement[bool]:
+    return and_(Case.state == State.DISPATCHED, Case.extension_request.is_not(None))
+
+
+def _due_soon(now, user_id) -> ColumnElement[bool]:
+    return and_(Case.state.in_(OPEN_STATES), Case.step_yellow_at <= now, Case.step_due_at > now)
+
+
+def _overdue(now, user_id) -> ColumnElement[bool]:
+    return and_(Case.state.in_(OPEN_STATES), Case.step_due_at <= now)
+
+
+WATCHERS = frozenset({"acceptor", "shift_lead", "dispatcher", "department", "leader", "grid_head"})
+
+QUEUES: dict[str, Queue] = {
+    q.name: q
+    for q in [
+        Queue("tasks", "我的任务", frozenset({"inspector"}), _my_tasks),
+        Queue("register", "待受理", frozenset({"acceptor"}), _in(State.REPORTED)),
+        Queue("verify", "核实中", frozenset({"acceptor", "shift_lead"}), _in(State.VERIFYING)),
+        Queue("file", "待立案", frozenset({"shift_lead"}), _in(State.REGISTERED)),
+        Queue("dispatch", "待派遣", frozenset({"dispatcher"}), _in(State.FILED)),
+        Queue("returned", "已回退", frozenset({"dispatcher"}), _in(State.RETURNED)),
+        Queue("extension", "延期申请", frozenset({"dispatcher"}), _extension_asked),
+        Queue("handle", "处置中", frozenset({"dispatcher", "department"}), _in(State.DISPATCHED)),
+        Queue("suspended", "挂账", frozenset({"dispatcher"}), _in(State.SUSPENDED)),
+        Queue("check", "待核查", frozenset({"acceptor"}), _in(State.HANDLED)),
+        Queue("checking", "核查中", frozenset({"acceptor", "shift_lead"}), _in(State.CHECKING)),
+        Queue("close", "待结案", frozenset({"shift_lead"}), _in(State.CHECKED)),
+        Queue("due_soon", "即将超时", WATCHERS, _due_soon),
+        Queue("overdue", "已超时", WATCHERS, _overdue),
+    ]
+}
+
+
+def queues_for(principal: Principal) -> list[Queue]:
+    """The queues this user works, in the workflow's order."""
+    if principal.has("admin"):
+        return list(QUEUES.values())
+    return [q for q in QUEUES.values() if q.roles & principal.roles]

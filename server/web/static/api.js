@@ -1,0 +1,138 @@
+// The session and the server: tokens in sessionStorage (one login per tab), the device id in localStorage
+// (one session per browser), API calls that refresh an expired access token once, and the live stream of
+// case changes.
+
+const TOKENS = "gridops.tokens";
+const DEVICE = "gridops.device";
+const RECONNECT_MS = 3000;
+
+export class LoggedOut extends Error {}
+
+let loggedOut = () => {};
+
+// What to do when the login has ended (the app shows its login form).
+export function onLoggedOut(handler) {
+  loggedOut = handler;
+}
+
+export function tokens() {
+  return JSON.parse(sessionStorage.getItem(TOKENS) || "null");
+}
+
+export function keepTokens(answer) {
+  sessionStorage.setItem(TOKENS, JSON.stringify(answer));
+}
+
+export function dropTokens() {
+  sessionStorage.removeItem(TOKENS);
+}
+
+export function deviceId() {
+  let id = localStorage.getItem(DEVICE);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem(DEVICE, id);
+  }
+  return id;
+}
+
+export function postJson(path, body) {
+  return fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export async function refreshTokens() {
+  const current = tokens();
+  if (!current) return false;
+  const answer = await postJson("/api/auth/refresh", { refresh_token: current.refresh_token });
+  if (!answer.ok) return false;
+  keepTokens(await answer.json());
+  return true;
+}
+
+// An API call with the access token, refreshed once when it has expired; the app goes back to its login
+// form when the login itself has ended.
+export async function api(path, options = {}) {
+  const call = () =>
+    fetch(path, {
+      ...options,
+      headers: { ...options.headers, Authorization: `Bearer ${tokens()?.access_token}` },
+    });
+  let answer = await call();
+  if (answer.status === 401 && (await refreshTokens())) answer = await call();
+  if (answer.status === 401) {
+    loggedOut("登录已过期，请重新登录");
+    throw new LoggedOut();
+  }
+  return answer;
+}
+
+// An API call whose answer is JSON: [ok, body].
+export async function apiJson(path, options = {}) {
+  const answer = await api(path, options);
+  return [answer.ok, await answer.json(), answer.status];
+}
+
+export function sendJson(path, body) {
+  return apiJson(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+// The server's message in an error answer: FastAPI's detail is a string, or a list of field errors.
+export function messageOf(body) {
+  const detail = body?.detail;
+  if (Array.isArray(detail)) return detail.map((d) => d.msg).join("; ");
+  return detail ?? "出错了";
+}
+
+// The live stream of case changes (server-sent events). ``handlers.case(data)`` gets each change;
+// ``handlers.ready()`` is called when the stream is (again) live, after which lists must be re-read since
+// changes may have been missed. A broken stream is reopened with a fresh token.
+export class LiveStream {
+  constructor(handlers) {
+    this.handlers = handlers;
+    this.source = null;
+    this.timer = null;
+    this.closed = false;
+    this.open();
+  }
+
+  open() {
+    if (this.closed) return;
+    const token = encodeURIComponent(tokens()?.access_token ?? "");
+    const source = new EventSource(`/api/events/stream?access_token=${token}`);
+    this.source = source;
+    source.addEventListener("ready", () => this.handlers.ready?.());
+    source.addEventListener("case", (event) => this.handlers.case?.(JSON.parse(event.data)));
+    for (const [name, handler] of Object.entries(this.handlers)) {
+      if (name !== "ready" && name !== "case") {
+        source.addEventListener(name, (event) => handler(JSON.parse(event.data)));
+      }
+    }
+    source.addEventListener("overflow", () => this.reopen());
+    source.onerror = () => this.reopen();
+  }
+
+  // Close the broken stream; after a pause, refresh the token (it may have expired) and open again.
+  reopen() {
+    this.source?.close();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(async () => {
+      await refreshTokens();
+      this.open();
+    }, RECONNECT_MS);
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.source?.close();
+  }
+}

@@ -1,0 +1,433 @@
+// The case panel: a case's facts, its photos before and after side by side, its place on a small map, its
+// timeline, its duplicate candidates and tags, and exactly the actions this user may take now (the others
+// that the case's state allows are shown disabled with the server's reason). It follows the case live: a
+// change made elsewhere reloads the panel, or, while an action form is open, says so and keeps the form, so
+// that nobody acts on a stale case without being told (the server refuses it with 409, shown here).
+import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { api, apiJson, messageOf, sendJson } from "/static/api.js";
+
+const panel = document.getElementById("case-panel");
+// Actions worked in their own part of the panel rather than as buttons.
+const OWN_SECTION = new Set(["merge", "keep_apart", "tag", "untag"]);
+export const URGENCY = { urgent: "紧急", important: "重要", normal: "一般" };
+const CHANNEL = { inspector: "网格员上报", citizen: "市民上报", hotline: "热线", system: "系统", open311: "Open311" };
+const LIGHT = { green: "绿灯", yellow: "黄灯", red: "红灯" };
+const CLOSE_KINDS = { normal: "正常结案", overdue: "超期结案", erroneous: "误报结案", special: "特殊结案" };
+const PHOTO_ROLES = { before: "处置前", verification: "核实", after: "处置后", check: "核查" };
+// The fields each action's form asks for (besides the note every action takes).
+const FORMS = {
+  reply_verification: ["result:confirmed,not_found", "photos:verification"],
+  reply_check: ["result:pass,rework", "photos:check"],
+  file: ["urgency"],
+  void: ["reason!"],
+  dispatch: ["lead_department"],
+  return: ["reason!"],
+  request_extension: ["extension!", "reason!"],
+  refuse_extension: ["reason"],
+  suspend: ["reason!"],
+  report_handling: ["photos:after"],
+  close: ["close_kind"],
+};
+const RESULTS = { confirmed: "属实", not_found: "不属实", pass: "通过", rework: "返工" };
+
+let workflow = null; // states and actions with their labels, from the server, read once
+let lists = null; // departments and tags, read once
+let shown = null; // the case on the panel (its detail)
+let formOpen = false;
+let miniMap = null;
+const blobs = [];
+
+async function reference() {
+  if (!workflow) {
+    const [, flow] = await apiJson("/api/cases/workflow");
+    workflow = {
+      states: Object.fromEntries(flow.states.map((s) => [s.name, s])),
+      actions: Object.fromEntries(flow.actions.map((a) => [a.name, a])),
+    };
+    const [[, departments], [, tags]] = await Promise.all([apiJson("/api/departments"), apiJson("/api/tags")]);
+    lists = { departments, tags };
+  }
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString("zh-CN", { hour12: false });
+}
+
+// The time left on a case's step, or how late it is, in working time as the server counts it.
+export function timeLeft(item) {
+  if (item.remaining_minutes === null || item.remaining_minutes === undefined) return "—";
+  if (item.light === "red") return `已超时（${when(item.due_at)}）`;
+  const minutes = item.remaining_minutes;
+  const text = minutes >= 60 * 24 ? `${(minutes / 60 / 8).toFixed(1)} 个工作日` : `${Math.round(minutes)} 分钟`;
+  return `剩余 ${text}`;
+}
+
+export function lightDot(light) {
+  return el("span", { class: `light ${light ?? "none"}`, title: LIGHT[light] ?? "无计时" });
+}
+
+// A photo needs the access token: it is fetched and shown from a blob URL.
+async function showPhoto(img, url) {
+  const answer = await api(url);
+  if (!answer.ok) return;
+  const src = URL.createObjectURL(await answer.blob());
+  blobs.push(src);
+  img.src = src;
+}
+
+function photoColumn(detail, roles, title) {
+  const photos = detail.photos.filter((p) => roles.includes(p.role));
+  const column = el("figure", { class: "photos", "data-roles": roles.join(" ") }, el("figcaption", {}, title));
+  if (!photos.length) column.append(el("p", { class: "muted" }, "无照片"));
+  for (const photo of photos) {
+    const img = el("img", { alt: `${PHOTO_ROLES[photo.role]}照片`, "data-photo": photo.id });
+    const link = el("a", { href: "#", title: when(photo.uploaded_at) }, img);
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const answer = await api(photo.url);
+      if (answer.ok) window.open(URL.createObjectURL(await answer.blob()), "_blank");
+    });
+    column.append(link);
+    showPhoto(img, photo.thumbnail_url);
+  }
+  return column;
+}
+
+function facts(detail) {
+  const rows = [
+    ["类别", `${detail.category.name}（${detail.category.code}）`],
+    ["紧急程度", URGENCY[detail.urgency] ?? detail.urgency],
+    ["来源", CHANNEL[detail.channel] ?? detail.channel],
+    ["网格", detail.grid_code],
+    ["地址", detail.address ?? "—"],
+    ["描述", detail.description || "—"],
+    ["受理时间", when(detail.received_at)],
+    ["当前时限", detail.due_at ? `${when(detail.due_at)}，${timeLeft(detail)}` : "—"],
+    ["处置部门", detail.department?.name ?? "—"],
+    ["现场任务", detail.task_assignee ?? "—"],
+  ];
+  if (detail.extension_request) {
+    const ask = detail.extension_request;
+    rows.push(["延期申请", `${ask.extension ?? ""} ${ask.reason ?? ""}`.trim()]);
+  }
+  if (detail.merged_into) rows.push(["合并到", detail.merged_into]);
+  return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function timeline(detail) {
+  const list = el("ol", { class: "timeline" });
+  for (const event of detail.timeline) {
+    const action = workflow.actions[event.action]?.label ?? event.action;
+    const state = workflow.states[event.state_after]?.label ?? event.state_after;
+    list.append(
+      el(
+        "li",
+        { "data-action": event.action },
+        el("time", {}, when(event.at)),
+        el("strong", {}, ` ${action} `),
+        el("span", { class: "muted" }, `${event.actor} → ${state}`),
+        event.note ? el("p", {}, event.note) : null,
+      ),
+    );
+  }
+  return list;
+}
+
+// The actions the case's state allows: enabled when this user may take them now, else disabled with why.
+function actionButtons(detail) {
+  const box = el("div", { class: "actions" });
+  for (const [name, why] of Object.entries(detail.actions)) {
+    const action = workflow.actions[name];
+    if (OWN_SECTION.has(name) || !action.sources.includes(detail.state)) continue;
+    box.append(
+      el(
+        "button",
+        { type: "button", "data-action": name, disabled: why !== null, title: why ?? action.label,
+          onclick: () => openForm(name) },
+        action.label,
+      ),
+    );
+    if (why !== null) box.append(el("small", { class: "why", "data-why": name }, why));
+  }
+  if (!box.querySelector("button")) box.append(el("p", { class: "muted" }, "此案件已办结，没有可办的操作"));
+  return box;
+}
+
+function field(spec) {
+  const required = spec.endsWith("!");
+  const [name, options] = spec.replace("!", "").split(":");
+  const label = { reason: "理由", extension: "延期时长（如 1d、4h）", result: "结果", urgency: "紧急程度",
+    lead_department: "主办部门", close_kind: "结案类型", photos: `${PHOTO_ROLES[options]}照片` }[name];
+  let input;
+  if (name === "result") {
+    input = el("select", { name }, options.split(",").map((v) => el("option", { value: v }, RESULTS[v])));
+  } else if (name === "urgency") {
+    input = el("select", { name }, el("option", { value: "" }, "不变"),
+      Object.entries(URGENCY).map(([v, t]) => el("option", { value: v }, t)));
+  } else if (name === "lead_department") {
+    input = el("select", { name }, el("option", { value: "" }, "按类别默认"),
+      lists.departments.map((d) => el("option", { value: d.code }, d.name)));
+  } else if (name === "close_kind") {
+    input = el("select", { name }, Object.entries(CLOSE_KINDS).map(([v, t]) => el("option", { value: v }, t)));
+  } else if (name === "photos") {
+    input = el("input", { name, type: "file", accept: "image/jpeg,image/png,image/webp", multiple: true,
+      "data-role": options });
+  } else {
+    input = el("input", { name, required });
+  }
+  return el("label", {}, label, input);
+}
+
+function openForm(name) {
+  const action = workflow.actions[name];
+  const form = el(
+    "form",
+    { class: "action-form", "data-action": name },
+    el("h3", {}, action.label),
+    (FORMS[name] ?? []).map(field),
+    el("label", {}, "备注", el("textarea", { name: "note", rows: 2 })),
+    el("div", { class: "buttons" },
+      el("button", { type: "submit" }, "确定"),
+      el("button", { type: "button", onclick: () => closeForm() }, "取消")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(name, form);
+  });
+  say("");
+  const slot = panel.querySelector(".form-slot");
+  slot.replaceChildren(form);
+  formOpen = true;
+  form.querySelector("input, select, textarea")?.focus();
+}
+
+function closeForm() {
+  formOpen = false;
+  panel.querySelector(".form-slot")?.replaceChildren();
+  panel.querySelector(".stale")?.remove();
+}
+
+function say(message, kind = "error") {
+  const box = panel.querySelector(".message");
+  box.textContent = message;
+  box.className = `message ${kind}`;
+  box.hidden = !message;
+}
+
+// Upload the chosen photos of a form first (each acknowledged by its id), then take the action with them.
+async function submit(name, form) {
+  const data = new FormData(form);
+  const body = { version: shown.version };
+  for (const [key, value] of data.entries()) {
+    if (key !== "photos" && value !== "") body[key] = value;
+  }
+  const files = data.getAll("photos").filter((file) => file.size);
+  if (files.length) {
+    const role = form.querySelector("[name=photos]").dataset.role;
+    body.photo_ids = [];
+    for (const file of files) {
+      const upload = new FormData();
+      upload.append("file", file);
+      const [ok, photo] = await apiJson(`/api/cases/${shown.code}/photos?role=${role}`, {
+        method: "POST",
+        body: upload,
+      });
+      if (!ok) return say(messageOf(photo));
+      body.photo_ids.push(photo.id);
+    }
+  }
+  await act(name, body);
+}
+
+async function act(name, body) {
+  const [ok, answer, status] = await sendJson(`/api/cases/${shown.code}/actions/${name}`, body);
+  if (!ok) {
+    // A conflict: the case moved on. Show why, and the case as it is now.
+    say(status === 409 ? `操作未执行：${messageOf(answer)}` : messageOf(answer));
+    if (status === 409) {
+      formOpen = false;
+      await render(shown.code, { keepMessage: true });
+    }
+    return;
+  }
+  formOpen = false;
+  show(answer);
+  say(`已${workflow.actions[name].label}`, "ok");
+  panel.dispatchEvent(new CustomEvent("acted", { detail: answer, bubbles: true }));
+}
+
+function tagsSection(detail) {
+  const box = el("div", { class: "tags" });
+  const names = Object.fromEntries(lists.tags.map((t) => [t.code, t.name]));
+  for (const code of detail.tags) {
+    const chip = el("span", { class: "tag", "data-tag": code }, names[code] ?? code);
+    if (detail.actions.untag === null) {
+      chip.append(el("button", { type: "button", title: "去标签",
+        onclick: () => act("untag", { version: shown.version, tag: code }) }, "×"));
+    }
+    box.append(chip);
+  }
+  if (detail.actions.tag === null) {
+    const free = lists.tags.filter((t) => !detail.tags.includes(t.code));
+    const select = el("select", { name: "tag" }, el("option", { value: "" }, "加标签…"),
+      free.map((t) => el("option", { value: t.code }, t.name)));
+    select.addEventListener("change", () => {
+      if (select.value) act("tag", { version: shown.version, tag: select.value });
+    });
+    box.append(select);
+  }
+  if (!box.childNodes.length) box.append(el("span", { class: "muted" }, "无"));
+  return box;
+}
+
+async function duplicatesSection(detail, box) {
+  const [ok, found] = await apiJson(`/api/cases/${detail.code}/duplicates`);
+  if (!ok || shown?.code !== detail.code) return;
+  const list = el("ul", { class: "duplicates" });
+  for (const other of found) {
+    const flagged = detail.duplicate_of === other.code;
+    const item = el("li", { "data-code": other.code },
+      lightDot(other.light),
+      el("a", { href: "#", onclick: (e) => { e.preventDefault(); openCase(other.code); } }, other.code),
+      ` ${other.state_label}，相距 ${Math.round(other.distance_m)} 米${flagged ? "（系统提示重复）" : ""} `);
+    if (detail.actions.merge === null) {
+      item.append(el("button", { type: "button", "data-merge": other.code,
+        onclick: () => act("merge", { version: shown.version, master: other.code }) }, "合并到此案"));
+    }
+    list.append(item);
+  }
+  box.replaceChildren(found.length ? list : el("p", { class: "muted" }, "附近没有疑似重复的案件"));
+  if (detail.actions.keep_apart === null) {
+    box.append(el("button", { type: "button", "data-action": "keep_apart",
+      onclick: () => act("keep_apart", { version: shown.version }) }, "不是重复，不合并"));
+  }
+}
+
+function placeMap(detail, container) {
+  miniMap?.remove();
+  miniMap = new maplibregl.Map({
+    container,
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }],
+    },
+    center: [detail.lon, detail.lat],
+    zoom: 16,
+    interactive: false,
+    attributionControl: false,
+  });
+  miniMap.on("load", async () => {
+    const [ok, grid] = await apiJson(`/api/grids/${detail.grid_code}`);
+    if (!ok || !miniMap) return;
+    miniMap.addSource("grid", { type: "geojson", data: grid.geometry });
+    miniMap.addLayer({ id: "grid", type: "line", source: "grid", paint: { "line-color": "#9333ea", "line-width": 2 } });
+    miniMap.addSource("case", { type: "geojson", data: { type: "Point", coordinates: [detail.lon, detail.lat] } });
+    miniMap.addLayer({ id: "case", type: "circle", source: "case",
+      paint: { "circle-radius": 7, "circle-color": "#d62828", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+  });
+}
+
+function show(detail) {
+  shown = detail;
+  formOpen = false;
+  while (blobs.length) URL.revokeObjectURL(blobs.pop());
+  const state = workflow.states[detail.state];
+  const duplicates = el("div", { class: "duplicates-box" }, el("p", { class: "muted" }, "查找中…"));
+  const place = el("div", { class: "place-map" });
+  panel.replaceChildren(
+    el("button", { type: "button", class: "close", "aria-label": "关闭", onclick: () => closeCase() }, "×"),
+    el("h2", {}, lightDot(detail.light), el("span", { class: "code" }, detail.code)),
+    el("p", { class: "state", "data-state": detail.state }, state?.label ?? detail.state,
+      el("span", { class: "muted" }, ` · 第 ${detail.version} 版`)),
+    el("p", { class: "message", role: "alert", hidden: true }),
+    actionButtons(detail),
+    el("div", { class: "form-slot" }),
+    facts(detail),
+    el("h3", {}, "照片"),
+    el("div", { class: "before-after" },
+      photoColumn(detail, ["before", "verification"], "处置前"),
+      photoColumn(detail, ["after", "check"], "处置后")),
+    el("h3", {}, "位置"),
+    place,
+    el("h3", {}, "标签"),
+    tagsSection(detail),
+    el("h3", {}, "疑似重复"),
+    duplicates,
+    el("h3", {}, "办理过程"),
+    timeline(detail),
+  );
+  panel.dataset.code = detail.code;
+  panel.dataset.version = detail.version;
+  panel.dataset.state = detail.state;
+  delete panel.dataset.loading;
+  panel.hidden = false;
+  placeMap(detail, place);
+  duplicatesSection(detail, duplicates);
+}
+
+async function render(code, { keepMessage = false } = {}) {
+  const message = keepMessage ? panel.querySelector(".message")?.textContent : "";
+  const [ok, detail] = await apiJson(`/api/cases/${encodeURIComponent(code)}`);
+  if (!ok) {
+    shown = null;
+    delete panel.dataset.loading;
+    panel.replaceChildren(
+      el("button", { type: "button", class: "close", "aria-label": "关闭", onclick: () => closeCase() }, "×"),
+      el("p", { class: "message error", role: "alert" }, messageOf(detail)),
+    );
+    panel.hidden = false;
+    return;
+  }
+  show(detail);
+  if (message) say(message);
+}
+
+// Open a case's panel (from the map, a queue or a duplicate's link).
+export async function openCase(code) {
+  panel.dataset.loading = "true";
+  await reference();
+  await render(code);
+}
+
+export function closeCase() {
+  shown = null;
+  formOpen = false;
+  miniMap?.remove();
+  miniMap = null;
+  panel.hidden = true;
+  panel.replaceChildren();
+  delete panel.dataset.code;
+}
+
+// A case changed somewhere (null: changes may have been missed). The open case is reloaded, unless an action
+// form is open: then the panel says the case changed and keeps the form (acting on it gets the 409).
+export function onCaseChanged(data) {
+  if (!shown || (data && (data.code !== shown.code || data.version <= shown.version))) return;
+  if (!formOpen) {
+    render(shown.code);
+    return;
+  }
+  if (!panel.querySelector(".stale")) {
+    const label = data ? workflow.states[data.state]?.label ?? data.state : "";
+    const note = el("p", { class: "stale", role: "status" },
+      `此案件已被他人更新${label ? `（现为“${label}”）` : ""}，当前表单基于旧版本。`,
+      el("button", { type: "button", onclick: () => { closeForm(); render(shown.code); } }, "刷新"));
+    panel.querySelector(".form-slot").before(note);
+  }
+}
