@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,mobile]'
 	touch $(STAMP)
 
-# The web app's MapLibre GL JS, from the npm registry into server/web/node_modules (served from there).
+# The web app's MapLibre GL JS and Chart.js, from the npm registry into server/web/node_modules (served from there).
 WEB      := server/web
 WEB_LOCK := $(wildcard $(WEB)/package-lock.json)
 
@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/mobile_sync.py
 	$(BIN)/python bench/tiles.py
+	$(BIN)/python bench/dashboard.py  # about 35 minutes and 25 GB in /tmp: 10,000,000 cases
 
 clean-db:
 	-$(BIN)/gridops db stop

@@ -35,16 +35,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import TIMEOUT, serve, wait_for  # bench/intake.py, beside this file
-from locate import load_demo  # bench/locate.py
-from synthetic import load_synthetic_cases  # bench/synthetic.py
+from synthetic import bench_city, load_synthetic_cases  # bench/synthetic.py
 
 from gis.tiles import tile_for_point
-from server import migrate
-from server.category import service as category_service
 from server.config import PROJECT_DIR
-from server.database import new_session
-from server.grid.demo import DEMO_PASSWORD, load_demo_people
-from server.localdb import APP_ROLE, Cluster, free_port
+from server.grid.demo import DEMO_PASSWORD
+from server.localdb import APP_ROLE, free_port
 
 ZOOMS = range(10, 17)
 CENTRE = (117.0760, 36.6700)  # 历下区, east of 泉城广场
@@ -154,17 +150,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds over the tile set per server")
     args = parser.parse_args()
 
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="gridops-bench-pg-", dir="/tmp")))
-    print("starting a throwaway PostGIS cluster ...", file=sys.stderr)
-    cluster.start()
-    try:
-        url = cluster.ensure_database("bench_tiles")
-        migrate.upgrade(url)
-        print("loading the demo city, its people and the taxonomy ...", file=sys.stderr)
-        load_demo(url)
-        with new_session(url) as db:
-            load_demo_people(db=db)
-            category_service.load_starter(db=db)
+    with bench_city("bench_tiles") as (cluster, url):
         print(f"loading {args.cases:,} synthetic cases ...", file=sys.stderr)
         started = time.perf_counter()
         with cluster.connect("bench_tiles") as conn:
@@ -189,8 +175,6 @@ def main() -> None:
         with serve_tipg(tcp) as tipg_base, httpx.Client(timeout=TIMEOUT) as client:
             path = "collections/public.case_file/tiles/WebMercatorQuad"
             tipg = measure(client, lambda z, x, y: f"{tipg_base}/{path}/{z}/{x}/{y}", args.rounds)
-    finally:
-        cluster.stop()
 
     print(
         f"\ncase tiles, {total:,} cases in 历下区, {len(tile_set())} tiles at zooms 10-16, {args.rounds} "

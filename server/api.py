@@ -11,6 +11,8 @@ from server.events.views import router as events_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
 from server.patrol.views import router as patrol_router
+from server.review.views import router as review_router
+from server.stats.views import router as stats_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
@@ -23,3 +25,5 @@ api_router.include_router(photos_router)
 api_router.include_router(sync_router)
 api_router.include_router(events_router)
 api_router.include_router(patrol_router)
+api_router.include_router(review_router)
+api_router.include_router(stats_router)

@@ -14,6 +14,8 @@ from server.errors import DomainError
 from server.grid.cli import demo_app, grids_app
 from server.localdb import LocalDBError
 from server.patrol.cli import patrol_app
+from server.review.cli import review_app
+from server.stats.cli import stats_app
 from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps: grid-based city management.", no_args_is_help=True)
@@ -26,6 +28,8 @@ app.add_typer(categories_app, name="categories")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
 app.add_typer(patrol_app, name="patrol")
+app.add_typer(stats_app, name="stats")
+app.add_typer(review_app, name="review")
 
 
 @db_app.command("start")

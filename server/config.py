@@ -10,7 +10,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grids.levels import LevelScheme
@@ -77,9 +77,44 @@ class Settings(BaseSettings):
     photo_public_px: int = 1600
     media_dir: Path | None = None
 
+    # The grid heads' review: the share of a grid within this distance of its inspectors' tracks counts as
+    # patrolled; the levels inspectors are assigned at (a grid of these levels with nobody is listed, up to
+    # the most the review lists).
+    review_coverage_m: float = 30.0
+    review_levels: str = "village,unit"
+    review_unstaffed_max: int = 500
+
     # The web app's base map: the city's own tile server, a raster URL with {z}/{x}/{y} or a MapLibre
     # style URL; none draws the grids on a plain background (works with no internet).
     basemap_url: str | None = None
+
+    # Dashboards (server/stats): score weights per group (each summing to 1; a rate without cases is left
+    # out and its weight spread over the others), the lowest score of each grade (below the last: E), the
+    # longest period, and the early warning: the last ``recent_days`` of the period against the mean
+    # week of the ``baseline_days`` before them, warning at ``min_count`` cases or more and at least
+    # ``factor`` times max(baseline, 1).
+    stats_area_weights: dict[str, float] = {
+        "closure": 0.3, "on_time_closure": 0.3, "on_time_handling": 0.2, "no_rework": 0.2,
+    }  # fmt: skip
+    stats_department_weights: dict[str, float] = {
+        "volume": 0.1, "closure": 0.3, "on_time_handling": 0.3, "no_rework": 0.3,
+    }  # fmt: skip
+    stats_inspector_weights: dict[str, float] = {
+        "valid": 0.4, "no_miss": 0.2, "verification": 0.2, "check": 0.2,
+    }  # fmt: skip
+    stats_grades: dict[str, float] = {"A": 90, "B": 75, "C": 60, "D": 40}
+    stats_max_days: int = 366
+    stats_warning_recent_days: int = 7
+    stats_warning_baseline_days: int = 28
+    stats_warning_min_count: int = 5
+    stats_warning_factor: float = 2.0
+
+    @field_validator("stats_area_weights", "stats_department_weights", "stats_inspector_weights")
+    @classmethod
+    def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:
+        if abs(sum(weights.values()) - 1) > 1e-9:
+            raise ValueError(f"score weights must sum to 1, these sum to {sum(weights.values())}")
+        return weights
 
     @property
     def thresholds(self) -> Thresholds:

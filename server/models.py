@@ -5,6 +5,7 @@ from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CaseP
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
 from server.patrol.models import PatrolShift, TrackPoint
+from server.stats.models import StatsAreaDay, StatsCategoryDay, StatsHourDay, StatsInspectorDay
 from server.tiles.models import CaseCell
 
 __all__ = [
@@ -23,6 +24,10 @@ __all__ = [
     "GridPart",
     "LoginFailure",
     "PatrolShift",
+    "StatsAreaDay",
+    "StatsCategoryDay",
+    "StatsHourDay",
+    "StatsInspectorDay",
     "Tag",
     "TrackPoint",
     "User",

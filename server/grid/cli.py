@@ -150,12 +150,13 @@ def people(
 def demo_load(
     seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
 ) -> None:
-    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state); running it
-    again changes nothing."""
+    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state, this week's
+    patrols); running it again adds only today's patrols on a new day."""
     from grids.demo import generate_demo_city
     from server.case.demo import load_demo_cases
     from server.category.service import load_starter
     from server.grid.demo import load_demo_people
+    from server.patrol.demo import load_demo_patrols
 
     with progress_bar() as update:
         records = generate_demo_city(seed=seed, progress=update)
@@ -173,3 +174,4 @@ def demo_load(
         console.print(f"demo taxonomy: {load_starter(db=db).summary()}", highlight=False)
         console.print(f"demo people: {people_added} new users")
         console.print(f"demo cases: {load_demo_cases(db=db)} new")
+        console.print(f"demo patrols: {load_demo_patrols(db=db)} new shifts")

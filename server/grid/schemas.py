@@ -92,3 +92,15 @@ class AssignmentEnd(BaseModel):
 
 class AssignmentOut(PersonOut):
     grid_code: str
+
+    @classmethod
+    def of(cls, assignment, user) -> AssignmentOut:
+        return cls(
+            assignment_id=assignment.id,
+            user_id=user.id,
+            name=user.name,
+            role=assignment.role,
+            starts_on=assignment.starts_on,
+            ends_on=assignment.ends_on,
+            grid_code=assignment.grid_code,
+        )

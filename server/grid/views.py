@@ -34,18 +34,6 @@ Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", ex
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
-def _assignment_out(assignment, user) -> AssignmentOut:
-    return AssignmentOut(
-        assignment_id=assignment.id,
-        user_id=user.id,
-        name=user.name,
-        role=assignment.role,
-        starts_on=assignment.starts_on,
-        ends_on=assignment.ends_on,
-        grid_code=assignment.grid_code,
-    )
-
-
 @router.get("", response_model=list[GridOut], summary="Root grids, or the children of a grid")
 def list_grids(db: DB, parent: Annotated[str | None, Query(description="Parent grid code")] = None):
     return service.list_grids(db=db, parent=parent)
@@ -130,7 +118,7 @@ def import_grids(
 def get_grid(code: Code, db: DB):
     grid = service.get_grid(db=db, code=code)
     (feature,) = service.geojson_of(db=db, grids=[grid])
-    people = [_assignment_out(a, u) for a, u in service.assignments(db=db, grid_code=code)]
+    people = [AssignmentOut.of(a, u) for a, u in service.assignments(db=db, grid_code=code)]
     return GridDetail(
         **GridOut.model_validate(grid).model_dump(),
         path=grid.path,
@@ -170,7 +158,7 @@ def grid_assignments(
 ):
     service.get_grid(db=db, code=code)
     return [
-        _assignment_out(a, u)
+        AssignmentOut.of(a, u)
         for a, u in service.assignments(db=db, grid_code=code, include_ended=include_ended)
     ]
 
@@ -185,7 +173,7 @@ def grid_assignments(
 def assign(code: Code, body: AssignmentIn, db: DB):
     user = user_service.find_user(db=db, key=body.user)
     assignment = service.assign(db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on)
-    return _assignment_out(assignment, user)
+    return AssignmentOut.of(assignment, user)
 
 
 @assignments_router.post(
@@ -197,4 +185,4 @@ def assign(code: Code, body: AssignmentIn, db: DB):
 def end_assignment(assignment_id: int, body: AssignmentEnd, db: DB):
     assignment = service.end_assignment(db=db, assignment_id=assignment_id, ends_on=body.ends_on)
     user = user_service.get_user(db=db, user_id=assignment.user_id)
-    return _assignment_out(assignment, user)
+    return AssignmentOut.of(assignment, user)

@@ -1,5 +1,6 @@
-"""The command-center web app: the page at ``/``, our static files, MapLibre GL JS as npm installed it
-(``server/web/node_modules``, set up by ``make setup``), and the configuration the page reads first."""
+"""The command-center web app: the page at ``/``, our static files, MapLibre GL JS and Chart.js as npm
+installed them (``server/web/node_modules``, set up by ``make setup``), and the configuration the page reads
+first."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from server.web.schemas import LevelOut, WebConfig
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 MAPLIBRE_DIR = WEB_DIR / "node_modules" / "maplibre-gl" / "dist"
+CHARTJS_DIR = WEB_DIR / "node_modules" / "chart.js" / "dist"
 NOT_INSTALLED = (
     "<!doctype html><meta charset='utf-8'><title>GridOps</title>"
-    "<p>The web app's map library is not installed: run <code>make setup</code> "
+    "<p>The web app's map and chart libraries are not installed: run <code>make setup</code> "
     "(it runs <code>npm ci --prefix server/web</code>).</p>"
 )
 
@@ -33,10 +35,10 @@ router = APIRouter(tags=["web"])
     "/",
     response_class=HTMLResponse,
     summary="The command-center web app (login, then the grid map)",
-    responses={503: {"description": "MapLibre GL JS is not installed: run make setup"}},
+    responses={503: {"description": "MapLibre GL JS or Chart.js is not installed: run make setup"}},
 )
 def index():
-    if not (MAPLIBRE_DIR / "maplibre-gl.mjs").is_file():
+    if not (MAPLIBRE_DIR / "maplibre-gl.mjs").is_file() or not (CHARTJS_DIR / "chart.umd.js").is_file():
         return HTMLResponse(NOT_INSTALLED, status_code=503)
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
@@ -60,3 +62,4 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.mount("/vendor/maplibre-gl", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre-gl")
+    app.mount("/vendor/chart.js", StaticFiles(directory=CHARTJS_DIR, check_dir=False), name="chart.js")

@@ -1,10 +1,21 @@
-// The command center: a login form until logged in, then the map and the case desk.
+// The command center: a login form until logged in, then the map, the case desk, the dashboard and the
+// grid heads' review, each in its tab.
 import {
-  api, deviceId, dropTokens, keepTokens, LiveStream, LoggedOut, onLoggedOut, postJson, tokens,
+  api,
+  deviceId,
+  dropTokens,
+  keepTokens,
+  LiveStream,
+  LoggedOut,
+  onLoggedOut,
+  postJson,
+  tokens,
 } from "/static/api.js";
 import * as casePanel from "/static/case.js";
+import "/static/dashboard.js";
 import * as desk from "/static/desk.js";
 import * as map from "/static/map.js";
+import "/static/review.js";
 
 const loginForm = document.getElementById("login");
 const appView = document.getElementById("app");
@@ -17,6 +28,7 @@ function showLogin(message = "") {
   stream = null;
   casePanel.closeCase();
   map.removeMap();
+  document.dispatchEvent(new CustomEvent("logged-out")); // the views forget what they showed
   appView.hidden = true;
   loginForm.hidden = false;
   loginForm.querySelector(".error").textContent = message;
@@ -57,6 +69,8 @@ document.getElementById("tabs").addEventListener("click", (event) => {
   }
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== view;
   window.gridopsMap?.resize();
+  // The module of the view shown reads its data now (see each module's "view-shown" listener).
+  document.getElementById(view).dispatchEvent(new CustomEvent("view-shown"));
 });
 
 // The live stream: each case change goes to the map, the desk and the case panel; a (re)connection

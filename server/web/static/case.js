@@ -10,7 +10,13 @@ const panel = document.getElementById("case-panel");
 // Actions worked in their own part of the panel rather than as buttons.
 const OWN_SECTION = new Set(["merge", "keep_apart", "tag", "untag"]);
 export const URGENCY = { urgent: "紧急", important: "重要", normal: "一般" };
-const CHANNEL = { inspector: "网格员上报", citizen: "市民上报", hotline: "热线", system: "系统", open311: "Open311" };
+const CHANNEL = {
+  inspector: "网格员上报",
+  citizen: "市民上报",
+  hotline: "热线",
+  system: "系统",
+  open311: "Open311",
+};
 const LIGHT = { green: "绿灯", yellow: "黄灯", red: "红灯" };
 const CLOSE_KINDS = { normal: "正常结案", overdue: "超期结案", erroneous: "误报结案", special: "特殊结案" };
 const PHOTO_ROLES = { before: "处置前", verification: "核实", after: "处置后", check: "核查" };
@@ -44,7 +50,10 @@ async function reference() {
       states: Object.fromEntries(flow.states.map((s) => [s.name, s])),
       actions: Object.fromEntries(flow.actions.map((a) => [a.name, a])),
     };
-    const [[, departments], [, tags]] = await Promise.all([apiJson("/api/departments"), apiJson("/api/tags")]);
+    const [[, departments], [, tags]] = await Promise.all([
+      apiJson("/api/departments"),
+      apiJson("/api/tags"),
+    ]);
     lists = { departments, tags };
   }
 }
@@ -73,7 +82,8 @@ export function timeLeft(item) {
   if (item.remaining_minutes === null || item.remaining_minutes === undefined) return "—";
   if (item.light === "red") return `已超时（${when(item.due_at)}）`;
   const minutes = item.remaining_minutes;
-  const text = minutes >= 60 * 24 ? `${(minutes / 60 / 8).toFixed(1)} 个工作日` : `${Math.round(minutes)} 分钟`;
+  const text =
+    minutes >= 60 * 24 ? `${(minutes / 60 / 8).toFixed(1)} 个工作日` : `${Math.round(minutes)} 分钟`;
   return `剩余 ${text}`;
 }
 
@@ -92,7 +102,11 @@ async function showPhoto(img, url) {
 
 function photoColumn(detail, roles, title) {
   const photos = detail.photos.filter((p) => roles.includes(p.role));
-  const column = el("figure", { class: "photos", "data-roles": roles.join(" ") }, el("figcaption", {}, title));
+  const column = el(
+    "figure",
+    { class: "photos", "data-roles": roles.join(" ") },
+    el("figcaption", {}, title),
+  );
   if (!photos.length) column.append(el("p", { class: "muted" }, "无照片"));
   for (const photo of photos) {
     const img = el("img", { alt: `${PHOTO_ROLES[photo.role]}照片`, "data-photo": photo.id });
@@ -126,7 +140,11 @@ function facts(detail) {
     rows.push(["延期申请", `${ask.extension ?? ""} ${ask.reason ?? ""}`.trim()]);
   }
   if (detail.merged_into) rows.push(["合并到", detail.merged_into]);
-  return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  return el(
+    "dl",
+    { class: "facts" },
+    rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]),
+  );
 }
 
 function timeline(detail) {
@@ -157,8 +175,13 @@ function actionButtons(detail) {
     box.append(
       el(
         "button",
-        { type: "button", "data-action": name, disabled: why !== null, title: why ?? action.label,
-          onclick: () => openForm(name) },
+        {
+          type: "button",
+          "data-action": name,
+          disabled: why !== null,
+          title: why ?? action.label,
+          onclick: () => openForm(name),
+        },
         action.label,
       ),
     );
@@ -171,22 +194,50 @@ function actionButtons(detail) {
 function field(spec) {
   const required = spec.endsWith("!");
   const [name, options] = spec.replace("!", "").split(":");
-  const label = { reason: "理由", extension: "延期时长（如 1d、4h）", result: "结果", urgency: "紧急程度",
-    lead_department: "主办部门", close_kind: "结案类型", photos: `${PHOTO_ROLES[options]}照片` }[name];
+  const label = {
+    reason: "理由",
+    extension: "延期时长（如 1d、4h）",
+    result: "结果",
+    urgency: "紧急程度",
+    lead_department: "主办部门",
+    close_kind: "结案类型",
+    photos: `${PHOTO_ROLES[options]}照片`,
+  }[name];
   let input;
   if (name === "result") {
-    input = el("select", { name }, options.split(",").map((v) => el("option", { value: v }, RESULTS[v])));
+    input = el(
+      "select",
+      { name },
+      options.split(",").map((v) => el("option", { value: v }, RESULTS[v])),
+    );
   } else if (name === "urgency") {
-    input = el("select", { name }, el("option", { value: "" }, "不变"),
-      Object.entries(URGENCY).map(([v, t]) => el("option", { value: v }, t)));
+    input = el(
+      "select",
+      { name },
+      el("option", { value: "" }, "不变"),
+      Object.entries(URGENCY).map(([v, t]) => el("option", { value: v }, t)),
+    );
   } else if (name === "lead_department") {
-    input = el("select", { name }, el("option", { value: "" }, "按类别默认"),
-      lists.departments.map((d) => el("option", { value: d.code }, d.name)));
+    input = el(
+      "select",
+      { name },
+      el("option", { value: "" }, "按类别默认"),
+      lists.departments.map((d) => el("option", { value: d.code }, d.name)),
+    );
   } else if (name === "close_kind") {
-    input = el("select", { name }, Object.entries(CLOSE_KINDS).map(([v, t]) => el("option", { value: v }, t)));
+    input = el(
+      "select",
+      { name },
+      Object.entries(CLOSE_KINDS).map(([v, t]) => el("option", { value: v }, t)),
+    );
   } else if (name === "photos") {
-    input = el("input", { name, type: "file", accept: "image/jpeg,image/png,image/webp", multiple: true,
-      "data-role": options });
+    input = el("input", {
+      name,
+      type: "file",
+      accept: "image/jpeg,image/png,image/webp",
+      multiple: true,
+      "data-role": options,
+    });
   } else {
     input = el("input", { name, required });
   }
@@ -201,9 +252,12 @@ function openForm(name) {
     el("h3", {}, action.label),
     (FORMS[name] ?? []).map(field),
     el("label", {}, "备注", el("textarea", { name: "note", rows: 2 })),
-    el("div", { class: "buttons" },
+    el(
+      "div",
+      { class: "buttons" },
       el("button", { type: "submit" }, "确定"),
-      el("button", { type: "button", onclick: () => closeForm() }, "取消")),
+      el("button", { type: "button", onclick: () => closeForm() }, "取消"),
+    ),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -277,15 +331,28 @@ function tagsSection(detail) {
   for (const code of detail.tags) {
     const chip = el("span", { class: "tag", "data-tag": code }, names[code] ?? code);
     if (detail.actions.untag === null) {
-      chip.append(el("button", { type: "button", title: "去标签",
-        onclick: () => act("untag", { version: shown.version, tag: code }) }, "×"));
+      chip.append(
+        el(
+          "button",
+          {
+            type: "button",
+            title: "去标签",
+            onclick: () => act("untag", { version: shown.version, tag: code }),
+          },
+          "×",
+        ),
+      );
     }
     box.append(chip);
   }
   if (detail.actions.tag === null) {
     const free = lists.tags.filter((t) => !detail.tags.includes(t.code));
-    const select = el("select", { name: "tag" }, el("option", { value: "" }, "加标签…"),
-      free.map((t) => el("option", { value: t.code }, t.name)));
+    const select = el(
+      "select",
+      { name: "tag" },
+      el("option", { value: "" }, "加标签…"),
+      free.map((t) => el("option", { value: t.code }, t.name)),
+    );
     select.addEventListener("change", () => {
       if (select.value) act("tag", { version: shown.version, tag: select.value });
     });
@@ -301,20 +368,51 @@ async function duplicatesSection(detail, box) {
   const list = el("ul", { class: "duplicates" });
   for (const other of found) {
     const flagged = detail.duplicate_of === other.code;
-    const item = el("li", { "data-code": other.code },
+    const item = el(
+      "li",
+      { "data-code": other.code },
       lightDot(other.light),
-      el("a", { href: "#", onclick: (e) => { e.preventDefault(); openCase(other.code); } }, other.code),
-      ` ${other.state_label}，相距 ${Math.round(other.distance_m)} 米${flagged ? "（系统提示重复）" : ""} `);
+      el(
+        "a",
+        {
+          href: "#",
+          onclick: (e) => {
+            e.preventDefault();
+            openCase(other.code);
+          },
+        },
+        other.code,
+      ),
+      ` ${other.state_label}，相距 ${Math.round(other.distance_m)} 米${flagged ? "（系统提示重复）" : ""} `,
+    );
     if (detail.actions.merge === null) {
-      item.append(el("button", { type: "button", "data-merge": other.code,
-        onclick: () => act("merge", { version: shown.version, master: other.code }) }, "合并到此案"));
+      item.append(
+        el(
+          "button",
+          {
+            type: "button",
+            "data-merge": other.code,
+            onclick: () => act("merge", { version: shown.version, master: other.code }),
+          },
+          "合并到此案",
+        ),
+      );
     }
     list.append(item);
   }
   box.replaceChildren(found.length ? list : el("p", { class: "muted" }, "附近没有疑似重复的案件"));
   if (detail.actions.keep_apart === null) {
-    box.append(el("button", { type: "button", "data-action": "keep_apart",
-      onclick: () => act("keep_apart", { version: shown.version }) }, "不是重复，不合并"));
+    box.append(
+      el(
+        "button",
+        {
+          type: "button",
+          "data-action": "keep_apart",
+          onclick: () => act("keep_apart", { version: shown.version }),
+        },
+        "不是重复，不合并",
+      ),
+    );
   }
 }
 
@@ -336,10 +434,27 @@ function placeMap(detail, container) {
     const [ok, grid] = await apiJson(`/api/grids/${detail.grid_code}`);
     if (!ok || !miniMap) return;
     miniMap.addSource("grid", { type: "geojson", data: grid.geometry });
-    miniMap.addLayer({ id: "grid", type: "line", source: "grid", paint: { "line-color": "#9333ea", "line-width": 2 } });
-    miniMap.addSource("case", { type: "geojson", data: { type: "Point", coordinates: [detail.lon, detail.lat] } });
-    miniMap.addLayer({ id: "case", type: "circle", source: "case",
-      paint: { "circle-radius": 7, "circle-color": "#d62828", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+    miniMap.addLayer({
+      id: "grid",
+      type: "line",
+      source: "grid",
+      paint: { "line-color": "#9333ea", "line-width": 2 },
+    });
+    miniMap.addSource("case", {
+      type: "geojson",
+      data: { type: "Point", coordinates: [detail.lon, detail.lat] },
+    });
+    miniMap.addLayer({
+      id: "case",
+      type: "circle",
+      source: "case",
+      paint: {
+        "circle-radius": 7,
+        "circle-color": "#d62828",
+        "circle-stroke-color": "#fff",
+        "circle-stroke-width": 2,
+      },
+    });
   });
 }
 
@@ -353,16 +468,23 @@ function show(detail) {
   panel.replaceChildren(
     el("button", { type: "button", class: "close", "aria-label": "关闭", onclick: () => closeCase() }, "×"),
     el("h2", {}, lightDot(detail.light), el("span", { class: "code" }, detail.code)),
-    el("p", { class: "state", "data-state": detail.state }, state?.label ?? detail.state,
-      el("span", { class: "muted" }, ` · 第 ${detail.version} 版`)),
+    el(
+      "p",
+      { class: "state", "data-state": detail.state },
+      state?.label ?? detail.state,
+      el("span", { class: "muted" }, ` · 第 ${detail.version} 版`),
+    ),
     el("p", { class: "message", role: "alert", hidden: true }),
     actionButtons(detail),
     el("div", { class: "form-slot" }),
     facts(detail),
     el("h3", {}, "照片"),
-    el("div", { class: "before-after" },
+    el(
+      "div",
+      { class: "before-after" },
       photoColumn(detail, ["before", "verification"], "处置前"),
-      photoColumn(detail, ["after", "check"], "处置后")),
+      photoColumn(detail, ["after", "check"], "处置后"),
+    ),
     el("h3", {}, "位置"),
     place,
     el("h3", {}, "标签"),
@@ -424,10 +546,23 @@ export function onCaseChanged(data) {
     return;
   }
   if (!panel.querySelector(".stale")) {
-    const label = data ? workflow.states[data.state]?.label ?? data.state : "";
-    const note = el("p", { class: "stale", role: "status" },
+    const label = data ? (workflow.states[data.state]?.label ?? data.state) : "";
+    const note = el(
+      "p",
+      { class: "stale", role: "status" },
       `此案件已被他人更新${label ? `（现为“${label}”）` : ""}，当前表单基于旧版本。`,
-      el("button", { type: "button", onclick: () => { closeForm(); render(shown.code); } }, "刷新"));
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: () => {
+            closeForm();
+            render(shown.code);
+          },
+        },
+        "刷新",
+      ),
+    );
     panel.querySelector(".form-slot").before(note);
   }
 }

@@ -27,8 +27,12 @@ async function loadQueues() {
     ...queues.map((queue) =>
       el(
         "button",
-        { type: "button", "data-queue": queue.name, "aria-pressed": String(queue.name === current),
-          onclick: () => choose(queue.name) },
+        {
+          type: "button",
+          "data-queue": queue.name,
+          "aria-pressed": String(queue.name === current),
+          onclick: () => choose(queue.name),
+        },
         queue.label,
         el("span", { class: "count" }, queue.count),
         queue.overdue ? el("span", { class: "overdue", title: "已超时" }, queue.overdue) : null,

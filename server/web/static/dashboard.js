@@ -1,0 +1,522 @@
+// The dashboard (统计评价): for a period, a grid's subtree and optionally a department, the evaluation rates
+// with scores and grades, the rankings of districts, streets, departments and inspectors, trends by day and
+// week, hot spots (categories, grids on a small map, hours of the day) and early warnings. Every table can
+// be downloaded as CSV, as the server computes it. A click on a district or street drills down into it.
+import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { api, apiJson, messageOf } from "/static/api.js";
+import { el } from "/static/case.js";
+
+const view = document.getElementById("dashboard-view");
+const Chart = window.Chart; // Chart.js's UMD build, from npm (index.html)
+const GRADE_COLORS = { A: "#2e9d48", B: "#6aa84f", C: "#e0a800", D: "#e67e22", E: "#d62828" };
+const RATE_FIELDS = [
+  ["closure_rate", "结案率"],
+  ["on_time_closure_rate", "按期结案率"],
+  ["on_time_handling_rate", "按期处置率"],
+  ["rework_rate", "返工率"],
+];
+// The tables: their name in the API, title, and columns [field, heading, kind].
+const TABLES = {
+  districts: ["区县排名", [["rank", "名次"], ["name", "区县"], ...areaColumns()]],
+  streets: ["街道排名", [["rank", "名次"], ["name", "街道"], ...areaColumns()]],
+  departments: [
+    "部门排名",
+    [
+      ["rank", "名次"],
+      ["name", "部门"],
+      ["due", "应结案"],
+      ["closed", "结案"],
+      ["volume_band", "业务量", "rate"],
+      ["closure_rate", "结案率", "rate"],
+      ["on_time_handling_rate", "按期处置率", "rate"],
+      ["rework_rate", "返工率", "rate"],
+      ["score", "得分", "score"],
+      ["grade", "等级", "grade"],
+    ],
+  ],
+  inspectors: [
+    "网格员排名",
+    [
+      ["rank", "名次"],
+      ["name", "网格员"],
+      ["reported", "上报"],
+      ["valid", "有效"],
+      ["valid_rate", "有效上报率", "rate"],
+      ["verification_rate", "按时核实率", "rate"],
+      ["check_rate", "按时核查率", "rate"],
+      ["miss_rate", "漏报率", "rate"],
+      ["score", "得分", "score"],
+      ["grade", "等级", "grade"],
+    ],
+  ],
+  categories: [
+    "高发类别",
+    [
+      ["code", "编码"],
+      ["name", "类别"],
+      ["received", "受理"],
+    ],
+  ],
+  grids: [
+    "高发网格",
+    [
+      ["code", "编码"],
+      ["name", "网格"],
+      ["received", "受理"],
+    ],
+  ],
+  hours: [
+    "时段分布",
+    [
+      ["hour", "时"],
+      ["received", "受理"],
+    ],
+  ],
+  trend_day: [
+    "按日趋势",
+    [
+      ["date", "日期"],
+      ["received", "受理"],
+      ["due", "应结案"],
+      ["closed", "结案"],
+    ],
+  ],
+  trend_week: [
+    "按周趋势",
+    [
+      ["week", "周"],
+      ["received", "受理"],
+      ["due", "应结案"],
+      ["closed", "结案"],
+    ],
+  ],
+  warnings: [
+    "预警",
+    [
+      ["kind", "类型"],
+      ["name", "名称"],
+      ["recent", "近7天"],
+      ["baseline", "前4周周均"],
+      ["ratio", "倍数"],
+      ["message", "说明"],
+    ],
+  ],
+};
+
+function areaColumns() {
+  return [
+    ["received", "受理"],
+    ["due", "应结案"],
+    ["closed", "结案"],
+    ...RATE_FIELDS.map(([field, label]) => [field, label, "rate"]),
+    ["score", "得分", "score"],
+    ["grade", "等级", "grade"],
+  ];
+}
+
+let built = false;
+let charts = [];
+let hotMap = null;
+let current = { grid: null, department: "", from: "", to: "" };
+let trendBy = "day";
+
+function percent(value) {
+  return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
+}
+
+function cellOf(row, [field, , kind]) {
+  const value = row[field];
+  if (kind === "rate") return percent(value);
+  if (kind === "score") return value === null || value === undefined ? "—" : value.toFixed(1);
+  if (kind === "grade") {
+    return value ? el("span", { class: "grade", style: `background:${GRADE_COLORS[value]}` }, value) : "—";
+  }
+  if (field === "kind") return value === "category" ? "类别" : "网格";
+  return value ?? "—";
+}
+
+function query(extra = {}) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...current, ...extra })) if (value) params.set(key, value);
+  return params.toString();
+}
+
+// A CSV table as the server exports it; the download needs the token, so it goes through a blob URL.
+async function download(table) {
+  const answer = await api(`/api/stats/export/${table}.csv?${query()}`);
+  if (!answer.ok) return status(messageOf(await answer.json()));
+  const name =
+    /filename="([^"]+)"/.exec(answer.headers.get("Content-Disposition") ?? "")?.[1] ?? `${table}.csv`;
+  const link = el("a", { href: URL.createObjectURL(await answer.blob()), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function status(message) {
+  view.querySelector(".dash-status").textContent = message;
+}
+
+function table(name, rows) {
+  const [title, columns] = TABLES[name];
+  const drill = name === "districts" || name === "streets" || name === "grids";
+  return el(
+    "section",
+    { class: "dash-table", "data-table": name },
+    el(
+      "div",
+      { class: "dash-table-head" },
+      el("h3", {}, title),
+      el(
+        "button",
+        { type: "button", class: "csv", "data-csv": name, onclick: () => download(name) },
+        "导出 CSV",
+      ),
+    ),
+    el(
+      "table",
+      {},
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          columns.map(([, heading]) => el("th", {}, heading)),
+        ),
+      ),
+      el(
+        "tbody",
+        {},
+        rows.map((row) =>
+          el(
+            "tr",
+            {
+              "data-code": row.code ?? row.user_id ?? row.date ?? row.week ?? row.hour,
+              class: drill && row.code ? "drill" : null,
+              onclick: drill && row.code ? () => drillTo(row.code) : null,
+            },
+            columns.map((column) => el("td", {}, cellOf(row, column))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function card(label, value, extra) {
+  return el(
+    "div",
+    { class: "card" },
+    el("span", { class: "label" }, label),
+    el("strong", {}, value),
+    extra ?? null,
+  );
+}
+
+function lineChart(canvas, rows, key) {
+  return new Chart(canvas, {
+    type: "line",
+    data: {
+      labels: rows.map((r) => r[key]),
+      datasets: [
+        { label: "受理", data: rows.map((r) => r.received), borderColor: "#1f6feb", tension: 0.2 },
+        { label: "应结案", data: rows.map((r) => r.due), borderColor: "#e0a800", tension: 0.2 },
+        { label: "结案", data: rows.map((r) => r.closed), borderColor: "#2e9d48", tension: 0.2 },
+      ],
+    },
+    options: { animation: false, responsive: true, maintainAspectRatio: false },
+  });
+}
+
+function barChart(canvas, labels, values, label, horizontal = false) {
+  return new Chart(canvas, {
+    type: "bar",
+    data: { labels, datasets: [{ label, data: values, backgroundColor: "#1f6feb" }] },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      indexAxis: horizontal ? "y" : "x",
+    },
+  });
+}
+
+function drawCharts(data) {
+  for (const chart of charts) chart.destroy();
+  const trend = trendBy === "day" ? data.trend_day : data.trend_week;
+  charts = [
+    lineChart(view.querySelector("#chart-trend"), trend, trendBy === "day" ? "date" : "week"),
+    barChart(
+      view.querySelector("#chart-hours"),
+      data.hours.map((h) => `${h.hour}时`),
+      data.hours.map((h) => h.received),
+      "受理",
+    ),
+    barChart(
+      view.querySelector("#chart-categories"),
+      data.categories.map((c) => c.name),
+      data.categories.map((c) => c.received),
+      "受理",
+      true,
+    ),
+  ];
+  window.gridopsCharts = charts;
+}
+
+function drawHotMap(data, grid) {
+  const features = data.grids
+    .filter((g) => g.lon !== null && g.lat !== null)
+    .map((g) => ({
+      type: "Feature",
+      geometry: { type: "Point", coordinates: [g.lon, g.lat] },
+      properties: { code: g.code, name: g.name, received: g.received },
+    }));
+  const collection = { type: "FeatureCollection", features };
+  hotMap?.remove();
+  const container = view.querySelector("#hot-map");
+  hotMap = new maplibregl.Map({
+    container,
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }],
+    },
+    center: features[0]?.geometry.coordinates ?? [117.02, 36.67],
+    zoom: 10,
+    localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
+    attributionControl: false,
+  });
+  window.gridopsHotMap = hotMap;
+  hotMap.on("load", () => {
+    if (grid.geometry) {
+      hotMap.addSource("area", { type: "geojson", data: grid.geometry });
+      hotMap.addLayer({
+        id: "area",
+        type: "line",
+        source: "area",
+        paint: { "line-color": "#17324d", "line-width": 2 },
+      });
+      const points = grid.geometry.coordinates.flat(grid.geometry.type === "Polygon" ? 1 : 2);
+      const bounds = points.reduce((b, p) => b.extend(p), new maplibregl.LngLatBounds(points[0], points[0]));
+      hotMap.fitBounds(bounds, { padding: 20, animate: false });
+    }
+    const most = Math.max(1, ...features.map((f) => f.properties.received));
+    hotMap.addSource("hot", { type: "geojson", data: collection });
+    hotMap.addLayer({
+      id: "hot",
+      type: "circle",
+      source: "hot",
+      paint: {
+        "circle-radius": ["+", 6, ["*", 24, ["/", ["get", "received"], most]]],
+        "circle-color": "#d62828",
+        "circle-opacity": 0.6,
+        "circle-stroke-color": "#fff",
+        "circle-stroke-width": 1,
+      },
+    });
+    hotMap.addLayer({
+      id: "hot-label",
+      type: "symbol",
+      source: "hot",
+      layout: {
+        "text-field": ["concat", ["get", "name"], " ", ["to-string", ["get", "received"]]],
+        "text-size": 12,
+      },
+      paint: { "text-halo-color": "#fff", "text-halo-width": 1.5 },
+    });
+  });
+}
+
+const names = {}; // grid code -> name, for the trail
+
+async function nameOf(code) {
+  if (!(code in names)) {
+    const [ok, grid] = await apiJson(`/api/grids/${code}`);
+    names[code] = ok ? grid.name : code;
+  }
+  return names[code];
+}
+
+// The trail from the root to the grid shown (its path), each ancestor a link up.
+async function breadcrumbs(grid) {
+  const codes = grid.path.split(".");
+  const labels = await Promise.all(codes.map(nameOf));
+  const nodes = codes.map((code, i) =>
+    i === codes.length - 1
+      ? el("strong", {}, labels[i])
+      : el(
+          "a",
+          {
+            href: "#",
+            onclick: (e) => {
+              e.preventDefault();
+              drillTo(code);
+            },
+          },
+          labels[i],
+        ),
+  );
+  view
+    .querySelector(".dash-trail")
+    .replaceChildren(...nodes.flatMap((node, i) => (i ? [" › ", node] : [node])));
+}
+
+function render(data, grid) {
+  const t = data.totals;
+  view
+    .querySelector(".dash-cards")
+    .replaceChildren(
+      card("受理", t.received),
+      card("应结案", t.due),
+      ...RATE_FIELDS.map(([field, label]) => card(label, percent(t[field]))),
+      card(
+        "综合得分",
+        t.score === null ? "—" : t.score.toFixed(1),
+        t.grade
+          ? el("span", { class: "grade", style: `background:${GRADE_COLORS[t.grade]}` }, t.grade)
+          : null,
+      ),
+    );
+  view
+    .querySelector(".dash-warnings")
+    .replaceChildren(
+      ...data.warnings.map((w) => el("p", { class: "warning", "data-code": w.code }, `⚠ ${w.message}`)),
+    );
+  view.querySelector(".dash-source").textContent =
+    `${data.period.from} 至 ${data.period.to}，${data.source === "summary" ? "汇总表" : "案件表"}计算`;
+  breadcrumbs(grid);
+  drawCharts(data);
+  drawHotMap(data, grid);
+  const tables = view.querySelector(".dash-tables");
+  tables.replaceChildren(
+    ...[
+      "districts",
+      "streets",
+      "departments",
+      "inspectors",
+      "categories",
+      "grids",
+      "hours",
+      "trend_week",
+      "trend_day",
+      "warnings",
+    ]
+      .filter((name) => data[name].length || name === "warnings")
+      .map((name) => table(name, data[name])),
+  );
+  view.dataset.grid = data.grid.code;
+  view.dataset.loaded = `${data.grid.code}|${data.period.from}|${data.period.to}|${current.department}`;
+}
+
+async function load() {
+  delete view.dataset.loaded;
+  status("加载中…");
+  const [ok, data] = await apiJson(`/api/stats/dashboard?${query()}`);
+  if (!ok) return status(messageOf(data));
+  status("");
+  current.grid = data.grid.code;
+  current.from = data.period.from;
+  current.to = data.period.to;
+  const form = view.querySelector("form");
+  form.from.value = data.period.from;
+  form.to.value = data.period.to;
+  const [, grid] = await apiJson(`/api/grids/${data.grid.code}`);
+  render(data, grid);
+}
+
+function drillTo(code) {
+  current.grid = code;
+  load();
+}
+
+async function build() {
+  const [, departments] = await apiJson("/api/departments");
+  const form = el(
+    "form",
+    { class: "dash-filters" },
+    el("span", { class: "dash-trail" }),
+    el("label", {}, "自", el("input", { name: "from", type: "date" })),
+    el("label", {}, "至", el("input", { name: "to", type: "date" })),
+    el(
+      "label",
+      {},
+      "部门",
+      el(
+        "select",
+        { name: "department" },
+        el("option", { value: "" }, "全部"),
+        departments.map((d) => el("option", { value: d.code }, d.name)),
+      ),
+    ),
+    el(
+      "label",
+      {},
+      "趋势",
+      el(
+        "select",
+        { name: "trend" },
+        el("option", { value: "day" }, "按日"),
+        el("option", { value: "week" }, "按周"),
+      ),
+    ),
+    el("span", { class: "dash-source muted" }),
+    el("span", { class: "dash-status", role: "status" }),
+  );
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "trend") {
+      trendBy = event.target.value;
+      return view.dataset.loaded && load();
+    }
+    current = { ...current, from: form.from.value, to: form.to.value, department: form.department.value };
+    load();
+  });
+  view.replaceChildren(
+    form,
+    el(
+      "div",
+      { class: "dash-body" },
+      el("div", { class: "dash-cards" }),
+      el("div", { class: "dash-warnings" }),
+      el(
+        "div",
+        { class: "dash-charts" },
+        el(
+          "figure",
+          {},
+          el("figcaption", {}, "趋势"),
+          el("div", { class: "chart" }, el("canvas", { id: "chart-trend" })),
+        ),
+        el(
+          "figure",
+          {},
+          el("figcaption", {}, "时段分布"),
+          el("div", { class: "chart" }, el("canvas", { id: "chart-hours" })),
+        ),
+        el(
+          "figure",
+          {},
+          el("figcaption", {}, "高发类别"),
+          el("div", { class: "chart" }, el("canvas", { id: "chart-categories" })),
+        ),
+        el("figure", {}, el("figcaption", {}, "高发网格"), el("div", { id: "hot-map" })),
+      ),
+      el("div", { class: "dash-tables" }),
+    ),
+  );
+  built = true;
+}
+
+document.addEventListener("logged-out", () => {
+  built = false;
+  current = { grid: null, department: "", from: "", to: "" };
+  hotMap?.remove();
+  hotMap = null;
+  view.replaceChildren();
+  delete view.dataset.loaded;
+});
+
+view.addEventListener("view-shown", async () => {
+  if (!built) await build();
+  if (!view.dataset.loaded) load();
+});

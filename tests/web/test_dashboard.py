@@ -1,0 +1,116 @@
+"""The dashboard (统计评价) in Debian's Chromium on a clone of the demo city: a leader opens it, drills from
+the city into 历下区 and one of its streets, and sees the figures the API computes in the cards, the charts
+and the tables; a table's CSV download holds the rows the page shows."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from server.case.demo import load_demo_cases
+from server.database import new_session
+from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from tests.web.conftest import logged_in, street_cases
+from tests.web.test_desk import LEADER
+from tests.web.test_map import SCREENSHOTS, WAIT_MS
+
+CATEGORIES = ("E06010", "E06010", "E09009", "E06010", "E07001", "E06010")
+
+
+@pytest.fixture
+def cases(web_server, demo_clone_url) -> list[dict]:
+    """The demo's cases of the last eight days (every state of the workflow), and six calls in six streets
+    of 历下区 of which the operator sends the first for verification and voids the second."""
+    with new_session(demo_clone_url) as db:
+        load_demo_cases(db=db)
+    made = street_cases(web_server.url, CATEGORIES)
+    with logged_in(web_server.url, "zhaomin") as operator:
+        for case, action, body in (
+            (made[0], "request_verification", {}),
+            (made[1], "void", {"reason": "重复来电"}),
+        ):
+            answer = operator.post(
+                f"/api/cases/{case['code']}/actions/{action}", json={"version": case["version"], **body}
+            )
+            assert answer.status_code == 200, answer.text
+    return made
+
+
+def dashboard(server_url: str, grid: str) -> dict:
+    with logged_in(server_url, LEADER) as leader:
+        answer = leader.get("/api/stats/dashboard", params={"grid": grid})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def shown(page, grid: str) -> None:
+    page.wait_for_selector(f"#dashboard-view[data-grid='{grid}'][data-loaded]", timeout=WAIT_MS)
+
+
+def card(page, label: str) -> str:
+    return page.locator(f"#dashboard-view .card:has(.label:text-is('{label}')) strong").text_content()
+
+
+def table_rows(page, name: str) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        f"#dashboard-view [data-table={name}] tbody tr",
+        "rows => rows.map((r) => [...r.cells].map((c) => c.textContent))",
+    )
+
+
+def test_dashboard_drills_down_and_exports(web_server, cases, tab):
+    page = tab.page
+    page.goto(f"{web_server.url}/")
+    page.fill("#login [name=login]", LEADER)
+    page.fill("#login [name=password]", DEMO_PASSWORD)
+    page.click("#login button")
+    page.wait_for_selector("#app", state="visible", timeout=WAIT_MS)
+    page.click("#tabs [data-view=dashboard-view]")
+
+    city = dashboard(web_server.url, "370100")
+    shown(page, "370100")
+    assert card(page, "受理") == str(city["totals"]["received"])
+    assert city["totals"]["received"] > len(cases) and city["totals"]["closed"] > 0
+    assert card(page, "结案率") == f"{city['totals']['closure_rate'] * 100:.1f}%"
+    # the districts' ranking lists 历下区 with all the cases; a click drills into it
+    rows = {row[1]: row for row in table_rows(page, "districts")}
+    assert rows["历下区"][2] == str(city["totals"]["received"])
+    page.click(f"#dashboard-view [data-table=districts] tr[data-code='{DISTRICT}']")
+    shown(page, DISTRICT)
+    district = dashboard(web_server.url, DISTRICT)
+    assert card(page, "受理") == str(district["totals"]["received"])
+    assert "历下区" in page.text_content("#dashboard-view .dash-trail")
+
+    # the charts are drawn from the same figures
+    charts = page.evaluate(
+        "window.gridopsCharts.map((c) => ({type: c.config.type, data: c.data.datasets[0].data}))"
+    )
+    assert [c["type"] for c in charts] == ["line", "bar", "bar"]
+    assert sum(charts[0]["data"]) == district["totals"]["received"]
+    assert sum(charts[1]["data"]) == district["totals"]["received"]  # the hours of the day
+    assert charts[2]["data"] == [c["received"] for c in district["categories"]]
+    page.evaluate("document.getElementById('dashboard-view').scrollTo(0, 0)")
+    page.screenshot(path=SCREENSHOTS / "dashboard.png")
+
+    # the streets' table as the API ranks it, and its CSV download holds the same rows
+    streets = table_rows(page, "streets")
+    assert [row[1] for row in streets] == [s["name"] for s in district["streets"]]
+    with page.expect_download() as download:
+        page.click("#dashboard-view [data-csv=streets]")
+    text = download.value.path().read_text(encoding="utf-8-sig")
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert [row["name"] for row in exported] == [row[1] for row in streets]
+    assert [row["received"] for row in exported] == [row[2] for row in streets]
+    assert download.value.suggested_filename.startswith("streets-")
+
+    # drill into the street of the first case: its figures replace the district's
+    street = next(s for s in district["streets"] if s["received"])
+    page.click(f"#dashboard-view [data-table=streets] tr[data-code='{street['code']}']")
+    shown(page, street["code"])
+    assert card(page, "受理") == str(street["received"])
+    assert card(page, "受理") != str(district["totals"]["received"])
+
+    assert tab.errors == []
+    assert tab.hosts() == {"127.0.0.1"}
