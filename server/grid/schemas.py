@@ -23,6 +23,11 @@ class GridOut(BaseModel):
     valid_to: datetime | None
 
 
+class FoundGrid(GridOut):
+    lon: float = Field(description="A point inside the grid (WGS 84)")
+    lat: float
+
+
 class PersonOut(BaseModel):
     assignment_id: int
     user_id: int

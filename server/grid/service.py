@@ -129,6 +129,26 @@ def in_bbox(
     return grids
 
 
+def search(*, db: Session, text: str, limit: int = 20) -> list[tuple[Grid, float, float]]:
+    """Current grids whose name contains ``text`` (or whose code starts with it), the higher levels first,
+    each with a point inside it (lon, lat): where a caller's "near the 泉城路 community" is placed."""
+    text = text.strip()
+    if not text:
+        raise Invalid("name part of a grid's name or code to search for")
+    inside = func.ST_PointOnSurface(Grid.geom)
+    rows = db.execute(
+        select(Grid, func.ST_X(inside), func.ST_Y(inside))
+        .options(defer(Grid.geom))
+        .where(
+            CURRENT,
+            Grid.name.contains(text, autoescape=True) | Grid.code.startswith(text, autoescape=True),
+        )
+        .order_by(func.nlevel(Grid.path), func.length(Grid.name), Grid.code)
+        .limit(limit)
+    )
+    return [(grid, lon, lat) for grid, lon, lat in rows]
+
+
 # -- lookup -------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from server.grid.schemas import (
     AssignmentEnd,
     AssignmentIn,
     AssignmentOut,
+    FoundGrid,
     GridDetail,
     GridOut,
     ImportOut,
@@ -37,6 +38,23 @@ MAX_IMPORT_BYTES = 200 * 1024 * 1024
 @router.get("", response_model=list[GridOut], summary="Root grids, or the children of a grid")
 def list_grids(db: DB, parent: Annotated[str | None, Query(description="Parent grid code")] = None):
     return service.list_grids(db=db, parent=parent)
+
+
+@router.get(
+    "/search",
+    response_model=list[FoundGrid],
+    summary="Grids by part of their name (or the start of their code), higher levels first, each with a "
+    "point inside it",
+)
+def search(
+    db: DB,
+    q: Annotated[str, Query(min_length=1, max_length=50, description="Part of the name", examples=["泉城"])],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+):
+    return [
+        FoundGrid(**GridOut.model_validate(grid).model_dump(), lon=lon, lat=lat)
+        for grid, lon, lat in service.search(db=db, text=q, limit=limit)
+    ]
 
 
 @router.get("/locate", response_model=LocateOut, summary="The grids holding a point, city down to unit")

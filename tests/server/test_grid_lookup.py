@@ -150,3 +150,18 @@ def test_the_lookup_index_agrees_with_the_grids_themselves(demo_db):
     )
     assert fast == direct
     assert sum(code is not None and len(code) == 15 for code in fast) > 300  # many land in unit grids
+
+
+def test_search_finds_grids_by_name_higher_levels_first(demo_client):
+    found = demo_client.get("/api/grids/search", params={"q": "解放"}).json()
+    assert found[0]["name"] == "解放路街道" and found[0]["level"] == "street"
+    assert all("解放" in g["name"] for g in found)
+    levels = [g["level"] for g in found]
+    assert levels == sorted(levels, key=["city", "district", "street", "village", "unit"].index)
+    inside = demo_client.get("/api/grids/locate", params={"lon": found[0]["lon"], "lat": found[0]["lat"]})
+    assert found[0]["code"] in [g["code"] for g in inside.json()["chain"]]
+    by_code = demo_client.get("/api/grids/search", params={"q": "370102", "limit": 3}).json()
+    assert [g["code"] for g in by_code] == ["370102", *[g["code"] for g in by_code[1:]]]
+    assert all(g["code"].startswith("370102") for g in by_code) and len(by_code) == 3
+    assert demo_client.get("/api/grids/search", params={"q": "%"}).json() == []
+    assert demo_client.get("/api/grids/search", params={"q": ""}).status_code == 422

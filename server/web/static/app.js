@@ -97,6 +97,7 @@ async function start() {
     const me = await (await api("/api/auth/me")).json();
     const config = await (await fetch("/api/web/config")).json();
     document.getElementById("user").textContent = me.name;
+    document.body.dataset.roles = me.roles.join(" "); // what the pages offer (the server decides anyway)
     loginForm.hidden = true;
     appView.hidden = false;
     map.showMap(config);

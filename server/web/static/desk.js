@@ -3,6 +3,7 @@
 // live stream re-read the counts and the list (at most once a second).
 import { apiJson, messageOf } from "/static/api.js";
 import { el, lightDot, openCase, timeLeft, URGENCY } from "/static/case.js";
+import { openHotline } from "/static/hotline.js";
 
 const PAGE = 100;
 const REFRESH_MS = 1000;
@@ -85,6 +86,8 @@ export function onCaseChanged() {
     refresh();
   }, REFRESH_MS);
 }
+
+document.getElementById("hotline-open").addEventListener("click", () => openHotline());
 
 // After this user acted from the panel, the queues change at once.
 document.getElementById("case-panel").addEventListener("acted", () => refresh());

@@ -1,0 +1,254 @@
+// The hotline desk (登记来电): an operator registers a citizen's phone call (12345). The caller's name and
+// number are kept with the case and shown only to the command center; the place is found by searching grid
+// and street names, then set by a click on the map; the category is picked by name. The call becomes a case
+// through the same intake with channel "hotline" (its client UUID kept until the case is acknowledged, so
+// a retried submit never makes a second case) and is sent for verification to the grid's inspector.
+import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { apiJson, messageOf, sendJson } from "/static/api.js";
+import { el, openCase, URGENCY } from "/static/case.js";
+
+const dialog = el("dialog", { id: "hotline", "aria-label": "登记来电" });
+document.body.append(dialog);
+let categories = null;
+let miniMap = null;
+let point = null; // [lon, lat] of the place
+let clientUuid = null; // this call's, until the server acknowledged its case
+
+async function loadCategories() {
+  if (!categories) {
+    const [, list] = await apiJson("/api/categories");
+    categories = list;
+  }
+  return categories;
+}
+
+function categoryLabel(category) {
+  return `${category.name}（${category.code}）`;
+}
+
+function say(message, kind = "error") {
+  const box = dialog.querySelector(".message");
+  box.textContent = message;
+  box.className = `message ${kind}`;
+  box.hidden = !message;
+}
+
+// The place: a marker on the map and the grid holding it.
+async function place(lonLat, zoom) {
+  point = lonLat;
+  miniMap.getSource("place").setData({ type: "Point", coordinates: lonLat });
+  if (zoom) miniMap.jumpTo({ center: lonLat, zoom });
+  const [ok, found] = await apiJson(`/api/grids/locate?lon=${lonLat[0]}&lat=${lonLat[1]}`);
+  const where = dialog.querySelector(".where");
+  where.textContent = ok ? found.chain.map((g) => g.name).join(" › ") : messageOf(found);
+  where.dataset.grid = ok ? found.chain.at(-1).code : "";
+}
+
+async function search(text) {
+  const results = dialog.querySelector(".results");
+  if (!text.trim()) return results.replaceChildren();
+  const [ok, found] = await apiJson(`/api/grids/search?q=${encodeURIComponent(text.trim())}&limit=8`);
+  if (!ok) return results.replaceChildren(el("li", { class: "muted" }, messageOf(found)));
+  results.replaceChildren(
+    ...(found.length ? found : [null]).map((grid) =>
+      grid
+        ? el(
+            "li",
+            {},
+            el(
+              "button",
+              {
+                type: "button",
+                "data-grid": grid.code,
+                onclick: () => {
+                  results.replaceChildren();
+                  place([grid.lon, grid.lat], grid.level === "unit" ? 17 : grid.level === "village" ? 15 : 13);
+                },
+              },
+              grid.name,
+              el("span", { class: "muted" }, ` ${grid.code}`),
+            ),
+          )
+        : el("li", { class: "muted" }, "没有名称相符的网格"),
+    ),
+  );
+}
+
+function showMiniMap(config) {
+  miniMap?.remove();
+  miniMap = new maplibregl.Map({
+    container: dialog.querySelector(".hotline-map"),
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }],
+    },
+    bounds: config.bounds ?? [116.8, 36.5, 117.3, 36.8],
+    localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
+    attributionControl: false,
+  });
+  window.gridopsHotlineMap = miniMap;
+  miniMap.on("load", () => {
+    miniMap.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    miniMap.addLayer({ id: "grids", type: "line", source: "grids", paint: { "line-color": "#9333ea" } });
+    miniMap.addLayer({
+      id: "grid-names",
+      type: "symbol",
+      source: "grids",
+      layout: { "text-field": ["get", "name"], "text-size": 11 },
+      paint: { "text-color": "#57606a", "text-halo-color": "#fff", "text-halo-width": 1 },
+    });
+    miniMap.addSource("place", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    miniMap.addLayer({
+      id: "place",
+      type: "circle",
+      source: "place",
+      paint: {
+        "circle-radius": 8,
+        "circle-color": "#d62828",
+        "circle-stroke-color": "#fff",
+        "circle-stroke-width": 2,
+      },
+    });
+    dialog.dataset.ready = "true";
+  });
+  // The grids around the view (villages, or units when close), to click the right place.
+  miniMap.on("moveend", async () => {
+    const b = miniMap.getBounds();
+    const level = miniMap.getZoom() >= 15 ? "unit" : miniMap.getZoom() >= 12 ? "village" : "street";
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6));
+    const [ok, grids] = await apiJson(`/api/grids/bbox?bbox=${bbox.join(",")}&level=${level}`);
+    if (ok) miniMap.getSource("grids")?.setData(grids);
+  });
+  miniMap.on("click", (event) => place([event.lngLat.lng, event.lngLat.lat]));
+}
+
+async function submit(form) {
+  const data = new FormData(form);
+  const category = categories.find((c) => categoryLabel(c) === data.get("category"));
+  if (!category) return say("请从列表中选择问题类别");
+  if (!point) return say("请先确定地点：搜索网格或街道名称，或在地图上点选");
+  clientUuid ??= crypto.randomUUID();
+  const body = {
+    client_uuid: clientUuid,
+    channel: "hotline",
+    category: category.code,
+    lon: point[0],
+    lat: point[1],
+    description: data.get("description"),
+    address: data.get("address") || null,
+    reporter_name: data.get("caller") || null,
+    reporter_phone: data.get("phone") || null,
+  };
+  if (data.get("urgency")) body.urgency = data.get("urgency");
+  const [ok, made] = await sendJson("/api/cases", body);
+  if (!ok) return say(messageOf(made));
+  clientUuid = null; // acknowledged: the next call is a new case
+  const [sent, verifying] = await sendJson(`/api/cases/${made.code}/actions/request_verification`, {
+    version: made.version,
+    note: "热线来电，请现场核实",
+  });
+  const result = dialog.querySelector(".result");
+  result.replaceChildren(
+    el("p", {}, "已登记，案件编号"),
+    el("strong", { class: "case-code" }, made.code),
+    el(
+      "p",
+      { class: sent ? "muted" : "message error" },
+      sent ? `已派网格员 ${verifying.task_assignee} 现场核实` : `未能派核实：${messageOf(verifying)}`,
+    ),
+    el(
+      "button",
+      {
+        type: "button",
+        onclick: () => {
+          dialog.close();
+          openCase(made.code);
+        },
+      },
+      "查看案件",
+    ),
+    el("button", { type: "button", onclick: () => openHotline() }, "登记下一个来电"),
+  );
+  form.hidden = true;
+  result.hidden = false;
+  dialog.dataset.code = made.code;
+  document.getElementById("case-panel").dispatchEvent(new CustomEvent("acted", { bubbles: true }));
+}
+
+// Open the form for a new call.
+export async function openHotline() {
+  const [list, [, config]] = await Promise.all([loadCategories(), apiJson("/api/web/config")]);
+  point = null;
+  clientUuid = null;
+  delete dialog.dataset.code;
+  delete dialog.dataset.ready;
+  const form = el(
+    "form",
+    { method: "dialog" },
+    el("h2", {}, "登记来电"),
+    el(
+      "div",
+      { class: "row" },
+      el("label", {}, "来电人", el("input", { name: "caller", maxlength: 100 })),
+      el("label", {}, "来电号码", el("input", { name: "phone", pattern: "\\+?[0-9]{5,20}", inputmode: "tel" })),
+    ),
+    el(
+      "label",
+      {},
+      "地点（网格或街道名称）",
+      el("input", { name: "place", type: "search", placeholder: "如：泉城路、解放桥社区" }),
+    ),
+    el("ul", { class: "results" }),
+    el("div", { class: "hotline-map" }),
+    el("p", { class: "where muted" }, "在地图上点选地点"),
+    el("label", {}, "地址说明", el("input", { name: "address", maxlength: 200 })),
+    el(
+      "div",
+      { class: "row" },
+      el(
+        "label",
+        {},
+        "问题类别",
+        el("input", { name: "category", list: "hotline-categories", required: true }),
+        el("datalist", { id: "hotline-categories" }, list.map((c) => el("option", { value: categoryLabel(c) }))),
+      ),
+      el(
+        "label",
+        {},
+        "紧急程度",
+        el(
+          "select",
+          { name: "urgency" },
+          el("option", { value: "" }, "按类别默认"),
+          Object.entries(URGENCY).map(([v, t]) => el("option", { value: v }, t)),
+        ),
+      ),
+    ),
+    el("label", {}, "问题描述", el("textarea", { name: "description", rows: 3, required: true, maxlength: 2000 })),
+    el("p", { class: "message", role: "alert", hidden: true }),
+    el(
+      "div",
+      { class: "buttons" },
+      el("button", { type: "submit" }, "登记并派核实"),
+      el("button", { type: "button", onclick: () => dialog.close() }, "取消"),
+    ),
+  );
+  let typing = null;
+  form.place.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => search(form.place.value), 250);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(form);
+  });
+  dialog.replaceChildren(form, el("div", { class: "result", hidden: true }));
+  dialog.showModal();
+  showMiniMap(config);
+}
+
+dialog.addEventListener("close", () => {
+  miniMap?.remove();
+  miniMap = null;
+});
