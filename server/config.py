@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     stats_inspector_weights: dict[str, float] = {
         "valid": 0.4, "no_miss": 0.2, "verification": 0.2, "check": 0.2,
     }  # fmt: skip
+    # Beijing's three rates from the call-backs (接诉即办): response = reached / called back, resolution =
+    # solved / reached, satisfaction = (satisfied + basically x basically_satisfied) / reached.
+    stats_three_rate_weights: dict[str, float] = {"response": 0.1, "resolution": 0.45, "satisfaction": 0.45}
+    stats_basically_satisfied: float = 0.9
     stats_grades: dict[str, float] = {"A": 90, "B": 75, "C": 60, "D": 40}
     stats_max_days: int = 366
     stats_warning_recent_days: int = 7
@@ -109,7 +113,12 @@ class Settings(BaseSettings):
     stats_warning_min_count: int = 5
     stats_warning_factor: float = 2.0
 
-    @field_validator("stats_area_weights", "stats_department_weights", "stats_inspector_weights")
+    @field_validator(
+        "stats_area_weights",
+        "stats_department_weights",
+        "stats_inspector_weights",
+        "stats_three_rate_weights",
+    )
     @classmethod
     def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:
         if abs(sum(weights.values()) - 1) > 1e-9:

@@ -119,6 +119,7 @@ ACTIONS: dict[str, Action] = {
         _action("keep_apart", "不合并", _NON_TERMINAL, ["acceptor", "shift_lead"], None),
         _action("tag", "加标签", _NON_TERMINAL, ["acceptor", "shift_lead", "dispatcher"], None),
         _action("untag", "去标签", _NON_TERMINAL, ["acceptor", "shift_lead", "dispatcher"], None),
+        _action("callback", "回访", [State.CLOSED], ["acceptor"], None),
     ]
 }
 

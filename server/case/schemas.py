@@ -63,6 +63,11 @@ class ActionIn(BaseModel):
     master: str | None = Field(default=None, description="merge: the master case's code")
     tag: str | None = Field(default=None, description="tag / untag: the tag's code")
     urgency: Urgency | None = Field(default=None, description="file: change the urgency")
+    contacted: bool | None = Field(default=None, description="callback: the caller was reached")
+    solved: bool | None = Field(default=None, description="callback: the caller says the problem is solved")
+    satisfaction: Literal["satisfied", "basically_satisfied", "not_satisfied"] | None = Field(
+        default=None, description="callback: 满意 / 基本满意 / 不满意"
+    )
 
 
 class Ref(BaseModel):

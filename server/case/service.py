@@ -274,6 +274,8 @@ def _refusal(
         return Conflict("no extension request is waiting")
     if action.name == "keep_apart" and case.duplicate_of_id is None:
         return Conflict("this case is not a duplicate candidate")
+    if action.name == "callback" and case.channel == "inspector":
+        return Conflict("an inspector's own report has no caller to call back")
     return None
 
 
@@ -962,6 +964,17 @@ def _untag(ctx: Context) -> None:
     ctx.data["tag"] = tag
 
 
+def _callback(ctx: Context) -> None:
+    """The call-back after closing (回访): whether the caller was reached and, if so, whether the problem is
+    solved and how satisfied they are. A case may be called back again; the latest call-back counts."""
+    body = ctx.body
+    ctx.data["contacted"] = _require(body.contacted, "say whether the caller was reached (contacted)")
+    if body.contacted:
+        if body.solved is None or body.satisfaction is None:
+            raise Invalid("a call-back that reached the caller says whether it is solved and how satisfied")
+        ctx.data["solved"], ctx.data["satisfaction"] = body.solved, body.satisfaction
+
+
 _EFFECTS: dict[str, Callable[[Context], State | None]] = {
     "request_verification": _request_verification,
     "reply_verification": _reply_verification,
@@ -982,6 +995,7 @@ _EFFECTS: dict[str, Callable[[Context], State | None]] = {
     "keep_apart": _keep_apart,
     "tag": _tag,
     "untag": _untag,
+    "callback": _callback,
 }
 assert set(_EFFECTS) == set(ACTIONS)
 

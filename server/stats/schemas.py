@@ -124,6 +124,28 @@ class WarningRow(BaseModel):
     message: str
 
 
+class ThreeRatesRow(BaseModel):
+    """Beijing's three rates for an area, from the latest call-back of each cohort case called back."""
+
+    code: str
+    name: str
+    level: str
+    called_back: int = Field(description="Cohort cases called back after closing")
+    contacted: int = Field(description="Of them, the caller reached (the latest call-back)")
+    solved: int = Field(description="Of those reached, solved in the caller's words")
+    satisfied: int
+    basically_satisfied: int
+    not_satisfied: int
+    response_rate: float | None = Field(description="contacted / called_back")
+    resolution_rate: float | None = Field(description="solved / contacted")
+    satisfaction_rate: float | None = Field(
+        description="(satisfied + stats_basically_satisfied x basically_satisfied) / contacted"
+    )
+    score: float | None = Field(description="0-100 by stats_three_rate_weights")
+    grade: str | None
+    rank: int
+
+
 class Dashboard(BaseModel):
     period: Period
     grid: GridRef
@@ -142,9 +164,11 @@ class Dashboard(BaseModel):
     grids: list[HotGridRow] = Field(description="Top 10 grids one level below the area by received")
     hours: list[HourRow]
     warnings: list[WarningRow]
+    three_rates_districts: list[ThreeRatesRow] = Field(description="三率 by district (the month's ranking)")
+    three_rates_streets: list[ThreeRatesRow] = Field(description="三率 by street (the month's ranking)")
 
 
 TABLES = (
     "districts", "streets", "departments", "inspectors", "trend_day", "trend_week", "categories", "grids",
-    "hours", "warnings",
+    "hours", "warnings", "three_rates_districts", "three_rates_streets",
 )  # fmt: skip

@@ -38,6 +38,7 @@ from server.stats.schemas import (
     HourRow,
     InspectorRow,
     Period,
+    ThreeRatesRow,
     WarningRow,
     WeekRow,
 )
@@ -176,6 +177,66 @@ def ranked(rows: list[dict], due: str = "due", name: str = "code") -> list[dict]
     return [{**r, "rank": i} for i, r in enumerate(rows, 1)]
 
 
+def three_rates(db: Session, request: Request, level: str) -> list[dict]:
+    """Beijing's three rates for the grids of ``level`` in the area, over the cohort (received in the period,
+    merged cases left out, the department's when one is asked for), from each case's latest call-back. Read
+    from the cases and their events: call-backs are few."""
+    tz = ZoneInfo(get_settings().timezone)
+    rows = db.execute(
+        text(
+            """
+            WITH latest AS (
+                SELECT DISTINCT ON (e.case_id) e.case_id, c.grid_path, e.data
+                FROM case_event e JOIN case_file c ON c.id = e.case_id
+                WHERE e.action = 'callback' AND c.grid_path <@ CAST(:area AS ltree) AND c.state <> 'merged'
+                  AND c.received_at >= :since AND c.received_at < :until
+                  AND (CAST(:dept AS bigint) IS NULL OR c.department_id = :dept)
+                ORDER BY e.case_id, e.id DESC
+            )
+            SELECT g.code, g.name, g.level,
+                   count(l.case_id) AS called_back,
+                   count(*) FILTER (WHERE (l.data->>'contacted')::boolean) AS contacted,
+                   count(*) FILTER (WHERE (l.data->>'contacted')::boolean AND (l.data->>'solved')::boolean)
+                       AS solved,
+                   count(*) FILTER (WHERE l.data->>'satisfaction' = 'satisfied') AS satisfied,
+                   count(*) FILTER (WHERE l.data->>'satisfaction' = 'basically_satisfied')
+                       AS basically_satisfied,
+                   count(*) FILTER (WHERE l.data->>'satisfaction' = 'not_satisfied') AS not_satisfied
+            FROM grid g LEFT JOIN latest l ON l.grid_path <@ g.path
+            WHERE g.valid_to IS NULL AND g.level = :level AND g.path <@ CAST(:area AS ltree)
+            GROUP BY g.code, g.name, g.level
+            """
+        ),
+        {
+            "area": request.grid.path,
+            "level": level,
+            "dept": request.department.id if request.department else None,
+            "since": _instant(request.start, tz),
+            "until": _instant(request.end + timedelta(days=1), tz),
+        },
+    )
+    settings = get_settings()
+    out = []
+    for row in rows:
+        r = dict(row._mapping)
+        reached = r["contacted"]
+        r["response_rate"] = ratio(reached, r["called_back"])
+        r["resolution_rate"] = ratio(r["solved"], reached)
+        pleased = r["satisfied"] + settings.stats_basically_satisfied * r["basically_satisfied"]
+        r["satisfaction_rate"] = pleased / reached if reached else None
+        r["score"] = weighted(
+            {
+                "response": r["response_rate"],
+                "resolution": r["resolution_rate"],
+                "satisfaction": r["satisfaction_rate"],
+            },
+            settings.stats_three_rate_weights,
+        )
+        r["grade"] = grade(r["score"])
+        out.append(r)
+    return ranked(out, due="called_back")
+
+
 # -- where the figures come from ----------------------------------------------------------------------
 
 
@@ -289,6 +350,8 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
             grids=[HotGridRow(**r) for r in q.hot_grids()],
             hours=[HourRow(**r) for r in q.hours()],
             warnings=[WarningRow(**w) for w in q.warnings(window_start)],
+            three_rates_districts=[ThreeRatesRow(**r) for r in three_rates(db, request, "district")],
+            three_rates_streets=[ThreeRatesRow(**r) for r in three_rates(db, request, "street")],
         )
     finally:
         if source == "cases":

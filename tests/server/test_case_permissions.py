@@ -42,6 +42,7 @@ ALLOWED = {
     "keep_apart": {"acceptor", "shift_lead"},
     "tag": {"acceptor", "shift_lead", "dispatcher"},
     "untag": {"acceptor", "shift_lead", "dispatcher"},
+    "callback": {"acceptor"},
 }
 # The source state each cell puts the case in: one after the first dispatch where the action allows it,
 # so that the lead department sees the case.
@@ -65,6 +66,7 @@ CELL_STATE = {
     "keep_apart": State.DISPATCHED,
     "tag": State.DISPATCHED,
     "untag": State.DISPATCHED,
+    "callback": State.CLOSED,
 }
 DISPATCHED_ONCE = {
     State.DISPATCHED,
@@ -73,6 +75,7 @@ DISPATCHED_ONCE = {
     State.HANDLED,
     State.CHECKING,
     State.CHECKED,
+    State.CLOSED,
 }
 CELLS = [
     pytest.param(action, role, side, id=f"{action}-{role}-{side}")

@@ -55,6 +55,7 @@ FIELDS = {
     "suspend": {"reason": "待管线改造工程完工"},
     "tag": {"tag": TAG},
     "untag": {"tag": TAG},
+    "callback": {"contacted": False},
 }
 # Where each action leads (None: the state stays); reply_check with result "pass".
 TARGET = {
@@ -77,6 +78,7 @@ TARGET = {
     "keep_apart": None,
     "tag": None,
     "untag": None,
+    "callback": None,
 }
 
 

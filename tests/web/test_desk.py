@@ -220,6 +220,9 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     page.screenshot(path=SCREENSHOTS / "desk.png")
     take(page, "close", "closed", close_kind="normal")
     follows(watcher, "closed")
+    # the call-back to the citizen (回访)
+    take(page, "callback", "closed", contacted="true", solved="true", satisfaction="basically_satisfied")
+    watcher.wait_for_selector("#case-panel .timeline li[data-action=callback]", timeout=WAIT_MS)
 
     # the leader's page was never reloaded; its timeline shows every step
     assert watcher.evaluate("window.gridopsLoaded") is True
@@ -227,7 +230,7 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
         "#case-panel .timeline li", "items => items.map((i) => i.dataset.action)"
     )
     for action in ("request_verification", "reply_verification", "file", "tag", "dispatch", "report_handling",
-                   "request_check", "reply_check", "close"):  # fmt: skip
+                   "request_check", "reply_check", "close", "callback"):  # fmt: skip
         assert action in steps
     watcher.screenshot(path=SCREENSHOTS / "desk-closed.png")
     for tab in (operator, leader):

@@ -33,6 +33,14 @@ const FORMS = {
   suspend: ["reason!"],
   report_handling: ["photos:after"],
   close: ["close_kind"],
+  callback: ["contacted", "solved", "satisfaction"],
+};
+// The choices of the forms' select fields (besides result, urgency and the lead department).
+const CHOICES = {
+  close_kind: CLOSE_KINDS,
+  contacted: { true: "已联系上", false: "未联系上" },
+  solved: { true: "已解决", false: "未解决" },
+  satisfaction: { satisfied: "满意", basically_satisfied: "基本满意", not_satisfied: "不满意" },
 };
 const RESULTS = { confirmed: "属实", not_found: "不属实", pass: "通过", rework: "返工" };
 
@@ -201,6 +209,9 @@ function field(spec) {
     urgency: "紧急程度",
     lead_department: "主办部门",
     close_kind: "结案类型",
+    contacted: "是否联系上来电人",
+    solved: "问题是否解决",
+    satisfaction: "满意程度",
     photos: `${PHOTO_ROLES[options]}照片`,
   }[name];
   let input;
@@ -224,11 +235,11 @@ function field(spec) {
       el("option", { value: "" }, "按类别默认"),
       lists.departments.map((d) => el("option", { value: d.code }, d.name)),
     );
-  } else if (name === "close_kind") {
+  } else if (CHOICES[name]) {
     input = el(
       "select",
       { name },
-      Object.entries(CLOSE_KINDS).map(([v, t]) => el("option", { value: v }, t)),
+      Object.entries(CHOICES[name]).map(([v, t]) => el("option", { value: v }, t)),
     );
   } else if (name === "photos") {
     input = el("input", {

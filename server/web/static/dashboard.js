@@ -90,6 +90,8 @@ const TABLES = {
       ["closed", "结案"],
     ],
   ],
+  three_rates_districts: ["区县三率排名", threeRateColumns("区县")],
+  three_rates_streets: ["街道三率排名", threeRateColumns("街道")],
   warnings: [
     "预警",
     [
@@ -102,6 +104,20 @@ const TABLES = {
     ],
   ],
 };
+
+function threeRateColumns(level) {
+  return [
+    ["rank", "名次"],
+    ["name", level],
+    ["called_back", "回访"],
+    ["contacted", "联系上"],
+    ["response_rate", "响应率", "rate"],
+    ["resolution_rate", "解决率", "rate"],
+    ["satisfaction_rate", "满意率", "rate"],
+    ["score", "得分", "score"],
+    ["grade", "等级", "grade"],
+  ];
+}
 
 function areaColumns() {
   return [
@@ -159,7 +175,7 @@ function status(message) {
 
 function table(name, rows) {
   const [title, columns] = TABLES[name];
-  const drill = name === "districts" || name === "streets" || name === "grids";
+  const drill = ["districts", "streets", "grids", "three_rates_districts", "three_rates_streets"].includes(name);
   return el(
     "section",
     { class: "dash-table", "data-table": name },
@@ -400,6 +416,8 @@ function render(data, grid) {
       "hours",
       "trend_week",
       "trend_day",
+      "three_rates_districts",
+      "three_rates_streets",
       "warnings",
     ]
       .filter((name) => data[name].length || name === "warnings")
