@@ -11,6 +11,7 @@ from server.events.views import router as events_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
 from server.patrol.views import router as patrol_router
+from server.public.views import router as public_router
 from server.review.views import router as review_router
 from server.stats.views import router as stats_router
 
@@ -27,3 +28,4 @@ api_router.include_router(events_router)
 api_router.include_router(patrol_router)
 api_router.include_router(review_router)
 api_router.include_router(stats_router)
+api_router.include_router(public_router)

@@ -13,6 +13,7 @@ from server.database import database_url, embedded_cluster
 from server.errors import DomainError
 from server.grid.cli import demo_app, grids_app
 from server.localdb import LocalDBError
+from server.open311.cli import open311_app
 from server.patrol.cli import patrol_app
 from server.review.cli import review_app
 from server.stats.cli import stats_app
@@ -30,6 +31,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
 app.add_typer(review_app, name="review")
+app.add_typer(open311_app, name="open311")
 
 
 @db_app.command("start")

@@ -113,6 +113,27 @@ class Settings(BaseSettings):
     stats_warning_min_count: int = 5
     stats_warning_factor: float = 2.0
 
+    # The citizens' public pages (server/public): the friendly category list (label: taxonomy code), the
+    # limits of one report, and the reports allowed per client address and per phone number in the window.
+    public_categories: dict[str, str] = {
+        "垃圾堆放": "E06010", "垃圾箱满溢破损": "E03006", "道路坑洼破损": "E02030", "井盖缺失破损": "E01002",
+        "路灯不亮": "E01037", "道路积水": "E06025", "树木倒伏断枝": "E04002", "占道经营摊贩": "E09006",
+        "违规小广告": "E09008", "施工扰民": "E08001",
+    }  # fmt: skip
+    public_max_photos: int = 4
+    public_max_photo_bytes: int = 8 * 1024 * 1024
+    public_max_description: int = 500
+    public_reports_per_ip: int = 10
+    public_reports_per_phone: int = 5
+    public_window_minutes: int = 60
+
+    # Open311 GeoReport v2 (server/open311): this city's jurisdiction_id, the contact discovery shows, and
+    # the spec's defaults for GET requests (the last ``days`` days, at most ``max_requests`` results).
+    open311_jurisdiction_id: str = "jinan.gridops"
+    open311_contact: str = "The city's grid management command center (12345)"
+    open311_days: int = 90
+    open311_max_requests: int = 1000
+
     @field_validator(
         "stats_area_weights",
         "stats_department_weights",

@@ -15,6 +15,8 @@ from server.case.supervision import Supervisor
 from server.config import get_settings
 from server.errors import DomainError
 from server.events.listener import listener
+from server.open311.views import router as open311_router
+from server.public.views import pages_router
 from server.tiles.views import router as tiles_router
 from server.web.views import mount_web
 
@@ -61,6 +63,8 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api_router)
+    app.include_router(open311_router)  # Open311 GeoReport v2: /open311/v2
     app.include_router(tiles_router)  # at the root: /tiles/{layer}/{z}/{x}/{y}.mvt
+    app.include_router(pages_router)  # the citizens' pages: /report, /track
     mount_web(app)  # the web app: / and its static files
     return app

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -156,7 +157,11 @@ class CaseEvent(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
 
-    __table_args__ = (Index("ix_case_event_case_id_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_case_event_case_id_at", "case_id", "at"),
+        # the call-backs (回访), among all events: the three rates read each case's latest
+        Index("ix_case_event_callback", "case_id", "id", postgresql_where=text("action = 'callback'")),
+    )
 
 
 class CasePhoto(Base):

@@ -43,6 +43,11 @@ class ActionIn(BaseModel):
 
     version: int = Field(ge=1)
     note: str | None = Field(default=None, max_length=2000)
+    public_note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="A note the citizens' tracking page shows (the note does not)",
+    )
     lon: float | None = Field(default=None, ge=-180, le=180, description="Where the action was taken")
     lat: float | None = Field(default=None, ge=-90, le=90)
     crs: CRS = CRS.WGS84

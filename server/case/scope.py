@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.dependencies import Principal
+from server.case.flows import State
 from server.case.models import Case, CaseDispatch
 from server.category.models import Department
 from server.grid.models import CURRENT, Grid, GridAssignment
@@ -62,6 +63,16 @@ def visible(scope: Scope) -> ColumnElement[bool]:
     if scope.user_id is not None:
         terms += [Case.reporter_id == scope.user_id, Case.task_assignee_id == scope.user_id]
     return or_(*terms) if terms else false()
+
+
+# Before filing a report is unconfirmed, and a voided one was never a case: the public never sees these.
+NOT_PUBLIC = (State.REPORTED, State.VERIFYING, State.REGISTERED, State.VOIDED)
+
+
+def public() -> ColumnElement[bool]:
+    """The SQL condition on ``Case`` for the cases the public may see (the citizens' pages, Open311): filed
+    or later, never voided. The one place this is decided."""
+    return Case.state.not_in([s.value for s in NOT_PUBLIC])
 
 
 def sees_notification(scope: Scope, payload: dict) -> bool:

@@ -68,7 +68,7 @@ PHOTO_ROLE_HOLDERS = {
 # Channels each role may file a report under (an inspector's own report is always "inspector").
 INTAKE_CHANNELS = {
     "inspector": {"inspector"},
-    "acceptor": {"citizen", "hotline", "system"},
+    "acceptor": {"citizen", "hotline", "system", "open311"},
     "admin": {"citizen", "hotline", "system", "open311"},
 }
 
@@ -692,6 +692,8 @@ def act(
     cal = calendar()
     ctx = Context(db, principal, scope, case, body, now, cal, db.get(Category, case.category_id))
     ctx.data["light"] = clock(case, now, cal).light
+    if body.public_note:
+        ctx.data["public_note"] = body.public_note
     before_state = case.state
     target = _EFFECTS[action](ctx) or spec.target
     if target is not None:

@@ -90,7 +90,7 @@ class Driver:
     def nav(self, screen: str) -> None:
         """Open a screen with the bottom bar."""
         self.tap(self.find("NavButton", screen=screen))
-        assert self.app.current == screen
+        self.until(lambda: self.app.current == screen, f"the {screen} screen")
 
     def tap(self, widget: Widget) -> None:
         """Touch the middle of ``widget`` and let go, as a finger would (scrolling it into view first)."""

@@ -202,10 +202,9 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
     d.nav("home")  # my reports are listed there too, and open the same case
     home = d.screen
     assert home.ids.shift_state.text == "在岗巡查中" and home.ids.waiting.value == 0
-    recent = d.find("CaseRow")
-    assert recent.text.startswith(code)
+    assert d.find("CaseRow").text.startswith(code)
     shoot(d, "home")
-    d.tap(recent)
+    d.tap(d.find("CaseRow"))  # found again: a sync may have drawn the list anew meanwhile
     assert d.app.current == "case" and d.screen.code == code
 
 

@@ -92,14 +92,30 @@ def test_three_rates_from_the_latest_call_back(world):
         db=db, request=stats.resolve(db=db, principal=ADMINISTRATOR, grid="370100")
     ).three_rates_districts[:1]
     assert district.code == DISTRICT and district.called_back == 5 and district.contacted == 4
-    # the same counts straight from the events
-    called = db.scalar(
+    # the same figures straight from the events, for every street of the district
+    expected = db.execute(
         text(
-            "SELECT count(DISTINCT e.case_id) FROM case_event e JOIN case_file c ON c.id = e.case_id "
-            "WHERE e.action = 'callback' AND c.grid_path <@ CAST(:p AS ltree)"
+            """
+            SELECT g.code, count(l.case_id), count(*) FILTER (WHERE l.reached),
+                   count(*) FILTER (WHERE l.reached AND l.solved),
+                   sum(CASE l.pleased WHEN 'satisfied' THEN 1 WHEN 'basically_satisfied' THEN 0.9 ELSE 0 END)
+            FROM grid g LEFT JOIN (
+                SELECT c.grid_path, e.case_id, (e.data->>'contacted')::boolean AS reached,
+                       (e.data->>'solved')::boolean AS solved, e.data->>'satisfaction' AS pleased
+                FROM case_event e JOIN case_file c ON c.id = e.case_id
+                WHERE e.action = 'callback'
+                  AND e.id = (SELECT max(x.id) FROM case_event x
+                              WHERE x.case_id = e.case_id AND x.action = 'callback')
+            ) l ON l.grid_path <@ g.path
+            WHERE g.valid_to IS NULL AND g.parent_code = :district GROUP BY g.code
+            """
         ),
-        {"p": db.scalar(select(Grid.path).where(CURRENT, Grid.code == villages[0][:9]))},
-    )
-    assert called == first.called_back
+        {"district": DISTRICT},
+    ).all()
+    for code, called, reached, solved, pleased in expected:
+        row = streets[code]
+        assert (row.called_back, row.contacted, row.solved) == (called, reached, solved), code
+        assert row.response_rate == (pytest.approx(reached / called) if called else None)
+        assert row.satisfaction_rate == (pytest.approx(float(pleased) / reached) if reached else None)
     rows, fields = stats.table_rows(board, "three_rates_streets")
     assert "satisfaction_rate" in fields and len(rows) == len(board.three_rates_streets)

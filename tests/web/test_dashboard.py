@@ -112,5 +112,12 @@ def test_dashboard_drills_down_and_exports(web_server, cases, tab):
     assert card(page, "受理") == str(street["received"])
     assert card(page, "受理") != str(district["totals"]["received"])
 
+    # this month: the period of the monthly rankings, with the three rates of the streets
+    page.click("#dashboard-view .dash-filters .month")
+    page.wait_for_function(
+        "document.querySelector('#dashboard-view [name=from]').value.endsWith('-01')", timeout=WAIT_MS
+    )
+    page.wait_for_selector("#dashboard-view[data-loaded] [data-table=three_rates_streets]", timeout=WAIT_MS)
+
     assert tab.errors == []
     assert tab.hosts() == {"127.0.0.1"}

@@ -263,6 +263,7 @@ function openForm(name) {
     el("h3", {}, action.label),
     (FORMS[name] ?? []).map(field),
     el("label", {}, "备注", el("textarea", { name: "note", rows: 2 })),
+    el("label", {}, "公开说明（市民查询可见）", el("input", { name: "public_note", maxlength: 500 })),
     el(
       "div",
       { class: "buttons" },

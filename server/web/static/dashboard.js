@@ -175,7 +175,9 @@ function status(message) {
 
 function table(name, rows) {
   const [title, columns] = TABLES[name];
-  const drill = ["districts", "streets", "grids", "three_rates_districts", "three_rates_streets"].includes(name);
+  const drill = ["districts", "streets", "grids", "three_rates_districts", "three_rates_streets"].includes(
+    name,
+  );
   return el(
     "section",
     { class: "dash-table", "data-table": name },
@@ -443,6 +445,15 @@ async function load() {
   render(data, grid);
 }
 
+// The month so far: the period of the monthly rankings (the three rates of streets above all).
+function thisMonth() {
+  const today = new Date();
+  const day = (d) =>
+    `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  current = { ...current, from: day(new Date(today.getFullYear(), today.getMonth(), 1)), to: day(today) };
+  load();
+}
+
 function drillTo(code) {
   current.grid = code;
   load();
@@ -478,6 +489,7 @@ async function build() {
         el("option", { value: "week" }, "按周"),
       ),
     ),
+    el("button", { type: "button", class: "month", onclick: () => thisMonth() }, "本月"),
     el("span", { class: "dash-source muted" }),
     el("span", { class: "dash-status", role: "status" }),
   );

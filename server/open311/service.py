@@ -1,0 +1,374 @@
+"""Open311 GeoReport v2: the client systems and their keys, the taxonomy as services, posted requests
+through the case intake (channel "open311", reported by the client's system user) and the public view of
+cases as requests.
+
+Requests are answered synchronously (the case code is the ``service_request_id``); the specification has
+no safe retry, so ``attribute[client_uuid]`` carries the intake's idempotency: the same UUID with the same
+content gives the same request, with other content a 400."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from geoalchemy2.shape import to_shape
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import Session
+
+from server.auth.dependencies import Principal
+from server.auth.models import User
+from server.case import service as case_service
+from server.case.flows import OPEN_STATES, STATE_LABELS, TERMINAL, State
+from server.case.models import Case, CaseEvent, CasePhoto
+from server.case.schemas import ReportIn
+from server.case.scope import public
+from server.category.models import Category, Department
+from server.config import get_settings
+from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.grid import service as grid_service
+from server.open311.models import Open311Client, Open311Request
+from server.open311.schemas import (
+    AttributeOut,
+    DiscoveryOut,
+    EndpointOut,
+    PostedOut,
+    PostIn,
+    RequestOut,
+    ServiceDefinitionOut,
+    ServiceOut,
+)
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # when this endpoint last changed
+FORMATS = ["application/json", "text/xml"]
+CLIENT_UUID = AttributeOut(
+    variable=True,
+    code="client_uuid",
+    datatype="string",
+    required=False,
+    datatype_description="A UUID, e.g. 0f8fad5b-d9cb-469f-a165-70867728950e",
+    order=1,
+    description="Made by the client once per request and sent again on every retry of that request: the "
+    "same UUID with the same content returns the first request's service_request_id instead of making a "
+    "second request; with other content the post is refused (400). Without it a retry makes a new request.",
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _now(db: Session) -> datetime:
+    return db.scalar(select(func.clock_timestamp()))
+
+
+# -- client systems -----------------------------------------------------------------------------------
+
+
+def add_client(*, db: Session, name: str) -> tuple[Open311Client, str]:
+    """A new client system with its system user; returns it and its API key (only its hash is kept)."""
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise Invalid("a client system's name has 1 to 60 characters")
+    if db.scalar(select(Open311Client.id).where(Open311Client.name == name)) is not None:
+        raise Conflict(f"there is already an Open311 client named {name!r}")
+    # A system user: no password (it cannot log in) and a placeholder phone (the column is unique).
+    user = User(name=f"Open311: {name}"[:100], phone=f"open311-{secrets.token_hex(6)}", roles=["acceptor"])
+    db.add(user)
+    db.flush()
+    key = secrets.token_urlsafe(24)
+    client = Open311Client(name=name, key_hash=_hash(key), user_id=user.id, created_at=_now(db))
+    db.add(client)
+    db.commit()
+    return client, key
+
+
+def list_clients(*, db: Session) -> list[Open311Client]:
+    return list(db.scalars(select(Open311Client).order_by(Open311Client.name)))
+
+
+def revoke_client(*, db: Session, name: str) -> Open311Client:
+    """Refuse the client's key from now on (its requests stay)."""
+    client = db.scalar(select(Open311Client).where(Open311Client.name == name))
+    if client is None:
+        raise NotFound(f"there is no Open311 client named {name!r}")
+    if client.revoked_at is None:
+        client.revoked_at = _now(db)
+        db.commit()
+    return client
+
+
+def client_for_key(*, db: Session, api_key: str | None) -> Open311Client:
+    if not api_key:
+        raise Forbidden("api_key is missing: ask the city for one")
+    client = db.scalar(select(Open311Client).where(Open311Client.key_hash == _hash(api_key)))
+    if client is None:
+        raise Forbidden("api_key is not valid")
+    if client.revoked_at is not None:
+        raise Forbidden("this api_key was revoked")
+    return client
+
+
+def check_jurisdiction(jurisdiction_id: str | None) -> None:
+    """One jurisdiction is served: jurisdiction_id may be left out, but when given it must be this one."""
+    ours = get_settings().open311_jurisdiction_id
+    if jurisdiction_id is not None and jurisdiction_id != ours:
+        raise Invalid(f"jurisdiction_id {jurisdiction_id!r} is not served here (this one is {ours!r})")
+
+
+# -- services -----------------------------------------------------------------------------------------
+
+
+def discovery(*, base_url: str) -> DiscoveryOut:
+    settings = get_settings()
+    return DiscoveryOut(
+        changeset=CHANGESET,
+        contact=settings.open311_contact,
+        key_service="API keys are issued per client system by the city (gridops open311 keys add NAME)",
+        client_uuid=f"POST requests accepts attribute[client_uuid]: {CLIENT_UUID.description}",
+        endpoints=[
+            EndpointOut(
+                specification=SPECIFICATION,
+                url=base_url,
+                changeset=CHANGESET,
+                type="production",
+                formats=FORMATS,
+            )
+        ],
+    )
+
+
+def _service(category: Category) -> ServiceOut:
+    return ServiceOut(
+        service_code=category.code,
+        service_name=category.name,
+        description=f"{category.major_name}: {category.name}, handled within {category.handling_limit} "
+        "of working time",
+        metadata=True,  # every service has the client_uuid attribute
+        type="realtime",
+        keywords=f"{category.major_name},{category.name}",
+        group=category.major_name,
+    )
+
+
+def services(*, db: Session) -> list[ServiceOut]:
+    """The active taxonomy as services, grouped by major class."""
+    categories = db.scalars(select(Category).where(Category.active).order_by(Category.code))
+    return [_service(c) for c in categories]
+
+
+def _category(db: Session, service_code: str) -> Category:
+    category = db.scalar(select(Category).where(Category.code == service_code, Category.active))
+    if category is None:
+        raise NotFound(f"there is no service {service_code!r}")
+    return category
+
+
+def service_definition(*, db: Session, service_code: str) -> ServiceDefinitionOut:
+    return ServiceDefinitionOut(service_code=_category(db, service_code).code, attributes=[CLIENT_UUID])
+
+
+# -- posting ------------------------------------------------------------------------------------------
+
+
+def _place(db: Session, data: PostIn) -> tuple[float, float]:
+    """lon, lat: the posted ones, else a grid or street whose name the address_string holds."""
+    if (data.lat is None) != (data.long is None):
+        raise Invalid("send both lat and long, or neither (then address_string)")
+    if data.lat is not None:
+        return data.long, data.lat
+    if not data.address_string or not data.address_string.strip():
+        raise Invalid("a location is required: lat and long, or address_string")
+    found = grid_service.search(db=db, text=data.address_string, limit=1)
+    if not found:
+        raise Invalid(
+            f"address_string {data.address_string!r} names no grid or street of the city: send lat and long"
+        )
+    _, lon, lat = found[0]
+    return lon, lat
+
+
+def _client_uuid(value: str | None) -> uuid.UUID:
+    if value is None:
+        return uuid.uuid4()
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Invalid(f"attribute[client_uuid] {value!r} is not a UUID") from None
+
+
+def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut:
+    """A request becomes a case (or is the case its client_uuid already made): its code at once."""
+    client = client_for_key(db=db, api_key=api_key)
+    category = _category(db, data.service_code)
+    lon, lat = _place(db, data)
+    name = " ".join(part.strip() for part in (data.first_name, data.last_name) if part and part.strip())
+    try:
+        report = ReportIn(
+            client_uuid=_client_uuid(data.client_uuid),
+            category=category.code,
+            lon=lon,
+            lat=lat,
+            description=data.description or "",
+            address=data.address_string,
+            channel="open311",
+            reporter_name=name or None,
+            reporter_phone=_PHONE_PUNCTUATION.sub("", data.phone) if data.phone else None,
+        )
+    except ValidationError as exc:
+        raise Invalid(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+    user = db.get(User, client.user_id)
+    case, _ = case_service.intake(db=db, principal=Principal.of(user), data=report)
+    if db.get(Open311Request, case.id) is None:  # a retry after a lost answer finds it already
+        db.add(
+            Open311Request(
+                case_id=case.id,
+                client_id=client.id,
+                email=data.email,
+                device_id=data.device_id,
+                account_id=data.account_id,
+                media_url=data.media_url,
+            )
+        )
+        db.commit()
+    return PostedOut(
+        service_request_id=case.code,
+        service_notice="received: the request is listed once the city has confirmed and filed it",
+        account_id=data.account_id,
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    """A W3C date-time (e.g. 2010-01-01T00:00:00Z); without an offset, the city's local time."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{name} {value!r} is not a date-time like 2010-01-01T00:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(get_settings().timezone))
+
+
+def _listed(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def find_requests(
+    *,
+    db: Session,
+    base_url: str,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+) -> list[RequestOut]:
+    """Requests the public may see, newest first, at most ``open311_max_requests``. A service_request_id
+    list overrides the other filters; the dates span at most ``open311_days`` days (default: the last
+    ones)."""
+    settings = get_settings()
+    query = select(Case).where(public())
+    ids = _listed(service_request_id)
+    if ids:
+        query = query.where(Case.code.in_(ids))
+    else:
+        span = timedelta(days=settings.open311_days)
+        start, end = _when(start_date, "start_date"), _when(end_date, "end_date")
+        end = end or (start + span if start else _now(db))
+        start = start or end - span
+        if start > end:
+            raise Invalid("start_date is after end_date")
+        if end - start > span:
+            raise Invalid(f"start_date to end_date may span at most {settings.open311_days} days")
+        query = query.where(Case.received_at >= start, Case.received_at <= end)
+        codes = _listed(service_code)
+        if codes:
+            query = query.join(Category, Category.id == Case.category_id).where(Category.code.in_(codes))
+        statuses = set(_listed(status))
+        if statuses - {"open", "closed"}:
+            raise Invalid(f"status {status!r}: use open, closed or both (comma separated)")
+        if statuses == {"open"}:
+            query = query.where(Case.state.in_(OPEN_STATES))
+        elif statuses == {"closed"}:
+            query = query.where(Case.state.not_in(OPEN_STATES))
+    cases = list(
+        db.scalars(
+            query.order_by(Case.received_at.desc(), Case.id.desc()).limit(settings.open311_max_requests)
+        )
+    )
+    return _requests(db, cases, base_url)
+
+
+def get_request(*, db: Session, base_url: str, service_request_id: str) -> RequestOut:
+    case = db.scalar(select(Case).where(Case.code == service_request_id, public()))
+    if case is None:
+        raise NotFound(f"there is no request {service_request_id!r} (or it is not yet filed)")
+    return _requests(db, [case], base_url)[0]
+
+
+def _requests(db: Session, cases: list[Case], base_url: str) -> list[RequestOut]:
+    """The cases as requests: no reporter data, no staff, only the notes marked public."""
+    ids = [c.id for c in cases]
+    categories = {
+        c.id: c for c in db.scalars(select(Category).where(Category.id.in_({c.category_id for c in cases})))
+    }
+    departments = dict(
+        db.execute(
+            select(Department.id, Department.name).where(Department.id.in_({c.department_id for c in cases}))
+        ).all()
+    )
+    notes = dict(
+        db.execute(
+            select(CaseEvent.case_id, CaseEvent.data["public_note"].astext)
+            .where(CaseEvent.case_id.in_(ids), CaseEvent.data.has_key("public_note"))
+            .order_by(CaseEvent.case_id, CaseEvent.at.desc(), CaseEvent.id.desc())
+            .ext(distinct_on(CaseEvent.case_id))
+        ).all()
+    )
+    photos = dict(
+        db.execute(
+            select(CasePhoto.case_id, func.min(CasePhoto.id))
+            .where(CasePhoto.case_id.in_(ids), CasePhoto.role == "before")
+            .group_by(CasePhoto.case_id)
+        ).all()
+    )
+    out = []
+    for case in cases:
+        category = categories[case.category_id]
+        closed = State(case.state) in TERMINAL
+        point = to_shape(case.location)
+        photo_id = photos.get(case.id)
+        out.append(
+            RequestOut(
+                service_request_id=case.code,
+                status="closed" if closed else "open",
+                status_notes=notes.get(case.id),
+                service_name=category.name,
+                service_code=category.code,
+                description=case.description or None,
+                agency_responsible=departments.get(case.department_id),
+                service_notice=STATE_LABELS[State(case.state)],
+                requested_datetime=case.received_at,
+                updated_datetime=(case.closed_at if closed else None) or case.updated_at,
+                expected_datetime=case.handle_due_at or case.step_due_at,
+                address=case.address,
+                address_id=None,
+                zipcode=None,
+                lat=point.y,
+                long=point.x,
+                media_url=f"{base_url}/api/public/photos/{photo_id}.jpg" if photo_id else None,
+            )
+        )
+    return out

@@ -1,0 +1,299 @@
+"""The citizens' public pages: a report through the real intake (channel "citizen") with its photos, the
+case as the public may see it, the reporter's rating, throttling per client address and phone, and the
+operators' spam flag.
+
+Reports come in as the public portal: an acceptor of no user, whose cases are visible to it only while
+it files them and their photos."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gis.crs import CRS
+from server.auth.dependencies import Principal
+from server.case import service as case_service
+from server.case.flows import ACTIONS, STATE_LABELS, State
+from server.case.models import Case, CaseEvent, CasePhoto
+from server.case.schemas import ActionIn, ReportIn
+from server.case.scope import Scope, public
+from server.category.models import Category
+from server.config import get_settings
+from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.photo.processing import PhotoRejected, process_photo
+from server.photo.storage import get_storage
+from server.public.models import PublicRating, PublicReport
+from server.public.schemas import (
+    PublicCase,
+    PublicEvent,
+    PublicPhoto,
+    PublicReportIn,
+    RatingIn,
+    StageOut,
+)
+
+PORTAL_NAME = "市民（公众上报）"
+STAGES = ("受理", "核实", "立案", "派遣/处置", "核查", "结案")
+STAGE_OF = {
+    State.REPORTED: 0,
+    State.VERIFYING: 1,
+    State.REGISTERED: 1,
+    State.FILED: 2,
+    State.DISPATCHED: 3,
+    State.RETURNED: 3,
+    State.SUSPENDED: 3,
+    State.HANDLED: 4,
+    State.CHECKING: 4,
+    State.CHECKED: 4,
+    State.CLOSED: 5,
+}
+NOT_YET_PUBLIC = "受理中，立案后可查询"
+
+
+@dataclass(frozen=True)
+class _Portal(Principal):
+    """The public portal: reports as an acceptor on the citizen channel, as no user."""
+
+    @property
+    def name(self) -> str:
+        return PORTAL_NAME
+
+
+PORTAL = _Portal(user=None, session_id=None, roles=frozenset({"acceptor"}))
+_PORTAL_SCOPE = Scope(user_id=None, everything=True, grid_paths=(), department_id=None)
+
+
+class TooManyReports(DomainError):
+    """Throttled; ``details["retry_after"]`` holds the seconds to wait."""
+
+    status = 429
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now(db: Session, at: datetime | None) -> datetime:
+    return at or db.scalar(select(func.clock_timestamp()))
+
+
+# -- reporting ----------------------------------------------------------------------------------------
+
+
+def _throttle(db: Session, ip: str | None, phone: str | None, now: datetime) -> None:
+    """Refuse (429) while the client address or the phone has made its share of reports in the window."""
+    settings = get_settings()
+    window = timedelta(minutes=settings.public_window_minutes)
+    limits = [
+        (PublicReport.ip, ip, settings.public_reports_per_ip, "这个网络"),
+        (PublicReport.phone, phone, settings.public_reports_per_phone, "这个手机号"),
+    ]
+    for column, value, limit, whose in limits:
+        if value is None:
+            continue
+        # The limit-th newest report in the window: once it leaves the window, fewer than limit remain.
+        blocking = db.scalar(
+            select(PublicReport.reported_at)
+            .where(column == value, PublicReport.reported_at > now - window)
+            .order_by(PublicReport.reported_at.desc())
+            .offset(limit - 1)
+            .limit(1)
+        )
+        if blocking is not None:
+            seconds = max(1, math.ceil((blocking + window - now).total_seconds()))
+            raise TooManyReports(
+                f"{whose}在{settings.public_window_minutes}分钟内已上报{limit}次，"
+                f"请{math.ceil(seconds / 60)}分钟后再试",
+                retry_after=seconds,
+            )
+
+
+def _check_limits(data: PublicReportIn, photos: list[bytes]) -> None:
+    settings = get_settings()
+    if data.category not in settings.public_categories.values():
+        raise Invalid("请从列表中选择问题类别")
+    if len(data.description) > settings.public_max_description:
+        raise Invalid(f"问题描述最多{settings.public_max_description}字")
+    if not photos:
+        raise Invalid("请至少拍一张照片")
+    if len(photos) > settings.public_max_photos:
+        raise Invalid(f"最多上传{settings.public_max_photos}张照片")
+    megabytes = settings.public_max_photo_bytes // (1024 * 1024)
+    for data_bytes in photos:
+        if len(data_bytes) > settings.public_max_photo_bytes:
+            raise PhotoRejected(f"每张照片不能超过{megabytes}MB", status=413)
+        # The same checks the case's photos get, before the case is made: a bad file makes no case.
+        try:
+            process_photo(
+                data_bytes,
+                max_bytes=settings.public_max_photo_bytes,
+                max_pixels=settings.photo_max_pixels,
+                thumbnail_px=settings.photo_thumbnail_px,
+                public_px=settings.photo_public_px,
+            )
+        except PhotoRejected as exc:
+            raise PhotoRejected(
+                "照片无法识别，请上传 JPEG、PNG 或 WebP 格式的照片", status=exc.status
+            ) from None
+
+
+def report(
+    *, db: Session, data: PublicReportIn, photos: list[bytes], ip: str | None, at: datetime | None = None
+) -> tuple[Case, str]:
+    """File a citizen's report with its photos (as 'before'); return the case and a new reporter token.
+
+    A retry (the same client UUID and content) answers with the same case and a fresh token replacing the
+    one the lost answer carried; it is not counted again by the throttling."""
+    _check_limits(data, photos)
+    now = _now(db, at)
+    if db.scalar(select(Case.id).where(Case.client_uuid == data.client_uuid)) is None:
+        _throttle(db, ip, data.phone, now)
+    intake = ReportIn(
+        client_uuid=data.client_uuid,
+        category=data.category,
+        lon=data.lon,
+        lat=data.lat,
+        crs=CRS(data.crs),
+        description=data.description,
+        channel="citizen",
+        reporter_phone=data.phone,
+    )
+    try:
+        case, _ = case_service.intake(db=db, principal=PORTAL, data=intake, at=at)
+    except Conflict:
+        raise Conflict("这份上报已提交过，内容不同：请重新填写后提交") from None
+    except Invalid:
+        raise Invalid("这个位置不在本市的网格范围内，请重新选择位置或检查坐标系") from None
+    for photo in photos:
+        case_service.add_photo(
+            db=db, principal=PORTAL, scope=_PORTAL_SCOPE, code=case.code, role="before", data=photo, at=at
+        )
+    token = secrets.token_urlsafe(24)
+    row = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
+    if row is None:
+        db.add(
+            PublicReport(case_id=case.id, token_hash=_hash(token), ip=ip, phone=data.phone, reported_at=now)
+        )
+    else:
+        row.token_hash = _hash(token)
+    db.commit()
+    return case, token
+
+
+# -- tracking -----------------------------------------------------------------------------------------
+
+
+def _public_case(db: Session, code: str) -> Case:
+    case = db.scalar(select(Case).where(Case.code == code, public()))
+    if case is None:
+        if db.scalar(select(Case.id).where(Case.code == code)) is not None:
+            raise NotFound(NOT_YET_PUBLIC)
+        raise NotFound(f"没有编号为 {code} 的案件，请核对编号")
+    return case
+
+
+def track(*, db: Session, code: str) -> PublicCase:
+    """The case as the public sees it: stages, the timeline of its steps (no names, no reporter, only
+    notes marked public), before and after photos, the deadline."""
+    case = _public_case(db, code)
+    state = State(case.state)
+    current = STAGE_OF[state]
+    events = db.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.state_before.is_distinct_from(CaseEvent.state_after))
+        .order_by(CaseEvent.id)
+    )
+    photos = db.scalars(
+        select(CasePhoto)
+        .where(CasePhoto.case_id == case.id, CasePhoto.role.in_(("before", "after")))
+        .order_by(CasePhoto.id)
+    )
+    shown = [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
+    closed = state == State.CLOSED
+    return PublicCase(
+        code=case.code,
+        category=db.get(Category, case.category_id).name,
+        description=case.description,
+        state_label=STATE_LABELS[state],
+        stages=[
+            StageOut(label=label, done=i < current or closed, current=i == current)
+            for i, label in enumerate(STAGES)
+        ],
+        received_at=case.received_at,
+        deadline=None if closed else case.handle_due_at or case.step_due_at,
+        closed_at=case.closed_at,
+        timeline=[
+            PublicEvent(
+                at=e.at,
+                label="受理" if e.action == "report" else ACTIONS[e.action].label,
+                state_label=STATE_LABELS[State(e.state_after)],
+                note=e.data.get("public_note"),
+            )
+            for e in events
+        ],
+        before=[p for p in shown if p.role == "before"],
+        after=[p for p in shown if p.role == "after"],
+        rated=db.scalar(select(PublicRating.id).where(PublicRating.case_id == case.id)) is not None,
+    )
+
+
+# -- rating -------------------------------------------------------------------------------------------
+
+
+def rate(*, db: Session, code: str, data: RatingIn, at: datetime | None = None) -> PublicRating:
+    """The reporter's rating of a closed case, once: the token from the report's answer proves the
+    reporter (403 otherwise), a second rating is refused (409)."""
+    case = _public_case(db, code)
+    reported = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
+    if reported is None or not secrets.compare_digest(reported.token_hash, _hash(data.reporter_token)):
+        raise Forbidden("只有上报人可以评价这个案件（请在上报时使用的浏览器中评价）")
+    if case.state != State.CLOSED:
+        raise Conflict("案件结案后才能评价")
+    rating = PublicRating(
+        case_id=case.id,
+        **data.model_dump(include={"speed", "result", "attitude", "system", "comment"}),
+        rated_at=_now(db, at),
+    )
+    db.add(rating)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict("这个案件已经评价过了，感谢您的反馈") from None
+    return rating
+
+
+# -- spam ---------------------------------------------------------------------------------------------
+
+
+def mark_spam(
+    *, db: Session, principal: Principal, scope: Scope, code: str, version: int, reason: str
+) -> Case:
+    """Mark a public report as spam: void it with the reason (the workflow's void: before filing, by a
+    shift lead), so it is never shown publicly, and flag its report."""
+    case = case_service.get_case(db=db, scope=scope, code=code)
+    reported = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
+    if reported is None:
+        raise NotFound(f"case {code} was not reported on the public page")
+    reported.spam_at = _now(db, None)
+    body = ActionIn(version=version, reason=f"spam: {reason}")
+    return case_service.act(db=db, principal=principal, scope=scope, code=code, action="void", body=body)
+
+
+def photo(*, db: Session, photo_id: int) -> bytes:
+    """The public copy (personal metadata stripped) of a photo of a case the public may see."""
+    key = db.scalar(
+        select(CasePhoto.public_key)
+        .join(Case, Case.id == CasePhoto.case_id)
+        .where(CasePhoto.id == photo_id, public())
+    )
+    if key is None:
+        raise NotFound(f"there is no public photo {photo_id}")
+    return get_storage(get_settings()).get(key)

@@ -1,0 +1,266 @@
+"""The citizens' public routes on the demo city: a report with photos through the real intake, its retry,
+a GCJ-02 position, the limits and the throttling, tracking that shows nothing private, the reporter's one
+rating, and the operators' spam flag."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+
+from gis.crs import wgs84_to_gcj02
+from server.case.models import Case, CasePhoto
+from server.config import get_settings
+from server.public.models import PublicReport
+from server.public.service import NOT_YET_PUBLIC
+from tests.server.case_world import act, jpeg, photo, team
+from tests.server.test_case_http import login
+
+PHONE = "13655554444"
+
+
+@pytest.fixture
+def world(demo_db, demo_client):
+    return {**team(demo_db), "client": demo_client}
+
+
+def post_report(client, lon, lat, *, photos=None, client_uuid=None, **fields):
+    data = {
+        "client_uuid": client_uuid or str(uuid.uuid4()),
+        "category": "E06010",
+        "lon": lon,
+        "lat": lat,
+        "description": "小区门口垃圾堆了三天",
+        **fields,
+    }
+    files = [
+        ("photos", (f"p{i}.jpg", blob, "image/jpeg"))
+        for i, blob in enumerate([jpeg()] if photos is None else photos)
+    ]
+    return client.post("/api/public/reports", data=data, files=files)
+
+
+def cases(db) -> int:
+    return db.scalar(select(func.count()).select_from(Case))
+
+
+def test_a_report_with_photos_goes_through_the_intake_and_its_retry_makes_no_second_case(world):
+    client, db = world["client"], world["db"]
+    body = {"client_uuid": str(uuid.uuid4()), "phone": PHONE}
+    photos = [jpeg(world["lon"], world["lat"]), jpeg(color=(10, 200, 30))]
+    first = post_report(client, world["lon"], world["lat"], photos=photos, **body)
+    assert first.status_code == 201, first.text
+    answer = first.json()
+    assert answer["track_url"] == f"/track/{answer['code']}" and len(answer["reporter_token"]) >= 20
+
+    case = db.scalar(select(Case).where(Case.code == answer["code"]))
+    assert (case.channel, case.state, case.reporter_phone, case.reporter_id) == (
+        "citizen",
+        "reported",
+        PHONE,
+        None,
+    )
+    assert case.grid_code.startswith(world["village"])
+    stored = db.scalars(select(CasePhoto).where(CasePhoto.case_id == case.id)).all()
+    assert sorted(p.role for p in stored) == ["before", "before"]
+    report_row = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
+    assert answer["reporter_token"] not in report_row.token_hash  # kept hashed
+    assert (report_row.ip, report_row.phone) == ("testclient", PHONE)
+
+    # The answer was lost: the page sends the same report again.
+    again = post_report(client, world["lon"], world["lat"], photos=photos, **body)
+    assert again.status_code == 201, again.text
+    assert again.json()["code"] == answer["code"]
+    assert again.json()["reporter_token"] != answer["reporter_token"]
+    assert cases(db) == 1
+    assert db.scalar(select(func.count()).select_from(CasePhoto)) == 2
+    assert db.scalar(select(func.count()).select_from(PublicReport)) == 1
+
+    other = post_report(client, world["lon"], world["lat"], photos=photos, **body, description="别的")
+    assert other.status_code == 409
+    assert other.json()["detail"] == "这份上报已提交过，内容不同：请重新填写后提交"
+
+
+def test_a_position_pasted_from_a_chinese_map_is_stored_in_wgs84(world):
+    client, db = world["client"], world["db"]
+    gcj_lon, gcj_lat = wgs84_to_gcj02(world["lon"], world["lat"])
+    answer = post_report(client, gcj_lon, gcj_lat, crs="gcj02")
+    assert answer.status_code == 201, answer.text
+    case = db.scalar(select(Case).where(Case.code == answer.json()["code"]))
+    point = to_shape(case.location)
+    assert (point.x, point.y) == pytest.approx((world["lon"], world["lat"]), abs=1e-6)
+    assert case.reported_crs == "gcj02"
+
+    outside = post_report(client, 100.0, 30.0)
+    assert outside.status_code == 422
+    assert outside.json()["detail"] == "这个位置不在本市的网格范围内，请重新选择位置或检查坐标系"
+
+
+def test_size_limits_refuse_before_any_case_is_made(world, monkeypatch):
+    client, db, lon, lat = world["client"], world["db"], world["lon"], world["lat"]
+    settings = get_settings()
+    refused = {
+        "no photo": (post_report(client, lon, lat, photos=[]), 422, "请至少拍一张照片"),
+        "too many": (post_report(client, lon, lat, photos=[jpeg()] * 5), 422, "最多上传4张照片"),
+        "long text": (post_report(client, lon, lat, description="脏" * 501), 422, "问题描述最多500字"),
+        "not a photo": (post_report(client, lon, lat, photos=[b"%PDF-1.4 not a photo"]), 415, None),
+        "category": (post_report(client, lon, lat, category="C01001"), 422, "请从列表中选择问题类别"),
+        "phone": (post_report(client, lon, lat, phone="call me"), 422, None),
+    }
+    monkeypatch.setattr(settings, "public_max_photo_bytes", 1024 * 1024)
+    big = jpeg() + b"\0" * (1024 * 1024)
+    refused["too large"] = (post_report(client, lon, lat, photos=[big]), 413, "每张照片不能超过1MB")
+    for why, (answer, status, detail) in refused.items():
+        assert answer.status_code == status, (why, answer.text)
+        if detail:
+            assert answer.json()["detail"] == detail, why
+    assert post_report(client, lon, lat, photos=[b"\xff\xd8\xff broken"]).json()["detail"] == (
+        "照片无法识别，请上传 JPEG、PNG 或 WebP 格式的照片"
+    )
+    assert cases(db) == 0
+
+
+def test_throttling_per_address_and_per_phone(world, monkeypatch):
+    client, lon, lat = world["client"], world["lon"], world["lat"]
+    settings = get_settings()
+    monkeypatch.setattr(settings, "public_reports_per_ip", 3)
+    monkeypatch.setattr(settings, "public_reports_per_phone", 2)
+
+    first = {"client_uuid": str(uuid.uuid4()), "phone": PHONE}
+    assert post_report(client, lon, lat, **first).status_code == 201
+    assert post_report(client, lon, lat, phone=PHONE).status_code == 201
+    by_phone = post_report(client, lon, lat, phone=PHONE)
+    assert by_phone.status_code == 429
+    assert by_phone.json()["detail"] == "这个手机号在60分钟内已上报2次，请60分钟后再试"
+    assert 3500 < int(by_phone.headers["Retry-After"]) <= 3600
+
+    assert post_report(client, lon, lat).status_code == 201  # another phone (none): the third from here
+    by_address = post_report(client, lon, lat)
+    assert by_address.status_code == 429
+    assert by_address.json()["detail"] == "这个网络在60分钟内已上报3次，请60分钟后再试"
+    assert int(by_address.headers["Retry-After"]) > 0
+    # A retry of an accepted report is not a new report: it is answered.
+    assert post_report(client, lon, lat, **first).status_code == 201
+
+
+def close_it(world, code: str) -> Case:
+    """The operators take the citizen's case to closing, with public and private notes on the way."""
+    db = world["db"]
+    case = db.scalar(select(Case).where(Case.code == code))
+    act(db, world["acceptor"], case, "request_verification", inspector_id=world["inspector"].user.id)
+    act(db, world["inspector"], case, "reply_verification", result="confirmed", note="内部：核实属实")
+    act(db, world["lead"], case, "file", public_note="已立案，将尽快处理")
+    act(db, world["dispatcher"], case, "dispatch")
+    photo(db, world["department"], case, "after")
+    act(db, world["department"], case, "report_handling", note="内部：李师傅清运", public_note="垃圾已清运")
+    act(db, world["acceptor"], case, "request_check", inspector_id=world["inspector"].user.id)
+    photo(db, world["inspector"], case, "check")
+    act(db, world["inspector"], case, "reply_check", result="pass")
+    return act(db, world["lead"], case, "close")
+
+
+def test_tracking_hides_a_case_until_filed_then_shows_nothing_private(world):
+    client = world["client"]
+    answer = post_report(client, world["lon"], world["lat"], phone=PHONE).json()
+    code = answer["code"]
+    hidden = client.get(f"/api/public/cases/{code}")
+    assert hidden.status_code == 404 and hidden.json()["detail"] == NOT_YET_PUBLIC
+    unknown = client.get("/api/public/cases/370102-20200101-9999")
+    assert unknown.status_code == 404 and "没有编号为" in unknown.json()["detail"]
+
+    close_it(world, code)
+    seen = client.get(f"/api/public/cases/{code}")
+    assert seen.status_code == 200, seen.text
+    item = seen.json()
+    assert [s["label"] for s in item["stages"] if s["current"]] == ["结案"]
+    assert all(s["done"] for s in item["stages"])
+    assert [e["label"] for e in item["timeline"]] == [
+        "受理", "派核实", "回复核实", "立案", "派遣", "处置反馈", "派核查", "回复核查", "结案",
+    ]  # fmt: skip
+    notes = [e["note"] for e in item["timeline"] if e["note"]]
+    assert notes == ["已立案，将尽快处理", "垃圾已清运"]
+    assert (len(item["before"]), len(item["after"])) == (1, 1)
+    assert item["before"][0]["url"].startswith("/api/public/photos/")
+    assert item["deadline"] is None and item["closed_at"] and item["rated"] is False
+    text = seen.text
+    for private in (PHONE, "内部", "testclient", answer["reporter_token"], *(
+        world[who].name for who in ("inspector", "acceptor", "lead", "dispatcher", "department")
+    )):  # fmt: skip
+        assert private not in text
+
+
+def test_the_reporter_rates_a_closed_case_once(world):
+    client = world["client"]
+    answer = post_report(client, world["lon"], world["lat"]).json()
+    code, token = answer["code"], answer["reporter_token"]
+    stars = {"speed": 5, "result": 4, "attitude": 5, "system": 3, "comment": "处理很快"}
+    close_it(world, code)
+
+    wrong = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": "x" * 32})
+    assert wrong.status_code == 403 and "只有上报人" in wrong.json()["detail"]
+    bad = client.post(f"/api/public/cases/{code}/rating", json={**stars, "speed": 6, "reporter_token": token})
+    assert bad.status_code == 422
+    rated = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": token})
+    assert rated.status_code == 201, rated.text
+    assert {k: rated.json()[k] for k in stars} == stars
+    again = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": token})
+    assert again.status_code == 409 and again.json()["detail"] == "这个案件已经评价过了，感谢您的反馈"
+    assert client.get(f"/api/public/cases/{code}").json()["rated"] is True
+
+
+def test_a_case_is_rated_only_once_closed(world):
+    client, db = world["client"], world["db"]
+    answer = post_report(client, world["lon"], world["lat"]).json()
+    case = db.scalar(select(Case).where(Case.code == answer["code"]))
+    act(db, world["acceptor"], case, "request_verification", inspector_id=world["inspector"].user.id)
+    act(db, world["inspector"], case, "reply_verification", result="confirmed")
+    act(db, world["lead"], case, "file")
+    early = client.post(
+        f"/api/public/cases/{case.code}/rating",
+        json={
+            "speed": 5,
+            "result": 5,
+            "attitude": 5,
+            "system": 5,
+            "reporter_token": answer["reporter_token"],
+        },
+    )
+    assert early.status_code == 409 and early.json()["detail"] == "案件结案后才能评价"
+
+
+def test_operators_mark_spam_which_voids_the_case_for_good(world):
+    client, db = world["client"], world["db"]
+    code = post_report(client, world["lon"], world["lat"], description="广告广告广告").json()["code"]
+    case = db.scalar(select(Case).where(Case.code == code))
+    body = {"version": case.version, "reason": "广告信息"}
+
+    refused = client.post(
+        f"/api/public/cases/{code}/spam", json=body, headers=login(client, world["acceptor"])
+    )
+    assert refused.status_code == 403
+    marked = client.post(f"/api/public/cases/{code}/spam", json=body, headers=login(client, world["lead"]))
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["state"] == "voided"
+    assert marked.json()["timeline"][-1]["data"]["reason"] == "spam: 广告信息"
+    db.expire_all()
+    assert db.scalar(select(PublicReport.spam_at).where(PublicReport.case_id == case.id)) is not None
+    assert client.get(f"/api/public/cases/{code}").status_code == 404
+    assert client.post(f"/api/public/cases/{code}/spam", json=body).status_code == 401
+
+
+def test_openapi_documents_the_public_routes(demo_client):
+    paths = demo_client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/public/categories",
+        "/api/public/reports",
+        "/api/public/cases/{code}",
+        "/api/public/cases/{code}/rating",
+        "/api/public/cases/{code}/spam",
+        "/report",
+        "/track",
+        "/track/{code}",
+    ):
+        assert path in paths
+        assert all(operation["summary"] for operation in paths[path].values())
