@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import to_shape
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -311,8 +311,18 @@ def find_requests(
     return _requests(db, cases, base_url)
 
 
-def get_request(*, db: Session, base_url: str, service_request_id: str) -> RequestOut:
-    case = db.scalar(select(Case).where(Case.code == service_request_id, public()))
+def get_request(
+    *, db: Session, base_url: str, service_request_id: str, api_key: str | None = None
+) -> RequestOut:
+    """A request the public may see; with the api_key of the client that posted it, also before it is
+    filed, so that a client can follow its own request from the start."""
+    seen = public()
+    if api_key:
+        client = client_for_key(db=db, api_key=api_key)
+        seen = or_(
+            seen, Case.id.in_(select(Open311Request.case_id).where(Open311Request.client_id == client.id))
+        )
+    case = db.scalar(select(Case).where(Case.code == service_request_id, seen))
     if case is None:
         raise NotFound(f"there is no request {service_request_id!r} (or it is not yet filed)")
     return _requests(db, [case], base_url)[0]

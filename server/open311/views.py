@@ -148,7 +148,13 @@ def request_by_id(
     service_request_id: str,
     response_format: Format,
     jurisdiction_id: Jurisdiction = None,
+    api_key: Annotated[
+        str | None,
+        Query(description="The posting client's key: its own request is shown before it is filed too"),
+    ] = None,
 ) -> Response:
     service.check_jurisdiction(jurisdiction_id)
-    found = service.get_request(db=db, base_url=_base(request), service_request_id=service_request_id)
+    found = service.get_request(
+        db=db, base_url=_base(request), service_request_id=service_request_id, api_key=api_key
+    )
     return render(response_format, "service_requests/request", [found])

@@ -204,8 +204,13 @@ def test_a_request_becomes_a_case_shown_once_filed(world):
     assert case.reporter_name == "Mei Wang" and case.reporter_phone == "+8613912345678"
     assert case.reporter_id == world["open311_client"].user_id
 
-    # Not filed yet: unknown to the public.
+    # Not filed yet: unknown to the public, but the client that posted it follows it with its key.
     assert code in errors(client.get(f"/open311/v2/requests/{code}.json"), 404)
+    (own,) = client.get(f"/open311/v2/requests/{code}.json", params={"api_key": world["key"]}).json()
+    assert own["service_request_id"] == code and own["status"] == "open"
+    assert "not valid" in errors(
+        client.get(f"/open311/v2/requests/{code}.json", params={"api_key": "x"}), 403
+    )
     assert client.get("/open311/v2/requests.json", params={"service_request_id": code}).json() == []
 
     photo(world["db"], world["acceptor"], case, "before")
