@@ -3,8 +3,8 @@
 // that the case's state allows are shown disabled with the server's reason). It follows the case live: a
 // change made elsewhere reloads the panel, or, while an action form is open, says so and keeps the form, so
 // that nobody acts on a stale case without being told (the server refuses it with 409, shown here).
-import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf, sendJson } from "/static/api.js";
+import { plainMap } from "/static/placemap.js";
 
 const panel = document.getElementById("case-panel");
 // Actions worked in their own part of the panel rather than as buttons.
@@ -430,18 +430,7 @@ async function duplicatesSection(detail, box) {
 
 function placeMap(detail, container) {
   miniMap?.remove();
-  miniMap = new maplibregl.Map({
-    container,
-    style: {
-      version: 8,
-      sources: {},
-      layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }],
-    },
-    center: [detail.lon, detail.lat],
-    zoom: 16,
-    interactive: false,
-    attributionControl: false,
-  });
+  miniMap = plainMap({ container, center: [detail.lon, detail.lat], zoom: 16, interactive: false });
   miniMap.on("load", async () => {
     const [ok, grid] = await apiJson(`/api/grids/${detail.grid_code}`);
     if (!ok || !miniMap) return;

@@ -5,6 +5,7 @@
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf } from "/static/api.js";
 import { el } from "/static/case.js";
+import { plainMap } from "/static/placemap.js";
 
 const view = document.getElementById("dashboard-view");
 const Chart = window.Chart; // Chart.js's UMD build, from npm (index.html)
@@ -293,18 +294,7 @@ function drawHotMap(data, grid) {
   const collection = { type: "FeatureCollection", features };
   hotMap?.remove();
   const container = view.querySelector("#hot-map");
-  hotMap = new maplibregl.Map({
-    container,
-    style: {
-      version: 8,
-      sources: {},
-      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }],
-    },
-    center: features[0]?.geometry.coordinates ?? [117.02, 36.67],
-    zoom: 10,
-    localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
-    attributionControl: false,
-  });
+  hotMap = plainMap({ container, center: features[0]?.geometry.coordinates ?? [117.02, 36.67], zoom: 10 });
   window.gridopsHotMap = hotMap;
   hotMap.on("load", () => {
     if (grid.geometry) {

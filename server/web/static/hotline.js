@@ -3,9 +3,9 @@
 // and street names, then set by a click on the map; the category is picked by name. The call becomes a case
 // through the same intake with channel "hotline" (its client UUID kept until the case is acknowledged, so
 // a retried submit never makes a second case) and is sent for verification to the grid's inspector.
-import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { apiJson, messageOf, sendJson } from "/static/api.js";
 import { el, openCase, URGENCY } from "/static/case.js";
+import { placeMap } from "/static/placemap.js";
 
 const dialog = el("dialog", { id: "hotline", "aria-label": "登记来电" });
 document.body.append(dialog);
@@ -36,7 +36,7 @@ function say(message, kind = "error") {
 // The place: a marker on the map and the grid holding it.
 async function place(lonLat, zoom) {
   point = lonLat;
-  miniMap.getSource("place").setData({ type: "Point", coordinates: lonLat });
+  miniMap.showPlace(...lonLat);
   if (zoom) miniMap.jumpTo({ center: lonLat, zoom });
   const [ok, found] = await apiJson(`/api/grids/locate?lon=${lonLat[0]}&lat=${lonLat[1]}`);
   const where = dialog.querySelector(".where");
@@ -76,51 +76,12 @@ async function search(text) {
 
 function showMiniMap(config) {
   miniMap?.remove();
-  miniMap = new maplibregl.Map({
-    container: dialog.querySelector(".hotline-map"),
-    style: {
-      version: 8,
-      sources: {},
-      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }],
-    },
-    bounds: config.bounds ?? [116.8, 36.5, 117.3, 36.8],
-    localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
-    attributionControl: false,
+  miniMap = placeMap(dialog.querySelector(".hotline-map"), {
+    bounds: config.bounds,
+    onPick: (lon, lat) => place([lon, lat]),
+    onReady: () => (dialog.dataset.ready = "true"),
   });
   window.gridopsHotlineMap = miniMap;
-  miniMap.on("load", () => {
-    miniMap.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-    miniMap.addLayer({ id: "grids", type: "line", source: "grids", paint: { "line-color": "#9333ea" } });
-    miniMap.addLayer({
-      id: "grid-names",
-      type: "symbol",
-      source: "grids",
-      layout: { "text-field": ["get", "name"], "text-size": 11 },
-      paint: { "text-color": "#57606a", "text-halo-color": "#fff", "text-halo-width": 1 },
-    });
-    miniMap.addSource("place", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-    miniMap.addLayer({
-      id: "place",
-      type: "circle",
-      source: "place",
-      paint: {
-        "circle-radius": 8,
-        "circle-color": "#d62828",
-        "circle-stroke-color": "#fff",
-        "circle-stroke-width": 2,
-      },
-    });
-    dialog.dataset.ready = "true";
-  });
-  // The grids around the view (villages, or units when close), to click the right place.
-  miniMap.on("moveend", async () => {
-    const b = miniMap.getBounds();
-    const level = miniMap.getZoom() >= 15 ? "unit" : miniMap.getZoom() >= 12 ? "village" : "street";
-    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6));
-    const [ok, grids] = await apiJson(`/api/grids/bbox?bbox=${bbox.join(",")}&level=${level}`);
-    if (ok) miniMap.getSource("grids")?.setData(grids);
-  });
-  miniMap.on("click", (event) => place([event.lngLat.lng, event.lngLat.lat]));
 }
 
 async function submit(form) {

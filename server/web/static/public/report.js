@@ -1,8 +1,8 @@
 // The citizens' report page: photos, the place (my location, a tap on the map or a pasted coordinate),
 // a category, a description and an optional phone, sent as one multipart POST. The report's client UUID
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
-import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { el } from "/static/case.js";
+import { placeMap } from "/static/placemap.js";
 import { keepReporterToken } from "/static/public/tokens.js";
 
 const form = document.querySelector("#report");
@@ -16,9 +16,7 @@ function showPlace(lon, lat, crs, how) {
   where.textContent = `${how}：${lon.toFixed(6)}, ${lat.toFixed(6)}${crs === "gcj02" ? "（GCJ-02）" : ""}`;
   where.dataset.lon = lon;
   where.dataset.lat = lat;
-  if (crs === "wgs84" && map?.getSource("place")) {
-    map.getSource("place").setData({ type: "Point", coordinates: [lon, lat] });
-  }
+  if (crs === "wgs84") map?.showPlace(lon, lat);
 }
 
 async function loadCategories() {
@@ -29,45 +27,14 @@ async function loadCategories() {
   );
 }
 
-// The grids on a plain background: streets when far, villages, then unit grids when close.
-async function loadGrids() {
-  const zoom = map.getZoom();
-  const level = zoom < 12.5 ? "street" : zoom < 14.5 ? "village" : "unit";
-  const b = map.getBounds();
-  const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-  const answer = await fetch(`/api/grids/bbox?bbox=${bbox}&level=${level}`);
-  if (answer.ok) map.getSource("grids").setData(await answer.json());
-}
-
 async function showMap() {
   const config = await (await fetch("/api/web/config")).json();
-  map = new maplibregl.Map({
-    container: "map",
-    style: {
-      version: 8,
-      sources: {},
-      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef1f4" } }],
-    },
-    bounds: config.bounds ?? [116.8, 36.5, 117.3, 36.8],
-    localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
-    attributionControl: false,
+  map = placeMap("map", {
+    bounds: config.bounds,
+    onPick: (lon, lat) => showPlace(lon, lat, "wgs84", "地图选点"),
+    onReady: () => (form.dataset.ready = "true"),
   });
   window.gridopsPublicMap = map;
-  map.on("load", () => {
-    map.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-    map.addLayer({ id: "grids", type: "line", source: "grids", paint: { "line-color": "#9333ea" } });
-    map.addSource("place", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-    map.addLayer({
-      id: "place",
-      type: "circle",
-      source: "place",
-      paint: { "circle-radius": 8, "circle-color": "#d62828", "circle-stroke-color": "#fff", "circle-stroke-width": 2 },
-    });
-    loadGrids();
-    form.dataset.ready = "true";
-  });
-  map.on("moveend", loadGrids);
-  map.on("click", (event) => showPlace(event.lngLat.lng, event.lngLat.lat, "wgs84", "地图选点"));
 }
 
 document.querySelector("#locate").addEventListener("click", () => {
