@@ -160,7 +160,9 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     )
     take(page, "request_verification", "verifying", note="请网格员现场核实")
     follows(watcher, "verifying")
-    assert page.text_content("#queues [data-queue=register] .count") == "0"
+    page.wait_for_function(  # the queues are read again after the action
+        "document.querySelector('#queues [data-queue=register] .count')?.textContent === '0'", timeout=WAIT_MS
+    )
 
     inspector = browsers(web_server.url, INSPECTOR).page
     open_from_queue(inspector, "tasks", code)
