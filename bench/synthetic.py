@@ -89,6 +89,33 @@ JOIN yellow y ON y.due_in = p.due_in
 """
 
 
+def _insert_chunks(
+    cur,
+    statement: str,
+    params: dict,
+    n: int,
+    *,
+    seed: int,
+    until: datetime,
+    chunk: int,
+    progress,
+    after: tuple[str, dict] | None = None,
+) -> None:
+    """Run ``statement`` for cases 1..n in chunks, with the row triggers off (a bulk load: no change numbers,
+    no notifications, no summaries), then ``after`` if given; the change sequence then follows the table."""
+    states, weights = zip(*STATES, strict=True)
+    common = {**params, "states": list(states), "weights": list(weights), "total_weight": sum(weights)}
+    cur.execute("SET session_replication_role = replica")
+    for first in range(1, n + 1, chunk):
+        last = min(first + chunk - 1, n)
+        cur.execute(statement, {**common, "seed": seed, "first": first, "last": last, "until": until})
+        progress(last)
+    if after:
+        cur.execute(*after)
+    cur.execute("SET session_replication_role = DEFAULT")
+    cur.execute("SELECT setval('case_change_seq', greatest((SELECT max(change_seq) FROM case_file), 1))")
+
+
 def load_synthetic_cases(
     conn,
     n: int,
@@ -102,37 +129,21 @@ def load_synthetic_cases(
     connection (``Cluster.connect(database)``: turning the triggers off needs one), and return how many the
     table then holds. Needs the demo city's grids and the starter categories."""
     until = until or datetime(2026, 11, 24, tzinfo=UTC)
-    states, weights = zip(*STATES, strict=True)
     settings = get_settings()
     cal, yellow_minutes = load_calendar(settings), settings.yellow_fraction * STEP_LIMIT_MIN
     due_in = list(range(DUE_FROM_MIN, DUE_FROM_MIN + DUE_SPAN_MIN))
     yellow = [cal.subtract(until + timedelta(minutes=m), yellow_minutes) for m in due_in]
+    params = {
+        "district": DISTRICT,
+        "limit": STEP_LIMIT_MIN,
+        "stopped": list(STOPPED),
+        "due_from": DUE_FROM_MIN,
+        "due_span": DUE_SPAN_MIN,
+        "due_in": due_in,
+        "yellow": yellow,
+    }
     with conn.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
-        for first in range(1, n + 1, chunk):
-            last = min(first + chunk - 1, n)
-            cur.execute(
-                INSERT,
-                {
-                    "district": DISTRICT,
-                    "states": list(states),
-                    "weights": list(weights),
-                    "total_weight": sum(weights),
-                    "seed": seed,
-                    "first": first,
-                    "last": last,
-                    "until": until,
-                    "limit": STEP_LIMIT_MIN,
-                    "stopped": list(STOPPED),
-                    "due_from": DUE_FROM_MIN,
-                    "due_span": DUE_SPAN_MIN,
-                    "due_in": due_in,
-                    "yellow": yellow,
-                },
-            )
-            progress(last)
-        cur.execute("SET session_replication_role = DEFAULT")
-        cur.execute("SELECT setval('case_change_seq', greatest((SELECT max(change_seq) FROM case_file), 1))")
+        _insert_chunks(cur, INSERT, params, n, seed=seed, until=until, chunk=chunk, progress=progress)
         cur.execute("DELETE FROM case_cell")
         cur.execute("INSERT INTO case_cell SELECT * FROM case_cell_source")
         cur.execute("ANALYZE case_file")
@@ -218,29 +229,12 @@ def load_city_cases(
     ``event_every``-th inspector's case. Through ``conn`` (a superuser's autocommit psycopg2 connection)
     with the triggers off: rebuild the summaries afterwards. Returns how many cases the table holds."""
     until = until or datetime(2026, 11, 24, tzinfo=UTC)
-    states, weights = zip(*STATES, strict=True)
+    params = {"dispatched": DISPATCHED, "handled": HANDLED}
     with conn.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
-        for first in range(1, n + 1, chunk):
-            last = min(first + chunk - 1, n)
-            cur.execute(
-                CITY_INSERT,
-                {
-                    "states": list(states),
-                    "weights": list(weights),
-                    "total_weight": sum(weights),
-                    "seed": seed,
-                    "first": first,
-                    "last": last,
-                    "until": until,
-                    "dispatched": DISPATCHED,
-                    "handled": HANDLED,
-                },
-            )
-            progress(last)
-        cur.execute(EVENTS_INSERT, {"every": event_every})
-        cur.execute("SET session_replication_role = DEFAULT")
-        cur.execute("SELECT setval('case_change_seq', greatest((SELECT max(change_seq) FROM case_file), 1))")
+        _insert_chunks(
+            cur, CITY_INSERT, params, n, seed=seed, until=until, chunk=chunk, progress=progress,
+            after=(EVENTS_INSERT, {"every": event_every}),
+        )  # fmt: skip
         cur.execute("SELECT count(*) FROM case_file")
         return cur.fetchone()[0]
 
