@@ -34,7 +34,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake import TIMEOUT, photo_bytes, serve, unique  # bench/intake.py, beside this file
+import results  # bench/results.py, beside this file
+from intake import TIMEOUT, photo_bytes, serve, unique  # bench/intake.py
 from locate import load_demo, random_points  # bench/locate.py
 
 from mobile.services.app import AppServices
@@ -44,7 +45,7 @@ from server import migrate
 from server.category import service as category_service
 from server.database import get_engine, new_session
 from server.grid.demo import DEMO_PASSWORD, load_demo_people
-from server.localdb import Cluster
+from server.localdb import OWNER_ROLE, Cluster
 from tests.mobile.netfault import NetFault
 
 INSPECTOR = "13900000001"  # 张伟, the demo's first inspector (a village of 历下区)
@@ -231,6 +232,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs, each with fresh reports (medians printed)"
     )
+    results.add_argument(parser)
     args = parser.parse_args()
 
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="gridops-bench-pg-", dir="/tmp")))
@@ -239,7 +241,7 @@ def main() -> None:
     cluster.start()
     try:
         url = cluster.ensure_database("bench_mobile")
-        migrate.upgrade(url)
+        migrate.upgrade(cluster.url("bench_mobile", user=OWNER_ROLE))
         print("loading the demo city, its people and the taxonomy ...", file=sys.stderr)
         prepare(url)
         with serve(url, 1, work / "server") as (base, _pid), NetFault(base) as net:
@@ -259,31 +261,49 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     median = statistics.median
-    size = median(r.photo_bytes / r.photos for r in runs) / 1024
-    print(
-        f"\nmobile sync after reconnect, {args.reports} reports with one photo each ({size:.0f} KB JPEG, "
-        f"1600 x 1200, from the app's photo pipeline), loopback through the fault proxy, {len(runs)} runs"
-    )
-    header = (
-        f"{'run':<8}{'reports':>8}{'photos':>8}{'seconds':>9}{'reports/s':>11}{'lost':>6}{'photo lost':>11}"
-        f"{'dup cases':>10}{'dup photos':>11}{'ceiling s':>11}{'ceiling/s':>11}{'ratio':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for n, r in enumerate(runs, 1):
+    with results.table() as printed:
+        size = median(r.photo_bytes / r.photos for r in runs) / 1024
         print(
-            f"{n:<8}{r.reports:>8}{r.photos:>8}{r.seconds:>9.1f}{r.rate:>11.1f}{r.lost:>6}{r.photos_lost:>11}"
-            f"{r.duplicated:>10}{r.duplicated_photos:>11}{r.ceiling_seconds:>11.1f}{r.ceiling_rate:>11.1f}"
-            f"{r.rate / r.ceiling_rate:>7.2f}"
+            f"\nmobile sync after reconnect, {args.reports} reports with one photo each ({size:.0f} KB JPEG, "
+            f"1600 x 1200, from the app's photo pipeline), loopback through the fault proxy, {len(runs)} runs"
         )
-    rate, ceiling = median(r.rate for r in runs), median(r.ceiling_rate for r in runs)
-    print(
-        f"{'median':<8}{'':>16}{median(r.seconds for r in runs):>9.1f}{rate:>11.1f}"
-        f"{sum(r.lost for r in runs):>6}{sum(r.photos_lost for r in runs):>11}"
-        f"{sum(r.duplicated for r in runs):>10}{sum(r.duplicated_photos for r in runs):>11}"
-        f"{median(r.ceiling_seconds for r in runs):>11.1f}{ceiling:>11.1f}{rate / ceiling:>7.2f}"
+        header = (
+            f"{'run':<8}{'reports':>8}{'photos':>8}{'seconds':>9}{'reports/s':>11}{'lost':>6}"
+            f"{'photo lost':>11}{'dup cases':>10}{'dup photos':>11}{'ceiling s':>11}{'ceiling/s':>11}"
+            f"{'ratio':>7}"
+        )
+        print(header)
+        print("-" * len(header))
+        for n, r in enumerate(runs, 1):
+            print(
+                f"{n:<8}{r.reports:>8}{r.photos:>8}{r.seconds:>9.1f}{r.rate:>11.1f}{r.lost:>6}"
+                f"{r.photos_lost:>11}{r.duplicated:>10}{r.duplicated_photos:>11}{r.ceiling_seconds:>11.1f}{r.ceiling_rate:>11.1f}"
+                f"{r.rate / r.ceiling_rate:>7.2f}"
+            )
+        rate, ceiling = median(r.rate for r in runs), median(r.ceiling_rate for r in runs)
+        print(
+            f"{'median':<8}{'':>16}{median(r.seconds for r in runs):>9.1f}{rate:>11.1f}"
+            f"{sum(r.lost for r in runs):>6}{sum(r.photos_lost for r in runs):>11}"
+            f"{sum(r.duplicated for r in runs):>10}{sum(r.duplicated_photos for r in runs):>11}"
+            f"{median(r.ceiling_seconds for r in runs):>11.1f}{ceiling:>11.1f}{rate / ceiling:>7.2f}"
+        )
+        print("(lost and duplicated: totals over the runs; both must be 0)")
+    lost = sum(r.lost + r.photos_lost for r in runs)
+    duplicated = sum(r.duplicated + r.duplicated_photos for r in runs)
+    results.write(
+        args.json,
+        measures="the phone's sync after a reconnect: reports with one photo each queued offline, synced "
+        "until the outbox is empty, beside the same reports and photos posted straight (no outbox)",
+        parameters=vars(args),
+        figures=[
+            results.Figure("reports/s", rate, ceiling, "reports/s", "posted straight, one after the other"),
+            results.Figure("reports or photos lost", lost, None, "", goal="0", met=lost == 0),
+            results.Figure(
+                "reports or photos duplicated", duplicated, None, "", goal="0", met=duplicated == 0
+            ),
+        ],
+        table=printed,
     )
-    print("(lost and duplicated: totals over the runs; both must be 0)")
     if any(r.lost or r.photos_lost or r.duplicated or r.duplicated_photos for r in runs):
         sys.exit("FAILED: reports or photos were lost or duplicated")
 

@@ -26,7 +26,7 @@ from server.category import service as category_service
 from server.config import get_settings
 from server.database import new_session
 from server.grid.demo import load_demo_people
-from server.localdb import Cluster
+from server.localdb import OWNER_ROLE, Cluster
 from server.worktime.calendar import load_calendar
 
 DISTRICT = "370102"
@@ -248,7 +248,7 @@ def bench_city(database: str) -> Iterator[tuple[Cluster, str]]:
     cluster.start()
     try:
         url = cluster.ensure_database(database)
-        migrate.upgrade(url)
+        migrate.upgrade(cluster.url(database, user=OWNER_ROLE))
         print("loading the demo city, its people and the taxonomy ...", file=sys.stderr)
         load_demo(url)
         with new_session(url) as db:

@@ -34,7 +34,8 @@ from urllib.parse import quote
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from intake import TIMEOUT, serve, wait_for  # bench/intake.py, beside this file
+import results  # bench/results.py, beside this file
+from intake import TIMEOUT, serve, wait_for  # bench/intake.py
 from synthetic import bench_city, load_synthetic_cases  # bench/synthetic.py
 
 from gis.tiles import tile_for_point
@@ -46,6 +47,7 @@ ZOOMS = range(10, 17)
 CENTRE = (117.0760, 36.6700)  # 历下区, east of 泉城广场
 TIPG_VENV = PROJECT_DIR / "var" / "bench" / "tipg-venv"
 OPERATOR = "zhaomin"
+GOAL_P95_MS = 50
 
 
 def tile_set() -> list[tuple[int, int, int]]:
@@ -148,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=1_000_000, help="synthetic cases to load")
     parser.add_argument("--rounds", type=int, default=5, help="rounds over the tile set per server")
+    results.add_argument(parser)
     args = parser.parse_args()
 
     with bench_city("bench_tiles") as (cluster, url):
@@ -176,12 +179,33 @@ def main() -> None:
             path = "collections/public.case_file/tiles/WebMercatorQuad"
             tipg = measure(client, lambda z, x, y: f"{tipg_base}/{path}/{z}/{x}/{y}", args.rounds)
 
-    print(
-        f"\ncase tiles, {total:,} cases in 历下区, {len(tile_set())} tiles at zooms 10-16, {args.rounds} "
-        "rounds, one client, one uvicorn worker each; medians over the rounds of each round's p50 and p95 "
-        "latency (ms), median size (bytes)"
+    with results.table() as printed:
+        print(
+            f"\ncase tiles, {total:,} cases in 历下区, {len(tile_set())} tiles at zooms 10-16, {args.rounds} "
+            "rounds, one client, one uvicorn worker each; medians over the rounds of each round's p50 and "
+            "p95 latency (ms), median size (bytes)"
+        )
+        report(ours, tipg)
+        print(f"\ngoal: p95 < {GOAL_P95_MS} ms at every zoom, and no slower than tipg")
+    figures = []
+    for zooms in [[z] for z in ZOOMS] + [list(ZOOMS)]:
+        (o50, o95, _), (t50, t95, _) = summary(ours, zooms), summary(tipg, zooms)
+        name = f"zoom {zooms[0]}" if len(zooms) == 1 else "all zooms"
+        figures += [
+            results.Figure(f"{name}: p50", o50, t50, "ms", "tipg"),
+            results.Figure(
+                f"{name}: p95", o95, t95, "ms", "tipg",
+                goal=f"< {GOAL_P95_MS} ms, <= tipg", met=o95 < GOAL_P95_MS and o95 <= t95,
+            ),
+        ]  # fmt: skip
+    results.write(
+        args.json,
+        measures=f"case vector tiles over {total:,} synthetic cases: our tile route beside tipg serving the "
+        "same table, latency per zoom",
+        parameters=vars(args),
+        figures=figures,
+        table=printed,
     )
-    report(ours, tipg)
 
 
 if __name__ == "__main__":
