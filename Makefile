@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 PYTHON  ?= python3
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: run test setup system venv web lint bench clean-db
+.PHONY: run test setup system venv web lint bench screenshots clean-db
 
 run: setup
 	$(BIN)/gridops db start
@@ -37,6 +37,11 @@ web: $(WEB)/node_modules/.installed-stamp
 $(WEB)/node_modules/.installed-stamp: $(WEB)/package.json $(WEB_LOCK)
 	npm $(if $(WEB_LOCK),ci,install) --prefix $(WEB) --no-audit --no-fund
 	touch $@
+
+# The README's pictures: the page and app tests, saving their screenshots into docs/screenshots (a plain
+# `make test` saves them under var/screenshots, never into tracked files).
+screenshots: setup
+	GRIDOPS_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/web tests/mobile/test_screens.py
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the caller (``gridops migrate``, tests) or the settings."""
+"""Alembic environment: the owner's URL and the application's role come from the caller (``gridops migrate``,
+tests) or the settings (``alembic`` run by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import create_engine
 
 from alembic import context
 from server import models  # noqa: F401  (registers every table on Base.metadata)
-from server.database import Base, database_url
+from server.database import Base, app_role, owner_database_url
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging"):
@@ -17,7 +18,11 @@ if config.config_file_name and not config.attributes.get("skip_logging"):
 
 
 def _url() -> str:
-    return config.attributes.get("url") or database_url()
+    return config.attributes.get("url") or owner_database_url()
+
+
+if not config.attributes.get("app_role"):  # read by the migrations that grant privileges
+    config.attributes["app_role"] = app_role()
 
 
 def _include_object(obj, name, type_, reflected, compare_to):

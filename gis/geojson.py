@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -40,9 +42,26 @@ def geometry_to_geojson(geom: BaseGeometry, precision: int = 7) -> dict:
     return mapping(shapely.set_precision(geom, 10**-precision) if precision is not None else geom)
 
 
+MAX_DEPTH = 32  # arrays and objects inside each other; a MultiPolygon's coordinates in a collection take 8
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPEN_CLOSE = np.zeros(256, dtype=np.int8)
+_OPEN_CLOSE[[ord("["), ord("{")]] = 1
+_OPEN_CLOSE[[ord("]"), ord("}")]] = -1
+
+
+def _depth(text: bytes) -> int:
+    """How deeply arrays and objects nest in JSON ``text`` (brackets inside strings do not count): measured
+    before parsing, since the parser and the geometry readers recurse once per level."""
+    steps = _OPEN_CLOSE[np.frombuffer(_STRING.sub(b"", text), dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
 def _load(data: str | bytes | dict):
     if isinstance(data, dict):
         return data
+    text = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _depth(text) > MAX_DEPTH:
+        raise GeoJSONError(f"文件中的数组和对象嵌套超过 {MAX_DEPTH} 层，不是网格的 GeoJSON，请检查文件")
     try:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -9,7 +9,7 @@ from gis.geometry import repair_polygonal
 from grids.codes import GridCode, GridCodeError
 from grids.levels import DEFAULT_SCHEME, LevelScheme
 from grids.records import GridRecord
-from grids.topology import TopologyReport
+from grids.topology import TopologyReport, impossible_parent
 
 REPAIR_KINDS = {"no_geometry": "no_geometry", "out_of_range": "coordinates_out_of_range"}
 
@@ -19,6 +19,15 @@ def _text(value) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can store ``text``: no NUL character, no lone surrogate."""
+    try:
+        text.encode("utf-8")  # a lone surrogate cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def load_features(
@@ -45,11 +54,20 @@ def load_features(
         except GridCodeError as exc:
             report.error("malformed_code", code, f"feature {i}: {exc}")
             continue
+        try:
+            parent = grid_code.parent
+        except GridCodeError as exc:
+            report.error("malformed_code", code, impossible_parent(code, exc))
+            continue
         name = _text(props.get("name"))
         if name is None:
             report.error("missing_property", code, f"grid {code} has no 'name' property")
             continue
-        parent = grid_code.parent
+        if not _storable(name):
+            report.error(
+                "invalid_property", code, f"网格 {code} 的名称含有空字符或无效的字符编码，请修正后再导入"
+            )
+            continue
         level = _text(props.get("level")) or grid_code.level
         parent_code = _text(props.get("parent_code")) or (parent.value if parent else None)
         geometry = geometry_to_wgs84(feat.geometry, crs) if feat.geometry is not None else None

@@ -81,6 +81,12 @@ def m2(area: float) -> str:
     return f"{area:,.0f} m2" if area >= 10 else f"{area:.2f} m2"
 
 
+def impossible_parent(code: str, exc: GridCodeError) -> str:
+    """The message for a valid code that extends a code no grid can have (e.g. village 370102000001 of
+    street 370102000)."""
+    return f"网格 {code} 的上级编码不可能存在（{exc}），请检查编码"
+
+
 def check_topology(
     records: list[GridRecord],
     *,
@@ -114,6 +120,11 @@ def _check_codes(
         except GridCodeError as exc:
             report.error("malformed_code", rec.code, str(exc))
             continue
+        try:
+            expected_parent = code.parent
+        except GridCodeError as exc:
+            report.error("malformed_code", rec.code, impossible_parent(rec.code, exc))
+            continue
         if rec.level != code.level:
             report.error(
                 "level_mismatch",
@@ -121,7 +132,6 @@ def _check_codes(
                 f"grid {rec.code} says level {rec.level!r} but its code is a {code.level} code",
             )
             continue
-        expected_parent = code.parent
         if expected_parent is None and rec.parent_code is not None:
             report.error(
                 "code_not_extending_parent", rec.code, f"grid {rec.code} is a {rec.level} and has no parent"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import typer
 
 from server.auth.cli import users_app
 from server.case.cli import cases_app
 from server.category.cli import categories_app
-from server.cli_common import console, fail
+from server.cli_common import console, fail, session
 from server.config import get_settings
-from server.database import database_url, embedded_cluster
+from server.database import app_role, database_url, embedded_cluster, owner_database_url
 from server.errors import DomainError
 from server.grid.cli import demo_app, grids_app
 from server.localdb import LocalDBError
@@ -32,6 +35,8 @@ app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
 app.add_typer(review_app, name="review")
 app.add_typer(open311_app, name="open311")
+media_app = typer.Typer(help="The media store (the photos' files).", no_args_is_help=True)
+app.add_typer(media_app, name="media")
 
 
 @db_app.command("start")
@@ -75,10 +80,14 @@ def db_status() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
-    """Print the database URL the product uses."""
+def db_url(
+    owner: bool = typer.Option(
+        False, "--owner", help="The URL of the role that owns the schema (migrations), not the application's."
+    ),
+) -> None:
+    """Print the database URL the application uses (or, with --owner, the migrations)."""
     try:
-        print(database_url())
+        print(owner_database_url() if owner else database_url())
     except RuntimeError as exc:
         fail(str(exc))
 
@@ -88,12 +97,13 @@ def migrate(
     revision: str = typer.Argument("head", help="Target revision ('base' is the empty schema)."),
     down: bool = typer.Option(False, "--down", help="Downgrade to REVISION instead of upgrading."),
 ) -> None:
-    """Bring the database schema up to REVISION (default: the newest), or down to it with --down."""
+    """Bring the database schema up to REVISION (default: the newest), or down to it with --down, as the
+    role that owns the schema, granting the application's role what it may do."""
     from server import migrate as migrations
 
     step = migrations.downgrade if down else migrations.upgrade
     try:
-        step(database_url(), revision)
+        step(owner_database_url(), revision, app_role=app_role())
     except RuntimeError as exc:
         fail(str(exc))
     console.print(f"database {'downgraded' if down else 'migrated'} to {revision}")
@@ -122,7 +132,110 @@ def serve(
         reload=reload,
         workers=workers,
         timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown
+        # uvicorn would believe X-Forwarded-For from any loopback client; the app reads forwarded
+        # headers itself, only from the proxies in the settings (server.deps.client_address).
+        proxy_headers=False,
     )
+
+
+@media_app.command("sweep")
+def media_sweep(
+    older_than: float = typer.Option(
+        None, "--older-than", help="Minutes: only older files go (default GRIDOPS_MEDIA_ORPHAN_MINUTES)."
+    ),
+) -> None:
+    """Delete the stored files no photo names (left by failed uploads) once they are old enough."""
+    from server.grid.cli import progress_bar
+    from server.photo.storage import get_storage
+    from server.photo.sweep import sweep_media
+
+    settings = get_settings()
+    minutes = settings.media_orphan_minutes if older_than is None else older_than
+    storage = get_storage(settings)
+    total = sum(1 for _ in storage.files())
+    done = 0
+    with session() as db, progress_bar() as update:
+
+        def on_file() -> None:
+            nonlocal done
+            done += 1
+            update("检查照片文件", done, total)
+
+        result = sweep_media(db=db, storage=storage, older_than_s=minutes * 60, on_file=on_file)
+    if result.skipped:
+        fail("另一个进程正在清理照片文件，请稍后再试")
+    console.print(
+        f"检查了 {result.files} 个文件，其中 {result.old} 个超过 {minutes:g} 分钟；"
+        f"删除 {result.deleted} 个没有照片记录的文件和 {result.parts} 个未写完的临时文件"
+    )
+
+
+@app.command("backup")
+def backup_command(
+    directory: Path = typer.Argument(
+        None, help="A new (or empty) directory; default: <var_dir>/backups/gridops-<time>."
+    ),
+) -> None:
+    """Back up the database (pg_dump) and the photos' files into DIRECTORY, with a manifest and checksums."""
+    from server import backup
+    from server.grid.cli import progress_bar
+    from server.photo.storage import LocalStorage
+
+    settings = get_settings()
+    directory = directory or settings.var_dir / "backups" / f"gridops-{datetime.now():%Y%m%d-%H%M%S}"
+    try:
+        url = owner_database_url(settings)
+        with progress_bar() as update:
+            manifest = backup.backup(
+                directory=directory, url=url, storage=LocalStorage(settings.media_root), progress=update
+            )
+    except RuntimeError as exc:
+        fail(str(exc))
+    counts = manifest["counts"]
+    console.print(
+        f"备份已写入 {directory}：{counts['cases']} 个案件、{counts['events']} 条记录、"
+        f"{counts['photos']} 张照片（{len(manifest['files']) - 1} 个文件）"
+    )
+    if manifest["missing"]:
+        fail(
+            f"有 {len(manifest['missing'])} 个照片文件在存储中缺失或已损坏，未能备份"
+            f"（清单 {directory / 'manifest.json'} 的 missing 中列出）：请检查照片存储所在的磁盘"
+        )
+
+
+@app.command("restore")
+def restore_command(
+    directory: Path = typer.Argument(..., help="A directory written by `gridops backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace the data of a database that is not empty."),
+) -> None:
+    """Restore a backup into the configured (empty) database and the media store, checking every file's
+    checksum first."""
+    from server import backup
+    from server.grid.cli import progress_bar
+    from server.photo.storage import LocalStorage
+
+    settings = get_settings()
+    try:
+        url = owner_database_url(settings)
+        with progress_bar() as update:
+            manifest = backup.restore(
+                directory=directory,
+                url=url,
+                storage=LocalStorage(settings.media_root),
+                force=force,
+                progress=update,
+            )
+    except RuntimeError as exc:
+        fail(str(exc))
+    counts = manifest["counts"]
+    console.print(
+        f"已从 {directory} 恢复 {counts['cases']} 个案件、{counts['events']} 条记录、"
+        f"{counts['photos']} 张照片。请先运行 gridops migrate 把数据库结构升级到本程序的版本，再启动服务"
+    )
+    if manifest["missing"]:
+        console.print(
+            f"[yellow]注意：[/yellow]备份时有 {len(manifest['missing'])} 个照片文件缺失，这些照片无法显示"
+        )
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from server.database import new_session
+from server.database import new_session, owner_database_url
 
 console = Console(stderr=True)
 
@@ -20,9 +20,11 @@ def fail(message: str) -> None:
 
 
 @contextmanager
-def session() -> Iterator[Session]:
+def session(*, owner: bool = False) -> Iterator[Session]:
+    """A session as the application, or with ``owner`` as the role that owns the schema (maintenance that
+    alters or locks what only the owner may)."""
     try:
-        db = new_session()
+        db = new_session(owner_database_url()) if owner else new_session()
     except RuntimeError as exc:
         fail(str(exc))
     with db:

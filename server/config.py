@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -25,8 +26,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDOPS_DATABASE_URL")
     )
+    # With DATABASE_URL (the application's role, which owns nothing): the role that owns the schema, for
+    # the migrations and maintenance (`gridops migrate`, `gridops stats rebuild`). The migrations grant the
+    # application the user of DATABASE_URL. The embedded cluster has both roles and needs neither setting.
+    owner_database_url: str | None = None
     var_dir: Path = PROJECT_DIR / "var"
     admin_token: str | None = None
+    # While the database or the media store is down, requests are answered 503 with this Retry-After.
+    retry_after_seconds: int = 5
     level_scheme: str = "city:6:4,district:6,street:9,village:12,unit:15"
 
     # Grid import thresholds (see docs: errors stop an import, warnings do not).
@@ -37,6 +44,12 @@ class Settings(BaseSettings):
     # Largest bounding box and batch the grid API answers.
     bbox_max_features: int = 5000
     locate_batch_max: int = 10000
+
+    # Request bodies (server/limits.py), refused with 413 before they are read: any body (JSON, forms) up to
+    # body_max_bytes (10,000 points to locate are about 400 KB), file imports (grids, taxonomy) up to
+    # import_max_bytes; the photo routes allow their photos' own limits.
+    body_max_bytes: int = 1024 * 1024
+    import_max_bytes: int = 200 * 1024 * 1024
 
     # Vector tiles: the most features in one tile (case points: the most urgent and soonest due first), the
     # zoom below which cases come as clusters with counts instead of points, and the most cases a tile from
@@ -49,9 +62,26 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs access tokens; else kept in <var_dir>/secret-key
     access_token_minutes: int = 15
     refresh_token_days: int = 90
-    login_max_failures: int = 5  # per account within the window, then 429
-    login_ip_max_failures: int = 30  # per client address within the window
-    login_window_minutes: int = 15
+    # Failed logins are remembered for the window. One account from one address: a few free failures, then
+    # a wait that doubles with each further one, up to a cap. One address, whatever the account: a limit
+    # (password spraying). One account from everywhere: past a high limit, addresses the owner has no
+    # session from get one attempt per spacing (a botnet is slowed; nobody can lock the owner out).
+    login_window_minutes: int = 60
+    login_free_failures: int = 5  # per account and address, before the back-off starts
+    login_backoff_seconds: int = 30  # the first wait, doubled with each further failure...
+    login_backoff_max_seconds: int = 900  # ...up to this
+    login_ip_max_failures: int = 50  # per client address within the window, then 429 until they age
+    login_account_max_failures: int = 200  # per account from every address within the window, then...
+    login_account_spacing_seconds: int = 10  # ...one attempt per this many seconds from a new address
+
+    # Client addresses (login throttling, public reports): X-Forwarded-For and Forwarded are believed only
+    # from these proxies, a comma-separated list of addresses or CIDR networks (e.g. "127.0.0.1,10.0.0.0/8");
+    # empty: no proxy, the connection's own address is the client's.
+    trusted_proxies: str = ""
+
+    # The live event stream re-checks its caller (token, session, account, scope) this often, and at once
+    # when a session ends (logout, revocation, password change, account disabled).
+    events_recheck_seconds: float = Field(default=15.0, gt=0)
 
     # Working time: the local time zone, the daily working periods, and the holiday file that covers
     # years the calendar package does not know yet (default <var_dir>/holidays.yaml).
@@ -75,7 +105,15 @@ class Settings(BaseSettings):
     photo_geotag_max_m: float = 200.0
     photo_thumbnail_px: int = 320
     photo_public_px: int = 1600
+    # Pixel work (decoding, shrinking) on at most this many photos at once per process; a photo that finds
+    # no slot within the wait is answered 503 with Retry-After rather than queued.
+    photo_work_slots: int = 2
+    photo_work_wait_seconds: float = 3.0
     media_dir: Path | None = None
+    # The media sweep deletes stored files no photo row names (left by failed transactions) once they are
+    # this old (longer than any transaction that writes photos), every media_sweep_seconds (0: never).
+    media_orphan_minutes: float = 60.0
+    media_sweep_seconds: float = 3600.0
 
     # The grid heads' review: the share of a grid within this distance of its inspectors' tracks counts as
     # patrolled; the levels inspectors are assigned at (a grid of these levels with nobody is listed, up to
@@ -122,6 +160,10 @@ class Settings(BaseSettings):
     }  # fmt: skip
     public_max_photos: int = 4
     public_max_photo_bytes: int = 8 * 1024 * 1024
+    # Far below the staff's photo_max_pixels: a phone's ordinary photo is 12 MP, the copy kept for display
+    # is 1600 px, a WebP or PNG decodes in full (about 16 bytes a pixel for a WebP), and the report page
+    # shrinks a larger photo to 4000 px before sending it.
+    public_photo_max_pixels: int = 16_000_000
     public_max_description: int = 500
     public_reports_per_ip: int = 10
     public_reports_per_phone: int = 5
@@ -145,6 +187,16 @@ class Settings(BaseSettings):
         if abs(sum(weights.values()) - 1) > 1e-9:
             raise ValueError(f"score weights must sum to 1, these sum to {sum(weights.values())}")
         return weights
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        _networks(value)  # a wrong entry stops the start, named in the error
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -175,6 +227,12 @@ class Settings(BaseSettings):
     def resolved_secret_key(self) -> str:
         """The key that signs access tokens: from the environment, else kept in ``<var_dir>/secret-key``."""
         return self.secret_key or _kept_secret(self.var_dir / "secret-key")
+
+
+@lru_cache
+def _networks(spec: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A comma-separated list of addresses and CIDR networks."""
+    return tuple(ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
 
 
 @lru_cache

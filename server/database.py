@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from sqlalchemy import MetaData, create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from server.config import Settings, get_settings
-from server.localdb import Cluster
+from server.localdb import OWNER_ROLE, Cluster
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -29,18 +29,48 @@ def embedded_cluster(settings: Settings) -> Cluster:
     return Cluster(settings.pg_dir)
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """``DATABASE_URL`` when set, else the embedded cluster's database (which must be running)."""
-    settings = settings or get_settings()
-    if settings.database_url:
-        return settings.database_url
+def _running_cluster(settings: Settings) -> Cluster:
     cluster = embedded_cluster(settings)
     if not cluster.running():
         raise RuntimeError(
             "the embedded database is not running: start it with `gridops db start` "
             "(or set DATABASE_URL to another PostgreSQL/PostGIS database)"
         )
-    return cluster.url()
+    return cluster
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The application's URL: ``DATABASE_URL`` when set, else the embedded cluster's database (which must be
+    running) as the application role."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return _running_cluster(settings).url()
+
+
+def owner_database_url(settings: Settings | None = None) -> str:
+    """The URL of the role that owns the schema (migrations, maintenance): ``GRIDOPS_OWNER_DATABASE_URL``
+    beside ``DATABASE_URL``, else the embedded cluster's database as the owner role."""
+    settings = settings or get_settings()
+    if settings.owner_database_url:
+        return settings.owner_database_url
+    if settings.database_url:
+        raise RuntimeError(
+            "数据库结构须由拥有它的角色修改，应用的角色无权修改：请把 GRIDOPS_OWNER_DATABASE_URL 设为"
+            "该拥有者角色的连接地址（见 README 的「Database roles」一节），再运行本命令"
+        )
+    return _running_cluster(settings).url(user=OWNER_ROLE)
+
+
+def app_role(settings: Settings | None = None) -> str:
+    """The application's database role, which the migrations grant to: the user of its URL."""
+    role = make_url(database_url(settings)).username
+    if not role:
+        raise RuntimeError(
+            "DATABASE_URL 里没有用户名，无法知道给应用的哪个数据库角色授权：请在 DATABASE_URL 中写明应用"
+            "使用的用户名，再运行本命令"
+        )
+    return role
 
 
 @lru_cache

@@ -1,10 +1,14 @@
 """Typed dependency aliases shared by every router."""
 
+import math
+from ipaddress import ip_address
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 
+from server.config import get_settings
 from server.database import get_db
 from server.errors import Invalid
 
@@ -12,17 +16,89 @@ DB = Annotated[Session, Depends(get_db)]
 GEOJSON = "application/geo+json"
 
 
+# The longest free text a query parameter takes (a search, a code, a date), and the longest comma-separated
+# list (Open311's ids and service codes).
+TEXT_MAX = 100
+LIST_MAX = 1000
+
+
 def bounding_box(
     bbox: Annotated[
-        str, Query(description="west,south,east,north in WGS 84", examples=["117.0,36.6,117.1,36.7"])
+        str,
+        Query(
+            max_length=TEXT_MAX,
+            description="west,south,east,north in WGS 84: finite, west < east, south < north",
+            examples=["117.0,36.6,117.1,36.7"],
+        ),
     ],
 ) -> tuple[float, float, float, float]:
-    """The ``bbox`` query parameter as four numbers (422 otherwise)."""
+    """The ``bbox`` query parameter, the one parser of every route that takes a box: four finite numbers,
+    longitudes within -180..180 and latitudes within -90..90, west < east and south < north (422 saying
+    what to fix otherwise)."""
     try:
         west, south, east, north = (float(v) for v in bbox.split(","))
     except ValueError:
-        raise Invalid(f"bbox must be four numbers: west,south,east,north (got {bbox!r})") from None
+        raise Invalid("地图范围应为四个数字：西,南,东,北（经纬度），如 117.0,36.6,117.1,36.7") from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise Invalid("地图范围中的经纬度应为有限的数字，请检查后重试")
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise Invalid("地图范围的经度应在 -180 到 180 之间，请检查后重试")
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise Invalid("地图范围的纬度应在 -90 到 90 之间，请检查后重试")
+    if west >= east:
+        raise Invalid("地图范围的西边应小于东边：请按 西,南,东,北 的顺序填写")
+    if south >= north:
+        raise Invalid("地图范围的南边应小于北边：请按 西,南,东,北 的顺序填写")
     return west, south, east, north
 
 
 BBox = Annotated[tuple[float, float, float, float], Depends(bounding_box)]
+
+
+def _host(value: str) -> str:
+    """An address from a forwarded hop, without its port or IPv6 brackets."""
+    if value.startswith("["):
+        return value[1 : value.find("]")]
+    return value.split(":")[0] if value.count(":") == 1 else value
+
+
+def _forwarded_for(headers: Headers) -> list[str]:
+    """The addresses a request came through, the client first: from ``Forwarded`` (RFC 7239) when sent,
+    else from ``X-Forwarded-For``; an element without an address gives "" (unknown)."""
+    forwarded = headers.getlist("forwarded")
+    if forwarded:
+        hops = []
+        for element in ",".join(forwarded).split(","):
+            pairs = (pair.strip().partition("=") for pair in element.split(";"))
+            hops.append(next((_host(v.strip().strip('"')) for k, _, v in pairs if k.lower() == "for"), ""))
+        return hops
+    return [_host(hop.strip()) for hop in ",".join(headers.getlist("x-forwarded-for")).split(",")]
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address; the one way every route reads it. The connection's own, unless it comes from
+    a trusted proxy (settings ``trusted_proxies``): then the forwarded addresses are read from the nearest
+    back to the first that is no trusted proxy (what a client wrote in the header itself lies beyond it
+    and is ignored); an unreadable hop stops the walk at the last proxy."""
+    address = request.client.host if request.client else None
+    trusted = get_settings().trusted_proxy_networks
+
+    def is_proxy(host: str | None) -> bool:
+        try:
+            return host is not None and any(ip_address(host) in network for network in trusted)
+        except ValueError:
+            return False
+
+    if not is_proxy(address):
+        return address
+    for hop in reversed(_forwarded_for(request.headers)):
+        try:
+            address = str(ip_address(hop))
+        except ValueError:
+            break
+        if not is_proxy(address):
+            break
+    return address
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]

@@ -2,8 +2,11 @@
 
 The cluster runs with the machine's own PostgreSQL binaries, listens on a unix socket inside its
 directory and on 127.0.0.1 with a free port, and holds databases with the ``postgis`` and ``ltree``
-extensions, owned by a non-superuser role. When invoked as root, ``initdb`` and ``pg_ctl`` run as the
-``postgres`` user (``initdb`` refuses root) on a directory owned by that user.
+extensions. Two non-superuser roles share the cluster's password: ``gridops_owner`` owns the databases and
+every object in them and runs the migrations; ``gridops``, the application, owns nothing and has only the
+privileges the migrations grant it (on the audit trail ``case_event``: read and append). When invoked as
+root, ``initdb`` and ``pg_ctl`` run as the ``postgres`` user (``initdb`` refuses root) on a directory owned
+by that user.
 
 The same code starts the development cluster (``gridops db start``) and the test session's throwaway one.
 """
@@ -25,7 +28,8 @@ from urllib.parse import quote
 import psycopg2
 from psycopg2 import sql
 
-APP_ROLE = "gridops"
+APP_ROLE = "gridops"  # the application: owns nothing
+OWNER_ROLE = "gridops_owner"  # owns the databases and schema, runs the migrations
 SUPERUSER = "postgres"
 EXTENSIONS = ("postgis", "ltree")
 INSTALL_HINT = (
@@ -220,7 +224,8 @@ class Cluster:
     # -- databases -------------------------------------------------------------------------------
 
     def url(self, database: str = "gridops", *, user: str = APP_ROLE) -> str:
-        """A SQLAlchemy URL over the unix socket."""
+        """A SQLAlchemy URL over the unix socket: the application's, or with ``user=OWNER_ROLE`` the one the
+        migrations use."""
         password = quote(self.password, safe="")
         return (
             f"postgresql+psycopg2://{user}:{password}@/{database}"
@@ -234,38 +239,50 @@ class Cluster:
         return conn
 
     def ensure_database(self, name: str = "gridops", *, template: str | None = None) -> str:
-        """Create the app role and the database ``name`` (with its extensions) if missing; return its URL."""
+        """Create both roles and the database ``name`` (owned by the owner role, with its extensions) if
+        missing; return the application's URL. Whatever the application role owns in an existing database
+        (one made before the two roles) is handed to the owner role."""
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise LocalDBError(f"invalid database name {name!r}")
         conn = self.connect()
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
-                if cur.fetchone() is None:
-                    cur.execute(
-                        sql.SQL(
-                            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s"
-                        ).format(sql.Identifier(APP_ROLE)),
-                        (self.password,),
-                    )
+                for role in (OWNER_ROLE, APP_ROLE):
+                    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                    if cur.fetchone() is None:
+                        cur.execute(
+                            sql.SQL(
+                                "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s"
+                            ).format(sql.Identifier(role)),
+                            (self.password,),
+                        )
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cur.fetchone() is None:
+                row = cur.fetchone()
+                if row is None:
                     query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(name), sql.Identifier(APP_ROLE)
+                        sql.Identifier(name), sql.Identifier(OWNER_ROLE)
                     )
                     if template:
                         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
                     cur.execute(query)
         finally:
             conn.close()
-        if not template:
-            conn = self.connect(name)
-            try:
-                with conn.cursor() as cur:
+        if row is None and template:
+            return self.url(name)
+        conn = self.connect(name)
+        try:
+            with conn.cursor() as cur:
+                if row is not None:  # a no-op unless the application role owns something here
+                    cur.execute(
+                        sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                            sql.Identifier(APP_ROLE), sql.Identifier(OWNER_ROLE)
+                        )
+                    )
+                if not template:
                     for ext in EXTENSIONS:
                         cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
-            finally:
-                conn.close()
+        finally:
+            conn.close()
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -5,38 +5,35 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
 from server.api import api_router
-from server.case.supervision import Supervisor
+from server.case.supervision import Periodic, flag_overdue
 from server.config import get_settings
-from server.errors import DomainError
 from server.events.listener import listener
+from server.http_errors import install_error_handlers, refuse_unstorable
+from server.limits import BodyLimit
 from server.open311.views import router as open311_router
+from server.photo.sweep import sweep_orphan_media
 from server.public.views import pages_router
 from server.tiles.views import router as tiles_router
 from server.web.views import mount_web
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-    return "; ".join(parts)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The supervision sweep runs while the server does; the event listener starts with the first stream;
-    both stop with the server."""
-    supervisor = Supervisor(get_settings().supervision_sweep_seconds)
-    supervisor.start()
+    """The periodic jobs (the supervision and media sweeps) run while the server does; the event listener
+    starts with the first stream; all stop with the server."""
+    settings = get_settings()
+    jobs = [
+        Periodic("supervision", settings.supervision_sweep_seconds, flag_overdue),
+        Periodic("media-sweep", settings.media_sweep_seconds, sweep_orphan_media),
+    ]
+    for job in jobs:
+        job.start()
     yield
-    supervisor.stop()
+    for job in jobs:
+        job.stop()
     listener.stop()
 
 
@@ -46,17 +43,10 @@ def create_app() -> FastAPI:
         title="GridOps",
         version="0.1.0",
         description="Grid-based city management: the grid hierarchy, people, cases and the command center.",
+        dependencies=[Depends(refuse_unstorable)],  # NUL, lone surrogates, NaN: 422 before any route runs
     )
-
-    @app.exception_handler(DomainError)
-    def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": _validation_message(exc), "errors": jsonable_encoder(exc.errors())}, status_code=422
-        )
+    install_error_handlers(app)  # one error shape (server/http_errors.py), 503 + Retry-After in outages
+    app.add_middleware(BodyLimit)  # 413 for a body over its route's limit, before it is read
 
     @app.get("/health", tags=["meta"], summary="Liveness check")
     def health() -> dict:

@@ -1,4 +1,8 @@
-"""Alembic, driven from code: ``gridops migrate`` and the tests use these."""
+"""Alembic, driven from code: ``gridops migrate`` and the tests use these.
+
+``url`` is the owner role's (the migrations create and alter what it owns); ``app_role`` is the application's
+role, which the migrations grant what it may do (the embedded cluster's by default).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,20 @@ from alembic.config import Config
 
 from alembic import command
 from server.config import PROJECT_DIR
+from server.localdb import APP_ROLE
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, app_role: str = APP_ROLE) -> Config:
     config = Config(str(PROJECT_DIR / "alembic.ini"))
     config.attributes["url"] = url
+    config.attributes["app_role"] = app_role
     config.attributes["skip_logging"] = True
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, app_role: str = APP_ROLE) -> None:
+    command.upgrade(alembic_config(url, app_role), revision)
 
 
-def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+def downgrade(url: str, revision: str, *, app_role: str = APP_ROLE) -> None:
+    command.downgrade(alembic_config(url, app_role), revision)

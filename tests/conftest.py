@@ -1,5 +1,9 @@
 """The test session's own PostGIS: one throwaway cluster, a migrated template, a database per need.
 
+As in production, the migrations run as the role that owns the schema and everything else as the
+application's role, which owns nothing: every URL and session the fixtures give is the application's;
+``owner_url`` turns one into the owner's, for the tests of migrations and maintenance.
+
 A test that needs PostGIS never skips: when the cluster cannot start, the run fails with the reason.
 """
 
@@ -8,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +20,20 @@ import pytest
 from sqlalchemy.orm import Session
 
 TEMPLATE = "gridops_template"
+
+
+def screenshot_dir(kind: str) -> Path:
+    """Where the page and app tests save their screenshots: ``var/screenshots/<kind>`` (ignored by git), or
+    ``$GRIDOPS_SCREENSHOT_DIR/<kind>``; ``make screenshots`` points it at docs/screenshots to refresh the
+    README's pictures. Tests never write into tracked files."""
+    from server.config import PROJECT_DIR
+
+    root = Path(os.environ.get("GRIDOPS_SCREENSHOT_DIR") or PROJECT_DIR / "var" / "screenshots")
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 ADMIN_TOKEN = "test-admin-token"
 
 
@@ -24,6 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["GRIDOPS_SUPERVISION_SWEEP_SECONDS"] = "0"  # tests sweep when they mean to
     os.environ["GRIDOPS_VAR_DIR"] = tempfile.mkdtemp(prefix="gridops-test-var-")
     os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("GRIDOPS_OWNER_DATABASE_URL", None)
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +59,21 @@ def pg_cluster():
 def template_db(pg_cluster) -> str:
     """A database migrated to head, used only as a template for the others."""
     from server import migrate
+    from server.localdb import OWNER_ROLE
 
-    url = pg_cluster.ensure_database(TEMPLATE)
-    migrate.upgrade(url)
+    pg_cluster.ensure_database(TEMPLATE)
+    migrate.upgrade(pg_cluster.url(TEMPLATE, user=OWNER_ROLE))
     return TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def owner_url(pg_cluster) -> Callable[[str], str]:
+    """The URL of the role that owns the schema, for the database an application URL names."""
+    from sqlalchemy.engine import make_url
+
+    from server.localdb import OWNER_ROLE
+
+    return lambda url: pg_cluster.url(make_url(url).database, user=OWNER_ROLE)
 
 
 @pytest.fixture
@@ -166,6 +196,19 @@ def demo_db(demo_engine) -> Iterator[Session]:
     """A session on the demo city, rolled back afterwards."""
     with rolled_back(demo_engine) as session:
         yield session
+
+
+@pytest.fixture
+def demo_owner_db(demo_url, owner_url) -> Iterator[Session]:
+    """A session on the demo city as the role that owns the schema, rolled back afterwards (its connection
+    is closed then, so the demo database can still be cloned)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(owner_url(demo_url), poolclass=NullPool)
+    with rolled_back(engine) as session:
+        yield session
+    engine.dispose()
 
 
 @pytest.fixture

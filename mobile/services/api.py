@@ -14,6 +14,7 @@ Errors a person sees:
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,7 @@ class Api:
         self.backoff_cap_s = backoff_cap_s
         self._sleep = sleep
         self._http = requests.Session()
+        self._refreshing = threading.Lock()
         self._http.headers["Accept"] = "application/json"
 
     # -- login ----------------------------------------------------------------------------------------
@@ -130,27 +132,33 @@ class Api:
             },
         )
 
-    def _refresh(self) -> None:
-        auth = self.auth
-        if auth is None:
-            raise LoginRequired("请先登录。")
-        try:
-            answer = self._send(
-                "POST", "api/auth/refresh", json={"refresh_token": auth["refresh_token"]}, authorized=False
-            )
-        except ApiError as exc:
-            if exc.status in (400, 401, 403, 422):
-                self.store.set("auth", None)
-                raise LoginRequired(f"登录已失效（{exc.message}），请重新登录。") from exc
-            raise
-        self._keep(answer)
+    def _refresh(self, seen: str | None) -> None:
+        """Rotate the tokens, one thread at a time: a thread that waited while another one rotated the
+        refresh token it saw (``seen``) uses the new tokens, since presenting a rotated-away refresh token
+        again ends the session on the server."""
+        with self._refreshing:
+            auth = self.auth
+            if auth is None:
+                raise LoginRequired("请先登录。")
+            if auth["refresh_token"] != seen:
+                return
+            try:
+                answer = self._send(
+                    "POST", "api/auth/refresh", json={"refresh_token": seen}, authorized=False
+                )
+            except ApiError as exc:
+                if exc.status in (400, 401, 403, 422):
+                    self.store.set("auth", None)
+                    raise LoginRequired(f"登录已失效（{exc.message}），请重新登录。") from exc
+                raise
+            self._keep(answer)
 
     def _access_token(self) -> str:
         auth = self.auth
         if auth is None:
             raise LoginRequired("请先登录。")
         if datetime.fromisoformat(auth["access_expires_at"]) - REFRESH_MARGIN < datetime.now(UTC):
-            self._refresh()
+            self._refresh(auth["refresh_token"])
             auth = self.auth
         return auth["access_token"]
 
@@ -164,12 +172,13 @@ class Api:
 
     def request(self, method: str, path: str, **kwargs) -> dict | list | bytes:
         """An authorized request: refreshes the access token when it is about to expire or was refused."""
+        seen = (self.auth or {}).get("refresh_token")
         try:
             return self._send(method, path, **kwargs)
         except ApiError as exc:
             if exc.status != 401:
                 raise
-        self._refresh()
+        self._refresh(seen)
         return self._send(method, path, **kwargs)
 
     def _send(

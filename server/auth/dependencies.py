@@ -99,7 +99,14 @@ def stream_principal(
     return _principal(db, credentials.credentials if credentials else access_token)
 
 
+def optional_principal(db: DB, credentials: Credentials) -> Principal | None:
+    """The caller when a token is sent (401 when it fails, as ``current_principal``), else None: for
+    routes open to the public that tell logged-in users more."""
+    return None if credentials is None else _principal(db, credentials.credentials)
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def _either(names: tuple[str, ...]) -> str:

@@ -37,8 +37,10 @@ class User(Base):
 class DeviceSession(Base):
     """A login on one device: the refresh token (kept as a sha256 hash) that keeps it alive.
 
-    One live session per user and device. ``previous_hash`` is the refresh token before the last rotation,
-    still accepted until the new one is used, in case the answer carrying the new one was lost."""
+    One live session per user and device; every refresh token issued from the login belongs to it (the
+    session is the token family). ``previous_hash`` is the refresh token before the last rotation, still
+    accepted until the new one is used, in case the answer carrying the new one was lost. Tokens rotated
+    away for good are kept in ``retired_refresh_token``: one presented again is a reuse."""
 
     __tablename__ = "device_session"
 
@@ -63,6 +65,22 @@ class DeviceSession(Base):
             postgresql_where=text("revoked_at IS NULL"),
         ),
         Index("ix_device_session_previous_hash", "previous_hash"),
+    )
+
+
+class RetiredRefreshToken(Base):
+    """A refresh token of a session that is no longer accepted (sha256 hash), kept as long as the token
+    could have lived: presenting it again means a copy of it is in other hands, and ends its session."""
+
+    __tablename__ = "retired_refresh_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("device_session.id", ondelete="CASCADE"))
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_retired_refresh_token_session_id", "session_id"),
+        Index("ix_retired_refresh_token_retired_at", "retired_at"),
     )
 
 

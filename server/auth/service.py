@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.auth import passwords, throttle, tokens
 from server.auth.errors import Unauthorized
-from server.auth.models import DeviceSession, User
+from server.auth.models import DeviceSession, RetiredRefreshToken, User
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, NotFound
+from server.events.listener import notify_session_end
 from server.grid import service as grid_service
 
 WRONG_LOGIN = "wrong login or password"
+REUSED_REFRESH_TOKEN = "这个登录凭证已经用过，可能被他人复制：为了安全，这台设备的登录已全部退出，请重新登录"
 
 
 def _now() -> datetime:
@@ -101,7 +104,7 @@ def change_password(
     """The user's own change: the old password is checked (and throttled like a login), the user's other
     sessions are ended. Returns how many were."""
     now = _now()
-    throttle.check(db=db, key=user.phone, ip=ip, now=now)
+    throttle.check(db=db, key=user.phone, ip=ip, known_address=True, now=now)  # the caller is logged in
     if not passwords.verify(user.password_hash, old_password):
         throttle.record_failure(db=db, key=user.phone, ip=ip, now=now)
         db.commit()
@@ -154,13 +157,24 @@ def _issue(db: Session, user: User, session: DeviceSession, now: datetime) -> Is
 def _revoke(
     db: Session, *, user_id: int, now: datetime, keep: int | None = None, device_id: str | None = None
 ) -> int:
-    """End a user's live sessions (but ``keep``; only ``device_id``'s when given); returns how many."""
+    """End a user's live sessions (but ``keep``; only ``device_id``'s when given); returns how many. The
+    user's open event streams hear of it at commit (``notify_session_end``) and re-check at once."""
     query = update(DeviceSession).where(DeviceSession.user_id == user_id, DeviceSession.revoked_at.is_(None))
     if keep is not None:
         query = query.where(DeviceSession.id != keep)
     if device_id is not None:
         query = query.where(DeviceSession.device_id == device_id)
-    return db.execute(query.values(revoked_at=now)).rowcount
+    revoked = db.execute(query.values(revoked_at=now)).rowcount
+    if revoked:
+        notify_session_end(db, user_id)
+    return revoked
+
+
+def _known_address(db: Session, user: User | None, ip: str | None) -> bool:
+    """Whether the user has (or had) a session from this address: the owner's own places."""
+    if user is None or ip is None:
+        return False
+    return db.scalar(select(exists().where(DeviceSession.user_id == user.id, DeviceSession.last_ip == ip)))
 
 
 def login(
@@ -168,14 +182,14 @@ def login(
 ) -> Issued:
     """Log in by phone or username from a device, replacing that device's earlier session.
 
-    Failures count per account and per address; past the limits the login is refused (429) before the
-    password is looked at. An unknown login costs the same hashing time as a wrong password and gets the
-    same answer."""
+    Failures count per account and address, per address, and per account (``throttle``); past the limits
+    the login is refused (429) before the password is looked at. An unknown login costs the same hashing
+    time as a wrong password and gets the same answer."""
     now = _now()
     login = login.strip()
     user = db.scalar(select(User).where(_named(login)).limit(1).with_for_update())
     key = user.phone if user is not None else login.lower()
-    throttle.check(db=db, key=key, ip=ip, now=now)
+    throttle.check(db=db, key=key, ip=ip, known_address=_known_address(db, user, ip), now=now)
     if user is not None and user.password_hash is None:
         raise Forbidden("this account has no password yet: ask an administrator to set one")
     if not passwords.verify(user.password_hash if user else None, password):
@@ -186,7 +200,7 @@ def login(
         raise Forbidden("this account is disabled")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    throttle.clear(db=db, key=key)
+    throttle.clear(db=db, key=key, ip=ip)
     _revoke(db, user_id=user.id, now=now, device_id=device_id)
     session = DeviceSession(
         user_id=user.id, device_id=device_id, device_name=device_name, created_at=now, last_ip=ip
@@ -206,11 +220,45 @@ def _check_live(session: DeviceSession, user: User, now: datetime) -> None:
         raise Unauthorized("this account is disabled")
 
 
+def _retire(db: Session, session: DeviceSession, token_hash: str | None, now: datetime) -> None:
+    """Keep a refresh token that is no longer accepted, so that presenting it again is seen as a reuse;
+    forget those retired longer ago than a token lives (such a token would have expired anyway)."""
+    db.execute(
+        delete(RetiredRefreshToken).where(
+            RetiredRefreshToken.retired_at < now - timedelta(days=get_settings().refresh_token_days)
+        )
+    )
+    if token_hash is not None:
+        db.add(RetiredRefreshToken(token_hash=token_hash, session_id=session.id, retired_at=now))
+
+
+def _refuse_unknown(db: Session, digest: str, now: datetime) -> NoReturn:
+    """401 for a refresh token no session accepts. A retired one presented again means a copy of it is
+    in other hands (OAuth 2.0 Security BCP): the session it came from ends, every token of it with it."""
+    session_id = db.scalar(
+        select(RetiredRefreshToken.session_id).where(RetiredRefreshToken.token_hash == digest)
+    )
+    if session_id is not None:
+        user_id = db.scalar(
+            update(DeviceSession)
+            .where(DeviceSession.id == session_id, DeviceSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(DeviceSession.user_id)
+        )
+        if user_id is not None:
+            notify_session_end(db, user_id)
+        db.commit()
+        if user_id is not None:
+            raise Unauthorized(REUSED_REFRESH_TOKEN)
+    raise Unauthorized("this refresh token is not valid: log in again")
+
+
 def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
     """A new access token and a rotated refresh token, the session's expiry slid forward.
 
     The token before the last rotation stays accepted until the newest one has been used: a phone that
-    never received the answer to its refresh can refresh again with the token it still holds."""
+    never received the answer to its refresh can refresh again with the token it still holds. Any other
+    token the session ever issued is a reuse and ends the session (``_refuse_unknown``)."""
     now = _now()
     digest = tokens.digest(refresh_token)
     row = db.execute(
@@ -220,11 +268,14 @@ def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
         .with_for_update(of=DeviceSession)
     ).first()
     if row is None:
-        raise Unauthorized("this refresh token is not valid: log in again")
+        _refuse_unknown(db, digest, now)
     session, user = row
     _check_live(session, user, now)
-    if session.refresh_hash == digest:
+    if session.refresh_hash == digest:  # the newest used: its predecessor is done
+        _retire(db, session, session.previous_hash, now)
         session.previous_hash = digest
+    else:  # the predecessor again (the answer was lost): the newest, never received, is done
+        _retire(db, session, session.refresh_hash, now)
     session.last_ip = ip
     issued = _issue(db, user, session, now)
     db.commit()
@@ -274,6 +325,7 @@ def revoke_session(*, db: Session, session_id: int, owner_id: int | None = None)
     session = get_session(db=db, session_id=session_id, owner_id=owner_id)
     if session.revoked_at is None:
         session.revoked_at = _now()
+        notify_session_end(db, session.user_id)
         db.commit()
     return session
 

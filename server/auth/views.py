@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 
 from server.auth import service
 from server.auth.dependencies import AdminRequired, CurrentUser, Principal
@@ -23,7 +23,7 @@ from server.auth.schemas import (
     UserCreate,
     UserOut,
 )
-from server.deps import DB
+from server.deps import DB, ClientAddress
 from server.errors import Forbidden
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -48,10 +48,6 @@ def create_user(data: UserCreate, db: DB):
 )
 def set_password(user_id: int, body: PasswordSet, db: DB):
     return service.set_password(db=db, user=service.get_user(db=db, user_id=user_id), password=body.password)
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _token_out(issued: service.Issued) -> TokenOut:
@@ -88,7 +84,7 @@ def _own_user_id(principal: Principal) -> int:
         429: {"description": "Too many failed logins: the Retry-After header says for how long"},
     },
 )
-def login(body: LoginIn, request: Request, db: DB):
+def login(body: LoginIn, ip: ClientAddress, db: DB):
     try:
         issued = service.login(
             db=db,
@@ -96,7 +92,7 @@ def login(body: LoginIn, request: Request, db: DB):
             password=body.password,
             device_id=body.device_id,
             device_name=body.device_name,
-            ip=_client_ip(request),
+            ip=ip,
         )
     except TooManyAttempts as exc:
         raise _throttled(exc) from None
@@ -111,8 +107,8 @@ def login(body: LoginIn, request: Request, db: DB):
         401: {"description": "The refresh token was revoked, has expired or is unknown: log in again"}
     },
 )
-def refresh(body: RefreshIn, request: Request, db: DB):
-    return _token_out(service.refresh(db=db, refresh_token=body.refresh_token, ip=_client_ip(request)))
+def refresh(body: RefreshIn, ip: ClientAddress, db: DB):
+    return _token_out(service.refresh(db=db, refresh_token=body.refresh_token, ip=ip))
 
 
 @auth_router.post("/logout", response_model=SessionOut, summary="Log out: end the current session")
@@ -170,7 +166,7 @@ def revoke_device(session_id: int, principal: CurrentUser, db: DB):
     summary="Change one's own password (ends one's other sessions)",
     responses={403: {"description": "The current password is wrong"}},
 )
-def change_password(body: PasswordChange, principal: CurrentUser, request: Request, db: DB):
+def change_password(body: PasswordChange, principal: CurrentUser, ip: ClientAddress, db: DB):
     _own_user_id(principal)
     try:
         revoked = service.change_password(
@@ -179,7 +175,7 @@ def change_password(body: PasswordChange, principal: CurrentUser, request: Reque
             session_id=principal.session_id,
             old_password=body.old_password,
             new_password=body.new_password,
-            ip=_client_ip(request),
+            ip=ip,
         )
     except TooManyAttempts as exc:
         raise _throttled(exc) from None

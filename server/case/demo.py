@@ -25,7 +25,7 @@ from server.case.schemas import ActionIn, ReportIn
 from server.case.scope import scope_of
 from server.category.models import Category
 from server.grid.demo import DEMO_PASSWORD
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
 
 NAMESPACE = uuid.UUID("6f1c2a56-58a4-4c39-9a51-3c1d1f0e2b7a")
 SEED = 2026
@@ -146,7 +146,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             select(User, Grid)
             .join(GridAssignment, GridAssignment.user_id == User.id)
             .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-            .where(GridAssignment.role == "inspector", GridAssignment.ends_on.is_(None))
+            .where(GridAssignment.role == "inspector", in_force(today()))
             .order_by(User.id)
         )
     )

@@ -1,9 +1,16 @@
 """What a user may see: the grid subtrees it is bound to, and the cases dispatched to its department.
 
-A user bound to grids (its home grid, or the grids it heads or patrols) sees the cases in their subtrees;
-a department user sees the cases ever dispatched to its department; an administrator, and command-center
-staff or leaders bound to no grid, see the whole city. Every case query goes through ``visible``, so a
-list never shows what a detail would refuse."""
+- An administrator sees the whole city.
+- The city-wide roles (``CITY_WIDE_ROLES``: command-center staff and leaders) see the whole city, or the
+  subtree of their home grid (``user.grid_code``) when they have one. Assignments never widen or narrow
+  this: city-wide scope comes from the role, never from the absence of an assignment.
+- Everyone else (grid heads, inspectors) sees the subtrees of their home grid and of the grids they head
+  or patrol by an assignment in force today (``server.grid.models.in_force``: from its first to its last
+  day, both included, local dates). A grid head with no assignment in force and no home grid sees no grid.
+- A department user sees the cases ever dispatched to its department.
+- Everyone sees the cases they reported and the tasks given to them.
+
+Every case query goes through ``visible``, so a list never shows what a detail would refuse."""
 
 from __future__ import annotations
 
@@ -16,9 +23,9 @@ from server.auth.dependencies import Principal
 from server.case.flows import State
 from server.case.models import Case, CaseDispatch
 from server.category.models import Department
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
 
-CITY_WIDE_ROLES = frozenset({"acceptor", "shift_lead", "dispatcher", "leader", "grid_head"})
+CITY_WIDE_ROLES = frozenset({"acceptor", "shift_lead", "dispatcher", "leader"})
 
 
 @dataclass(frozen=True)
@@ -33,22 +40,20 @@ def scope_of(*, db: Session, principal: Principal) -> Scope:
     if principal.has("admin"):
         return Scope(principal.user_id, True, (), None)
     user = principal.user
-    codes = {
-        code
-        for (code,) in db.execute(
-            select(GridAssignment.grid_code).where(
-                GridAssignment.user_id == user.id, GridAssignment.ends_on.is_(None)
-            )
-        )
-    }
-    if user.grid_code:
-        codes.add(user.grid_code)
-    paths = tuple(db.scalars(select(Grid.path).where(CURRENT, Grid.code.in_(codes)))) if codes else ()
     department_id = None
     if user.department_code and principal.has("department"):
         department_id = db.scalar(select(Department.id).where(Department.code == user.department_code))
-    everything = not codes and bool(principal.roles & CITY_WIDE_ROLES)
-    return Scope(user.id, everything, paths, department_id)
+    if principal.has(*CITY_WIDE_ROLES) and not user.grid_code:
+        return Scope(user.id, True, (), department_id)
+    codes = set(
+        db.scalars(
+            select(GridAssignment.grid_code).where(GridAssignment.user_id == user.id, in_force(today()))
+        )
+    )
+    if user.grid_code:
+        codes.add(user.grid_code)
+    paths = tuple(db.scalars(select(Grid.path).where(CURRENT, Grid.code.in_(codes)))) if codes else ()
+    return Scope(user.id, False, paths, department_id)
 
 
 def visible(scope: Scope) -> ColumnElement[bool]:

@@ -51,13 +51,14 @@ from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.grid import service as grid_service
-from server.grid.models import CURRENT, Grid, GridAssignment
-from server.photo.processing import process_photo
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
+from server.photo.processing import ProcessedPhoto, process_photo
 from server.photo.storage import get_storage
 from server.worktime.calendar import WorkCalendar, load_calendar, parse_step_limits
 
 SYSTEM_ACTOR = "系统"
 URGENCY_ORDER = {"urgent": 0, "important": 1, "normal": 2}
+CLIENT_UUID_TAKEN = "这个上报编号已被另一份内容不同的上报使用：请为这份上报生成新的编号后再提交"
 # Which roles may add which kind of photo (the administrator may add any).
 PHOTO_ROLE_HOLDERS = {
     "before": {"inspector", "acceptor"},
@@ -466,11 +467,38 @@ def intake(
     The same UUID with other content is refused (409). A retry is answered from the stored case before
     anything else is checked (the taxonomy or the grids may have changed since); two posts of one UUID
     at the same moment meet at the unique index, which makes one wait for the other's commit and fail."""
+    case, created = receive(db=db, principal=principal, data=data, at=at)
+    db.commit()
+    return case, created
+
+
+def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOut, bool]:
+    """``intake`` as the API answers it: the case described inside the intake's own transaction, then
+    committed, so a report costs one connection checkout and one transaction instead of two."""
+    case, created = receive(db=db, principal=principal, data=data)
+    (summary,) = describe(db=db, cases=[case])
+    db.commit()
+    return summary, created
+
+
+def receive(
+    *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
+) -> tuple[Case, bool]:
+    """``intake`` without its commit, for a caller whose own rows (a citizen report's photos and token)
+    must be committed with the case or not at all. Call it before any other write of the transaction: a
+    retry racing its first post rolls the transaction back."""
     channel = _channel(principal, data.channel)
     digest = content_hash(data, principal.user_id)
-    existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
-    if existing is not None:
-        return _same_report(existing, data, digest), False
+    # One round trip for two reads: the database's clock (the case's received time) and the case this
+    # client UUID already made, if any.
+    clock_now, existing_id = db.execute(
+        select(
+            func.clock_timestamp(),
+            select(Case.id).where(Case.client_uuid == data.client_uuid).scalar_subquery(),
+        )
+    ).one()
+    if existing_id is not None:
+        return _same_report(db.get(Case, existing_id), data, digest), False
     category = category_service.get_category(db=db, code=data.category)
     lon, lat, chain = grid_service.locate(db=db, lon=data.lon, lat=data.lat, crs=data.crs)
     if not chain:
@@ -481,7 +509,7 @@ def intake(
     leaf = chain[-1]
     district = next((g for g in chain if g.level == "district"), chain[min(1, len(chain) - 1)])
     village = next((g for g in chain if g.level == "village"), None)
-    now = _now(db, at)
+    now = at or clock_now
     cal = calendar()
     department = category_service.responsible_department(
         db=db, category=category, district_code=district.code
@@ -554,18 +582,14 @@ def intake(
             "device_time": data.device_time.isoformat() if data.device_time else None,
         },
     )
-    db.commit()
     return case, True
 
 
 def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
-    """The case a client UUID already made, when the content is the same; 409 when it is not."""
+    """The case a client UUID already made, when the content is the same; 409 when it is not, saying only
+    that the UUID is taken: the case it made may be another reporter's, so nothing of it is told."""
     if existing.content_hash != digest:
-        raise Conflict(
-            f"report {data.client_uuid} was already received as case {existing.code} with other content: "
-            "a new report needs a new client_uuid",
-            code=existing.code,
-        )
+        raise Conflict(CLIENT_UUID_TAKEN)
     return existing
 
 
@@ -735,7 +759,7 @@ def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
         .where(
             GridAssignment.grid_code.in_(codes),
             GridAssignment.role == "inspector",
-            GridAssignment.ends_on.is_(None),
+            in_force(today()),
             User.active,
         )
         .order_by(func.length(GridAssignment.grid_code).desc(), GridAssignment.id)
@@ -1032,6 +1056,41 @@ def add_photo(
         thumbnail_px=settings.photo_thumbnail_px,
         public_px=settings.photo_public_px,
     )
+    try:
+        row, created = attach_photo(db=db, principal=principal, case=case, role=role, photo=photo, at=at)
+    except IntegrityError as exc:
+        if "uq_case_photo_case_id_role_sha256" not in str(exc.orig):
+            raise
+        # The same photo sent twice at once (a retry racing its original): the unique index made this
+        # one wait for the other's commit, and the photo that one stored is the answer.
+        db.rollback()
+        return attach_photo(db=db, principal=principal, case=case, role=role, photo=photo, at=at)
+    if created:
+        db.commit()
+    return row, created
+
+
+def store_photo(photo: ProcessedPhoto) -> tuple[str, str, str]:
+    """Write a photo's files (the original, the public copy, the thumbnail) and return their keys. Files
+    are written before the rows naming them and committed with those rows: a store that fails (a full
+    disk) raises before any row exists, and a commit that fails leaves files no row names, which the
+    media sweep removes (server/photo/sweep.py)."""
+    storage = get_storage(get_settings())
+    original, public, thumbnail = (storage.put(b) for b in (photo.original, photo.public, photo.thumbnail))
+    return original, public, thumbnail
+
+
+def attach_photo(
+    *,
+    db: Session,
+    principal: Principal,
+    case: Case,
+    role: str,
+    photo: ProcessedPhoto,
+    at: datetime | None = None,
+) -> tuple[CasePhoto, bool]:
+    """The photo's files, row and event (flushed, not committed), or the row the same bytes already have
+    in this role (``created`` False)."""
     existing = db.scalar(
         select(CasePhoto).where(
             CasePhoto.case_id == case.id, CasePhoto.role == role, CasePhoto.sha256 == photo.sha256
@@ -1041,10 +1100,8 @@ def add_photo(
         return existing, False
     if case.state in TERMINAL:
         raise Conflict(f"case {case.code} is {case.state}: it takes no more photos")
-    storage = get_storage(settings)
-    original_key, public_key, thumbnail_key = (
-        storage.put(blob) for blob in (photo.original, photo.public, photo.thumbnail)
-    )
+    settings = get_settings()
+    original_key, public_key, thumbnail_key = store_photo(photo)
     geotag = photo.geotag
     distance = None
     if geotag.lon is not None and geotag.lat is not None:
@@ -1080,7 +1137,6 @@ def add_photo(
         db, case, principal, "add_photo", case.state, row.uploaded_at,
         role=acting[0], photo_ids=[row.id], data=data_out,
     )  # fmt: skip
-    db.commit()
     return row, True
 
 

@@ -34,7 +34,7 @@ from server.case.schemas import (
 )
 from server.case.scope import Scope, scope_of
 from server.config import get_settings
-from server.deps import DB, GEOJSON, BBox
+from server.deps import DB, GEOJSON, TEXT_MAX, BBox
 from server.grid import service as grid_service
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -69,23 +69,28 @@ Reporter = Annotated[Principal, require_roles("inspector", "acceptor", "admin")]
     },
 )
 def report(data: ReportIn, principal: Reporter, db: DB, response: Response):
-    case, created = service.intake(db=db, principal=principal, data=data)
+    summary, created = service.report(db=db, principal=principal, data=data)
     if not created:
         response.status_code = 200
-    (summary,) = service.describe(db=db, cases=[case])
     return summary
 
 
 def case_filter(
     state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
-    category: Annotated[str | None, Query(description="Category code")] = None,
-    grid: Annotated[str | None, Query(description="Grid code: cases in its subtree")] = None,
-    department: Annotated[str | None, Query(description="Department code: cases dispatched to it")] = None,
-    tag: Annotated[str | None, Query(description="Tag code")] = None,
+    category: Annotated[str | None, Query(max_length=TEXT_MAX, description="Category code")] = None,
+    grid: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="Grid code: cases in its subtree")
+    ] = None,
+    department: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="Department code: cases dispatched to it")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=TEXT_MAX, description="Tag code")] = None,
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false)")] = None,
     supervised: Annotated[bool | None, Query(description="Flagged for supervision")] = None,
-    channel: Annotated[str | None, Query()] = None,
-    q: Annotated[str | None, Query(description="Text in the code, description or address")] = None,
+    channel: Annotated[str | None, Query(max_length=TEXT_MAX)] = None,
+    q: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="Text in the code, description or address")
+    ] = None,
     queue: Annotated[QueueName | None, Query(description="A desk queue (GET /api/cases/queues)")] = None,
 ) -> service.CaseFilter:
     return service.CaseFilter(

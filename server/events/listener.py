@@ -1,12 +1,14 @@
 """One LISTEN connection per server process, fanning notifications out to the open streams.
 
 A daemon thread holds an autocommit psycopg2 connection listening on ``case_change`` (sent at commit by
-the trigger ``case_file_notify``) and ``patrol_position`` (sent at commit by ``server.patrol.service`` when
-track points are stored), waits on it with ``select()`` and hands each payload, with its channel, to the
-subscriptions that want it. A subscription is a bounded ``asyncio.Queue`` on its own event loop, fed
-with ``loop.call_soon_threadsafe``, so the thread never waits for a client: one whose queue is full is
-dropped with a final ``OVERFLOW``. When the connection drops, the thread reconnects with growing pauses;
-every subscription then gets ``READY`` again, since notifications sent meanwhile are lost."""
+the trigger ``case_file_notify``), ``patrol_position`` (sent at commit by ``server.patrol.service`` when
+track points are stored) and ``session_end`` (sent at commit by ``server.auth.service`` when sessions of
+a user end: logout, revocation, password change, account disabled), waits on it with ``select()`` and
+hands each payload, with its channel, to the subscriptions that want it. A subscription is a bounded
+``asyncio.Queue`` on its own event loop, fed with ``loop.call_soon_threadsafe``, so the thread never
+waits for a client: one whose queue is full is dropped with a final ``OVERFLOW``. When the connection
+drops, the thread reconnects with growing pauses; every subscription then gets ``READY`` again, since
+notifications sent meanwhile are lost."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg2
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from server.database import get_engine
 
@@ -26,7 +30,8 @@ log = logging.getLogger(__name__)
 
 CASE_CHANNEL = "case_change"
 POSITION_CHANNEL = "patrol_position"
-CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL)
+SESSION_CHANNEL = "session_end"
+CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL, SESSION_CHANNEL)
 APPLICATION_NAME = "gridops-events"  # how the connection shows in pg_stat_activity
 QUEUE_SIZE = 1000
 POLL_SECONDS = 1.0  # how long one select() waits: bounds how late a stop is noticed
@@ -210,6 +215,13 @@ class Listener:
             wanted = [n for n in notices if subscription.accept(n)]
             if wanted:
                 subscription.hand_over(wanted)
+
+
+def notify_session_end(db: Session, user_id: int) -> None:
+    """Tell the open streams, when ``db`` commits, that sessions of user ``user_id`` ended: theirs re-check
+    their caller at once (``server.events.views``)."""
+    payload = json.dumps({"user_id": user_id})
+    db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": SESSION_CHANNEL, "payload": payload})
 
 
 def _parse(notify) -> Notice | None:

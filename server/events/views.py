@@ -1,26 +1,33 @@
 """The stream of case changes and inspectors' positions as server-sent events: ``GET /api/events/stream``.
 
-The one ``async`` route: a sync stream would hold a thread-pool slot per open browser tab. The caller's
-scope is computed once, at connect; the stream then carries the case changes and the positions of the
-inspectors that scope sees."""
+The one ``async`` route: a sync stream would hold a thread-pool slot per open browser tab. The caller is
+authorized at connect by the path every token takes (``stream_principal``), and again every
+``events_recheck_seconds``, at once when a session of the caller ends (a ``session_end`` notice: logout,
+revocation, password change, account disabled) and after the listener reconnected (notices may have been
+lost). Each check runs in a worker thread on a session of its own, so the event loop never waits for the
+database, and takes the scope anew: the stream carries the case changes and the positions of the
+inspectors the latest scope sees. When the token no longer holds (expired, its session ended, the account
+disabled) the stream sends a last ``end`` event and closes; the browser reconnects with a fresh token
+(``LiveStream`` in ``server/web/static/api.js``), so a stream never outlives its access token either."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from server.auth.dependencies import Principal, stream_principal
+from server.auth.dependencies import Credentials, Principal, stream_principal
 from server.case.scope import Scope, scope_of, sees_notification
+from server.config import get_settings
+from server.database import new_session
 from server.deps import DB
-from server.events.listener import OVERFLOW, POSITION_CHANNEL, READY, Notice, listener
+from server.events.listener import OVERFLOW, POSITION_CHANNEL, READY, SESSION_CHANNEL, Notice, listener
 from server.patrol.service import sees_position
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -29,13 +36,20 @@ RETRY_MS = 3000
 HEARTBEAT_SECONDS = 15.0
 PUBLIC_FIELDS = ("code", "state", "version", "seq", "grid_path")
 POSITION_FIELDS = ("user_id", "user_name", "client_uuid", "lon", "lat", "recorded_at", "accuracy_m")
+# The last event's message when the login no longer holds (the stream then closes).
+ENDED = (
+    "登录已失效（凭证到期、已退出登录、被撤销或账号已停用），实时更新已停止：页面会换用新的登录凭证自动重新"
+    "连接；如果仍然连不上，请重新登录。"
+)
 
 STREAM_DESCRIPTION = f"""\
 Server-sent events (`text/event-stream`) telling which cases you may see changed, as they change, and
 where the inspectors you may see are.
 Authenticate with `Authorization: Bearer <access token>` or, from a browser's `EventSource` (which sends
-no headers), with `?access_token=`. Your scope (grids, department, own reports and tasks) is taken once,
-when you connect: reconnect to pick up a change of scope.
+no headers), with `?access_token=`. Your login and your scope (grids, department, own reports and tasks)
+are checked again every few seconds (`GRIDOPS_EVENTS_RECHECK_SECONDS`, default 15) and at once when a
+session of yours ends: a narrower scope applies from then on, and a login that no longer holds (the
+access token expired, the session ended, the account was disabled) ends the stream.
 
 The stream opens with `retry: {RETRY_MS}` (reconnect after {RETRY_MS // 1000} s) and then sends:
 
@@ -52,6 +66,9 @@ The stream opens with `retry: {RETRY_MS}` (reconnect after {RETRY_MS // 1000} s)
   department none. `GET /api/patrol/positions` gives the positions to start from.
 - `event: overflow`: your client fell too far behind and the server dropped it; this is the last event.
   Reconnect and re-read your lists.
+- `event: end`, `data: {{"message"}}`: your access token expired, or your session ended (logout,
+  revocation, password change, account disabled); this is the last event. Refresh the token and
+  reconnect, or log in again.
 - `: keep-alive` comment lines every {HEARTBEAT_SECONDS:.0f} s, so that proxies keep the connection open.
 
 The stream carries no history and ignores `Last-Event-ID`: after any reconnection, re-read the lists you
@@ -70,40 +87,84 @@ def _sse(event: str, data: dict, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def _scope_once(db: Session, principal: Principal) -> Scope:
-    """The caller's scope; then the session is closed, so that an open stream holds no connection."""
+def _authorize(db: Session, credentials, access_token: str | None) -> tuple[Principal, Scope]:
+    """Who the token speaks for and what they may see, now (401 when the token no longer holds); then
+    ``db`` is closed, so that an open stream holds no connection."""
     try:
-        return scope_of(db=db, principal=principal)
+        principal = stream_principal(db, credentials, access_token)
+        return principal, scope_of(db=db, principal=principal)
     finally:
         db.close()
 
 
-def _sees(scope: Scope, notice: Notice) -> bool:
-    if notice.channel == POSITION_CHANNEL:
-        return sees_position(scope, notice.payload)
-    return sees_notification(scope, notice.payload)
+class _Caller:
+    """An open stream's caller: how it authenticated, and who it is and what it sees as of the last check."""
+
+    def __init__(self, credentials, access_token: str | None, principal: Principal, scope: Scope) -> None:
+        self.credentials, self.access_token = credentials, access_token
+        self.principal, self.scope = principal, scope
+
+    def wants(self, notice: Notice) -> bool:
+        """Whether ``notice`` is for this stream (called from the listener thread too)."""
+        if notice.channel == SESSION_CHANNEL:
+            user_id = self.principal.user_id
+            return user_id is not None and notice.payload.get("user_id") == user_id
+        if notice.channel == POSITION_CHANNEL:
+            return sees_position(self.scope, notice.payload)
+        return sees_notification(self.scope, notice.payload)
+
+    async def recheck(self) -> bool:
+        """Authorize again, in a worker thread, and take the scope of now; False when the token no longer
+        holds."""
+        try:
+            self.principal, self.scope = await run_in_threadpool(
+                lambda: _authorize(new_session(), self.credentials, self.access_token)
+            )
+        except HTTPException:
+            return False
+        return True
 
 
-async def _stream(scope: Scope) -> AsyncIterator[str]:
-    subscription = listener.subscribe(partial(_sees, scope))
+async def _stream(caller: _Caller) -> AsyncIterator[str]:
+    subscription = listener.subscribe(caller.wants)
+    clock = asyncio.get_running_loop().time
+    every = get_settings().events_recheck_seconds
     try:
         yield f"retry: {RETRY_MS}\n\n"
+        check_at, beat_at, seen_ready = clock() + every, clock() + HEARTBEAT_SECONDS, False
         while True:
-            try:
-                item = await asyncio.wait_for(subscription.get(), HEARTBEAT_SECONDS)
-            except TimeoutError:
+            if clock() >= check_at:
+                if not await caller.recheck():
+                    yield _sse("end", {"message": ENDED})
+                    return
+                check_at = clock() + every
+            if clock() >= beat_at:
                 yield ": keep-alive\n\n"
+                beat_at = clock() + HEARTBEAT_SECONDS
+            try:
+                item = await asyncio.wait_for(subscription.get(), min(check_at, beat_at) - clock())
+            except TimeoutError:
                 continue
-            if item == READY:
-                yield _sse("ready", {})
-            elif item == OVERFLOW:
+            if item == OVERFLOW:
                 yield _sse("overflow", {"message": "too many changes were waiting: reconnect and re-read"})
                 return
+            if item == READY:
+                if seen_ready:  # the listener reconnected: a session may have ended meanwhile
+                    check_at = clock()
+                seen_ready = True
+                event = _sse("ready", {})
+            elif item.channel == SESSION_CHANNEL:
+                check_at = clock()
+                continue
+            elif not caller.wants(item):  # queued before the scope narrowed
+                continue
             elif item.channel == POSITION_CHANNEL:
-                yield _sse("position", {k: item.payload.get(k) for k in POSITION_FIELDS})
+                event = _sse("position", {k: item.payload.get(k) for k in POSITION_FIELDS})
             else:
                 case = item.payload
-                yield _sse("case", {k: case.get(k) for k in PUBLIC_FIELDS}, event_id=case.get("seq"))
+                event = _sse("case", {k: case.get(k) for k in PUBLIC_FIELDS}, event_id=case.get("seq"))
+            yield event
+            beat_at = clock() + HEARTBEAT_SECONDS
     finally:
         subscription.close()
 
@@ -127,10 +188,16 @@ async def _stream(scope: Scope) -> AsyncIterator[str]:
         401: {"description": "No access token, or an expired or ended one"},
     },
 )
-async def stream(principal: Annotated[Principal, Depends(stream_principal)], db: DB) -> StreamingResponse:
-    scope = await run_in_threadpool(_scope_once, db, principal)
+async def stream(
+    db: DB,
+    credentials: Credentials,
+    access_token: Annotated[
+        str | None, Query(description="The access token, for clients that cannot send headers (EventSource)")
+    ] = None,
+) -> StreamingResponse:
+    principal, scope = await run_in_threadpool(_authorize, db, credentials, access_token)
     return StreamingResponse(
-        _stream(scope),
+        _stream(_Caller(credentials, access_token, principal, scope)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -123,7 +123,11 @@ def assign(
 @grids_app.command("unassign")
 def unassign(
     assignment_id: int = typer.Argument(..., help="Assignment id (see `gridops grids people`)."),
-    ends_on: str = typer.Option(None, "--on", help="Last day (YYYY-MM-DD); default today."),
+    ends_on: str = typer.Option(
+        None,
+        "--on",
+        help="Last day in force, included (YYYY-MM-DD); default today, yesterday ends it at once.",
+    ),
 ) -> None:
     """End an assignment (it stays in the history)."""
     with session() as db:
@@ -135,9 +139,9 @@ def unassign(
 @grids_app.command("people")
 def people(
     code: str = typer.Argument(None, help="Only this grid."),
-    history: bool = typer.Option(False, "--history", help="Include ended assignments."),
+    history: bool = typer.Option(False, "--history", help="Include ended and scheduled assignments."),
 ) -> None:
-    """List who is responsible for which grid: id, grid, role, name, phone, from, to."""
+    """List who is responsible for which grid today: id, grid, role, name, phone, from, to (last day)."""
     with session() as db:
         for assignment, user in service.assignments(db=db, grid_code=code, include_ended=history):
             print(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -16,11 +18,14 @@ from sqlalchemy import (
     Index,
     SmallInteger,
     String,
+    and_,
     func,
+    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.config import get_settings
 from server.database import Base
 from server.types import LTree
 
@@ -54,7 +59,12 @@ class Grid(Base):
 
 
 class GridAssignment(Base):
-    """A person responsible for a grid over a period: its head (one at a time) or one of its inspectors."""
+    """A person responsible for a grid over a period: its head (one at a time) or one of its inspectors.
+
+    The period runs from ``starts_on`` to ``ends_on``, both included (``ends_on`` is the last day; NULL:
+    no end set), in local dates (``settings.timezone``). ``in_force`` is the one test of "current". An
+    assignment handed over on its first day ends the day before it starts (``ends_on = starts_on - 1``): it
+    was never in force, and its history stays."""
 
     __tablename__ = "grid_assignment"
 
@@ -68,7 +78,7 @@ class GridAssignment(Base):
 
     __table_args__ = (
         CheckConstraint("role IN ('head', 'inspector')", name="role"),
-        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on - 1", name="period"),
         Index(
             "uq_grid_assignment_one_head",
             "grid_code",
@@ -103,3 +113,20 @@ class GridPart(Base):
 
 
 CURRENT = Grid.valid_to.is_(None)  # the current versions
+
+
+def today() -> date:
+    """Today's date in the city's time zone (``settings.timezone``)."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def not_ended_before(day: date) -> ColumnElement[bool]:
+    """The SQL condition on ``GridAssignment`` for the assignments not ended before ``day``: in force on
+    ``day`` or after it (what a new assignment from ``day`` on would overlap)."""
+    return or_(GridAssignment.ends_on.is_(None), GridAssignment.ends_on >= day)
+
+
+def in_force(day: date) -> ColumnElement[bool]:
+    """The SQL condition on ``GridAssignment`` for the assignments in force on ``day``: started on or
+    before it, ending on or after it. Whatever means "the current assignments" uses this, with ``today()``."""
+    return and_(GridAssignment.starts_on <= day, not_ended_before(day))

@@ -41,7 +41,9 @@ class GridDetail(GridOut):
     path: str
     geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon, WGS 84")
     children: int
-    people: list[PersonOut]
+    people: list[PersonOut] | None = Field(
+        description="The grid's head and inspectors; null without login (staff names are for logged-in users)"
+    )
 
 
 class LocateOut(BaseModel):
@@ -88,11 +90,17 @@ class ImportOut(BaseModel):
 class AssignmentIn(BaseModel):
     user: str = Field(description="The user's id, phone or username", examples=["13800000001"])
     role: Literal["head", "inspector"]
-    starts_on: date | None = Field(default=None, description="Default: today")
+    starts_on: date | None = Field(
+        default=None, description="The first day in force (local date). Default: today"
+    )
 
 
 class AssignmentEnd(BaseModel):
-    ends_on: date | None = Field(default=None, description="Default: today")
+    ends_on: date | None = Field(
+        default=None,
+        description="The last day in force, included (local date; a future day keeps the assignment until "
+        "then). Default: today; yesterday ends it at once. An end already set can only be brought forward",
+    )
 
 
 class AssignmentOut(PersonOut):

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import shapely
@@ -21,7 +21,7 @@ from grids.topology import Thresholds, TopologyReport, check_topology
 from server.auth.models import User
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
-from server.grid.models import CURRENT, Grid, GridAssignment, GridPart
+from server.grid.models import CURRENT, Grid, GridAssignment, GridPart, in_force, not_ended_before, today
 
 PART_MAX_VERTICES = 64
 LOOKUP_CELL_DEG = 0.002  # the lookup index's cells: about 180 m x 220 m in Jinan
@@ -106,11 +106,8 @@ def _feature(grid: Grid, geometry_json: str) -> dict:
 def in_bbox(
     *, db: Session, west: float, south: float, east: float, north: float, level: str | None, limit: int
 ) -> list[Grid]:
-    """Current grids whose geometry intersects the box (at most ``limit``)."""
-    for lon, lat in ((west, south), (east, north)):
-        _checked(lon, lat)
-    if west >= east or south >= north:
-        raise Invalid("bbox must be west,south,east,north with west < east and south < north")
+    """Current grids whose geometry intersects the box (at most ``limit``); the box as
+    ``server.deps.bounding_box`` checked it."""
     envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
     query = (
         select(Grid)
@@ -438,26 +435,50 @@ def export_features(*, db: Session, code: str | None = None) -> list[dict]:
 # -- people -------------------------------------------------------------------------------------
 
 
+def end_before(assignment: GridAssignment, day: date) -> None:
+    """End ``assignment`` on the day before ``day``, when another takes over from ``day``; one that started
+    on ``day`` thus ends the day before it starts: it was never in force (a move or a new head on the day
+    an assignment was made replaces it that very day)."""
+    assignment.ends_on = day - timedelta(days=1)
+
+
 def assign(
     *, db: Session, grid_code: str, user: User, role: str, starts_on: date | None = None
 ) -> GridAssignment:
-    """Assign ``user`` to a grid as its head (replacing the current head) or as one of its inspectors."""
+    """Assign ``user`` to a grid from ``starts_on`` (default today) as its head or as one of its inspectors.
+
+    A new head takes over on its first day: the head whose period reaches that day (no end, or an end on
+    or after it) ends the day before (``end_before``). A head already scheduled to start after that day is
+    not replaced: that is refused. An inspector is refused when already assigned to the grid from that day
+    on (a period that does not end before it)."""
     if role not in ("head", "inspector"):
         raise Invalid(f"role must be 'head' or 'inspector', not {role!r}")
     get_grid(db=db, code=grid_code)
-    starts_on = starts_on or db.scalar(select(func.current_date()))
-    active = select(GridAssignment).where(
-        GridAssignment.grid_code == grid_code, GridAssignment.role == role, GridAssignment.ends_on.is_(None)
+    starts_on = starts_on or today()
+    overlapping = list(
+        db.scalars(
+            select(GridAssignment)
+            .where(
+                GridAssignment.grid_code == grid_code,
+                GridAssignment.role == role,
+                not_ended_before(starts_on),
+            )
+            .with_for_update()
+        )
     )
+    if any(a.user_id == user.id for a in overlapping):
+        raise Conflict(
+            f"{user.name} is already {'the head' if role == 'head' else 'an inspector'} of grid {grid_code}"
+        )
     if role == "head":
-        for previous in db.scalars(active):
-            if previous.user_id == user.id:
-                raise Conflict(f"{user.name} is already the head of grid {grid_code}")
+        for previous in overlapping:
             if previous.starts_on > starts_on:
-                raise Conflict(f"the current head of grid {grid_code} started after {starts_on}")
-            previous.ends_on = starts_on
-    elif db.scalar(active.where(GridAssignment.user_id == user.id)) is not None:
-        raise Conflict(f"{user.name} is already an inspector of grid {grid_code}")
+                raise Conflict(
+                    f"网格 {grid_code} 已安排了从 {previous.starts_on} 起任职的网格长：新网格长的开始日期"
+                    f"不能早于这一天，请改用 {previous.starts_on} 或更晚的日期"
+                )
+        for previous in overlapping:
+            end_before(previous, starts_on)
     assignment = GridAssignment(grid_code=grid_code, user_id=user.id, role=role, starts_on=starts_on)
     db.add(assignment)
     db.commit()
@@ -465,12 +486,17 @@ def assign(
 
 
 def end_assignment(*, db: Session, assignment_id: int, ends_on: date | None = None) -> GridAssignment:
+    """Set the last day of an assignment (default today; it is in force through that day, a future day
+    included). An end already set can only be brought forward, and only while it has not passed."""
     assignment = db.get(GridAssignment, assignment_id)
     if assignment is None:
         raise NotFound(f"there is no assignment {assignment_id}")
-    if assignment.ends_on is not None:
-        raise Conflict(f"assignment {assignment_id} already ended on {assignment.ends_on}")
-    ends_on = ends_on or db.scalar(select(func.current_date()))
+    ends_on = ends_on or today()
+    if assignment.ends_on is not None and (assignment.ends_on < today() or ends_on > assignment.ends_on):
+        raise Conflict(
+            f"这项任职的最后一天已定为 {assignment.ends_on}：结束日期只能在那天之前提前，不能推迟；"
+            "需要延续请重新指派"
+        )
     if ends_on < assignment.starts_on:
         raise Invalid(f"an assignment cannot end ({ends_on}) before it starts ({assignment.starts_on})")
     assignment.ends_on = ends_on
@@ -481,6 +507,7 @@ def end_assignment(*, db: Session, assignment_id: int, ends_on: date | None = No
 def assignments(
     *, db: Session, grid_code: str | None = None, user_id: int | None = None, include_ended: bool = False
 ) -> list[tuple[GridAssignment, User]]:
+    """The assignments in force today, or with ``include_ended`` all of them (past, current, scheduled)."""
     query = (
         select(GridAssignment, User)
         .join(User, User.id == GridAssignment.user_id)
@@ -491,5 +518,5 @@ def assignments(
     if user_id is not None:
         query = query.where(GridAssignment.user_id == user_id)
     if not include_ended:
-        query = query.where(GridAssignment.ends_on.is_(None))
+        query = query.where(in_force(today()))
     return [tuple(row) for row in db.execute(query)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from gis.crs import CRS
 from gis.geojson import feature_collection
 from grids.loaders import load_features
 from server.auth import service as user_service
-from server.auth.dependencies import AdminRequired
+from server.auth.dependencies import AdminRequired, MaybeUser, current_principal
 from server.config import get_settings
 from server.deps import DB, GEOJSON, BBox
 from server.grid import service
@@ -33,6 +33,7 @@ router = APIRouter(prefix="/grids", tags=["grids"])
 assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
 Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", examples=["370102"])]
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
+AS_GEOJSON = {200: {"content": {GEOJSON: {}}}}  # what the GeoJSON routes answer with (application/geo+json)
 
 
 @router.get("", response_model=list[GridOut], summary="Root grids, or the children of a grid")
@@ -78,7 +79,12 @@ def locate_batch(body: LocateBatchIn, db: DB):
     return LocateBatchOut(codes=service.locate_batch(db=db, points=body.points, crs=body.crs))
 
 
-@router.get("/bbox", summary="Grids intersecting a bounding box, as GeoJSON", response_class=JSONResponse)
+@router.get(
+    "/bbox",
+    summary="Grids intersecting a bounding box, as GeoJSON",
+    response_class=JSONResponse,
+    responses=AS_GEOJSON,
+)
 def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="Only this level")] = None):
     west, south, east, north = bbox
     grids = service.in_bbox(
@@ -103,7 +109,12 @@ def check(db: DB):
     return service.check_stored(db=db).to_dict()
 
 
-@router.get("/export", summary="Current grids as a GeoJSON FeatureCollection", response_class=JSONResponse)
+@router.get(
+    "/export",
+    summary="Current grids as a GeoJSON FeatureCollection",
+    response_class=JSONResponse,
+    responses=AS_GEOJSON,
+)
 def export(db: DB, code: Annotated[str | None, Query(description="Only this grid and its subtree")] = None):
     return JSONResponse(feature_collection(service.export_features(db=db, code=code)), media_type=GEOJSON)
 
@@ -113,7 +124,12 @@ def export(db: DB, code: Annotated[str | None, Query(description="Only this grid
     response_model=ImportOut,
     dependencies=[AdminRequired],
     summary="Import a GeoJSON FeatureCollection of grids (checked first; errors stop it)",
-    responses={422: {"description": "The file has errors: nothing was written; the report says why"}},
+    responses={
+        422: {
+            "model": ImportOut,
+            "description": "The file has errors: nothing was written; the report says why",
+        }
+    },
 )
 def import_grids(
     db: DB,
@@ -132,11 +148,15 @@ def import_grids(
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
 
 
-@router.get("/{code}", response_model=GridDetail, summary="One grid, with its geometry and people")
-def get_grid(code: Code, db: DB):
+@router.get(
+    "/{code}", response_model=GridDetail, summary="One grid, with its geometry (and its people, after login)"
+)
+def get_grid(code: Code, db: DB, principal: MaybeUser):
     grid = service.get_grid(db=db, code=code)
     (feature,) = service.geojson_of(db=db, grids=[grid])
-    people = [AssignmentOut.of(a, u) for a, u in service.assignments(db=db, grid_code=code)]
+    people = None
+    if principal is not None:  # staff names are for logged-in users; the grid itself is public
+        people = [AssignmentOut.of(a, u) for a, u in service.assignments(db=db, grid_code=code)]
     return GridDetail(
         **GridOut.model_validate(grid).model_dump(),
         path=grid.path,
@@ -147,7 +167,10 @@ def get_grid(code: Code, db: DB):
 
 
 @router.get(
-    "/{code}/children.geojson", summary="The children of a grid as GeoJSON", response_class=JSONResponse
+    "/{code}/children.geojson",
+    summary="The children of a grid as GeoJSON",
+    response_class=JSONResponse,
+    responses=AS_GEOJSON,
 )
 def children_geojson(code: Code, db: DB):
     children = service.list_grids(db=db, parent=code)
@@ -167,12 +190,17 @@ def history(code: Code, db: DB):
 
 
 @router.get(
-    "/{code}/assignments", response_model=list[AssignmentOut], summary="Head and inspectors of a grid"
+    "/{code}/assignments",
+    response_model=list[AssignmentOut],
+    dependencies=[Depends(current_principal)],
+    summary="Head and inspectors of a grid (logged-in users)",
 )
 def grid_assignments(
     code: Code,
     db: DB,
-    include_ended: Annotated[bool, Query(description="Include the assignment history")] = False,
+    include_ended: Annotated[
+        bool, Query(description="Include the assignment history (ended and scheduled)")
+    ] = False,
 ):
     service.get_grid(db=db, code=code)
     return [

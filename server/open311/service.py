@@ -227,8 +227,9 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         ) from None
     user = db.get(User, client.user_id)
-    case, _ = case_service.intake(db=db, principal=Principal.of(user), data=report)
-    if db.get(Open311Request, case.id) is None:  # a retry after a lost answer finds it already
+    # The case and its request row are one unit (a retry after a lost answer finds both).
+    case, _ = case_service.receive(db=db, principal=Principal.of(user), data=report)
+    if db.get(Open311Request, case.id) is None:
         db.add(
             Open311Request(
                 case_id=case.id,
@@ -239,7 +240,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
                 media_url=data.media_url,
             )
         )
-        db.commit()
+    db.commit()
     return PostedOut(
         service_request_id=case.code,
         service_notice="received: the request is listed once the city has confirmed and filed it",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 
-from server.deps import DB
+from server.deps import DB, LIST_MAX, TEXT_MAX
 from server.open311 import service
 from server.open311.formats import ERRORS, XML_TOO, Open311Route, render
 from server.open311.schemas import (
@@ -120,12 +120,16 @@ def requests(
     db: DB,
     response_format: Format,
     service_request_id: Annotated[
-        str | None, Query(description="Comma separated; overrides the rest")
+        str | None, Query(max_length=LIST_MAX, description="Comma separated; overrides the rest")
     ] = None,
-    service_code: Annotated[str | None, Query(description="Comma separated")] = None,
-    start_date: Annotated[str | None, Query(description="W3C date-time, e.g. 2010-01-01T00:00:00Z")] = None,
-    end_date: Annotated[str | None, Query(description="W3C date-time")] = None,
-    status: Annotated[str | None, Query(description="open, closed, or both comma separated")] = None,
+    service_code: Annotated[str | None, Query(max_length=LIST_MAX, description="Comma separated")] = None,
+    start_date: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="W3C date-time, e.g. 2010-01-01T00:00:00Z")
+    ] = None,
+    end_date: Annotated[str | None, Query(max_length=TEXT_MAX, description="W3C date-time")] = None,
+    status: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="open, closed, or both comma separated")
+    ] = None,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     service.check_jurisdiction(jurisdiction_id)

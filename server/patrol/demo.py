@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.config import get_settings
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force
 from server.patrol import service
 from server.patrol.models import PatrolShift
 from server.patrol.schemas import MAX_POINTS_PER_BATCH, PointIn, ShiftIn
@@ -89,7 +89,7 @@ def load_demo_patrols(*, db: Session, now: datetime | None = None) -> int:
         select(User, Grid, GridAssignment.starts_on)
         .join(GridAssignment, GridAssignment.user_id == User.id)
         .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-        .where(GridAssignment.role == "inspector", GridAssignment.ends_on.is_(None), Grid.level == "village")
+        .where(GridAssignment.role == "inspector", in_force(now.date()), Grid.level == "village")
         .order_by(User.id)
     ).all()
     added = 0

@@ -33,14 +33,14 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, tr
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from gis.crs import check_lonlat, distance_m, to_wgs84_arrays
+from gis.crs import distance_m, to_wgs84_arrays
 from server.auth.dependencies import Principal
 from server.auth.models import User
-from server.case.scope import Scope, scope_of
+from server.case.scope import CITY_WIDE_ROLES, Scope, scope_of
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
 from server.events.listener import POSITION_CHANNEL
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force
 from server.patrol.models import PatrolShift, TrackPoint
 from server.patrol.schemas import (
     DayTrackFeature,
@@ -62,7 +62,6 @@ from server.patrol.schemas import (
 MAX_ACCURACY_M = 50.0  # fixes with a worse accuracy radius are left out of the distance
 MAX_SPEED_MPS = 12.0  # reaching a point faster than this from the last one kept is a GNSS glitch
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock a phone's times may be
-SEES_EVERY_SHIFT = frozenset({"admin", "leader", "shift_lead", "dispatcher", "acceptor"})
 
 
 def _now() -> datetime:
@@ -227,21 +226,21 @@ class Viewer:
 
 
 def viewer_of(*, db: Session, principal: Principal) -> Viewer:
-    """Everyone sees their own shifts; administrators and the command center (leaders, shift leads,
-    dispatchers, acceptors) every shift; a grid head those of the people assigned to grids in the subtrees
-    of the grids it heads, patrols or is bound to (the grids of ``server.case.scope``)."""
-    if principal.has(*SEES_EVERY_SHIFT):
-        return Viewer(principal.user_id, True)
-    paths = scope_of(db=db, principal=principal).grid_paths if principal.has("grid_head") else ()
-    return Viewer(principal.user_id, False, paths)
+    """Everyone sees their own shifts; administrators, the command center and leaders, and grid heads also
+    those of the people assigned to grids within their case scope (``server.case.scope``: the whole city,
+    or the subtrees of their home grid and of the grids they head or patrol)."""
+    if not principal.has("admin", "grid_head", *CITY_WIDE_ROLES):
+        return Viewer(principal.user_id, False)
+    scope = scope_of(db=db, principal=principal)
+    return Viewer(principal.user_id, scope.everything, scope.grid_paths)
 
 
 def _assigned_within(paths: tuple[str, ...]) -> Select:
-    """The users assigned now to grids in the subtrees of ``paths``."""
+    """The users with an assignment in force today to grids in the subtrees of ``paths``."""
     return (
         select(GridAssignment.user_id)
         .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-        .where(GridAssignment.ends_on.is_(None), or_(*(Grid.path.op("<@")(p) for p in paths)))
+        .where(in_force(local_day(_now())), or_(*(Grid.path.op("<@")(p) for p in paths)))
     )
 
 
@@ -458,12 +457,12 @@ def _positions(
 
 def _notify_position(db: Session, shift: PatrolShift) -> None:
     """Send the shift's newest point on ``POSITION_CHANNEL`` at commit, with the grid paths its inspector
-    is assigned to (what ``sees_position`` reads)."""
+    is assigned to today (what ``sees_position`` reads)."""
     (position,) = _positions(db, PatrolShift.id == shift.id)
     paths = db.scalars(
         select(Grid.path)
         .join(GridAssignment, (GridAssignment.grid_code == Grid.code) & CURRENT)
-        .where(GridAssignment.user_id == shift.user_id, GridAssignment.ends_on.is_(None))
+        .where(GridAssignment.user_id == shift.user_id, in_force(local_day(_now())))
         .order_by(Grid.path)
     )
     lon, lat = position.geometry.coordinates
@@ -480,17 +479,6 @@ def positions(*, db: Session, scope: Scope, at: datetime | None = None) -> Posit
     return PositionsOut(features=_positions(db, shifts, since=start))
 
 
-def _checked_bbox(west: float, south: float, east: float, north: float):
-    for lon, lat in ((west, south), (east, north)):
-        try:
-            check_lonlat(lon, lat)
-        except ValueError as exc:
-            raise Invalid(f"bbox: {exc}") from None
-    if west >= east or south >= north:
-        raise Invalid("bbox must be west,south,east,north with west < east and south < north")
-    return func.ST_MakeEnvelope(west, south, east, north, 4326)
-
-
 def day_tracks(
     *,
     db: Session,
@@ -503,8 +491,9 @@ def day_tracks(
     at: datetime | None = None,
 ) -> DayTracksOut:
     """Today's tracks (local date) of the inspectors ``scope`` sees that cross the box: per shift, the line
-    through its points of today in time order (two points at least). More than ``limit`` tracks: 422."""
-    envelope = _checked_bbox(west, south, east, north)
+    through its points of today in time order (two points at least). More than ``limit`` tracks: 422. The
+    box as ``server.deps.bounding_box`` checked it."""
+    envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
     start, end = _day_bounds(local_day(at or _now()))
     line = func.ST_MakeLine(aggregate_order_by(TrackPoint.location, TrackPoint.recorded_at))
     rows = db.execute(

@@ -6,7 +6,11 @@ notes or comments. The type of a file is decided by its content alone; only JPEG
 accepted.
 
 Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left at its default (False), so a truncated file fails to
-load; the pixel limit is checked here, from the header, before any pixel is decoded.
+load. The pixel limit (lower for the public than for staff) and the shape of a camera's frame are checked
+from the header, before any pixel is decoded. Decoding then keeps memory bounded: a JPEG decodes straight
+to a reduced scale (``draft``), every image is shrunk to the public size before it is turned and
+flattened, and a process decodes at most a few photos at a time (``work_slots``): a photo that finds no
+slot within a short wait is answered "busy" (503) instead of queueing without bound.
 """
 
 from __future__ import annotations
@@ -16,19 +20,35 @@ import hashlib
 import io
 import math
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 from PIL import Image, ImageOps
 
 from gis.crs import distance_m
 from gis.photo import Geotag, read_geotag
+from server.config import get_settings
 from server.errors import DomainError
 
-__all__ = ["PhotoRejected", "ProcessedPhoto", "distance_m", "process_photo"]
+__all__ = [
+    "ImageTooLarge",
+    "PhotoBusy",
+    "PhotoRejected",
+    "ProcessedPhoto",
+    "distance_m",
+    "process_photo",
+    "work_slots",
+]
 
 ACCEPTED = "a JPEG, PNG or WebP image"
 PUBLIC_QUALITY = 85
 THUMBNAIL_QUALITY = 80
+# The longest side over the shortest: a camera's frame is at most about 21:9 and a crop of it stays under
+# 4:1; a longer strip is a panorama or made to cost pixels, not evidence.
+MAX_ASPECT = 4.0
 
 # Leading bytes -> (Pillow format, MIME type). WebP is RIFF....WEBP, checked on its own.
 _MAGIC = {
@@ -45,6 +65,8 @@ _OTHER_KINDS = {
     b"MM\x00*": "a TIFF image",
 }
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1"}
+# Modes Pillow shrinks with a proper filter (alpha premultiplied); others are flattened first.
+_RESAMPLED_MODES = {"RGB", "RGBA", "L", "LA"}
 # Pillow's errors for a file whose header reads but whose data does not.
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error)
 
@@ -56,6 +78,21 @@ class PhotoRejected(DomainError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ImageTooLarge(PhotoRejected):
+    """More pixels than the caller may send, or a strip no camera makes (422): the message says to send a
+    normal photo."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=422)
+
+
+class PhotoBusy(DomainError):
+    """Every slot for pixel work in this process stayed taken for the wait: try again after
+    ``details["retry_after"]`` seconds."""
+
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -91,17 +128,23 @@ def process_photo(
     image_format, mime = _detect(data)
     image = _open(data, image_format, max_pixels)
     width, height = image.size  # the full size, from the header
-    image.draft(None, (public_px, public_px))  # a large JPEG decodes straight to a reduced size
-    try:
-        image.load()
-    except _DECODE_ERRORS:
-        raise PhotoRejected(
-            f"the {image_format} image is truncated or damaged: its pixels cannot be read", status=422
-        ) from None
-    upright = _upright(image)
-    if upright.size != image.size:  # turned a quarter
+    with _work_slot():
+        # A large JPEG decodes straight to 1/2, 1/4 or 1/8 scale, still at least the public size.
+        image.draft(None, _fitted(image.size, public_px))
+        try:
+            image.load()
+        except _DECODE_ERRORS:
+            raise PhotoRejected(
+                f"the {image_format} image is truncated or damaged: its pixels cannot be read", status=422
+            ) from None
+        geotag = read_geotag(image)
+        public, turned = _public_version(image, public_px)
+        public_jpeg, thumbnail_jpeg = (
+            _jpeg(public, PUBLIC_QUALITY),
+            _jpeg(_fit(public, thumbnail_px), THUMBNAIL_QUALITY),
+        )
+    if turned:
         width, height = height, width
-    public = _fit(_flatten(upright), public_px)
     return ProcessedPhoto(
         sha256=hashlib.sha256(data).hexdigest(),
         mime=mime,
@@ -109,11 +152,32 @@ def process_photo(
         width=width,
         height=height,
         size=len(data),
-        geotag=read_geotag(image),
+        geotag=geotag,
         original=data,
-        public=_jpeg(public, PUBLIC_QUALITY),
-        thumbnail=_jpeg(_fit(public, thumbnail_px), THUMBNAIL_QUALITY),
+        public=public_jpeg,
+        thumbnail=thumbnail_jpeg,
     )
+
+
+@cache
+def work_slots() -> threading.BoundedSemaphore:
+    """This process's slots for pixel work (setting ``photo_work_slots``)."""
+    return threading.BoundedSemaphore(get_settings().photo_work_slots)
+
+
+@contextmanager
+def _work_slot() -> Iterator[None]:
+    """Hold one of the process's slots for pixel work, waiting at most ``photo_work_wait_seconds``."""
+    wait = get_settings().photo_work_wait_seconds
+    slots = work_slots()
+    if not slots.acquire(timeout=wait):
+        raise PhotoBusy(
+            "服务器正忙于处理其他照片，请稍后重新提交（不会重复上报）", retry_after=max(1, math.ceil(wait))
+        )
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def _megabytes(size: int, *, up: bool) -> str:
@@ -154,19 +218,38 @@ def _looks_like(data: bytes) -> str:
 
 
 def _open(data: bytes, image_format: str, max_pixels: int) -> Image.Image:
-    """The image opened lazily (header only) and its pixel count checked before any decoding."""
-    limit = f"the limit is {max_pixels / 1e6:g} megapixels"
+    """The image opened lazily (header only), its pixel count and shape checked before any decoding."""
+    limit = f"{max_pixels / 10_000:g} 万像素的上限"
+    send = "请上传手机相机直接拍摄的普通照片，或把照片缩小后再上传"
     try:
         image = Image.open(io.BytesIO(data), formats=[image_format])
     except Image.DecompressionBombError:
-        raise PhotoRejected(f"the image has far too many pixels to be decoded; {limit}", status=422) from None
+        raise ImageTooLarge(f"照片像素过多，超过 {limit}：{send}") from None
     except _DECODE_ERRORS:
         raise PhotoRejected(
             f"the file starts like a {image_format} image but cannot be read: it is damaged", status=422
         ) from None
-    if image.width * image.height > max_pixels:
-        raise PhotoRejected(f"the image is {image.width} x {image.height} pixels; {limit}", status=422)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"照片为 {width} x {height} 像素，超过 {limit}：{send}")
+    aspect = max(width, height) / max(1, min(width, height))
+    if aspect > MAX_ASPECT:
+        raise ImageTooLarge(
+            f"照片为 {width} x {height} 像素，长边是短边的 {aspect:.1f} 倍，不像相机拍摄的照片"
+            f"（最多 {MAX_ASPECT:g} 倍）：请上传普通照片，全景照片请先裁剪"
+        )
     return image
+
+
+def _public_version(image: Image.Image, max_px: int) -> tuple[Image.Image, bool]:
+    """The decoded image as the public sees it: at most ``max_px`` on its long side, upright, RGB or
+    greyscale; and whether it was turned a quarter. It is shrunk first, so that turning and flattening
+    copy the small image, not the full one."""
+    if image.mode not in _RESAMPLED_MODES:  # a palette or an odd mode would be shrunk pixel by pixel
+        image = _flatten(image)
+    small = _fit(image, max_px)
+    upright = _upright(small)
+    return _flatten(upright), upright.size != small.size
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -189,11 +272,19 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 def _fit(image: Image.Image, max_px: int) -> Image.Image:
     """The image scaled down to at most ``max_px`` on its long side (never up)."""
-    long_side = max(image.size)
-    if long_side <= max_px:
+    size = _fitted(image.size, max_px)
+    if size == image.size:
         return image
-    size = (max(1, round(image.width * max_px / long_side)), max(1, round(image.height * max_px / long_side)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _fitted(size: tuple[int, int], max_px: int) -> tuple[int, int]:
+    """``size`` scaled down to at most ``max_px`` on its long side (never up)."""
+    width, height = size
+    long_side = max(size)
+    if long_side <= max_px:
+        return size
+    return max(1, round(width * max_px / long_side)), max(1, round(height * max_px / long_side))
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:

@@ -12,6 +12,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,7 @@ from server.case.scope import Scope, public
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from server.photo.processing import PhotoRejected, process_photo
+from server.photo.processing import ImageTooLarge, PhotoRejected, ProcessedPhoto, process_photo
 from server.photo.storage import get_storage
 from server.public.models import PublicRating, PublicReport
 from server.public.schemas import (
@@ -55,6 +56,9 @@ STAGE_OF = {
     State.CLOSED: 5,
 }
 NOT_YET_PUBLIC = "受理中，立案后可查询"
+# The one rule for the photos the public sees, on the track page and at their own address (which Open311
+# links): the problem before and the result after; verification and check photos are the staff's.
+PUBLIC_PHOTOS = CasePhoto.role.in_(("before", "after"))
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,6 @@ class _Portal(Principal):
 
 
 PORTAL = _Portal(user=None, session_id=None, roles=frozenset({"acceptor"}))
-_PORTAL_SCOPE = Scope(user_id=None, everything=True, grid_paths=(), department_id=None)
 
 
 class TooManyReports(DomainError):
@@ -115,7 +118,9 @@ def _throttle(db: Session, ip: str | None, phone: str | None, now: datetime) -> 
             )
 
 
-def _check_limits(data: PublicReportIn, photos: list[bytes]) -> None:
+def _check_limits(data: PublicReportIn, photos: list[BinaryIO]) -> list[ProcessedPhoto]:
+    """The report's limits, and its photos read (at most one byte over the limit each), checked and
+    processed before the case is made."""
     settings = get_settings()
     if data.category not in settings.public_categories.values():
         raise Invalid("请从列表中选择问题类别")
@@ -126,35 +131,46 @@ def _check_limits(data: PublicReportIn, photos: list[bytes]) -> None:
     if len(photos) > settings.public_max_photos:
         raise Invalid(f"最多上传{settings.public_max_photos}张照片")
     megabytes = settings.public_max_photo_bytes // (1024 * 1024)
-    for data_bytes in photos:
+    processed = []
+    for upload in photos:
+        data_bytes = upload.read(settings.public_max_photo_bytes + 1)
         if len(data_bytes) > settings.public_max_photo_bytes:
             raise PhotoRejected(f"每张照片不能超过{megabytes}MB", status=413)
         # The same checks the case's photos get, before the case is made: a bad file makes no case.
         try:
-            process_photo(
-                data_bytes,
-                max_bytes=settings.public_max_photo_bytes,
-                max_pixels=settings.photo_max_pixels,
-                thumbnail_px=settings.photo_thumbnail_px,
-                public_px=settings.photo_public_px,
+            processed.append(
+                process_photo(
+                    data_bytes,
+                    max_bytes=settings.public_max_photo_bytes,
+                    max_pixels=settings.public_photo_max_pixels,
+                    thumbnail_px=settings.photo_thumbnail_px,
+                    public_px=settings.photo_public_px,
+                )
             )
+        except ImageTooLarge:
+            raise  # its message says what to send instead
         except PhotoRejected as exc:
             raise PhotoRejected(
                 "照片无法识别，请上传 JPEG、PNG 或 WebP 格式的照片", status=exc.status
             ) from None
+    return processed
 
 
 def report(
-    *, db: Session, data: PublicReportIn, photos: list[bytes], ip: str | None, at: datetime | None = None
+    *, db: Session, data: PublicReportIn, photos: list[BinaryIO], ip: str | None, at: datetime | None = None
 ) -> tuple[Case, str]:
     """File a citizen's report with its photos (as 'before'); return the case and a new reporter token.
 
     A retry (the same client UUID and content) answers with the same case and a fresh token replacing the
-    one the lost answer carried; it is not counted again by the throttling."""
-    _check_limits(data, photos)
+    one the lost answer carried; it is not counted again by the throttling. The throttling comes first:
+    a throttled client's photos are not even read.
+
+    The report is one unit: the photos' files are written first (a full disk refuses the report before
+    any row is written or locked), then the case, its photos and the token are committed together."""
     now = _now(db, at)
     if db.scalar(select(Case.id).where(Case.client_uuid == data.client_uuid)) is None:
         _throttle(db, ip, data.phone, now)
+    processed = _check_limits(data, photos)
     intake = ReportIn(
         client_uuid=data.client_uuid,
         category=data.category,
@@ -165,15 +181,17 @@ def report(
         channel="citizen",
         reporter_phone=data.phone,
     )
+    for processed_photo in processed:
+        case_service.store_photo(processed_photo)
     try:
-        case, _ = case_service.intake(db=db, principal=PORTAL, data=intake, at=at)
+        case, _ = case_service.receive(db=db, principal=PORTAL, data=intake, at=at)
     except Conflict:
         raise Conflict("这份上报已提交过，内容不同：请重新填写后提交") from None
     except Invalid:
         raise Invalid("这个位置不在本市的网格范围内，请重新选择位置或检查坐标系") from None
-    for photo in photos:
-        case_service.add_photo(
-            db=db, principal=PORTAL, scope=_PORTAL_SCOPE, code=case.code, role="before", data=photo, at=at
+    for processed_photo in processed:
+        case_service.attach_photo(
+            db=db, principal=PORTAL, case=case, role="before", photo=processed_photo, at=at
         )
     token = secrets.token_urlsafe(24)
     row = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
@@ -211,9 +229,7 @@ def track(*, db: Session, code: str) -> PublicCase:
         .order_by(CaseEvent.id)
     )
     photos = db.scalars(
-        select(CasePhoto)
-        .where(CasePhoto.case_id == case.id, CasePhoto.role.in_(("before", "after")))
-        .order_by(CasePhoto.id)
+        select(CasePhoto).where(CasePhoto.case_id == case.id, PUBLIC_PHOTOS).order_by(CasePhoto.id)
     )
     shown = [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
     closed = state == State.CLOSED
@@ -288,12 +304,13 @@ def mark_spam(
 
 
 def photo(*, db: Session, photo_id: int) -> bytes:
-    """The public copy (personal metadata stripped) of a photo of a case the public may see."""
+    """The public copy (personal metadata stripped) of a photo the track page shows (``PUBLIC_PHOTOS``) of
+    a case the public may see."""
     key = db.scalar(
         select(CasePhoto.public_key)
         .join(Case, Case.id == CasePhoto.case_id)
-        .where(CasePhoto.id == photo_id, public())
+        .where(CasePhoto.id == photo_id, PUBLIC_PHOTOS, public())
     )
     if key is None:
-        raise NotFound(f"there is no public photo {photo_id}")
+        raise NotFound("没有这张公开照片：请在案件查询页查看照片")
     return get_storage(get_settings()).get(key)

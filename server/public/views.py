@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.auth.dependencies import CurrentUser
@@ -14,7 +14,7 @@ from server.case import service as case_service
 from server.case.schemas import CaseDetail
 from server.case.views import CaseCode, ScopeDep
 from server.config import get_settings
-from server.deps import DB
+from server.deps import DB, ClientAddress
 from server.public import service
 from server.public.schemas import (
     CategoryOut,
@@ -43,28 +43,25 @@ def categories():
     status_code=201,
     summary="A citizen's report with its photos (multipart; the same client_uuid again: the same case)",
     responses={
-        413: {"description": "A photo is too large"},
+        413: {"description": "A photo, or the whole request, is too large"},
         415: {"description": "A file is not a photo"},
-        422: {"description": "A field, the place or a limit: the message says which"},
+        422: {"description": "A field, the place or a limit (a photo's pixels too): the message says which"},
         429: {"description": "Too many reports from this address or phone: see Retry-After"},
+        503: {"description": "Too many photos are being processed: see Retry-After"},
     },
 )
 def report(
-    request: Request,
+    ip: ClientAddress,
     data: Annotated[PublicReportIn, Form()],
     db: DB,
     photos: Annotated[list[UploadFile] | None, File(description="One or more photos (before)")] = None,
 ):
-    limit = get_settings().public_max_photo_bytes
-    blobs = [photo.file.read(limit + 1) for photo in photos or []]
-    try:
-        case, token = service.report(
-            db=db, data=data, photos=blobs, ip=request.client.host if request.client else None
-        )
-    except service.TooManyReports as exc:
-        raise HTTPException(
-            exc.status, exc.message, headers={"Retry-After": str(exc.details["retry_after"])}
-        ) from None
+    case, token = service.report(
+        db=db,
+        data=data,
+        photos=[photo.file for photo in photos or []],
+        ip=ip,
+    )
     return ReportOut(code=case.code, reporter_token=token, track_url=f"/track/{case.code}")
 
 

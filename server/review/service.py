@@ -18,11 +18,11 @@ local date, so tracks walked before a move count for the old grid and after it f
 buffers the lines and measures the areas in the CGCS2000 3-degree Gauss-Kruger zone holding the reviewed
 grid's centre (EPSG:4534-4554, ``gis.crs.gk_epsg``).
 
-Moving an inspector (``reassign``) ends the current assignment on the day before the move and starts the new
-one on the move's day, in one transaction. An assignment that started on the move's day cannot end the day
-before (``ends_on >= starts_on``): it ends on that day, a one-day assignment, and both grids had the
-inspector that day. Moves take effect today or on a past day, never a future one: the rest of the product
-takes an assignment without an end as the current one, which a future move would contradict until its day.
+Moving an inspector (``reassign``) ends the assignment in force on the move's day on the day before and
+starts the new one on the move's day, in one transaction (``grid.service.end_before``). An assignment that
+started on the move's day ends the day before it started: it was never in force, so only the new grid has
+the inspector that day, and both histories keep the move. Moves take effect today or on a past day,
+never a future one (an end scheduled ahead is set with the assignments' own end date).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from server.case.scope import Scope, visible
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid import service as grid_service
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force, not_ended_before
 from server.patrol import service as patrol_service
 from server.patrol.models import PatrolShift
 from server.review.schemas import Effort, GridRef, GridRow, InspectorRow, ReviewOut
@@ -180,8 +180,7 @@ def _related(root: Grid):
 
 
 def _roster(db: Session, root: Grid, day: date) -> list[tuple[GridAssignment, User, Grid]]:
-    """The inspectors' assignments current on ``day`` (no end yet, started by then) to grids in ``root``'s
-    subtree or above it."""
+    """The inspectors' assignments in force on ``day`` to grids in ``root``'s subtree or above it."""
     query = (
         select(GridAssignment, User, Grid)
         .join(User, User.id == GridAssignment.user_id)
@@ -189,8 +188,7 @@ def _roster(db: Session, root: Grid, day: date) -> list[tuple[GridAssignment, Us
         .options(defer(Grid.geom))
         .where(
             GridAssignment.role == "inspector",
-            GridAssignment.ends_on.is_(None),
-            GridAssignment.starts_on <= day,
+            in_force(day),
             _related(root),
         )
         .order_by(User.name, User.id, Grid.path)
@@ -294,13 +292,14 @@ def _efforts(db: Session, user_ids: list[int], period: Period, at: datetime) -> 
     return figures
 
 
-def _heads(db: Session, codes: list[str]) -> dict[str, str]:
+def _heads(db: Session, codes: list[str], day: date) -> dict[str, str]:
+    """The name of each grid's head in force on ``day``."""
     query = (
         select(GridAssignment.grid_code, User.name)
         .join(User, User.id == GridAssignment.user_id)
         .where(
             GridAssignment.role == "head",
-            GridAssignment.ends_on.is_(None),
+            in_force(day),
             GridAssignment.grid_code.in_(codes),
         )
     )
@@ -365,7 +364,7 @@ def review(
     staffing = _Staffing({grid.path for _, _, grid in roster})
     coverage = _coverage(db, root, rows, period, epsg)
     cases = _cases(db, scope, rows, now)
-    heads = _heads(db, [g.code for g in rows])
+    heads = _heads(db, [g.code for g in rows], today)
     grid_rows = []
     for grid in rows:
         names = dict.fromkeys(user.name for _, user, at in roster if _related_paths(grid.path, at.path))
@@ -449,11 +448,14 @@ def reassign(
     if on > today:
         raise Invalid(f"a move is recorded on its day or later: {on} is after today ({today})")
     inspecting = select(GridAssignment).where(
-        GridAssignment.user_id == user.id,
-        GridAssignment.role == "inspector",
-        GridAssignment.ends_on.is_(None),
+        GridAssignment.user_id == user.id, GridAssignment.role == "inspector"
     )
-    current = db.scalar(inspecting.where(GridAssignment.grid_code == source.code).with_for_update())
+    current = db.scalar(
+        inspecting.where(GridAssignment.grid_code == source.code, not_ended_before(on))
+        .order_by(GridAssignment.starts_on)
+        .limit(1)
+        .with_for_update()
+    )
     if current is None:
         raise Conflict(f"{user.name} is not an inspector of grid {source.code} ({source.name}) now")
     if on < current.starts_on:
@@ -461,9 +463,9 @@ def reassign(
             f"{user.name} inspects grid {source.code} since {current.starts_on}: a move cannot take effect "
             f"before ({on})"
         )
-    if db.scalar(inspecting.where(GridAssignment.grid_code == target.code)) is not None:
+    if db.scalar(inspecting.where(GridAssignment.grid_code == target.code, not_ended_before(on))) is not None:
         raise Conflict(f"{user.name} is already an inspector of grid {target.code} ({target.name})")
-    current.ends_on = on - timedelta(days=1) if on > current.starts_on else on
+    grid_service.end_before(current, on)
     started = GridAssignment(grid_code=target.code, user_id=user.id, role="inspector", starts_on=on)
     db.add(started)
     db.commit()

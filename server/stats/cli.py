@@ -85,8 +85,9 @@ def dashboard(
 
 @stats_app.command("rebuild")
 def rebuild() -> None:
-    """Recompute the summary tables from the cases and events (after a bulk load with triggers off)."""
-    with session() as db, progress_bar() as update:
+    """Recompute the summary tables from the cases and events (after a bulk load with triggers off), as the
+    role that owns the schema (the rebuild renews the trigger functions and locks the audit trail)."""
+    with session(owner=True) as db, progress_bar() as update:
         rows = service.rebuild(
             db=db, progress=lambda done, total: update("rebuilding summaries", done, total)
         )

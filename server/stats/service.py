@@ -23,7 +23,7 @@ from server.category.models import Department
 from server.config import get_settings
 from server.errors import Forbidden, Invalid
 from server.grid import service as grid_service
-from server.grid.models import CURRENT, Grid
+from server.grid.models import CURRENT, Grid, today
 from server.stats import sql
 from server.stats.schemas import (
     AreaRow,
@@ -60,10 +60,6 @@ class Request:
 
 
 # -- the request --------------------------------------------------------------------------------------
-
-
-def today() -> date:
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 def resolve(
@@ -665,8 +661,9 @@ def rebuild(
 ) -> int:
     """Recompute the summaries from the cases and events (after a bulk load with the triggers off), in
     chunks of ``chunk`` ids, calling ``progress(done, total)``; renews the trigger functions from the
-    current code and settings first. Case writes wait meanwhile (a SHARE lock on the cases and events);
-    one commit at the end. Returns how many summary rows there are."""
+    current code and settings first, so ``db`` must be the schema owner's (``gridops stats rebuild``). Case
+    writes wait meanwhile (a SHARE lock on the cases and events); one commit at the end. Returns how many
+    summary rows there are."""
     tz = get_settings().timezone
     db.execute(text("LOCK TABLE case_file, case_event IN SHARE MODE"))
     for statement in sql.function_sql(tz):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from server.auth.dependencies import current_principal
 from server.case.flows import State
 from server.case.views import ScopeDep
-from server.deps import DB
+from server.deps import DB, TEXT_MAX
 from server.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -63,9 +63,11 @@ def cases_tile(
     if_none_match: IfNoneMatch = None,
     state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
     light: Annotated[Literal["green", "yellow", "red"] | None, Query(description="Only this light")] = None,
-    category: Annotated[str | None, Query(description="Category code")] = None,
-    department: Annotated[str | None, Query(description="Department code: cases dispatched to it")] = None,
-    tag: Annotated[str | None, Query(description="Tag code")] = None,
+    category: Annotated[str | None, Query(max_length=TEXT_MAX, description="Category code")] = None,
+    department: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="Department code: cases dispatched to it")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=TEXT_MAX, description="Tag code")] = None,
     since: Annotated[datetime | None, Query(description="Received at or after")] = None,
     until: Annotated[datetime | None, Query(description="Received before")] = None,
 ):

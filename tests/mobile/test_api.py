@@ -5,6 +5,7 @@ refusals and timeouts."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -123,6 +124,22 @@ def test_access_token_refused_by_the_server_is_refreshed_and_the_request_repeate
     assert sleeps == []  # a refusal is not a network problem: no waiting
 
 
+def test_threads_that_find_the_token_expired_together_refresh_once(store, netfault, sleeps):
+    # The sync engine and a screen both find the access token about to expire: one rotation, and the
+    # session survives (a rotated-away refresh token presented again would end it on the server).
+    api = logged_in(store, netfault.url, sleeps)
+    set_expiry(store, datetime.now(UTC) + timedelta(seconds=30))
+    start = netfault.count
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.get("api/auth/me"), range(4)))
+
+    assert all(a["user"]["phone"] == INSPECTOR for a in answers)
+    refreshes = [c for c in calls(netfault.since(start)) if c[1] == "/api/auth/refresh"]
+    assert refreshes == [("POST", "/api/auth/refresh", "pass", 200)]
+    set_expiry(store, datetime.now(UTC) + timedelta(seconds=30))
+    assert api.get("api/auth/me")["session"]["current"]  # the kept tokens still rotate
+
+
 def test_revoked_device_must_log_in_again(store, netfault, server, sleeps):
     api = logged_in(store, netfault.url, sleeps)
     session = api.get("api/auth/me")["session"]["id"]
@@ -233,7 +250,7 @@ def test_refusal_carries_the_servers_message(store, netfault, sleeps):
     with pytest.raises(ApiError) as refused:
         api.post("api/cases", json={"client_uuid": str(uuid.uuid4()), "lon": 117.0, "lat": 36.6})
     assert refused.value.status == 422
-    assert refused.value.message == "category: Field required"
+    assert refused.value.message == "缺少「category」，请填写后重试"
     assert sleeps == []
 
 

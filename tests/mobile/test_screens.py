@@ -1,7 +1,7 @@
 """The app in a real (offscreen) Kivy window against a live GridOps server on the demo city: log in, the
 home screen, the map, a report with a photo through the outbox to its case code, the case's timeline, a
-check task answered from the phone, and offline login. Each screen is saved to docs/screenshots/mobile/
-for the README."""
+check task answered from the phone, and offline login. Each screen is saved to the screenshots folder
+(``tests.conftest.screenshot_dir``; ``make screenshots`` refreshes the README's)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from gis.tiles import tile_for_point
 from mobile.platform.camera import DesktopCamera
 from mobile.platform.gps import SimulatedGps, utc_now
 from mobile.screens.gridmap import TiledGridMap
+from tests.conftest import screenshot_dir
 from tests.mobile.app_driver import Driver, colours
 from tests.mobile.conftest import (
     INSPECTOR,
@@ -42,7 +43,7 @@ from tests.mobile.conftest import (
 from tests.server.case_world import jpeg
 from tests.server.live import live_server
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "mobile"
+SHOTS = screenshot_dir("mobile")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,17 @@ from server.config import PROJECT_DIR
 from server.localdb import free_port
 
 STARTUP_SECONDS = 60  # bounds the wait for the server to answer, and for it to stop
-SERVE = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host", "127.0.0.1"]
+# As `gridops serve`: no --proxy-headers, the app reads forwarded headers itself (trusted proxies only).
+SERVE = [
+    sys.executable,
+    "-m",
+    "uvicorn",
+    "server.main:create_app",
+    "--factory",
+    "--host",
+    "127.0.0.1",
+    "--no-proxy-headers",
+]
 
 
 @dataclass

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import httpx
 import jwt
 import pytest
 from argon2 import PasswordHasher
 from fastapi import Depends
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import create_engine, func, select, text
 
 from server.auth import service
 from server.auth.dependencies import Principal, require_roles, stream_principal
 from server.auth.models import DeviceSession, LoginFailure
 from server.auth.schemas import UserCreate
 from server.category.models import Department
-from server.config import get_settings
+from server.config import Settings, get_settings
 from server.grid.demo import DEMO_PASSWORD
+from server.localdb import free_port
 from tests.server.test_people import setup_city
 
 PASSWORD = "correct horse"
@@ -132,38 +140,78 @@ def test_an_old_hash_is_upgraded_at_login(client, db, user):
 # -- throttling -----------------------------------------------------------------------------------
 
 
-def test_five_failures_block_the_account_even_with_the_right_password(client, db, user):
+def from_address(client, host: str) -> TestClient:
+    """The same app, called from ``host`` (the test client's own address is "testclient")."""
+    return TestClient(client.app, client=(host, 50000))
+
+
+def test_failures_of_one_account_from_one_address_back_off(client, db, user):
     for login_name in ("13900000001", "zhangwei", "13900000001", "ZHANGWEI", "13900000001"):
         assert login(client, login=login_name, password="guess-guess").status_code == 401
     assert failures(db) == 5  # counted on the account, whichever login named it
-    blocked = login(client)
+    blocked = login(client)  # even with the right password
     assert blocked.status_code == 429
-    assert blocked.json()["detail"] == "too many failed logins for this account: try again in 15 minutes"
-    assert 14 * 60 < int(blocked.headers["Retry-After"]) <= 15 * 60
-    assert failures(db) == 5  # a refused attempt is not a failure: it does not extend the block
+    assert blocked.json()["detail"].startswith("这个账号在这个网络上登录失败次数过多，请")
+    assert 0 < int(blocked.headers["Retry-After"]) <= 30
+    assert failures(db) == 5  # a refused attempt is not a failure: it does not extend the wait
 
+    def wait_out():
+        for failure in db.scalars(select(LoginFailure)):
+            failure.at -= timedelta(seconds=int(blocked.headers["Retry-After"]))
+        db.flush()
 
-def test_the_block_lifts_when_the_failures_leave_the_window(client, db, user):
-    add_failures(db, 5, ago=timedelta(minutes=16))
-    assert login(client).status_code == 200  # out of the window
-    assert failures(db) == 0  # a success clears the account's failures
-
-    add_failures(db, 5, ago=timedelta(minutes=10))
+    wait_out()
+    assert login(client, password="guess-guess").status_code == 401  # the sixth failure: a longer wait
     blocked = login(client)
-    assert blocked.status_code == 429 and "try again in 5 minutes" in blocked.json()["detail"]
-    assert 4 * 60 < int(blocked.headers["Retry-After"]) <= 5 * 60
+    assert blocked.status_code == 429 and 30 < int(blocked.headers["Retry-After"]) <= 60
+    wait_out()
+    assert login(client).status_code == 200
+    assert failures(db) == 0  # a success forgets the failures of the account from that address
 
-    add_failures(db, 4, ago=timedelta(minutes=1), key="13900000002")
-    assert login(client, login="13900000002", password="x" * 8).status_code == 401  # 5th: now blocked
-    assert login(client, login="13900000002", password="x" * 8).status_code == 429  # unknown logins too
+
+def test_an_attacker_elsewhere_does_not_lock_the_owner_out(client, db, user):
+    attacker = from_address(client, "203.0.113.9")
+    assert login(attacker, password="guess-guess").status_code == 401
+    add_failures(db, 50, ago=timedelta(seconds=1), ip="203.0.113.9")
+    refused = login(attacker)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "登录失败次数过多" in refused.json()["detail"]
+    assert login(client).status_code == 200  # the owner, from their own address
+    assert login(attacker).status_code == 429  # the owner's success does not lift the attacker's wait
+
+
+def test_past_the_account_wide_limit_only_new_addresses_are_slowed(client, db, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "login_account_max_failures", 20)
+    home = from_address(client, "192.0.2.10")
+    logged_in(home)  # the owner has a session from home
+    for i in range(20):  # a botnet: a few guesses from each of many addresses
+        add_failures(db, 1, ago=timedelta(seconds=2), ip=f"198.51.100.{i + 1}")
+    new_place = login(client)
+    assert new_place.status_code == 429
+    assert new_place.json()["detail"].startswith("这个账号近期登录失败次数过多，请")
+    assert 0 < int(new_place.headers["Retry-After"]) <= 10  # slowed down, not locked out
+    assert login(home).status_code == 200  # from an address the owner uses: not even slowed
+
+
+def test_the_wait_ends_when_the_failures_leave_the_window(client, db, user):
+    add_failures(db, 9, ago=timedelta(minutes=61), ip="testclient")
+    assert login(client).status_code == 200  # out of the window
+
+    add_failures(db, 1, ago=timedelta(minutes=2), key="13900000002", ip="testclient")
+    add_failures(db, 3, ago=timedelta(minutes=1), key="13900000002", ip="testclient")
+    assert login(client, login="13900000002", password="x" * 8).status_code == 401  # the fifth
+    unknown = login(client, login="13900000002", password="x" * 8)
+    assert unknown.status_code == 429  # unknown logins too: they get the answer a real account gets
 
 
 def test_many_failures_from_one_address_block_it(client, db, user):
-    for i in range(30):
+    for i in range(50):
         add_failures(db, 1, ago=timedelta(minutes=2), key=f"guess{i}", ip="testclient")
     blocked = login(client)
     assert blocked.status_code == 429
-    assert blocked.json()["detail"].startswith("too many failed logins from this address: try again in 13")
+    assert blocked.json()["detail"] == "这个网络登录失败次数过多，请58分钟后再试"
+    assert 57 * 60 < int(blocked.headers["Retry-After"]) <= 58 * 60
+    assert login(from_address(client, "192.0.2.10")).status_code == 200  # the account is not blocked
 
 
 def test_old_failures_are_pruned(client, db, user):
@@ -171,6 +219,73 @@ def test_old_failures_are_pruned(client, db, user):
     assert failures(db) == 3
     assert login(client, password="not it at all").status_code == 401
     assert failures(db) == 1
+
+
+def recorded_address(db) -> str:
+    return db.scalar(select(LoginFailure.ip).order_by(LoginFailure.id.desc()).limit(1))
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(client, db, user, monkeypatch):
+    proxy = from_address(client, "127.0.0.1")
+    forged = {"X-Forwarded-For": "198.51.100.1"}
+    body = {"login": "13900000001", "password": "guess-guess", "device_id": "d", "device_name": "d"}
+    assert proxy.post("/api/auth/login", json=body, headers=forged).status_code == 401
+    assert recorded_address(db) == "127.0.0.1"  # no proxy is trusted by default
+
+    monkeypatch.setattr(get_settings(), "trusted_proxies", "127.0.0.0/8, 10.0.0.0/8")
+    for headers, seen in (
+        (forged, "198.51.100.1"),
+        # What the client wrote itself is ignored: the nearest address no trusted proxy holds counts.
+        ({"X-Forwarded-For": "6.6.6.6, 198.51.100.2, 10.1.2.3"}, "198.51.100.2"),
+        ({"Forwarded": 'for="198.51.100.3:4711";proto=https'}, "198.51.100.3"),
+        ({"Forwarded": 'for=6.6.6.6, for="[2001:db8::1]:80"'}, "2001:db8::1"),
+        ({"X-Forwarded-For": "not an address"}, "127.0.0.1"),
+        ({}, "127.0.0.1"),
+    ):
+        assert proxy.post("/api/auth/login", json=body, headers=headers).status_code == 401
+        assert recorded_address(db) == seen, headers
+    outsider = from_address(client, "203.0.113.50")  # not a proxy: its header is ignored
+    assert outsider.post("/api/auth/login", json=body, headers=forged).status_code == 401
+    assert recorded_address(db) == "203.0.113.50"
+
+
+def test_a_wrong_trusted_proxy_stops_the_start():
+    with pytest.raises(ValidationError, match="not-a-network"):
+        Settings(trusted_proxies="10.0.0.0/8, not-a-network")
+    assert [str(n) for n in Settings(trusted_proxies="10.0.0.1, fd00::/8").trusted_proxy_networks] == [
+        "10.0.0.1/32",
+        "fd00::/8",
+    ]
+
+
+def test_gridops_serve_ignores_forwarded_headers_from_loopback(fresh_db_url, tmp_path):
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told not to: the served app must not."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": fresh_db_url, "GRIDOPS_VAR_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) as proc:
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+                try:
+                    httpx.get(f"{base}/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            body = {"login": "13900000009", "password": "guess-guess", "device_id": "d", "device_name": "d"}
+            forged = {"X-Forwarded-For": "198.51.100.1"}
+            assert httpx.post(f"{base}/api/auth/login", json=body, headers=forged).status_code == 401
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    engine = create_engine(fresh_db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT ip FROM login_failure")) == "127.0.0.1"
+    finally:
+        engine.dispose()
 
 
 # -- access tokens --------------------------------------------------------------------------------
@@ -202,39 +317,64 @@ def test_expired_tampered_and_missing_access_tokens_are_refused(client, user):
     assert missing.headers["WWW-Authenticate"] == "Bearer"
 
 
+def refresh(client, token):
+    return client.post("/api/auth/refresh", json={"refresh_token": token})
+
+
 def test_refresh_rotates_and_the_previous_token_lasts_until_the_new_one_is_used(client, db, user):
     first = logged_in(client)
     session = db.get(DeviceSession, client.get("/api/auth/me", headers=bearer(first)).json()["session"]["id"])
     session.expires_at = datetime.now(UTC) + timedelta(days=1)
     db.flush()
 
-    def refresh(token):
-        return client.post("/api/auth/refresh", json={"refresh_token": token})
-
-    second = refresh(first["refresh_token"])
+    second = refresh(client, first["refresh_token"])
     assert second.status_code == 200
     second = second.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert client.get("/api/auth/me", headers=bearer(second)).status_code == 200
     assert datetime.fromisoformat(second["refresh_expires_at"]) > datetime.now(UTC) + timedelta(days=89)
 
-    # The answer may have been lost: the first token still works, and its new token replaces the second.
-    again = refresh(first["refresh_token"])
+    # The answer may have been lost: the first token still works (again and again), and its new token
+    # replaces the second.
+    refresh(client, first["refresh_token"])
+    again = refresh(client, first["refresh_token"])
     assert again.status_code == 200
     again = again.json()
-    assert refresh(second["refresh_token"]).status_code == 401
-    third = refresh(again["refresh_token"]).json()  # the newest token used: the first one is done
-    resp = refresh(first["refresh_token"])
-    assert resp.status_code == 401 and "log in again" in resp.json()["detail"]
-    fourth = refresh(again["refresh_token"])  # the previous of the newest, in its turn
+    third = refresh(client, again["refresh_token"])  # the newest token used: the first one is done
+    assert third.status_code == 200
+    fourth = refresh(client, again["refresh_token"])  # the previous of the newest, in its turn
     assert fourth.status_code == 200
-    assert refresh(third["refresh_token"]).status_code == 401  # replaced before it was ever used
-    assert refresh("never-issued").status_code == 401
+    unknown = refresh(client, "never-issued")
+    assert unknown.status_code == 401 and "log in again" in unknown.json()["detail"]
+    assert client.get("/api/auth/me", headers=bearer(fourth.json())).status_code == 200  # nothing ended
 
     session.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     db.flush()
-    latest = refresh(fourth.json()["refresh_token"])
+    latest = refresh(client, fourth.json()["refresh_token"])
     assert latest.status_code == 401 and latest.json()["detail"] == "this session has expired: log in again"
+
+
+@pytest.mark.parametrize("replayed", ["two rotations back", "its successor used", "replaced unused"])
+def test_a_rotated_away_refresh_token_presented_again_ends_the_devices_session(client, user, replayed):
+    first = logged_in(client)
+    tablet = logged_in(client, device="tablet-1")
+    second = refresh(client, first["refresh_token"]).json()
+    if replayed == "replaced unused":  # the first token again (a lost answer): the second one is replaced
+        newest = refresh(client, first["refresh_token"]).json()
+        old = second
+    else:
+        newest = refresh(client, second["refresh_token"]).json()
+        old = first if replayed == "two rotations back" else second
+        if replayed == "its successor used":
+            newest = refresh(client, newest["refresh_token"]).json()
+
+    reused = refresh(client, old["refresh_token"])
+    assert reused.status_code == 401
+    assert "重新登录" in reused.json()["detail"]
+    assert refresh(client, newest["refresh_token"]).status_code == 401  # the whole family has ended
+    assert client.get("/api/auth/me", headers=bearer(newest)).status_code == 401
+    assert client.get("/api/auth/me", headers=bearer(tablet)).status_code == 200  # another device's stays
+    assert logged_in(client)["user"]["id"] == user.id  # the owner logs in again
 
 
 def test_logout_ends_the_session_at_once(client, user):

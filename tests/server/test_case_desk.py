@@ -152,7 +152,7 @@ def test_cases_in_a_bounding_box_as_geojson(world):
         == 0
     )
     bad = client.get("/api/cases/bbox", params={"bbox": "1,2,3"}, headers=h)
-    assert bad.status_code == 422 and "west,south,east,north" in bad.json()["detail"]
+    assert bad.status_code == 422 and "西,南,东,北" in bad.json()["detail"]
     assert db.scalar(select(func.count()).select_from(Case)) == 2
 
 

@@ -11,12 +11,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gis.crs import distance_m, wgs84_to_gcj02
 from server.auth.dependencies import Principal
 from server.case.flows import ACTIONS
 from server.case.models import Case
+from server.case.service import CLIENT_UUID_TAKEN
 from server.grid.models import CURRENT, Grid
 from tests.server.case_world import (
     DISTRICT,
@@ -223,11 +224,7 @@ def test_intake_is_idempotent_and_checks_the_position(world):
 
     other = client.post("/api/cases", json={**body, "description": "别的内容"}, headers=h["inspector"])
     assert other.status_code == 409
-    assert other.json() == {
-        "detail": f"report {body['client_uuid']} was already received as case {first.json()['code']} "
-        "with other content: a new report needs a new client_uuid",
-        "code": first.json()["code"],
-    }
+    assert other.json() == {"detail": CLIENT_UUID_TAKEN}  # nothing of the case it made
 
     outside = client.post("/api/cases", json=new_report(*OUTSIDE), headers=h["inspector"])
     assert outside.status_code == 422
@@ -388,3 +385,26 @@ def test_supervised_and_channel_filters(world, admin_headers):
     assert hotline in codes(supervised="false") and late not in codes(supervised="false")
     assert hotline in codes(channel="hotline") and late not in codes(channel="hotline")
     assert late in codes(channel="inspector")
+
+
+def test_a_report_is_answered_inside_its_own_transaction(world):
+    """The answer is described before the commit: nothing reaches the database after it (no second
+    transaction, no second connection check-out per report)."""
+    client, h, db = world["client"], world["h"], world["db"]
+    statements: list[str] = []
+    committed_at: list[int] = []
+    connection = db.connection()
+    listen = [
+        (connection, "before_cursor_execute", lambda *args: statements.append(args[2])),
+        (db, "after_commit", lambda session: committed_at.append(len(statements))),
+    ]
+    for target, name, fn in listen:
+        event.listen(target, name, fn)
+    try:
+        resp = client.post("/api/cases", json=new_report(world["lon"], world["lat"]), headers=h["inspector"])
+    finally:
+        for target, name, fn in listen:
+            event.remove(target, name, fn)
+    assert resp.status_code == 201, resp.text
+    assert len(committed_at) == 1
+    assert statements[committed_at[0] :] == []

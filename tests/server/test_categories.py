@@ -343,7 +343,7 @@ def test_routes_read_the_taxonomy_and_load_it_with_the_admin_token(client, admin
     )
     assert refused.status_code == 422
     assert refused.json()["detail"] == "the taxonomy has 2 errors: nothing was loaded"
-    assert [e.split(":")[0] for e in refused.json()["errors"]] == ["row 2", "row 3"]
+    assert [e["msg"].split(":")[0] for e in refused.json()["errors"]] == ["row 2", "row 3"]
     unnamed = client.post(
         "/api/categories/load", files={"file": ("table.txt", bad.encode())}, headers=admin_headers
     )

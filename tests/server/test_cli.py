@@ -82,8 +82,10 @@ def test_users_and_assignments(env, city_file):
     people = gridops("grids", "people", "370102001", env=env).stdout.splitlines()
     assert len(people) == 1 and people[0].split("\t")[1:4] == ["370102001", "inspector", "张伟"]
     assignment_id = people[0].split("\t")[0]
-    gridops("grids", "unassign", assignment_id, env=env)
-    assert gridops("grids", "people", "370102001", env=env).stdout == ""
+    last_day = gridops("grids", "unassign", assignment_id, env=env).stderr.split()[-1]
+    # Ended today: in force through today (its last day), then only in the history.
+    (person,) = gridops("grids", "people", "370102001", env=env).stdout.splitlines()
+    assert person.split("\t")[-1] == last_day
     assert "张伟" in gridops("grids", "people", "370102001", "--history", env=env).stdout
 
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -48,15 +49,22 @@ EVENT_SECONDS = 20  # bounds the wait for one expected event
 # -- a server on loopback ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def live_url(fresh_db_url, tmp_path) -> Iterator[str]:
-    """The app served on loopback on the fresh database; it must stop cleanly."""
-    with live_server(fresh_db_url, tmp_path / "server.log") as server:
+@contextmanager
+def serving(database_url: str, log, **settings: str) -> Iterator[str]:
+    """The app served on loopback on ``database_url`` with more ``settings``; it must stop cleanly."""
+    with live_server(database_url, log, **settings) as server:
         yield server.url
     # uvicorn ends a graceful shutdown by re-raising the signal it received.
     assert server.exit_code == -signal.SIGTERM and "Application shutdown complete" in server.output(), (
         f"not a clean stop:\n{server.output()}"
     )
+
+
+@pytest.fixture
+def live_url(fresh_db_url, tmp_path) -> Iterator[str]:
+    """The app served on loopback on the fresh database."""
+    with serving(fresh_db_url, tmp_path / "server.log") as url:
+        yield url
 
 
 def setup_city(url: str, users: dict[str, str | None], inspectors: dict[str, str] | None = None) -> None:
@@ -277,6 +285,125 @@ def test_the_stream_goes_on_after_the_database_connection_is_killed(fresh_db_url
         stream.until(lambda e: e.get("event") == "ready")  # the listener is back: re-read lists
         second = report(http, ADMIN_TOKEN, EAST)
         stream.case(second["code"], "reported")
+
+
+# -- the stream follows the login and the scope -------------------------------------------------------
+
+NEVER = str(24 * 3600)  # a re-check interval no test reaches: only the end of a session can end a stream
+
+
+def add_user(url: str, name: str, phone: str, roles: list[str]) -> int:
+    with new_session(url) as db:
+        data = UserCreate(name=name, phone=phone, roles=roles, password=PASSWORD)
+        user_id = auth_service.create_user(db=db, data=data).id
+    get_engine(url).dispose()
+    return user_id
+
+
+def ended(stream: EventStream) -> list[dict]:
+    """The events before the last one, which must be ``end`` saying what to do; the stream closes after."""
+    event, before = stream.until(lambda e: e.get("event") == "end")
+    assert "重新登录" in json.loads(event["data"])["message"]
+    with pytest.raises(AssertionError, match="the stream ended"):
+        stream.next()
+    return before
+
+
+def test_a_stream_ends_at_logout_and_carries_no_change_after_it(fresh_db_url, tmp_path):
+    phone = "13900000131"
+    setup_city(fresh_db_url, {}, {phone: "370102001"})
+    with (
+        serving(fresh_db_url, tmp_path / "server.log", GRIDOPS_EVENTS_RECHECK_SECONDS=NEVER) as url,
+        client(url) as http,
+    ):
+        token = login(http, phone)
+        with opened(http, params={"access_token": token}) as stream:
+            mine = report(http, token, WEST)
+            stream.case(mine["code"], mine["state"])
+
+            assert http.post("/api/auth/logout", headers=bearer(token)).status_code == 200
+            body = {"version": mine["version"], "reason": "上报重复"}
+            resp = http.post(
+                f"/api/cases/{mine['code']}/actions/void", json=body, headers=bearer(ADMIN_TOKEN)
+            )
+            assert resp.status_code == 200, resp.text
+            assert all(e.get("event") != "case" for e in ended(stream))  # the void never reached it
+
+
+def test_a_leaders_stream_gets_no_position_after_his_sessions_are_revoked(fresh_db_url, tmp_path):
+    inspector_phone, leader_phone = "13900000141", "13900000142"
+    setup_city(fresh_db_url, {}, {inspector_phone: "370102001"})
+    leader_id = add_user(fresh_db_url, "领导甲", leader_phone, ["leader"])
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    with (
+        serving(fresh_db_url, tmp_path / "server.log", GRIDOPS_EVENTS_RECHECK_SECONDS=NEVER) as url,
+        client(url) as http,
+        opened(http, headers=bearer(login(http, leader_phone))) as stream,
+    ):
+        token, shift = login(http, inspector_phone), str(uuid.uuid4())
+        body = {"client_uuid": shift, "started_at": began.isoformat()}
+        assert http.post("/api/patrol/shifts", json=body, headers=bearer(token)).status_code == 201
+
+        def walk(step: int) -> None:
+            point = {
+                "recorded_at": (began + timedelta(seconds=step)).isoformat(),
+                "lon": WEST[0],
+                "lat": WEST[1],
+            }
+            resp = http.post(
+                f"/api/patrol/shifts/{shift}/points", json={"points": [point]}, headers=bearer(token)
+            )
+            assert resp.status_code == 200, resp.text
+
+        walk(1)
+        stream.until(lambda e: e.get("event") == "position")  # the leader sees the whole city
+
+        admin = bearer(ADMIN_TOKEN)
+        sessions = http.get("/api/auth/devices", params={"user_id": leader_id}, headers=admin).json()
+        assert len(sessions) == 1
+        assert http.post(f"/api/auth/devices/{sessions[0]['id']}/revoke", headers=admin).status_code == 200
+        walk(2)
+        assert all(e.get("event") != "position" for e in ended(stream))
+
+
+def test_a_stream_takes_the_narrower_scope_at_the_next_recheck(fresh_db_url, tmp_path):
+    """A grid head whose assignment ends (no session ends: no notice) loses the grid at the next re-check;
+    the stream goes on with what is left (the head's own reports)."""
+    phone = "13900000151"
+    setup_city(fresh_db_url, {})
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    with new_session(fresh_db_url) as db:
+        data = UserCreate(name="网格长甲", phone=phone, roles=["grid_head", "inspector"], password=PASSWORD)
+        head = auth_service.create_user(db=db, data=data)
+        starts_on = today - timedelta(days=30)
+        assignment_id = grid_service.assign(
+            db=db, grid_code="370102", user=head, role="head", starts_on=starts_on
+        ).id
+    get_engine(fresh_db_url).dispose()
+    with (
+        serving(fresh_db_url, tmp_path / "server.log", GRIDOPS_EVENTS_RECHECK_SECONDS="0.2") as url,
+        client(url) as http,
+    ):
+        token = login(http, phone)
+        with opened(http, headers=bearer(token)) as stream:
+            in_grid = report(http, ADMIN_TOKEN, WEST)
+            stream.case(in_grid["code"], "reported")
+
+            body = {"ends_on": (today - timedelta(days=1)).isoformat()}
+            resp = http.post(f"/api/assignments/{assignment_id}/end", json=body, headers=bearer(ADMIN_TOKEN))
+            assert resp.status_code == 200, resp.text
+
+            def grid_case_comes() -> bool:
+                """Whether a new case of the grid still comes, before the head's own report after it."""
+                other = report(http, ADMIN_TOKEN, WEST)
+                own = report(http, token, WEST)
+                _, before = stream.case(own["code"], own["state"])
+                return other["code"] in before
+
+            deadline = time.monotonic() + EVENT_SECONDS
+            while grid_case_comes():  # until the next re-check
+                assert time.monotonic() < deadline, "the stream kept the grid of the ended assignment"
+            assert not grid_case_comes()  # and from then on
 
 
 # -- the listener -----------------------------------------------------------------------------------

@@ -88,11 +88,11 @@ def test_batch_locate_matches_single_lookups(demo_client):
     assert too_many.status_code == 413
 
 
-def test_browse_the_demo_hierarchy(demo_client):
+def test_browse_the_demo_hierarchy(demo_client, admin_headers):
     assert [g["code"] for g in demo_client.get("/api/grids").json()] == ["370100"]
     districts = demo_client.get("/api/grids", params={"parent": "370100"}).json()
     assert len(districts) == 12 and {d["level"] for d in districts} == {"district"}
-    lixia = demo_client.get("/api/grids/370102").json()
+    lixia = demo_client.get("/api/grids/370102", headers=admin_headers).json()  # people: after login
     assert lixia["name"] == "历下区" and lixia["geometry"]["type"] == "MultiPolygon"
     assert 90e6 < lixia["area_m2"] < 110e6  # 历下区 is about 101 km2
     heads = [p for p in lixia["people"] if p["role"] == "head"]

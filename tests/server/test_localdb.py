@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from server import migrate
-from server.localdb import APP_ROLE, Cluster, LocalDBError
+from server.localdb import APP_ROLE, OWNER_ROLE, Cluster, LocalDBError
 
 
 def test_cluster_is_utf8_with_postgis_and_ltree_and_a_non_superuser_app_role(pg_cluster, db):
@@ -35,7 +35,8 @@ def test_url_reaches_the_database_over_tcp_too(pg_cluster, template_db):
 
 def test_migrations_go_up_down_and_up_again(pg_cluster):
     name = f"mig_{uuid.uuid4().hex[:8]}"
-    url = pg_cluster.ensure_database(name)
+    pg_cluster.ensure_database(name)
+    url = pg_cluster.url(name, user=OWNER_ROLE)
     engine = create_engine(url)
     try:
         migrate.upgrade(url)
@@ -58,12 +59,37 @@ def test_migration_names_the_missing_extensions(pg_cluster):
     name = f"noext_{uuid.uuid4().hex[:8]}"
     conn = pg_cluster.connect()
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} OWNER {APP_ROLE}")
+        cur.execute(f"CREATE DATABASE {name} OWNER {OWNER_ROLE}")
     conn.close()
     try:
         with pytest.raises(RuntimeError, match=r"CREATE EXTENSION postgis; CREATE EXTENSION ltree;"):
-            migrate.upgrade(pg_cluster.url(name))
+            migrate.upgrade(pg_cluster.url(name, user=OWNER_ROLE))
     finally:
+        pg_cluster.drop_database(name)
+
+
+def test_a_database_the_app_role_owned_is_handed_to_the_owner_role(pg_cluster):
+    """A database made before the two roles (the application owning it and its tables) is taken over."""
+    name = f"legacy_{uuid.uuid4().hex[:8]}"
+    conn = pg_cluster.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} OWNER {APP_ROLE}")
+    conn.close()
+    engine = create_engine(pg_cluster.url(name))
+    try:
+        with engine.begin() as app:
+            app.execute(text("CREATE TABLE case_event (id bigint)"))
+        assert pg_cluster.ensure_database(name) == pg_cluster.url(name)
+        with engine.connect() as app:
+            owners = app.execute(
+                text(
+                    "SELECT pg_get_userbyid(datdba), (SELECT pg_get_userbyid(relowner) FROM pg_class "
+                    "WHERE oid = 'case_event'::regclass) FROM pg_database WHERE datname = current_database()"
+                )
+            ).one()
+        assert tuple(owners) == (OWNER_ROLE, OWNER_ROLE)
+    finally:
+        engine.dispose()
         pg_cluster.drop_database(name)
 
 

@@ -21,6 +21,7 @@ from server import migrate
 from server.category import service as category_service
 from server.errors import NotFound
 from server.grid import service as grid_service
+from server.localdb import OWNER_ROLE
 from server.patrol import service
 from server.patrol.models import PatrolShift, TrackPoint
 from server.patrol.schemas import PointIn, ShiftIn
@@ -221,7 +222,7 @@ def test_a_batch_sent_again_stores_nothing_twice(db, client, inspector):
     assert stored_points(db, shift) == 26
 
     too_many = upload(client, headers, shift, walk(1001))
-    assert too_many.status_code == 422 and "at most 1000" in too_many.json()["detail"]
+    assert too_many.status_code == 422 and "最多 1000 项" in too_many.json()["detail"]
     assert stored_points(db, shift) == 26
 
 
@@ -322,7 +323,11 @@ def test_who_sees_whose_shifts(db, client, admin_headers):
     other_head = make_user(db, ["grid_head"])
     grid_service.assign(db=db, grid_code="370103002", user=other_head.user, role="head")
     leader = make_user(db, ["leader"])
-    headers = {who: login(client, who) for who in (west, east_side, head, other_head, leader)}
+    # A district's leader and command center see the shifts of their home grid's subtree only.
+    district_leader = make_user(db, ["leader"], grid="370102")
+    district_desk = make_user(db, ["acceptor", "shift_lead", "dispatcher"], grid="370103")
+    everyone = (west, east_side, head, other_head, leader, district_leader, district_desk)
+    headers = {who: login(client, who) for who in everyone}
     mine, theirs = uuid.uuid4(), uuid.uuid4()
     start(client, headers[west], mine)
     start(client, headers[east_side], theirs, at=T0 + timedelta(minutes=5))
@@ -336,6 +341,8 @@ def test_who_sees_whose_shifts(db, client, admin_headers):
     assert seen(headers[head]) == [str(mine)]  # the subtree of 370102 holds the west inspector's grid
     assert seen(headers[other_head]) == []  # 370103002 holds neither
     assert seen(headers[leader]) == seen(admin_headers) == [str(mine), str(theirs)]
+    assert seen(headers[district_leader]) == [str(mine)]
+    assert seen(headers[district_desk]) == [str(theirs)]
     assert seen(admin_headers, user_id=east_side.user_id) == [str(theirs)]
     assert seen(headers[head], user_id=east_side.user_id) == []
     assert shifts(client, admin_headers) == []  # today: none yet
@@ -349,6 +356,7 @@ def test_who_sees_whose_shifts(db, client, admin_headers):
     assert refused.status_code == 404
     assert refused.json()["detail"] == f"there is no patrol shift {mine} you may see"
     assert track(headers[head], theirs) == track(headers[other_head], mine) == 404
+    assert track(headers[district_leader], theirs) == track(headers[district_desk], mine) == 404
 
 
 def test_today_sums_my_shifts_of_the_day(db, client, inspector):
@@ -448,9 +456,9 @@ def test_latest_positions_and_todays_tracks_by_scope(db, client, admin_headers):
     )
 
     for bad, message in (
-        ("1,2,3", "bbox must be four numbers: west,south,east,north (got '1,2,3')"),
-        ("117.1,36.6,117.0,36.7", "bbox must be west,south,east,north with west < east and south < north"),
-        ("117.0,36.6,117.1,95", "bbox: latitude 95.0 is out of range -90..90"),
+        ("1,2,3", "地图范围应为四个数字：西,南,东,北（经纬度），如 117.0,36.6,117.1,36.7"),
+        ("117.1,36.6,117.0,36.7", "地图范围的西边应小于东边：请按 西,南,东,北 的顺序填写"),
+        ("117.0,36.6,117.1,95", "地图范围的纬度应在 -90 到 90 之间，请检查后重试"),
     ):
         resp = client.get("/api/patrol/tracks/today", params={"bbox": bad}, headers=admin_headers)
         assert resp.status_code == 422 and resp.json()["detail"] == message
@@ -538,7 +546,8 @@ def test_cli_lists_shifts_and_prints_tracks(gridops, fresh_db_url):
 
 def test_the_migration_goes_down_and_up(pg_cluster):
     name = f"patrol_{uuid.uuid4().hex[:8]}"
-    url = pg_cluster.ensure_database(name)
+    pg_cluster.ensure_database(name)
+    url = pg_cluster.url(name, user=OWNER_ROLE)
     engine = create_engine(url)
     try:
         migrate.upgrade(url)

@@ -50,7 +50,7 @@ def test_heads_replace_each_other_inspectors_accumulate_history_is_kept(client, 
     assert assign("370199001", "13900000021", "inspector").status_code == 404
     assert assign("370102001", "19999999999", "inspector").status_code == 404
 
-    current = client.get("/api/grids/370102001/assignments").json()
+    current = client.get("/api/grids/370102001/assignments", headers=admin_headers).json()
     assert sorted((a["role"], a["name"]) for a in current) == [
         ("head", "赵强"),
         ("inspector", "巡查员21"),
@@ -60,9 +60,12 @@ def test_heads_replace_each_other_inspectors_accumulate_history_is_kept(client, 
         f"/api/assignments/{current[-1]['assignment_id']}/end", json={}, headers=admin_headers
     )
     assert ended.status_code == 200 and ended.json()["ends_on"] is not None
-    history = client.get("/api/grids/370102001/assignments", params={"include_ended": True}).json()
+    history = client.get(
+        "/api/grids/370102001/assignments", params={"include_ended": True}, headers=admin_headers
+    ).json()
     first_head = next(a for a in history if a["name"] == "王芳")
-    assert (first_head["starts_on"], first_head["ends_on"]) == ("2026-01-01", "2026-06-01")
+    # The next head took over on 2026-06-01: the first one's last day was the day before.
+    assert (first_head["starts_on"], first_head["ends_on"]) == ("2026-01-01", "2026-05-31")
     assert len(history) == 4
-    people = client.get("/api/grids/370102001").json()["people"]
-    assert len(people) == 2
+    people = client.get("/api/grids/370102001", headers=admin_headers).json()["people"]
+    assert len(people) == 3  # ended today: in force through today, its last day

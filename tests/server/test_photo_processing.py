@@ -11,9 +11,16 @@ import zlib
 import pytest
 from PIL import ExifTags, Image
 
-from server.config import Settings
+from server.config import Settings, get_settings
 from server.errors import Invalid, NotFound
-from server.photo.processing import PhotoRejected, distance_m, process_photo
+from server.photo import processing
+from server.photo.processing import (
+    ImageTooLarge,
+    PhotoBusy,
+    PhotoRejected,
+    distance_m,
+    process_photo,
+)
 from server.photo.storage import LocalStorage, get_storage
 
 SETTINGS = Settings()
@@ -87,7 +94,8 @@ def _rejected(data: bytes, status: int, *phrases: str, **limits) -> PhotoRejecte
     assert error.status == status
     for phrase in phrases:
         assert phrase in error.message
-    assert error.message[0].islower() and "Error" not in error.message and "\\x" not in error.message
+    assert error.message[0].islower() or not error.message.isascii()  # the older messages are English
+    assert "Error" not in error.message and "\\x" not in error.message
     return error
 
 
@@ -147,6 +155,20 @@ def test_orientation_is_applied_to_the_public_version():
         bottom = upright.getpixel((upright.width // 2, upright.height * 7 // 8))
         assert top[0] > 200 and top[2] < 60
         assert bottom[2] > 200 and bottom[0] < 60
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
+def test_a_large_photo_is_shrunk_before_it_is_turned_and_comes_out_upright(image_format):
+    stored = Image.new("RGB", (4000, 2000), "red")
+    stored.paste((0, 0, 255), (2000, 0, 4000, 2000))
+    data = _encode(stored, image_format, exif=_geotagged_exif(orientation=6))
+    photo = process_photo(data, **LIMITS)
+    assert (photo.width, photo.height) == (2000, 4000)
+    upright = _assert_bare_jpeg(photo.public, SETTINGS.photo_public_px)
+    assert upright.size == (800, 1600)
+    top, bottom = upright.getpixel((400, 100)), upright.getpixel((400, 1500))
+    assert top[0] > 200 and top[2] < 60
+    assert bottom[2] > 200 and bottom[0] < 60
 
 
 def test_png_with_transparency_is_laid_on_white():
@@ -236,15 +258,80 @@ def _png_bomb(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
+def _images_made() -> int:
+    """How many images Pillow has allocated in this process: decoding a file makes one, reading its
+    header none."""
+    return Image.core.get_stats()["new_count"]
+
+
 def test_decompression_bomb_is_refused_from_its_header():
     bomb = _png_bomb(8000, 8000)
     assert len(bomb) < 100_000
-    _rejected(bomb, 422, "the image is 8000 x 8000 pixels; the limit is 50 megapixels")
+    made = _images_made()
+    error = _rejected(bomb, 422, "照片为 8000 x 8000 像素，超过 5000 万像素的上限", "普通照片")
+    assert isinstance(error, ImageTooLarge)
+    assert _images_made() == made
 
 
 def test_decompression_bomb_beyond_what_pillow_opens():
     # With our own limit raised past it, Pillow's guard still refuses to open 400 megapixels.
-    _rejected(_png_bomb(20000, 20000), 422, "far too many pixels", max_pixels=10**9)
+    error = _rejected(_png_bomb(20000, 20000), 422, "像素过多", max_pixels=10**9)
+    assert isinstance(error, ImageTooLarge)
+
+
+@pytest.fixture(scope="module")
+def pixel_strip() -> bytes:
+    """The hostile probe's photo: a lossless WebP of 16,383 x 3,000 black pixels (49 megapixels, under
+    the staff's pixel limit) that is a couple of KB on the wire and hundreds of MB once decoded."""
+    data = _encode(Image.new("RGB", (16383, 3000)), "WEBP", lossless=True)
+    assert len(data) < 4096
+    return data
+
+
+def test_a_pixel_strip_is_refused_from_its_header_under_the_pixel_limit(pixel_strip):
+    assert SETTINGS.photo_max_pixels > 16383 * 3000
+    made = _images_made()
+    error = _rejected(pixel_strip, 422, "16383 x 3000", "长边是短边的 5.5 倍", "普通照片")
+    assert isinstance(error, ImageTooLarge)
+    assert _images_made() == made  # refused before a single pixel was decoded
+
+
+def test_the_public_pixel_limit_is_lower_than_the_staffs():
+    bomb = _png_bomb(6000, 4500)  # 27 megapixels: a staff photo, too many for the public
+    assert SETTINGS.public_photo_max_pixels < 6000 * 4500 <= SETTINGS.photo_max_pixels
+    made = _images_made()
+    _rejected(bomb, 422, "6000 x 4500", "1600 万像素", max_pixels=SETTINGS.public_photo_max_pixels)
+    assert _images_made() == made
+    assert process_photo(bomb, **LIMITS).width == 6000
+
+
+def test_a_photo_wider_than_a_panorama_crop_but_ordinary_passes():
+    # A 21:9 phone photo and a 4:1 crop are photos; the shape check is for strips.
+    for size in ((2100, 900), (2000, 500)):
+        assert process_photo(_encode(Image.new("RGB", size, "grey"), "JPEG"), **LIMITS).width == size[0]
+
+
+def test_pixel_work_waits_briefly_for_a_slot_then_answers_busy(monkeypatch):
+    settings = get_settings()
+    monkeypatch.setattr(settings, "photo_work_wait_seconds", 0.05)
+    data = _encode(_noise(300, 200), "JPEG")
+    slots = processing.work_slots()
+    held = 0
+    try:
+        while slots.acquire(blocking=False):  # every slot of this process taken by other photos
+            held += 1
+        assert held == settings.photo_work_slots
+        made = _images_made()
+        with pytest.raises(PhotoBusy) as caught:
+            process_photo(data, **LIMITS)
+        assert caught.value.status == 503
+        assert caught.value.details["retry_after"] >= 1
+        assert "请稍后" in caught.value.message
+        assert _images_made() == made
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert process_photo(data, **LIMITS).width == 300
 
 
 # -- storage ----------------------------------------------------------------------------------------

@@ -4,18 +4,22 @@ rating, and the operators' spam flag."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
 from geoalchemy2.shape import to_shape
+from PIL import Image
 from sqlalchemy import func, select
 
 from gis.crs import wgs84_to_gcj02
 from server.case.models import Case, CasePhoto
 from server.config import get_settings
+from server.photo.processing import work_slots
 from server.public.models import PublicReport
 from server.public.service import NOT_YET_PUBLIC
 from tests.server.case_world import act, jpeg, photo, team
+from tests.server.test_auth import from_address
 from tests.server.test_case_http import login
 
 PHONE = "13655554444"
@@ -150,6 +154,7 @@ def close_it(world, code: str) -> Case:
     db = world["db"]
     case = db.scalar(select(Case).where(Case.code == code))
     act(db, world["acceptor"], case, "request_verification", inspector_id=world["inspector"].user.id)
+    photo(db, world["inspector"], case, "verification")
     act(db, world["inspector"], case, "reply_verification", result="confirmed", note="内部：核实属实")
     act(db, world["lead"], case, "file", public_note="已立案，将尽快处理")
     act(db, world["dispatcher"], case, "dispatch")
@@ -189,6 +194,24 @@ def test_tracking_hides_a_case_until_filed_then_shows_nothing_private(world):
         world[who].name for who in ("inspector", "acceptor", "lead", "dispatcher", "department")
     )):  # fmt: skip
         assert private not in text
+
+
+def test_only_the_photos_the_track_page_shows_are_served(world):
+    client, db = world["client"], world["db"]
+    code = post_report(client, world["lon"], world["lat"], phone=PHONE).json()["code"]
+    case = close_it(world, code)  # photos before, for the verification, after and for the check
+    item = client.get(f"/api/public/cases/{code}").json()
+    shown = {p["url"] for p in item["before"] + item["after"]}
+    rows = list(db.scalars(select(CasePhoto).where(CasePhoto.case_id == case.id)))
+    assert {row.role for row in rows} == {"before", "verification", "after", "check"}
+    for row in rows:
+        url = f"/api/public/photos/{row.id}.jpg"
+        served = client.get(url)
+        assert (served.status_code == 200) == (url in shown), row.role
+        assert (url in shown) == (row.role in ("before", "after")), row.role
+    params = {"jurisdiction_id": get_settings().open311_jurisdiction_id}
+    (request,) = client.get(f"/open311/v2/requests/{code}.json", params=params).json()
+    assert request["media_url"].endswith(item["before"][0]["url"])  # Open311 links a photo shown
 
 
 def test_the_reporter_rates_a_closed_case_once(world):
@@ -264,3 +287,101 @@ def test_openapi_documents_the_public_routes(demo_client):
     ):
         assert path in paths
         assert all(operation["summary"] for operation in paths[path].values())
+
+
+# -- resource exhaustion ----------------------------------------------------------------------------
+
+
+def images_made() -> int:
+    """How many images Pillow has allocated in this process: decoding a photo makes one."""
+    return Image.core.get_stats()["new_count"]
+
+
+def lossless_webp(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "WEBP", lossless=True)
+    return out.getvalue()
+
+
+def test_a_pixel_strip_without_login_is_refused_before_it_is_decoded(world):
+    client, db = world["client"], world["db"]
+    strip = lossless_webp(16383, 3000)  # the probe's photo: 49 megapixels in about 2 KB
+    assert len(strip) < 4096
+    made = images_made()
+    answer = post_report(client, world["lon"], world["lat"], photos=[strip])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith("照片为 16383 x 3000 像素，")
+    assert "普通照片" in answer.json()["detail"]
+    assert images_made() == made  # refused from its header: not one pixel decoded
+    assert cases(db) == 0
+
+
+def test_the_public_may_send_fewer_pixels_than_staff(world):
+    client, db = world["client"], world["db"]
+    settings = get_settings()
+    width, height = 5000, 4000  # 20 megapixels: an inspector's photo, not a citizen's
+    assert settings.public_photo_max_pixels < width * height <= settings.photo_max_pixels
+    large = lossless_webp(width, height)
+    made = images_made()
+    answer = post_report(client, world["lon"], world["lat"], photos=[large])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == (
+        "照片为 5000 x 4000 像素，超过 1600 万像素的上限："
+        "请上传手机相机直接拍摄的普通照片，或把照片缩小后再上传"
+    )
+    assert images_made() == made
+    assert cases(db) == 0
+
+
+def test_a_throttled_address_is_answered_before_any_photo_work(world, monkeypatch):
+    client, lon, lat = world["client"], world["lon"], world["lat"]
+    monkeypatch.setattr(get_settings(), "public_reports_per_ip", 1)
+    ordinary, damaged, strip = jpeg(), b"\xff\xd8\xff broken", lossless_webp(16383, 3000)
+    assert post_report(client, lon, lat, photos=[ordinary]).status_code == 201
+
+    made = images_made()
+    for photos in ([ordinary], [damaged], [strip, ordinary]):
+        answer = post_report(client, lon, lat, photos=photos)
+        assert answer.status_code == 429, answer.text
+        assert int(answer.headers["Retry-After"]) > 0
+    assert images_made() == made  # not one photo was decoded
+
+
+def test_photos_find_the_pixel_work_busy_and_are_asked_to_come_back(world, monkeypatch):
+    client, db = world["client"], world["db"]
+    monkeypatch.setattr(get_settings(), "photo_work_wait_seconds", 0.05)
+    ordinary = jpeg()
+    slots, held = work_slots(), 0
+    try:
+        while slots.acquire(blocking=False):  # other photos hold every slot of this process
+            held += 1
+        answer = post_report(client, world["lon"], world["lat"], photos=[ordinary])
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert answer.json()["detail"] == "服务器正忙于处理其他照片，请稍后重新提交（不会重复上报）"
+    assert cases(db) == 0
+    assert post_report(client, world["lon"], world["lat"], photos=[ordinary]).status_code == 201
+
+
+def test_the_report_limit_counts_the_address_a_trusted_proxy_forwards(world, monkeypatch):
+    proxy = from_address(world["client"], "10.0.0.5")
+    forwarded = {"X-Forwarded-For": "198.51.100.20"}
+    data = {"category": "E06010", "lon": world["lon"], "lat": world["lat"]}
+
+    def reported_from() -> str:
+        answer = proxy.post(
+            "/api/public/reports",
+            data={**data, "client_uuid": str(uuid.uuid4())},
+            files=[("photos", ("p.jpg", jpeg(), "image/jpeg"))],
+            headers=forwarded,
+        )
+        assert answer.status_code == 201, answer.text
+        case = world["db"].scalar(select(Case.id).where(Case.code == answer.json()["code"]))
+        return world["db"].scalar(select(PublicReport.ip).where(PublicReport.case_id == case))
+
+    assert reported_from() == "10.0.0.5"  # not a trusted proxy: its header is ignored
+    monkeypatch.setattr(get_settings(), "trusted_proxies", "10.0.0.0/8")
+    assert reported_from() == "198.51.100.20"

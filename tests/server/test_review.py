@@ -15,7 +15,7 @@ import pytest
 import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry import LineString
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from gis.crs import gk_epsg, to_metric
@@ -24,7 +24,7 @@ from server.case.flows import OPEN_STATES
 from server.case.scope import scope_of
 from server.grid import service as grid_service
 from server.grid.demo import DEMO_PASSWORD, DISTRICT
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force
 from server.patrol import service as patrol_service
 from server.patrol.schemas import PointIn, ShiftIn
 from server.review import service
@@ -82,10 +82,17 @@ def share(grid_shape, lines: list[list[tuple[float, float]]], epsg: int) -> floa
 
 @pytest.fixture
 def world(demo_db):
-    """The demo's first street of 历下区; in its second village a rectangular unit patrolled by a new
-    inspector (assigned a month before last week's Wednesday): along its south edge on Wednesday (with one
-    poor fix in its middle), its north edge on Monday, its west edge on the Sunday before."""
+    """The demo's first street of 历下区 (its heads in force since a month before last week's Wednesday); in
+    its second village a rectangular unit patrolled by a new inspector (assigned then too): along its south
+    edge on Wednesday (with one poor fix in its middle), its north edge on Monday, its west edge on the
+    Sunday before."""
     db = demo_db
+    # The demo's heads were assigned when it was loaded: in force at the review's clock too.
+    db.execute(
+        update(GridAssignment)
+        .where(GridAssignment.role == "head")
+        .values(starts_on=WEDNESDAY - timedelta(30))
+    )
     street = children(db, DISTRICT)[0]
     villages = children(db, street.code)
     village = villages[1]
@@ -273,11 +280,17 @@ def test_a_move_ends_the_day_before_and_tracks_count_for_the_grid_of_their_day(w
         share(to_shape(other.geom), [world["south"]], epsg), abs=0.002
     )
 
-    # Back on the day the new assignment started: it ends that same day (a one-day assignment).
+    # Back on the day the new assignment started: it ends the day before it started, never in force, so on
+    # that day only the grid moved back to has the inspector.
     back, again = service.reassign(
         db=db, scope=scope, user_id=who.user_id, from_grid=other.code, to_grid=unit.code, on=tuesday, at=AT
     )
-    assert back.starts_on == back.ends_on == tuesday and again.starts_on == tuesday
+    assert back.starts_on == tuesday and back.ends_on == tuesday - timedelta(days=1)
+    assert again.starts_on == tuesday
+    in_force_tuesday = db.scalars(
+        select(GridAssignment.grid_code).where(GridAssignment.user_id == who.user_id, in_force(tuesday))
+    ).all()
+    assert in_force_tuesday == [unit.code]
 
 
 def login(client, login: str) -> dict[str, str]:
@@ -359,7 +372,7 @@ def test_reassign_over_http_with_history_and_refusals(demo_client, demo_db):
     answer = move()
     assert answer.status_code == 200, answer.text
     moved = answer.json()
-    expected_end = TODAY if started_on == TODAY else TODAY - timedelta(days=1)
+    expected_end = TODAY - timedelta(days=1)  # the day before the move (before its start, if it began today)
     assert moved["ended"]["grid_code"] == first.code and moved["ended"]["ends_on"] == expected_end.isoformat()
     assert moved["started"]["grid_code"] == second.code and moved["started"]["starts_on"] == TODAY.isoformat()
     assert move().status_code == 409  # no longer on the first village
@@ -408,7 +421,7 @@ def test_cli_shows_a_review_and_moves_an_inspector(demo_clone_url, monkeypatch):
     assert code == 0, err
     assert f"张伟: inspector of {first.code} until" in err and f"of {second.code} from {TODAY}" in err
     code, out, err = gridops("review", "reassign", INSPECTOR, "--from", first.code, "--to", second.code)
-    assert code == 1 and "not an inspector of grid" in err
+    assert code == 1 and f"not an inspector of grid {first.code}" in err  # moved already
     code, out, err = gridops("review", "show", "--grid", "370103", "--day", TODAY.isoformat())
     assert code == 0 and "市中区" in out
     assert "Move an inspector" in runner.invoke(app, ["review", "reassign", "--help"]).stdout

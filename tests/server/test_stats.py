@@ -58,6 +58,10 @@ def inspector(db, village: str):
 
 @pytest.fixture
 def world(demo_db):
+    return make_world(demo_db)
+
+
+def make_world(db) -> dict:
     """Cases with known answers (period 2026-09-25..10-24; 8 in the cohort):
 
     1 holiday: reported 09-30 by inspector a, 1-day limit over the holiday, handled 10-08 in time, closed
@@ -68,7 +72,6 @@ def world(demo_db):
     6 master (市中区, hotline, verified by b) with 6b merged into it (left out)
     7 b's own report of another category (water), filed; 8 b's own report left registered
     and one case received before the period."""
-    db = demo_db
     v1, v1x, v1y = village_of_street(db, A, 0)
     v2, v2x, v2y = village_of_street(db, A, 1)
     w1, w1x, w1y = village_of_street(db, B, 0)
@@ -463,7 +466,9 @@ def summary_rows(db) -> dict:
     }
 
 
-def test_summaries_equal_their_rebuild_after_inserts_updates_and_deletes(world):
+def test_summaries_equal_their_rebuild_after_inserts_updates_and_deletes(demo_owner_db):
+    """As the schema's owner: the rebuild renews the trigger functions and locks the audit trail."""
+    world = make_world(demo_owner_db)
     db = world["db"]
     cases = world["cases"]
     # a statement writing several cases at once, then rows inserted, moved and deleted in SQL
@@ -608,7 +613,7 @@ def test_default_period_and_grid(demo_client, admin_headers):
     assert got["period"]["to"] == str(service.today())
 
 
-def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url):
+def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url, owner_url):
     """Down to 0006 and up again: the summaries are filled from the stored cases and events; then the CLI
     rebuilds them (the same rows) and prints a table as CSV equal to the service's rows."""
     with new_session(demo_clone_url) as db:
@@ -620,11 +625,16 @@ def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url):
         report(db, who, lon, lat, category="E09006", at=local("2026-10-10 09:00"))
         kept = summary_rows(db)
     get_engine(demo_clone_url).dispose()
-    migrate.downgrade(demo_clone_url, "0006")
-    migrate.upgrade(demo_clone_url)
+    migrate.downgrade(owner_url(demo_clone_url), "0006")
+    migrate.upgrade(owner_url(demo_clone_url))
     with new_session(demo_clone_url) as db:
         assert summary_rows(db) == kept and kept["stats_area_day"]
-    env = {**os.environ, "DATABASE_URL": demo_clone_url, "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": demo_clone_url,
+        "GRIDOPS_OWNER_DATABASE_URL": owner_url(demo_clone_url),
+        "COLUMNS": "200",
+    }
     rebuilt = gridops("stats", "rebuild", env=env)
     assert "summary rows" in rebuilt.stderr + rebuilt.stdout
     with new_session(demo_clone_url) as db:

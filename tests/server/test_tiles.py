@@ -406,7 +406,7 @@ def test_dense_tiles_come_as_clusters(world, admin_headers, monkeypatch):
         get_settings.cache_clear()
 
 
-def test_migration_0006_backfills_yellow_instants_and_the_summary(demo_clone_url):
+def test_migration_0006_backfills_yellow_instants_and_the_summary(demo_clone_url, owner_url):
     """Down to 0005 and up again over cases with running and stopped clocks: the yellow instants come back
     as the calendar computes them, the summary as the cases aggregate, and no case counts as changed."""
     from server import migrate
@@ -423,8 +423,8 @@ def test_migration_0006_backfills_yellow_instants_and_the_summary(demo_clone_url
         act(db, w["dispatcher"], cases[0], "suspend", reason="等待施工结束")
         before = db.execute(text("SELECT id, step_yellow_at, change_seq FROM case_file ORDER BY id")).all()
         assert [y is None for _, y, _ in before] == [True, False]
-    migrate.downgrade(demo_clone_url, "0005")
-    migrate.upgrade(demo_clone_url)
+    migrate.downgrade(owner_url(demo_clone_url), "0005")
+    migrate.upgrade(owner_url(demo_clone_url))
     with new_session(demo_clone_url) as db:
         assert (
             db.execute(text("SELECT id, step_yellow_at, change_seq FROM case_file ORDER BY id")).all()

@@ -51,7 +51,7 @@ def cases(web_server) -> list[dict]:
     return street_cases(web_server.url, ["E06010"] * 3)
 
 
-def test_cases_and_drill_down(web_server, cases, tab):
+def test_cases_and_drill_down(web_server, cases, tab, admin_headers):
     page = tab.page
     page.goto(f"{web_server.url}/")
     log_in(page)
@@ -71,7 +71,7 @@ def test_cases_and_drill_down(web_server, cases, tab):
     assert page.text_content("#grid-name") == "历下区"
     assert page.text_content("#grid-code") == DISTRICT
     assert page.text_content("#grid-level") == "区县"
-    people = httpx.get(f"{web_server.url}/api/grids/{DISTRICT}").json()["people"]
+    people = httpx.get(f"{web_server.url}/api/grids/{DISTRICT}", headers=admin_headers).json()["people"]
     assert page.text_content("#grid-head") == "、".join(p["name"] for p in people if p["role"] == "head")
     streets = rendered(page, "grids-fill", "street")
     assert {p["name"] for p in streets if p["parent_code"] == DISTRICT} == child_names(

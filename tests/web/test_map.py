@@ -15,11 +15,12 @@ import pytest
 import shapely
 from PIL import Image
 
-from server.config import PROJECT_DIR, get_settings
+from server.config import get_settings
 from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from tests.conftest import screenshot_dir
 from tests.server.live import live_server
 
-SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots" / "web"
+SCREENSHOTS = screenshot_dir("web")
 WAIT_MS = 60_000
 # The properties of the features a layer has drawn at one level, once the map has settled; null before.
 RENDERED = """([layer, level]) => {

@@ -45,13 +45,24 @@ export function postJson(path, body) {
   });
 }
 
-export async function refreshTokens() {
-  const current = tokens();
-  if (!current) return false;
-  const answer = await postJson("/api/auth/refresh", { refresh_token: current.refresh_token });
-  if (!answer.ok) return false;
-  keepTokens(await answer.json());
-  return true;
+// One refresh at a time for the whole page: calls that find the access token expired together wait for the
+// same refresh, since presenting a rotated-away refresh token again ends the session (reuse detection).
+let refreshing = null;
+
+export function refreshTokens() {
+  refreshing ??= (async () => {
+    try {
+      const current = tokens();
+      if (!current) return false;
+      const answer = await postJson("/api/auth/refresh", { refresh_token: current.refresh_token });
+      if (!answer.ok) return false;
+      keepTokens(await answer.json());
+      return true;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
 }
 
 // An API call with the access token, refreshed once when it has expired; the app goes back to its login

@@ -3,6 +3,7 @@
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
 import { el } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
+import { fitForUpload } from "/static/public/photos.js";
 import { keepReporterToken } from "/static/public/tokens.js";
 
 const form = document.querySelector("#report");
@@ -86,10 +87,10 @@ form.addEventListener("submit", async (event) => {
   body.append("crs", place.crs);
   body.append("description", form.description.value.trim());
   if (form.phone.value.trim()) body.append("phone", form.phone.value.trim());
-  for (const file of form.photos.files) body.append("photos", file);
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {
+    for (const file of form.photos.files) body.append("photos", await fitForUpload(file));
     const answer = await fetch("/api/public/reports", { method: "POST", body });
     const result = await answer.json();
     if (!answer.ok) {
