@@ -42,3 +42,6 @@ apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 x
 # Chromium (headless).
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 apt_install chromium
+
+# The production units in deploy/systemd are checked by the tests with systemd-analyze.
+apt_install systemd

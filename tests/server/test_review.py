@@ -24,15 +24,14 @@ from server.case.flows import OPEN_STATES
 from server.case.scope import scope_of
 from server.grid import service as grid_service
 from server.grid.demo import DEMO_PASSWORD, DISTRICT
-from server.grid.models import CURRENT, Grid, GridAssignment, in_force
+from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
 from server.patrol import service as patrol_service
 from server.patrol.schemas import PointIn, ShiftIn
 from server.review import service
 from tests.server.case_world import act, make_user, photo, report, team
 
 TZ = ZoneInfo("Asia/Shanghai")  # the settings' time zone
-TODAY = datetime.now(TZ).date()
-WEDNESDAY = TODAY - timedelta(days=TODAY.weekday() + 5)  # last week's: always in the past
+WEDNESDAY = today() - timedelta(days=today().weekday() + 5)  # last week's: always in the past
 MONDAY, SUNDAY = WEDNESDAY - timedelta(days=2), WEDNESDAY - timedelta(days=3)
 AT = datetime.combine(WEDNESDAY, time(15), TZ)  # the review's clock
 INSPECTOR = "13900000001"  # 张伟, the demo's inspector of the street's first village
@@ -307,7 +306,7 @@ def test_scope_roles_and_the_page_routes(demo_client, demo_db):
     answer = demo_client.get("/api/review", headers=head)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["grid"]["code"] == street.code and body["trail"] == [] and body["day"] == TODAY.isoformat()
+    assert body["grid"]["code"] == street.code and body["trail"] == [] and body["day"] == today().isoformat()
     assert demo_client.get("/api/review/grids", headers=head).json() == [body["grid"]]
     inside = demo_client.get("/api/review", params={"grid": village.code}, headers=head).json()
     assert [g["code"] for g in inside["trail"]] == [street.code]
@@ -318,7 +317,7 @@ def test_scope_roles_and_the_page_routes(demo_client, demo_db):
     missing = demo_client.get("/api/review", params={"grid": "370102999"}, headers=head)
     assert missing.status_code == 404 and "370102999" in missing.json()["detail"]
     later = demo_client.get(
-        "/api/review", params={"day": (TODAY + timedelta(days=1)).isoformat()}, headers=head
+        "/api/review", params={"day": (today() + timedelta(days=1)).isoformat()}, headers=head
     )
     assert later.status_code == 422 and "after today" in later.json()["detail"]
     inspector = demo_client.get("/api/review", headers=login(demo_client, INSPECTOR))
@@ -363,7 +362,7 @@ def test_reassign_over_http_with_history_and_refusals(demo_client, demo_db):
         (move(to_grid=elsewhere.code), 403, "outside the grids you review"),
         (move(to_grid="370102001999"), 404, "370102001999"),
         (move(to_grid=first.code), 422, "to itself"),
-        (move(on=(TODAY + timedelta(days=1)).isoformat()), 422, "after today"),
+        (move(on=(today() + timedelta(days=1)).isoformat()), 422, "after today"),
         (move(on=(started_on - timedelta(days=1)).isoformat()), 422, "cannot take effect before"),
     ]
     for answer, status, words in refusals:
@@ -372,9 +371,12 @@ def test_reassign_over_http_with_history_and_refusals(demo_client, demo_db):
     answer = move()
     assert answer.status_code == 200, answer.text
     moved = answer.json()
-    expected_end = TODAY - timedelta(days=1)  # the day before the move (before its start, if it began today)
+    # The day before the move (before its start, if it began today).
+    expected_end = today() - timedelta(days=1)
     assert moved["ended"]["grid_code"] == first.code and moved["ended"]["ends_on"] == expected_end.isoformat()
-    assert moved["started"]["grid_code"] == second.code and moved["started"]["starts_on"] == TODAY.isoformat()
+    assert (
+        moved["started"]["grid_code"] == second.code and moved["started"]["starts_on"] == today().isoformat()
+    )
     assert move().status_code == 409  # no longer on the first village
 
     history = demo_client.get("/api/review/assignments", params={"grid": first.code}, headers=head).json()
@@ -383,7 +385,7 @@ def test_reassign_over_http_with_history_and_refusals(demo_client, demo_db):
     ]
     history = demo_client.get("/api/review/assignments", params={"grid": second.code}, headers=head).json()
     mine = [h for h in history if h["user_id"] == user_id]
-    assert [(h["starts_on"], h["ends_on"]) for h in mine] == [(TODAY.isoformat(), None)]
+    assert [(h["starts_on"], h["ends_on"]) for h in mine] == [(today().isoformat(), None)]
     after = demo_client.get("/api/review", params={"grid": street.code}, headers=head).json()
     assert "张伟" in next(r for r in after["grids"] if r["code"] == second.code)["inspectors"]
     assert (
@@ -419,9 +421,9 @@ def test_cli_shows_a_review_and_moves_an_inspector(demo_clone_url, monkeypatch):
     )
     code, out, err = gridops("review", "reassign", INSPECTOR, "--from", first.code, "--to", second.code)
     assert code == 0, err
-    assert f"张伟: inspector of {first.code} until" in err and f"of {second.code} from {TODAY}" in err
+    assert f"张伟: inspector of {first.code} until" in err and f"of {second.code} from {today()}" in err
     code, out, err = gridops("review", "reassign", INSPECTOR, "--from", first.code, "--to", second.code)
     assert code == 1 and f"not an inspector of grid {first.code}" in err  # moved already
-    code, out, err = gridops("review", "show", "--grid", "370103", "--day", TODAY.isoformat())
+    code, out, err = gridops("review", "show", "--grid", "370103", "--day", today().isoformat())
     assert code == 0 and "市中区" in out
     assert "Move an inspector" in runner.invoke(app, ["review", "reassign", "--help"]).stdout

@@ -7,8 +7,7 @@ head's assignment at a future date over the API, log in as that head, list cases
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,16 +18,20 @@ from server.case.models import Case
 from server.case.scope import scope_of
 from server.errors import Conflict
 from server.grid import service as grid_service
-from server.grid.models import GridAssignment
+from server.grid.models import GridAssignment, today
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, PASSWORD, make_user, report, village_point
 from tests.server.test_case_transitions import ADMIN
 
 CALLER = "来电市民钱多多"  # citizen callers' names: only those who see the case may read them
 OTHER_CALLER = "来电市民孙有余"
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the city's date (settings.timezone)
-YESTERDAY, TOMORROW = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
-LATER = TODAY + timedelta(days=208)  # the probe ended an assignment on 2027-06-30: months ahead
-BEFORE = TODAY - timedelta(days=30)
+LATER = 208  # days ahead: the probe ended an assignment on 2027-06-30, months ahead
+BEFORE = -30
+
+
+def days(n: int) -> date:
+    """The city's date (settings.timezone) ``n`` days from today, read when the test runs (a run may
+    cross midnight)."""
+    return today() + timedelta(days=n)
 
 
 @pytest.fixture
@@ -79,11 +82,11 @@ def test_a_head_whose_end_is_scheduled_sees_only_the_grid_until_that_day(demo_cl
     """The probe's reproduction: a future end date gave the head the whole city."""
     db, here, there = world["db"], world["here"], world["there"]
     head = make_user(db, ["grid_head"])
-    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", BEFORE)
+    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", days(BEFORE))
     headers = login(demo_client, head)
     before, _ = listed(demo_client, headers)
 
-    end(demo_client, admin_headers, assignment, LATER)
+    end(demo_client, admin_headers, assignment, days(LATER))
     codes, text = listed(demo_client, headers)
     assert codes == before == in_subtree(db, OTHER_DISTRICT)
     assert here.code in codes and there.code not in codes and OTHER_CALLER not in text
@@ -97,8 +100,8 @@ def test_a_head_whose_assignment_ended_sees_nothing_of_the_grid_nor_the_city(
 ):
     db, here, there = world["db"], world["here"], world["there"]
     head = make_user(db, ["grid_head"])
-    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", BEFORE)
-    end(demo_client, admin_headers, assignment, YESTERDAY)
+    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", days(BEFORE))
+    end(demo_client, admin_headers, assignment, days(-1))
     headers = login(demo_client, head)
 
     codes, text = listed(demo_client, headers)
@@ -115,14 +118,14 @@ def test_the_last_day_is_in_force_and_the_day_after_is_not(demo_db):
     inspector = make_user(db, ["inspector"])
     assignment = grid_service.assign(
         db=db, grid_code=village_point(db, OTHER_DISTRICT)[0], user=inspector.user, role="inspector",
-        starts_on=BEFORE,
+        starts_on=days(BEFORE),
     )  # fmt: skip
     for first_day, last_day, in_force in (
-        (BEFORE, LATER, True),
-        (BEFORE, TODAY, True),
-        (TODAY, TODAY, True),
-        (BEFORE, YESTERDAY, False),
-        (TOMORROW, None, False),
+        (days(BEFORE), days(LATER), True),
+        (days(BEFORE), days(0), True),
+        (days(0), days(0), True),
+        (days(BEFORE), days(-1), False),
+        (days(1), None, False),
     ):
         assignment.starts_on, assignment.ends_on = first_day, last_day
         db.flush()
@@ -133,8 +136,8 @@ def test_an_inspector_with_a_future_end_keeps_the_grid_today(demo_client, world,
     db, here, there = world["db"], world["here"], world["there"]
     village = village_point(db, OTHER_DISTRICT)[0]
     inspector = make_user(db, ["inspector"])
-    assignment = assign(demo_client, admin_headers, village, inspector, "inspector", BEFORE)
-    end(demo_client, admin_headers, assignment, TODAY + timedelta(days=10))
+    assignment = assign(demo_client, admin_headers, village, inspector, "inspector", days(BEFORE))
+    end(demo_client, admin_headers, assignment, days(0) + timedelta(days=10))
     headers = login(demo_client, inspector)
 
     codes, _ = listed(demo_client, headers)
@@ -146,8 +149,8 @@ def test_an_assignment_starting_tomorrow_gives_no_scope_today(demo_client, world
     db, here = world["db"], world["here"]
     head = make_user(db, ["grid_head"])
     inspector = make_user(db, ["inspector"])
-    assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", TOMORROW)
-    assign(demo_client, admin_headers, village_point(db, OTHER_DISTRICT)[0], inspector, "inspector", TOMORROW)
+    assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", days(1))
+    assign(demo_client, admin_headers, village_point(db, OTHER_DISTRICT)[0], inspector, "inspector", days(1))
     for who in (head, inspector):
         codes, text = listed(demo_client, login(demo_client, who))
         assert codes == set() and CALLER not in text and OTHER_CALLER not in text
@@ -170,7 +173,9 @@ def test_city_wide_scope_comes_from_a_role_never_from_a_missing_assignment(demo_
         assert sees(make_user(db, [role], grid=DISTRICT)) == {there.code}, role  # narrowed to its district
     # A leader who also heads a grid keeps the city: an assignment never narrows a city-wide role.
     leader = make_user(db, ["leader", "grid_head"])
-    grid_service.assign(db=db, grid_code=OTHER_DISTRICT, user=leader.user, role="head", starts_on=BEFORE)
+    grid_service.assign(
+        db=db, grid_code=OTHER_DISTRICT, user=leader.user, role="head", starts_on=days(BEFORE)
+    )
     assert sees(leader) == {here.code, there.code}
     # Their own reports they see whatever their scope.
     nobody = make_user(db, ["grid_head", "inspector"])
@@ -186,26 +191,26 @@ def test_a_new_head_replaces_the_current_one_from_its_first_day(demo_db):
     def heads_today(code: str) -> list[int]:
         return [a.user_id for a, _ in grid_service.assignments(db=db, grid_code=code) if a.role == "head"]
 
-    a = grid_service.assign(db=db, grid_code=grid, user=first.user, role="head", starts_on=BEFORE)
-    grid_service.end_assignment(db=db, assignment_id=a.id, ends_on=LATER)
+    a = grid_service.assign(db=db, grid_code=grid, user=first.user, role="head", starts_on=days(BEFORE))
+    grid_service.end_assignment(db=db, assignment_id=a.id, ends_on=days(LATER))
     # The next head scheduled after the first one's last day: neither blocks nor ends the other.
-    after = LATER + timedelta(days=1)
+    after = days(LATER) + timedelta(days=1)
     b = grid_service.assign(db=db, grid_code=grid, user=second.user, role="head", starts_on=after)
-    assert (a.ends_on, b.starts_on, b.ends_on) == (LATER, after, None)
+    assert (a.ends_on, b.starts_on, b.ends_on) == (days(LATER), after, None)
     assert heads_today(grid) == [first.user_id]
     assert scope_of(db=db, principal=first).grid_paths != ()
     assert scope_of(db=db, principal=second).grid_paths == ()  # not in force yet
     # A head from today while another is scheduled to start later: refused, nothing changed.
     with pytest.raises(Conflict, match=grid):
-        grid_service.assign(db=db, grid_code=grid, user=third.user, role="head", starts_on=TODAY)
+        grid_service.assign(db=db, grid_code=grid, user=third.user, role="head", starts_on=days(0))
     db.refresh(a)
-    assert a.ends_on == LATER
+    assert a.ends_on == days(LATER)
 
     # A head from today ends the head in force (open-ended or with an end still ahead) the day before.
-    c = grid_service.assign(db=db, grid_code=other_grid, user=third.user, role="head", starts_on=BEFORE)
-    grid_service.end_assignment(db=db, assignment_id=c.id, ends_on=LATER)
-    d = grid_service.assign(db=db, grid_code=other_grid, user=fourth.user, role="head", starts_on=TODAY)
-    assert (c.ends_on, d.ends_on) == (YESTERDAY, None)
+    c = grid_service.assign(db=db, grid_code=other_grid, user=third.user, role="head", starts_on=days(BEFORE))
+    grid_service.end_assignment(db=db, assignment_id=c.id, ends_on=days(LATER))
+    d = grid_service.assign(db=db, grid_code=other_grid, user=fourth.user, role="head", starts_on=days(0))
+    assert (c.ends_on, d.ends_on) == (days(-1), None)
     assert heads_today(other_grid) == [fourth.user_id]
     assert scope_of(db=db, principal=third).grid_paths == ()
     assert len(scope_of(db=db, principal=fourth).grid_paths) == 1
@@ -220,16 +225,16 @@ def test_a_new_head_replaces_the_current_one_from_its_first_day(demo_db):
 def test_an_end_already_set_can_be_brought_forward_never_put_off(demo_client, world, admin_headers):
     db, here = world["db"], world["here"]
     head = make_user(db, ["grid_head"])
-    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", BEFORE)
-    end(demo_client, admin_headers, assignment, LATER)
+    assignment = assign(demo_client, admin_headers, OTHER_DISTRICT, head, "head", days(BEFORE))
+    end(demo_client, admin_headers, assignment, days(LATER))
 
     def end_on(day: date):
         body = {"ends_on": day.isoformat()}
         return demo_client.post(f"/api/assignments/{assignment}/end", json=body, headers=admin_headers)
 
-    put_off = end_on(LATER + timedelta(days=1))
-    assert put_off.status_code == 409 and LATER.isoformat() in put_off.json()["detail"]
-    end(demo_client, admin_headers, assignment, YESTERDAY)  # the head leaves at once
+    put_off = end_on(days(LATER) + timedelta(days=1))
+    assert put_off.status_code == 409 and days(LATER).isoformat() in put_off.json()["detail"]
+    end(demo_client, admin_headers, assignment, days(-1))  # the head leaves at once
     codes, text = listed(demo_client, login(demo_client, head))
     assert here.code not in codes and CALLER not in text
-    assert end_on(YESTERDAY).status_code == 409  # it has ended
+    assert end_on(days(-1)).status_code == 409  # it has ended

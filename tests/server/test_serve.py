@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import httpx
-import pytest
 
 from server.config import PROJECT_DIR
 from server.localdb import free_port
@@ -113,7 +111,6 @@ def test_the_units_start_real_gridops_commands():
             assert service["Restart"] == "always", f"{path.name} is not restarted"
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_analyze_verifies_the_units(tmp_path):
     """The units as installed in this checkout's place: systemd finds nothing to complain about."""
     for path in UNITS:
