@@ -146,7 +146,7 @@ async def _stream(caller: _Caller) -> AsyncIterator[str]:
             except TimeoutError:
                 continue
             if item == OVERFLOW:
-                yield _sse("overflow", {"message": "too many changes were waiting: reconnect and re-read"})
+                yield _sse("overflow", {"message": "等待推送的变化太多：请重新连接并刷新数据"})
                 return
             if item == READY:
                 if seen_ready:  # the listener reconnected: a session may have ended meanwhile
