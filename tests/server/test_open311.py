@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 at /open311/v2, written from the specification (wiki.open311.org/GeoReport_v2):
 every endpoint in JSON and XML, JSON answers validated against the open311 schema-validation repository's
-schemas (../shared/open311-schemas), its filters, defaults and limits, its error format and codes, the
-client_uuid retry, privacy, and the maintained `georeport` client against a live server."""
+schemas (kept beside this file in open311_schemas/), its filters, defaults and limits, its error format and
+codes, the client_uuid retry, privacy, and the maintained `georeport` client against a live server."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from georeport import GeoReport
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, text
 from server.case.models import Case
 from server.case.service import CLIENT_UUID_TAKEN
 from server.category.models import Category, Department
-from server.config import PROJECT_DIR, get_settings
+from server.config import get_settings
 from server.database import get_engine, new_session
 from server.errors import Forbidden
 from server.grid import service as grid_service
@@ -34,7 +35,7 @@ from tests.server.case_world import act, photo, report, team
 from tests.server.live import live_server
 from tests.server.test_cli import gridops
 
-SCHEMAS = PROJECT_DIR.parent / "shared" / "open311-schemas"
+SCHEMAS = Path(__file__).resolve().parent / "open311_schemas"
 REGISTRY = Registry().with_resources(
     (path.name, Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT4))
     for path in SCHEMAS.glob("*.json")
