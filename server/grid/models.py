@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from geoalchemy2 import Geometry
@@ -118,6 +118,11 @@ CURRENT = Grid.valid_to.is_(None)  # the current versions
 def today() -> date:
     """Today's date in the city's time zone (``settings.timezone``)."""
     return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def day_start(day: date) -> datetime:
+    """The instant local ``day`` begins in the city's time zone (``settings.timezone``)."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(get_settings().timezone))
 
 
 def not_ended_before(day: date) -> ColumnElement[bool]:

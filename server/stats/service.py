@@ -10,8 +10,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -23,7 +22,7 @@ from server.category.models import Department
 from server.config import get_settings
 from server.errors import Forbidden, Invalid
 from server.grid import service as grid_service
-from server.grid.models import CURRENT, Grid, today
+from server.grid.models import CURRENT, Grid, day_start, today
 from server.stats import sql
 from server.stats.schemas import (
     AreaRow,
@@ -177,7 +176,6 @@ def three_rates(db: Session, request: Request, level: str) -> list[dict]:
     """Beijing's three rates for the grids of ``level`` in the area, over the cohort (received in the period,
     merged cases left out, the department's when one is asked for), from each case's latest call-back. Read
     from the cases and their events: call-backs are few."""
-    tz = ZoneInfo(get_settings().timezone)
     rows = db.execute(
         text(
             """
@@ -207,8 +205,8 @@ def three_rates(db: Session, request: Request, level: str) -> list[dict]:
             "area": request.grid.path,
             "level": level,
             "dept": request.department.id if request.department else None,
-            "since": _instant(request.start, tz),
-            "until": _instant(request.end + timedelta(days=1), tz),
+            "since": day_start(request.start),
+            "until": day_start(request.end + timedelta(days=1)),
         },
     )
     settings = get_settings()
@@ -248,18 +246,14 @@ SUMMARY_TABLES = Tables("stats_area_day", "stats_category_day", "stats_hour_day"
 RAW_TABLES = Tables("stats_raw_area", "stats_raw_category", "stats_raw_hour", "stats_raw_inspector")
 
 
-def _instant(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
-
-
 def _raw_tables(db: Session, area: str, first: date, end: date, inspectors: list[int]) -> None:
     """Temporary tables shaped like the summaries, rolled up from the cases of ``area`` received from
     ``first`` to ``end`` (and the inspectors' own reports and replies) by the summaries' own SQL."""
     tz = get_settings().timezone
     params = {
         "area": area,
-        "t0": _instant(first, ZoneInfo(tz)),
-        "t1": _instant(end + timedelta(days=1), ZoneInfo(tz)),
+        "t0": day_start(first),
+        "t1": day_start(end + timedelta(days=1)),
         "users": inspectors,
     }
     cases = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -11,6 +11,7 @@ from server.auth.dependencies import current_principal
 from server.case.flows import State
 from server.case.views import ScopeDep
 from server.deps import DB, TEXT_MAX
+from server.grid.models import day_start
 from server.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -68,8 +69,8 @@ def cases_tile(
         str | None, Query(max_length=TEXT_MAX, description="Department code: cases dispatched to it")
     ] = None,
     tag: Annotated[str | None, Query(max_length=TEXT_MAX, description="Tag code")] = None,
-    since: Annotated[datetime | None, Query(description="Received at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Received before")] = None,
+    since: Annotated[date | None, Query(description="Received on or after this local day")] = None,
+    until: Annotated[date | None, Query(description="Received on or before this local day")] = None,
 ):
     tile = service.TileAddress.of(z, x, y)
     filters = service.CaseTileFilter(
@@ -78,8 +79,8 @@ def cases_tile(
         category=category,
         department=department,
         tag=tag,
-        since=since,
-        until=until,
+        since=day_start(since) if since else None,
+        until=day_start(until + timedelta(days=1)) if until else None,
     )
     return _answer(
         service.cases_tile(db=db, scope=scope, tile=tile, filters=filters, known_etags=_known(if_none_match))

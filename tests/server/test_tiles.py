@@ -18,6 +18,7 @@ from server.case.scope import scope_of
 from server.config import get_settings
 from server.grid import service as grid_service
 from server.grid.models import CURRENT, Grid
+from server.grid.models import today as city_today
 from server.tiles import service
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, report, team, village_point
 from tests.server.test_case_http import login
@@ -135,7 +136,7 @@ def test_filters(world, admin_headers):
     act(db, world["dispatcher"], fresh[0], "dispatch")
     act(db, world["lead"], fresh[1], "tag", tag="key_supervision")
     codes = lambda **params: set(points(world, admin_headers, **params))  # noqa: E731
-    day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    day = city_today()
     assert codes(state=["registered"]) == {fresh[1].code, fresh[2].code, old.code}
     assert codes(state=["dispatched", "registered"]) == {c.code for c in world["cases"]}
     assert codes(state=["closed"]) == set()
@@ -143,8 +144,10 @@ def test_filters(world, admin_headers):
     assert codes(category="E01002") == {fresh[2].code}
     assert codes(department="sanitation_lx") == {fresh[0].code}
     assert codes(tag="key_supervision") == {fresh[1].code}
-    assert codes(since=day_ago) == {c.code for c in fresh}
-    assert codes(until=day_ago) == {old.code}
+    assert codes(since=day) == {c.code for c in fresh}
+    assert codes(until=day - timedelta(days=1)) == {old.code}
+    assert codes(since="2026-11-16", until="2026-11-16") == {old.code}
+    assert codes(until="2026-11-15") == set()
     resp = world["client"].get(tile_url("cases", 16, 0, 0), headers=admin_headers, params={"category": "X99"})
     assert resp.status_code == 404
 

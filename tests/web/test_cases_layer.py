@@ -4,12 +4,13 @@ people in the side panel and its streets drawn, and the filter bar changing the 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from server.grid.demo import DISTRICT
+from server.grid.models import today as city_today
 from tests.web.conftest import shape_of, street_cases
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, assert_map_drawn, child_names, log_in, rendered
 
@@ -102,7 +103,7 @@ def test_cases_and_drill_down(web_server, cases, tab, admin_headers):
     assert_map_drawn(SCREENSHOTS / "cases.png", page)
 
     # The filter bar: no case is overdue, none is closed, all came today.
-    today = date.today()
+    today = city_today()
     assert counted(page, layers, "light", "red") == 0
     assert counted(page, layers, "light", "") == len(cases)
     assert counted(page, layers, "state", "closed") == 0

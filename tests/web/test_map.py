@@ -22,10 +22,11 @@ from tests.server.live import live_server
 
 SCREENSHOTS = screenshot_dir("web")
 WAIT_MS = 60_000
-# The properties of the features a layer has drawn at one level, once the map has settled; null before.
+# The properties of the features a layer has drawn at one level, once the map has settled (no move under
+# way, its tiles loaded); null before.
 RENDERED = """([layer, level]) => {
   const map = window.gridopsMap;
-  if (!map || !map.getLayer(layer) || !map.loaded()) return null;
+  if (!map || !map.getLayer(layer) || !map.loaded() || map.isMoving() || !map.areTilesLoaded()) return null;
   const drawn = map.queryRenderedFeatures({layers: [layer]}).map((f) => f.properties);
   const atLevel = drawn.filter((p) => p.level === level);
   return atLevel.length ? atLevel : null;

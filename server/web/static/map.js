@@ -138,18 +138,13 @@ async function loadGrids(levels) {
 
 // -- cases ----------------------------------------------------------------------------------------
 
-// The case tile URL with the filter bar's choices; a period's dates are whole local days.
+// The case tile URL with the filter bar's choices; a period's dates are whole days of the city's calendar
+// (the server's, whatever the browser's time zone).
 function caseTiles() {
   const form = new FormData(filters);
   const query = new URLSearchParams();
-  for (const name of ["state", "light", "category", "department", "tag"]) {
+  for (const name of ["state", "light", "category", "department", "tag", "since", "until"]) {
     if (form.get(name)) query.set(name, form.get(name));
-  }
-  if (form.get("since")) query.set("since", new Date(`${form.get("since")}T00:00`).toISOString());
-  if (form.get("until")) {
-    const end = new Date(`${form.get("until")}T00:00`);
-    end.setDate(end.getDate() + 1);
-    query.set("until", end.toISOString());
   }
   const filtered = query.size ? `?${query}` : "";
   return [`${location.origin}/tiles/cases/{z}/{x}/{y}.mvt${filtered}`];
