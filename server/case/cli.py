@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from gis.crs import CRS
 from server.auth import service as user_service
 from server.auth.dependencies import ADMINISTRATOR, Principal
-from server.case import service
+from server.case import intake, service
 from server.case.flows import ACTIONS, State
 from server.case.schemas import ActionIn, ReportIn
 from server.case.scope import scope_of
@@ -66,7 +66,7 @@ def report(
         channel=channel,
     )
     with session() as db:
-        case, created = service.intake(db=db, principal=_principal(db, as_user), data=data)
+        case, created = intake.accept(db=db, principal=_principal(db, as_user), data=data)
         console.print(f"{'new case' if created else 'already received as'} {case.code} ({case.state})")
         print(case.code)
 

@@ -18,7 +18,7 @@ from server.auth import service as user_service
 from server.auth.dependencies import Principal
 from server.auth.models import User
 from server.auth.schemas import Role, UserCreate
-from server.case import service
+from server.case import intake, service
 from server.case.flows import State
 from server.case.models import Case
 from server.case.schemas import ActionIn, ReportIn
@@ -191,7 +191,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             reporter_phone=None if from_inspector else "13912345678",
             address=f"{village.name}附近",
         )
-        case, _ = service.intake(db=db, principal=Principal.of(reporter), data=data, at=at)
+        case, _ = intake.accept(db=db, principal=Principal.of(reporter), data=data, at=at)
         created += 1
         if from_inspector:
             _add_photo(db, inspector, case, "before", at + timedelta(minutes=1), (120, 90, 60))

@@ -1,20 +1,17 @@
-"""Cases: one intake for every channel, the workflow's actions with their clocks, photos, the timeline,
-lists by scope, and the supervision sweep.
+"""Cases: the workflow's actions with their clocks, photos, the timeline, lists by scope, what the API shows
+of a case, and the supervision sweep (the intake is ``server.case.intake``).
 
 Every action locks the case row, checks scope (404), role (403), version and state (409), applies its
 effects, appends one event to the audit trail and commits once."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from geoalchemy2.shape import from_shape, to_shape
-from shapely import Point
-from sqlalchemy import and_, func, or_, select, text, update
+from geoalchemy2.shape import to_shape
+from sqlalchemy import BigInteger, Float, String, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.util import identity_key
@@ -43,7 +40,6 @@ from server.case.schemas import (
     EventOut,
     PhotoOut,
     Ref,
-    ReportIn,
 )
 from server.case.scope import Scope, visible
 from server.category import service as category_service
@@ -58,19 +54,12 @@ from server.worktime.calendar import WorkCalendar, load_calendar, parse_step_lim
 
 SYSTEM_ACTOR = "系统"
 URGENCY_ORDER = {"urgent": 0, "important": 1, "normal": 2}
-CLIENT_UUID_TAKEN = "这个上报编号已被另一份内容不同的上报使用：请为这份上报生成新的编号后再提交"
 # Which roles may add which kind of photo (the administrator may add any).
 PHOTO_ROLE_HOLDERS = {
     "before": {"inspector", "acceptor"},
     "after": {"department"},
     "verification": {"inspector"},
     "check": {"inspector"},
-}
-# Channels each role may file a report under (an inspector's own report is always "inspector").
-INTAKE_CHANNELS = {
-    "inspector": {"inspector"},
-    "acceptor": {"citizen", "hotline", "system", "open311"},
-    "admin": {"citizen", "hotline", "system", "open311"},
 }
 
 
@@ -110,7 +99,7 @@ def _set_due(case: Case, due: datetime | None, cal: WorkCalendar) -> None:
     case.step_yellow_at = None if due is None else cal.subtract(due, yellow_minutes)
 
 
-def _start_clock(case: Case, category: Category, now: datetime, cal: WorkCalendar) -> None:
+def start_clock(case: Case, category: Category, now: datetime, cal: WorkCalendar) -> None:
     step = STEP_OF.get(State(case.state))
     case.supervised_at = None
     case.step_remaining_min = None
@@ -324,48 +313,69 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
     names = by_id(select(User.id, User.name), {c.task_assignee_id for c in cases})
     out = []
     for case in cases:
-        point = to_shape(case.location)
         category = categories[case.category_id]
         department = departments.get(case.department_id)
-        state_clock = clock(case, now, cal)
         out.append(
-            CaseOut(
-                code=case.code,
-                client_uuid=case.client_uuid,
-                version=case.version,
-                state=case.state,
-                state_label=STATE_LABELS[State(case.state)],
-                channel=case.channel,
+            case_out(
+                case,
                 category=Ref(code=category.code, name=category.name),
-                urgency=case.urgency,
-                description=case.description,
-                address=case.address,
-                lon=point.x,
-                lat=point.y,
-                accuracy_m=case.accuracy_m,
-                grid_code=case.grid_code,
-                district_code=case.district_code,
                 department=Ref(code=department.code, name=department.name) if department else None,
-                reporter_name=case.reporter_name,
-                received_at=case.received_at,
-                device_time=case.device_time,
-                due_at=state_clock.due,
-                light=state_clock.light,
-                remaining_minutes=state_clock.remaining_min,
-                handle_due_at=case.handle_due_at,
-                supervised=case.supervised_at is not None,
-                tags=case.tags,
                 duplicate_of=codes.get(case.duplicate_of_id),
                 merged_into=codes.get(case.merged_into_id),
                 task_assignee=names.get(case.task_assignee_id),
-                extension_request=case.extension_request,
-                rework_count=case.rework_count,
-                handled_at=case.handled_at,
-                closed_at=case.closed_at,
-                close_kind=case.close_kind,
+                state_clock=clock(case, now, cal),
             )
         )
     return out
+
+
+def case_out(
+    case: Case,
+    *,
+    category: Ref,
+    department: Ref | None,
+    duplicate_of: str | None,
+    merged_into: str | None,
+    task_assignee: str | None,
+    state_clock: Clock,
+) -> CaseOut:
+    """A case as the API shows it, from the case and what it refers to (``describe`` looks them up)."""
+    point = to_shape(case.location)
+    return CaseOut(
+        code=case.code,
+        client_uuid=case.client_uuid,
+        version=case.version,
+        state=case.state,
+        state_label=STATE_LABELS[State(case.state)],
+        channel=case.channel,
+        category=category,
+        urgency=case.urgency,
+        description=case.description,
+        address=case.address,
+        lon=point.x,
+        lat=point.y,
+        accuracy_m=case.accuracy_m,
+        grid_code=case.grid_code,
+        district_code=case.district_code,
+        department=department,
+        reporter_name=case.reporter_name,
+        received_at=case.received_at,
+        device_time=case.device_time,
+        due_at=state_clock.due,
+        light=state_clock.light,
+        remaining_minutes=state_clock.remaining_min,
+        handle_due_at=case.handle_due_at,
+        supervised=case.supervised_at is not None,
+        tags=case.tags,
+        duplicate_of=duplicate_of,
+        merged_into=merged_into,
+        task_assignee=task_assignee,
+        extension_request=case.extension_request,
+        rework_count=case.rework_count,
+        handled_at=case.handled_at,
+        closed_at=case.closed_at,
+        close_kind=case.close_kind,
+    )
 
 
 def detail(*, db: Session, principal: Principal, scope: Scope, case: Case) -> CaseDetail:
@@ -430,191 +440,35 @@ def photo_out(photo: CasePhoto) -> PhotoOut:
     )
 
 
-# -- intake -------------------------------------------------------------------------------------------
+def near_open_sql(category: str, at: str) -> str:
+    """A SELECT of the open cases (id, code, distance in metres) of ``category`` within the duplicate radius
+    of the point (:lon, :lat) and received within the duplicate period of ``at`` (``category`` and ``at``:
+    SQL expressions), leaving out the case :exclude_id; its other values come from ``near_params``."""
+    return f"""
+        SELECT f.id, f.code,
+               ST_Distance(geography(f.location), geography(ST_Point(:lon, :lat, 4326))) AS distance
+        FROM case_file f
+        WHERE f.category_id = {category} AND f.state = ANY(:open_states)
+          AND (CAST(:exclude_id AS bigint) IS NULL OR f.id <> :exclude_id)
+          AND f.received_at BETWEEN {at} - :period AND {at} + :period
+          AND f.location && ST_Expand(ST_Point(:lon, :lat, 4326), :degrees)
+          AND ST_DWithin(geography(f.location), geography(ST_Point(:lon, :lat, 4326)), :radius)
+    """
 
 
-def content_hash(data: ReportIn, reporter_id: int | None) -> str:
-    """What makes two posts of one client UUID "the same report"."""
-    payload = data.model_dump(mode="json", exclude={"client_uuid"})
-    payload["reporter_id"] = reporter_id
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _channel(principal: Principal, requested: str | None) -> str:
-    allowed = set().union(*(INTAKE_CHANNELS.get(r, set()) for r in principal.roles))
-    if not allowed:
-        raise Forbidden("reporting a case needs the role inspector, acceptor or admin")
-    if requested is None:
-        return "inspector" if "inspector" in allowed else sorted(allowed)[0]
-    if requested not in allowed:
-        raise Forbidden(
-            f"you may not report through the channel {requested!r}; yours: {', '.join(sorted(allowed))}"
-        )
-    return requested
-
-
-def _intake_role(principal: Principal, channel: str) -> str:
-    """The role a report is made in: one whose channels include ``channel``, the administrator's last."""
-    roles = [r for r in principal.roles if channel in INTAKE_CHANNELS.get(r, ())]
-    return min(roles, key=lambda r: (r == "admin", r))
-
-
-def intake(
-    *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
-) -> tuple[Case, bool]:
-    """Turn a report into a case, or return the case this client UUID already made (``created`` False).
-
-    The same UUID with other content is refused (409). A retry is answered from the stored case before
-    anything else is checked (the taxonomy or the grids may have changed since); two posts of one UUID
-    at the same moment meet at the unique index, which makes one wait for the other's commit and fail."""
-    case, created = receive(db=db, principal=principal, data=data, at=at)
-    db.commit()
-    return case, created
-
-
-def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOut, bool]:
-    """``intake`` as the API answers it: the case described inside the intake's own transaction, then
-    committed, so a report costs one connection checkout and one transaction instead of two."""
-    case, created = receive(db=db, principal=principal, data=data)
-    (summary,) = describe(db=db, cases=[case])
-    db.commit()
-    return summary, created
-
-
-def receive(
-    *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
-) -> tuple[Case, bool]:
-    """``intake`` without its commit, for a caller whose own rows (a citizen report's photos and token)
-    must be committed with the case or not at all. Call it before any other write of the transaction: a
-    retry racing its first post rolls the transaction back."""
-    channel = _channel(principal, data.channel)
-    digest = content_hash(data, principal.user_id)
-    # One round trip for two reads: the database's clock (the case's received time) and the case this
-    # client UUID already made, if any.
-    clock_now, existing_id = db.execute(
-        select(
-            func.clock_timestamp(),
-            select(Case.id).where(Case.client_uuid == data.client_uuid).scalar_subquery(),
-        )
-    ).one()
-    if existing_id is not None:
-        return _same_report(db.get(Case, existing_id), data, digest), False
-    category = category_service.get_category(db=db, code=data.category)
-    lon, lat, chain = grid_service.locate(db=db, lon=data.lon, lat=data.lat, crs=data.crs)
-    if not chain:
-        raise Invalid(
-            f"the position ({data.lon}, {data.lat}, {data.crs.value}) lies outside every grid of the city: "
-            "check the position and its coordinate system"
-        )
-    leaf = chain[-1]
-    district = next((g for g in chain if g.level == "district"), chain[min(1, len(chain) - 1)])
-    village = next((g for g in chain if g.level == "village"), None)
-    now = at or clock_now
-    cal = calendar()
-    department = category_service.responsible_department(
-        db=db, category=category, district_code=district.code
-    )
-    duplicate = db.execute(_near_open_cases(category.id, now, lon, lat, None).limit(1)).scalar()
-    case = Case(
-        client_uuid=data.client_uuid,
-        content_hash=digest,
-        channel=channel,
-        state=(State.REGISTERED if channel == "inspector" else State.REPORTED).value,
-        category_id=category.id,
-        urgency=data.urgency or category.urgency,
-        description=data.description,
-        address=data.address,
-        location=from_shape(Point(lon, lat), srid=4326),  # a value, not SQL: read back without a query
-        accuracy_m=data.accuracy_m,
-        reported_crs=data.crs.value,
-        grid_id=leaf.id,
-        grid_code=leaf.code,
-        grid_path=leaf.path,
-        district_code=district.code,
-        rural=bool(village and village.name.endswith("村")),
-        reporter_id=principal.user_id,
-        reporter_name=data.reporter_name or (principal.user.name if principal.user else None),
-        reporter_phone=data.reporter_phone or (principal.user.phone if principal.user else None),
-        device_time=data.device_time,
-        received_at=now,
-        department_id=department.id if department else None,
-        duplicate_of_id=duplicate.id if duplicate else None,
-        tags=[],
-    )
-    _start_clock(case, category, now, cal)
-    # The district's day counter stays locked from its increment to the commit, and every other report of
-    # the district waits for it: only the writes come after it.
-    day = now.astimezone(cal.tz).date()
-    number = db.execute(
-        text(
-            "INSERT INTO case_counter (district_code, day, last) VALUES (:d, :day, 1) "
-            "ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
-        ),
-        {"d": district.code, "day": day},
-    ).scalar_one()
-    case.code = f"{district.code}-{day:%Y%m%d}-{number:04d}"
-    db.add(case)
-    try:
-        db.flush()
-    except IntegrityError as exc:
-        if "uq_case_file_client_uuid" not in str(exc.orig):
-            raise
-        # Already received (a retry, or the same report arriving twice at once: the unique index made
-        # this one wait for the other's commit). Rolling back returns the day's number too.
-        db.rollback()
-        existing = db.scalar(select(Case).where(Case.client_uuid == data.client_uuid))
-        return _same_report(existing, data, digest), False
-    _event(
-        db,
-        case,
-        principal,
-        "report",
-        None,
-        now,
-        role=_intake_role(principal, channel),
-        note=data.description,
-        location=(lon, lat),
-        data={
-            "channel": channel,
-            "grids": [g.code for g in chain],
-            "department": department.code if department else None,
-            "duplicate_of": duplicate.code if duplicate else None,
-            "device_time": data.device_time.isoformat() if data.device_time else None,
-        },
-    )
-    return case, True
-
-
-def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
-    """The case a client UUID already made, when the content is the same; 409 when it is not, saying only
-    that the UUID is taken: the case it made may be another reporter's, so nothing of it is told."""
-    if existing.content_hash != digest:
-        raise Conflict(CLIENT_UUID_TAKEN)
-    return existing
-
-
-def _near_open_cases(category_id: int, received_at: datetime, lon: float, lat: float, exclude_id: int | None):
-    """Open cases of the category within the duplicate radius of the point and received within the
-    duplicate period of ``received_at`` (settings), nearest first, with their distance in metres."""
+def near_params(lon: float, lat: float, exclude_id: int | None = None) -> dict:
+    """The values ``near_open_sql`` binds besides its two expressions (the duplicate rule's settings)."""
     settings = get_settings()
-    point = func.ST_Point(lon, lat, 4326)
-    degrees = settings.duplicate_radius_m / 90_000  # generous: a degree of longitude is >= 90 km below 36 N
-    period = timedelta(hours=settings.duplicate_hours)
-    distance = func.ST_Distance(func.Geography(Case.location), func.Geography(point))
-    return (
-        select(Case, distance)
-        .where(
-            Case.category_id == category_id,
-            Case.state.in_(OPEN_STATES),
-            *([Case.id != exclude_id] if exclude_id else []),
-            Case.received_at.between(received_at - period, received_at + period),
-            Case.location.op("&&")(func.ST_Expand(point, degrees * 2)),
-            func.ST_DWithin(
-                func.Geography(Case.location), func.Geography(point), settings.duplicate_radius_m
-            ),
-        )
-        .order_by(distance, Case.id)
-    )
+    return {
+        "lon": lon,
+        "lat": lat,
+        "exclude_id": exclude_id,
+        "open_states": list(OPEN_STATES),
+        "period": timedelta(hours=settings.duplicate_hours),
+        # generous: a degree of longitude is >= 90 km below 36 N
+        "degrees": 2 * settings.duplicate_radius_m / 90_000,
+        "radius": settings.duplicate_radius_m,
+    }
 
 
 def duplicate_candidates(
@@ -622,8 +476,22 @@ def duplicate_candidates(
 ) -> list[tuple[Case, float]]:
     """The open cases this one may duplicate, within the scope, nearest first, with their distance (m)."""
     where = to_shape(case.location)
-    query = _near_open_cases(case.category_id, case.received_at, where.x, where.y, case.id)
-    return [(c, d) for c, d in db.execute(query.where(visible(scope)).limit(limit))]
+    near = (
+        text(near_open_sql(":category_id", ":at"))
+        .bindparams(
+            category_id=case.category_id, at=case.received_at, **near_params(where.x, where.y, case.id)
+        )
+        .columns(id=BigInteger, code=String, distance=Float)
+        .subquery("near")
+    )
+    query = (
+        select(Case, near.c.distance)
+        .join(near, near.c.id == Case.id)
+        .where(visible(scope))
+        .order_by(near.c.distance, Case.id)
+        .limit(limit)
+    )
+    return [(c, d) for c, d in db.execute(query)]
 
 
 def _event(
@@ -723,7 +591,7 @@ def act(
     if target is not None:
         case.state = target.value
         if not ctx.clock_set and STEP_OF.get(target) != STEP_OF.get(State(before_state)):
-            _start_clock(case, ctx.category, now, cal)
+            start_clock(case, ctx.category, now, cal)
     case.version += 1
     where = body.lon is not None and body.lat is not None
     location = to_wgs84(body.lon, body.lat, body.crs) if where else None
@@ -831,7 +699,7 @@ def _dispatch(ctx: Context) -> None:
     case.extension_request = None
     ctx.data["departments"] = {"lead": lead.code, "parallel": [d.code for d in parallel]}
     case.state = State.DISPATCHED.value
-    _start_clock(case, ctx.category, ctx.now, ctx.cal)
+    start_clock(case, ctx.category, ctx.now, ctx.cal)
     ctx.clock_set = True
     case.handle_due_at = case.step_due_at
     ctx.data["handle_due"] = case.handle_due_at.isoformat()

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from gis.geojson import feature_collection
 from server.auth.dependencies import AdminRequired, CurrentUser, Principal, require_roles
-from server.case import service
+from server.case import intake, service
 from server.case.flows import ACTIONS, STATE_LABELS, TERMINAL, State
 from server.case.models import PHOTO_ROLES
 from server.case.queues import QUEUES
@@ -69,7 +69,7 @@ Reporter = Annotated[Principal, require_roles("inspector", "acceptor", "admin")]
     },
 )
 def report(data: ReportIn, principal: Reporter, db: DB, response: Response):
-    summary, created = service.report(db=db, principal=principal, data=data)
+    summary, created = intake.report(db=db, principal=principal, data=data)
     if not created:
         response.status_code = 200
     return summary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -163,19 +162,16 @@ def _checked(lon: float, lat: float) -> None:
         raise Invalid(message)
 
 
-def _deepest_code(lon: float, lat: float) -> select:
-    """The code of the deepest current grid covering the point; on a shared boundary, the lowest code."""
-    point = func.ST_Point(lon, lat, 4326)
-    return (
-        select(GridPart.code)
-        .where(
-            GridPart.cell_i == math.floor(lon / LOOKUP_CELL_DEG),
-            GridPart.cell_j == math.floor(lat / LOOKUP_CELL_DEG),
-            func.ST_Covers(GridPart.geom, point),
-        )
-        .order_by(GridPart.depth.desc(), GridPart.code)
-        .limit(1)
-    )
+def deepest_code_sql(lon: str, lat: str) -> str:
+    """A SELECT of the code of the deepest current grid covering the point (``lon``, ``lat``: SQL expressions
+    in WGS 84 degrees); on a shared boundary, the lowest code. Every point lookup uses this one rule."""
+    cell = LOOKUP_CELL_DEG
+    return f"""
+        SELECT p.code FROM grid_part p
+        WHERE p.cell_i = floor({lon} / {cell})::int AND p.cell_j = floor({lat} / {cell})::int
+          AND ST_Covers(p.geom, ST_Point({lon}, {lat}, 4326))
+        ORDER BY p.depth DESC, p.code LIMIT 1
+    """
 
 
 def locate(*, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> tuple[float, float, list[Grid]]:
@@ -183,7 +179,8 @@ def locate(*, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> tupl
     holding it, found in one query (empty when the point lies outside every grid)."""
     _checked(lon, lat)
     x, y = to_wgs84(lon, lat, crs)
-    deepest = _deepest_code(x, y).scalar_subquery()
+    deepest = text(deepest_code_sql(":lon", ":lat")).bindparams(lon=x, lat=y).columns(GridPart.code)
+    deepest = deepest.scalar_subquery()
     leaf_path = select(Grid.path).where(CURRENT, Grid.code == deepest).scalar_subquery()
     query = (
         select(Grid)
@@ -213,18 +210,13 @@ def locate_batch(
     lons, lats = to_wgs84_arrays(lons, lats, crs)
     rows = db.execute(
         text(
-            """
-            SELECT t.i, (
-                SELECT p.code FROM grid_part p
-                WHERE p.cell_i = floor(t.lon / :cell)::int AND p.cell_j = floor(t.lat / :cell)::int
-                  AND ST_Covers(p.geom, ST_Point(t.lon, t.lat, 4326))
-                ORDER BY p.depth DESC, p.code LIMIT 1
-            ) AS code
+            f"""
+            SELECT t.i, ({deepest_code_sql("t.lon", "t.lat")}) AS code
             FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS t(lon, lat, i)
             ORDER BY t.i
             """
         ),
-        {"lons": _array(lons), "lats": _array(lats), "cell": LOOKUP_CELL_DEG},
+        {"lons": _array(lons), "lats": _array(lats)},
     ).all()
     return [row.code for row in rows]
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from server.auth.dependencies import Principal
 from server.auth.models import User
-from server.case import service as case_service
+from server.case import intake as intake_service
 from server.case.flows import OPEN_STATES, STATE_LABELS, TERMINAL, State
 from server.case.models import Case, CaseEvent, CasePhoto
 from server.case.schemas import ReportIn
@@ -228,7 +228,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
         ) from None
     user = db.get(User, client.user_id)
     # The case and its request row are one unit (a retry after a lost answer finds both).
-    case, _ = case_service.receive(db=db, principal=Principal.of(user), data=report)
+    case, _ = intake_service.receive(db=db, principal=Principal.of(user), data=report)
     if db.get(Open311Request, case.id) is None:
         db.add(
             Open311Request(

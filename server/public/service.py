@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import CRS
 from server.auth.dependencies import Principal
+from server.case import intake as intake_service
 from server.case import service as case_service
 from server.case.flows import ACTIONS, STATE_LABELS, State
 from server.case.models import Case, CaseEvent, CasePhoto
@@ -184,7 +185,7 @@ def report(
     for processed_photo in processed:
         case_service.store_photo(processed_photo)
     try:
-        case, _ = case_service.receive(db=db, principal=PORTAL, data=intake, at=at)
+        case, _ = intake_service.receive(db=db, principal=PORTAL, data=intake, at=at)
     except Conflict:
         raise Conflict("这份上报已提交过，内容不同：请重新填写后提交") from None
     except Invalid:

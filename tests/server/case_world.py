@@ -16,7 +16,7 @@ from server.auth import service as user_service
 from server.auth.dependencies import Principal
 from server.auth.passwords import hash_password
 from server.auth.schemas import UserCreate
-from server.case import service
+from server.case import intake, service
 from server.case.models import Case
 from server.case.schemas import ActionIn, ReportIn
 from server.case.scope import scope_of
@@ -84,7 +84,7 @@ def report(db: Session, who: Principal, lon: float, lat: float, category: str = 
     data = ReportIn(
         client_uuid=kw.pop("client_uuid", uuid.uuid4()), category=category, lon=lon, lat=lat, **kw
     )
-    case, _ = service.intake(db=db, principal=who, data=data, at=kw.pop("at", None))
+    case, _ = intake.accept(db=db, principal=who, data=data, at=kw.pop("at", None))
     return case
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from server.case.intake import CLIENT_UUID_TAKEN
 from server.case.models import Case
-from server.case.service import CLIENT_UUID_TAKEN
 from server.database import get_engine, new_session
 from tests.server.case_world import DISTRICT, PASSWORD, make_user, village_point
 from tests.server.live import live_server

@@ -16,8 +16,8 @@ from sqlalchemy import event, func, select
 from gis.crs import distance_m, wgs84_to_gcj02
 from server.auth.dependencies import Principal
 from server.case.flows import ACTIONS
+from server.case.intake import CLIENT_UUID_TAKEN
 from server.case.models import Case
-from server.case.service import CLIENT_UUID_TAKEN
 from server.grid.models import CURRENT, Grid
 from tests.server.case_world import (
     DISTRICT,

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from geoalchemy2.shape import to_shape
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.crs import CRS, distance_m, to_wgs84, wgs84_to_gcj02
 from server.auth.dependencies import ADMINISTRATOR, Principal
-from server.case import service
+from server.case import intake, service
 from server.case.flows import ACTIONS, State, allowed_from
 from server.case.models import Case
 from server.case.schemas import ReportIn
@@ -541,19 +542,26 @@ def test_case_codes_count_per_district_and_local_day(demo_db):
         f"{DISTRICT}-20260303-0001",
         f"{DISTRICT}-20260303-0002",
     ]
+    # the number grows past four digits rather than wrapping or being cut
+    db.execute(
+        text("UPDATE case_counter SET last = 9999 WHERE district_code = :d AND day = '2026-03-03'"),
+        {"d": DISTRICT},
+    )
+    db.commit()
+    assert report(db, ADMIN, lon, lat, at=evening + timedelta(hours=1)).code == f"{DISTRICT}-20260303-10000"
 
 
 def test_the_same_client_uuid_gives_the_same_case_and_other_content_conflicts(demo_db):
     db = demo_db
     _, lon, lat = village_point(db)
     data = ReportIn(client_uuid=uuid.uuid4(), category="E06010", lon=lon, lat=lat, description="垃圾")
-    case, created = service.intake(db=db, principal=ADMIN, data=data)
+    case, created = intake.accept(db=db, principal=ADMIN, data=data)
     assert created
-    again, created = service.intake(db=db, principal=ADMIN, data=data.model_copy())
+    again, created = intake.accept(db=db, principal=ADMIN, data=data.model_copy())
     assert (again.id, created) == (case.id, False)
     changed = data.model_copy(update={"description": "垃圾很多"})
-    with pytest.raises(Conflict, match=service.CLIENT_UUID_TAKEN):
-        service.intake(db=db, principal=ADMIN, data=changed)
+    with pytest.raises(Conflict, match=intake.CLIENT_UUID_TAKEN):
+        intake.accept(db=db, principal=ADMIN, data=changed)
 
 
 def test_gcj02_report_is_stored_in_wgs84(demo_db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.case.service import CLIENT_UUID_TAKEN
+from server.case.intake import CLIENT_UUID_TAKEN
 from server.grid import service as grid_service
 from server.open311 import service as open311_service
 from tests.server.case_world import jpeg, make_user, team

@@ -21,8 +21,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from sqlalchemy import func, select, text
 
+from server.case.intake import CLIENT_UUID_TAKEN
 from server.case.models import Case
-from server.case.service import CLIENT_UUID_TAKEN
 from server.category.models import Category, Department
 from server.config import get_settings
 from server.database import get_engine, new_session

@@ -1,0 +1,297 @@
+"""Case intake: one path from a report of any channel to a numbered case, idempotent by the client's UUID.
+
+A new report costs two statements and the commit. The first reads everything the case needs at once: the
+database's clock (the case's received time), the case this client UUID already made, the chain of grids
+holding the point, the category with its departments, and an open case nearby it may duplicate. The second
+writes the district's day counter, the case and its report event together, so the counter row, which every
+other report of the district waits for, stays locked only from that statement to the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from geoalchemy2.shape import from_shape
+from shapely import Point
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gis.crs import to_wgs84
+from server.auth.dependencies import Principal
+from server.case.flows import State
+from server.case.models import Case
+from server.case.schemas import CaseOut, ReportIn
+from server.case.schemas import Ref as Named
+from server.case.service import (
+    calendar,
+    case_out,
+    clock,
+    describe,
+    near_open_sql,
+    near_params,
+    start_clock,
+)
+from server.category import service as category_service
+from server.category.models import Category
+from server.errors import Conflict, Forbidden, Invalid
+from server.grid.service import deepest_code_sql
+
+CLIENT_UUID_TAKEN = "这个上报编号已被另一份内容不同的上报使用：请为这份上报生成新的编号后再提交"
+# Channels each role may file a report under (an inspector's own report is always "inspector").
+INTAKE_CHANNELS = {
+    "inspector": {"inspector"},
+    "acceptor": {"citizen", "hotline", "system", "open311"},
+    "admin": {"citizen", "hotline", "system", "open311"},
+}
+EXISTING = "SELECT id FROM case_file WHERE client_uuid = CAST(:client_uuid AS uuid)"  # made by this UUID
+RECEIVED = "COALESCE(CAST(:at AS timestamptz), clock_timestamp())"  # the report's time: given, or now
+
+READ = text(
+    f"""
+    SELECT clock_timestamp() AS now,
+        ({EXISTING}) AS existing_id,
+        (SELECT json_agg(json_build_array(g.id, g.code, g.name, g.level, g.path::text)
+                         ORDER BY nlevel(g.path))
+           FROM grid g
+           WHERE g.valid_to IS NULL AND g.path @> (
+               SELECT l.path FROM grid l
+               WHERE l.valid_to IS NULL AND l.code = ({deepest_code_sql(":lon", ":lat")})
+           )) AS chain,
+        c.id AS category_id, c.name AS category_name, c.active, c.urgency, c.handling_limit,
+        (SELECT json_build_array(d.id, d.code, d.name) FROM department d WHERE d.id = c.department_id)
+            AS department,
+        (SELECT json_object_agg(o.district_code, json_build_array(d.id, d.code, d.name))
+           FROM category_district_department o JOIN department d ON d.id = o.department_id
+           WHERE o.category_id = c.id) AS overrides,
+        (SELECT json_build_array(n.id, n.code) FROM ({near_open_sql("c.id", RECEIVED)}) n
+           ORDER BY n.distance, n.id LIMIT 1) AS duplicate
+    FROM (SELECT 1) AS one LEFT JOIN category c ON c.code = :category
+    """
+)
+# The day's number is padded to four digits, and grows past them rather than wrapping.
+WRITE = text(
+    """
+    WITH number AS (
+        INSERT INTO case_counter (district_code, day, last) VALUES (:district_code, :day, 1)
+        ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1
+        RETURNING last
+    ), new_case AS (
+        INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
+            description, address, location, accuracy_m, reported_crs, grid_id, grid_code, grid_path,
+            district_code, rural, reporter_id, reporter_name, reporter_phone, device_time, received_at,
+            department_id, duplicate_of_id, step_started_at, step_limit_min, step_due_at, step_yellow_at)
+        VALUES (
+            (SELECT :code_prefix || lpad(last::text, greatest(4, length(last::text)), '0') FROM number),
+            :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :description, :address,
+            ST_Point(:lon, :lat, 4326), :accuracy_m, :reported_crs, :grid_id, :grid_code, :grid_path,
+            :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
+            :received_at, :department_id, :duplicate_of_id, :step_started_at, :step_limit_min,
+            :step_due_at, :step_yellow_at)
+        RETURNING id, code
+    ), report AS (
+        INSERT INTO case_event (case_id, at, actor_id, actor_name, role, action, state_after, note,
+            location, due_at, data)
+        VALUES ((SELECT id FROM new_case), :received_at, :reporter_id, :actor_name, :role, 'report', :state,
+            :description, ST_Point(:lon, :lat, 4326), :step_due_at, :data)
+    )
+    SELECT id, code FROM new_case
+    """
+)
+
+
+@dataclass
+class Received:
+    """What ``receive`` made of a report: the case (a new one not loaded back from the database), whether
+    it is new, and for a new one what its description refers to."""
+
+    case: Case
+    created: bool
+    category: Named | None = None
+    department: Named | None = None
+    duplicate_of: str | None = None
+
+
+def content_hash(data: ReportIn, reporter_id: int | None) -> str:
+    """What makes two posts of one client UUID "the same report"."""
+    payload = data.model_dump(mode="json", exclude={"client_uuid"})
+    payload["reporter_id"] = reporter_id
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _channel(principal: Principal, requested: str | None) -> str:
+    allowed = set().union(*(INTAKE_CHANNELS.get(r, set()) for r in principal.roles))
+    if not allowed:
+        raise Forbidden("reporting a case needs the role inspector, acceptor or admin")
+    if requested is None:
+        return "inspector" if "inspector" in allowed else sorted(allowed)[0]
+    if requested not in allowed:
+        raise Forbidden(
+            f"you may not report through the channel {requested!r}; yours: {', '.join(sorted(allowed))}"
+        )
+    return requested
+
+
+def _intake_role(principal: Principal, channel: str) -> str:
+    """The role a report is made in: one whose channels include ``channel``, the administrator's last."""
+    roles = [r for r in principal.roles if channel in INTAKE_CHANNELS.get(r, ())]
+    return min(roles, key=lambda r: (r == "admin", r))
+
+
+def accept(
+    *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
+) -> tuple[Case, bool]:
+    """Turn a report into a case, or return the case this client UUID already made (``created`` False).
+
+    The same UUID with other content is refused (409). A retry is answered from the stored case before
+    anything else is checked (the taxonomy or the grids may have changed since); two posts of one UUID
+    at the same moment meet at the unique index, which makes one wait for the other's commit and fail."""
+    case, created = receive(db=db, principal=principal, data=data, at=at)
+    db.commit()
+    return case, created
+
+
+def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOut, bool]:
+    """``accept`` as the API answers it: a new case described from what the intake read and wrote (no
+    query more), a retry from the stored case; then committed."""
+    got = _receive(db=db, principal=principal, data=data, at=None)
+    if got.created:
+        summary = case_out(
+            got.case,
+            category=got.category,
+            department=got.department,
+            duplicate_of=got.duplicate_of,
+            merged_into=None,
+            task_assignee=None,
+            state_clock=clock(got.case, datetime.now(UTC)),
+        )
+    else:
+        (summary,) = describe(db=db, cases=[got.case])
+    db.commit()
+    return summary, got.created
+
+
+def receive(
+    *, db: Session, principal: Principal, data: ReportIn, at: datetime | None = None
+) -> tuple[Case, bool]:
+    """``accept`` without its commit, for a caller whose own rows (a citizen report's photos and token)
+    must be committed with the case or not at all. Call it before any other write of the transaction: a
+    retry racing its first post rolls the transaction back."""
+    got = _receive(db=db, principal=principal, data=data, at=at)
+    return (db.get(Case, got.case.id) if got.created else got.case), got.created
+
+
+def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime | None) -> Received:
+    channel = _channel(principal, data.channel)
+    digest = content_hash(data, principal.user_id)
+    lon, lat = to_wgs84(data.lon, data.lat, data.crs)
+    row = db.execute(
+        READ,
+        {
+            "client_uuid": str(data.client_uuid),
+            "category": data.category,
+            "at": at,
+            **near_params(lon, lat),
+        },
+    ).one()
+    if row.existing_id is not None:
+        return Received(_same_report(db.get(Case, row.existing_id), data, digest), False)
+    if row.category_id is None or not row.active:
+        category_service.get_category(db=db, code=data.category)  # says why it may not be used
+    if not row.chain:
+        raise Invalid(
+            f"the position ({data.lon}, {data.lat}, {data.crs.value}) lies outside every grid of the city: "
+            "check the position and its coordinate system"
+        )
+    chain = [dict(zip(("id", "code", "name", "level", "path"), grid, strict=True)) for grid in row.chain]
+    leaf = chain[-1]
+    district = next((g for g in chain if g["level"] == "district"), chain[min(1, len(chain) - 1)])
+    village = next((g for g in chain if g["level"] == "village"), None)
+    department = (row.overrides or {}).get(district["code"][:6]) or row.department
+    now, cal = at or row.now, calendar()
+    case = Case(
+        client_uuid=data.client_uuid,
+        content_hash=digest,
+        channel=channel,
+        state=(State.REGISTERED if channel == "inspector" else State.REPORTED).value,
+        version=1,
+        category_id=row.category_id,
+        urgency=data.urgency or row.urgency,
+        description=data.description,
+        address=data.address,
+        location=from_shape(Point(lon, lat), srid=4326),
+        accuracy_m=data.accuracy_m,
+        reported_crs=data.crs.value,
+        grid_id=leaf["id"],
+        grid_code=leaf["code"],
+        grid_path=leaf["path"],
+        district_code=district["code"],
+        rural=bool(village and village["name"].endswith("村")),
+        reporter_id=principal.user_id,
+        reporter_name=data.reporter_name or (principal.user.name if principal.user else None),
+        reporter_phone=data.reporter_phone or (principal.user.phone if principal.user else None),
+        device_time=data.device_time,
+        received_at=now,
+        department_id=department[0] if department else None,
+        duplicate_of_id=row.duplicate[0] if row.duplicate else None,
+        tags=[],
+        rework_count=0,
+    )
+    start_clock(case, Category(handling_limit=row.handling_limit), now, cal)
+    day = now.astimezone(cal.tz).date()
+    values = {
+        column: getattr(case, column)
+        for column in (
+            "content_hash", "channel", "state", "category_id", "urgency", "description", "address",
+            "accuracy_m", "reported_crs", "grid_id", "grid_code", "grid_path", "district_code", "rural",
+            "reporter_id", "reporter_name", "reporter_phone", "device_time", "received_at", "department_id",
+            "duplicate_of_id", "step_started_at", "step_limit_min", "step_due_at", "step_yellow_at",
+        )
+    }  # fmt: skip
+    event = {
+        "channel": channel,
+        "grids": [g["code"] for g in chain],
+        "department": department[1] if department else None,
+        "duplicate_of": row.duplicate[1] if row.duplicate else None,
+        "device_time": data.device_time.isoformat() if data.device_time else None,
+    }
+    try:
+        case.id, case.code = db.execute(
+            WRITE,
+            {
+                **values,
+                "client_uuid": str(data.client_uuid),
+                "code_prefix": f"{district['code']}-{day:%Y%m%d}-",
+                "day": day,
+                "lon": lon,
+                "lat": lat,
+                "actor_name": principal.name,
+                "role": _intake_role(principal, channel),
+                "data": json.dumps(event, ensure_ascii=False),
+            },
+        ).one()
+    except IntegrityError as exc:
+        if "uq_case_file_client_uuid" not in str(exc.orig):
+            raise
+        # Already received (a retry, or the same report arriving twice at once: the unique index made
+        # this one wait for the other's commit). Rolling back returns the day's number too.
+        db.rollback()
+        existing = db.get(Case, db.scalar(text(EXISTING), {"client_uuid": str(data.client_uuid)}))
+        return Received(_same_report(existing, data, digest), False)
+    return Received(
+        case,
+        True,
+        category=Named(code=data.category, name=row.category_name),
+        department=Named(code=department[1], name=department[2]) if department else None,
+        duplicate_of=row.duplicate[1] if row.duplicate else None,
+    )
+
+
+def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
+    """The case a client UUID already made, when the content is the same; 409 when it is not, saying only
+    that the UUID is taken: the case it made may be another reporter's, so nothing of it is told."""
+    if existing.content_hash != digest:
+        raise Conflict(CLIENT_UUID_TAKEN)
+    return existing
