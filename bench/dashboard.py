@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results  # bench/results.py, beside this file
 from synthetic import bench_city, load_city_cases  # bench/synthetic.py
 
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.database import get_engine, new_session
 from server.localdb import OWNER_ROLE
 from server.stats import service

@@ -4,7 +4,6 @@ and whether they hold a role."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, status
@@ -13,10 +12,9 @@ from sqlalchemy.orm import Session
 
 from server.auth import service
 from server.auth.errors import Unauthorized
-from server.auth.models import User
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.config import get_settings
 from server.deps import DB
-from server.errors import Invalid
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -24,42 +22,6 @@ bearer = HTTPBearer(
     "or var/admin-token).",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-SYSTEM_ADMINISTRATOR = "system administrator"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling."""
-
-    user: User | None  # None when the settings' admin token was used (system administrator)
-    session_id: int | None
-    roles: frozenset[str]
-
-    @property
-    def user_id(self) -> int | None:
-        return self.user.id if self.user else None
-
-    @property
-    def name(self) -> str:
-        return self.user.name if self.user else SYSTEM_ADMINISTRATOR
-
-    def own_user(self, why_not: str) -> User:
-        """The calling user; the settings' admin token has none: 422, the message ending in ``why_not``."""
-        if self.user is None:
-            raise Invalid(f"the admin token acts as the {SYSTEM_ADMINISTRATOR}{why_not}")
-        return self.user
-
-    def has(self, *roles: str) -> bool:
-        """Whether the caller holds any of ``roles``."""
-        return not self.roles.isdisjoint(roles)
-
-    @classmethod
-    def of(cls, user: User, session_id: int | None = None) -> Principal:
-        """``user`` acting with all its roles (from a session, or from the command line)."""
-        return cls(user=user, session_id=session_id, roles=frozenset(user.roles))
-
-
-ADMINISTRATOR = Principal(user=None, session_id=None, roles=frozenset({"admin"}))  # the admin token
 
 
 def _principal(db: Session, token: str | None) -> Principal:

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from server.auth import service
-from server.auth.dependencies import AdminRequired, CurrentUser, Principal
+from server.auth.dependencies import AdminRequired, CurrentUser
 from server.auth.errors import TooManyAttempts
 from server.auth.models import DeviceSession
+from server.auth.principal import Principal
 from server.auth.schemas import (
     LoginIn,
     MeOut,

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from gis.crs import CRS
 from server.auth import service as user_service
-from server.auth.dependencies import ADMINISTRATOR, Principal
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.case import intake, service
 from server.case.flows import ACTIONS, State
 from server.case.schemas import ActionIn, ReportIn

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.auth import service as user_service
-from server.auth.dependencies import Principal
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.auth.schemas import Role, UserCreate
 from server.case import intake, service
 from server.case.flows import State

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.crs import to_wgs84
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case.flows import State
 from server.case.models import Case
 from server.case.schemas import CaseOut, ReportIn

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_
 
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case.flows import OPEN_STATES, State
 from server.case.models import Case
 

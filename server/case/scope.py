@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case.flows import State
 from server.case.models import Case, CaseDispatch
 from server.category.models import Department

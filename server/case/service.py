@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.util import identity_key
 
 from gis.crs import distance_m, to_wgs84
-from server.auth.dependencies import Principal
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.case.flows import (
     ACTIONS,
     OPEN_STATES,

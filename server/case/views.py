@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from gis.geojson import feature_collection
-from server.auth.dependencies import AdminRequired, CurrentUser, Principal, require_roles
+from server.auth.dependencies import AdminRequired, CurrentUser, require_roles
+from server.auth.principal import Principal
 from server.case import intake, service
 from server.case.flows import ACTIONS, STATE_LABELS, TERMINAL, State
 from server.case.models import PHOTO_ROLES

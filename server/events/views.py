@@ -22,7 +22,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from server.auth.dependencies import Credentials, Principal, stream_principal
+from server.auth.dependencies import Credentials, stream_principal
+from server.auth.principal import Principal
 from server.case.scope import Scope, scope_of, sees_notification
 from server.config import get_settings
 from server.database import new_session

@@ -21,8 +21,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import Principal
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.case import intake as intake_service
 from server.case.flows import OPEN_STATES, STATE_LABELS, TERMINAL, State
 from server.case.models import Case, CaseEvent, CasePhoto

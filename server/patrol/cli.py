@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from server.auth import service as user_service
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.cli_common import console, session
 from server.patrol import service
 

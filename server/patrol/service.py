@@ -34,8 +34,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from gis.crs import distance_m, to_wgs84_arrays
-from server.auth.dependencies import Principal
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.case.scope import CITY_WIDE_ROLES, Scope, scope_of
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound

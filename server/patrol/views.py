@@ -10,8 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import CurrentUser, Principal, require_roles
+from server.auth.dependencies import CurrentUser, require_roles
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.case.views import ScopeDep
 from server.config import get_settings
 from server.deps import DB, BBox

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.crs import CRS
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case import intake as intake_service
 from server.case import service as case_service
 from server.case.flows import ACTIONS, STATE_LABELS, State

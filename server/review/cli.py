@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from server.auth import service as user_service
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.case.scope import scope_of
 from server.cli_common import console, session
 from server.review import service

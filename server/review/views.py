@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from server.auth import service as user_service
-from server.auth.dependencies import Principal, require_roles
+from server.auth.dependencies import require_roles
+from server.auth.principal import Principal
 from server.case.scope import Scope, scope_of
 from server.deps import DB
 from server.grid.schemas import AssignmentOut

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from server.auth import service as user_service
-from server.auth.dependencies import ADMINISTRATOR, Principal
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.cli_common import session
 from server.grid.cli import progress_bar
 from server.stats import service

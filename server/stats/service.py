@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case.scope import scope_of
 from server.category import service as category_service
 from server.category.models import Department

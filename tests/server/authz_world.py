@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import ADMINISTRATOR, Principal
 from server.auth.models import User
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.case.flows import State
 from server.case.models import Case
 from server.config import get_settings

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth import service as user_service
-from server.auth.dependencies import Principal
 from server.auth.passwords import hash_password
+from server.auth.principal import Principal
 from server.auth.schemas import UserCreate
 from server.case import intake, service
 from server.case.models import Case

@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, func, select, text
 
 from server.auth import service
-from server.auth.dependencies import Principal, require_roles, stream_principal
+from server.auth.dependencies import require_roles, stream_principal
 from server.auth.models import DeviceSession, LoginFailure
+from server.auth.principal import Principal
 from server.auth.schemas import UserCreate
 from server.category.models import Department
 from server.config import Settings, get_settings

@@ -14,7 +14,7 @@ from PIL import ExifTags, Image
 from sqlalchemy import event, func, select
 
 from gis.crs import distance_m, wgs84_to_gcj02
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case.flows import ACTIONS
 from server.case.intake import CLIENT_UUID_TAKEN
 from server.case.models import Case

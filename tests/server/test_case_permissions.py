@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case import service
 from server.case.flows import ACTIONS, State
 from server.case.scope import scope_of

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.crs import CRS, distance_m, to_wgs84, wgs84_to_gcj02
-from server.auth.dependencies import ADMINISTRATOR, Principal
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.case import intake, service
 from server.case.flows import ACTIONS, State, allowed_from
 from server.case.models import Case

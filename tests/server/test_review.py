@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from gis.crs import gk_epsg, to_metric
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.case.flows import OPEN_STATES
 from server.case.scope import scope_of
 from server.grid import service as grid_service

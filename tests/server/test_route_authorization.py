@@ -32,8 +32,8 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from gis.tiles import tile_for_point
-from server.auth.dependencies import Principal
 from server.auth.models import User
+from server.auth.principal import Principal
 from server.case import service as case_service
 from server.case.queues import WATCHERS
 from server.case.scope import scope_of, sees_notification

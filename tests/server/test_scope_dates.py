@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from server.auth.dependencies import Principal
+from server.auth.principal import Principal
 from server.case import service
 from server.case.models import Case
 from server.case.scope import scope_of

@@ -16,7 +16,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text, update
 
 from server import migrate
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.category.models import Department
 from server.database import get_engine, new_session
 from server.grid.models import CURRENT, Grid, GridAssignment

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.errors import Conflict, Invalid
 from server.grid.models import CURRENT, Grid
 from server.stats import service as stats

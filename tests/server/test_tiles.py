@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from gis.tiles import tile_for_point, tiles_for_bbox
-from server.auth.dependencies import ADMINISTRATOR
+from server.auth.principal import ADMINISTRATOR
 from server.case import service as case_service
 from server.case.scope import scope_of
 from server.config import get_settings
