@@ -57,9 +57,11 @@ from server.auth.schemas import UserCreate
 from server.category import service as category_service
 from server.config import PROJECT_DIR, get_settings
 from server.database import get_engine, new_session
-from server.grid import service as grid_service
+from server.grid import lookup as grid_lookup
+from server.grid import people as grid_people
 from server.grid.models import CURRENT, Grid
 from server.localdb import OWNER_ROLE, Cluster, free_port
+from server.users import service as user_service
 
 DISTRICT = "370102"  # 历下区, where the demo city has unit grids
 CATEGORY = "E06010"  # exposed garbage: handled by sanitation_lx in 历下区
@@ -85,11 +87,11 @@ def prepare(url: str) -> None:
             .order_by(Grid.code)
             .limit(1)
         )
-        user = auth_service.create_user(
+        user = user_service.create_user(
             db=db,
             data=UserCreate(name="压测巡查员", phone=PHONE, roles=["inspector"], password=PASSWORD),
         )
-        grid_service.assign(db=db, grid_code=village, user=user, role="inspector")
+        grid_people.assign(db=db, grid_code=village, user=user, role="inspector")
     get_engine(url).dispose()
 
 
@@ -326,7 +328,7 @@ EVENT_SQL = """
 def ceiling_values(url: str, lon: float, lat: float) -> dict:
     """What the intake computes before writing (grid, category, department, reporter), looked up once."""
     with new_session(url) as db:
-        *_, chain = grid_service.locate(db=db, lon=lon, lat=lat)
+        *_, chain = grid_lookup.locate(db=db, lon=lon, lat=lat)
         category = category_service.get_category(db=db, code=CATEGORY)
         department = category_service.responsible_department(db=db, category=category, district_code=DISTRICT)
         user = auth_service.find_user(db=db, key=PHONE)

@@ -36,7 +36,8 @@ from grids.demo import generate_demo_city
 from grids.topology import TopologyReport
 from server import migrate
 from server.database import new_session
-from server.grid import service
+from server.grid import importer as grid_importer
+from server.grid import lookup as grid_lookup
 from server.localdb import OWNER_ROLE, Cluster, free_port
 
 CELL = 0.001  # unit grids of 0.001 deg (about 89 m x 111 m)
@@ -56,7 +57,9 @@ BLOCKS = [
 def load_demo(url: str) -> None:
     records = generate_demo_city()
     with new_session(url) as db:
-        service.import_grids(db=db, records=records, report=TopologyReport(issues=[], checked=len(records)))
+        grid_importer.import_grids(
+            db=db, records=records, report=TopologyReport(issues=[], checked=len(records))
+        )
 
 
 def synthetic_path(depth: int, ux: int, uy: int) -> list[str]:
@@ -110,7 +113,7 @@ def load_synthetic(url: str) -> int:
                 """
             )
         )
-        service.refresh_parts(db=db, codes=[r[0] for r in rows])
+        grid_importer.refresh_parts(db=db, codes=[r[0] for r in rows])
         db.commit()
     return len(rows)
 
@@ -136,7 +139,7 @@ def prepare_ceiling(url: str) -> None:
 
 def random_points(url: str, code: str, n: int, seed: int) -> list[tuple[float, float]]:
     with new_session(url) as db:
-        area = service.stored_records(db=db, codes=[code])[code].geometry
+        area = grid_importer.stored_records(db=db, codes=[code])[code].geometry
     rng = np.random.default_rng(seed)
     west, south, east, north = area.bounds
     shapely.prepare(area)
@@ -155,10 +158,10 @@ def rate(n: int, seconds: list[float]) -> float:
 def time_batch(url: str, points, repeat: int) -> float:
     times = []
     with new_session(url) as db:
-        service.locate_batch(db=db, points=points[:100])  # warm the connection and plan
+        grid_lookup.locate_batch(db=db, points=points[:100])  # warm the connection and plan
         for _ in range(repeat):
             start = time.perf_counter()
-            codes = service.locate_batch(db=db, points=points)
+            codes = grid_lookup.locate_batch(db=db, points=points)
             times.append(time.perf_counter() - start)
     assert all(codes), "every bench point lies inside a grid"
     return rate(len(points), times)

@@ -42,10 +42,11 @@ from mobile.services.app import AppServices
 from mobile.services.outbox import OutboxItem
 from mobile.services.photos import prepare_photo
 from server import migrate
+from server.auth.passwords import DEMO_PASSWORD
 from server.category import service as category_service
 from server.database import get_engine, new_session
-from server.grid.demo import DEMO_PASSWORD, load_demo_people
 from server.localdb import OWNER_ROLE, Cluster
+from server.users.demo import load_demo_people
 from tests.mobile.netfault import NetFault
 
 INSPECTOR = "13900000001"  # 张伟, the demo's first inspector (a village of 历下区)

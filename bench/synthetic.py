@@ -25,8 +25,8 @@ from server import migrate
 from server.category import service as category_service
 from server.config import get_settings
 from server.database import new_session
-from server.grid.demo import load_demo_people
 from server.localdb import OWNER_ROLE, Cluster
+from server.users.demo import load_demo_people
 from server.worktime.calendar import load_calendar
 
 DISTRICT = "370102"

@@ -39,8 +39,8 @@ from intake import TIMEOUT, serve, wait_for  # bench/intake.py
 from synthetic import bench_city, load_synthetic_cases  # bench/synthetic.py
 
 from gis.tiles import tile_for_point
+from server.auth.passwords import DEMO_PASSWORD
 from server.config import PROJECT_DIR
-from server.grid.demo import DEMO_PASSWORD
 from server.localdb import APP_ROLE, free_port
 
 ZOOMS = range(10, 17)

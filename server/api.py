@@ -3,7 +3,6 @@
 from fastapi import APIRouter
 
 from server.auth.views import auth_router
-from server.auth.views import router as users_router
 from server.case.views import photos_router, sync_router
 from server.case.views import router as cases_router
 from server.category.views import router as categories_router
@@ -14,6 +13,7 @@ from server.patrol.views import router as patrol_router
 from server.public.views import router as public_router
 from server.review.views import router as review_router
 from server.stats.views import router as stats_router
+from server.users.views import router as users_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)

@@ -7,23 +7,24 @@ from pathlib import Path
 
 import typer
 
-from server.auth.cli import users_app
 from server.case.cli import cases_app
 from server.category.cli import categories_app
 from server.cli_common import console, fail, session
 from server.config import get_settings
 from server.database import app_role, database_url, embedded_cluster, owner_database_url
 from server.errors import DomainError
-from server.grid.cli import demo_app, grids_app
+from server.grid.cli import grids_app
 from server.localdb import LocalDBError
 from server.open311.cli import open311_app
 from server.patrol.cli import patrol_app
 from server.review.cli import review_app
 from server.stats.cli import stats_app
+from server.users.cli import users_app
 from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps: grid-based city management.", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster under ./var/pg.", no_args_is_help=True)
+demo_app = typer.Typer(help="The Jinan demo city.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(grids_app, name="grids")
 app.add_typer(users_app, name="users")
@@ -90,6 +91,17 @@ def db_url(
         print(owner_database_url() if owner else database_url())
     except RuntimeError as exc:
         fail(str(exc))
+
+
+@demo_app.command("load")
+def demo_load(
+    seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
+) -> None:
+    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state, this week's
+    patrols); running it again adds only today's patrols on a new day."""
+    from server.demo import load_demo_city
+
+    load_demo_city(seed=seed)
 
 
 @app.command()

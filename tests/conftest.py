@@ -148,13 +148,13 @@ def demo_url(pg_cluster, template_db) -> str:
     from grids.topology import TopologyReport
     from server.category import service as categories
     from server.database import new_session
-    from server.grid import service
-    from server.grid.demo import load_demo_people
+    from server.grid import importer as grid_importer
+    from server.users.demo import load_demo_people
 
     url = pg_cluster.ensure_database("gridops_demo", template=template_db)
     records = generate_demo_city()
     with new_session(url) as session:
-        result = service.import_grids(
+        result = grid_importer.import_grids(
             db=session, records=records, report=TopologyReport(issues=[], checked=len(records))
         )
         assert result.report.ok, result.report.format_text()

@@ -62,7 +62,7 @@ CHANGE_SQL = [
     CREATE FUNCTION case_file_touch() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         -- Held until commit: a sync reader takes this lock exclusively, so it never reads past a change
-        -- number whose transaction is still running (see server.case.service.changed_since).
+        -- number whose transaction is still running (see server.case.sync.changed_since).
         PERFORM pg_advisory_xact_lock_shared(7472660);
         NEW.change_seq := nextval('case_change_seq');
         NEW.updated_at := clock_timestamp();

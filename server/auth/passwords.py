@@ -12,6 +12,7 @@ from server.errors import Invalid
 
 MIN_LENGTH = 8
 MAX_LENGTH = 200
+DEMO_PASSWORD = "gridops-demo"  # the password the demo loaders (``server.demo``) give every demo user
 
 _hasher = PasswordHasher()
 
@@ -25,6 +26,12 @@ def check_policy(password: str) -> None:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def new_hash(password: str) -> str:
+    """The hash of a password being set, which must follow the policy."""
+    check_policy(password)
+    return hash_password(password)
 
 
 def verify(password_hash: str | None, password: str) -> bool:

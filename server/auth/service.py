@@ -1,26 +1,25 @@
-"""Users and login: accounts and passwords, device sessions with rotating refresh tokens, throttled logins."""
+"""Identity and login: looking users up, one's own password, enabling and disabling, device sessions with
+rotating refresh tokens, throttled logins. Adding users and setting their passwords is ``server.users``."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from server.auth import passwords, throttle, tokens
 from server.auth.errors import Unauthorized
 from server.auth.models import DeviceSession, RetiredRefreshToken, User
-from server.auth.schemas import UserCreate
-from server.category import service as category_service
 from server.config import get_settings
-from server.errors import Conflict, Forbidden, NotFound
-from server.events.listener import notify_session_end
-from server.grid import service as grid_service
+from server.errors import Forbidden, NotFound
 
 WRONG_LOGIN = "wrong login or password"
 REUSED_REFRESH_TOKEN = "这个登录凭证已经用过，可能被他人复制：为了安全，这台设备的登录已全部退出，请重新登录"
+SESSION_CHANNEL = "session_end"  # the notification channel ``notify_session_end`` sends on
 
 
 def _now() -> datetime:
@@ -33,45 +32,6 @@ def _named(login: str):
 
 
 # -- users --------------------------------------------------------------------------------------
-
-
-def _new_hash(password: str) -> str:
-    passwords.check_policy(password)
-    return passwords.hash_password(password)
-
-
-def create_user(*, db: Session, data: UserCreate) -> User:
-    same = [User.phone == data.phone]
-    if data.username:
-        same.append(func.lower(User.username) == data.username.lower())
-    clash = db.scalar(select(User).where(or_(*same)).limit(1))
-    if clash is not None:
-        field = "phone" if clash.phone == data.phone else "username"
-        raise Conflict(f"a user with {field} {getattr(data, field)} already exists (id {clash.id})")
-    if data.grid_code:
-        grid_service.get_grid(db=db, code=data.grid_code)
-    if data.department_code:
-        category_service.get_department(db=db, code=data.department_code)
-    user = User(
-        name=data.name,
-        phone=data.phone,
-        username=data.username,
-        roles=[r.value for r in data.roles],
-        department_code=data.department_code,
-        grid_code=data.grid_code,
-        password_hash=None if data.password is None else _new_hash(data.password),
-    )
-    db.add(user)
-    db.commit()
-    db.refresh(user)
-    return user
-
-
-def list_users(*, db: Session, role: str | None = None) -> list[User]:
-    query = select(User).order_by(User.id)
-    if role:
-        query = query.where(User.roles.contains([role]))
-    return list(db.scalars(query))
 
 
 def get_user(*, db: Session, user_id: int) -> User:
@@ -91,13 +51,6 @@ def find_user(*, db: Session, key: str) -> User:
     return user
 
 
-def set_password(*, db: Session, user: User, password: str) -> User:
-    """Set a user's password (an administrator's act); the user's sessions stay."""
-    user.password_hash = _new_hash(password)
-    db.commit()
-    return user
-
-
 def change_password(
     *, db: Session, user: User, session_id: int, old_password: str, new_password: str, ip: str | None
 ) -> int:
@@ -109,7 +62,7 @@ def change_password(
         throttle.record_failure(db=db, key=user.phone, ip=ip, now=now)
         db.commit()
         raise Forbidden("the current password is wrong")
-    user.password_hash = _new_hash(new_password)
+    user.password_hash = passwords.new_hash(new_password)
     revoked = _revoke(db, user_id=user.id, now=now, keep=session_id)
     db.commit()
     return revoked
@@ -152,6 +105,13 @@ def _issue(db: Session, user: User, session: DeviceSession, now: datetime) -> Is
         expires_in=get_settings().access_token_minutes * 60,
         refresh_token=refresh_token,
     )
+
+
+def notify_session_end(db: Session, user_id: int) -> None:
+    """Tell the open streams, when ``db`` commits, that sessions of user ``user_id`` ended: theirs re-check
+    their caller at once (``server.events.views``)."""
+    payload = json.dumps({"user_id": user_id})
+    db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": SESSION_CHANNEL, "payload": payload})
 
 
 def _revoke(

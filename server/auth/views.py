@@ -1,4 +1,4 @@
-"""User routes (administrators) and login routes: log in, refresh, log out, devices, passwords."""
+"""Login routes: log in, refresh, log out, who is calling, devices, one's own password."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from server.auth import service
-from server.auth.dependencies import AdminRequired, CurrentUser
+from server.auth.dependencies import CurrentUser
 from server.auth.errors import TooManyAttempts
 from server.auth.models import DeviceSession
 from server.auth.principal import Principal
@@ -16,39 +16,16 @@ from server.auth.schemas import (
     MeOut,
     PasswordChange,
     PasswordChanged,
-    PasswordSet,
     RefreshIn,
     Role,
     SessionOut,
     TokenOut,
-    UserCreate,
     UserOut,
 )
 from server.deps import DB, ClientAddress
 from server.errors import Forbidden
 
-router = APIRouter(prefix="/users", tags=["users"])
 auth_router = APIRouter(prefix="/auth", tags=["login"])
-
-
-@router.get("", response_model=list[UserOut], dependencies=[AdminRequired], summary="List users")
-def list_users(db: DB, role: Annotated[Role | None, Query(description="Only users with this role")] = None):
-    return service.list_users(db=db, role=role)
-
-
-@router.post("", response_model=UserOut, status_code=201, dependencies=[AdminRequired], summary="Add a user")
-def create_user(data: UserCreate, db: DB):
-    return service.create_user(db=db, data=data)
-
-
-@router.post(
-    "/{user_id}/password",
-    response_model=UserOut,
-    dependencies=[AdminRequired],
-    summary="Set a user's password (the user's sessions stay)",
-)
-def set_password(user_id: int, body: PasswordSet, db: DB):
-    return service.set_password(db=db, user=service.get_user(db=db, user_id=user_id), password=body.password)
 
 
 def _token_out(issued: service.Issued) -> TokenOut:

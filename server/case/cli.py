@@ -16,10 +16,13 @@ from pydantic import ValidationError
 from gis.crs import CRS
 from server.auth import service as user_service
 from server.auth.principal import ADMINISTRATOR, Principal
-from server.case import intake, service
-from server.case.flows import ACTIONS, State
-from server.case.schemas import ActionIn, ReportIn
+from server.case import actions, clock, intake, present, queries
+from server.case import photos as case_photos
+from server.case import supervision as case_supervision
+from server.case.flows import ACTIONS
+from server.case.schemas import ReportIn
 from server.case.scope import scope_of
+from server.case.states import State
 from server.cli_common import console, fail, session
 
 cases_app = typer.Typer(help="Cases: report, list, show, act, photos, supervision.", no_args_is_help=True)
@@ -38,7 +41,7 @@ def _validated(model, **fields):
 
 
 def _time(value: datetime | None) -> str:
-    return value.astimezone(service.calendar().tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return value.astimezone(clock.calendar().tz).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 @cases_app.command("report")
@@ -82,11 +85,11 @@ def list_cases(
     """Cases, most urgent and soonest due first: code, state, light, due, urgency, category, grid."""
     with session() as db:
         principal = _principal(db, as_user)
-        filters = service.CaseFilter(states=[s.value for s in state], grid=grid, overdue=overdue)
-        cases, total = service.list_cases(
+        filters = queries.CaseFilter(states=[s.value for s in state], grid=grid, overdue=overdue)
+        cases, total = queries.list_cases(
             db=db, scope=scope_of(db=db, principal=principal), filters=filters, limit=limit
         )
-        for case in service.describe(db=db, cases=cases):
+        for case in present.describe(db=db, cases=cases):
             print(
                 f"{case.code}\t{case.state}\t{case.light or '-'}\t{_time(case.due_at)}\t{case.urgency}\t"
                 f"{case.category.code} {case.category.name}\t{case.grid_code}"
@@ -100,8 +103,8 @@ def show(code: str = typer.Argument(..., help="Case code."), as_user: str = AS_U
     with session() as db:
         principal = _principal(db, as_user)
         scope = scope_of(db=db, principal=principal)
-        detail = service.detail(
-            db=db, principal=principal, scope=scope, case=service.get_case(db=db, scope=scope, code=code)
+        detail = present.detail(
+            db=db, principal=principal, scope=scope, case=queries.get_case(db=db, scope=scope, code=code)
         )
         print(f"{detail.code}  {detail.state} ({detail.state_label})  version {detail.version}")
         print(f"{detail.category.code} {detail.category.name}  {detail.urgency}  grid {detail.grid_code}")
@@ -139,9 +142,9 @@ def act(
     with session() as db:
         principal = _principal(db, as_user)
         scope = scope_of(db=db, principal=principal)
-        current = service.get_case(db=db, scope=scope, code=code)
-        body = _validated(
-            ActionIn,
+        current = queries.get_case(db=db, scope=scope, code=code)
+        body = actions.body_of(
+            action,
             version=version or current.version,
             note=note,
             reason=reason,
@@ -154,8 +157,8 @@ def act(
             master=master,
             tag=tag,
         )
-        case = service.act(db=db, principal=principal, scope=scope, code=code, action=action, body=body)
-        (summary,) = service.describe(db=db, cases=[case])
+        case = actions.act(db=db, principal=principal, scope=scope, code=code, action=action, body=body)
+        (summary,) = present.describe(db=db, cases=[case])
         due = f"due {_time(summary.due_at)} ({summary.light or '-'})"
         console.print(f"{case.code}: {action} done, now {case.state}; {due}")
 
@@ -170,7 +173,7 @@ def photo(
     """Add a photo to a case."""
     with session() as db:
         principal = _principal(db, as_user)
-        row, created = service.add_photo(
+        row, created = case_photos.add_photo(
             db=db, principal=principal, scope=scope_of(db=db, principal=principal), code=code, role=role,
             data=file.read_bytes(),
         )  # fmt: skip
@@ -182,7 +185,7 @@ def photo(
 def sweep() -> None:
     """Flag every overdue case for supervision now (the server does it every minute)."""
     with session() as db:
-        flagged = service.sweep_overdue(db=db)
+        flagged = case_supervision.sweep_overdue(db=db)
     console.print(f"{len(flagged)} cases flagged for supervision")
     for code in flagged:
         print(code)

@@ -14,18 +14,19 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.auth import service as user_service
 from server.auth.models import User
+from server.auth.passwords import DEMO_PASSWORD
 from server.auth.principal import Principal
 from server.auth.schemas import Role, UserCreate
-from server.case import intake, service
-from server.case.flows import State
+from server.case import actions as case_actions
+from server.case import intake, photos, queries, supervision
 from server.case.models import Case
-from server.case.schemas import ActionIn, ReportIn
+from server.case.schemas import ReportIn
 from server.case.scope import scope_of
+from server.case.states import State
 from server.category.models import Category
-from server.grid.demo import DEMO_PASSWORD
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
+from server.users import service as user_service
 
 NAMESPACE = uuid.UUID("6f1c2a56-58a4-4c39-9a51-3c1d1f0e2b7a")
 SEED = 2026
@@ -212,7 +213,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             _act(db, user, case, action, fields, at)
         if k == 0 and case.state not in (State.CLOSED, State.VOIDED, State.MERGED):
             _act(db, operator, case, "tag", {"tag": ("key_supervision", "repeat_complaint")[i % 2]}, at)
-    service.sweep_overdue(db=db, at=now)
+    supervision.sweep_overdue(db=db, at=now)
     return created
 
 
@@ -228,8 +229,8 @@ def _point_in(polygon, rng: random.Random) -> tuple[float, float]:
 def _act(db: Session, user: User, case: Case, action: str, fields: dict, at: datetime) -> None:
     principal = Principal.of(user)
     db.refresh(case)
-    body = ActionIn(version=case.version, **fields)
-    service.act(
+    body = case_actions.body_of(action, version=case.version, **fields)
+    case_actions.act(
         db=db, principal=principal, scope=scope_of(db=db, principal=principal), code=case.code, action=action,
         body=body, at=at,
     )  # fmt: skip
@@ -239,7 +240,7 @@ def _add_photo(db: Session, user: User, case: Case, role: str, at: datetime, col
     point = to_shape(case.location)
     principal = Principal.of(user)
     data = _photo(point.x, point.y, color, f"{case.code} {role}")
-    service.add_photo(
+    photos.add_photo(
         db=db, principal=principal, scope=scope_of(db=db, principal=principal), code=case.code, role=role,
         data=data, at=at,
     )  # fmt: skip
@@ -247,7 +248,7 @@ def _add_photo(db: Session, user: User, case: Case, role: str, at: datetime, col
 
 def _lead_department(db: Session, case: Case) -> str:
     db.refresh(case)
-    return service.code_of_department(db, case.department_id)
+    return queries.code_of_department(db, case.department_id)
 
 
 def _open_case(db: Session, k: int) -> Case:

@@ -21,23 +21,17 @@ from sqlalchemy.orm import Session
 
 from gis.crs import to_wgs84
 from server.auth.principal import Principal
-from server.case.flows import State
+from server.case.clock import calendar, clock, start_clock
 from server.case.models import Case
+from server.case.present import case_out, describe
+from server.case.queries import near_open_sql, near_params
 from server.case.schemas import CaseOut, ReportIn
 from server.case.schemas import Ref as Named
-from server.case.service import (
-    calendar,
-    case_out,
-    clock,
-    describe,
-    near_open_sql,
-    near_params,
-    start_clock,
-)
+from server.case.states import State
 from server.category import service as category_service
 from server.category.models import Category
 from server.errors import Conflict, Forbidden, Invalid
-from server.grid.service import deepest_code_sql
+from server.grid.lookup import deepest_code_sql
 
 CLIENT_UUID_TAKEN = "这个上报编号已被另一份内容不同的上报使用：请为这份上报生成新的编号后再提交"
 # Channels each role may file a report under (an inspector's own report is always "inspector").

@@ -1,6 +1,6 @@
 """The case desk's queues: for each step of the workflow, the cases waiting for it, and the roles that work
 the queue. A queue is a condition on ``Case`` at an instant; the desk lists a queue's cases within the user's
-scope, most urgent and soonest due first (``server.case.service.list_cases``)."""
+scope, most urgent and soonest due first (``server.case.queries.list_cases``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_
 
 from server.auth.principal import Principal
-from server.case.flows import OPEN_STATES, State
+from server.case.clock import due_soon, overdue
 from server.case.models import Case
+from server.case.states import OPEN_STATES, State
 
 # The condition for a user (their id) at an instant (``now`` in SQL).
 Condition = Callable[[ColumnElement, int | None], ColumnElement[bool]]
@@ -38,11 +39,11 @@ def _extension_asked(now, user_id) -> ColumnElement[bool]:
 
 
 def _due_soon(now, user_id) -> ColumnElement[bool]:
-    return and_(Case.state.in_(OPEN_STATES), Case.step_yellow_at <= now, Case.step_due_at > now)
+    return and_(Case.state.in_(OPEN_STATES), due_soon(now))
 
 
 def _overdue(now, user_id) -> ColumnElement[bool]:
-    return and_(Case.state.in_(OPEN_STATES), Case.step_due_at <= now)
+    return and_(Case.state.in_(OPEN_STATES), overdue(now))
 
 
 WATCHERS = frozenset({"acceptor", "shift_lead", "dispatcher", "department", "leader", "grid_head"})

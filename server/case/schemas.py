@@ -37,9 +37,21 @@ class ReportIn(BaseModel):
     reporter_phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
 
 
+def form(label: str, kind: str = "text", **how) -> dict:
+    """How the action forms of the web ask for a field (the workflow route sends it): ``label`` in Chinese,
+    ``kind`` text, choice (``choices``: value to label; ``empty``: the label of choosing nothing),
+    department (the departments; ``empty``) or photos (uploaded first with their ``role``);
+    ``required`` when the form may not be sent without it."""
+    return {"title": label, "json_schema_extra": {"form": {"kind": kind, **how}}}
+
+
+URGENCY_LABELS = {"urgent": "紧急", "important": "重要", "normal": "一般"}
+REASON = form("理由", required=True)
+
+
 class ActionIn(BaseModel):
-    """An action on a case. ``version`` is the case version the user saw: a stale one is refused (409).
-    The other fields are read by the actions that need them."""
+    """What every action takes. ``version`` is the case version the user saw: a stale one is refused (409).
+    Each action's own model adds its fields; fields it does not know are ignored."""
 
     version: int = Field(ge=1)
     note: str | None = Field(default=None, max_length=2000)
@@ -51,27 +63,126 @@ class ActionIn(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180, description="Where the action was taken")
     lat: float | None = Field(default=None, ge=-90, le=90)
     crs: CRS = CRS.WGS84
-    photo_ids: list[int] = Field(
+
+
+class TaskIn(ActionIn):
+    """request_verification, request_check: the inspector the task goes to."""
+
+    inspector_id: int | None = Field(
+        default=None, description="Default: the reporting inspector (a check), else one of the case's grid"
+    )
+
+
+def _photos(role: str, label: str):
+    return Field(
         default_factory=list,
-        description="Photos this action reports (default: "
-        "those of the action's kind uploaded during the step)",
+        description=f"The {role} photos this reply reports (default: those uploaded during the step)",
+        **form(label, "photos", role=role),
     )
-    result: Literal["confirmed", "not_found", "pass", "rework"] | None = Field(
-        default=None, description="reply_verification: confirmed | not_found; reply_check: pass | rework"
+
+
+class VerificationReplyIn(ActionIn):
+    result: Literal["confirmed", "not_found"] | None = Field(
+        default=None, **form("结果", "choice", choices={"confirmed": "属实", "not_found": "不属实"})
     )
-    reason: str | None = Field(default=None, max_length=1000, description="void, return, suspend, extensions")
-    lead_department: str | None = Field(default=None, description="dispatch: default the category's")
-    parallel_departments: list[str] = Field(default_factory=list, description="dispatch: 并联 departments")
-    inspector_id: int | None = Field(default=None, description="request_verification / request_check")
-    extension: str | None = Field(default=None, description="request_extension: working time, e.g. 2d, 4h")
-    close_kind: Literal["normal", "overdue", "erroneous", "special"] | None = None
-    master: str | None = Field(default=None, description="merge: the master case's code")
-    tag: str | None = Field(default=None, description="tag / untag: the tag's code")
-    urgency: Urgency | None = Field(default=None, description="file: change the urgency")
-    contacted: bool | None = Field(default=None, description="callback: the caller was reached")
-    solved: bool | None = Field(default=None, description="callback: the caller says the problem is solved")
+    photo_ids: list[int] = _photos("verification", "核实照片")
+
+
+class CheckReplyIn(ActionIn):
+    result: Literal["pass", "rework"] | None = Field(
+        default=None, **form("结果", "choice", choices={"pass": "通过", "rework": "返工"})
+    )
+    photo_ids: list[int] = _photos("check", "核查照片")
+
+
+class HandlingIn(ActionIn):
+    photo_ids: list[int] = _photos("after", "处置后照片")
+
+
+class FileIn(ActionIn):
+    urgency: Urgency | None = Field(
+        default=None,
+        description="Change the urgency",
+        **form("紧急程度", "choice", choices=URGENCY_LABELS, empty="不变"),
+    )
+
+
+class ReasonIn(ActionIn):
+    """void, return, suspend: why."""
+
+    reason: str | None = Field(default=None, max_length=1000, **REASON)
+
+
+class DispatchIn(ActionIn):
+    lead_department: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Default: the category's (the district's override first)",
+        **form("主办部门", "department", empty="按类别默认"),
+    )
+    parallel_departments: list[str] = Field(
+        default_factory=list, max_length=20, description="并联 departments"
+    )
+
+
+class ExtensionRequestIn(ActionIn):
+    extension: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Working time, e.g. 2d, 4h",
+        **form("延期时长（如 1d、4h）", required=True),
+    )
+    reason: str | None = Field(default=None, max_length=1000, **REASON)
+
+
+class ExtensionRefusalIn(ActionIn):
+    reason: str | None = Field(default=None, max_length=1000, **form("理由"))
+
+
+class CloseIn(ActionIn):
+    close_kind: Literal["normal", "overdue", "erroneous", "special"] | None = Field(
+        default=None,
+        description="Default: normal, or overdue when handled late",
+        **form(
+            "结案类型",
+            "choice",
+            choices={
+                "normal": "正常结案",
+                "overdue": "超期结案",
+                "erroneous": "误报结案",
+                "special": "特殊结案",
+            },
+        ),
+    )
+
+
+class MergeIn(ActionIn):
+    master: str | None = Field(default=None, max_length=32, description="The master case's code")
+
+
+class TagIn(ActionIn):
+    tag: str | None = Field(default=None, max_length=40, description="The tag's code")
+
+
+class CallbackIn(ActionIn):
+    contacted: bool | None = Field(
+        default=None,
+        description="The caller was reached",
+        **form("是否联系上来电人", "choice", choices={"true": "已联系上", "false": "未联系上"}),
+    )
+    solved: bool | None = Field(
+        default=None,
+        description="The caller says the problem is solved",
+        **form("问题是否解决", "choice", choices={"true": "已解决", "false": "未解决"}),
+    )
     satisfaction: Literal["satisfied", "basically_satisfied", "not_satisfied"] | None = Field(
-        default=None, description="callback: 满意 / 基本满意 / 不满意"
+        default=None,
+        description="满意 / 基本满意 / 不满意",
+        **form(
+            "满意程度",
+            "choice",
+            choices={"satisfied": "满意", "basically_satisfied": "基本满意", "not_satisfied": "不满意"},
+        ),
     )
 
 
@@ -147,6 +258,9 @@ class CaseOut(BaseModel):
     due_at: datetime | None = Field(description="The current step's due time (working time)")
     light: Literal["green", "yellow", "red"] | None
     remaining_minutes: float | None
+    remaining_workdays: float | None = Field(
+        description="The same working time in working days of the city's calendar"
+    )
     handle_due_at: datetime | None
     supervised: bool
     tags: list[str]
@@ -180,11 +294,29 @@ class StateOut(BaseModel):
     terminal: bool
 
 
+class Choice(BaseModel):
+    value: str
+    label: str
+
+
+class FormField(BaseModel):
+    """A field of an action's form, as the web asks for it."""
+
+    name: str
+    label: str
+    kind: Literal["text", "choice", "department", "photos"]
+    required: bool = False
+    choices: list[Choice] = Field(default_factory=list, description="choice: the values and their labels")
+    empty: str | None = Field(default=None, description="choice, department: the label of choosing nothing")
+    role: str | None = Field(default=None, description="photos: the photos' role, uploaded first")
+
+
 class ActionOut(BaseModel):
     name: str
     label: str
     sources: list[str] = Field(description="The states it may start from")
     roles: list[str] = Field(description="The roles that may take it")
+    fields: list[FormField] = Field(description="What its form asks for, besides the note every action takes")
 
 
 class WorkflowOut(BaseModel):

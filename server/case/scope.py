@@ -20,10 +20,11 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
-from server.case.flows import State
 from server.case.models import Case, CaseDispatch
+from server.case.states import State
 from server.category.models import Department
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
+from server.grid.subtree import path_within, within
 
 CITY_WIDE_ROLES = frozenset({"acceptor", "shift_lead", "dispatcher", "leader"})
 
@@ -60,7 +61,7 @@ def visible(scope: Scope) -> ColumnElement[bool]:
     """The SQL condition on ``Case`` for the cases this scope may see."""
     if scope.everything:
         return true()
-    terms = [Case.grid_path.op("<@")(path) for path in scope.grid_paths]
+    terms = [within(Case.grid_path, scope.grid_paths)] if scope.grid_paths else []
     if scope.department_id is not None:
         terms.append(
             Case.id.in_(select(CaseDispatch.case_id).where(CaseDispatch.department_id == scope.department_id))
@@ -85,7 +86,7 @@ def sees_notification(scope: Scope, payload: dict) -> bool:
     if scope.everything:
         return True
     path = payload.get("grid_path") or ""
-    if any(path == p or path.startswith(p + ".") for p in scope.grid_paths):
+    if path_within(path, scope.grid_paths):
         return True
     if scope.department_id is not None and scope.department_id in (payload.get("departments") or []):
         return True

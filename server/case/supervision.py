@@ -8,8 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
-from server.case import service
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.case.clock import overdue
+from server.case.models import Case
+from server.case.states import OPEN_STATES
+from server.case.trail import db_now, record_event
 from server.database import new_session
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,27 @@ class Periodic:
 def flag_overdue() -> None:
     """One supervision sweep."""
     with new_session() as db:
-        flagged = service.sweep_overdue(db=db)
+        flagged = sweep_overdue(db=db)
     if flagged:
         log.info("flagged %d overdue cases for supervision", len(flagged))
+
+
+def sweep_overdue(*, db: Session, at: datetime | None = None) -> list[str]:
+    """Flag for supervision (督办) every open case whose current step is overdue and not yet flagged; one
+    event each. Returns their codes."""
+    now = db_now(db, at)
+    cases = list(
+        db.scalars(
+            select(Case)
+            .where(Case.state.in_(OPEN_STATES), overdue(now), Case.supervised_at.is_(None))
+            .order_by(Case.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for case in cases:
+        case.supervised_at = now
+        record_event(
+            db, case, None, "supervise", case.state, now, data={"overdue_since": case.step_due_at.isoformat()}
+        )
+    db.commit()
+    return [c.code for c in cases]

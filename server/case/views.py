@@ -12,17 +12,22 @@ from fastapi.responses import JSONResponse
 from gis.geojson import feature_collection
 from server.auth.dependencies import AdminRequired, CurrentUser, require_roles
 from server.auth.principal import Principal
-from server.case import intake, service
-from server.case.flows import ACTIONS, STATE_LABELS, TERMINAL, State
+from server.case import actions as case_actions
+from server.case import intake, present, queries
+from server.case import photos as case_photos
+from server.case import supervision as case_supervision
+from server.case import sync as case_sync
+from server.case.flows import ACTIONS, ActionSpec
 from server.case.models import PHOTO_ROLES
 from server.case.queues import QUEUES
 from server.case.schemas import (
-    ActionIn,
     ActionOut,
     CaseDetail,
     CaseList,
     CaseOut,
+    Choice,
     DuplicateOut,
+    FormField,
     PhotoOut,
     QueueOut,
     ReportIn,
@@ -30,10 +35,10 @@ from server.case.schemas import (
     SweepOut,
     SyncCases,
     SyncGrids,
-    TaskOut,
     WorkflowOut,
 )
 from server.case.scope import Scope, scope_of
+from server.case.states import STATE_LABELS, TERMINAL, State
 from server.config import get_settings
 from server.deps import DB, GEOJSON, TEXT_MAX, BBox
 from server.grid import service as grid_service
@@ -43,7 +48,6 @@ photos_router = APIRouter(prefix="/photos", tags=["cases"])
 CaseCode = Annotated[
     str, Path(pattern=r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$", examples=["370102-20261122-0042"])
 ]
-ActionName = Literal[tuple(ACTIONS)]  # type: ignore[valid-type]
 QueueName = Literal[tuple(QUEUES)]  # type: ignore[valid-type]
 
 
@@ -93,8 +97,8 @@ def case_filter(
         str | None, Query(max_length=TEXT_MAX, description="Text in the code, description or address")
     ] = None,
     queue: Annotated[QueueName | None, Query(description="A desk queue (GET /api/cases/queues)")] = None,
-) -> service.CaseFilter:
-    return service.CaseFilter(
+) -> queries.CaseFilter:
+    return queries.CaseFilter(
         states=[s.value for s in state],
         category=category,
         grid=grid,
@@ -108,7 +112,7 @@ def case_filter(
     )
 
 
-Filters = Annotated[service.CaseFilter, Depends(case_filter)]
+Filters = Annotated[queries.CaseFilter, Depends(case_filter)]
 
 
 @router.get("", response_model=CaseList, summary="Cases you may see, most urgent and soonest due first")
@@ -119,8 +123,20 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    cases, total = service.list_cases(db=db, scope=scope, filters=filters, limit=limit, offset=offset)
-    return CaseList(total=total, items=service.describe(db=db, cases=cases))
+    cases, total = queries.list_cases(db=db, scope=scope, filters=filters, limit=limit, offset=offset)
+    return CaseList(total=total, items=present.describe(db=db, cases=cases))
+
+
+def form_of(action: ActionSpec) -> list[FormField]:
+    """The fields of an action's form: those of its input model that say how a form asks for them."""
+    fields = []
+    for name, info in action.form.model_fields.items():
+        how = dict((info.json_schema_extra or {}).get("form", {}))
+        if not how:
+            continue
+        choices = [Choice(value=v, label=t) for v, t in how.pop("choices", {}).items()]
+        fields.append(FormField(name=name, label=info.title, choices=choices, **how))
+    return fields
 
 
 @router.get("/workflow", response_model=WorkflowOut, summary="The workflow's states and actions, with labels")
@@ -128,7 +144,13 @@ def workflow():
     return WorkflowOut(
         states=[StateOut(name=s.value, label=STATE_LABELS[s], terminal=s in TERMINAL) for s in State],
         actions=[
-            ActionOut(name=a.name, label=a.label, sources=sorted(a.sources), roles=sorted(a.roles))
+            ActionOut(
+                name=a.name,
+                label=a.label,
+                sources=sorted(a.sources),
+                roles=sorted(a.roles),
+                fields=form_of(a),
+            )
             for a in ACTIONS.values()
         ],
     )
@@ -142,7 +164,7 @@ def workflow():
 def queues(principal: CurrentUser, scope: ScopeDep, db: DB):
     return [
         QueueOut(name=queue.name, label=queue.label, count=count, overdue=late)
-        for queue, count, late in service.queue_counts(db=db, principal=principal, scope=scope)
+        for queue, count, late in queries.queue_counts(db=db, principal=principal, scope=scope)
     ]
 
 
@@ -154,7 +176,7 @@ def queues(principal: CurrentUser, scope: ScopeDep, db: DB):
 )
 def in_bbox(db: DB, scope: ScopeDep, bbox: BBox, filters: Filters):
     filters = replace(filters, bbox=bbox)
-    cases, total = service.list_cases(
+    cases, total = queries.list_cases(
         db=db, scope=scope, filters=filters, limit=get_settings().tile_max_features
     )
     features = [
@@ -164,7 +186,7 @@ def in_bbox(db: DB, scope: ScopeDep, bbox: BBox, filters: Filters):
             "geometry": {"type": "Point", "coordinates": [case.lon, case.lat]},
             "properties": case.model_dump(mode="json", exclude={"lon", "lat"}),
         }
-        for case in service.describe(db=db, cases=cases)
+        for case in present.describe(db=db, cases=cases)
     ]
     body = {**feature_collection(features), "total": total}
     return JSONResponse(body, media_type=GEOJSON)
@@ -177,15 +199,15 @@ def in_bbox(db: DB, scope: ScopeDep, bbox: BBox, filters: Filters):
     summary="Flag overdue cases for supervision now (the server also does it every minute)",
 )
 def sweep(db: DB):
-    return SweepOut(flagged=service.sweep_overdue(db=db))
+    return SweepOut(flagged=case_supervision.sweep_overdue(db=db))
 
 
 @router.get(
     "/{code}", response_model=CaseDetail, summary="A case: timeline, photos, dispatches, your actions"
 )
 def get_case(code: CaseCode, principal: CurrentUser, scope: ScopeDep, db: DB):
-    case = service.get_case(db=db, scope=scope, code=code)
-    return service.detail(db=db, principal=principal, scope=scope, case=case)
+    case = queries.get_case(db=db, scope=scope, code=code)
+    return present.detail(db=db, principal=principal, scope=scope, case=case)
 
 
 @router.get(
@@ -195,28 +217,40 @@ def get_case(code: CaseCode, principal: CurrentUser, scope: ScopeDep, db: DB):
     "candidates to merge it into",
 )
 def duplicates(code: CaseCode, scope: ScopeDep, db: DB):
-    case = service.get_case(db=db, scope=scope, code=code)
-    found = service.duplicate_candidates(db=db, scope=scope, case=case)
-    described = service.describe(db=db, cases=[c for c, _ in found])
+    case = queries.get_case(db=db, scope=scope, code=code)
+    found = queries.duplicate_candidates(db=db, scope=scope, case=case)
+    described = present.describe(db=db, cases=[c for c, _ in found])
     distances = [round(d, 1) for _, d in found]
     return [
         DuplicateOut(**out.model_dump(), distance_m=d) for out, d in zip(described, distances, strict=True)
     ]
 
 
-@router.post(
-    "/{code}/actions/{action}",
-    response_model=CaseDetail,
-    summary="Take a workflow action (409 when the case is in another state or changed since you saw it)",
-    responses={
-        403: {"description": "Your roles or your part in the case do not allow it"},
-        404: {"description": "No such case in your scope"},
-        409: {"description": "Not allowed in the case's current state, or a stale version"},
-    },
-)
-def act(code: CaseCode, action: ActionName, body: ActionIn, principal: CurrentUser, scope: ScopeDep, db: DB):
-    case = service.act(db=db, principal=principal, scope=scope, code=code, action=action, body=body)
-    return service.detail(db=db, principal=principal, scope=scope, case=case)
+def _action_route(spec: ActionSpec) -> None:
+    """``POST /cases/{code}/actions/<name>``, its body the action's own model."""
+
+    def take(code: CaseCode, body, principal: CurrentUser, scope: ScopeDep, db: DB):
+        case = case_actions.act(
+            db=db, principal=principal, scope=scope, code=code, action=spec.name, body=body
+        )
+        return present.detail(db=db, principal=principal, scope=scope, case=case)
+
+    take.__annotations__["body"] = spec.form
+    take.__name__ = f"act_{spec.name}"
+    router.post(
+        f"/{{code}}/actions/{spec.name}",
+        response_model=CaseDetail,
+        summary=f"{spec.label} ({spec.name}); 409 when the state forbids it or your version is stale",
+        responses={
+            403: {"description": "Your roles or your part in the case do not allow it"},
+            404: {"description": "No such case in your scope"},
+            409: {"description": "Not allowed in the case's current state, or a stale version"},
+        },
+    )(take)
+
+
+for _spec in ACTIONS.values():
+    _action_route(_spec)
 
 
 @router.post(
@@ -239,12 +273,12 @@ def add_photo(
 ):
     limit = get_settings().photo_max_bytes
     data = file.file.read(limit + 1)
-    photo, created = service.add_photo(
+    photo, created = case_photos.add_photo(
         db=db, principal=principal, scope=scope, code=code, role=role, data=data
     )
     if not created:
         response.status_code = 200
-    return service.photo_out(photo)
+    return present.photo_out(photo)
 
 
 @photos_router.get(
@@ -254,7 +288,7 @@ def add_photo(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
 def photo(photo_id: int, variant: Literal["original", "public", "thumbnail"], scope: ScopeDep, db: DB):
-    data, mime = service.photo_blob(db=db, scope=scope, photo_id=photo_id, variant=variant)
+    data, mime = case_photos.photo_blob(db=db, scope=scope, photo_id=photo_id, variant=variant)
     return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=31536000, immutable"})
 
 
@@ -272,7 +306,7 @@ def sync_grids(
     db: DB,
     since: Annotated[datetime | None, Query(description="The cursor of the previous answer")] = None,
 ):
-    codes, changed = service.my_grids(db=db, scope=scope, since=since)
+    codes, changed = case_sync.my_grids(db=db, scope=scope, since=since)
     features = grid_service.geojson_of(db=db, grids=changed)
     cursor = max((g.valid_from for g in changed), default=since)
     return SyncGrids(cursor=cursor, codes=codes, features=features)
@@ -290,12 +324,4 @@ def sync_cases(
     db: DB,
     since: Annotated[int, Query(ge=0, description="The cursor of the previous answer (0: everything)")] = 0,
 ):
-    cases = service.changed_since(db=db, principal=principal, kind=kind, since=since, limit=SYNC_LIMIT + 1)
-    more, cases = len(cases) > SYNC_LIMIT, cases[:SYNC_LIMIT]
-    items = []
-    for summary, case in zip(service.describe(db=db, cases=cases), cases, strict=True):
-        task_kind = {"verifying": "verification", "checking": "check"}.get(case.state)
-        active = task_kind is not None and case.task_assignee_id == principal.user_id
-        photos = [service.photo_out(p) for p in service.photos(db=db, case=case)]
-        items.append(TaskOut(**summary.model_dump(), kind=task_kind, active=active, photos=photos))
-    return SyncCases(cursor=cases[-1].change_seq if cases else since, more=more, items=items)
+    return case_sync.sync_cases(db=db, principal=principal, kind=kind, since=since, limit=SYNC_LIMIT)

@@ -11,14 +11,9 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from server.category.loader import (
-    STARTER_TAXONOMY,
-    Taxonomy,
-    invalid_taxonomy,
-    load_taxonomy,
-    reference_errors,
-)
+from server.category.loader import STARTER_TAXONOMY, load_taxonomy
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
+from server.category.taxonomy import Taxonomy, invalid_taxonomy, reference_errors
 from server.errors import Invalid, NotFound
 
 # -- reading ------------------------------------------------------------------------------------

@@ -21,16 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg2
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
+from server.auth.service import SESSION_CHANNEL
 from server.database import get_engine
+from server.patrol.service import POSITION_CHANNEL
 
 log = logging.getLogger(__name__)
 
 CASE_CHANNEL = "case_change"
-POSITION_CHANNEL = "patrol_position"
-SESSION_CHANNEL = "session_end"
 CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL, SESSION_CHANNEL)
 APPLICATION_NAME = "gridops-events"  # how the connection shows in pg_stat_activity
 QUEUE_SIZE = 1000
@@ -215,13 +213,6 @@ class Listener:
             wanted = [n for n in notices if subscription.accept(n)]
             if wanted:
                 subscription.hand_over(wanted)
-
-
-def notify_session_end(db: Session, user_id: int) -> None:
-    """Tell the open streams, when ``db`` commits, that sessions of user ``user_id`` ended: theirs re-check
-    their caller at once (``server.events.views``)."""
-    payload = json.dumps({"user_id": user_id})
-    db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": SESSION_CHANNEL, "payload": payload})
 
 
 def _parse(notify) -> Notice | None:

@@ -24,12 +24,14 @@ from starlette.concurrency import run_in_threadpool
 
 from server.auth.dependencies import Credentials, stream_principal
 from server.auth.principal import Principal
+from server.auth.service import SESSION_CHANNEL
 from server.case.scope import Scope, scope_of, sees_notification
 from server.config import get_settings
 from server.database import new_session
 from server.deps import DB
-from server.events.listener import OVERFLOW, POSITION_CHANNEL, READY, SESSION_CHANNEL, Notice, listener
-from server.patrol.service import sees_position
+from server.events.listener import OVERFLOW, READY, Notice, listener
+from server.patrol.service import POSITION_CHANNEL
+from server.patrol.visibility import sees_position
 
 router = APIRouter(prefix="/events", tags=["events"])
 

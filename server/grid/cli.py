@@ -1,4 +1,4 @@
-"""``gridops grids ...`` (import, check, locate, export, people) and ``gridops demo load``."""
+"""``gridops grids ...``: import, check, locate, export, people."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from grids.topology import TopologyReport
 from server.auth import service as user_service
 from server.cli_common import console, fail, session
 from server.config import get_settings
+from server.grid import importer as grid_importer
+from server.grid import lookup as grid_lookup
+from server.grid import people as grid_people
 from server.grid import service
 
 grids_app = typer.Typer(help="The grid hierarchy: import, check, locate, export.", no_args_is_help=True)
-demo_app = typer.Typer(help="The Jinan demo city.", no_args_is_help=True)
 
 STAGES = {"check": "checking topology", "write": "writing grids", "index": "indexing for lookup"}
 
@@ -44,9 +46,11 @@ def print_report(report: TopologyReport) -> None:
     console.print(report.format_text(), markup=False, highlight=False)
 
 
-def import_records(records, report, *, dry_run: bool) -> service.ImportResult:
+def import_records(records, report, *, dry_run: bool) -> grid_importer.ImportResult:
     with session() as db, progress_bar() as update:
-        return service.import_grids(db=db, records=records, report=report, dry_run=dry_run, progress=update)
+        return grid_importer.import_grids(
+            db=db, records=records, report=report, dry_run=dry_run, progress=update
+        )
 
 
 @grids_app.command("import")
@@ -74,7 +78,7 @@ def import_file(
 def check() -> None:
     """Topology report over every stored grid (exit 1 when it has errors)."""
     with session() as db, progress_bar() as update:
-        report = service.check_stored(db=db, progress=update)
+        report = grid_importer.check_stored(db=db, progress=update)
     print_report(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -88,7 +92,7 @@ def locate(
 ) -> None:
     """Print the grids holding a point, one line per level: level, code, name."""
     with session() as db:
-        _, _, chain = service.locate(db=db, lon=lon, lat=lat, crs=crs)
+        _, _, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs)
     if not chain:
         fail(f"the point ({lon}, {lat}) lies outside every grid")
     for grid in chain:
@@ -114,7 +118,7 @@ def assign(
     with session() as db:
         person = user_service.find_user(db=db, key=user)
         start = date.fromisoformat(starts_on) if starts_on else None
-        assignment = service.assign(db=db, grid_code=code, user=person, role=role, starts_on=start)
+        assignment = grid_people.assign(db=db, grid_code=code, user=person, role=role, starts_on=start)
         console.print(
             f"{person.name} is {role} of {code} from {assignment.starts_on} (assignment {assignment.id})"
         )
@@ -132,7 +136,7 @@ def unassign(
     """End an assignment (it stays in the history)."""
     with session() as db:
         end = date.fromisoformat(ends_on) if ends_on else None
-        assignment = service.end_assignment(db=db, assignment_id=assignment_id, ends_on=end)
+        assignment = grid_people.end_assignment(db=db, assignment_id=assignment_id, ends_on=end)
         console.print(f"assignment {assignment.id} ended on {assignment.ends_on}")
 
 
@@ -143,39 +147,8 @@ def people(
 ) -> None:
     """List who is responsible for which grid today: id, grid, role, name, phone, from, to (last day)."""
     with session() as db:
-        for assignment, user in service.assignments(db=db, grid_code=code, include_ended=history):
+        for assignment, user in grid_people.assignments(db=db, grid_code=code, include_ended=history):
             print(
                 f"{assignment.id}\t{assignment.grid_code}\t{assignment.role}\t{user.name}\t{user.phone}\t"
                 f"{assignment.starts_on}\t{assignment.ends_on or ''}"
             )
-
-
-@demo_app.command("load")
-def demo_load(
-    seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
-) -> None:
-    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state, this week's
-    patrols); running it again adds only today's patrols on a new day."""
-    from grids.demo import generate_demo_city
-    from server.case.demo import load_demo_cases
-    from server.category.service import load_starter
-    from server.grid.demo import load_demo_people
-    from server.patrol.demo import load_demo_patrols
-
-    with progress_bar() as update:
-        records = generate_demo_city(seed=seed, progress=update)
-    report = TopologyReport(issues=[], checked=len(records))
-    result = import_records(records, report, dry_run=False)
-    if not result.report.ok:
-        print_report(result.report)
-        fail("the demo city does not pass the topology check")
-    console.print(
-        f"demo grids: {len(result.created)} new, {len(result.new_versions)} new versions, "
-        f"{result.unchanged} unchanged"
-    )
-    with session() as db:
-        people_added = load_demo_people(db=db)
-        console.print(f"demo taxonomy: {load_starter(db=db).summary()}", highlight=False)
-        console.print(f"demo people: {people_added} new users")
-        console.print(f"demo cases: {load_demo_cases(db=db)} new")
-        console.print(f"demo patrols: {load_demo_patrols(db=db)} new shifts")

@@ -14,6 +14,9 @@ from server.auth import service as user_service
 from server.auth.dependencies import AdminRequired, MaybeUser, current_principal
 from server.config import get_settings
 from server.deps import DB, GEOJSON, BBox
+from server.grid import importer as grid_importer
+from server.grid import lookup as grid_lookup
+from server.grid import people as grid_people
 from server.grid import service
 from server.grid.schemas import (
     AssignmentEnd,
@@ -65,7 +68,7 @@ def locate(
     lat: Annotated[float, Query(description="Latitude")],
     crs: Annotated[CRS, Query(description="Coordinate system of lon/lat (converted to WGS 84)")] = CRS.WGS84,
 ):
-    x, y, chain = service.locate(db=db, lon=lon, lat=lat, crs=crs)
+    x, y, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs)
     if not chain:
         return JSONResponse({"detail": f"the point ({lon}, {lat}) lies outside every grid"}, status_code=404)
     return LocateOut(lon=x, lat=y, chain=chain)
@@ -76,7 +79,7 @@ def locate_batch(body: LocateBatchIn, db: DB):
     limit = get_settings().locate_batch_max
     if len(body.points) > limit:
         return JSONResponse({"detail": f"at most {limit} points per request"}, status_code=413)
-    return LocateBatchOut(codes=service.locate_batch(db=db, points=body.points, crs=body.crs))
+    return LocateBatchOut(codes=grid_lookup.locate_batch(db=db, points=body.points, crs=body.crs))
 
 
 @router.get(
@@ -106,7 +109,7 @@ def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="
     summary="Topology report over every stored grid (admin token: it takes seconds of CPU)",
 )
 def check(db: DB):
-    return service.check_stored(db=db).to_dict()
+    return grid_importer.check_stored(db=db).to_dict()
 
 
 @router.get(
@@ -143,7 +146,7 @@ def import_grids(
     if len(data) > MAX_IMPORT_BYTES:
         return JSONResponse({"detail": f"the file is larger than {MAX_IMPORT_BYTES} bytes"}, status_code=413)
     records, report = load_features(data, crs=crs, scheme=get_settings().scheme)
-    result = service.import_grids(db=db, records=records, report=report, dry_run=dry_run)
+    result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run)
     out = ImportOut.model_validate(result.to_dict())
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
 
@@ -156,7 +159,7 @@ def get_grid(code: Code, db: DB, principal: MaybeUser):
     (feature,) = service.geojson_of(db=db, grids=[grid])
     people = None
     if principal is not None:  # staff names are for logged-in users; the grid itself is public
-        people = [AssignmentOut.of(a, u) for a, u in service.assignments(db=db, grid_code=code)]
+        people = [AssignmentOut.of(a, u) for a, u in grid_people.assignments(db=db, grid_code=code)]
     return GridDetail(
         **GridOut.model_validate(grid).model_dump(),
         path=grid.path,
@@ -205,7 +208,7 @@ def grid_assignments(
     service.get_grid(db=db, code=code)
     return [
         AssignmentOut.of(a, u)
-        for a, u in service.assignments(db=db, grid_code=code, include_ended=include_ended)
+        for a, u in grid_people.assignments(db=db, grid_code=code, include_ended=include_ended)
     ]
 
 
@@ -218,7 +221,9 @@ def grid_assignments(
 )
 def assign(code: Code, body: AssignmentIn, db: DB):
     user = user_service.find_user(db=db, key=body.user)
-    assignment = service.assign(db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on)
+    assignment = grid_people.assign(
+        db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on
+    )
     return AssignmentOut.of(assignment, user)
 
 
@@ -229,6 +234,6 @@ def assign(code: Code, body: AssignmentIn, db: DB):
     summary="End an assignment",
 )
 def end_assignment(assignment_id: int, body: AssignmentEnd, db: DB):
-    assignment = service.end_assignment(db=db, assignment_id=assignment_id, ends_on=body.ends_on)
+    assignment = grid_people.end_assignment(db=db, assignment_id=assignment_id, ends_on=body.ends_on)
     user = user_service.get_user(db=db, user_id=assignment.user_id)
     return AssignmentOut.of(assignment, user)

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import intake as intake_service
-from server.case.flows import OPEN_STATES, STATE_LABELS, TERMINAL, State
 from server.case.models import Case, CaseEvent, CasePhoto
 from server.case.schemas import ReportIn
 from server.case.scope import public
+from server.case.states import OPEN_STATES, STATE_LABELS, TERMINAL, State
 from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid, NotFound

@@ -12,7 +12,7 @@ from rich.table import Column, Table
 from server.auth import service as user_service
 from server.auth.principal import ADMINISTRATOR
 from server.cli_common import console, session
-from server.patrol import service
+from server.patrol import service, visibility
 
 patrol_app = typer.Typer(help="Patrol shifts and their tracks.", no_args_is_help=True)
 
@@ -32,9 +32,9 @@ def shifts(
     on = day.date() if day else service.local_day(datetime.now(UTC))
     with session() as db:
         user_id = user_service.find_user(db=db, key=user).id if user else None
-        viewer = service.viewer_of(db=db, principal=ADMINISTRATOR)
+        viewer = visibility.viewer_of(db=db, principal=ADMINISTRATOR)
         found = service.describe(
-            db=db, shifts=service.list_shifts(db=db, viewer=viewer, day=on, user_id=user_id)
+            db=db, shifts=visibility.list_shifts(db=db, viewer=viewer, day=on, user_id=user_id)
         )
     figures = (Column(name, justify="right") for name in ("points", "distance (m)", "time on shift"))
     table = Table(Column("shift", no_wrap=True), "user", "started", "ended", *figures, title=f"patrol {on}")
@@ -59,9 +59,9 @@ def track(
 ) -> None:
     """A shift's track: its figures and every point (time, position, whether the distance counts it)."""
     with session() as db:
-        viewer = service.viewer_of(db=db, principal=ADMINISTRATOR)
+        viewer = visibility.viewer_of(db=db, principal=ADMINISTRATOR)
         feature = service.track_feature(
-            db=db, shift=service.get_shift(db=db, viewer=viewer, client_uuid=client_uuid)
+            db=db, shift=visibility.get_shift(db=db, viewer=viewer, client_uuid=client_uuid)
         )
     if geojson:
         print(feature.model_dump_json())

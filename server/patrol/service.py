@@ -1,4 +1,4 @@
-"""Patrol shifts: clock in and out, idempotent track uploads, distances, and who sees whose shifts.
+"""Patrol shifts: clock in and out, idempotent track uploads, distances.
 
 The phone works offline first: it makes a shift's UUID itself, queues track points and uploads them in
 batches, possibly twice. Starting a shift again with its UUID answers the stored shift; a point is stored
@@ -15,9 +15,8 @@ the line through its points in time order, leaving out:
 
 The command center follows the inspectors live: when a batch adds points to an open shift, the shift's
 newest point is sent on the ``patrol_position`` channel at commit (``server.events`` streams it to the
-users whose scope sees that inspector). The latest positions and today's tracks are read with the same
-scope: a city-wide scope sees every inspector, a grid scope those assigned to grids in its subtrees, a
-department none.
+users whose scope sees that inspector, ``server.patrol.visibility.sees_position``). Who sees whose shifts,
+positions and tracks is ``server.patrol.visibility``.
 """
 
 from __future__ import annotations
@@ -29,32 +28,23 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ColumnElement, func, select, text, true
 from sqlalchemy.orm import Session
 
 from gis.crs import distance_m, to_wgs84_arrays
 from server.auth.models import User
-from server.auth.principal import Principal
-from server.case.scope import CITY_WIDE_ROLES, Scope, scope_of
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
-from server.events.listener import POSITION_CHANNEL
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force
 from server.patrol.models import PatrolShift, TrackPoint
 from server.patrol.schemas import (
-    DayTrackFeature,
-    DayTrackProperties,
-    DayTracksOut,
     LineString,
     Point,
     PointIn,
     PositionFeature,
     PositionProperties,
-    PositionsOut,
     ShiftIn,
     ShiftOut,
-    TodayOut,
     TrackOut,
     TrackProperties,
 )
@@ -62,9 +52,11 @@ from server.patrol.schemas import (
 MAX_ACCURACY_M = 50.0  # fixes with a worse accuracy radius are left out of the distance
 MAX_SPEED_MPS = 12.0  # reaching a point faster than this from the last one kept is a GNSS glitch
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock a phone's times may be
+POSITION_CHANNEL = "patrol_position"  # the notification channel ``add_points`` sends positions on
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """The server's clock."""
     return datetime.now(UTC)
 
 
@@ -82,7 +74,8 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(_tz()).date()
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The first instant of local ``day`` and of the day after."""
     start = datetime.combine(day, time(), _tz())
     return start, datetime.combine(day + timedelta(days=1), time(), _tz())
 
@@ -105,7 +98,7 @@ def start_shift(
         if shift.user_id != user.id:
             raise Conflict(f"shift {data.client_uuid} belongs to another user: make a new UUID")
         return shift, False
-    now = at or _now()
+    now = at or utc_now()
     if data.started_at > now + CLOCK_SKEW:
         raise Invalid(
             f"the shift starts in the future ({local_time(data.started_at)}): check the phone's clock"
@@ -153,7 +146,7 @@ def end_shift(
         raise Invalid(
             f"a shift cannot end ({local_time(ended_at)}) before it starts ({local_time(shift.started_at)})"
         )
-    if ended_at > (at or _now()) + CLOCK_SKEW:
+    if ended_at > (at or utc_now()) + CLOCK_SKEW:
         raise Invalid(f"the shift ends in the future ({local_time(ended_at)}): check the phone's clock")
     if shift.ended_at is None or ended_at < shift.ended_at:
         shift.ended_at = ended_at
@@ -183,7 +176,7 @@ def add_points(
     from now. An ended shift still takes its points (a late upload). The first point outside refuses the
     whole batch (422) and names it."""
     shift = _own_shift(db, user, client_uuid)
-    last = shift.ended_at or (at or _now()) + CLOCK_SKEW
+    last = shift.ended_at or (at or utc_now()) + CLOCK_SKEW
     for i, point in enumerate(points):
         if not shift.started_at <= point.recorded_at <= last:
             until = local_time(shift.ended_at) if shift.ended_at else "now (it is still open)"
@@ -213,67 +206,6 @@ def add_points(
         _notify_position(db, shift)
     db.commit()
     return shift, stored
-
-
-# -- who sees whose shifts ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Viewer:
-    user_id: int | None
-    everything: bool
-    grid_paths: tuple[str, ...] = ()  # a grid head's subtrees: the shifts of the people assigned in them
-
-
-def viewer_of(*, db: Session, principal: Principal) -> Viewer:
-    """Everyone sees their own shifts; administrators, the command center and leaders, and grid heads also
-    those of the people assigned to grids within their case scope (``server.case.scope``: the whole city,
-    or the subtrees of their home grid and of the grids they head or patrol)."""
-    if not principal.has("admin", "grid_head", *CITY_WIDE_ROLES):
-        return Viewer(principal.user_id, False)
-    scope = scope_of(db=db, principal=principal)
-    return Viewer(principal.user_id, scope.everything, scope.grid_paths)
-
-
-def _assigned_within(paths: tuple[str, ...]) -> Select:
-    """The users with an assignment in force today to grids in the subtrees of ``paths``."""
-    return (
-        select(GridAssignment.user_id)
-        .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-        .where(in_force(local_day(_now())), or_(*(Grid.path.op("<@")(p) for p in paths)))
-    )
-
-
-def _visible(viewer: Viewer) -> ColumnElement[bool]:
-    """The SQL condition on ``PatrolShift`` for the shifts ``viewer`` may see."""
-    if viewer.everything:
-        return true()
-    terms = [PatrolShift.user_id == viewer.user_id]
-    if viewer.grid_paths:
-        terms.append(PatrolShift.user_id.in_(_assigned_within(viewer.grid_paths)))
-    return or_(*terms)
-
-
-def get_shift(*, db: Session, viewer: Viewer, client_uuid: UUID) -> PatrolShift:
-    shift = db.scalar(select(PatrolShift).where(PatrolShift.client_uuid == client_uuid, _visible(viewer)))
-    if shift is None:
-        raise NotFound(f"there is no patrol shift {client_uuid} you may see")
-    return shift
-
-
-def list_shifts(
-    *, db: Session, viewer: Viewer, day: date | None = None, user_id: int | None = None
-) -> list[PatrolShift]:
-    """The shifts ``viewer`` sees that started on a local day (default today), of one user or all."""
-    start, end = _day_bounds(day or local_day(_now()))
-    query = (
-        select(PatrolShift)
-        .where(_visible(viewer), PatrolShift.started_at >= start, PatrolShift.started_at < end)
-        .order_by(PatrolShift.started_at, PatrolShift.id)
-    )
-    if user_id is not None:
-        query = query.where(PatrolShift.user_id == user_id)
-    return list(db.scalars(query))
 
 
 # -- tracks, distances, durations ---------------------------------------------------------------------
@@ -357,7 +289,7 @@ def describe(*, db: Session, shifts: list[PatrolShift], at: datetime | None = No
     ``at``, default now, or its last point if later), in two queries."""
     if not shifts:
         return []
-    now, names, tracks = at or _now(), _names(db, shifts), _tracks(db, shifts)
+    now, names, tracks = at or utc_now(), _names(db, shifts), _tracks(db, shifts)
     return [
         ShiftOut(**_summary(s, names[s.user_id], tracks[s.id], measure(tracks[s.id])[0], now)) for s in shifts
     ]
@@ -368,7 +300,7 @@ def track_feature(*, db: Session, shift: PatrolShift, at: datetime | None = None
     the distance and duration, and which points the distance leaves out."""
     track = _tracks(db, [shift])[shift.id]
     distance, skipped = measure(track)
-    summary = _summary(shift, _names(db, [shift])[shift.user_id], track, distance, at or _now())
+    summary = _summary(shift, _names(db, [shift])[shift.user_id], track, distance, at or utc_now())
     coordinates = [(round(lon, 7), round(lat, 7)) for lon, lat in zip(track.lons, track.lats, strict=True)]
     return TrackOut(
         id=str(shift.client_uuid),
@@ -377,44 +309,10 @@ def track_feature(*, db: Session, shift: PatrolShift, at: datetime | None = None
     )
 
 
-def today(*, db: Session, user: User, at: datetime | None = None) -> TodayOut:
-    """The user's shifts started today (local date), with their distance and time on shift together."""
-    now = at or _now()
-    day = local_day(now)
-    shifts = describe(
-        db=db, shifts=list_shifts(db=db, viewer=Viewer(user.id, False), day=day, user_id=user.id), at=now
-    )
-    return TodayOut(
-        day=day,
-        shifts=shifts,
-        distance_m=round(sum(s.distance_m for s in shifts), 1),
-        duration_s=round(sum(s.duration_s for s in shifts), 1),
-    )
+# -- live positions ---------------------------------------------------------------------------------
 
 
-# -- live positions and today's tracks ----------------------------------------------------------------
-
-
-def _inspectors_seen(scope: Scope) -> ColumnElement[bool]:
-    """The SQL condition on ``PatrolShift`` for the inspectors whose positions ``scope`` sees: everyone
-    for a city-wide scope, those assigned to grids in its subtrees for a grid scope, nobody else."""
-    if scope.everything:
-        return true()
-    if scope.grid_paths:
-        return PatrolShift.user_id.in_(_assigned_within(scope.grid_paths))
-    return false()
-
-
-def sees_position(scope: Scope, payload: dict) -> bool:
-    """Whether a position notification (see ``add_points``) is for ``scope``: ``_inspectors_seen`` on the
-    grid paths the inspector is assigned to."""
-    if scope.everything:
-        return True
-    paths = payload.get("grid_paths") or ()
-    return any(path == p or path.startswith(p + ".") for path in paths for p in scope.grid_paths)
-
-
-def _positions(
+def newest_positions(
     db: Session, shifts: ColumnElement[bool], since: datetime | None = None
 ) -> list[PositionFeature]:
     """The newest point of each shift meeting ``shifts`` (recorded at ``since`` or later), by user."""
@@ -457,77 +355,15 @@ def _positions(
 
 def _notify_position(db: Session, shift: PatrolShift) -> None:
     """Send the shift's newest point on ``POSITION_CHANNEL`` at commit, with the grid paths its inspector
-    is assigned to today (what ``sees_position`` reads)."""
-    (position,) = _positions(db, PatrolShift.id == shift.id)
+    is assigned to today (what ``server.patrol.visibility.sees_position`` reads)."""
+    (position,) = newest_positions(db, PatrolShift.id == shift.id)
     paths = db.scalars(
         select(Grid.path)
         .join(GridAssignment, (GridAssignment.grid_code == Grid.code) & CURRENT)
-        .where(GridAssignment.user_id == shift.user_id, in_force(local_day(_now())))
+        .where(GridAssignment.user_id == shift.user_id, in_force(local_day(utc_now())))
         .order_by(Grid.path)
     )
     lon, lat = position.geometry.coordinates
     payload = {**position.properties.model_dump(mode="json"), "lon": lon, "lat": lat}
     payload["grid_paths"] = list(paths)
     db.execute(select(func.pg_notify(POSITION_CHANNEL, json.dumps(payload, ensure_ascii=False))))
-
-
-def positions(*, db: Session, scope: Scope, at: datetime | None = None) -> PositionsOut:
-    """The latest position of every inspector ``scope`` sees who is on an open shift and was located
-    today (local date), as a GeoJSON FeatureCollection."""
-    start, _ = _day_bounds(local_day(at or _now()))
-    shifts = PatrolShift.ended_at.is_(None) & _inspectors_seen(scope)
-    return PositionsOut(features=_positions(db, shifts, since=start))
-
-
-def day_tracks(
-    *,
-    db: Session,
-    scope: Scope,
-    west: float,
-    south: float,
-    east: float,
-    north: float,
-    limit: int,
-    at: datetime | None = None,
-) -> DayTracksOut:
-    """Today's tracks (local date) of the inspectors ``scope`` sees that cross the box: per shift, the line
-    through its points of today in time order (two points at least). More than ``limit`` tracks: 422. The
-    box as ``server.deps.bounding_box`` checked it."""
-    envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
-    start, end = _day_bounds(local_day(at or _now()))
-    line = func.ST_MakeLine(aggregate_order_by(TrackPoint.location, TrackPoint.recorded_at))
-    rows = db.execute(
-        select(
-            PatrolShift.client_uuid,
-            PatrolShift.user_id,
-            User.name,
-            PatrolShift.ended_at,
-            func.count().label("points"),
-            func.ST_AsGeoJSON(line, 7).label("geometry"),
-        )
-        .join(PatrolShift, PatrolShift.id == TrackPoint.shift_id)
-        .join(User, User.id == PatrolShift.user_id)
-        .where(_inspectors_seen(scope), TrackPoint.recorded_at >= start, TrackPoint.recorded_at < end)
-        .group_by(PatrolShift.id, User.id)
-        .having(func.count() > 1, func.ST_Intersects(line, envelope))
-        .order_by(PatrolShift.started_at, PatrolShift.id)
-        .limit(limit + 1)
-    ).all()
-    if len(rows) > limit:
-        raise Invalid(f"more than {limit} tracks in this box today: zoom in", limit=limit)
-    return DayTracksOut(
-        features=[
-            DayTrackFeature(
-                id=str(row.client_uuid),
-                geometry=LineString(coordinates=json.loads(row.geometry)["coordinates"]),
-                properties=DayTrackProperties(
-                    client_uuid=row.client_uuid,
-                    user_id=row.user_id,
-                    user_name=row.name,
-                    on_shift=row.ended_at is None,
-                    points=row.points,
-                ),
-            )
-            for row in rows
-        ]
-    )

@@ -16,7 +16,7 @@ from server.auth.principal import Principal
 from server.case.views import ScopeDep
 from server.config import get_settings
 from server.deps import DB, BBox
-from server.patrol import service
+from server.patrol import service, visibility
 from server.patrol.models import PatrolShift
 from server.patrol.schemas import (
     DayTracksOut,
@@ -101,8 +101,10 @@ def list_shifts(
         date | None, Query(description="The local date the shifts started (default today)")
     ] = None,
 ):
-    viewer = service.viewer_of(db=db, principal=principal)
-    return service.describe(db=db, shifts=service.list_shifts(db=db, viewer=viewer, day=day, user_id=user_id))
+    viewer = visibility.viewer_of(db=db, principal=principal)
+    return service.describe(
+        db=db, shifts=visibility.list_shifts(db=db, viewer=viewer, day=day, user_id=user_id)
+    )
 
 
 @router.get(
@@ -112,9 +114,9 @@ def list_shifts(
     responses={404: {"description": "No such shift you may see"}},
 )
 def track(client_uuid: ShiftUUID, principal: CurrentUser, db: DB):
-    viewer = service.viewer_of(db=db, principal=principal)
+    viewer = visibility.viewer_of(db=db, principal=principal)
     return service.track_feature(
-        db=db, shift=service.get_shift(db=db, viewer=viewer, client_uuid=client_uuid)
+        db=db, shift=visibility.get_shift(db=db, viewer=viewer, client_uuid=client_uuid)
     )
 
 
@@ -124,7 +126,7 @@ def track(client_uuid: ShiftUUID, principal: CurrentUser, db: DB):
     summary="My patrol today: my shifts, their distance and time on shift together",
 )
 def today(principal: CurrentUser, db: DB):
-    return service.today(db=db, user=_user(principal))
+    return visibility.today(db=db, user=_user(principal))
 
 
 @router.get(
@@ -136,7 +138,7 @@ def today(principal: CurrentUser, db: DB):
     "department none. The event stream's `position` events move them on.",
 )
 def positions(scope: ScopeDep, db: DB):
-    return service.positions(db=db, scope=scope)
+    return visibility.positions(db=db, scope=scope)
 
 
 @router.get(
@@ -147,7 +149,7 @@ def positions(scope: ScopeDep, db: DB):
 )
 def day_tracks(scope: ScopeDep, db: DB, bbox: BBox):
     west, south, east, north = bbox
-    return service.day_tracks(
+    return visibility.day_tracks(
         db=db,
         scope=scope,
         west=west,

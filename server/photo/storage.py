@@ -2,7 +2,7 @@
 twice keeps one file. ``Storage`` is what the rest of the server relies on; ``LocalStorage`` keeps files
 on disk, and ``get_storage`` is the one place where an S3-compatible store would plug in.
 
-Files are written before the rows that name them (see ``server.case.service.store_photo``), so a failed
+Files are written before the rows that name them (see ``server.case.photos.store_photo``), so a failed
 commit leaves files no row names; the media sweep (``server.photo.sweep``) removes those once they are
 old. A file's modification time is when it was last put: putting bytes that are already stored makes
 their file young again, so the sweep never takes a file a transaction in flight is about to name."""

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from gis.crs import CRS
 from server.auth.principal import Principal
+from server.case import actions, queries
 from server.case import intake as intake_service
-from server.case import service as case_service
-from server.case.flows import ACTIONS, STATE_LABELS, State
+from server.case import photos as case_photos
+from server.case.flows import ACTIONS
 from server.case.models import Case, CaseEvent, CasePhoto
-from server.case.schemas import ActionIn, ReportIn
+from server.case.schemas import ReasonIn, ReportIn
 from server.case.scope import Scope, public
+from server.case.states import STATE_LABELS, State
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -183,7 +185,7 @@ def report(
         reporter_phone=data.phone,
     )
     for processed_photo in processed:
-        case_service.store_photo(processed_photo)
+        case_photos.store_photo(processed_photo)
     try:
         case, _ = intake_service.receive(db=db, principal=PORTAL, data=intake, at=at)
     except Conflict:
@@ -191,7 +193,7 @@ def report(
     except Invalid:
         raise Invalid("这个位置不在本市的网格范围内，请重新选择位置或检查坐标系") from None
     for processed_photo in processed:
-        case_service.attach_photo(
+        case_photos.attach_photo(
             db=db, principal=PORTAL, case=case, role="before", photo=processed_photo, at=at
         )
     token = secrets.token_urlsafe(24)
@@ -295,13 +297,13 @@ def mark_spam(
 ) -> Case:
     """Mark a public report as spam: void it with the reason (the workflow's void: before filing, by a
     shift lead), so it is never shown publicly, and flag its report."""
-    case = case_service.get_case(db=db, scope=scope, code=code)
+    case = queries.get_case(db=db, scope=scope, code=code)
     reported = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
     if reported is None:
         raise NotFound(f"case {code} was not reported on the public page")
     reported.spam_at = _now(db, None)
-    body = ActionIn(version=version, reason=f"spam: {reason}")
-    return case_service.act(db=db, principal=principal, scope=scope, code=code, action="void", body=body)
+    body = ReasonIn(version=version, reason=f"spam: {reason}")
+    return actions.act(db=db, principal=principal, scope=scope, code=code, action="void", body=body)
 
 
 def photo(*, db: Session, photo_id: int) -> bytes:

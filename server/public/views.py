@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.auth.dependencies import CurrentUser
-from server.case import service as case_service
+from server.case import present
 from server.case.schemas import CaseDetail
 from server.case.views import CaseCode, ScopeDep
 from server.config import get_settings
@@ -98,7 +98,7 @@ def spam(code: CaseCode, body: SpamIn, principal: CurrentUser, scope: ScopeDep, 
     case = service.mark_spam(
         db=db, principal=principal, scope=scope, code=code, version=body.version, reason=body.reason
     )
-    return case_service.detail(db=db, principal=principal, scope=scope, case=case)
+    return present.detail(db=db, principal=principal, scope=scope, case=case)
 
 
 @pages_router.get("/report", response_class=HTMLResponse, summary="The citizens' report page (no login)")

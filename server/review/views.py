@@ -14,7 +14,7 @@ from server.auth.principal import Principal
 from server.case.scope import Scope, scope_of
 from server.deps import DB
 from server.grid.schemas import AssignmentOut
-from server.review import service
+from server.review import access, service
 from server.review.schemas import GridRef, ReassignIn, ReassignOut, ReviewOut
 
 router = APIRouter(prefix="/review", tags=["review"])
@@ -55,7 +55,7 @@ def review(
 
 @router.get("/grids", response_model=list[GridRef], summary="The grids you review, to start from")
 def grids(scope: ReviewScope, db: DB):
-    return service.top_grids(db=db, scope=scope)
+    return access.top_grids(db=db, scope=scope)
 
 
 @router.get(

@@ -12,7 +12,9 @@ from server.auth import service as user_service
 from server.auth.principal import ADMINISTRATOR, Principal
 from server.cli_common import session
 from server.grid.cli import progress_bar
+from server.stats import request as stats_request
 from server.stats import service
+from server.stats.export import cell, csv_text, table_rows
 from server.stats.schemas import TABLES
 
 stats_app = typer.Typer(
@@ -27,7 +29,7 @@ def _print_table(title: str, rows: list[dict], fields: list[str]) -> None:
     for field in fields:
         table.add_column(field, overflow="fold")
     for row in rows:
-        table.add_row(*(service.cell(f, row.get(f)) for f in fields))
+        table.add_row(*(cell(f, row.get(f)) for f in fields))
     out.print(table)
 
 
@@ -58,7 +60,7 @@ def dashboard(
         principal = (
             ADMINISTRATOR if as_user is None else Principal.of(user_service.find_user(db=db, key=as_user))
         )
-        request = service.resolve(
+        request = stats_request.resolve(
             db=db,
             principal=principal,
             start=start.date() if start else None,
@@ -68,8 +70,8 @@ def dashboard(
         )
         board = service.dashboard(db=db, request=request)
     if as_csv:
-        rows, fields = service.table_rows(board, table)
-        print(service.csv_text(rows, fields).lstrip("\ufeff"), end="")
+        rows, fields = table_rows(board, table)
+        print(csv_text(rows, fields).lstrip("\ufeff"), end="")
         return
     head = f"{board.grid.name} ({board.grid.code}) {request.start}..{request.end}"
     if board.department:
@@ -79,7 +81,7 @@ def dashboard(
         totals = board.totals.model_dump(mode="json")
         _print_table("totals", [totals], list(totals))
     for name in [table] if table else RANKINGS:
-        rows, fields = service.table_rows(board, name)
+        rows, fields = table_rows(board, name)
         _print_table(name, rows, fields)
 
 

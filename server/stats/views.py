@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from server.auth.dependencies import CurrentUser
 from server.deps import DB
+from server.stats import request as stats_request
 from server.stats import service
+from server.stats.export import csv_text, table_rows
 from server.stats.schemas import TABLES, Dashboard
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -32,11 +34,13 @@ def dashboard_request(
         str | None, Query(description="Grid code: its subtree (default: your top grid, or the city)")
     ] = None,
     department: Annotated[str | None, Query(description="Department code: cases it leads")] = None,
-) -> service.Request:
-    return service.resolve(db=db, principal=principal, start=from_, end=to, grid=grid, department=department)
+) -> stats_request.Request:
+    return stats_request.resolve(
+        db=db, principal=principal, start=from_, end=to, grid=grid, department=department
+    )
 
 
-Request = Annotated[service.Request, Depends(dashboard_request)]
+Request = Annotated[stats_request.Request, Depends(dashboard_request)]
 
 
 @router.get(
@@ -57,10 +61,10 @@ def dashboard(request: Request, db: DB):
 )
 def export(table: TableName, request: Request, db: DB) -> Response:
     board = service.dashboard(db=db, request=request)
-    rows, fields = service.table_rows(board, table)
+    rows, fields = table_rows(board, table)
     name = f"{table}-{request.grid.code}-{request.start}-{request.end}.csv"
     return Response(
-        service.csv_text(rows, fields),
+        csv_text(rows, fields),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

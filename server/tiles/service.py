@@ -2,7 +2,7 @@
 cases a user may see, as points from ``tile_cluster_below_zoom`` on and as clusters with counts below it.
 
 Every value reaches the SQL as a bound parameter. A case's light is two comparisons with its stored instants
-(``step_due_at``: red, ``step_yellow_at``: yellow), as ``server.case.service.clock`` makes it.
+(``step_due_at``: red, ``step_yellow_at``: yellow), as ``server.case.clock.clock`` makes it.
 
 Clusters come from the case summary (``case_cell``: per zoom-17 Web Mercator tile, state and street, the
 count, the coordinate sums and the earliest due and yellow instants, kept by a trigger in each writing
@@ -31,11 +31,9 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    false,
     func,
     literal,
     not_,
-    or_,
     select,
     text,
     union_all,
@@ -43,15 +41,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gis.tiles import tile_bounds_mercator
-from server.case import service as case_service
-from server.case.flows import TERMINAL
+from server.case import clock as case_clock
+from server.case import queries
 from server.case.models import CELL_ZOOM, Case, CaseDispatch
 from server.case.scope import Scope, visible
+from server.case.states import TERMINAL
 from server.category import service as category_service
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Invalid
 from server.grid.models import CURRENT, Grid
+from server.grid.subtree import within
 from server.tiles.models import CELL_PATH_DEPTH, CaseCell
 
 MAX_ZOOM = 22
@@ -182,7 +182,7 @@ def _conditions(db: Session, scope: Scope, filters: CaseTileFilter, box, now: da
     if filters.states:
         terms.append(Case.state.in_(filters.states))
     if filters.light:
-        terms.append(_light(now) == filters.light)
+        terms.append(case_clock.light(now) == filters.light)
     if filters.category:
         category = category_service.get_category(db=db, code=filters.category, include_inactive=True)
         terms.append(Case.category_id == category.id)
@@ -198,16 +198,6 @@ def _conditions(db: Session, scope: Scope, filters: CaseTileFilter, box, now: da
     if filters.until:
         terms.append(Case.received_at < filters.until)
     return terms
-
-
-def _light(now: datetime) -> ColumnElement:
-    """The SQL twin of ``clock(case, now).light``."""
-    return case(
-        (Case.state.in_(TERMINAL) | Case.step_due_at.is_(None), None),
-        (Case.step_due_at <= now, "red"),
-        (Case.step_yellow_at <= now, "yellow"),
-        else_="green",
-    )
 
 
 def cases_tile(
@@ -248,12 +238,12 @@ def cases_tile(
 
 
 def _points(tile: TileAddress, conditions, now: datetime, cap: int) -> Select:
-    urgency = func.array_position(list(case_service.URGENCY_ORDER), Case.urgency)
+    urgency = func.array_position(list(queries.URGENCY_ORDER), Case.urgency)
     return (
         select(
             Case.code,
             Case.state,
-            _light(now).label("light"),
+            case_clock.light(now).label("light"),
             Case.urgency,
             Category.code.label("category"),
             tile.mvt_geom(Case.location).label("geom"),
@@ -303,14 +293,10 @@ def _summary(scope: Scope, filters: CaseTileFilter, tile: TileAddress) -> Select
     if scope.everything:
         return cells
     # The cases outside its grids the user reported or is assigned: what ``visible`` grants it beyond them.
-    own = [visible(replace(scope, grid_paths=())), not_(_within(Case.grid_path, scope.grid_paths))]
+    own = [visible(replace(scope, grid_paths=())), not_(within(Case.grid_path, scope.grid_paths))]
     if filters.states:
         own.append(Case.state.in_(filters.states))
-    return union_all(cells.where(_within(CaseCell.grid_path, scope.grid_paths)), _case_cells(tile, own))
-
-
-def _within(path_column, paths: tuple[str, ...]) -> ColumnElement[bool]:
-    return or_(false(), *(path_column.op("<@")(path) for path in paths))
+    return union_all(cells.where(within(CaseCell.grid_path, scope.grid_paths)), _case_cells(tile, own))
 
 
 def _count(db: Session, cells: Select) -> int:

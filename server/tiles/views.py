@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from server.auth.dependencies import current_principal
-from server.case.flows import State
+from server.case.states import State
 from server.case.views import ScopeDep
 from server.deps import DB, TEXT_MAX
 from server.grid.models import day_start

@@ -24,7 +24,7 @@ os.environ.update(
     KIVY_NO_FILELOG="1",
 )
 
-from server.grid.demo import DEMO_PASSWORD
+from server.auth.passwords import DEMO_PASSWORD
 from tests.conftest import demo_clone
 from tests.mobile.netfault import NetFault
 from tests.server.case_world import jpeg

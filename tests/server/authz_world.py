@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.auth.principal import ADMINISTRATOR, Principal
-from server.case.flows import State
 from server.case.models import Case
+from server.case.states import State
 from server.config import get_settings
+from server.grid import people as grid_people
 from server.grid import service as grid_service
 from server.open311 import service as open311_service
 from tests.conftest import ADMIN_TOKEN
@@ -117,7 +118,7 @@ class World:
 
     def assignment_of(self, who: Principal) -> int:
         """The id of ``who``'s one assignment."""
-        ((assignment, _),) = grid_service.assignments(db=self.db, user_id=who.user_id)
+        ((assignment, _),) = grid_people.assignments(db=self.db, user_id=who.user_id)
         return assignment.id
 
     def fresh_public_report(self) -> Case:
@@ -141,11 +142,11 @@ def _assignment(db: Session, who: Principal, grid: str, role: str, days: tuple[i
     """``who`` assigned to ``grid`` from ``days[0]`` to ``days[1]`` days from today (None: open-ended)."""
     today = local_today()
     first, last = days
-    assignment = grid_service.assign(
+    assignment = grid_people.assign(
         db=db, grid_code=grid, user=who.user, role=role, starts_on=today + timedelta(days=first)
     )
     if last is not None:
-        grid_service.end_assignment(db=db, assignment_id=assignment.id, ends_on=today + timedelta(days=last))
+        grid_people.end_assignment(db=db, assignment_id=assignment.id, ends_on=today + timedelta(days=last))
 
 
 def _public_case(world: World) -> None:

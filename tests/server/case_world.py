@@ -12,16 +12,17 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.auth import service as user_service
 from server.auth.passwords import hash_password
 from server.auth.principal import Principal
 from server.auth.schemas import UserCreate
-from server.case import intake, service
+from server.case import actions, intake
+from server.case import photos as case_photos
 from server.case.models import Case
-from server.case.schemas import ActionIn, ReportIn
+from server.case.schemas import ReportIn
 from server.case.scope import scope_of
-from server.grid import service as grid_service
+from server.grid import people as grid_people
 from server.grid.models import CURRENT, Grid
+from server.users import service as user_service
 
 DISTRICT = "370102"  # 历下区, where the demo has unit grids
 OTHER_DISTRICT = "370103"  # 市中区
@@ -61,7 +62,7 @@ def make_user(
     user.password_hash = _PASSWORD_HASH
     db.commit()
     if inspects:
-        grid_service.assign(db=db, grid_code=inspects, user=user, role="inspector")
+        grid_people.assign(db=db, grid_code=inspects, user=user, role="inspector")
     return Principal.of(user)
 
 
@@ -90,8 +91,8 @@ def report(db: Session, who: Principal, lon: float, lat: float, category: str = 
 
 def act(db: Session, who: Principal, case: Case, action: str, at: datetime | None = None, **fields) -> Case:
     db.refresh(case)
-    body = ActionIn(version=fields.pop("version", case.version), **fields)
-    return service.act(
+    body = actions.body_of(action, version=fields.pop("version", case.version), **fields)
+    return actions.act(
         db=db,
         principal=who,
         scope=scope_of(db=db, principal=who),
@@ -105,7 +106,7 @@ def act(db: Session, who: Principal, case: Case, action: str, at: datetime | Non
 def photo(db: Session, who: Principal, case: Case, role: str, data: bytes | None = None):
     point = to_shape(case.location)
     data = data or jpeg(point.x, point.y, color=(len(role) * 20, 120, 60))
-    return service.add_photo(
+    return case_photos.add_photo(
         db=db, principal=who, scope=scope_of(db=db, principal=who), code=case.code, role=role, data=data
     )[0]
 

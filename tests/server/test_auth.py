@@ -21,12 +21,13 @@ from sqlalchemy import create_engine, func, select, text
 from server.auth import service
 from server.auth.dependencies import require_roles, stream_principal
 from server.auth.models import DeviceSession, LoginFailure
+from server.auth.passwords import DEMO_PASSWORD
 from server.auth.principal import Principal
 from server.auth.schemas import UserCreate
 from server.category.models import Department
 from server.config import Settings, get_settings
-from server.grid.demo import DEMO_PASSWORD
 from server.localdb import free_port
+from server.users import service as user_service
 from tests.server.test_people import setup_city
 
 PASSWORD = "correct horse"
@@ -35,7 +36,7 @@ WRONG = "wrong login or password"
 
 @pytest.fixture
 def user(db):
-    return service.create_user(
+    return user_service.create_user(
         db=db,
         data=UserCreate(
             name="张伟", phone="13900000001", username="zhangwei", roles=["inspector"], password=PASSWORD
@@ -46,7 +47,7 @@ def user(db):
 @pytest.fixture
 def admin_user(db):
     data = UserCreate(name="管理员", phone="13900000099", roles=["admin"], password=PASSWORD)
-    return service.create_user(db=db, data=data)
+    return user_service.create_user(db=db, data=data)
 
 
 def login(client, login="13900000001", password=PASSWORD, device="phone-1"):
@@ -107,7 +108,7 @@ def test_wrong_password_and_unknown_login_get_the_same_answer(client, user):
 
 
 def test_a_user_without_password_or_disabled_cannot_log_in(client, db, user):
-    service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002"))
+    user_service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002"))
     no_password = login(client, login="13900000002", password="anything at all")
     assert no_password.status_code == 403 and "no password yet" in no_password.json()["detail"]
 
@@ -407,7 +408,7 @@ def test_devices_are_listed_and_revoked_by_their_user_or_an_admin(client, db, us
     tablet_id = next(d["id"] for d in devices if d["device_id"] == "tablet-1")
 
     # Another user neither sees nor ends them.
-    service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002", password=PASSWORD))
+    user_service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002", password=PASSWORD))
     other = logged_in(client, login="13900000002")
     assert client.post(f"/api/auth/devices/{tablet_id}/revoke", headers=bearer(other)).status_code == 404
     listed = client.get("/api/auth/devices", params={"user_id": user.id}, headers=bearer(other))
@@ -505,7 +506,7 @@ def test_require_roles_names_what_is_needed_and_held(client, db, user):
     client.app.add_api_route("/test/dispatch", whoami)
     client.app.add_api_route("/test/stream", stream)
 
-    service.create_user(
+    user_service.create_user(
         db=db,
         data=UserCreate(name="赵敏", phone="13900000004", roles=["dispatcher", "leader"], password=PASSWORD),
     )

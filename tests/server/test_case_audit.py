@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from server.case import service
+from server.case import present
 from server.case.models import CaseEvent
 from server.case.scope import scope_of
 from server.localdb import APP_ROLE
@@ -56,7 +56,7 @@ def test_the_timeline_is_the_event_table(demo_db, closed_case):
         == 1
     )
 
-    detail = service.detail(db=demo_db, principal=lead, scope=scope_of(db=demo_db, principal=lead), case=case)
+    detail = present.detail(db=demo_db, principal=lead, scope=scope_of(db=demo_db, principal=lead), case=case)
     assert [(e.id, e.action, e.actor, e.state_after) for e in detail.timeline] == [
         (e.id, e.action, e.actor_name, e.state_after) for e in events
     ]

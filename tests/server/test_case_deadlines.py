@@ -12,7 +12,8 @@ import chinese_calendar
 import pytest
 from sqlalchemy import func, select
 
-from server.case import service
+from server.case import clock as case_clock
+from server.case import present, supervision, trail
 from server.case.models import CaseEvent
 from server.config import get_settings
 from server.worktime.calendar import EXAMPLE_HOLIDAY_FILE, HolidayFallbackWarning
@@ -44,7 +45,7 @@ def dispatched(world, category: str, at: datetime):
 
 
 def light(case, at: str) -> tuple[str | None, float | None]:
-    clock = service.clock(case, local(at))
+    clock = case_clock.clock(case, local(at))
     return clock.light, clock.remaining_min
 
 
@@ -76,16 +77,16 @@ def test_one_day_limit_over_the_holiday(world):
     assert light(case, "2026-10-08 16:00") == ("red", 0)
 
     # The sweep flags the overdue case once, with one event.
-    assert service.sweep_overdue(db=db, at=local("2026-10-08 17:00")) == [case.code]
-    assert service.sweep_overdue(db=db, at=local("2026-10-08 17:05")) == []
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-08 17:00")) == [case.code]
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-08 17:05")) == []
     (event,) = supervise_events(db, case)
     assert (event.actor_name, event.state_before, event.state_after) == (
-        service.SYSTEM_ACTOR,
+        trail.SYSTEM_ACTOR,
         "dispatched",
         "dispatched",
     )
     assert datetime.fromisoformat(event.data["overdue_since"]) == local("2026-10-08 16:00")
-    (summary,) = service.describe(db=db, cases=[case], at=local("2026-10-08 17:05"))
+    (summary,) = present.describe(db=db, cases=[case], at=local("2026-10-08 17:05"))
     assert (summary.light, summary.supervised) == ("red", True)
 
     # Two more working days, approved after the deadline: 90 minutes on 10-08, 450 on 10-09 and 360 on
@@ -103,8 +104,8 @@ def test_one_day_limit_over_the_holiday(world):
     assert case.handle_due_at == case.step_due_at == local("2026-10-10 16:00")
     assert case.supervised_at is None
     assert light(case, "2026-10-08 17:20") == ("green", 820)
-    assert service.sweep_overdue(db=db, at=local("2026-10-10 15:59")) == []
-    assert service.sweep_overdue(db=db, at=local("2026-10-10 16:01")) == [case.code]
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-10 15:59")) == []
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-10 16:01")) == [case.code]
     assert len(supervise_events(db, case)) == 2
 
 
@@ -125,26 +126,26 @@ def test_suspension_stops_the_clock(world):
     # 30 minutes were used: 17:00-17:30 on 09-30 and 08:30-11:30 on 10-08 were left.
     assert case.step_remaining_min == 210 and case.step_due_at is None
     assert light(case, "2026-10-08 12:00") == (None, 210)
-    assert service.sweep_overdue(db=db, at=local("2026-10-08 12:00")) == []
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-08 12:00")) == []
 
     # Resumed after the first deadline: the 210 minutes run again from 10-09 09:00.
     act(db, world["dispatcher"], case, "resume", at=local("2026-10-09 09:00"))
     assert case.handle_due_at == case.step_due_at == local("2026-10-09 14:00")
     assert light(case, "2026-10-09 09:00") == ("green", 210)
-    assert service.sweep_overdue(db=db, at=local("2026-10-09 09:05")) == []
+    assert supervision.sweep_overdue(db=db, at=local("2026-10-09 09:05")) == []
     assert supervise_events(db, case) == []
 
 
 def lights_follow_the_calendar(case, start: str, end: str) -> set[str]:
     """Whether the light ``clock`` reads from the stored instants is the one the calendar computes from the
     limit and the due instant, every five minutes from ``start`` to ``end``; the lights seen."""
-    cal, fraction = service.calendar(), get_settings().yellow_fraction
+    cal, fraction = case_clock.calendar(), get_settings().yellow_fraction
     seen, at = set(), local(start)
     while at < local(end):
         expected = cal.light(
             limit_minutes=case.step_limit_min, due=case.step_due_at, now=at, yellow_fraction=fraction
         )
-        assert service.clock(case, at).light == expected, (at, case.step_due_at, case.step_yellow_at)
+        assert case_clock.clock(case, at).light == expected, (at, case.step_due_at, case.step_yellow_at)
         seen.add(expected)
         at += timedelta(minutes=5)
     return seen
@@ -219,5 +220,5 @@ def test_a_deadline_in_2027_falls_back_to_weekends_and_the_holiday_file(world, h
     # 360 minutes end on Monday 01-04 at 16:00.
     assert case.handle_due_at == local("2027-01-04 16:00")
     assert light(case, "2027-01-01 12:00") == ("green", 360)
-    assert service.sweep_overdue(db=world["db"], at=local("2027-01-04 16:01")) == [case.code]
+    assert supervision.sweep_overdue(db=world["db"], at=local("2027-01-04 16:01")) == [case.code]
     assert world["db"].scalar(select(func.count()).where(CaseEvent.case_id == case.id)) == 4

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from server.case.demo import load_demo_cases
-from server.case.flows import State
 from server.case.models import Case, CaseEvent, CasePhoto
-from server.case.service import describe
+from server.case.present import describe
+from server.case.states import State
 
 
 def test_demo_cases_cover_every_state(demo_db):

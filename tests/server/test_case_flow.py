@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.case.flows import State
+from server.case.states import State
 from server.errors import Conflict, Forbidden, Invalid
 from tests.server.case_world import DISTRICT, act, photo, report, team
 

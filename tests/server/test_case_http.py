@@ -342,7 +342,7 @@ def test_openapi_documents_every_case_route(demo_client):
         ("/api/cases/bbox", "get"),
         ("/api/cases/{code}", "get"),
         ("/api/cases/{code}/duplicates", "get"),
-        ("/api/cases/{code}/actions/{action}", "post"),
+        *((f"/api/cases/{{code}}/actions/{name}", "post") for name in ACTIONS),
         ("/api/cases/{code}/photos", "post"),
         ("/api/photos/{photo_id}/{variant}", "get"),
         ("/api/sync/grids", "get"),
@@ -352,6 +352,28 @@ def test_openapi_documents_every_case_route(demo_client):
         assert operation.get("summary"), f"{method.upper()} {path} has no summary"
         success = next(status for status in operation["responses"] if status.startswith("2"))
         assert operation["responses"][success].get("content"), f"{method.upper()} {path} documents no answer"
+    # each action documents its own fields: its input model, not one shared by all
+    for name, spec in ACTIONS.items():
+        body = case_routes[f"/api/cases/{{code}}/actions/{name}", "post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"]["$ref"].endswith(f"/{spec.form.__name__}"), name
+    dispatch = demo_client.get("/openapi.json").json()["components"]["schemas"]["DispatchIn"]["properties"]
+    assert {"version", "lead_department", "parallel_departments"} <= set(dispatch)
+    assert not {"result", "master", "close_kind"} & set(dispatch)
+
+
+def test_the_workflow_sends_each_actions_form(demo_client):
+    """The web's action forms come from the server: each action's fields with labels, kinds and choices."""
+    actions = {a["name"]: a for a in demo_client.get("/api/cases/workflow").json()["actions"]}
+    assert set(actions) == set(ACTIONS)
+    reply = {f["name"]: f for f in actions["reply_check"]["fields"]}
+    assert reply["result"]["kind"] == "choice"
+    assert [c["value"] for c in reply["result"]["choices"]] == ["pass", "rework"]
+    assert (reply["photo_ids"]["kind"], reply["photo_ids"]["role"]) == ("photos", "check")
+    void = actions["void"]["fields"]
+    assert [(f["name"], f["kind"], f["required"]) for f in void] == [("reason", "text", True)]
+    assert actions["dispatch"]["fields"][0]["kind"] == "department"
+    assert actions["resume"]["fields"] == [] and actions["merge"]["fields"] == []
+    assert all(f["label"] for a in actions.values() for f in a["fields"])
 
 
 def test_only_inspectors_acceptors_and_administrators_report(world):

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
-from server.case import service
-from server.case.flows import ACTIONS, State
+from server.case import queries
+from server.case.flows import ACTIONS
 from server.case.scope import scope_of
+from server.case.states import State
 from server.errors import Forbidden, NotFound
 from tests.server.case_world import OTHER_DISTRICT, PASSWORD, act, make_user, village_point
 from tests.server.test_case_transitions import ADMIN, case_in, last_event, member, ready
@@ -156,19 +157,19 @@ def test_lists_and_details_show_exactly_the_scope(demo_db, role):
         "fresh": case_in(db, State.REPORTED, where=village_point(db, index=1)[1:]),
         "there": case_in(db, State.DISPATCHED, where=(away_lon, away_lat), inspector=away_inspector),
     }
-    assert service.code_of_department(db, cases["there"].department_id) == OTHER_DEPARTMENT
+    assert queries.code_of_department(db, cases["there"].department_id) == OTHER_DEPARTMENT
     mine = {case.code for case in cases.values()}
     for side, sees in zip(("in", "out"), SEES[role], strict=True):
         scope = scope_of(db=db, principal=user_for(db, role, side))
-        listed, total = service.list_cases(db=db, scope=scope, filters=service.CaseFilter(), limit=500)
+        listed, total = queries.list_cases(db=db, scope=scope, filters=queries.CaseFilter(), limit=500)
         assert total == len(listed)
         assert {case.code for case in listed} & mine == {cases[name].code for name in sees}, side
         for name, case in cases.items():
             if name in sees:
-                assert service.get_case(db=db, scope=scope, code=case.code) is case
+                assert queries.get_case(db=db, scope=scope, code=case.code) is case
             else:
                 with pytest.raises(NotFound, match=f"there is no case {case.code} you may see"):
-                    service.get_case(db=db, scope=scope, code=case.code)
+                    queries.get_case(db=db, scope=scope, code=case.code)
 
 
 # -- over HTTP, with real login tokens ----------------------------------------------------------------

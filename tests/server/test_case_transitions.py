@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from gis.crs import CRS, distance_m, to_wgs84, wgs84_to_gcj02
 from server.auth.principal import ADMINISTRATOR, Principal
-from server.case import intake, service
-from server.case.flows import ACTIONS, State, allowed_from
+from server.case import clock as case_clock
+from server.case import intake, queries
+from server.case.flows import ACTIONS, allowed_from
 from server.case.models import Case
 from server.case.schemas import ReportIn
+from server.case.states import State
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.grid import service as grid_service
+from server.grid import people as grid_people
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, photo, report, village_point
 
 ADMIN = ADMINISTRATOR
@@ -102,7 +104,7 @@ def body_for(db: Session, case: Case, action: str, inspector: Principal | None =
     if action == "reply_check":
         return {"result": "pass", "photo_ids": [photo(db, ADMIN, case, "check").id]}
     if action == "merge":
-        return {"master": service.code_of(db=db, case_id=case.duplicate_of_id)}
+        return {"master": queries.code_of(db=db, case_id=case.duplicate_of_id)}
     return FIELDS.get(action, {})
 
 
@@ -156,17 +158,17 @@ def member(db: Session, role: str, village: str, department: str = LEAD_DEPARTME
         return make_user(db, [role], department=department)
     if role == "grid_head":
         head = make_user(db, [role])
-        grid_service.assign(db=db, grid_code=district, user=head.user, role="head")
+        grid_people.assign(db=db, grid_code=district, user=head.user, role="head")
         return head
     return make_user(db, [role], grid=district)
 
 
 def last_event(db: Session, case: Case):
-    return service.timeline(db=db, case=case)[-1]
+    return queries.timeline(db=db, case=case)[-1]
 
 
 def working(text: str) -> int:
-    return service.calendar().parse_limit(text)
+    return case_clock.calendar().parse_limit(text)
 
 
 # -- every action from each of its sources, refused from every other state ------------------------------
@@ -232,7 +234,7 @@ def test_verification_task_goes_to_the_named_inspector_or_the_grids_own(demo_db)
     assert case.task_assignee_id == named.user_id
     assert case.step_limit_min == working("60m")  # verification of an important case
     second, lon, lat = village_point(db, index=1)
-    assigned = grid_service.assignments(db=db, grid_code=second)
+    assigned = grid_people.assignments(db=db, grid_code=second)
     patrolling = [a.user_id for a, _ in assigned if a.role == "inspector"]
     other = case_in(db, State.VERIFYING, where=(lon, lat))  # no inspector named: the village's own
     assert patrolling and other.task_assignee_id == patrolling[0]
@@ -262,9 +264,9 @@ def test_dispatch_writes_lead_and_parallel_rows_and_starts_the_handling_clock(de
     db = demo_db
     case = case_in(db, State.FILED, at=T0)
     act(db, ADMIN, case, "dispatch", at=T0, parallel_departments=["enforcement"])
-    rows = [(d.code, x.lead, x.dispatched_at, x.ended_at) for x, d in service.dispatches(db=db, case=case)]
+    rows = [(d.code, x.lead, x.dispatched_at, x.ended_at) for x, d in queries.dispatches(db=db, case=case)]
     assert rows == [(LEAD_DEPARTMENT, True, T0, None), ("enforcement", False, T0, None)]
-    assert service.code_of_department(db, case.department_id) == LEAD_DEPARTMENT
+    assert queries.code_of_department(db, case.department_id) == LEAD_DEPARTMENT
     # E06010 has 4 working hours: 09:00-12:00, then 13:30-14:30.
     assert case.handle_due_at == case.step_due_at == datetime(2026, 11, 16, 14, 30, tzinfo=JINAN)
     other = case_in(db, State.FILED, where=village_point(db, index=1)[1:])
@@ -281,15 +283,15 @@ def test_return_ends_the_dispatches_and_a_new_dispatch_names_another_lead(demo_d
     returned_at = T0 + timedelta(minutes=20)
     act(db, department, case, "return", at=returned_at, reason="属于执法部门")
     assert case.state == State.RETURNED
-    assert [(d.code, x.ended_at) for x, d in service.dispatches(db=db, case=case)] == [
+    assert [(d.code, x.ended_at) for x, d in queries.dispatches(db=db, case=case)] == [
         (LEAD_DEPARTMENT, returned_at)
     ]
     assert case.step_limit_min == working("30m")  # back on the dispatch clock
 
     act(db, ADMIN, case, "dispatch", at=returned_at, lead_department="enforcement")
-    rows = [(d.code, x.lead, x.ended_at) for x, d in service.dispatches(db=db, case=case)]
+    rows = [(d.code, x.lead, x.ended_at) for x, d in queries.dispatches(db=db, case=case)]
     assert rows == [(LEAD_DEPARTMENT, True, returned_at), ("enforcement", True, None)]
-    assert service.code_of_department(db, case.department_id) == "enforcement"
+    assert queries.code_of_department(db, case.department_id) == "enforcement"
     with pytest.raises(Forbidden, match=f"only the lead department of case {case.code}"):
         act(db, department, case, "report_handling")  # it still sees the case, but no longer leads it
 
@@ -306,7 +308,7 @@ def test_approved_extension_moves_both_deadlines_by_the_working_time(demo_db):
         act(db, department, case, "request_extension", extension="2d", reason="再延")
 
     act(db, ADMIN, case, "approve_extension", at=T0 + timedelta(minutes=5))
-    cal = service.calendar()
+    cal = case_clock.calendar()
     assert case.step_due_at == case.handle_due_at == cal.add(due, working("1d"))
     assert cal.between(due, case.step_due_at) == working("1d") == 450
     # Monday 14:30 plus one working day (7.5 h): 3 h on Monday, 3.5 h on Tuesday morning, 1 h after lunch.
@@ -334,15 +336,15 @@ def test_suspension_stops_the_clock_and_resume_gives_back_the_remaining_time(dem
     act(db, ADMIN, case, "suspend", at=T0 + timedelta(hours=1), reason="待管线改造工程完工")
     assert case.state == State.SUSPENDED
     assert case.step_due_at is None
-    assert case.step_remaining_min == service.calendar().between(T0 + timedelta(hours=1), due) == 180
-    clock = service.clock(case, T0 + timedelta(days=1))
+    assert case.step_remaining_min == case_clock.calendar().between(T0 + timedelta(hours=1), due) == 180
+    clock = case_clock.clock(case, T0 + timedelta(days=1))
     assert (clock.due, clock.light, clock.remaining_min) == (None, None, 180)
 
     resumed_at = datetime(2026, 11, 18, 9, 0, tzinfo=JINAN)  # Wednesday
     act(db, ADMIN, case, "resume", at=resumed_at)
     assert case.state == State.DISPATCHED
     assert case.step_due_at == case.handle_due_at == datetime(2026, 11, 18, 12, 0, tzinfo=JINAN)
-    assert service.calendar().between(resumed_at, case.step_due_at) == 180
+    assert case_clock.calendar().between(resumed_at, case.step_due_at) == 180
     assert case.step_remaining_min is None
 
 
@@ -442,7 +444,7 @@ def test_merge_refuses_itself_and_a_finished_master(demo_db):
 def test_keep_apart_clears_the_duplicate_candidate(demo_db):
     db = demo_db
     duplicate = case_in(db, State.REGISTERED, duplicate=True)
-    master_code = service.code_of(db=db, case_id=duplicate.duplicate_of_id)
+    master_code = queries.code_of(db=db, case_id=duplicate.duplicate_of_id)
     act(db, ADMIN, duplicate, "keep_apart")
     assert duplicate.duplicate_of_id is None and duplicate.state == State.REGISTERED
     assert last_event(db, duplicate).data["was_duplicate_of"] == master_code
@@ -477,7 +479,7 @@ def test_hotline_report_starts_reported_and_an_inspectors_registered(demo_db):
     acceptor = member(db, "acceptor", village)
     hotline = report(db, acceptor, lon, lat, channel="hotline", reporter_name="王女士", at=T0)
     assert (hotline.state, hotline.channel, hotline.reporter_name) == (State.REPORTED, "hotline", "王女士")
-    assert hotline.step_due_at == service.calendar().add(T0, working("30m"))  # the dispatch limit
+    assert hotline.step_due_at == case_clock.calendar().add(T0, working("30m"))  # the dispatch limit
     inspector = member(db, "inspector", village)
     own = report(db, inspector, lon, lat, category="E09009")
     assert (own.state, own.channel, own.reporter_id) == (State.REGISTERED, "inspector", inspector.user_id)

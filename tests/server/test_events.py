@@ -20,7 +20,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from grids.loaders import load_features
-from server.auth import service as auth_service
 from server.auth.schemas import UserCreate
 from server.category import service as category_service
 from server.database import get_engine, new_session
@@ -28,13 +27,15 @@ from server.events.listener import (
     APPLICATION_NAME,
     CASE_CHANNEL,
     OVERFLOW,
-    POSITION_CHANNEL,
     READY,
     Listener,
     Notice,
 )
 from server.events.views import POSITION_FIELDS
-from server.grid import service as grid_service
+from server.grid import importer as grid_importer
+from server.grid import people as grid_people
+from server.patrol.service import POSITION_CHANNEL
+from server.users import service as user_service
 from tests.conftest import ADMIN_TOKEN
 from tests.server.grid_files import city_features, collection
 from tests.server.live import live_server
@@ -72,7 +73,7 @@ def setup_city(url: str, users: dict[str, str | None], inspectors: dict[str, str
     each bound to a grid: ``{phone: grid code}``, and inspectors assigned to a grid each."""
     records, report = load_features(collection(city_features()))
     with new_session(url) as db:
-        assert grid_service.import_grids(db=db, records=records, report=report).report.ok
+        assert grid_importer.import_grids(db=db, records=records, report=report).report.ok
         category_service.load_starter(db=db)
         for phone, grid in users.items():
             data = UserCreate(
@@ -82,11 +83,11 @@ def setup_city(url: str, users: dict[str, str | None], inspectors: dict[str, str
                 grid_code=grid,
                 password=PASSWORD,
             )
-            auth_service.create_user(db=db, data=data)
+            user_service.create_user(db=db, data=data)
         for phone, grid in (inspectors or {}).items():
             data = UserCreate(name=f"巡查{phone[-2:]}", phone=phone, roles=["inspector"], password=PASSWORD)
-            user = auth_service.create_user(db=db, data=data)
-            grid_service.assign(db=db, grid_code=grid, user=user, role="inspector")
+            user = user_service.create_user(db=db, data=data)
+            grid_people.assign(db=db, grid_code=grid, user=user, role="inspector")
     get_engine(url).dispose()
 
 
@@ -295,7 +296,7 @@ NEVER = str(24 * 3600)  # a re-check interval no test reaches: only the end of a
 def add_user(url: str, name: str, phone: str, roles: list[str]) -> int:
     with new_session(url) as db:
         data = UserCreate(name=name, phone=phone, roles=roles, password=PASSWORD)
-        user_id = auth_service.create_user(db=db, data=data).id
+        user_id = user_service.create_user(db=db, data=data).id
     get_engine(url).dispose()
     return user_id
 
@@ -374,9 +375,9 @@ def test_a_stream_takes_the_narrower_scope_at_the_next_recheck(fresh_db_url, tmp
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     with new_session(fresh_db_url) as db:
         data = UserCreate(name="网格长甲", phone=phone, roles=["grid_head", "inspector"], password=PASSWORD)
-        head = auth_service.create_user(db=db, data=data)
+        head = user_service.create_user(db=db, data=data)
         starts_on = today - timedelta(days=30)
-        assignment_id = grid_service.assign(
+        assignment_id = grid_people.assign(
             db=db, grid_code="370102", user=head, role="head", starts_on=starts_on
         ).id
     get_engine(fresh_db_url).dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from server.case.intake import CLIENT_UUID_TAKEN
+from server.grid import people as grid_people
 from server.grid import service as grid_service
 from server.open311 import service as open311_service
 from tests.server.case_world import jpeg, make_user, team
@@ -28,7 +29,7 @@ def staffed(demo_db, demo_client):
     """A village with a head and an inspector, named so that they can be looked for in any answer."""
     people = team(demo_db)
     head = make_user(demo_db, ["grid_head"], name="网格长甲乙丙")
-    grid_service.assign(db=demo_db, grid_code=people["village"], user=head.user, role="head")
+    grid_people.assign(db=demo_db, grid_code=people["village"], user=head.user, role="head")
     inspector = make_user(demo_db, ["inspector"], inspects=people["village"], name="网格员丁戊己")
     grid = grid_service.get_grid(db=demo_db, code=people["village"])
     return {**people, "client": demo_client, "grid": grid, "names": (head.name, inspector.name)}

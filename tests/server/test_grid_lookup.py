@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from gis.crs import CRS, from_wgs84_arrays
+from server.grid import importer as grid_importer
+from server.grid import lookup as grid_lookup
 from server.grid import service
 
 PLACES = [
@@ -65,13 +67,15 @@ def test_locate_outside_every_grid_and_bad_input(demo_client):
 def test_a_point_on_a_shared_boundary_goes_to_the_lowest_code(demo_db):
     # Two neighbouring unit grids of one village share an edge: take a vertex they have in common.
     units = service.list_grids(db=demo_db, parent=service.list_grids(db=demo_db, parent="370102001")[0].code)
-    shapes = {g.code: service.stored_records(db=demo_db, codes=[g.code])[g.code].geometry for g in units}
+    shapes = {
+        g.code: grid_importer.stored_records(db=demo_db, codes=[g.code])[g.code].geometry for g in units
+    }
     codes = sorted(shapes)
     for a in codes:
         for b in codes:
             if a < b and shapes[a].intersection(shapes[b]).length > 0:
                 x, y = shapes[a].intersection(shapes[b]).representative_point().coords[0]
-                _, _, chain = service.locate(db=demo_db, lon=x, lat=y)
+                _, _, chain = grid_lookup.locate(db=demo_db, lon=x, lat=y)
                 assert chain[-1].code == a
                 return
     pytest.fail("no two unit grids of the village share an edge")
@@ -131,7 +135,7 @@ def test_the_lookup_index_agrees_with_the_grids_themselves(demo_db):
     points = list(
         zip(rng.uniform(116.95, 117.20, 2000).tolist(), rng.uniform(36.55, 36.75, 2000).tolist(), strict=True)
     )
-    fast = service.locate_batch(db=demo_db, points=points)
+    fast = grid_lookup.locate_batch(db=demo_db, points=points)
     direct = (
         demo_db.execute(
             text(

@@ -247,7 +247,7 @@ def test_the_same_photo_uploaded_eight_times_at_once_is_one_photo_for_all(demo_c
     from geoalchemy2.shape import to_shape
     from sqlalchemy import func, select
 
-    from server.case import service
+    from server.case import photos
     from server.case.models import CasePhoto
     from server.case.scope import scope_of
     from server.database import new_session
@@ -266,7 +266,7 @@ def test_the_same_photo_uploaded_eight_times_at_once_is_one_photo_for_all(demo_c
             scope = scope_of(db=db, principal=inspector)
             db.rollback()  # the race starts with no transaction open
             barrier.wait()
-            row, created = service.add_photo(
+            row, created = photos.add_photo(
                 db=db, principal=inspector, scope=scope, code=code, role="before", data=data
             )
             return row.id, created

@@ -20,7 +20,7 @@ from gis.crs import wgs84_to_gcj02
 from server import migrate
 from server.category import service as category_service
 from server.errors import NotFound
-from server.grid import service as grid_service
+from server.grid import people as grid_people
 from server.localdb import OWNER_ROLE
 from server.patrol import service
 from server.patrol.models import PatrolShift, TrackPoint
@@ -319,9 +319,9 @@ def test_who_sees_whose_shifts(db, client, admin_headers):
     west = make_user(db, ["inspector"], inspects="370102001")
     east_side = make_user(db, ["inspector"], inspects="370103001")
     head = make_user(db, ["grid_head"])
-    grid_service.assign(db=db, grid_code="370102", user=head.user, role="head")
+    grid_people.assign(db=db, grid_code="370102", user=head.user, role="head")
     other_head = make_user(db, ["grid_head"])
-    grid_service.assign(db=db, grid_code="370103002", user=other_head.user, role="head")
+    grid_people.assign(db=db, grid_code="370103002", user=other_head.user, role="head")
     leader = make_user(db, ["leader"])
     # A district's leader and command center see the shifts of their home grid's subtree only.
     district_leader = make_user(db, ["leader"], grid="370102")
@@ -389,9 +389,9 @@ def test_latest_positions_and_todays_tracks_by_scope(db, client, admin_headers):
     east_side = make_user(db, ["inspector"], inspects="370103001", name="东巡查")
     stale = make_user(db, ["inspector"], inspects="370102002", name="昨巡查")
     head = make_user(db, ["grid_head"])
-    grid_service.assign(db=db, grid_code="370102", user=head.user, role="head")
+    grid_people.assign(db=db, grid_code="370102", user=head.user, role="head")
     other_head = make_user(db, ["grid_head"])
-    grid_service.assign(db=db, grid_code="370103", user=other_head.user, role="head")
+    grid_people.assign(db=db, grid_code="370103", user=other_head.user, role="head")
     viewers = {
         "leader": make_user(db, ["leader"]),
         "head": head,

@@ -19,15 +19,16 @@ from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from gis.crs import gk_epsg, to_metric
+from server.auth.passwords import DEMO_PASSWORD
 from server.auth.principal import ADMINISTRATOR
-from server.case.flows import OPEN_STATES
 from server.case.scope import scope_of
-from server.grid import service as grid_service
-from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from server.case.states import OPEN_STATES
+from server.grid import people as grid_people
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
 from server.patrol import service as patrol_service
 from server.patrol.schemas import PointIn, ShiftIn
 from server.review import service
+from server.users.demo import DISTRICT
 from tests.server.case_world import act, make_user, photo, report, team
 
 TZ = ZoneInfo("Asia/Shanghai")  # the settings' time zone
@@ -98,7 +99,7 @@ def world(demo_db):
     units = children(db, village.code)
     unit = next(u for u in units if to_shape(u.geom).area > 0.99 * to_shape(u.geom).envelope.area)
     inspector = make_user(db, ["inspector"], name="巡查员甲")
-    grid_service.assign(
+    grid_people.assign(
         db=db, grid_code=unit.code, user=inspector.user, role="inspector", starts_on=WEDNESDAY - timedelta(30)
     )
     x0, y0, x1, y1 = to_shape(unit.geom).bounds

@@ -34,7 +34,8 @@ from starlette.routing import Mount
 from gis.tiles import tile_for_point
 from server.auth.models import User
 from server.auth.principal import Principal
-from server.case import service as case_service
+from server.case import queries
+from server.case.flows import ACTIONS
 from server.case.queues import WATCHERS
 from server.case.scope import scope_of, sees_notification
 from server.category.loader import STARTER_TAXONOMY
@@ -128,10 +129,12 @@ def new_report(w: World, caller: str) -> Call:
     return call("/api/cases", json=body)
 
 
-def tag(w: World, caller: str) -> Call:
-    case = w.fresh_case()
-    body = {"version": case.version, "tag": "key_supervision"}
-    return call(f"/api/cases/{case.code}/actions/tag", json=body)
+def stale_action(name: str) -> Callable[[World, str], Call]:
+    """Action ``name`` on the case "here" with a version it never had: refused by role (403), else by scope
+    (404), else as stale (409); never taken, so the world stays as it is."""
+    return lambda w, caller: call(
+        f"/api/cases/{w.here.code}/actions/{name}", json={"version": w.here.version + 1000}
+    )
 
 
 def add_photo(w: World, caller: str) -> Call:
@@ -308,7 +311,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/categories/{code}"): public(url("/api/categories/E06010")),
     ("GET", "/api/departments"): public(url("/api/departments")),
     ("GET", "/api/tags"): public(url("/api/tags")),
-    # Cases: reporting by role; reading within the scope; each action by its roles (here: tag).
+    # Cases: reporting by role; reading within the scope; each action by its own roles.
     ("POST", "/api/cases"): roles({"inspector", "acceptor"}, new_report),
     ("GET", "/api/cases"): login_(url("/api/cases"), scoped=True),
     ("GET", "/api/cases/workflow"): public(url("/api/cases/workflow")),  # labels only, no case data
@@ -319,7 +322,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/cases/sweep"): roles(ADMIN, url("/api/cases/sweep")),
     ("GET", "/api/cases/{code}"): login_(url("/api/cases/{w.here.code}"), scoped=True),
     ("GET", "/api/cases/{code}/duplicates"): login_(url("/api/cases/{w.here.code}/duplicates"), scoped=True),
-    ("POST", "/api/cases/{code}/actions/{action}"): roles(COMMAND_CENTER, tag, scoped=True),
+    **{
+        ("POST", f"/api/cases/{{code}}/actions/{name}"): roles(
+            spec.roles - ADMIN,
+            stale_action(name),
+            scoped=True,
+            also=frozenset({404, 409}),
+            refused_also=frozenset({404}),
+        )
+        for name, spec in ACTIONS.items()
+    },
     ("POST", "/api/cases/{code}/photos"): roles({"inspector", "acceptor"}, add_photo),  # a "before" photo
     ("GET", "/api/photos/{photo_id}/{variant}"): login_(
         url("/api/photos/{w.photos[here]}/thumbnail"), scoped=True
@@ -503,13 +515,19 @@ def in_bbox(w, s, name):
     return case_of(w, name).code in {f["id"] for f in body["features"]}
 
 
-def action(w, s, name):
-    """A callback (on a case not closed: refused by its state or the role, never taken) is 404 when unseen."""
-    case = case_of(w, name)
-    resp = w.client.post(
-        f"/api/cases/{case.code}/actions/callback", json={"version": case.version}, headers=s.headers
-    )
-    return answer(resp, 409, (404,)) if resp.status_code != 403 else True
+def action(action_name: str) -> Callable[[World, Subject, str], bool]:
+    """An action with a stale version (refused by role or as stale, never taken) is 404 when unseen."""
+
+    def seen(w, s, name):
+        case = case_of(w, name)
+        resp = w.client.post(
+            f"/api/cases/{case.code}/actions/{action_name}",
+            json={"version": case.version + 1000},
+            headers=s.headers,
+        )
+        return answer(resp, 409, (404,)) if resp.status_code != 403 else True
+
+    return seen
 
 
 def photo_of(w, s, name):
@@ -553,7 +571,7 @@ def notified(w, s, name):
         "grid_path": str(case.grid_path),
         "reporter_id": case.reporter_id,
         "task_assignee_id": case.task_assignee_id,
-        "departments": sorted({d.department_id for d, _ in case_service.dispatches(db=w.db, case=case)}),
+        "departments": sorted({d.department_id for d, _ in queries.dispatches(db=w.db, case=case)}),
     }
     principal = Principal.of(w.db.get(User, s.user_id))  # as the stream loads it
     return sees_notification(scope_of(db=w.db, principal=principal), payload)
@@ -581,7 +599,7 @@ SCOPE_PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/cases/bbox"): Probe(seen_each(in_bbox)),
     ("GET", "/api/cases/{code}"): Probe(seen_each(detail(""))),
     ("GET", "/api/cases/{code}/duplicates"): Probe(seen_each(detail("/duplicates"))),
-    ("POST", "/api/cases/{code}/actions/{action}"): Probe(seen_each(action)),
+    **{("POST", f"/api/cases/{{code}}/actions/{name}"): Probe(seen_each(action(name))) for name in ACTIONS},
     ("GET", "/api/photos/{photo_id}/{variant}"): Probe(seen_each(photo_of)),
     ("GET", "/api/sync/grids"): Probe(seen_each(synced_grids), grid_bound),
     ("GET", "/api/events/stream"): Probe(seen_each(notified)),

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from server.grid.demo import DEMO_PASSWORD
+from server.auth.passwords import DEMO_PASSWORD
 from server.main import create_app
 from tests.conftest import ADMIN_TOKEN, demo_clone
 from tests.server.live import live_server
@@ -31,7 +31,7 @@ from tests.server.live import live_server
 EXAMPLES = int(os.environ.get("GRIDOPS_SCHEMATHESIS_EXAMPLES", "3"))
 REQUEST_SECONDS = 60
 
-# The demo users, one per role (server/grid/demo.py), logged in as the phone app and the web app do.
+# The demo users, one per role (server/users/demo.py), logged in as the phone app and the web app do.
 DEMO_LOGINS = {
     "leader": "wangjg",  # grid head of the city and leader
     "grid_head": "chenjing",  # grid head of a street

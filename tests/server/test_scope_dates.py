@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from server.auth.principal import Principal
-from server.case import service
+from server.case import queries
 from server.case.models import Case
 from server.case.scope import scope_of
 from server.errors import Conflict
-from server.grid import service as grid_service
+from server.grid import people as grid_people
 from server.grid.models import GridAssignment, today
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, PASSWORD, make_user, report, village_point
 from tests.server.test_case_transitions import ADMIN
@@ -116,7 +116,7 @@ def test_the_last_day_is_in_force_and_the_day_after_is_not(demo_db):
     """``ends_on`` is the last day, inclusive; ``starts_on`` the first."""
     db = demo_db
     inspector = make_user(db, ["inspector"])
-    assignment = grid_service.assign(
+    assignment = grid_people.assign(
         db=db, grid_code=village_point(db, OTHER_DISTRICT)[0], user=inspector.user, role="inspector",
         starts_on=days(BEFORE),
     )  # fmt: skip
@@ -161,8 +161,8 @@ def test_city_wide_scope_comes_from_a_role_never_from_a_missing_assignment(demo_
     db, here, there = world["db"], world["here"], world["there"]
 
     def sees(who: Principal) -> set[str]:
-        cases, _ = service.list_cases(
-            db=db, scope=scope_of(db=db, principal=who), filters=service.CaseFilter(), limit=500
+        cases, _ = queries.list_cases(
+            db=db, scope=scope_of(db=db, principal=who), filters=queries.CaseFilter(), limit=500
         )
         return {case.code for case in cases} & {here.code, there.code}
 
@@ -173,14 +173,12 @@ def test_city_wide_scope_comes_from_a_role_never_from_a_missing_assignment(demo_
         assert sees(make_user(db, [role], grid=DISTRICT)) == {there.code}, role  # narrowed to its district
     # A leader who also heads a grid keeps the city: an assignment never narrows a city-wide role.
     leader = make_user(db, ["leader", "grid_head"])
-    grid_service.assign(
-        db=db, grid_code=OTHER_DISTRICT, user=leader.user, role="head", starts_on=days(BEFORE)
-    )
+    grid_people.assign(db=db, grid_code=OTHER_DISTRICT, user=leader.user, role="head", starts_on=days(BEFORE))
     assert sees(leader) == {here.code, there.code}
     # Their own reports they see whatever their scope.
     nobody = make_user(db, ["grid_head", "inspector"])
     mine = report(db, nobody, *village_point(db, DISTRICT, 1)[1:])
-    assert service.get_case(db=db, scope=scope_of(db=db, principal=nobody), code=mine.code) is mine
+    assert queries.get_case(db=db, scope=scope_of(db=db, principal=nobody), code=mine.code) is mine
 
 
 def test_a_new_head_replaces_the_current_one_from_its_first_day(demo_db):
@@ -189,27 +187,27 @@ def test_a_new_head_replaces_the_current_one_from_its_first_day(demo_db):
     first, second, third, fourth = (make_user(db, ["grid_head"]) for _ in range(4))
 
     def heads_today(code: str) -> list[int]:
-        return [a.user_id for a, _ in grid_service.assignments(db=db, grid_code=code) if a.role == "head"]
+        return [a.user_id for a, _ in grid_people.assignments(db=db, grid_code=code) if a.role == "head"]
 
-    a = grid_service.assign(db=db, grid_code=grid, user=first.user, role="head", starts_on=days(BEFORE))
-    grid_service.end_assignment(db=db, assignment_id=a.id, ends_on=days(LATER))
+    a = grid_people.assign(db=db, grid_code=grid, user=first.user, role="head", starts_on=days(BEFORE))
+    grid_people.end_assignment(db=db, assignment_id=a.id, ends_on=days(LATER))
     # The next head scheduled after the first one's last day: neither blocks nor ends the other.
     after = days(LATER) + timedelta(days=1)
-    b = grid_service.assign(db=db, grid_code=grid, user=second.user, role="head", starts_on=after)
+    b = grid_people.assign(db=db, grid_code=grid, user=second.user, role="head", starts_on=after)
     assert (a.ends_on, b.starts_on, b.ends_on) == (days(LATER), after, None)
     assert heads_today(grid) == [first.user_id]
     assert scope_of(db=db, principal=first).grid_paths != ()
     assert scope_of(db=db, principal=second).grid_paths == ()  # not in force yet
     # A head from today while another is scheduled to start later: refused, nothing changed.
     with pytest.raises(Conflict, match=grid):
-        grid_service.assign(db=db, grid_code=grid, user=third.user, role="head", starts_on=days(0))
+        grid_people.assign(db=db, grid_code=grid, user=third.user, role="head", starts_on=days(0))
     db.refresh(a)
     assert a.ends_on == days(LATER)
 
     # A head from today ends the head in force (open-ended or with an end still ahead) the day before.
-    c = grid_service.assign(db=db, grid_code=other_grid, user=third.user, role="head", starts_on=days(BEFORE))
-    grid_service.end_assignment(db=db, assignment_id=c.id, ends_on=days(LATER))
-    d = grid_service.assign(db=db, grid_code=other_grid, user=fourth.user, role="head", starts_on=days(0))
+    c = grid_people.assign(db=db, grid_code=other_grid, user=third.user, role="head", starts_on=days(BEFORE))
+    grid_people.end_assignment(db=db, assignment_id=c.id, ends_on=days(LATER))
+    d = grid_people.assign(db=db, grid_code=other_grid, user=fourth.user, role="head", starts_on=days(0))
     assert (c.ends_on, d.ends_on) == (days(-1), None)
     assert heads_today(other_grid) == [fourth.user_id]
     assert scope_of(db=db, principal=third).grid_paths == ()

@@ -19,7 +19,9 @@ from server import migrate
 from server.auth.principal import ADMINISTRATOR
 from server.category.models import Department
 from server.database import get_engine, new_session
-from server.grid.models import CURRENT, Grid, GridAssignment
+from server.grid.models import CURRENT, Grid, GridAssignment, today
+from server.stats import export as stats_export
+from server.stats import request as stats_request
 from server.stats import service, sql
 from server.stats.schemas import TABLES
 from tests.server.case_world import act, make_user, photo, report
@@ -156,7 +158,7 @@ def make_world(db) -> dict:
 
 
 def board(db, grid=None, department=None, source=None, start=START, end=END):
-    request = service.resolve(
+    request = stats_request.resolve(
         db=db, principal=ADMINISTRATOR, start=start, end=end, grid=grid, department=department
     )
     return service.dashboard(db=db, request=request, source=source)
@@ -610,7 +612,7 @@ def test_bad_periods(demo_client, admin_headers):
 def test_default_period_and_grid(demo_client, admin_headers):
     got = demo_client.get("/api/stats/dashboard", headers=admin_headers).json()
     assert got["grid"]["level"] == "city" and len(got["trend_day"]) == 30
-    assert got["period"]["to"] == str(service.today())
+    assert got["period"]["to"] == str(today())
 
 
 def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url, owner_url):
@@ -639,7 +641,7 @@ def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url, owner_ur
     assert "summary rows" in rebuilt.stderr + rebuilt.stdout
     with new_session(demo_clone_url) as db:
         assert summary_rows(db) == kept
-        rows, fields = service.table_rows(board(db, grid=A), "categories")
+        rows, fields = stats_export.table_rows(board(db, grid=A), "categories")
     printed = gridops(
         "stats", "dashboard", "--from", str(START), "--to", str(END), "--grid", A, "--table", "categories",
         "--csv", env=env,

@@ -9,6 +9,8 @@ from sqlalchemy import select, text
 from server.auth.principal import ADMINISTRATOR
 from server.errors import Conflict, Invalid
 from server.grid.models import CURRENT, Grid
+from server.stats import export as stats_export
+from server.stats import request as stats_request
 from server.stats import service as stats
 from tests.server.case_world import DISTRICT, act, make_user, photo, report, village_point
 
@@ -75,7 +77,7 @@ def test_three_rates_from_the_latest_call_back(world):
     with pytest.raises(Conflict):
         act(db, acceptor, own, "callback", contacted=False)
 
-    request = stats.resolve(db=db, principal=ADMINISTRATOR, grid=DISTRICT)
+    request = stats_request.resolve(db=db, principal=ADMINISTRATOR, grid=DISTRICT)
     board = stats.dashboard(db=db, request=request)
     streets = {r.code: r for r in board.three_rates_streets}
     first, second = (streets[v[:9]] for v in villages)
@@ -89,7 +91,7 @@ def test_three_rates_from_the_latest_call_back(world):
     assert (second.response_rate, second.resolution_rate, second.satisfaction_rate) == (1, 1, 1)
     assert second.rank == 1 and second.grade == "A" and first.rank == 2
     (district,) = stats.dashboard(
-        db=db, request=stats.resolve(db=db, principal=ADMINISTRATOR, grid="370100")
+        db=db, request=stats_request.resolve(db=db, principal=ADMINISTRATOR, grid="370100")
     ).three_rates_districts[:1]
     assert district.code == DISTRICT and district.called_back == 5 and district.contacted == 4
     # the same figures straight from the events, for every street of the district
@@ -117,5 +119,5 @@ def test_three_rates_from_the_latest_call_back(world):
         assert (row.called_back, row.contacted, row.solved) == (called, reached, solved), code
         assert row.response_rate == (pytest.approx(reached / called) if called else None)
         assert row.satisfaction_rate == (pytest.approx(float(pleased) / reached) if reached else None)
-    rows, fields = stats.table_rows(board, "three_rates_streets")
+    rows, fields = stats_export.table_rows(board, "three_rates_streets")
     assert "satisfaction_rate" in fields and len(rows) == len(board.three_rates_streets)

@@ -13,10 +13,11 @@ from sqlalchemy import select, text
 
 from gis.tiles import tile_for_point, tiles_for_bbox
 from server.auth.principal import ADMINISTRATOR
-from server.case import service as case_service
+from server.case import clock as case_clock
+from server.case import queries
 from server.case.scope import scope_of
 from server.config import get_settings
-from server.grid import service as grid_service
+from server.grid import lookup as grid_lookup
 from server.grid.models import CURRENT, Grid
 from server.grid.models import today as city_today
 from server.tiles import service
@@ -83,7 +84,7 @@ def world(demo_db, demo_client):
 
 def test_grid_tiles_show_the_level_of_the_zoom(demo_db, demo_client, admin_headers):
     village, lon, lat = village_point(demo_db)
-    unit = grid_service.locate(db=demo_db, lon=lon, lat=lat)[2][-1]
+    unit = grid_lookup.locate(db=demo_db, lon=lon, lat=lat)[2][-1]
     street = demo_db.scalar(select(Grid).where(CURRENT, Grid.code == village[:9]))
     expected = {
         10: {"level": "district", "code": "370102", "name": "历下区", "parent_code": "370100"},
@@ -178,9 +179,7 @@ def test_the_feature_cap_keeps_the_most_urgent_and_soonest_due(world, admin_head
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-    ranked = sorted(
-        world["cases"], key=lambda c: (case_service.URGENCY_ORDER[c.urgency], c.step_due_at, c.id)
-    )
+    ranked = sorted(world["cases"], key=lambda c: (queries.URGENCY_ORDER[c.urgency], c.step_due_at, c.id))
     assert set(seen) == {c.code for c in ranked[:2]}
     assert len(points(world, admin_headers, z=14)) == 4
 
@@ -196,7 +195,7 @@ def test_lights_match_the_case_clock(world, demo_db):
     cases.append(report(demo_db, world["acceptor"], world["lon"], world["lat"], channel="hotline", at=start))
     scope = scope_of(db=demo_db, principal=ADMINISTRATOR)
     tiles = [service.TileAddress.of(*t) for t in around(world, 16)]
-    cal = case_service.calendar()
+    cal = case_clock.calendar()
     seen = set()
     for minutes in range(6 * 60):
         at = start + timedelta(minutes=minutes)
@@ -208,7 +207,7 @@ def test_lights_match_the_case_clock(world, demo_db):
             for f in mapbox_vector_tile.decode(data).get("cases", {"features": []})["features"]:
                 lights[f["properties"]["code"]] = f["properties"].get("light")
         for case in cases:
-            expected = case_service.clock(case, at, cal).light
+            expected = case_clock.clock(case, at, cal).light
             assert lights[case.code] == expected, (case.code, at, case.step_due_at, case.step_limit_min)
             seen.add(expected)
     assert seen == {"green", "yellow", "red"}

@@ -12,7 +12,8 @@ import pytest
 import shapely
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from server.auth.passwords import DEMO_PASSWORD
+from server.users.demo import DISTRICT
 from tests.server.live import LiveServer, live_server
 
 CHROMIUM = "/usr/bin/chromium"  # installed by scripts/install-system.sh; Playwright downloads no browser here

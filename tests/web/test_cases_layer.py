@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from server.grid.demo import DISTRICT
 from server.grid.models import today as city_today
+from server.users.demo import DISTRICT
 from tests.web.conftest import shape_of, street_cases
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, assert_map_drawn, child_names, log_in, rendered
 

@@ -9,9 +9,10 @@ import io
 
 import pytest
 
+from server.auth.passwords import DEMO_PASSWORD
 from server.case.demo import load_demo_cases
 from server.database import new_session
-from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from server.users.demo import DISTRICT
 from tests.web.conftest import logged_in, street_cases
 from tests.web.test_desk import LEADER
 from tests.web.test_map import SCREENSHOTS, WAIT_MS

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page
 from shapely.geometry import shape
 
-from server.grid.demo import DEMO_PASSWORD
+from server.auth.passwords import DEMO_PASSWORD
 from tests.web.conftest import VIEWPORT, BrowserTab, logged_in
 from tests.web.test_map import SCREENSHOTS, WAIT_MS
 

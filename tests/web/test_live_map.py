@@ -14,7 +14,7 @@ import pytest
 from pyproj import Geod
 
 from server.config import get_settings
-from server.grid.demo import DISTRICT
+from server.users.demo import DISTRICT
 from tests.web.conftest import logged_in, shape_of, street_cases
 from tests.web.test_cases_layer import jump, settled
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, assert_map_drawn, log_in

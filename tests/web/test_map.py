@@ -15,8 +15,9 @@ import pytest
 import shapely
 from PIL import Image
 
+from server.auth.passwords import DEMO_PASSWORD
 from server.config import get_settings
-from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from server.users.demo import DISTRICT
 from tests.conftest import screenshot_dir
 from tests.server.live import live_server
 

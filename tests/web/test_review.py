@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from server.grid.demo import DEMO_PASSWORD, DISTRICT
+from server.auth.passwords import DEMO_PASSWORD
+from server.users.demo import DISTRICT
 from tests.web.conftest import logged_in, shape_of
 from tests.web.test_map import SCREENSHOTS, WAIT_MS
 

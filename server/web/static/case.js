@@ -18,33 +18,9 @@ const CHANNEL = {
   open311: "Open311",
 };
 const LIGHT = { green: "绿灯", yellow: "黄灯", red: "红灯" };
-const CLOSE_KINDS = { normal: "正常结案", overdue: "超期结案", erroneous: "误报结案", special: "特殊结案" };
 const PHOTO_ROLES = { before: "处置前", verification: "核实", after: "处置后", check: "核查" };
-// The fields each action's form asks for (besides the note every action takes).
-const FORMS = {
-  reply_verification: ["result:confirmed,not_found", "photos:verification"],
-  reply_check: ["result:pass,rework", "photos:check"],
-  file: ["urgency"],
-  void: ["reason!"],
-  dispatch: ["lead_department"],
-  return: ["reason!"],
-  request_extension: ["extension!", "reason!"],
-  refuse_extension: ["reason"],
-  suspend: ["reason!"],
-  report_handling: ["photos:after"],
-  close: ["close_kind"],
-  callback: ["contacted", "solved", "satisfaction"],
-};
-// The choices of the forms' select fields (besides result, urgency and the lead department).
-const CHOICES = {
-  close_kind: CLOSE_KINDS,
-  contacted: { true: "已联系上", false: "未联系上" },
-  solved: { true: "已解决", false: "未解决" },
-  satisfaction: { satisfied: "满意", basically_satisfied: "基本满意", not_satisfied: "不满意" },
-};
-const RESULTS = { confirmed: "属实", not_found: "不属实", pass: "通过", rework: "返工" };
 
-let workflow = null; // states and actions with their labels, from the server, read once
+let workflow = null; // states and actions with their labels and form fields, from the server, read once
 let lists = null; // departments and tags, read once
 let shown = null; // the case on the panel (its detail)
 let formOpen = false;
@@ -91,7 +67,9 @@ export function timeLeft(item) {
   if (item.light === "red") return `已超时（${when(item.due_at)}）`;
   const minutes = item.remaining_minutes;
   const text =
-    minutes >= 60 * 24 ? `${(minutes / 60 / 8).toFixed(1)} 个工作日` : `${Math.round(minutes)} 分钟`;
+    item.remaining_workdays >= 1
+      ? `${item.remaining_workdays.toFixed(1)} 个工作日`
+      : `${Math.round(minutes)} 分钟`;
   return `剩余 ${text}`;
 }
 
@@ -199,60 +177,35 @@ function actionButtons(detail) {
   return box;
 }
 
+// One field of an action's form, as the server describes it (see GET /api/cases/workflow).
 function field(spec) {
-  const required = spec.endsWith("!");
-  const [name, options] = spec.replace("!", "").split(":");
-  const label = {
-    reason: "理由",
-    extension: "延期时长（如 1d、4h）",
-    result: "结果",
-    urgency: "紧急程度",
-    lead_department: "主办部门",
-    close_kind: "结案类型",
-    contacted: "是否联系上来电人",
-    solved: "问题是否解决",
-    satisfaction: "满意程度",
-    photos: `${PHOTO_ROLES[options]}照片`,
-  }[name];
   let input;
-  if (name === "result") {
+  if (spec.kind === "choice") {
     input = el(
       "select",
-      { name },
-      options.split(",").map((v) => el("option", { value: v }, RESULTS[v])),
+      { name: spec.name },
+      spec.empty ? el("option", { value: "" }, spec.empty) : null,
+      spec.choices.map((c) => el("option", { value: c.value }, c.label)),
     );
-  } else if (name === "urgency") {
+  } else if (spec.kind === "department") {
     input = el(
       "select",
-      { name },
-      el("option", { value: "" }, "不变"),
-      Object.entries(URGENCY).map(([v, t]) => el("option", { value: v }, t)),
-    );
-  } else if (name === "lead_department") {
-    input = el(
-      "select",
-      { name },
-      el("option", { value: "" }, "按类别默认"),
+      { name: spec.name },
+      el("option", { value: "" }, spec.empty),
       lists.departments.map((d) => el("option", { value: d.code }, d.name)),
     );
-  } else if (CHOICES[name]) {
-    input = el(
-      "select",
-      { name },
-      Object.entries(CHOICES[name]).map(([v, t]) => el("option", { value: v }, t)),
-    );
-  } else if (name === "photos") {
+  } else if (spec.kind === "photos") {
     input = el("input", {
-      name,
+      name: "photos",
       type: "file",
       accept: "image/jpeg,image/png,image/webp",
       multiple: true,
-      "data-role": options,
+      "data-role": spec.role,
     });
   } else {
-    input = el("input", { name, required });
+    input = el("input", { name: spec.name, required: spec.required });
   }
-  return el("label", {}, label, input);
+  return el("label", {}, spec.label, input);
 }
 
 function openForm(name) {
@@ -261,7 +214,7 @@ function openForm(name) {
     "form",
     { class: "action-form", "data-action": name },
     el("h3", {}, action.label),
-    (FORMS[name] ?? []).map(field),
+    action.fields.map(field),
     el("label", {}, "备注", el("textarea", { name: "note", rows: 2 })),
     el("label", {}, "公开说明（市民查询可见）", el("input", { name: "public_note", maxlength: 500 })),
     el(

@@ -7,9 +7,10 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from server.auth import service
+from server.auth import service as auth_service
 from server.auth.schemas import Role, UserCreate
 from server.cli_common import console, fail, session
+from server.users import service
 
 users_app = typer.Typer(help="People who use GridOps.", no_args_is_help=True)
 
@@ -67,7 +68,7 @@ def passwd(
 ) -> None:
     """Set a user's password (asked twice, hidden). The user's sessions stay: end them with `revoke`."""
     with session() as db:
-        found = service.find_user(db=db, key=user)
+        found = auth_service.find_user(db=db, key=user)
         if password_stdin:
             password = _stdin_password()
         else:
@@ -82,15 +83,15 @@ def passwd(
 def revoke(user: str = typer.Argument(..., help=USER_HELP)) -> None:
     """End every session (device) of a user: each must log in again."""
     with session() as db:
-        found = service.find_user(db=db, key=user)
-        count = service.revoke_all(db=db, user=found)
+        found = auth_service.find_user(db=db, key=user)
+        count = auth_service.revoke_all(db=db, user=found)
         console.print(f"ended {count} session(s) of user {found.id}: {found.name}")
 
 
 def _set_active(user: str, active: bool) -> None:
     with session() as db:
-        found = service.find_user(db=db, key=user)
-        service.set_active(db=db, user=found, active=active)
+        found = auth_service.find_user(db=db, key=user)
+        auth_service.set_active(db=db, user=found, active=active)
         console.print(f"user {found.id} ({found.name}) is {'enabled' if active else 'disabled'}")
 
 

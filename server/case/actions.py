@@ -1,0 +1,143 @@
+"""The workflow's actions. Every action locks the case row, checks scope (404), role (403), version and
+state (409), applies its effect, appends one event to the audit trail and commits once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gis.crs import to_wgs84
+from server.auth.principal import Principal
+from server.case.clock import calendar, clock, start_clock
+from server.case.effects import Context
+from server.case.flows import ACTIONS, ActionSpec, state_message
+from server.case.models import Case, CaseDispatch, CaseEvent
+from server.case.queries import get_case
+from server.case.schemas import (
+    ActionIn,
+)
+from server.case.scope import Scope
+from server.case.states import STEP_OF, State
+from server.case.trail import db_now, record_event
+from server.category.models import Category
+from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+
+def allowed_actions(*, db: Session, principal: Principal, scope: Scope, case: Case) -> dict[str, str | None]:
+    """Every action of the workflow, mapped to None when this user may take it now, else to the reason."""
+    refusals = {name: _refusal(db, principal, scope, case, action) for name, action in ACTIONS.items()}
+    return {name: refusal.message if refusal else None for name, refusal in refusals.items()}
+
+
+def _refusal(
+    db: Session, principal: Principal, scope: Scope, case: Case, action: ActionSpec
+) -> DomainError | None:
+    """Why ``principal`` may not take ``action`` on ``case`` now (None: it may): a missing role first."""
+    what = action.name.replace("_", " ")
+    if not principal.roles & action.roles:
+        needed = " or ".join(sorted(action.roles - {"admin"}))
+        held = ", ".join(sorted(principal.roles)) or "no role"
+        return Forbidden(f"{what} needs the role {needed}; you have {held}")
+    state = State(case.state)
+    if state not in action.sources:
+        return Conflict(state_message(action, state), state=case.state, version=case.version)
+    admin = principal.has("admin")  # acts for any department and inspector, not around the case's state
+    if not admin and action.department_only and not _lead_department_is(db, case, scope.department_id):
+        return Forbidden(f"only the lead department of case {case.code} may {what} it")
+    return action.guard(db, principal, case) if action.guard else None
+    return None
+
+
+def body_of(action: str, **fields) -> ActionIn:
+    """The input of ``action`` from plain values (the command line, the demo): 422 when they do not fit
+    its form, 404 when there is no such action."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise NotFound(f"there is no action {action!r}; actions: {', '.join(ACTIONS)}")
+    try:
+        return spec.form(**fields)
+    except ValidationError as exc:
+        raise Invalid(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+
+
+def _acting_role(principal: Principal, action: ActionSpec) -> str | None:
+    """The role a user acts in: one of the action's roles it holds, the administrator's last."""
+    held = sorted(principal.roles & action.roles, key=lambda r: (r == "admin", r))
+    return held[0] if held else None
+
+
+def _lead_department_is(db: Session, case: Case, department_id: int | None) -> bool:
+    if department_id is None:
+        return False
+    return (
+        db.scalar(
+            select(CaseDispatch.id).where(
+                CaseDispatch.case_id == case.id,
+                CaseDispatch.department_id == department_id,
+                CaseDispatch.lead,
+                CaseDispatch.ended_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def act(
+    *,
+    db: Session,
+    principal: Principal,
+    scope: Scope,
+    code: str,
+    action: str,
+    body: ActionIn,
+    at: datetime | None = None,
+) -> Case:
+    """Take ``action`` on case ``code`` as ``principal``, with ``body`` (the action's own input model,
+    ``ACTIONS[action].form``) and ``body.version`` the version it saw."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise NotFound(f"there is no action {action!r}; actions: {', '.join(ACTIONS)}")
+    case = get_case(db=db, scope=scope, code=code, for_update=True)
+    refusal = _refusal(db, principal, scope, case, spec)
+    if isinstance(refusal, Forbidden) and not principal.roles & spec.roles:
+        raise refusal
+    if not isinstance(body, spec.form):
+        raise TypeError(f"{action} takes a {spec.form.__name__}, not a {type(body).__name__}")
+    if body.version != case.version:
+        last = db.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()))
+        raise Conflict(
+            f"case {case.code} changed since you loaded it (your version {body.version}, now {case.version}: "
+            f"{last.action.replace('_', ' ')} by {last.actor_name}): reload it and try again",
+            state=case.state,
+            version=case.version,
+        )
+    if refusal:
+        raise refusal
+
+    now = db_now(db, at)
+    cal = calendar()
+    role = _acting_role(principal, spec)
+    ctx = Context(db, principal, scope, case, body, now, cal, db.get(Category, case.category_id), role)
+    ctx.data["light"] = clock(case, now, cal).light
+    if body.public_note:
+        ctx.data["public_note"] = body.public_note
+    before_state = case.state
+    target = spec.effect(ctx) or spec.target
+    if target is not None:
+        case.state = target.value
+        if not ctx.clock_set and STEP_OF.get(target) != STEP_OF.get(State(before_state)):
+            start_clock(case, ctx.category, now, cal)
+    case.version += 1
+    where = body.lon is not None and body.lat is not None
+    location = to_wgs84(body.lon, body.lat, body.crs) if where else None
+    record_event(
+        db, case, principal, action, before_state, now, role=role, note=body.note, location=location,
+        photo_ids=ctx.photo_ids, data=ctx.data,
+    )  # fmt: skip
+    db.commit()
+    return case

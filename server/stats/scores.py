@@ -1,0 +1,78 @@
+"""Rates, scores and grades from counts (issue 6's definitions, the settings' weights and grade bounds), and
+the early-warning rule."""
+
+from __future__ import annotations
+
+from server.config import get_settings
+
+COUNTS = ("received", "due", "closed", "closed_on_time", "handled_on_time", "reworked")
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def weighted(parts: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    """0-100: the weighted mean of the rates present, their weights scaled up to 1; None without any."""
+    present = {k: v for k, v in parts.items() if v is not None}
+    total = sum(weights[k] for k in present)
+    if not present or not total:
+        return None
+    return 100 * sum(weights[k] * v for k, v in present.items()) / total
+
+
+def grade(score: float | None) -> str | None:
+    if score is None:
+        return None
+    bounds = sorted(get_settings().stats_grades.items(), key=lambda kv: -kv[1])
+    return next((name for name, low in bounds if score >= low), "E")
+
+
+def complement(rate: float | None) -> float | None:
+    return None if rate is None else 1 - rate
+
+
+def counts(row: dict) -> dict:
+    """Counts with their rates, and the area score and grade."""
+    c = {k: int(row.get(k) or 0) for k in COUNTS}
+    due = c["due"]
+    rates = {
+        "closure_rate": ratio(c["closed"], due),
+        "on_time_closure_rate": ratio(c["closed_on_time"], due),
+        "on_time_handling_rate": ratio(c["handled_on_time"], due),
+        "rework_rate": ratio(c["reworked"], due),
+    }
+    score = weighted(
+        {
+            "closure": rates["closure_rate"],
+            "on_time_closure": rates["on_time_closure_rate"],
+            "on_time_handling": rates["on_time_handling_rate"],
+            "no_rework": complement(rates["rework_rate"]),
+        },
+        get_settings().stats_area_weights,
+    )
+    return {**c, **rates, "score": score, "grade": grade(score)}
+
+
+def ranked(rows: list[dict], due: str = "due", name: str = "code") -> list[dict]:
+    """Rows numbered by score (nulls last), then ``due``, then ``name``."""
+    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), -r[due], r[name]))
+    return [{**r, "rank": i} for i, r in enumerate(rows, 1)]
+
+
+def warning(kind: str, row: dict) -> dict | None:
+    """The early-warning rule (settings) on one category's or grid's counts, with its message."""
+    settings = get_settings()
+    weeks_before = settings.stats_warning_baseline_days / 7
+    recent = int(row["recent"] or 0)
+    baseline = (row["before"] or 0) / weeks_before
+    if recent < settings.stats_warning_min_count or recent < settings.stats_warning_factor * max(baseline, 1):
+        return None
+    rate = recent / max(baseline, 1)
+    label = "类别" if kind == "category" else "网格"
+    message = (
+        f"{label} {row['name']} 近{settings.stats_warning_recent_days}天 {recent} 件，"
+        f"为前{weeks_before:g}周周均 {baseline:.1f} 件的 {rate:.1f} 倍"
+    )
+    return {"kind": kind, "code": row["code"], "name": row["name"], "recent": recent,
+            "baseline": baseline, "ratio": rate, "message": message}  # fmt: skip
