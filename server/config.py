@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     dispatch_limits: str = "urgent:10m,important:30m,normal:30m"
     check_limit_urban: str = "1h"
     check_limit_rural: str = "2h"
-    yellow_fraction: float = 0.25  # yellow in the last quarter of a step's time
+    yellow_fraction: float = Field(default=0.25, ge=0, le=1)  # yellow in the last quarter of a step's time
     duplicate_radius_m: float = 50.0
     duplicate_hours: float = 72.0
     supervision_sweep_seconds: float = 60.0  # how often the server flags overdue cases (0: never)

@@ -254,18 +254,6 @@ class WorkCalendar:
             day += ONE_DAY
         return total / ONE_MINUTE
 
-    def light(self, *, limit_minutes: float, due: datetime, now: datetime, yellow_fraction: float) -> str:
-        """``"red"`` from ``due`` on, ``"yellow"`` once at most ``yellow_fraction`` of a step's
-        ``limit_minutes`` of working time is left before ``due``, ``"green"`` before. The limit is given,
-        not derived from the step's start, so a clock stopped and resumed keeps its thresholds."""
-        if not 0 <= yellow_fraction <= 1:
-            raise ValueError(f"yellow fraction {yellow_fraction}: must lie between 0 and 1")
-        if utc(now) >= utc(due):
-            return "red"
-        if self.between(now, due) <= yellow_fraction * limit_minutes:
-            return "yellow"
-        return "green"
-
     def special_days(self, year: int) -> list[SpecialDay]:
         """The year's days off on weekdays, working days on weekends, the weekend days of a public holiday,
         and every day the holiday file lists."""

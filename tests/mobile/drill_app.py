@@ -6,7 +6,8 @@
     python -m tests.mobile.drill_app sync   DATA_DIR SERVER_URL   run until the outbox is empty, then quit
 
 Each line it prints is one fact the test reads: ``saved <client uuid>`` the moment the app has said
-"saved", ``sent <case code>``, ``ready``, ``done``.
+"saved", ``offline`` once a sync has found the server out of reach, ``sent <case code>``, ``ready``,
+``done``.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def main() -> None:
             d.frames(1)
     elif phase == "sync":
         outbox = d.app.services.outbox
+        d.until(lambda: d.app.sync_state == "offline", "a sync that finds the server out of reach")
+        say("offline")
         d.until(lambda: not outbox.pending(), "an empty outbox", seconds=300)
         for item in outbox.items():
             say("sent" if item.state == "sent" else item.state, item.case_code, item.error or "")

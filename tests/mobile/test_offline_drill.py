@@ -39,7 +39,7 @@ def lines_until(proc: subprocess.Popen, last: str) -> list[str]:
         output.append(line)
         assert time.monotonic() < deadline, f"the app did not say {last!r} in time"
         words = line.split()
-        if words and words[0] in ("saved", "sent", "queued", "sending", "failed", "ready", "done"):
+        if words and words[0] in ("saved", "offline", "sent", "queued", "sending", "failed", "ready", "done"):
             lines.append(line.strip())
             if words[0] == last:
                 return lines
@@ -82,7 +82,7 @@ def test_offline_drill(mobile_db_url, tmp_path):
 
     # The app starts again with the server still down, then the server comes back.
     syncer = app("sync", data, url)
-    time.sleep(3)
+    assert lines_until(syncer, "offline") == ["offline"]
     assert syncer.poll() is None, "the app gave up while the server was down"
     with live_server(mobile_db_url, tmp_path / "server-2.log", port=port):
         result = lines_until(syncer, "done")

@@ -126,3 +126,14 @@ def team(db: Session, department: str = "sanitation_lx") -> dict:
         "dispatcher": make_user(db, ["dispatcher"], grid=DISTRICT),
         "department": make_user(db, ["department"], department=department),
     }
+
+
+def light_from_limit(
+    cal, *, limit_minutes: float, due: datetime, now: datetime, yellow_fraction: float
+) -> str:
+    """The light worked out afresh from a step's limit and due instant, as the rule says it (red from the due
+    instant on, yellow once at most ``yellow_fraction`` of the limit's working time is left): the oracle the
+    product's stored instants (``server.case.clock``) are checked against."""
+    if now >= due:
+        return "red"
+    return "yellow" if cal.between(now, due) <= yellow_fraction * limit_minutes else "green"

@@ -18,7 +18,9 @@ from server.config import PROJECT_DIR
 from server.localdb import free_port
 
 STARTUP_SECONDS = 60  # bounds the wait for the server to answer, and for it to stop
-# As `gridops serve`: no --proxy-headers, the app reads forwarded headers itself (trusted proxies only).
+# As `gridops serve`: no --proxy-headers, the app reads forwarded headers itself (trusted proxies only); a
+# bounded graceful shutdown, so that an event stream a client still holds open cannot hold the stop (cut
+# after 1 s here, 5 s there: a test stops its server only once its own requests are answered).
 SERVE = [
     sys.executable,
     "-m",
@@ -28,6 +30,8 @@ SERVE = [
     "--host",
     "127.0.0.1",
     "--no-proxy-headers",
+    "--timeout-graceful-shutdown",
+    "1",
 ]
 
 

@@ -17,7 +17,7 @@ from server.case import present, supervision, trail
 from server.case.models import CaseEvent
 from server.config import get_settings
 from server.worktime.calendar import EXAMPLE_HOLIDAY_FILE, HolidayFallbackWarning
-from tests.server.case_world import act, photo, report, team
+from tests.server.case_world import act, light_from_limit, photo, report, team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = "E06011"  # 积存垃圾渣土: handling limit 1d (450 working minutes), department sanitation
@@ -142,8 +142,8 @@ def lights_follow_the_calendar(case, start: str, end: str) -> set[str]:
     cal, fraction = case_clock.calendar(), get_settings().yellow_fraction
     seen, at = set(), local(start)
     while at < local(end):
-        expected = cal.light(
-            limit_minutes=case.step_limit_min, due=case.step_due_at, now=at, yellow_fraction=fraction
+        expected = light_from_limit(
+            cal, limit_minutes=case.step_limit_min, due=case.step_due_at, now=at, yellow_fraction=fraction
         )
         assert case_clock.clock(case, at).light == expected, (at, case.step_due_at, case.step_yellow_at)
         seen.add(expected)

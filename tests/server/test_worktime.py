@@ -12,6 +12,7 @@ import chinese_calendar
 import pytest
 from typer.testing import CliRunner
 
+from server.case.clock import clock, set_due
 from server.config import get_settings
 from server.worktime.calendar import (
     EXAMPLE_HOLIDAY_FILE,
@@ -23,6 +24,7 @@ from server.worktime.calendar import (
     parse_step_limits,
 )
 from server.worktime.cli import calendar_app
+from tests.server.case_world import light_from_limit
 
 SHANGHAI = WorkCalendar().tz
 CAL = WorkCalendar()
@@ -247,6 +249,18 @@ def test_between_is_the_inverse_of_add():
 # --- warning lights --------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def setting(monkeypatch):
+    """Sets a setting through the environment for one test (the cached settings dropped around it)."""
+
+    def set_(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_
+    get_settings.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("now", "fraction", "light"),
     [
@@ -264,17 +278,27 @@ def test_between_is_the_inverse_of_add():
         ("2026-11-02 08:30", 1.0, "yellow"),
     ],
 )
-def test_light(now, fraction, light):
+def test_light(now, fraction, light, setting):
+    """The case clock's light over a 240-minute step: its yellow instant is stored when the due instant is
+    set (``server.case.clock.set_due``), and read against the moment."""
+    setting("GRIDOPS_YELLOW_FRACTION", str(fraction))
     started = local("2026-11-02 08:30")
-    due = CAL.add(started, 240)
-    assert due == local("2026-11-02 14:00")
-    assert CAL.light(limit_minutes=240, due=due, now=local(now), yellow_fraction=fraction) == light
+    step = SimpleNamespace(state="dispatched", step_limit_min=240, step_remaining_min=None)
+    set_due(step, CAL.add(started, 240), CAL)
+    assert step.step_due_at == local("2026-11-02 14:00")
+    assert clock(step, local(now), CAL).light == light
+    assert (
+        light_from_limit(
+            CAL, limit_minutes=240, due=step.step_due_at, now=local(now), yellow_fraction=fraction
+        )
+        == light
+    )
 
 
-def test_light_refuses_a_fraction_outside_0_1():
-    start = local("2026-11-02 08:30")
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        CAL.light(limit_minutes=60, due=start, now=start, yellow_fraction=1.5)
+def test_the_yellow_fraction_lies_between_0_and_1(setting):
+    setting("GRIDOPS_YELLOW_FRACTION", "1.5")
+    with pytest.raises(ValueError, match="yellow_fraction"):
+        get_settings()
 
 
 # --- the holiday file and 2027 ---------------------------------------------------------------------------

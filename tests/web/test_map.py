@@ -190,8 +190,9 @@ def test_city_base_map(demo_clone_url, tmp_path, tab):
         assert rendered(page, "grids-fill", "district")
         path = tmp_path / "basemap.png"
         page.screenshot(path=path)
+        area = map_area(path, page)
+        page.close()  # and its event stream, which would otherwise hold the server's stop
     assert asked and all(re.fullmatch(r"/\d+/\d+/\d+\.png", p) for p in asked), asked
-    area = map_area(path, page)
     assert max(area.getcolors(maxcolors=1 << 20))[1] == color  # the tiles under the grids
     assert tab.errors == []
     assert tab.hosts() == {"127.0.0.1"}
