@@ -3,7 +3,9 @@ state (409), applies its effect, appends one event to the audit trail and commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -28,14 +30,16 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 def allowed_actions(*, db: Session, principal: Principal, scope: Scope, case: Case) -> dict[str, str | None]:
     """Every action of the workflow, mapped to None when this user may take it now, else to the reason."""
-    refusals = {name: _refusal(db, principal, scope, case, action) for name, action in ACTIONS.items()}
+    lead = cache(lambda: _lead_department_is(db, case, scope.department_id))  # asked once, if at all
+    refusals = {name: _refusal(db, principal, case, action, lead) for name, action in ACTIONS.items()}
     return {name: refusal.message if refusal else None for name, refusal in refusals.items()}
 
 
 def _refusal(
-    db: Session, principal: Principal, scope: Scope, case: Case, action: ActionSpec
+    db: Session, principal: Principal, case: Case, action: ActionSpec, lead: Callable[[], bool]
 ) -> DomainError | None:
-    """Why ``principal`` may not take ``action`` on ``case`` now (None: it may): a missing role first."""
+    """Why ``principal`` may not take ``action`` on ``case`` now (None: it may): a missing role first;
+    ``lead()`` says whether the user's department leads the case."""
     what = action.name.replace("_", " ")
     if not principal.roles & action.roles:
         needed = " or ".join(sorted(action.roles - {"admin"}))
@@ -45,10 +49,9 @@ def _refusal(
     if state not in action.sources:
         return Conflict(state_message(action, state), state=case.state, version=case.version)
     admin = principal.has("admin")  # acts for any department and inspector, not around the case's state
-    if not admin and action.department_only and not _lead_department_is(db, case, scope.department_id):
+    if not admin and action.department_only and not lead():
         return Forbidden(f"only the lead department of case {case.code} may {what} it")
     return action.guard(db, principal, case) if action.guard else None
-    return None
 
 
 def body_of(action: str, **fields) -> ActionIn:
@@ -103,7 +106,7 @@ def act(
     if spec is None:
         raise NotFound(f"there is no action {action!r}; actions: {', '.join(ACTIONS)}")
     case = get_case(db=db, scope=scope, code=code, for_update=True)
-    refusal = _refusal(db, principal, scope, case, spec)
+    refusal = _refusal(db, principal, case, spec, lambda: _lead_department_is(db, case, scope.department_id))
     if isinstance(refusal, Forbidden) and not principal.roles & spec.roles:
         raise refusal
     if not isinstance(body, spec.form):
