@@ -163,7 +163,9 @@ def test_workflow_lists_states_and_actions_with_labels(world):
     assert states["closed"]["terminal"]
     actions = {a["name"]: a for a in body["actions"]}
     dispatch = {"label": "派遣", "sources": ["filed", "returned"], "roles": ["admin", "dispatcher"]}
-    assert actions["dispatch"] == {"name": "dispatch", **dispatch}
+    fields = [{"name": "lead_department", "label": "主办部门", "kind": "department", "required": False}]
+    fields[0] |= {"choices": [], "empty": "按类别默认", "role": None}
+    assert actions["dispatch"] == {"name": "dispatch", **dispatch, "fields": fields}
 
 
 def test_an_inspector_works_the_tasks_assigned_to_them(world):
