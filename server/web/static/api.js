@@ -8,6 +8,12 @@ const RECONNECT_MS = 3000;
 
 export class LoggedOut extends Error {}
 
+// A call the end of the login cut short is abandoned on purpose (the login form is shown): whichever part
+// of the page made it and did not wait for it, that is not an error of the page.
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof LoggedOut) event.preventDefault();
+});
+
 let loggedOut = () => {};
 
 // What to do when the login has ended (the app shows its login form).
