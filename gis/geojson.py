@@ -18,7 +18,8 @@ GEOMETRY_TYPES = {
 
 
 class GeoJSONError(ValueError):
-    """The input is not the GeoJSON expected; the message says what is wrong and where."""
+    """The input is not the GeoJSON expected; the message says what is wrong and where, in Chinese (it
+    reaches the person importing grids); features are counted from 1."""
 
 
 @dataclass
@@ -30,12 +31,11 @@ class Feature:
 
 def geometry_from_geojson(obj: dict) -> BaseGeometry:
     if not isinstance(obj, dict) or obj.get("type") not in GEOMETRY_TYPES:
-        kind = obj.get("type") if isinstance(obj, dict) else type(obj).__name__
-        raise GeoJSONError(f"not a GeoJSON geometry (type {kind!r})")
+        raise GeoJSONError("几何对象（geometry）不是 GeoJSON 的几何类型（如 Polygon），请检查文件")
     try:
         return shape(obj)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, shapely.errors.ShapelyError) as exc:
-        raise GeoJSONError(f"unreadable {obj['type']} coordinates ({exc})") from exc
+        raise GeoJSONError(f"{obj['type']} 的坐标无法读取，请检查坐标数组") from exc
 
 
 def geometry_to_geojson(geom: BaseGeometry, precision: int = 7) -> dict:
@@ -64,8 +64,12 @@ def _load(data: str | bytes | dict):
         raise GeoJSONError(f"文件中的数组和对象嵌套超过 {MAX_DEPTH} 层，不是网格的 GeoJSON，请检查文件")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GeoJSONError(f"the file is not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise GeoJSONError("文件不是 UTF-8 编码的文字，请另存为 UTF-8 编码后重新导入") from None
+    except json.JSONDecodeError as exc:
+        raise GeoJSONError(
+            f"文件不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列附近有误，请检查文件"
+        ) from None
 
 
 def parse_feature_collection(data: str | bytes | dict) -> list[Feature]:
@@ -74,27 +78,28 @@ def parse_feature_collection(data: str | bytes | dict) -> list[Feature]:
     A feature may have a null geometry (``Feature.geometry`` is None); an unreadable one raises
     GeoJSONError naming the feature."""
     obj = _load(data)
-    kind = obj.get("type") if isinstance(obj, dict) else type(obj).__name__
+    kind = obj.get("type") if isinstance(obj, dict) else None
     if kind == "Feature":
         obj = {"type": "FeatureCollection", "features": [obj]}
     elif kind != "FeatureCollection":
-        raise GeoJSONError(f"expected a GeoJSON FeatureCollection, got {kind!r}")
+        what = f"它的类型是 {kind}" if kind else "它不是带类型（type）的 JSON 对象"
+        raise GeoJSONError(f"文件应为 GeoJSON 要素集合（FeatureCollection），而{what}")
     raw = obj.get("features")
     if not isinstance(raw, list):
-        raise GeoJSONError("the FeatureCollection has no 'features' list")
+        raise GeoJSONError("要素集合中没有要素列表（features），请检查文件")
     features = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or item.get("type") != "Feature":
-            raise GeoJSONError(f"feature {index} is not a GeoJSON Feature")
+            raise GeoJSONError(f"第 {index + 1} 个要素不是 GeoJSON 要素（Feature），请检查文件")
         properties = item.get("properties") or {}
         if not isinstance(properties, dict):
-            raise GeoJSONError(f"feature {index}: 'properties' must be an object")
+            raise GeoJSONError(f"第 {index + 1} 个要素的属性（properties）应为对象，请检查文件")
         geometry = None
         if item.get("geometry") is not None:
             try:
                 geometry = geometry_from_geojson(item["geometry"])
             except GeoJSONError as exc:
-                raise GeoJSONError(f"feature {index}: {exc}") from None
+                raise GeoJSONError(f"第 {index + 1} 个要素：{exc}") from None
         features.append(Feature(geometry, properties, item.get("id")))
     return features
 

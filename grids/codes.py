@@ -8,7 +8,8 @@ from grids.levels import DEFAULT_SCHEME, LevelScheme
 
 
 class GridCodeError(ValueError):
-    """A code that cannot be a grid code; the message says why."""
+    """A code that cannot be a grid code; the message says why, in Chinese (it reaches the person importing
+    grids)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -64,9 +65,9 @@ class GridCode:
 def validate(value: str, scheme: LevelScheme = DEFAULT_SCHEME) -> None:
     """Raise GridCodeError with a message a person understands."""
     if not value:
-        raise GridCodeError("grid code is empty")
+        raise GridCodeError("网格编号为空，请填写")
     if not value.isascii() or not value.isdigit():
-        raise GridCodeError(f"grid code {value!r} must contain digits only")
+        raise GridCodeError(f"网格编号“{value}”只能由数字组成")
     try:
         level = scheme.level_for_code(value)
     except ValueError as exc:
@@ -75,17 +76,15 @@ def validate(value: str, scheme: LevelScheme = DEFAULT_SCHEME) -> None:
     if level.prefix_length < level.code_length and parent_level is None:
         padding = value[level.prefix_length :]
         if set(padding) != {"0"}:
-            raise GridCodeError(f"{level.name} code {value!r} must end in {'0' * len(padding)}")
+            raise GridCodeError(f"{level.label}的编号 {value} 应以 {'0' * len(padding)} 结尾")
     if parent_level is not None:
         sequence = value[parent_level.prefix_length : level.prefix_length]
         if sequence and set(sequence) == {"0"}:
-            raise GridCodeError(
-                f"{level.name} code {value!r}: its own digits {sequence!r} cannot be all zeros"
-            )
+            raise GridCodeError(f"{level.label}的编号 {value} 中本级的几位数字（{sequence}）不能全为 0")
 
 
 def check_extends(child: str, parent: str, scheme: LevelScheme = DEFAULT_SCHEME) -> str | None:
     """A message when ``child``'s code does not extend ``parent``'s, else None."""
     if GridCode.parse(child, scheme).extends(parent):
         return None
-    return f"code {child} does not extend its parent's code {parent}"
+    return f"编号 {child} 没有沿用上级编号 {parent}（应以上级编号开头）"

@@ -73,11 +73,9 @@ class LevelScheme:
         after the shorter prefix: a code ending in zeros past its prefix belongs to the upper level."""
         candidates = [lv for lv in self.levels if lv.code_length == len(code)]
         if not candidates:
-            lengths = sorted({lv.code_length for lv in self.levels})
-            expected = (
-                ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}" if len(lengths) > 1 else lengths[0]
-            )
-            raise ValueError(f"grid code {code!r} has {len(code)} digits; expected {expected}")
+            *shorter, longest = map(str, sorted({lv.code_length for lv in self.levels}))
+            expected = f"{'、'.join(shorter)} 或 {longest}" if shorter else longest
+            raise ValueError(f"网格编号 {code} 有 {len(code)} 位，应为 {expected} 位")
         for lv in candidates:
             if lv is not candidates[-1] and set(code[lv.prefix_length :]) <= {"0"}:
                 return lv

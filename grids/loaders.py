@@ -47,12 +47,12 @@ def load_features(
         props = feat.properties
         code = _text(props.get("code"))
         if code is None:
-            report.error("missing_property", None, f"feature {i} has no 'code' property")
+            report.error("missing_property", None, f"第 {i + 1} 个要素没有编号（code）属性，请补上")
             continue
         try:
             grid_code = GridCode.parse(code, scheme)
         except GridCodeError as exc:
-            report.error("malformed_code", code, f"feature {i}: {exc}")
+            report.error("malformed_code", code, f"第 {i + 1} 个要素：{exc}")
             continue
         try:
             parent = grid_code.parent
@@ -61,7 +61,7 @@ def load_features(
             continue
         name = _text(props.get("name"))
         if name is None:
-            report.error("missing_property", code, f"grid {code} has no 'name' property")
+            report.error("missing_property", code, f"网格 {code} 没有名称（name）属性，请补上")
             continue
         if not _storable(name):
             report.error(
@@ -74,10 +74,10 @@ def load_features(
         repair = repair_polygonal(geometry)
         if not repair.ok:
             kind = REPAIR_KINDS.get(repair.error_kind, "invalid_geometry")
-            report.error(kind, code, f"grid {code}: {repair.error}")
+            report.error(kind, code, f"网格 {code}：{repair.error}")
             continue
         if repair.changes:
-            report.warning("repaired_geometry", code, f"grid {code}: " + "; ".join(repair.changes))
+            report.warning("repaired_geometry", code, f"网格 {code}：" + "；".join(repair.changes))
         extra = {k: v for k, v in props.items() if k not in ("code", "name", "level", "parent_code")}
         records.append(GridRecord(code, name, level, parent_code, repair.geometry, extra))
     return records, report

@@ -1,5 +1,6 @@
 """The topology check: codes, levels and parents, children inside parents, siblings neither overlapping
 nor leaving gaps. Areas are computed in metres, in one CGCS2000 Gauss-Kruger zone for the whole set.
+The issues' messages are Chinese: they reach the person importing grids.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import shapely
 
 from gis.crs import gk_epsg, to_metric
+from gis.geometry import describe_invalid
 from grids.codes import GridCode, GridCodeError
 from grids.levels import DEFAULT_SCHEME, LevelScheme
 from grids.records import GridRecord
@@ -78,7 +80,7 @@ class TopologyReport:
 
 
 def m2(area: float) -> str:
-    return f"{area:,.0f} m2" if area >= 10 else f"{area:.2f} m2"
+    return f"{area:,.0f} 平方米" if area >= 10 else f"{area:.2f} 平方米"
 
 
 def impossible_parent(code: str, exc: GridCodeError) -> str:
@@ -111,7 +113,7 @@ def _check_codes(
     counts = Counter(r.code for r in records)
     for code, n in sorted(counts.items()):
         if n > 1:
-            report.error("duplicate_code", code, f"code {code} appears {n} times")
+            report.error("duplicate_code", code, f"编号 {code} 在文件中出现了 {n} 次，每个网格只能出现一次")
     in_set = {r.code for r in records}
     usable: dict[str, GridRecord] = {}
     for rec in records:
@@ -125,27 +127,32 @@ def _check_codes(
         except GridCodeError as exc:
             report.error("malformed_code", rec.code, impossible_parent(rec.code, exc))
             continue
+        label = scheme.get(code.level).label
         if rec.level != code.level:
             report.error(
                 "level_mismatch",
                 rec.code,
-                f"grid {rec.code} says level {rec.level!r} but its code is a {code.level} code",
+                f"网格 {rec.code} 的层级写的是“{rec.level}”，但它的编号是{label}的编号",
             )
             continue
         if expected_parent is None and rec.parent_code is not None:
             report.error(
-                "code_not_extending_parent", rec.code, f"grid {rec.code} is a {rec.level} and has no parent"
+                "code_not_extending_parent",
+                rec.code,
+                f"网格 {rec.code} 是{label}，没有上级网格：请删去它的上级编号（parent_code）",
             )
             continue
         if expected_parent is not None:
             if rec.parent_code is None:
-                report.error("unknown_parent", rec.code, f"grid {rec.code} has no parent_code")
+                report.error(
+                    "unknown_parent", rec.code, f"网格 {rec.code} 缺少上级编号（parent_code），请补上"
+                )
                 continue
             if rec.parent_code != expected_parent.value:
                 report.error(
                     "code_not_extending_parent",
                     rec.code,
-                    f"code {rec.code} does not extend its parent's code {rec.parent_code}",
+                    f"网格 {rec.code} 的编号没有沿用上级网格 {rec.parent_code} 的编号，请检查编号或上级编号",
                     other_code=rec.parent_code,
                 )
                 continue
@@ -153,16 +160,17 @@ def _check_codes(
                 report.error(
                     "unknown_parent",
                     rec.code,
-                    f"grid {rec.code}: its parent {rec.parent_code} is neither in the file nor stored",
+                    f"网格 {rec.code} 的上级网格 {rec.parent_code} 既不在文件中，也没有导入过："
+                    "请先导入上级网格，或把它放在同一个文件中",
                     other_code=rec.parent_code,
                 )
                 continue
         if rec.geometry is None or rec.geometry.is_empty:
-            report.error("no_geometry", rec.code, f"grid {rec.code} has no geometry")
+            report.error("no_geometry", rec.code, f"网格 {rec.code} 没有边界，请补上边界")
             continue
         if not rec.geometry.is_valid:
-            reason = shapely.is_valid_reason(rec.geometry)
-            report.error("invalid_geometry", rec.code, f"grid {rec.code} has an invalid geometry: {reason}")
+            reason = describe_invalid(shapely.is_valid_reason(rec.geometry))
+            report.error("invalid_geometry", rec.code, f"网格 {rec.code} 的边界无效：{reason}，请修正边界")
             continue
         if counts[rec.code] == 1:
             usable[rec.code] = rec
@@ -221,7 +229,7 @@ def _outside_parent(parent, parent_geom, kids, metric, index, thresholds, report
         report.error(
             "outside_parent",
             str(kid),
-            f"grid {kid} extends {m2(area)} outside its parent {parent}",
+            f"网格 {kid} 有 {m2(area)}超出了上级网格 {parent} 的范围，请修正边界",
             area_m2=round(float(area), 2),
             other_code=parent,
         )
@@ -240,7 +248,7 @@ def _overlaps(kids, geoms, checked, thresholds, report) -> None:
             report.error(
                 "overlap",
                 kids[i],
-                f"grids {kids[i]} and {kids[j]} overlap by {m2(area)}",
+                f"网格 {kids[i]} 和 {kids[j]} 重叠了 {m2(area)}，请修正边界",
                 area_m2=round(float(area), 2),
                 other_code=kids[j],
             )
@@ -253,6 +261,6 @@ def _gap(parent, parent_geom, kid_geoms, thresholds, report) -> None:
         report.warning(
             "gap",
             parent,
-            f"the children of {parent} leave {m2(area)} of it uncovered",
+            f"网格 {parent} 有 {m2(area)}不属于任何下级网格，请检查下级网格是否齐全",
             area_m2=round(float(area), 2),
         )

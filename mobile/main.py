@@ -43,6 +43,7 @@ from mobile.platform.gps import Fix, Gps, default_gps  # noqa: E402
 from mobile.screens import make_screen  # noqa: E402
 from mobile.screens.widgets import AppScreen, Notice, in_background  # noqa: E402
 from mobile.services.app import AppServices  # noqa: E402
+from mobile.services.errors import explain  # noqa: E402
 from mobile.services.photos import cjk_font_path  # noqa: E402
 from mobile.services.sync import SyncStatus  # noqa: E402
 
@@ -123,6 +124,11 @@ class GridOpsApp(App):
         if not self.needs_login:
             self.services.sync.start()
 
+    def open_settings(self, *args) -> bool:
+        """Kivy's settings panel (F1, or a phone's menu key) is for developers, in English: the inspectors'
+        app has none."""
+        return False
+
     def on_pause(self) -> bool:
         return True  # keep running in the background: the outbox and the track carry on
 
@@ -153,7 +159,7 @@ class GridOpsApp(App):
     def logout(self) -> None:
         """End the session (the server is told when it can be reached) and show the login screen."""
         in_background(
-            self.services.logout, lambda _: self.show("login"), lambda exc: self.notify(f"退出失败：{exc}")
+            self.services.logout, lambda _: self.show("login"), lambda exc: self.notify(explain(exc))
         )
 
     # -- screens --------------------------------------------------------------------------------------
@@ -196,7 +202,7 @@ class GridOpsApp(App):
         self.sync_changes += 1
         if status.state == "login" and not self.services.offline and self.current != "login":
             self.show("login")
-            self.notify("登录已失效，请重新登录")
+            self.notify(status.message)  # why the login ended, as the server said it
 
 
 def main(argv: list[str] | None = None) -> None:

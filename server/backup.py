@@ -219,9 +219,10 @@ def verify(directory: Path, progress: Progress | None = None) -> dict:
         if sums.get(MANIFEST) != _sha256(directory / MANIFEST):
             raise BackupError(f"{directory / MANIFEST} 与 {SUMS} 中的校验和不符：备份已损坏，请换一份备份")
         manifest = json.loads((directory / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError):
         raise BackupError(
-            f"{directory} 不是一份完整的 GridOps 备份（{exc}）：请检查目录或换一份备份"
+            f"{directory} 不是一份完整的 GridOps 备份（{SUMS} 或 {MANIFEST} 缺失或无法读取）："
+            "请检查目录或换一份备份"
         ) from None
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{directory} 的备份格式不是本程序能恢复的：请用生成它的 GridOps 版本恢复")

@@ -9,7 +9,7 @@ import typer
 
 from server.case.cli import cases_app
 from server.category.cli import categories_app
-from server.cli_common import console, fail, session
+from server.cli_common import console, fail, print_error, session
 from server.config import get_settings
 from server.database import app_role, database_url, embedded_cluster, owner_database_url
 from server.errors import DomainError
@@ -22,9 +22,9 @@ from server.stats.cli import stats_app
 from server.users.cli import users_app
 from server.worktime.cli import calendar_app
 
-app = typer.Typer(help="GridOps: grid-based city management.", no_args_is_help=True)
-db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster under ./var/pg.", no_args_is_help=True)
-demo_app = typer.Typer(help="The Jinan demo city.", no_args_is_help=True)
+app = typer.Typer(help="GridOps 网格化城市管理。", no_args_is_help=True)
+db_app = typer.Typer(help="内置的 PostgreSQL/PostGIS 数据库（位于 ./var/pg）。", no_args_is_help=True)
+demo_app = typer.Typer(help="济南示例城市。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(grids_app, name="grids")
 app.add_typer(users_app, name="users")
@@ -36,16 +36,16 @@ app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
 app.add_typer(review_app, name="review")
 app.add_typer(open311_app, name="open311")
-media_app = typer.Typer(help="The media store (the photos' files).", no_args_is_help=True)
+media_app = typer.Typer(help="照片文件的存储。", no_args_is_help=True)
 app.add_typer(media_app, name="media")
 
 
 @db_app.command("start")
 def db_start() -> None:
-    """Initialise (once) and start the embedded cluster, and create the database with its extensions."""
+    """初始化（仅第一次）并启动内置数据库，建好数据库及其扩展。"""
     settings = get_settings()
     if settings.database_url:
-        console.print("DATABASE_URL is set: the embedded cluster is not used.")
+        console.print("已设置 DATABASE_URL，使用其中的数据库，不启动内置数据库")
         return
     cluster = embedded_cluster(settings)
     try:
@@ -53,12 +53,16 @@ def db_start() -> None:
         cluster.ensure_database()
     except LocalDBError as exc:
         fail(str(exc))
-    console.print(f"embedded database running on 127.0.0.1:{cluster.port} and {cluster.sockdir}")
+    console.print(
+        f"内置数据库已启动：127.0.0.1:{cluster.port}，套接字目录 {cluster.sockdir}；"
+        "接着运行 gridops migrate 建立或升级数据库结构",
+        highlight=False,
+    )
 
 
 @db_app.command("stop")
 def db_stop() -> None:
-    """Stop the embedded cluster."""
+    """停止内置数据库。"""
     try:
         embedded_cluster(get_settings()).stop()
     except LocalDBError as exc:
@@ -67,26 +71,30 @@ def db_stop() -> None:
 
 @db_app.command("status")
 def db_status() -> None:
-    """Say whether the embedded cluster runs (exit 3 when it does not)."""
+    """说明内置数据库是否在运行（没有运行时退出码为 3）。"""
     settings = get_settings()
     if settings.database_url:
-        print("external database (DATABASE_URL)")
+        print("使用外部数据库（DATABASE_URL）")
         return
     cluster = embedded_cluster(settings)
     if cluster.running():
-        print(f"running on 127.0.0.1:{cluster.port}, data in {cluster.data}")
+        print(f"运行中：127.0.0.1:{cluster.port}，数据目录 {cluster.data}")
     else:
-        print("stopped" if cluster.initialised() else "not initialised")
+        print(
+            "已停止：用 gridops db start 启动"
+            if cluster.initialised()
+            else "尚未初始化：用 gridops db start 初始化并启动"
+        )
         raise typer.Exit(3)
 
 
 @db_app.command("url")
 def db_url(
     owner: bool = typer.Option(
-        False, "--owner", help="The URL of the role that owns the schema (migrations), not the application's."
+        False, "--owner", help="输出拥有数据库结构的角色（迁移使用）的连接地址，而不是应用的。"
     ),
 ) -> None:
-    """Print the database URL the application uses (or, with --owner, the migrations)."""
+    """输出应用使用的数据库连接地址（加 --owner 时输出迁移使用的）。"""
     try:
         print(owner_database_url() if owner else database_url())
     except RuntimeError as exc:
@@ -95,10 +103,10 @@ def db_url(
 
 @demo_app.command("load")
 def demo_load(
-    seed: int = typer.Option(370100, help="Seed of the generated streets, villages and units."),
+    seed: int = typer.Option(370100, help="生成街道、社区村和单元网格所用的随机种子。"),
 ) -> None:
-    """Load the Jinan demo city (grids, people, the starter taxonomy, cases in every state, this week's
-    patrols); running it again adds only today's patrols on a new day."""
+    """载入济南示例城市（网格、人员、起步分类、各种状态的案件、本周的巡查）；
+    再次运行时，只在新的一天补上当天的巡查。"""
     from server.demo import load_demo_city
 
     load_demo_city(seed=seed)
@@ -106,11 +114,11 @@ def demo_load(
 
 @app.command()
 def migrate(
-    revision: str = typer.Argument("head", help="Target revision ('base' is the empty schema)."),
-    down: bool = typer.Option(False, "--down", help="Downgrade to REVISION instead of upgrading."),
+    revision: str = typer.Argument("head", help="目标版本（head 为最新，base 为空结构）。"),
+    down: bool = typer.Option(False, "--down", help="降级到 REVISION，而不是升级。"),
 ) -> None:
-    """Bring the database schema up to REVISION (default: the newest), or down to it with --down, as the
-    role that owns the schema, granting the application's role what it may do."""
+    """以拥有数据库结构的角色，把数据库结构升级到 REVISION（默认最新），或加 --down 降级到它，
+    并授予应用的角色它能做的操作。"""
     from server import migrate as migrations
 
     step = migrations.downgrade if down else migrations.upgrade
@@ -118,24 +126,24 @@ def migrate(
         step(owner_database_url(), revision, app_role=app_role())
     except RuntimeError as exc:
         fail(str(exc))
-    console.print(f"database {'downgraded' if down else 'migrated'} to {revision}")
+    console.print(f"数据库结构已{'降级' if down else '升级'}到 {revision}", highlight=False)
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    reload: bool = typer.Option(False, help="Restart on code changes (development)."),
-    workers: int = typer.Option(1, min=1, help="Server processes: about one per core left to the app."),
+    host: str = typer.Option("127.0.0.1", help="监听的地址。"),
+    port: int = typer.Option(8000, help="监听的端口。"),
+    reload: bool = typer.Option(False, help="代码改动后自动重启（开发时用）。"),
+    workers: int = typer.Option(1, min=1, help="服务进程数：留给本程序的每个处理器核心约一个。"),
 ) -> None:
-    """Run the web server (API, command center, public pages)."""
+    """运行网页服务（接口、指挥中心、公众页面）。"""
     import uvicorn
 
     try:
         database_url()
     except RuntimeError as exc:
         fail(str(exc))
-    console.print(f"admin token for write routes: {get_settings().resolved_admin_token()}")
+    console.print(f"管理员令牌（用于写操作）：{get_settings().resolved_admin_token()}", highlight=False)
     uvicorn.run(
         "server.main:create_app",
         factory=True,
@@ -153,10 +161,10 @@ def serve(
 @media_app.command("sweep")
 def media_sweep(
     older_than: float = typer.Option(
-        None, "--older-than", help="Minutes: only older files go (default GRIDOPS_MEDIA_ORPHAN_MINUTES)."
+        None, "--older-than", help="分钟数：只删除比这更旧的文件（默认取 GRIDOPS_MEDIA_ORPHAN_MINUTES）。"
     ),
 ) -> None:
-    """Delete the stored files no photo names (left by failed uploads) once they are old enough."""
+    """删除没有照片记录的存储文件（上传失败时留下的），只删足够旧的。"""
     from server.grid.cli import progress_bar
     from server.photo.storage import get_storage
     from server.photo.sweep import sweep_media
@@ -185,10 +193,10 @@ def media_sweep(
 @app.command("backup")
 def backup_command(
     directory: Path = typer.Argument(
-        None, help="A new (or empty) directory; default: <var_dir>/backups/gridops-<time>."
+        None, help="一个新的（或空的）目录；默认为 var 目录下的 backups/gridops-日期-时间。"
     ),
 ) -> None:
-    """Back up the database (pg_dump) and the photos' files into DIRECTORY, with a manifest and checksums."""
+    """把数据库（用 pg_dump）和照片文件备份到 DIRECTORY，附清单和校验和。"""
     from server import backup
     from server.grid.cli import progress_bar
     from server.photo.storage import LocalStorage
@@ -206,7 +214,9 @@ def backup_command(
     counts = manifest["counts"]
     console.print(
         f"备份已写入 {directory}：{counts['cases']} 个案件、{counts['events']} 条记录、"
-        f"{counts['photos']} 张照片（{len(manifest['files']) - 1} 个文件）"
+        f"{counts['photos']} 张照片（{len(manifest['files']) - 1} 个文件）："
+        "请把这个目录另存到别的磁盘或机器上",
+        highlight=False,
     )
     if manifest["missing"]:
         fail(
@@ -217,11 +227,10 @@ def backup_command(
 
 @app.command("restore")
 def restore_command(
-    directory: Path = typer.Argument(..., help="A directory written by `gridops backup`."),
-    force: bool = typer.Option(False, "--force", help="Replace the data of a database that is not empty."),
+    directory: Path = typer.Argument(..., help="由 gridops backup 写出的备份目录。"),
+    force: bool = typer.Option(False, "--force", help="目标数据库不是空的时，也替换其中的数据。"),
 ) -> None:
-    """Restore a backup into the configured (empty) database and the media store, checking every file's
-    checksum first."""
+    """先核对每个文件的校验和，再把备份恢复到配置的（空）数据库和照片存储中。"""
     from server import backup
     from server.grid.cli import progress_bar
     from server.photo.storage import LocalStorage
@@ -255,7 +264,7 @@ def main() -> None:
     try:
         app()
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        print_error(exc.message)
         raise SystemExit(1) from None
 
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     # While the database or the media store is down, requests are answered 503 with this Retry-After.
     retry_after_seconds: int = 5
+    # A city's own wording of the messages people read (server/messages): a YAML file of code -> sentence.
+    messages_file: Path | None = None
     level_scheme: str = "city:6:4,district:6,street:9,village:12,unit:15"
 
     # Grid import thresholds (see docs: errors stop an import, warnings do not).
@@ -98,6 +100,7 @@ class Settings(BaseSettings):
     duplicate_radius_m: float = 50.0
     duplicate_hours: float = 72.0
     supervision_sweep_seconds: float = 60.0  # how often the server flags overdue cases (0: never)
+    extension_max_factor: float = Field(default=1.0, gt=0)  # an extension: at most this x handling limit
 
     # Photos: limits, the geotag check, and where content-addressed files are kept (<var_dir>/media).
     photo_max_bytes: int = 15 * 1024 * 1024

@@ -33,8 +33,8 @@ def _running_cluster(settings: Settings) -> Cluster:
     cluster = embedded_cluster(settings)
     if not cluster.running():
         raise RuntimeError(
-            "the embedded database is not running: start it with `gridops db start` "
-            "(or set DATABASE_URL to another PostgreSQL/PostGIS database)"
+            "内置数据库没有运行：请先运行 gridops db start 或 make run 启动它"
+            "（或把 DATABASE_URL 设为另一个 PostgreSQL/PostGIS 数据库的连接地址）"
         )
     return cluster
 

@@ -24,14 +24,15 @@ def load_demo_city(*, seed: int) -> None:
     result = import_records(records, report, dry_run=False)
     if not result.report.ok:
         print_report(result.report)
-        fail("the demo city does not pass the topology check")
+        fail("生成的演示城市没有通过拓扑检查，什么都没有写入：这是演示数据的缺陷，请把上面的报告交给开发人员")
     console.print(
-        f"demo grids: {len(result.created)} new, {len(result.new_versions)} new versions, "
-        f"{result.unchanged} unchanged"
+        f"演示网格：新增 {len(result.created)} 个，新版本 {len(result.new_versions)} 个，"
+        f"未变 {result.unchanged} 个",
+        highlight=False,
     )
     with session() as db:
         people_added = load_demo_people(db=db)
-        console.print(f"demo taxonomy: {load_starter(db=db).summary()}", highlight=False)
-        console.print(f"demo people: {people_added} new users")
-        console.print(f"demo cases: {load_demo_cases(db=db)} new")
-        console.print(f"demo patrols: {load_demo_patrols(db=db)} new shifts")
+        console.print(f"演示分类：{load_starter(db=db).summary()}", highlight=False)
+        console.print(f"演示人员：新增 {people_added} 个用户", highlight=False)
+        console.print(f"演示案件：新增 {load_demo_cases(db=db)} 件", highlight=False)
+        console.print(f"演示巡查：新增 {load_demo_patrols(db=db)} 个班次", highlight=False)

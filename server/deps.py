@@ -38,17 +38,17 @@ def bounding_box(
     try:
         west, south, east, north = (float(v) for v in bbox.split(","))
     except ValueError:
-        raise Invalid("地图范围应为四个数字：西,南,东,北（经纬度），如 117.0,36.6,117.1,36.7") from None
+        raise Invalid("request.bbox_format") from None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise Invalid("地图范围中的经纬度应为有限的数字，请检查后重试")
+        raise Invalid("request.bbox_not_finite")
     if not (-180 <= west <= 180 and -180 <= east <= 180):
-        raise Invalid("地图范围的经度应在 -180 到 180 之间，请检查后重试")
+        raise Invalid("request.bbox_lon_range")
     if not (-90 <= south <= 90 and -90 <= north <= 90):
-        raise Invalid("地图范围的纬度应在 -90 到 90 之间，请检查后重试")
+        raise Invalid("request.bbox_lat_range")
     if west >= east:
-        raise Invalid("地图范围的西边应小于东边：请按 西,南,东,北 的顺序填写")
+        raise Invalid("request.bbox_west_east")
     if south >= north:
-        raise Invalid("地图范围的南边应小于北边：请按 西,南,东,北 的顺序填写")
+        raise Invalid("request.bbox_south_north")
     return west, south, east, north
 
 

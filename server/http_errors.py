@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import errno
 import math
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, params
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
+from server import messages
 from server.config import get_settings
 from server.errors import DomainError
 
@@ -33,103 +34,72 @@ class ErrorItem(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """The body of every error answer; a domain error may add its own fields (e.g. ``retry_after``)."""
+    """The body of every error answer."""
 
-    model_config = ConfigDict(extra="allow", title="Error")
+    model_config = ConfigDict(title="Error")
 
     detail: str = Field(description="What went wrong and what to do next, in Chinese, for people")
+    code: str = Field(description="The kind of refusal, stable, for programs (e.g. case.photo_required)")
+    params: dict[str, Any] = Field(default_factory=dict, description="The refusal's parameters")
     errors: list[ErrorItem] | None = Field(default=None, description="Each refused field of the request")
+    retry_after: int | None = Field(default=None, description="Seconds to wait before sending again")
 
 
 def error_response(
     status: int,
-    detail: str,
+    code: str,
     *,
+    params: dict[str, Any] | None = None,
+    detail: str | None = None,
     errors: list[ErrorItem] | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    retry_after: int | None = None,
 ) -> JSONResponse:
-    """An error answer in the one shape."""
-    body = ErrorOut(detail=detail, errors=errors, **extra).model_dump(mode="json", exclude_none=True)
+    """An error answer in the one shape; ``detail`` defaults to the catalogue's sentence of ``code``."""
+    params = params or {}
+    if retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
+    body = ErrorOut(
+        detail=detail if detail is not None else messages.text(code, **params),
+        code=code,
+        params=jsonable_encoder(params),
+        errors=errors,
+        retry_after=retry_after,
+    ).model_dump(mode="json", exclude_none=True)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 # -- validation messages ------------------------------------------------------------------------------
 
-_SECTIONS = {"body": "", "form": "", "query": "查询参数", "path": "地址中的", "header": "请求头"}
-
-# Pydantic's error types as Chinese sentences ({field} is the field; other names come from the error's
-# context: limits, never the value sent).
-_MESSAGES = {
-    "missing": "缺少{field}，请填写后重试",
-    "string_too_long": "{field}太长：最多 {max_length} 个字符，请删减",
-    "string_too_short": "{field}太短：至少 {min_length} 个字符，请补全",
-    "too_long": "{field}的条目太多：最多 {max_length} 项，请减少",
-    "too_short": "{field}的条目太少：至少 {min_length} 项，请补全",
-    "string_pattern_mismatch": "{field}的格式不对，请按说明填写",
-    "string_type": "{field}应为文字",
-    "int_parsing": "{field}应为整数",
-    "int_type": "{field}应为整数",
-    "int_from_float": "{field}应为整数，不能带小数",
-    "float_parsing": "{field}应为数字",
-    "float_type": "{field}应为数字",
-    "decimal_parsing": "{field}应为数字",
-    "finite_number": "{field}应为有限的数字",
-    "greater_than": "{field}超出范围：应大于 {gt}",
-    "greater_than_equal": "{field}超出范围：应不小于 {ge}",
-    "less_than": "{field}超出范围：应小于 {lt}",
-    "less_than_equal": "{field}超出范围：应不大于 {le}",
-    "multiple_of": "{field}应为 {multiple_of} 的倍数",
-    "bool_parsing": "{field}应为是或否（true 或 false）",
-    "bool_type": "{field}应为是或否（true 或 false）",
-    "enum": "{field}不是可选的值，请从说明列出的选项中选择",
-    "literal_error": "{field}不是可选的值，请从说明列出的选项中选择",
-    "date_parsing": "{field}应为日期，如 2026-12-04",
-    "date_from_datetime_parsing": "{field}应为日期，如 2026-12-04",
-    "date_type": "{field}应为日期，如 2026-12-04",
-    "datetime_parsing": "{field}应为带时区的时间，如 2026-12-04T09:30:00+08:00",
-    "datetime_from_date_parsing": "{field}应为带时区的时间，如 2026-12-04T09:30:00+08:00",
-    "datetime_type": "{field}应为带时区的时间，如 2026-12-04T09:30:00+08:00",
-    "timezone_aware": "{field}应带时区，如 2026-12-04T09:30:00+08:00",
-    "uuid_parsing": "{field}应为 UUID，如 0f8fad5b-d9cb-469f-a165-70867728950e",
-    "uuid_type": "{field}应为 UUID，如 0f8fad5b-d9cb-469f-a165-70867728950e",
-    "dict_type": "{field}应为对象（键和值）",
-    "model_type": "{field}应为对象（键和值）",
-    "model_attributes_type": "{field}应为对象（键和值）",
-    "list_type": "{field}应为列表",
-    "set_type": "{field}应为列表",
-    "tuple_type": "{field}应为列表",
-    "json_invalid": "请求内容不是有效的 JSON，请检查格式后重试",
-    "json_type": "{field}应为 JSON 文字",
-    "extra_forbidden": "{field}不是可以提交的字段，请删去",
-    "url_parsing": "{field}应为网址",
-    "url_type": "{field}应为网址",
-    "upload_file_type": "{field}应为上传的文件",
-    "bytes_too_long": "{field}太大，请减小后重试",
-    # The refusals below are this module's own (``refuse_unstorable``).
-    "text_nul": "{field}含有不允许的空字符，请删去后重试",
-    "text_surrogate": "{field}含有无效的字符编码，请重新输入",
-    "number_not_finite": "{field}应为有限的数字，请检查后重试",
-}
-_DEFAULT_MESSAGE = "{field}的值不对，请按说明填写"
-
 
 def _field(loc: tuple | list) -> str:
-    """``loc`` for people: the field's dotted name, or the section when the error is about all of it."""
-    parts = [str(p) for p in loc]
-    section = _SECTIONS.get(parts[0], "") if parts else ""
-    if parts and parts[0] in _SECTIONS:
-        parts = parts[1:]
-    return f"{section}「{'.'.join(parts)}」" if parts else "请求内容"
+    """Where a refused value is, in words: the field's label (``labels.yaml``), after the item's number
+    when it is one of a list; the request's whole content when the error is about all of it."""
+    names = [p for p in loc[1:] if isinstance(p, str)] if loc else []
+    indexes = [p for p in loc[1:] if isinstance(p, int)] if loc else []
+    if not names:
+        where = "请求内容"
+    else:
+        where = messages.field_label(names[-1]) or messages.text("validation.unnamed_field")
+    return messages.text("validation.item_of_list", n=indexes[-1] + 1, field=where) if indexes else where
 
 
 def _message(error: dict) -> str:
-    template = _MESSAGES.get(error.get("type", ""), _DEFAULT_MESSAGE)
-    context = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int | float | str)}
+    """Pydantic's error as a sentence of the catalogue (``validation.<type>``): the field in words and the
+    limits from the error's context, never the value sent."""
+    code = f"validation.{error.get('type', '')}"
+    if code not in messages.catalogue():
+        code = "validation.default"
+    context = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v  # 90, not 90.0
+        for k, v in (error.get("ctx") or {}).items()
+        if isinstance(v, int | float | str)
+    }
+    field = _field(error.get("loc", ()))
     try:
-        return template.format(field=_field(error.get("loc", ())), **context)
+        return messages.text(code, **{**context, "field": field})
     except (KeyError, IndexError, ValueError):
-        return _DEFAULT_MESSAGE.format(field=_field(error.get("loc", ())))
+        return messages.text("validation.default", field=field)
 
 
 def validation_items(errors: list[dict]) -> list[ErrorItem]:
@@ -145,9 +115,8 @@ def validation_items(errors: list[dict]) -> list[ErrorItem]:
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     items = validation_items(list(exc.errors()))
-    return error_response(
-        422, "；".join(i.msg for i in items) or "请求不符合要求，请检查后重试", errors=items
-    )
+    detail = "；".join(dict.fromkeys(i.msg for i in items)) or messages.text("validation.request")
+    return error_response(422, "validation.request", detail=detail, errors=items)
 
 
 # -- text PostgreSQL cannot store, numbers JSON does not have ---------------------------------------------
@@ -214,32 +183,39 @@ async def refuse_unstorable(request: Request) -> None:
 
 # -- domain and HTTP errors ---------------------------------------------------------------------------------
 
-# Starlette's and FastAPI's own English details, for people.
+# Starlette's and FastAPI's own refusals, by status.
 _STOCK = {
-    "Not Found": "没有这个地址，请检查后重试",
-    "Method Not Allowed": "这个地址不接受这种请求方法",
-    "There was an error parsing the body": "请求内容无法解析，请检查格式后重试",
-    "Request Entity Too Large": "请求内容太大，请减小后重试",
-    "Unsupported Media Type": "不支持这种内容类型，请按说明提交",
+    400: "http.bad_request",
+    404: "http.not_found",
+    405: "http.method_not_allowed",
+    413: "http.too_large",
+    415: "http.unsupported_media",
 }
 
 
 def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
-    details = dict(exc.details)
-    if "errors" in details:  # a domain error listing its problems as text
-        details["errors"] = [ErrorItem(loc=[], msg=str(e), type="invalid") for e in details["errors"]]
-    headers = {"Retry-After": str(details["retry_after"])} if "retry_after" in details else None
-    return error_response(exc.status, exc.message, headers=headers, **details)
+    params = dict(exc.params)
+    errors = params.pop("errors", None)  # a domain error listing its problems as sentences
+    items = [ErrorItem(loc=[], msg=str(e), type="invalid") for e in errors] if errors is not None else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(
+        exc.status,
+        exc.code,
+        params=params,
+        detail=exc.message,
+        errors=items,
+        headers=headers,
+        retry_after=params.pop("retry_after", None),
+    )
 
 
 def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return error_response(exc.status_code, _STOCK.get(detail, detail), headers=exc.headers)
+    return error_response(exc.status_code, _STOCK.get(exc.status_code, "http.refused"), headers=exc.headers)
 
 
 def _server_error(request: Request, exc: Exception) -> JSONResponse:
     """A fault of ours (logged by the server with its traceback): the answer still has the one shape."""
-    return error_response(500, "服务器内部出错，本次请求可能没有完成，请稍后重试；一再出现请联系管理员")
+    return error_response(500, "http.server_error")
 
 
 # -- outages ---------------------------------------------------------------------------------------------
@@ -249,21 +225,20 @@ def _server_error(request: Request, exc: Exception) -> JSONResponse:
 STORAGE_DOWN = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def _unavailable(message: str) -> JSONResponse:
-    seconds = get_settings().retry_after_seconds
-    return error_response(503, message, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+def _unavailable(code: str) -> JSONResponse:
+    return error_response(503, code, retry_after=get_settings().retry_after_seconds)
 
 
 def _database_down(request: Request, exc: Exception) -> JSONResponse:
     """The database cannot be reached (stopped, restarting, refusing connections, the pool exhausted),
     or dropped this transaction (a serialisation failure or deadlock): nothing was stored; send again."""
-    return _unavailable("数据库暂时无法使用，本次请求没有保存，请稍后重试")
+    return _unavailable("http.database_down")
 
 
 def _storage_down(request: Request, exc: OSError) -> JSONResponse:
     if exc.errno not in STORAGE_DOWN:
         raise exc
-    return _unavailable("照片存储暂时无法写入，本次请求没有保存，请稍后重试")
+    return _unavailable("http.storage_down")
 
 
 # -- the OpenAPI -----------------------------------------------------------------------------------------

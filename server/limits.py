@@ -96,8 +96,4 @@ class BodyLimit:
 
 def _too_large(limit: int):
     size = f"{limit / 2**20:.1f}".removesuffix(".0") + " MB"
-    return error_response(
-        413,
-        f"提交的内容超过 {size} 的上限：请减少内容（或照片）后重新提交",
-        headers={"Connection": "close"},
-    )
+    return error_response(413, "http.body_too_large", params={"size": size}, headers={"Connection": "close"})

@@ -33,9 +33,9 @@ OWNER_ROLE = "gridops_owner"  # owns the databases and schema, runs the migratio
 SUPERUSER = "postgres"
 EXTENSIONS = ("postgis", "ltree")
 INSTALL_HINT = (
-    "install PostgreSQL and PostGIS: `sudo apt-get install postgresql postgresql-15-postgis-3` "
-    "(use the postgis package matching your PostgreSQL version), or run `make run`, "
-    "or set DATABASE_URL to an existing PostgreSQL/PostGIS database"
+    "请安装 PostgreSQL 和 PostGIS：sudo apt-get install postgresql postgresql-15-postgis-3"
+    "（PostGIS 包要与 PostgreSQL 的版本一致），或运行 make run，"
+    "或把 DATABASE_URL 设为一个已有的 PostgreSQL/PostGIS 数据库"
 )
 
 
@@ -56,10 +56,10 @@ def find_bindir() -> Path:
         if (bindir / "initdb").exists():
             candidates.append((0, bindir))
     if not candidates:
-        raise LocalDBError(f"PostgreSQL server binaries (initdb, pg_ctl) were not found: {INSTALL_HINT}")
+        raise LocalDBError(f"没有找到 PostgreSQL 的服务端程序（initdb、pg_ctl）：{INSTALL_HINT}")
     with_postgis = [c for c in candidates if _sharedir(c[1]).joinpath("extension/postgis.control").exists()]
     if not with_postgis:
-        raise LocalDBError(f"PostgreSQL is installed but PostGIS is not: {INSTALL_HINT}")
+        raise LocalDBError(f"已安装 PostgreSQL，但没有安装 PostGIS：{INSTALL_HINT}")
     return max(with_postgis)[1]
 
 
@@ -120,7 +120,10 @@ class Cluster:
         cmd = self._as_owner([str(bindir / args[0]), *args[1:]])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if check and proc.returncode != 0:
-            raise LocalDBError(f"{args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+            raise LocalDBError(
+                f"{args[0]} 运行失败：{proc.stderr.strip() or proc.stdout.strip()}\n"
+                f"请按上面的提示处理后重试（数据库的日志在 {self.logfile}）"
+            )
         return proc
 
     def _check_reachable(self) -> None:
@@ -130,18 +133,16 @@ class Cluster:
         try:
             pwd.getpwnam(SUPERUSER)
         except KeyError as exc:
-            raise LocalDBError(
-                f"there is no '{SUPERUSER}' system user to run PostgreSQL: {INSTALL_HINT}"
-            ) from exc
+            raise LocalDBError(f"系统里没有运行 PostgreSQL 的用户 {SUPERUSER}：{INSTALL_HINT}") from exc
         for parent in reversed(self.root.resolve().parents):
             if not parent.exists():
                 break
             probe = subprocess.run(["runuser", "-u", SUPERUSER, "--", "test", "-x", str(parent)])
             if probe.returncode != 0:
                 raise LocalDBError(
-                    f"the postgres user cannot enter {parent} (mode {parent.stat().st_mode & 0o777:o}), "
-                    f"so it cannot run a cluster in {self.root}: put the project (or GRIDOPS_VAR_DIR) in a "
-                    "directory every user can traverse, or set DATABASE_URL"
+                    f"postgres 用户进不了目录 {parent}（权限 {parent.stat().st_mode & 0o777:o}），"
+                    f"无法在 {self.root} 运行数据库：请把项目（或 GRIDOPS_VAR_DIR）"
+                    "放在所有用户都能进入的目录下，或设置 DATABASE_URL"
                 )
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class Cluster:
         missing; return the application's URL. Whatever the application role owns in an existing database
         (one made before the two roles) is handed to the owner role."""
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-            raise LocalDBError(f"invalid database name {name!r}")
+            raise LocalDBError(f"数据库名 {name} 不可用：只能用小写字母、数字和下划线，且不以数字开头")
         conn = self.connect()
         try:
             with conn.cursor() as cur:

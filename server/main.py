@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from server import messages
 from server.api import api_router
 from server.case.supervision import Periodic, flag_overdue
 from server.config import get_settings
@@ -38,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    messages.catalogue()  # a city's malformed rewording stops the start, not a request later
     app = FastAPI(
         lifespan=lifespan,
         title="GridOps",

@@ -11,6 +11,9 @@ from mobile.platform import on_android
 SERVICE_CLASS = (
     "org.gridops.gridops.ServicePatrol"  # python-for-android: <package.domain>.<name>.Service<Name>
 )
+# The service's notification (python-for-android's default says the service's name, "Patrol").
+NOTIFICATION_TITLE = "城管通正在记录巡查轨迹"
+NOTIFICATION_TEXT = "下班时请在首页点“下班打卡”，记录随即停止"
 
 
 def start_patrol_service(data_dir: Path) -> bool:
@@ -20,7 +23,8 @@ def start_patrol_service(data_dir: Path) -> bool:
     from jnius import autoclass
 
     activity = autoclass("org.kivy.android.PythonActivity").mActivity
-    autoclass(SERVICE_CLASS).start(activity, str(data_dir))
+    small_icon = ""  # the app's own
+    autoclass(SERVICE_CLASS).start(activity, small_icon, NOTIFICATION_TITLE, NOTIFICATION_TEXT, str(data_dir))
     return True
 
 

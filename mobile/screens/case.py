@@ -8,6 +8,7 @@ from kivy.factory import Factory
 from kivy.properties import StringProperty
 
 from mobile.screens.widgets import ACTION_LABELS, LIGHTS, STATE_LABELS, AppScreen, in_background, local_time
+from mobile.services.errors import explain
 
 
 class CaseScreen(AppScreen):
@@ -28,7 +29,7 @@ class CaseScreen(AppScreen):
 
         def failed(exc: Exception) -> None:
             if code == self.code:
-                self.status = f"读取失败：{exc}"
+                self.status = explain(exc)
 
         in_background(lambda: sync.case_detail(code), done, failed)
 
@@ -47,10 +48,10 @@ class CaseScreen(AppScreen):
         self.status = "" if timeline is not None else "时间线需联网读取。"
         box = self.ids.timeline
         for event in timeline or []:
-            state = STATE_LABELS.get(event["state_after"], event["state_after"])
+            state = STATE_LABELS.get(event["state_after"], "其他状态")  # a state newer than the app
             note = f"\n{event['note']}" if event.get("note") else ""
             photos = f"　照片 {len(event['photo_ids'])} 张" if event.get("photo_ids") else ""
-            action = ACTION_LABELS.get(event["action"], event["action"])
+            action = ACTION_LABELS.get(event["action"], "其他办理")
             text = f"[b]{local_time(event['at'])}[/b]　{action}　→ {state}\n"
             box.add_widget(
                 Factory.EventRow(text=f"{text}[color=666666]{event['actor']}[/color]{photos}{note}")

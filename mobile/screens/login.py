@@ -7,7 +7,7 @@ from __future__ import annotations
 from kivy.properties import BooleanProperty, StringProperty
 
 from mobile.screens.widgets import AppScreen, in_background
-from mobile.services.app import LoginFailed
+from mobile.services.errors import explain
 
 
 class LoginScreen(AppScreen):
@@ -36,4 +36,4 @@ class LoginScreen(AppScreen):
 
     def _failed(self, exc: Exception) -> None:
         self.busy = False
-        self.error = str(exc) if isinstance(exc, LoginFailed) else f"登录出错：{exc}"
+        self.error = explain(exc)

@@ -20,6 +20,7 @@ from mobile.screens.widgets import (
     in_background,
     local_time,
 )
+from mobile.services.errors import explain
 from mobile.services.outbox import OutboxError
 
 REPLY_RESULTS = {"verification": ("confirmed", "not_found"), "check": ("pass", "rework")}
@@ -97,7 +98,7 @@ class TaskScreen(AppScreen):
         app = self.app
         task = next((t for t in app.services.cache.tasks(active_only=False) if t["code"] == self.code), None)
         if task is None:
-            app.notify(f"任务 {self.code} 已不在本机。")
+            app.notify(f"任务 {self.code} 已不在本机，可能已经办完：请回到任务列表。")
             return
         self.task = task
         self.title = f"{TASK_KINDS.get(task['kind'], '')}任务 {task['code']}"
@@ -162,7 +163,7 @@ class TaskScreen(AppScreen):
 
         def failed(exc: Exception) -> None:
             if self.code == code:
-                self.ids.case_photos_note.text = f"照片暂时无法加载：{exc}"
+                self.ids.case_photos_note.text = f"照片没有加载出来。{explain(exc)}"
 
         if photos:
             in_background(fetch, done, failed)
@@ -174,7 +175,7 @@ class TaskScreen(AppScreen):
         elif photos.busy:
             self.blocked = "照片处理中…"
         elif self.result == "pass" and not photos.paths:
-            self.blocked = "核查通过需要至少一张现场照片。"
+            self.blocked = "核查通过需要至少一张现场照片：请先拍照。"
         else:
             self.blocked = ""
 

@@ -22,6 +22,7 @@ from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import Screen
 
 from mobile.platform import on_android
+from mobile.services.errors import explain
 from mobile.services.outbox import MAX_PHOTOS
 from mobile.services.photos import SHANGHAI, prepare_photo
 
@@ -231,7 +232,7 @@ class PhotoStrip(BoxLayout):
     def _taken(self, path: Path | None) -> None:
         if path is None:
             self.busy -= 1
-            self.app.notify("没有拍到照片")
+            self.app.notify("没有拍到照片：请再拍一次。")
             return
         self._prepare(path, camera_file=True)
 
@@ -267,7 +268,10 @@ class PhotoStrip(BoxLayout):
 
         def failed(exc: Exception) -> None:
             self.busy -= 1
-            app.notify(f"照片无法使用：{exc}")
+            if isinstance(exc, ValueError):  # not an image, or one that cannot be read
+                app.notify("这个文件不是能用的照片：请换一张，或重新拍照。")
+            else:
+                app.notify(explain(exc))
 
         in_background(prepare, done, failed)
 

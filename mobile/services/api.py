@@ -4,11 +4,15 @@ Every answer the app acts on must be JSON from the GridOps server. A hotel or st
 login page (HTTP 200, HTML) or redirects elsewhere: that is :class:`NotOurServer`, treated like no network,
 never as a delivery.
 
-Errors a person sees:
-- :class:`Offline`: no answer (no network, server down, a timeout, a Wi-Fi login page, a 502/503/504) after
-  the retries. The work stays queued.
-- :class:`LoginRequired`: the device's login ended (expired, revoked or a changed password).
-- :class:`ApiError`: the server refused the request (4xx), with its message.
+Errors a person sees (each an :class:`~mobile.services.errors.AppError` whose text is a Chinese sentence):
+- :class:`Offline`: no answer (no network, server down, a timeout, a Wi-Fi login page, a 502/503/504, or
+  too many requests) after the retries. The work stays queued, and the app's own sentence says so (for a
+  429, the server's explanation).
+- :class:`LoginRequired`: the device's login ended (expired, revoked or a changed password): the server's
+  explanation when it gave one.
+- :class:`ApiError`: the server refused the request (4xx): the answer's ``detail`` as it is, Chinese from
+  the server's catalogue, and its ``code`` for the app's decisions (never the words); a fault of the
+  server (5xx) has the app's own sentence.
 """
 
 from __future__ import annotations
@@ -22,13 +26,35 @@ from urllib.parse import urljoin
 
 import requests
 
+from mobile.services.errors import AppError
 from mobile.services.store import Store
 
 RETRY_STATUS = {429, 502, 503, 504}
 REFRESH_MARGIN = timedelta(seconds=60)
 
+# The app's own sentences, for when the server could not say anything itself.
+NO_CONNECTION = (
+    "连不上服务器：手机可能没有网络，或服务器暂时无法访问。没发出的上报和回复都保存在手机上，"
+    "有网络时会自动发送；请检查网络，或稍后再试。"
+)
+TIMEOUT = (
+    "服务器迟迟没有应答：网络太慢或服务器太忙。没发出的上报和回复都保存在手机上，稍后会自动重发；"
+    "请到信号好的地方，或稍后再试。"
+)
+BUSY = "服务器暂时忙不过来或正在维护。没发出的上报和回复都保存在手机上，稍后会自动重发；请稍后再试。"
+PORTAL = (
+    "网络有应答，但不是城管通服务器，可能是 Wi-Fi 登录页面：请先用浏览器登录这个 Wi-Fi，或改用手机流量。"
+    "没发出的上报和回复都保存在手机上，联网后会自动发送。"
+)
+GARBLED = (
+    "服务器的应答不完整或已损坏。没发出的上报和回复都保存在手机上，稍后会自动重发；一再出现请联系管理员。"
+)
+SERVER_FAULT = "服务器出错，这次操作没有完成，手机上保存的内容不会丢失：请稍后再试；一再出现请联系管理员。"
+REFUSED = "服务器没有接受这次请求：请检查后再试；一再出现请联系管理员。"
+LOGIN_ENDED = "登录已失效，请重新登录。"
 
-class Offline(Exception):
+
+class Offline(AppError):
     """The server could not be reached (the message says why)."""
 
 
@@ -36,31 +62,44 @@ class NotOurServer(Offline):
     """Something answered that is not the GridOps server (a Wi-Fi login page, a proxy's error page)."""
 
 
-class LoginRequired(Exception):
+class LoginRequired(AppError):
     """The device must log in again."""
 
 
-class ApiError(Exception):
-    """The server refused the request: ``status`` and the server's ``message``."""
+class ApiError(AppError):
+    """The server refused the request: ``status``, the ``message`` a person reads, and the answer's
+    ``code`` and ``params`` (e.g. ``auth.session_ended``), which the app may act on."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "", params: dict | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+        self.params = params or {}
 
 
-def _message(response: requests.Response) -> str:
-    """The server's explanation in an error answer (FastAPI's ``detail``, a string or a list of errors)."""
+def _body(response: requests.Response) -> dict:
+    """An error answer's JSON body (``{detail, code, params, ...}``), or {} when it has none."""
     try:
-        detail = response.json().get("detail", response.reason)
+        body = response.json()
     except ValueError:
-        return f"HTTP {response.status_code} {response.reason}"
-    if isinstance(detail, list):  # request validation: [{loc, msg}, ...]
-        return "; ".join(
-            f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg', '')}".lstrip(": ")
-            for d in detail
-        )
-    return str(detail)
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(body: dict) -> str | None:
+    """The server's sentence for a person in an error answer, when there is one."""
+    detail = body.get("detail")
+    return detail if isinstance(detail, str) and detail.strip() else None
+
+
+def refusal(response: requests.Response) -> ApiError:
+    """The error of an error answer: the server's ``detail`` as it is (Chinese, from its catalogue), or
+    the app's own sentence for a fault of the server (5xx) or an answer without one."""
+    body = _body(response)
+    status = response.status_code
+    message = SERVER_FAULT if status >= 500 else _detail(body) or REFUSED
+    return ApiError(status, message, str(body.get("code") or ""), body.get("params") or {})
 
 
 class Api:
@@ -149,7 +188,9 @@ class Api:
             except ApiError as exc:
                 if exc.status in (400, 401, 403, 422):
                     self.store.set("auth", None)
-                    raise LoginRequired(f"登录已失效（{exc.message}），请重新登录。") from exc
+                    # The server's sentence says why (revoked, expired...) and to log in again.
+                    why = exc.message if exc.code.startswith("auth.") else LOGIN_ENDED
+                    raise LoginRequired(why) from exc
                 raise
             self._keep(answer)
 
@@ -211,10 +252,12 @@ class Api:
                     **kwargs,
                 )
             except requests.RequestException as exc:
-                problem: Offline = Offline(f"连不上服务器 {self.base_url}（{type(exc).__name__}）。")
+                problem: Offline = Offline(TIMEOUT if isinstance(exc, requests.Timeout) else NO_CONNECTION)
             else:
                 if response.status_code in RETRY_STATUS:
-                    problem = Offline(f"服务器忙或暂不可用（HTTP {response.status_code}）。")
+                    # Busy: the app's sentence; the server's answer to too many requests says how long.
+                    said = _detail(_body(response)) if response.status_code < 500 else None
+                    problem = Offline(said or BUSY)
                     wait = _retry_after(response)
                 else:
                     return self._answer(response, image)
@@ -229,16 +272,13 @@ class Api:
         if image and response.status_code == 200 and kind.startswith("image/"):
             return response.content
         if 300 <= response.status_code < 400 or kind != "application/json" or (image and response.ok):
-            raise NotOurServer(
-                f"网络有应答，但不是 GridOps 服务器（HTTP {response.status_code}，{kind or '无内容类型'}）："
-                "可能是 Wi-Fi 登录页面，请先用浏览器登录网络。"
-            )
+            raise NotOurServer(PORTAL)
         if response.status_code >= 400:
-            raise ApiError(response.status_code, _message(response))
+            raise refusal(response)
         try:
             return response.json()
         except ValueError as exc:
-            raise NotOurServer("服务器的应答不完整或已损坏。") from exc
+            raise NotOurServer(GARBLED) from exc
 
     def download(self, path: str) -> bytes:
         """The bytes of a photo (an authorized GET answered with an image, retried like the others)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mobile.services.api import Api, ApiError, Offline
 from mobile.services.cache import Cache
+from mobile.services.errors import AppError
 from mobile.services.outbox import Outbox
 from mobile.services.patrol import Patrol
 from mobile.services.store import Store
@@ -21,7 +22,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 PBKDF2_ROUNDS = 200_000
 
 
-class LoginFailed(Exception):
+class LoginFailed(AppError):
     """The login was refused (the message says why)."""
 
 
@@ -90,9 +91,11 @@ class AppServices:
     def _login_offline(self, server_url: str, login: str, password: str, problem: Offline) -> dict:
         saved = self.store.get("offline_login")
         if not saved or saved["server"] != server_url or saved["login"] != login:
-            raise LoginFailed(f"{problem} 这部手机第一次登录需要联网。") from problem
+            raise LoginFailed(
+                f"{problem}这部手机第一次登录（或换账号、换服务器后）需要联网：请联网后再登录。"
+            ) from problem
         if not hmac.compare_digest(saved["verifier"], _verifier(password, bytes.fromhex(saved["salt"]))):
-            raise LoginFailed("密码错误（没有网络，已在手机上核对）。") from problem
+            raise LoginFailed("密码不对（没有网络，已在手机上核对）：请重新输入。") from problem
         self.offline = True
         return saved["user"]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mobile.services.errors import AppError
 from mobile.services.photos import write_atomically
 from mobile.services.store import Store
 
@@ -26,7 +27,7 @@ MAX_PHOTOS = 3
 REPLY_ACTIONS = {"reply_verification": "verification", "reply_check": "check"}
 
 
-class OutboxError(ValueError):
+class OutboxError(AppError, ValueError):
     """An item that cannot be added, retried or deleted (the message says why)."""
 
 
@@ -100,7 +101,7 @@ class Outbox:
     ) -> OutboxItem:
         """Queue an inspector's report (one to three photos; the position in WGS 84)."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
-            raise OutboxError(f"一条上报需要 1 到 {MAX_PHOTOS} 张照片。")
+            raise OutboxError(f"一条上报需要 1 到 {MAX_PHOTOS} 张照片：请补拍，或删去多余的照片。")
         payload = {
             "category": category,
             "lon": lon,
@@ -129,9 +130,9 @@ class Outbox:
     ) -> OutboxItem:
         """Queue a reply to a verification (confirmed | not_found) or check (pass | rework) task."""
         if action not in REPLY_ACTIONS:
-            raise OutboxError(f"A task reply is one of {', '.join(REPLY_ACTIONS)}.")
+            raise OutboxError("只能回复核实任务或核查任务：请从任务列表打开任务再回复。")
         if len(photos) > MAX_PHOTOS:
-            raise OutboxError(f"一条回复最多 {MAX_PHOTOS} 张照片。")
+            raise OutboxError(f"一条回复最多 {MAX_PHOTOS} 张照片：请删去多余的照片。")
         payload = {
             "action": action,
             "result": result,
@@ -161,7 +162,7 @@ class Outbox:
     def get(self, item_id: int) -> OutboxItem:
         items = self._load("WHERE id = ?", (item_id,))
         if not items:
-            raise OutboxError("这条记录已不在发件箱中。")
+            raise OutboxError("这条记录已不在发件箱中，可能已经删除：请重新打开发件箱。")
         return items[0]
 
     def items(self, *states: str) -> list[OutboxItem]:
@@ -219,14 +220,14 @@ class Outbox:
                 (item_id,),
             ).rowcount
         if not changed:
-            raise OutboxError("只有发送失败的记录可以重发。")
+            raise OutboxError("只有发送失败的记录可以重发；其他记录有网络时会自动发送。")
         return self.get(item_id)
 
     def delete(self, item_id: int) -> None:
         """Delete an item that was not sent yet (queued or failed), with its photos."""
         item = self.get(item_id)
         if item.state in ("sending", "sent") or (item.kind == "report" and item.case_code):
-            raise OutboxError("这条上报已送达服务器，不能再删除。")
+            raise OutboxError("这条上报已送达服务器，不能再删除：可以点“详情”查看案件的办理经过。")
         with self.store.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
         for photo in item.photos:

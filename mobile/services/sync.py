@@ -29,6 +29,7 @@ from mobile.services.patrol import Patrol
 log = logging.getLogger(__name__)
 CASE_CODE = re.compile(r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$")
 POINT_BATCH = 500
+PHOTO_GONE = "手机上找不到这条记录的照片（可能已被清理）：请删除这条记录，重新拍照。"
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ class Sync:
             except ApiError as exc:
                 self.outbox.finish(item.id, error=exc.message)
                 run.failed.append(item.client_uuid)
-            except FileNotFoundError as exc:
-                self.outbox.finish(item.id, error=f"手机上找不到这条记录的照片：{exc.filename}")
+            except FileNotFoundError:
+                self.outbox.finish(item.id, error=PHOTO_GONE)
                 run.failed.append(item.client_uuid)
             else:
                 self.outbox.finish(item.id)
@@ -140,7 +141,9 @@ class Sync:
                 answer = {}
             code = str(answer.get("code", ""))
             if answer.get("client_uuid") != item.client_uuid or not CASE_CODE.match(code):
-                raise NotOurServer("应答中没有这条上报的案件编号：稍后会重新发送。")
+                raise NotOurServer(
+                    "服务器的应答中没有这条上报的案件编号：上报仍保存在手机上，稍后会重新发送。"
+                )
             self.outbox.reached_server(item.id, code)
             self.cache.apply_cases([answer], kind="reports")
         self._send_photos(item, code)
@@ -175,7 +178,7 @@ class Sync:
             if not self._already_replied(detail, item, photo_ids):
                 why = detail["actions"].get(action)
                 if why is not None:
-                    raise ApiError(409, f"案件 {code} 已不再等待这条回复：{why}") from exc
+                    raise ApiError(409, f"案件 {code} 已不再等待这条回复，这条记录可以删除。{why}") from exc
                 detail = self.api.post(
                     f"api/cases/{code}/actions/{action}", json=body | {"version": detail["version"]}
                 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,8 @@ from server.auth.errors import Unauthorized
 from server.auth.principal import ADMINISTRATOR, Principal
 from server.config import get_settings
 from server.deps import DB
+from server.errors import Forbidden
+from server.messages import role_names
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -27,20 +29,10 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 def _principal(db: Session, token: str | None) -> Principal:
     """The one path every token takes: the admin token, else a verified access token on a live session."""
     if not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "this route needs a login: send 'Authorization: Bearer <access token>' "
-            "(POST /api/auth/login gives one)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("auth.login_required")
     if secrets.compare_digest(token.encode(), get_settings().resolved_admin_token().encode()):
         return ADMINISTRATOR
-    try:
-        user, session = service.authenticate(db=db, access_token=token)
-    except Unauthorized as exc:
-        raise HTTPException(
-            exc.status, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        ) from None
+    user, session = service.authenticate(db=db, access_token=token)
     return Principal.of(user, session.id)
 
 
@@ -71,19 +63,12 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def _either(names: tuple[str, ...]) -> str:
-    return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
 def require_roles(*roles: str) -> Any:
     """A dependency returning the caller when they hold any of ``roles``, else 403 saying what is needed."""
 
     def guard(principal: CurrentUser) -> Principal:
         if not principal.has(*roles):
-            held = ", ".join(sorted(principal.roles)) or "no role"
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this needs the role {_either(roles)}; you have {held}"
-            )
+            raise Forbidden("auth.role_required", roles=role_names(roles))
         return principal
 
     return Depends(guard)

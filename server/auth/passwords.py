@@ -19,9 +19,9 @@ _hasher = PasswordHasher()
 
 def check_policy(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise Invalid(f"the password must have at least {MIN_LENGTH} characters")
+        raise Invalid("auth.password_too_short", min_length=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        raise Invalid(f"the password must have at most {MAX_LENGTH} characters")
+        raise Invalid("auth.password_too_long", max_length=MAX_LENGTH)
 
 
 def hash_password(password: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from server.auth.models import User
 from server.errors import Invalid
 
-SYSTEM_ADMINISTRATOR = "system administrator"
+SYSTEM_ADMINISTRATOR = "系统管理员"
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,10 @@ class Principal:
     def name(self) -> str:
         return self.user.name if self.user else SYSTEM_ADMINISTRATOR
 
-    def own_user(self, why_not: str) -> User:
-        """The calling user; the settings' admin token has none: 422, the message ending in ``why_not``."""
+    def own_user(self) -> User:
+        """The calling user; the settings' admin token has none: 422."""
         if self.user is None:
-            raise Invalid(f"the admin token acts as the {SYSTEM_ADMINISTRATOR}{why_not}")
+            raise Invalid("auth.admin_token_has_no_user")
         return self.user
 
     def has(self, *roles: str) -> bool:

@@ -14,7 +14,7 @@ PASSWORD_HELP = f"At least {MIN_LENGTH} characters."
 
 
 class Role(StrEnum):
-    """The roles of DOMAIN.md section 1; a user may hold several."""
+    """The roles of docs/DOMAIN.md section 1; a user may hold several."""
 
     INSPECTOR = "inspector"
     ACCEPTOR = "acceptor"

@@ -17,8 +17,6 @@ from server.auth.models import DeviceSession, RetiredRefreshToken, User
 from server.config import get_settings
 from server.errors import Forbidden, NotFound
 
-WRONG_LOGIN = "wrong login or password"
-REUSED_REFRESH_TOKEN = "这个登录凭证已经用过，可能被他人复制：为了安全，这台设备的登录已全部退出，请重新登录"
 SESSION_CHANNEL = "session_end"  # the notification channel ``notify_session_end`` sends on
 
 
@@ -37,7 +35,7 @@ def _named(login: str):
 def get_user(*, db: Session, user_id: int) -> User:
     user = db.get(User, user_id)
     if user is None:
-        raise NotFound(f"there is no user {user_id}")
+        raise NotFound("auth.no_user")
     return user
 
 
@@ -47,7 +45,7 @@ def find_user(*, db: Session, key: str) -> User:
     if user is None and key.isdigit() and len(key) < 19:
         user = db.get(User, int(key))
     if user is None:
-        raise NotFound(f"no user with phone, username or id {key!r}")
+        raise NotFound("auth.no_user_named", login=key)
     return user
 
 
@@ -61,7 +59,7 @@ def change_password(
     if not passwords.verify(user.password_hash, old_password):
         throttle.record_failure(db=db, key=user.phone, ip=ip, now=now)
         db.commit()
-        raise Forbidden("the current password is wrong")
+        raise Forbidden("auth.wrong_password")
     user.password_hash = passwords.new_hash(new_password)
     revoked = _revoke(db, user_id=user.id, now=now, keep=session_id)
     db.commit()
@@ -151,13 +149,13 @@ def login(
     key = user.phone if user is not None else login.lower()
     throttle.check(db=db, key=key, ip=ip, known_address=_known_address(db, user, ip), now=now)
     if user is not None and user.password_hash is None:
-        raise Forbidden("this account has no password yet: ask an administrator to set one")
+        raise Forbidden("auth.no_password")
     if not passwords.verify(user.password_hash if user else None, password):
         throttle.record_failure(db=db, key=key, ip=ip, now=now)
         db.commit()
-        raise Unauthorized(WRONG_LOGIN)
+        raise Unauthorized("auth.wrong_login")
     if not user.active:
-        raise Forbidden("this account is disabled")
+        raise Forbidden("auth.account_disabled")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     throttle.clear(db=db, key=key, ip=ip)
@@ -173,11 +171,11 @@ def login(
 
 def _check_live(session: DeviceSession, user: User, now: datetime) -> None:
     if session.revoked_at is not None:
-        raise Unauthorized("this session has ended (logged out, revoked or replaced): log in again")
+        raise Unauthorized("auth.session_ended")
     if session.expires_at <= now:
-        raise Unauthorized("this session has expired: log in again")
+        raise Unauthorized("auth.session_expired")
     if not user.active:
-        raise Unauthorized("this account is disabled")
+        raise Unauthorized("auth.account_disabled")
 
 
 def _retire(db: Session, session: DeviceSession, token_hash: str | None, now: datetime) -> None:
@@ -209,8 +207,8 @@ def _refuse_unknown(db: Session, digest: str, now: datetime) -> NoReturn:
             notify_session_end(db, user_id)
         db.commit()
         if user_id is not None:
-            raise Unauthorized(REUSED_REFRESH_TOKEN)
-    raise Unauthorized("this refresh token is not valid: log in again")
+            raise Unauthorized("auth.refresh_reused")
+    raise Unauthorized("auth.refresh_invalid")
 
 
 def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
@@ -251,7 +249,7 @@ def authenticate(*, db: Session, access_token: str) -> tuple[User, DeviceSession
         .where(DeviceSession.id == session_id, User.id == user_id)
     ).first()
     if row is None:
-        raise Unauthorized("this session does not exist: log in again")
+        raise Unauthorized("auth.session_ended")
     user, session = row
     _check_live(session, user, _now())
     return user, session
@@ -276,7 +274,7 @@ def get_session(*, db: Session, session_id: int, owner_id: int | None = None) ->
     """A session; with ``owner_id``, only if it is that user's."""
     session = db.get(DeviceSession, session_id)
     if session is None or (owner_id is not None and session.user_id != owner_id):
-        raise NotFound(f"there is no session {session_id}" + (" of yours" if owner_id is not None else ""))
+        raise NotFound("auth.no_session")
     return session
 
 

@@ -76,7 +76,9 @@ def check(*, db: Session, key: str, ip: str | None, known_address: bool, now: da
     until, whose = max(waits, default=(now, ""))
     if until > now:
         seconds = max(1, math.ceil((until - now).total_seconds()))
-        raise TooManyAttempts(f"{whose}登录失败次数过多，请{_wait_text(seconds)}后再试", retry_after=seconds)
+        raise TooManyAttempts(
+            "auth.too_many_attempts", whose=whose, wait=_wait_text(seconds), retry_after=seconds
+        )
 
 
 def record_failure(*, db: Session, key: str, ip: str | None, now: datetime) -> None:

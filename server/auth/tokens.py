@@ -32,9 +32,9 @@ def read_access_token(token: str) -> tuple[int, int]:
         )
         return int(claims["sub"]), int(claims["sid"])
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("the access token has expired: refresh it") from None
+        raise Unauthorized("auth.token_expired") from None
     except (jwt.InvalidTokenError, TypeError, ValueError):
-        raise Unauthorized("the access token is not valid: log in again") from None
+        raise Unauthorized("auth.token_invalid") from None
 
 
 def new_refresh_token() -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from server.auth import service
 from server.auth.dependencies import CurrentUser
-from server.auth.errors import TooManyAttempts
 from server.auth.models import DeviceSession
 from server.auth.principal import Principal
 from server.auth.schemas import (
@@ -44,12 +43,8 @@ def _session_out(session: DeviceSession, principal: Principal) -> SessionOut:
     )
 
 
-def _throttled(exc: TooManyAttempts) -> HTTPException:
-    return HTTPException(exc.status, exc.message, headers={"Retry-After": str(exc.details["retry_after"])})
-
-
 def _own_user_id(principal: Principal) -> int:
-    return principal.own_user(": it has no password or sessions").id
+    return principal.own_user().id
 
 
 @auth_router.post(
@@ -63,17 +58,14 @@ def _own_user_id(principal: Principal) -> int:
     },
 )
 def login(body: LoginIn, ip: ClientAddress, db: DB):
-    try:
-        issued = service.login(
-            db=db,
-            login=body.login,
-            password=body.password,
-            device_id=body.device_id,
-            device_name=body.device_name,
-            ip=ip,
-        )
-    except TooManyAttempts as exc:
-        raise _throttled(exc) from None
+    issued = service.login(
+        db=db,
+        login=body.login,
+        password=body.password,
+        device_id=body.device_id,
+        device_name=body.device_name,
+        ip=ip,
+    )
     return _token_out(issued)
 
 
@@ -123,7 +115,7 @@ def devices(
         user_id = _own_user_id(principal)
     elif user_id != principal.user_id:
         if not principal.has(Role.ADMIN):
-            raise Forbidden("only an administrator sees another user's devices")
+            raise Forbidden("auth.others_devices")
         service.get_user(db=db, user_id=user_id)
     return [_session_out(s, principal) for s in service.list_sessions(db=db, user_id=user_id)]
 
@@ -146,15 +138,12 @@ def revoke_device(session_id: int, principal: CurrentUser, db: DB):
 )
 def change_password(body: PasswordChange, principal: CurrentUser, ip: ClientAddress, db: DB):
     _own_user_id(principal)
-    try:
-        revoked = service.change_password(
-            db=db,
-            user=principal.user,
-            session_id=principal.session_id,
-            old_password=body.old_password,
-            new_password=body.new_password,
-            ip=ip,
-        )
-    except TooManyAttempts as exc:
-        raise _throttled(exc) from None
+    revoked = service.change_password(
+        db=db,
+        user=principal.user,
+        session_id=principal.session_id,
+        old_password=body.old_password,
+        new_password=body.new_password,
+        ip=ip,
+    )
     return PasswordChanged(revoked_sessions=revoked)

@@ -66,7 +66,7 @@ SCRIPTS: dict[str, list[tuple[str, str, dict]]] = {
     "extension": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
-        ("department", "request_extension", {"extension": "1d", "reason": "需协调产权单位，材料未到"}),
+        ("department", "request_extension", {"extension": "2h", "reason": "需协调产权单位，材料未到"}),
     ],
     "returned": [
         ("lead", "file", {}),

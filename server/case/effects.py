@@ -15,14 +15,16 @@ from server.auth.principal import Principal
 from server.case.clock import set_due, start_clock
 from server.case.models import Case, CaseDispatch, CasePhoto
 from server.case.queries import code_of, code_of_department, get_case
-from server.case.schemas import ActionIn
+from server.case.schemas import CLOSE_KIND_LABELS, PHOTO_KIND_LABELS, ActionIn
 from server.case.scope import Scope
-from server.case.states import TERMINAL, State
+from server.case.states import STATE_LABELS, TERMINAL, State
 from server.case.trail import record_event
 from server.category import service as category_service
 from server.category.models import Category
+from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid
 from server.grid.models import GridAssignment, in_force, today
+from server.messages import field_label, role_name
 from server.worktime.calendar import WorkCalendar
 
 
@@ -37,14 +39,16 @@ class Context:
     cal: WorkCalendar
     category: Category
     role: str | None  # the role the user acts in
+    action: str  # the action's label, as people name it
     data: dict = field(default_factory=dict)
     photo_ids: list[int] = field(default_factory=list)
     clock_set: bool = False  # the effect set the clock itself
 
 
-def _require(value, message: str):
+def _require(ctx: Context, value, name: str):
+    """``value`` of the body's field ``name``, which the action cannot do without: 422 naming it in words."""
     if value in (None, "", []):
-        raise Invalid(message)
+        raise Invalid("case.field_required", action=ctx.action, field=field_label(name))
     return value
 
 
@@ -55,7 +59,7 @@ def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
     if ctx.body.inspector_id is not None:
         user = db.get(User, ctx.body.inspector_id)
         if user is None or "inspector" not in user.roles or not user.active:
-            raise Invalid(f"user {ctx.body.inspector_id} is not an active inspector")
+            raise Invalid("case.not_an_inspector", user_id=ctx.body.inspector_id)
         return user
     if prefer_reporter and case.channel == "inspector" and case.reporter_id:
         return db.get(User, case.reporter_id)
@@ -73,7 +77,7 @@ def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
         .limit(1)
     )
     if user is None:
-        raise Conflict(f"no inspector patrols grid {case.grid_code} or its parents: name one (inspector_id)")
+        raise Conflict("case.no_inspector", grid=case.grid_code)
     return user
 
 
@@ -91,7 +95,8 @@ def _photos_of(ctx: Context, role: str, since: datetime | None) -> list[int]:
         found = list(ctx.db.scalars(query.where(CasePhoto.id.in_(ctx.body.photo_ids))))
         missing = sorted(set(ctx.body.photo_ids) - set(found))
         if missing:
-            raise Invalid(f"photos {missing} are not {role} photos of case {ctx.case.code}")
+            shown = "、".join(map(str, missing))
+            raise Invalid("case.photos_not_of_case", photos=shown, kind=PHOTO_KIND_LABELS[role], role=role)
         return found
     if since is not None:
         query = query.where(CasePhoto.uploaded_at >= since)
@@ -105,7 +110,7 @@ def request_verification(ctx: Context) -> None:
 def reply_verification(ctx: Context) -> None:
     result = ctx.body.result
     if result not in ("confirmed", "not_found"):
-        raise Invalid("reply verification with result 'confirmed' (the problem is there) or 'not_found'")
+        raise Invalid("case.verification_result_required")
     ctx.data["result"] = result
     ctx.photo_ids = _photos_of(ctx, "verification", ctx.case.step_started_at)
 
@@ -117,16 +122,16 @@ def file(ctx: Context) -> None:
 
 
 def void(ctx: Context) -> None:
-    ctx.data["reason"] = _require(ctx.body.reason, "voiding a case needs a reason")
+    ctx.data["reason"] = _require(ctx, ctx.body.reason, "reason")
 
 
 def dispatch(ctx: Context) -> None:
     db, case = ctx.db, ctx.case
     lead_code = ctx.body.lead_department or code_of_department(db, case.department_id)
-    lead = category_service.get_department(db=db, code=_require(lead_code, "name the lead department"))
+    lead = category_service.get_department(db=db, code=_require(ctx, lead_code, "lead_department"))
     parallel = [category_service.get_department(db=db, code=c) for c in ctx.body.parallel_departments]
     if lead.id in {d.id for d in parallel}:
-        raise Invalid("the lead department cannot also be a parallel one")
+        raise Invalid("case.lead_also_parallel", department=lead.code)
     _end_dispatches(ctx)
     for department, lead_flag in [(lead, True)] + [(d, False) for d in parallel]:
         db.add(
@@ -145,7 +150,7 @@ def dispatch(ctx: Context) -> None:
 
 
 def return_(ctx: Context) -> None:
-    ctx.data["reason"] = _require(ctx.body.reason, "returning a case needs a reason (why it is not yours)")
+    ctx.data["reason"] = _require(ctx, ctx.body.reason, "reason")
     _end_dispatches(ctx)
 
 
@@ -159,14 +164,27 @@ def _end_dispatches(ctx: Context) -> None:
 
 
 def request_extension(ctx: Context) -> None:
-    extension = _require(ctx.body.extension, "say how much more time is needed, e.g. extension '2d'")
+    extension = _require(ctx, ctx.body.extension, "extension")
     try:
         minutes = ctx.cal.parse_limit(extension)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-    reason = _require(ctx.body.reason, "an extension request needs a reason")
+    except ValueError:
+        raise Invalid("case.extension_unreadable", examples="30m、4h、2d") from None
+    # At most the category's handling limit again (by default): a longer one is a typing slip, or a case
+    # to suspend or hand back.
+    most = round(ctx.cal.parse_limit(ctx.category.handling_limit) * get_settings().extension_max_factor)
+    if minutes > most:
+        raise Invalid("case.extension_too_long", most=_in_words(most, ctx.cal), max_minutes=most)
+    reason = _require(ctx, ctx.body.reason, "reason")
     ctx.case.extension_request = {"extension": extension, "minutes": minutes, "reason": reason}
     ctx.data.update(ctx.case.extension_request)
+
+
+def _in_words(minutes: int, cal: WorkCalendar) -> str:
+    """Working time as people say it: in working days when whole, else in hours when whole, else minutes."""
+    day = cal.day_minutes()
+    if minutes % day == 0:
+        return f"{minutes // day} 个工作日"
+    return f"{minutes // 60} 小时" if minutes % 60 == 0 else f"{minutes} 分钟"
 
 
 def approve_extension(ctx: Context) -> None:
@@ -181,13 +199,13 @@ def approve_extension(ctx: Context) -> None:
 
 
 def refuse_extension(ctx: Context) -> None:
-    ctx.data.update(ctx.case.extension_request, reason=_require(ctx.body.reason, "say why it is refused"))
+    ctx.data.update(ctx.case.extension_request, reason=_require(ctx, ctx.body.reason, "reason"))
     ctx.case.extension_request = None
 
 
 def suspend(ctx: Context) -> None:
     case = ctx.case
-    ctx.data["reason"] = _require(ctx.body.reason, "suspending a case needs a reason")
+    ctx.data["reason"] = _require(ctx, ctx.body.reason, "reason")
     case.step_remaining_min = max(0.0, ctx.cal.between(ctx.now, case.step_due_at))
     set_due(case, None, ctx.cal)
     ctx.data["remaining_minutes"] = case.step_remaining_min
@@ -204,10 +222,7 @@ def resume(ctx: Context) -> None:
 def report_handling(ctx: Context) -> None:
     ctx.photo_ids = _photos_of(ctx, "after", ctx.case.dispatched_at)
     if not ctx.photo_ids:
-        raise Invalid(
-            f"report the handling with at least one after-photo: upload it to "
-            f"/api/cases/{ctx.case.code}/photos?role=after first"
-        )
+        raise Invalid("case.after_photo_required")
     ctx.case.handled_at = ctx.now
     ctx.data["on_time"] = ctx.now <= ctx.case.handle_due_at
 
@@ -219,14 +234,12 @@ def request_check(ctx: Context) -> None:
 def reply_check(ctx: Context) -> State:
     case, result = ctx.case, ctx.body.result
     if result not in ("pass", "rework"):
-        raise Invalid("reply the check with result 'pass' (fixed) or 'rework' (not fixed)")
+        raise Invalid("case.check_result_required")
     ctx.data["result"] = result
     ctx.photo_ids = _photos_of(ctx, "check", case.step_started_at)
     if result == "pass":
         if not ctx.photo_ids:
-            raise Invalid(
-                f"a passed check needs a check photo: upload it to /api/cases/{case.code}/photos?role=check"
-            )
+            raise Invalid("case.check_photo_required")
         return State.CHECKED
     # Rework: back to the department, on the handling clock it had (rework counts against it).
     case.rework_count += 1
@@ -248,21 +261,22 @@ def close(ctx: Context) -> None:
     )
     kind = ctx.body.close_kind or ("overdue" if late else "normal")
     if kind == "normal" and late:
-        raise Invalid(
-            "the case was handled after its deadline: close it as overdue (or special, with a note)"
-        )
-    if kind in ("erroneous", "special"):
-        _require(ctx.body.note, f"a {kind} closing needs a note saying why")
+        raise Invalid("case.handled_late")
+    if kind in ("erroneous", "special") and not ctx.body.note:
+        raise Invalid("case.close_note_required", kind=CLOSE_KIND_LABELS[kind], close_kind=kind)
     case.close_kind, case.closed_at = kind, ctx.now
     ctx.data["kind"] = kind
 
 
 def merge(ctx: Context) -> None:
     case = ctx.case
-    master_code = _require(ctx.body.master, "name the master case to merge into (master)")
+    master_code = _require(ctx, ctx.body.master, "master")
     master = get_case(db=ctx.db, scope=ctx.scope, code=master_code, for_update=True)
-    if master.id == case.id or master.state in TERMINAL:
-        raise Conflict(f"case {master.code} cannot take a merge: it is {master.state}")
+    if master.id == case.id:
+        raise Conflict("case.merge_into_itself")
+    if master.state in TERMINAL:
+        label = STATE_LABELS[State(master.state)]
+        raise Conflict("case.master_over", master=master.code, state=master.state, state_label=label)
     case.merged_into_id = master.id
     case.duplicate_of_id = None
     ctx.data["master"] = master.code
@@ -278,17 +292,17 @@ def keep_apart(ctx: Context) -> None:
 
 
 def tag(ctx: Context) -> None:
-    tag = category_service.get_tag(db=ctx.db, code=_require(ctx.body.tag, "name the tag"))
+    tag = category_service.get_tag(db=ctx.db, code=_require(ctx, ctx.body.tag, "tag"))
     if tag.code in ctx.case.tags:
-        raise Conflict(f"case {ctx.case.code} already has the tag {tag.code}")
+        raise Conflict("case.tag_present", tag=tag.code, name=tag.name)
     ctx.case.tags = [*ctx.case.tags, tag.code]
     ctx.data["tag"] = tag.code
 
 
 def untag(ctx: Context) -> None:
-    tag = _require(ctx.body.tag, "name the tag")
+    tag = _require(ctx, ctx.body.tag, "tag")
     if tag not in ctx.case.tags:
-        raise Conflict(f"case {ctx.case.code} has no tag {tag}")
+        raise Conflict("case.tag_absent", tag=tag)
     ctx.case.tags = [t for t in ctx.case.tags if t != tag]
     ctx.data["tag"] = tag
 
@@ -297,10 +311,10 @@ def callback(ctx: Context) -> None:
     """The call-back after closing (回访): whether the caller was reached and, if so, whether the problem is
     solved and how satisfied they are. A case may be called back again; the latest call-back counts."""
     body = ctx.body
-    ctx.data["contacted"] = _require(body.contacted, "say whether the caller was reached (contacted)")
+    ctx.data["contacted"] = _require(ctx, body.contacted, "contacted")
     if body.contacted:
         if body.solved is None or body.satisfaction is None:
-            raise Invalid("a call-back that reached the caller says whether it is solved and how satisfied")
+            raise Invalid("case.callback_incomplete")
         ctx.data["solved"], ctx.data["satisfaction"] = body.solved, body.satisfaction
 
 
@@ -311,29 +325,29 @@ def own_task(db: Session, principal: Principal, case: Case) -> DomainError | Non
     """A task reply comes from the inspector the task was given to (an administrator may reply for them)."""
     if principal.has("admin") or case.task_assignee_id == principal.user_id:
         return None
-    name = db.scalar(select(User.name).where(User.id == case.task_assignee_id)) or "another inspector"
-    return Forbidden(f"this task of case {case.code} is assigned to {name}")
+    name = db.scalar(select(User.name).where(User.id == case.task_assignee_id)) or role_name("inspector")
+    return Forbidden("case.task_of_another", assignee=name)
 
 
 def no_extension_waiting(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.extension_request is not None:
-        return Conflict("an extension request is already waiting for the dispatcher")
+        return Conflict("case.extension_waiting")
     return None
 
 
 def extension_waiting(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.extension_request is None:
-        return Conflict("no extension request is waiting")
+        return Conflict("case.no_extension_request")
     return None
 
 
 def duplicate_candidate(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.duplicate_of_id is None:
-        return Conflict("this case is not a duplicate candidate")
+        return Conflict("case.not_duplicate")
     return None
 
 
 def has_caller(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.channel == "inspector":
-        return Conflict("an inspector's own report has no caller to call back")
+        return Conflict("case.no_caller")
     return None

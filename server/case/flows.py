@@ -1,4 +1,4 @@
-"""The case workflow as an explicit state machine (DOMAIN.md section 5): for every action one spec, next to
+"""The workflow as an explicit state machine (docs/DOMAIN.md section 5): for every action one spec, next to
 the states (``server.case.states``): the states it may start from, the roles allowed to take it, the state
 it leads to, its input model, its guard and its effect. Adding an action is adding one spec (and its test);
 ``server.case.actions`` runs every action through one path."""
@@ -30,7 +30,7 @@ from server.case.schemas import (
     VerificationReplyIn,
 )
 from server.case.states import STATE_LABELS, TERMINAL, State
-from server.errors import DomainError
+from server.errors import Conflict, DomainError
 
 Guard = Callable[[Session, Principal, Case], DomainError | None]
 
@@ -136,10 +136,12 @@ def allowed_from(state: State) -> list[str]:
     return [a.name for a in ACTIONS.values() if state in a.sources]
 
 
-def state_message(action: ActionSpec, state: State) -> str:
-    """Why ``action`` cannot be taken now: the current state and what is allowed in it."""
-    allowed = allowed_from(state)
-    return (
-        f"cannot {action.name.replace('_', ' ')} a case that is {state.value} "
-        f"({STATE_LABELS[state]}): allowed now: {', '.join(allowed) if allowed else 'nothing (it is over)'}"
-    )
+def state_refusal(action: ActionSpec, state: State, version: int) -> DomainError:
+    """Why ``action`` cannot be taken in ``state`` (409): the state, and what may be done in it instead;
+    ``state`` and ``version`` are the case's, for programs."""
+    allowed = "、".join(ACTIONS[name].label for name in allowed_from(state))
+    label = STATE_LABELS[state]
+    where = {"state": state.value, "version": version, "state_label": label, "action": action.label}
+    if not allowed:
+        return Conflict("case.state_over", **where)
+    return Conflict("case.state_forbids", allowed=allowed, **where)

@@ -25,15 +25,15 @@ from server.case.clock import calendar, clock, start_clock
 from server.case.models import Case
 from server.case.present import case_out, describe
 from server.case.queries import near_open_sql, near_params
-from server.case.schemas import CaseOut, ReportIn
+from server.case.schemas import CHANNEL_LABELS, CaseOut, ReportIn
 from server.case.schemas import Ref as Named
 from server.case.states import State
 from server.category import service as category_service
 from server.category.models import Category
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid.lookup import deepest_code_sql
+from server.messages import role_names
 
-CLIENT_UUID_TAKEN = "这个上报编号已被另一份内容不同的上报使用：请为这份上报生成新的编号后再提交"
 # Channels each role may file a report under (an inspector's own report is always "inspector").
 INTAKE_CHANNELS = {
     "inspector": {"inspector"},
@@ -118,12 +118,13 @@ def content_hash(data: ReportIn, reporter_id: int | None) -> str:
 def _channel(principal: Principal, requested: str | None) -> str:
     allowed = set().union(*(INTAKE_CHANNELS.get(r, set()) for r in principal.roles))
     if not allowed:
-        raise Forbidden("reporting a case needs the role inspector, acceptor or admin")
+        raise Forbidden("case.role_required", action="上报", roles=role_names(INTAKE_CHANNELS))
     if requested is None:
         return "inspector" if "inspector" in allowed else sorted(allowed)[0]
     if requested not in allowed:
+        yours = "、".join(CHANNEL_LABELS[c] for c in sorted(allowed))
         raise Forbidden(
-            f"you may not report through the channel {requested!r}; yours: {', '.join(sorted(allowed))}"
+            "case.channel_not_allowed", channel=CHANNEL_LABELS[requested], allowed=yours, requested=requested
         )
     return requested
 
@@ -195,10 +196,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
     if row.category_id is None or not row.active:
         category_service.get_category(db=db, code=data.category)  # says why it may not be used
     if not row.chain:
-        raise Invalid(
-            f"the position ({data.lon}, {data.lat}, {data.crs.value}) lies outside every grid of the city: "
-            "check the position and its coordinate system"
-        )
+        raise Invalid("case.outside_city", lon=data.lon, lat=data.lat, crs=data.crs.value)
     chain = [dict(zip(("id", "code", "name", "level", "path"), grid, strict=True)) for grid in row.chain]
     leaf = chain[-1]
     district = next((g for g in chain if g["level"] == "district"), chain[min(1, len(chain) - 1)])
@@ -287,5 +285,5 @@ def _same_report(existing: Case, data: ReportIn, digest: str) -> Case:
     """The case a client UUID already made, when the content is the same; 409 when it is not, saying only
     that the UUID is taken: the case it made may be another reporter's, so nothing of it is told."""
     if existing.content_hash != digest:
-        raise Conflict(CLIENT_UUID_TAKEN)
+        raise Conflict("case.client_uuid_taken")
     return existing

@@ -14,11 +14,13 @@ from gis.crs import distance_m
 from server.auth.principal import Principal
 from server.case.models import Case, CasePhoto
 from server.case.queries import get_case
+from server.case.schemas import PHOTO_KIND_LABELS
 from server.case.scope import Scope, visible
-from server.case.states import TERMINAL
+from server.case.states import STATE_LABELS, TERMINAL, State
 from server.case.trail import db_now, record_event
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.messages import role_names
 from server.photo.processing import ProcessedPhoto, process_photo
 from server.photo.storage import get_storage
 
@@ -43,13 +45,12 @@ def add_photo(
 ) -> tuple[CasePhoto, bool]:
     """Attach a photo to a case (idempotent: the same bytes in the same role return the stored photo)."""
     if role not in PHOTO_ROLE_HOLDERS:
-        raise Invalid(f"a photo's role is one of {', '.join(PHOTO_ROLE_HOLDERS)}, not {role!r}")
+        raise Invalid("case.photo_kind_unknown", role=role)
     case = get_case(db=db, scope=scope, code=code)
     own_report = role == "before" and case.reporter_id is not None and case.reporter_id == principal.user_id
     if not (principal.has("admin") or principal.roles & PHOTO_ROLE_HOLDERS[role] or own_report):
-        raise Forbidden(
-            f"a {role} photo is added by the role {' or '.join(sorted(PHOTO_ROLE_HOLDERS[role]))}"
-        )
+        holders = role_names(PHOTO_ROLE_HOLDERS[role])
+        raise Forbidden("case.photo_role_required", kind=PHOTO_KIND_LABELS[role], roles=holders, role=role)
     settings = get_settings()
     photo = process_photo(
         data,
@@ -101,7 +102,8 @@ def attach_photo(
     if existing is not None:
         return existing, False
     if case.state in TERMINAL:
-        raise Conflict(f"case {case.code} is {case.state}: it takes no more photos")
+        label = STATE_LABELS[State(case.state)]
+        raise Conflict("case.over_no_photos", case=case.code, state=case.state, state_label=label)
     settings = get_settings()
     original_key, public_key, thumbnail_key = store_photo(photo)
     geotag = photo.geotag
@@ -150,7 +152,7 @@ def photo_blob(*, db: Session, scope: Scope, photo_id: int, variant: str) -> tup
         .where(CasePhoto.id == photo_id, visible(scope))
     )
     if photo is None:
-        raise NotFound(f"there is no photo {photo_id} you may see")
+        raise NotFound("case.no_photo", photo_id=photo_id)
     key = {"original": photo.sha256, "public": photo.public_key, "thumbnail": photo.thumbnail_key}[variant]
     mime = photo.mime if variant == "original" else "image/jpeg"  # the derived copies are JPEG
     return get_storage(get_settings()).get(key), mime

@@ -1,5 +1,5 @@
 """What the API shows of a case: its summary with its clock, and its detail with the timeline, photos,
-dispatches and the actions this user may take now."""
+dispatches, the actions this user may take now and who works it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from server import messages
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case.actions import allowed_actions
@@ -25,7 +26,7 @@ from server.case.schemas import (
     Ref,
 )
 from server.case.scope import Scope
-from server.case.states import STATE_LABELS, State
+from server.case.states import HELD_BY, STATE_LABELS, State
 from server.category.models import Category, Department
 
 
@@ -160,7 +161,14 @@ def detail(*, db: Session, principal: Principal, scope: Scope, case: Case) -> Ca
             for x, d in dispatches(db=db, case=case)
         ],
         actions=allowed_actions(db=db, principal=principal, scope=scope, case=case),
+        held_by=held_by(State(case.state)),
     )
+
+
+def held_by(state: State) -> str | None:
+    """Who works a case in ``state``, in words (None once it is over)."""
+    role = HELD_BY.get(state)
+    return messages.text("case.held_by", role=messages.role_name(role)) if role else None
 
 
 def photo_out(photo: CasePhoto) -> PhotoOut:

@@ -32,7 +32,7 @@ def get_case(*, db: Session, scope: Scope, code: str, for_update: bool = False) 
         query = query.with_for_update()
     case = db.scalar(query)
     if case is None:
-        raise NotFound(f"there is no case {code} you may see")
+        raise NotFound("case.not_found", case=code)
     return case
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -12,6 +12,12 @@ from gis.crs import CRS
 
 Urgency = Literal["urgent", "important", "normal"]
 Channel = Literal["inspector", "citizen", "hotline", "system", "open311"]
+# The longest note or reason an action takes (the web's forms show and keep to it), and a report's
+# description; codes (categories, departments, tags) are short.
+NOTE_MAX = 500
+DESCRIPTION_MAX = 2000
+CODE_MAX = 40
+Code = Annotated[str, Field(max_length=CODE_MAX)]
 
 
 class ReportIn(BaseModel):
@@ -19,12 +25,14 @@ class ReportIn(BaseModel):
     every retry: the same UUID with the same content returns the same case, never a second one."""
 
     client_uuid: UUID = Field(description="Made by the client once per report (UUID 4), kept across retries")
-    category: str = Field(description="Category code, e.g. E06010 (exposed garbage)", examples=["E06010"])
+    category: str = Field(
+        max_length=CODE_MAX, description="Category code, e.g. E06010 (exposed garbage)", examples=["E06010"]
+    )
     lon: float = Field(ge=-180, le=180, examples=[117.0231])
     lat: float = Field(ge=-90, le=90, examples=[36.6753])
     crs: CRS = Field(default=CRS.WGS84, description="Coordinate system of lon/lat: converted to WGS 84 here")
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GNSS accuracy radius")
-    description: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     urgency: Urgency | None = Field(default=None, description="Default: the category's")
     address: str | None = Field(default=None, max_length=200)
     device_time: AwareDatetime | None = Field(default=None, description="When the device made the report")
@@ -45,7 +53,22 @@ def form(label: str, kind: str = "text", **how) -> dict:
     return {"title": label, "json_schema_extra": {"form": {"kind": kind, **how}}}
 
 
+# The values of the wire in words, as people read them.
 URGENCY_LABELS = {"urgent": "紧急", "important": "重要", "normal": "一般"}
+CHANNEL_LABELS = {
+    "inspector": "网格员上报",
+    "citizen": "市民上报",
+    "hotline": "热线",
+    "system": "系统",
+    "open311": "Open311",
+}
+PHOTO_KIND_LABELS = {"before": "处置前", "after": "处置后", "verification": "核实", "check": "核查"}
+CLOSE_KIND_LABELS = {
+    "normal": "正常结案",
+    "overdue": "超期结案",
+    "erroneous": "误报结案",
+    "special": "特殊结案",
+}
 REASON = form("理由", required=True)
 
 
@@ -54,11 +77,12 @@ class ActionIn(BaseModel):
     Each action's own model adds its fields; fields it does not know are ignored."""
 
     version: int = Field(ge=1)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=NOTE_MAX, **form("备注"))
     public_note: str | None = Field(
         default=None,
-        max_length=500,
+        max_length=NOTE_MAX,
         description="A note the citizens' tracking page shows (the note does not)",
+        **form("公开说明（市民查询可见）"),
     )
     lon: float | None = Field(default=None, ge=-180, le=180, description="Where the action was taken")
     lat: float | None = Field(default=None, ge=-90, le=90)
@@ -73,11 +97,18 @@ class TaskIn(ActionIn):
     )
 
 
-def _photos(role: str, label: str):
+# The most photos one action reports.
+PHOTOS_MAX = 20
+
+
+def _photos(role: str, label: str, required: bool = False):
+    """``required``: the action needs at least one photo of ``role`` (sent now, or uploaded during the
+    step), which the form checks before sending; the server refuses it anyway."""
     return Field(
         default_factory=list,
+        max_length=PHOTOS_MAX,
         description=f"The {role} photos this reply reports (default: those uploaded during the step)",
-        **form(label, "photos", role=role),
+        **form(label, "photos", role=role, required=required),
     )
 
 
@@ -96,7 +127,7 @@ class CheckReplyIn(ActionIn):
 
 
 class HandlingIn(ActionIn):
-    photo_ids: list[int] = _photos("after", "处置后照片")
+    photo_ids: list[int] = _photos("after", "处置后照片", required=True)
 
 
 class FileIn(ActionIn):
@@ -110,17 +141,17 @@ class FileIn(ActionIn):
 class ReasonIn(ActionIn):
     """void, return, suspend: why."""
 
-    reason: str | None = Field(default=None, max_length=1000, **REASON)
+    reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 
 
 class DispatchIn(ActionIn):
     lead_department: str | None = Field(
         default=None,
-        max_length=40,
+        max_length=CODE_MAX,
         description="Default: the category's (the district's override first)",
         **form("主办部门", "department", empty="按类别默认"),
     )
-    parallel_departments: list[str] = Field(
+    parallel_departments: list[Code] = Field(
         default_factory=list, max_length=20, description="并联 departments"
     )
 
@@ -132,27 +163,18 @@ class ExtensionRequestIn(ActionIn):
         description="Working time, e.g. 2d, 4h",
         **form("延期时长（如 1d、4h）", required=True),
     )
-    reason: str | None = Field(default=None, max_length=1000, **REASON)
+    reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 
 
 class ExtensionRefusalIn(ActionIn):
-    reason: str | None = Field(default=None, max_length=1000, **form("理由"))
+    reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 
 
 class CloseIn(ActionIn):
     close_kind: Literal["normal", "overdue", "erroneous", "special"] | None = Field(
         default=None,
         description="Default: normal, or overdue when handled late",
-        **form(
-            "结案类型",
-            "choice",
-            choices={
-                "normal": "正常结案",
-                "overdue": "超期结案",
-                "erroneous": "误报结案",
-                "special": "特殊结案",
-            },
-        ),
+        **form("结案类型", "choice", choices=CLOSE_KIND_LABELS),
     )
 
 
@@ -161,7 +183,7 @@ class MergeIn(ActionIn):
 
 
 class TagIn(ActionIn):
-    tag: str | None = Field(default=None, max_length=40, description="The tag's code")
+    tag: str | None = Field(default=None, max_length=CODE_MAX, description="The tag's code")
 
 
 class CallbackIn(ActionIn):
@@ -279,7 +301,12 @@ class CaseDetail(CaseOut):
     photos: list[PhotoOut]
     dispatches: list[DispatchOut]
     actions: dict[str, str | None] = Field(
-        description="Every action: null when you may take it now, else why not"
+        description="The actions the case's state allows and you hold a role for: null when you may take it "
+        "now, else why not (in Chinese, for people)"
+    )
+    held_by: str | None = Field(
+        description="Who works the case in its current state, in Chinese (null once it is closed, voided "
+        "or merged)"
     )
 
 
@@ -309,6 +336,7 @@ class FormField(BaseModel):
     choices: list[Choice] = Field(default_factory=list, description="choice: the values and their labels")
     empty: str | None = Field(default=None, description="choice, department: the label of choosing nothing")
     role: str | None = Field(default=None, description="photos: the photos' role, uploaded first")
+    max_length: int | None = Field(default=None, description="text: the most characters it takes")
 
 
 class ActionOut(BaseModel):
@@ -316,12 +344,13 @@ class ActionOut(BaseModel):
     label: str
     sources: list[str] = Field(description="The states it may start from")
     roles: list[str] = Field(description="The roles that may take it")
-    fields: list[FormField] = Field(description="What its form asks for, besides the note every action takes")
+    fields: list[FormField] = Field(description="What its form asks for, besides the common fields")
 
 
 class WorkflowOut(BaseModel):
     states: list[StateOut]
     actions: list[ActionOut]
+    common: list[FormField] = Field(description="The fields every action's form takes besides its own")
 
 
 class QueueOut(BaseModel):

@@ -1,4 +1,4 @@
-"""The case's states (DOMAIN.md section 5), their labels, and the clock each state runs on."""
+"""The case's states (docs/DOMAIN.md section 5), their labels, who works each, and the clock each runs on."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ STATE_LABELS = {
     State.CLOSED: "已结案",
     State.VOIDED: "已作废",
     State.MERGED: "已合并",
+}
+
+# The role that works the case in each open state (the case panel says so to everyone else); a closed,
+# voided or merged case is nobody's.
+HELD_BY = {
+    State.REPORTED: "acceptor",
+    State.VERIFYING: "inspector",
+    State.REGISTERED: "shift_lead",
+    State.FILED: "dispatcher",
+    State.DISPATCHED: "department",
+    State.RETURNED: "dispatcher",
+    State.SUSPENDED: "dispatcher",
+    State.HANDLED: "acceptor",
+    State.CHECKING: "inspector",
+    State.CHECKED: "shift_lead",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from server.case.flows import ACTIONS, ActionSpec
 from server.case.models import PHOTO_ROLES
 from server.case.queues import QUEUES
 from server.case.schemas import (
+    ActionIn,
     ActionOut,
     CaseDetail,
     CaseList,
@@ -127,14 +129,18 @@ def list_cases(
     return CaseList(total=total, items=present.describe(db=db, cases=cases))
 
 
-def form_of(action: ActionSpec) -> list[FormField]:
-    """The fields of an action's form: those of its input model that say how a form asks for them."""
+def form_of(model: type[ActionIn], leave_out: Iterable[str] = ()) -> list[FormField]:
+    """The fields of a form: those of the input model that say how a form asks for them (but ``leave_out``),
+    a text with the most characters it takes."""
     fields = []
-    for name, info in action.form.model_fields.items():
+    for name, info in model.model_fields.items():
         how = dict((info.json_schema_extra or {}).get("form", {}))
-        if not how:
+        if not how or name in leave_out:
             continue
         choices = [Choice(value=v, label=t) for v, t in how.pop("choices", {}).items()]
+        if how.get("kind", "text") == "text":
+            # Field(max_length=...) is kept as a constraint of the field's metadata
+            how["max_length"] = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
         fields.append(FormField(name=name, label=info.title, choices=choices, **how))
     return fields
 
@@ -149,10 +155,11 @@ def workflow():
                 label=a.label,
                 sources=sorted(a.sources),
                 roles=sorted(a.roles),
-                fields=form_of(a),
+                fields=form_of(a.form, leave_out=ActionIn.model_fields),
             )
             for a in ACTIONS.values()
         ],
+        common=form_of(ActionIn),
     )
 
 

@@ -6,50 +6,54 @@ from pathlib import Path
 
 import typer
 
+from server.case.schemas import URGENCY_LABELS
 from server.category import service
 from server.category.loader import load_taxonomy
 from server.category.schemas import Kind, TaxonomyFormat
 from server.cli_common import console, fail, session
 from server.errors import Invalid
 
-categories_app = typer.Typer(
-    help="The category taxonomy (部件 and 事件), its departments and the case tags.", no_args_is_help=True
-)
+categories_app = typer.Typer(help="问题分类（部件和事件）、处置部门和案件标签。", no_args_is_help=True)
 
 
 @categories_app.command("load")
 def load(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="taxonomy.yaml or categories.csv."),
-    fmt: TaxonomyFormat = typer.Option(None, "--format", help="Default: from the file name."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count only; write nothing."),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="分类文件：taxonomy.yaml 或 categories.csv。"
+    ),
+    fmt: TaxonomyFormat = typer.Option(None, "--format", help="文件格式；默认按文件名判断。"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只检查和计数，不写入。"),
 ) -> None:
-    """Load a taxonomy file (YAML: departments, major classes, categories, tags; CSV: categories): upsert
-    by code and deactivate what the file no longer holds. Any error: every one is printed, nothing loaded."""
+    """载入分类文件（YAML：部门、大类、小类、标签；CSV：小类）：按编码新增或更新，文件里没有的停用。
+    有错误时列出每一处错误，什么都不载入。"""
     try:
         taxonomy = load_taxonomy(file, fmt)
         with session() as db:
             result = service.load(db=db, taxonomy=taxonomy, dry_run=dry_run)
     except Invalid as exc:
-        for error in exc.details.get("errors", []):
+        for error in exc.params.get("errors", []):
             console.print(error, markup=False, highlight=False)
         fail(exc.message)
     console.print(result.summary(), highlight=False)
     if not result.written:
-        console.print("dry run: nothing was written")
+        console.print("只做了检查，没有写入：去掉 --dry-run 再运行一次即可载入")
 
 
 @categories_app.command("list")
-def list_categories(kind: Kind = typer.Option(None, help="Only components or only events.")) -> None:
-    """List the categories in use: code, name, major class, urgency, handling limit, department."""
+def list_categories(
+    kind: Kind = typer.Option(None, help="只列部件（component）或只列事件（event）。"),
+) -> None:
+    """列出在用的小类：编码、名称、大类、紧急程度、处置时限、处置部门。"""
     with session() as db:
         for c in service.list_categories(db=db, kind=kind):
             department = c.department.code if c.department else ""
-            print(f"{c.code}\t{c.name}\t{c.major_name}\t{c.urgency}\t{c.handling_limit}\t{department}")
+            urgency = URGENCY_LABELS[c.urgency]
+            print(f"{c.code}\t{c.name}\t{c.major_name}\t{urgency}\t{c.handling_limit}\t{department}")
 
 
 @categories_app.command("departments")
 def departments() -> None:
-    """List the departments in use: code, name, phone."""
+    """列出在用的处置部门：编码、名称、电话。"""
     with session() as db:
         for d in service.list_departments(db=db):
             print(f"{d.code}\t{d.name}\t{d.phone or ''}")
@@ -57,7 +61,7 @@ def departments() -> None:
 
 @categories_app.command("tags")
 def tags() -> None:
-    """List the case tags in use: code, name, description."""
+    """列出在用的案件标签：编码、名称、说明。"""
     with session() as db:
         for t in service.list_tags(db=db):
             print(f"{t.code}\t{t.name}\t{t.description or ''}")

@@ -6,8 +6,9 @@ loading it replaces the stored one. A CSV file holds categories only, one a row 
 departments it names are added or renamed, the other departments and the tags stay as they are, and the
 major-class names come from the starter taxonomy (kind and major class follow from the code).
 
-Every problem is collected with where it is ("row 17: ...", "category 12 (E06010): ..."; CSV rows are
-numbered as in a spreadsheet, the header being row 1), and any problem means nothing is loaded.
+Every problem is collected, in Chinese, with where it is ("第 17 行：...", "第 12 个问题类别（E06010）：...";
+CSV rows are numbered as in a spreadsheet, the header being row 1), and any problem means nothing is
+loaded.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import yaml
 
 from server.category.schemas import Kind, TaxonomyFormat
 from server.category.taxonomy import (
+    KIND_WORDS,
     DepartmentEntry,
     MajorClass,
     TagEntry,
     Taxonomy,
     category_entry,
     check_document,
+    field_words,
     invalid_taxonomy,
     key_field,
     reference_errors,
@@ -70,15 +73,15 @@ def format_of(filename: str) -> TaxonomyFormat:
         return TaxonomyFormat.YAML
     if suffix == ".csv":
         return TaxonomyFormat.CSV
-    raise Invalid(f"cannot tell the format of '{filename}': name it .yaml, .yml or .csv, or give the format")
+    raise Invalid("category.unknown_format", filename=filename)
 
 
 def load_taxonomy(path_or_bytes: str | Path | bytes, fmt: TaxonomyFormat | None = None) -> Taxonomy:
     """Read and check a taxonomy file (the format from ``fmt``, else from the file name); raise ``Invalid``
-    with every problem in ``details["errors"]``."""
+    with every problem in ``params["errors"]``."""
     if isinstance(path_or_bytes, bytes):
         if fmt is None:
-            raise Invalid("say whether the taxonomy is yaml or csv")
+            raise Invalid("category.format_required")
         data = path_or_bytes
     else:
         path = Path(path_or_bytes)
@@ -87,7 +90,9 @@ def load_taxonomy(path_or_bytes: str | Path | bytes, fmt: TaxonomyFormat | None 
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise invalid_taxonomy(["the file is not UTF-8 text"]) from None
+        raise invalid_taxonomy(
+            ["文件不是 UTF-8 编码的文字：请在表格软件中另存为 UTF-8 编码后重新导入"]
+        ) from None
     return _from_yaml(text) if TaxonomyFormat(fmt) is TaxonomyFormat.YAML else _from_csv(text)
 
 
@@ -98,74 +103,94 @@ def _entries(items, label: str, fields: tuple[str, ...], problems: list[str]) ->
     """``(where, mapping)`` for each entry of a section, reporting those that are not mappings and fields
     nobody knows."""
     for i, raw in enumerate(items, 1):
-        where = f"{label} {i}"
+        where = f"第 {i} 个{label}"
         if not isinstance(raw, dict):
-            problems.append(f"{where}: expected a mapping of field: value")
+            problems.append(f"{where}：应写成“字段: 值”的形式")
             continue
         if isinstance(raw.get("code"), str):
-            where += f" ({raw['code']})"
+            where += f"（{raw['code']}）"
         unknown = sorted(set(map(str, raw)) - set(fields))
         if unknown:
-            problems.append(
-                f"{where}: unknown field {', '.join(unknown)} (the fields are {', '.join(fields)})"
-            )
+            problems.append(f"{where}：不认识的字段 {'、'.join(unknown)}（可用的字段有 {'、'.join(fields)}）")
         yield where, raw
 
 
 def _major_classes(section, problems: list[str]) -> list[MajorClass]:
     majors = []
     if not isinstance(section, dict):
-        problems.append("major_classes must map component and event to {code: name}")
+        problems.append(
+            "大类（major_classes）应分为 component（部件）和 event（事件）两组，每组写“编号: 名称”"
+        )
         return majors
     for kind, classes in section.items():
         if kind not in set(Kind):
-            problems.append(f"major_classes: unknown kind '{kind}' (component or event)")
+            problems.append(
+                f"大类（major_classes）中不认识的分组“{kind}”：应为 component（部件）或 event（事件）"
+            )
             continue
+        words = KIND_WORDS[Kind(kind)]
         if not isinstance(classes, dict):
-            problems.append(f"major_classes.{kind} must map two-digit codes to names")
+            problems.append(f"{words}大类（major_classes.{kind}）应写成“两位编号: 名称”")
             continue
         for code, name in classes.items():
             if not isinstance(code, str) or not MAJOR.match(code):
-                problems.append(f'major_classes.{kind}: code {code!r} is not two digits (quote it: "01")')
+                problems.append(f'{words}大类的编号“{code}”应为两位数字，并加上引号，如 "01"')
                 continue
-            text = text_field(name, "name", f"{kind} major class {code}", problems)
+            text = text_field(name, field_words("name"), f"{words}大类 {code}", problems)
             if text is not None:
                 majors.append(MajorClass(kind=Kind(kind), code=code, name=text))
     return majors
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """The parser's complaint as a problem: where it is (the parser's own words are English)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return "文件不是有效的 YAML，请对照示例文件检查格式"
+    return (
+        f"文件不是有效的 YAML：第 {mark.line + 1} 行第 {mark.column + 1} 列附近格式有误，"
+        "请检查缩进、冒号和引号"
+    )
 
 
 def _from_yaml(text: str) -> Taxonomy:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise invalid_taxonomy([f"the file is not valid YAML: {exc}"]) from None
+        raise invalid_taxonomy([_yaml_error(exc)]) from None
     if not isinstance(doc, dict):
-        raise invalid_taxonomy([f"the file must be a mapping with the sections {', '.join(YAML_SECTIONS)}"])
-    problems = [f"unknown section '{key}'" for key in doc if key not in YAML_SECTIONS]
-    problems += [f"the file has no '{key}' section" for key in YAML_SECTIONS if key not in doc]
+        raise invalid_taxonomy([f"文件应由 {'、'.join(YAML_SECTIONS)} 几部分组成，请对照示例文件检查格式"])
+    problems = [
+        f"不认识的部分“{key}”（文件由 {'、'.join(YAML_SECTIONS)} 几部分组成）"
+        for key in doc
+        if key not in YAML_SECTIONS
+    ]
+    problems += [f"文件缺少 {key} 部分，请补上" for key in YAML_SECTIONS if key not in doc]
     for key in ("departments", "categories", "tags"):
         if key in doc and not isinstance(doc[key], list):
-            problems.append(f"the '{key}' section must be a list")
+            problems.append(f"{key} 部分应为列表（每项以“- ”开头）")
             doc[key] = []
 
     departments = []
-    for where, raw in _entries(doc.get("departments", []), "department", DEPARTMENT_FIELDS, problems):
-        code = key_field(raw.get("code"), "code", where, problems)
-        name = text_field(raw.get("name"), "name", where, problems)
-        phone = text_field(raw.get("phone"), "phone", where, problems, required=False, max_len=PHONE_MAX)
+    for where, raw in _entries(doc.get("departments", []), "部门", DEPARTMENT_FIELDS, problems):
+        code = key_field(raw.get("code"), field_words("code"), where, problems)
+        name = text_field(raw.get("name"), field_words("name"), where, problems)
+        phone = text_field(
+            raw.get("phone"), field_words("phone"), where, problems, required=False, max_len=PHONE_MAX
+        )
         if code and name:
             departments.append(DepartmentEntry(code=code, name=name, phone=phone, where=where))
     categories = []
-    for where, raw in _entries(doc.get("categories", []), "category", CATEGORY_FIELDS, problems):
+    for where, raw in _entries(doc.get("categories", []), "问题类别", CATEGORY_FIELDS, problems):
         entry = category_entry(raw, where, problems)
         if entry is not None:
             categories.append(entry)
     tags = []
-    for where, raw in _entries(doc.get("tags", []), "tag", TAG_FIELDS, problems):
-        code = key_field(raw.get("code"), "code", where, problems)
-        name = text_field(raw.get("name"), "name", where, problems)
+    for where, raw in _entries(doc.get("tags", []), "标签", TAG_FIELDS, problems):
+        code = key_field(raw.get("code"), field_words("code"), where, problems)
+        name = text_field(raw.get("name"), field_words("name"), where, problems)
         description = text_field(
-            raw.get("description"), "description", where, problems, required=False, max_len=None
+            raw.get("description"), field_words("description"), where, problems, required=False, max_len=None
         )
         if code and name:
             tags.append(TagEntry(code=code, name=name, description=description, where=where))
@@ -188,9 +213,11 @@ def _parse_overrides(text: str, where: str, problems: list[str]) -> dict[str, st
     for part in filter(None, (p.strip() for p in text.split(";"))):
         district, sep, department = (s.strip() for s in part.partition("="))
         if not (sep and district and department):
-            problems.append(f"{where}: district_overrides '{part}' is not district_code=department_code")
+            problems.append(
+                f"{where}：{field_words('district_overrides')}中的“{part}”应写成“区县编号=部门编号”"
+            )
         elif district in overrides:
-            problems.append(f"{where}: district {district} appears twice in district_overrides")
+            problems.append(f"{where}：区县 {district} 在{field_words('district_overrides')}中出现了两次")
         else:
             overrides[district] = department
     return overrides
@@ -203,8 +230,8 @@ def _from_csv(text: str) -> Taxonomy:
     unknown = [column for column in header if column not in CSV_COLUMNS]
     if missing or unknown:
         raise invalid_taxonomy(
-            [f"row 1: missing column {c}" for c in missing]
-            + [f"row 1: unknown column '{c}' (the columns are {', '.join(CSV_COLUMNS)})" for c in unknown]
+            [f"第 1 行：缺少 {c} 列，请在标题行补上" for c in missing]
+            + [f"第 1 行：不认识的列“{c}”（可用的列有 {'、'.join(CSV_COLUMNS)}）" for c in unknown]
         )
 
     problems: list[str] = []
@@ -213,9 +240,9 @@ def _from_csv(text: str) -> Taxonomy:
     for number, row in enumerate(reader, 2):
         if not any(cell.strip() for cell in row):
             continue
-        where = f"row {number}"
+        where = f"第 {number} 行"
         if len(row) != len(header):
-            problems.append(f"{where}: {len(row)} columns where the header has {len(header)}")
+            problems.append(f"{where}：有 {len(row)} 列，而标题行有 {len(header)} 列，请补齐或删去多余的列")
             continue
         values = dict(zip(header, (cell.strip() for cell in row), strict=True))
         raw = {
@@ -232,20 +259,22 @@ def _from_csv(text: str) -> Taxonomy:
             continue
         categories.append(entry)
         department_name = text_field(
-            values.get("department_name"), "department_name", where, problems, required=False
+            values.get("department_name"), field_words("department_name"), where, problems, required=False
         )
         if department_name is None:
             continue
         if entry.department is None:
-            problems.append(f"{where}: department_name '{department_name}' without a department_code")
+            problems.append(
+                f"{where}：填写了部门名称“{department_name}”，却没有部门编号（department_code），请补上"
+            )
             continue
         named = departments.setdefault(
             entry.department, DepartmentEntry(code=entry.department, name=department_name, where=where)
         )
         if named.name != department_name:
             problems.append(
-                f"{where}: department {entry.department} is named '{department_name}' here "
-                f"and '{named.name}' on {named.where}"
+                f"{where}：部门 {entry.department} 在这里名为“{department_name}”，"
+                f"在{named.where}名为“{named.name}”，请统一"
             )
 
     starter = load_taxonomy(STARTER_TAXONOMY).major_classes

@@ -26,19 +26,9 @@ def _with_departments(query):
     )
 
 
-def _by_code(db: Session, query, code: str, what: str, include_inactive: bool):
-    """The row ``query`` finds; NotFound without one, Invalid when it is inactive (no longer in the
-    taxonomy) unless ``include_inactive`` (reading old cases)."""
-    row = db.scalar(query)
-    if row is None:
-        raise NotFound(f"there is no {what} {code}")
-    if not (row.active or include_inactive):
-        raise Invalid(f"{what} {code} ({row.name}) is no longer in use")
-    return row
-
-
 def get_category(*, db: Session, code: str, include_inactive: bool = False) -> Category:
-    """A category with its department and district overrides, in one query."""
+    """A category with its department and district overrides, in one query; NotFound without one, Invalid
+    when it is no longer in the taxonomy unless ``include_inactive`` (reading old cases)."""
     query = (
         select(Category)
         .where(Category.code == code)
@@ -47,7 +37,12 @@ def get_category(*, db: Session, code: str, include_inactive: bool = False) -> C
             joinedload(Category.district_overrides).joinedload(CategoryDistrictDepartment.department),
         )
     )
-    return _by_code(db, query, code, "category", include_inactive)
+    category = db.scalar(query)
+    if category is None:
+        raise NotFound("category.no_category", category=code)
+    if not (category.active or include_inactive):
+        raise Invalid("category.category_retired", category=code, name=category.name)
+    return category
 
 
 def list_categories(
@@ -69,19 +64,30 @@ def responsible_department(*, db: Session, category: Category, district_code: st
     """Who handles ``category`` in a district (``district_code``: its 6-digit code, or any longer grid code
     under it): the district's override, else the category's department; None when the dispatcher decides."""
     if not re.fullmatch(r"[0-9]{6,}", district_code):
-        raise Invalid(f"'{district_code}' is not a district or grid code")
+        raise Invalid("category.not_a_district", district=district_code)
     district = district_code[:6]
     override = next((o.department for o in category.district_overrides if o.district_code == district), None)
     return override or category.department
 
 
 def get_department(*, db: Session, code: str, include_inactive: bool = False) -> Department:
-    query = select(Department).where(Department.code == code)
-    return _by_code(db, query, code, "department", include_inactive)
+    """A department, as ``get_category`` finds a category."""
+    department = db.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound("category.no_department", department=code)
+    if not (department.active or include_inactive):
+        raise Invalid("category.department_retired", department=code, name=department.name)
+    return department
 
 
 def get_tag(*, db: Session, code: str, include_inactive: bool = False) -> Tag:
-    return _by_code(db, select(Tag).where(Tag.code == code), code, "tag", include_inactive)
+    """A tag, as ``get_category`` finds a category."""
+    tag = db.scalar(select(Tag).where(Tag.code == code))
+    if tag is None:
+        raise NotFound("category.no_tag", tag=code)
+    if not (tag.active or include_inactive):
+        raise Invalid("category.tag_retired", tag=code, name=tag.name)
+    return tag
 
 
 def list_departments(*, db: Session) -> list[Department]:
@@ -105,10 +111,7 @@ class Counts:
     unchanged: int = 0
 
     def __str__(self) -> str:
-        return (
-            f"{self.created} created, {self.updated} updated, "
-            f"{self.deactivated} deactivated, {self.unchanged} unchanged"
-        )
+        return f"新增 {self.created}，更新 {self.updated}，停用 {self.deactivated}，未变 {self.unchanged}"
 
 
 @dataclass
@@ -119,7 +122,7 @@ class LoadResult:
     written: bool = False
 
     def summary(self) -> str:
-        return f"departments: {self.departments}; categories: {self.categories}; tags: {self.tags}"
+        return f"部门：{self.departments}；问题类别：{self.categories}；标签：{self.tags}"
 
 
 def _apply(row, values: dict) -> bool:

@@ -1,6 +1,6 @@
 """A taxonomy as a file holds it (departments, major classes, categories, tags), and the checks of its entries
-that the YAML and CSV readers (``server.category.loader``) share. Every problem is collected with where it
-is ("row 17: ...", "category 12 (E06010): ...")."""
+that the YAML and CSV readers (``server.category.loader``) share. Every problem is collected, in Chinese,
+with where it is ("第 17 行：...", "第 12 个问题类别（E06010）：...")."""
 
 from __future__ import annotations
 
@@ -16,7 +16,27 @@ HANDLING_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?[mhd]$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DISTRICT = re.compile(r"^[0-9]{6}$")
 KIND_OF_PREFIX = {"C": Kind.COMPONENT, "E": Kind.EVENT}
+KIND_WORDS = {Kind.COMPONENT: "部件", Kind.EVENT: "事件"}
 NAME_MAX = 100
+# The fields of a taxonomy file in words; a problem names the field in words and as the file writes it
+# (the person fixing the file looks for that column or key).
+FIELD_WORDS = {
+    "code": "编号",
+    "name": "名称",
+    "phone": "电话",
+    "description": "说明",
+    "urgency": "紧急程度",
+    "handling_limit": "处置时限",
+    "department": "部门",
+    "department_name": "部门名称",
+    "legal_basis": "法规依据",
+    "district_overrides": "分区县部门",
+}
+
+
+def field_words(key: str) -> str:
+    """A field of the file as a problem names it: 处置时限（handling_limit）."""
+    return f"{FIELD_WORDS[key]}（{key}）"
 
 
 @dataclass(frozen=True)
@@ -76,8 +96,7 @@ class Taxonomy:
 
 
 def invalid_taxonomy(problems: list[str]) -> Invalid:
-    n = len(problems)
-    return Invalid(f"the taxonomy has {n} error{'' if n == 1 else 's'}: nothing was loaded", errors=problems)
+    return Invalid("category.taxonomy_invalid", count=len(problems), errors=problems)
 
 
 def reference_errors(taxonomy: Taxonomy, known: Iterable[str] = ()) -> list[str]:
@@ -86,26 +105,32 @@ def reference_errors(taxonomy: Taxonomy, known: Iterable[str] = ()) -> list[str]
     problems = []
     for entry in taxonomy.categories:
         if entry.department and entry.department not in declared:
-            problems.append(f"{entry.where}: unknown department '{entry.department}'")
+            problems.append(
+                f"{entry.where}：没有编号为“{entry.department}”的部门，请先添加这个部门或改用已有的部门编号"
+            )
         for district, department in entry.district_overrides.items():
             if department not in declared:
-                problems.append(f"{entry.where}: unknown department '{department}' for district {district}")
+                problems.append(
+                    f"{entry.where}：区县 {district} 的部门“{department}”不存在，"
+                    "请先添加这个部门或改用已有的部门编号"
+                )
     return problems
 
 
 def text_field(
     value, what: str, where: str, problems: list[str], *, required=True, max_len=NAME_MAX
 ) -> str | None:
+    """The text of a field (``what``: the field in words), or None after reporting its problem."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            problems.append(f"{where}: {what} is missing")
+            problems.append(f"{where}：缺少{what}，请填写")
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        problems.append(f"{where}: {what} must be text")
+        problems.append(f"{where}：{what}应为文字")
         return None
     text = str(value).strip()
     if max_len is not None and len(text) > max_len:
-        problems.append(f"{where}: {what} is longer than {max_len} characters")
+        problems.append(f"{where}：{what}太长，最多 {max_len} 个字符")
         return None
     return text
 
@@ -114,8 +139,8 @@ def key_field(value, what: str, where: str, problems: list[str], *, required=Tru
     text = text_field(value, what, where, problems, required=required, max_len=None)
     if text is not None and not KEY.match(text):
         problems.append(
-            f"{where}: {what} '{text}' must be 2 to 40 lowercase ascii letters, digits or _, "
-            "starting with a letter"
+            f"{where}：{what}“{text}”不对：应为 2 到 40 个小写英文字母、数字或下划线，"
+            "以字母开头，如 sanitation_lx"
         )
         return None
     return text
@@ -124,33 +149,39 @@ def key_field(value, what: str, where: str, problems: list[str], *, required=Tru
 def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry | None:
     """A category from its fields (the same for YAML and CSV), or None after reporting its problems."""
     before = len(problems)
-    code = text_field(raw.get("code"), "code", where, problems, max_len=None)
+    code = text_field(raw.get("code"), field_words("code"), where, problems, max_len=None)
     if code is not None and not CATEGORY_CODE.match(code):
         problems.append(
-            f"{where}: code '{code}' is not C (component) or E (event) followed by 5 digits "
-            "(2 for the major class, 3 for the subclass)"
+            f"{where}：编号“{code}”不对：应为 C（部件）或 E（事件）后跟 5 位数字"
+            "（2 位大类、3 位小类），如 E06010"
         )
-    name = text_field(raw.get("name"), "name", where, problems)
-    urgency = text_field(raw.get("urgency"), "urgency", where, problems)
+    name = text_field(raw.get("name"), field_words("name"), where, problems)
+    urgency = text_field(raw.get("urgency"), field_words("urgency"), where, problems)
     if urgency is not None and urgency not in set(Urgency):
-        problems.append(f"{where}: urgency '{urgency}' is not one of {', '.join(Urgency)}")
-    limit = text_field(raw.get("handling_limit"), "handling_limit", where, problems)
+        problems.append(
+            f"{where}：紧急程度“{urgency}”不对：应为 urgent（紧急）、important（重要）或 normal（一般）"
+        )
+    limit = text_field(raw.get("handling_limit"), field_words("handling_limit"), where, problems)
     if limit is not None and not HANDLING_LIMIT.match(limit):
-        problems.append(f"{where}: handling_limit '{limit}' is not a number followed by m, h or d")
-    department = key_field(raw.get("department"), "department", where, problems, required=False)
+        problems.append(
+            f"{where}：处置时限“{limit}”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h"
+        )
+    department = key_field(raw.get("department"), field_words("department"), where, problems, required=False)
     legal_basis = text_field(
-        raw.get("legal_basis"), "legal_basis", where, problems, required=False, max_len=None
+        raw.get("legal_basis"), field_words("legal_basis"), where, problems, required=False, max_len=None
     )
     overrides = raw.get("district_overrides") or {}
     if not isinstance(overrides, dict):
-        problems.append(f"{where}: district_overrides must map district codes to department codes")
+        problems.append(f"{where}：{field_words('district_overrides')}应为区县编号到部门编号的对应表")
         overrides = {}
     districts = {}
     for district, dep in overrides.items():
         district = str(district)
         if not DISTRICT.match(district):
-            problems.append(f"{where}: district '{district}' in district_overrides is not a 6-digit code")
-        districts[district] = key_field(dep, f"department for district {district}", where, problems)
+            problems.append(
+                f"{where}：{field_words('district_overrides')}中的区县编号“{district}”应为 6 位数字"
+            )
+        districts[district] = key_field(dep, f"区县 {district} 的部门", where, problems)
     if len(problems) > before:
         return None
     return CategoryEntry(
@@ -168,20 +199,22 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
 def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
     """Problems across entries: repeated codes, categories outside every major class, no categories."""
     for label, entries in (
-        ("department", taxonomy.departments),
-        ("category", taxonomy.categories),
-        ("tag", taxonomy.tags),
+        ("部门", taxonomy.departments),
+        ("问题类别", taxonomy.categories),
+        ("标签", taxonomy.tags),
     ):
         first: dict[str, str] = {}
         for entry in entries:
             if entry.code in first:
                 problems.append(
-                    f"{entry.where}: {label} {entry.code} is already defined by {first[entry.code]}"
+                    f"{entry.where}：{label} {entry.code} 已在{first[entry.code]}定义过，编号不能重复"
                 )
             first.setdefault(entry.code, entry.where)
     majors = taxonomy.major_names
     for entry in taxonomy.categories:
         if (entry.kind, entry.major_code) not in majors:
-            problems.append(f"{entry.where}: there is no {entry.kind} major class {entry.major_code}")
+            problems.append(
+                f"{entry.where}：没有{KIND_WORDS[entry.kind]}大类 {entry.major_code}，请检查编号的第 2、3 位"
+            )
     if not taxonomy.categories and not problems:
-        problems.append("the file holds no categories")
+        problems.append("文件中没有任何问题类别，请至少填写一个")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from server.auth.dependencies import AdminRequired
@@ -14,6 +13,7 @@ from server.category import service
 from server.category.loader import format_of, load_taxonomy
 from server.category.schemas import CategoryOut, DepartmentOut, Kind, LoadOut, TagOut, TaxonomyFormat
 from server.deps import DB
+from server.http_errors import error_response
 
 router = APIRouter(tags=["categories"])
 MAX_TAXONOMY_BYTES = 10 * 1024 * 1024
@@ -54,8 +54,8 @@ def load(
 ):
     data = file.file.read(MAX_TAXONOMY_BYTES + 1)
     if len(data) > MAX_TAXONOMY_BYTES:
-        return JSONResponse(
-            {"detail": f"the file is larger than {MAX_TAXONOMY_BYTES} bytes"}, status_code=413
+        return error_response(
+            413, "category.file_too_large", params={"megabytes": MAX_TAXONOMY_BYTES // 2**20}
         )
     taxonomy = load_taxonomy(data, fmt or format_of(file.filename or ""))
     return service.load(db=db, taxonomy=taxonomy, dry_run=dry_run)

@@ -17,12 +17,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.auth.dependencies import Credentials, stream_principal
+from server.auth.errors import Unauthorized
 from server.auth.principal import Principal
 from server.auth.service import SESSION_CHANNEL
 from server.case.scope import Scope, scope_of, sees_notification
@@ -123,7 +124,7 @@ class _Caller:
             self.principal, self.scope = await run_in_threadpool(
                 lambda: _authorize(new_session(), self.credentials, self.access_token)
             )
-        except HTTPException:
+        except Unauthorized:
             return False
         return True
 

@@ -15,16 +15,18 @@ from gis.geojson import dumps, feature_collection
 from grids.loaders import load_features
 from grids.topology import TopologyReport
 from server.auth import service as user_service
-from server.cli_common import console, fail, session
+from server.cli_common import console, fail, level_label, session
 from server.config import get_settings
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
 from server.grid import people as grid_people
 from server.grid import service
+from server.messages import role_name
 
-grids_app = typer.Typer(help="The grid hierarchy: import, check, locate, export.", no_args_is_help=True)
+grids_app = typer.Typer(help="网格层级：导入、检查、定位、导出，以及网格的负责人。", no_args_is_help=True)
 
-STAGES = {"check": "checking topology", "write": "writing grids", "index": "indexing for lookup"}
+STAGES = {"check": "检查拓扑", "write": "写入网格", "index": "建立定位索引"}
+ASSIGNED_AS = {"head": "grid_head", "inspector": "inspector"}  # an assignment's role, as a user's role
 
 
 @contextmanager
@@ -55,28 +57,29 @@ def import_records(records, report, *, dry_run: bool) -> grid_importer.ImportRes
 
 @grids_app.command("import")
 def import_file(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="GeoJSON FeatureCollection."),
-    crs: CRS = typer.Option(CRS.WGS84, help="Coordinate system of the file."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the topology report only; write nothing."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="GeoJSON 文件（FeatureCollection）。"),
+    crs: CRS = typer.Option(CRS.WGS84, help="文件所用的坐标系。"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只输出拓扑检查报告，不写入。"),
 ) -> None:
-    """Import grids (features with code, name, level, parent_code), checked before anything is written."""
+    """导入网格（要素属性含 code、name、level、parent_code），写入前先整体检查。"""
     records, report = load_features(file.read_bytes(), crs=crs, scheme=get_settings().scheme)
     result = import_records(records, report, dry_run=dry_run)
     print_report(result.report)
     if not result.report.ok:
-        fail("the import has errors: nothing was written")
+        fail("文件有错误，什么都没有写入：请按上面的报告改正文件后重新导入")
     if result.written:
         console.print(
-            f"imported: {len(result.created)} new, {len(result.new_versions)} new versions, "
-            f"{len(result.renamed)} renamed, {result.unchanged} unchanged"
+            f"已导入：新增 {len(result.created)} 个，新版本 {len(result.new_versions)} 个，"
+            f"改名 {len(result.renamed)} 个，未变 {result.unchanged} 个",
+            highlight=False,
         )
     else:
-        console.print("dry run: nothing was written")
+        console.print("只做了检查，没有写入：去掉 --dry-run 再运行一次即可导入")
 
 
 @grids_app.command("check")
 def check() -> None:
-    """Topology report over every stored grid (exit 1 when it has errors)."""
+    """对所有已存网格做拓扑检查并输出报告（有错误时退出码为 1）。"""
     with session() as db, progress_bar() as update:
         report = grid_importer.check_stored(db=db, progress=update)
     print_report(report)
@@ -86,22 +89,22 @@ def check() -> None:
 
 @grids_app.command("locate")
 def locate(
-    lon: float = typer.Argument(..., help="Longitude."),
-    lat: float = typer.Argument(..., help="Latitude."),
-    crs: CRS = typer.Option(CRS.WGS84, help="Coordinate system of LON LAT."),
+    lon: float = typer.Argument(..., help="经度。"),
+    lat: float = typer.Argument(..., help="纬度。"),
+    crs: CRS = typer.Option(CRS.WGS84, help="经纬度所用的坐标系。"),
 ) -> None:
-    """Print the grids holding a point, one line per level: level, code, name."""
+    """列出包含这个点的各级网格，每级一行：层级、编码、名称。"""
     with session() as db:
         _, _, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs)
     if not chain:
-        fail(f"the point ({lon}, {lat}) lies outside every grid")
+        fail(f"点（{lon}, {lat}）不在任何网格内：请核对经纬度和坐标系")
     for grid in chain:
-        print(f"{grid.level}\t{grid.code}\t{grid.name}")
+        print(f"{level_label(grid.level)}\t{grid.code}\t{grid.name}")
 
 
 @grids_app.command("export")
-def export(code: str = typer.Argument(None, help="Only this grid and its subtree.")) -> None:
-    """Write current grids as a GeoJSON FeatureCollection to standard output."""
+def export(code: str = typer.Argument(None, help="只导出这个网格及其下级网格。")) -> None:
+    """把现行网格以 GeoJSON（FeatureCollection）写到标准输出。"""
     with session() as db:
         features = service.export_features(db=db, code=code)
     sys.stdout.write(dumps(feature_collection(features)) + "\n")
@@ -109,46 +112,49 @@ def export(code: str = typer.Argument(None, help="Only this grid and its subtree
 
 @grids_app.command("assign")
 def assign(
-    code: str = typer.Argument(..., help="Grid code."),
-    user: str = typer.Argument(..., help="The user's phone, username or id."),
-    role: str = typer.Option("inspector", help="head or inspector."),
-    starts_on: str = typer.Option(None, "--from", help="First day (YYYY-MM-DD); default today."),
+    code: str = typer.Argument(..., help="网格编码。"),
+    user: str = typer.Argument(..., help="用户的手机号、用户名或编号。"),
+    role: str = typer.Option("inspector", help="head（网格长）或 inspector（网格员）。"),
+    starts_on: str = typer.Option(None, "--from", help="开始日期（如 2026-10-01）；默认今天。"),
 ) -> None:
-    """Make a user the head (replacing the current one) or an inspector of a grid."""
+    """让一位用户担任网格的网格长（替换现任）或网格员。"""
     with session() as db:
         person = user_service.find_user(db=db, key=user)
         start = date.fromisoformat(starts_on) if starts_on else None
         assignment = grid_people.assign(db=db, grid_code=code, user=person, role=role, starts_on=start)
+        role_words = role_name(ASSIGNED_AS[assignment.role])
         console.print(
-            f"{person.name} is {role} of {code} from {assignment.starts_on} (assignment {assignment.id})"
+            f"{person.name} 自 {assignment.starts_on} 起担任网格 {code} 的{role_words}"
+            f"（任职编号 {assignment.id}）",
+            highlight=False,
         )
 
 
 @grids_app.command("unassign")
 def unassign(
-    assignment_id: int = typer.Argument(..., help="Assignment id (see `gridops grids people`)."),
+    assignment_id: int = typer.Argument(..., help="任职编号（见 gridops grids people）。"),
     ends_on: str = typer.Option(
         None,
         "--on",
-        help="Last day in force, included (YYYY-MM-DD); default today, yesterday ends it at once.",
+        help="任职的最后一天（含当天，如 2026-10-01）；默认今天，填昨天则立即结束。",
     ),
 ) -> None:
-    """End an assignment (it stays in the history)."""
+    """结束一项任职（仍保留在历史中）。"""
     with session() as db:
         end = date.fromisoformat(ends_on) if ends_on else None
         assignment = grid_people.end_assignment(db=db, assignment_id=assignment_id, ends_on=end)
-        console.print(f"assignment {assignment.id} ended on {assignment.ends_on}")
+        console.print(f"任职 {assignment.id} 的最后一天为 {assignment.ends_on}", highlight=False)
 
 
 @grids_app.command("people")
 def people(
-    code: str = typer.Argument(None, help="Only this grid."),
-    history: bool = typer.Option(False, "--history", help="Include ended and scheduled assignments."),
+    code: str = typer.Argument(None, help="只列这个网格。"),
+    history: bool = typer.Option(False, "--history", help="也列出已结束和尚未开始的任职。"),
 ) -> None:
-    """List who is responsible for which grid today: id, grid, role, name, phone, from, to (last day)."""
+    """列出今天各网格的负责人：任职编号、网格、身份、姓名、手机号、开始日期、最后一天。"""
     with session() as db:
         for assignment, user in grid_people.assignments(db=db, grid_code=code, include_ended=history):
             print(
-                f"{assignment.id}\t{assignment.grid_code}\t{assignment.role}\t{user.name}\t{user.phone}\t"
+                f"{assignment.id}\t{assignment.grid_code}\t{role_name(ASSIGNED_AS[assignment.role])}\t{user.name}\t{user.phone}\t"
                 f"{assignment.starts_on}\t{assignment.ends_on or ''}"
             )

@@ -16,20 +16,6 @@ from server.grid.models import CURRENT, Grid, GridPart
 LOOKUP_CELL_DEG = 0.002  # the lookup index's cells: about 180 m x 220 m in Jinan
 
 
-def _check_message(lon: float, lat: float) -> str | None:
-    try:
-        check_lonlat(lon, lat)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _checked(lon: float, lat: float) -> None:
-    message = _check_message(lon, lat)
-    if message:
-        raise Invalid(message)
-
-
 def deepest_code_sql(lon: str, lat: str) -> str:
     """A SELECT of the code of the deepest current grid covering the point (``lon``, ``lat``: SQL expressions
     in WGS 84 degrees); on a shared boundary, the lowest code. Every point lookup uses this one rule."""
@@ -45,7 +31,10 @@ def deepest_code_sql(lon: str, lat: str) -> str:
 def locate(*, db: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> tuple[float, float, list[Grid]]:
     """The point in WGS 84, and the chain of current grids from the root down to the deepest one
     holding it, found in one query (empty when the point lies outside every grid)."""
-    _checked(lon, lat)
+    try:
+        check_lonlat(lon, lat)
+    except ValueError:
+        raise Invalid("grid.point_out_of_range") from None
     x, y = to_wgs84(lon, lat, crs)
     deepest = text(deepest_code_sql(":lon", ":lat")).bindparams(lon=x, lat=y).columns(GridPart.code)
     deepest = deepest.scalar_subquery()
@@ -73,8 +62,7 @@ def locate_batch(
     lons, lats = np.asarray(points, dtype=float).T
     bad = ~(np.isfinite(lons) & np.isfinite(lats) & (np.abs(lons) <= 180) & (np.abs(lats) <= 90))
     if bad.any():
-        k = int(bad.argmax())
-        raise Invalid(f"point {k}: " + _check_message(lons[k], lats[k]))
+        raise Invalid("grid.batch_point_out_of_range", n=int(bad.argmax()) + 1)
     lons, lats = to_wgs84_arrays(lons, lats, crs)
     rows = db.execute(
         text(

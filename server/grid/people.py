@@ -30,7 +30,7 @@ def assign(
     not replaced: that is refused. An inspector is refused when already assigned to the grid from that day
     on (a period that does not end before it)."""
     if role not in ("head", "inspector"):
-        raise Invalid(f"role must be 'head' or 'inspector', not {role!r}")
+        raise Invalid("grid.assignment_role")
     get_grid(db=db, code=grid_code)
     starts_on = starts_on or today()
     overlapping = list(
@@ -45,16 +45,13 @@ def assign(
         )
     )
     if any(a.user_id == user.id for a in overlapping):
-        raise Conflict(
-            f"{user.name} is already {'the head' if role == 'head' else 'an inspector'} of grid {grid_code}"
-        )
+        if role == "head":
+            raise Conflict("grid.already_head", name=user.name, grid=grid_code)
+        raise Conflict("grid.already_inspector", name=user.name, grid=grid_code)
     if role == "head":
         for previous in overlapping:
             if previous.starts_on > starts_on:
-                raise Conflict(
-                    f"网格 {grid_code} 已安排了从 {previous.starts_on} 起任职的网格长：新网格长的开始日期"
-                    f"不能早于这一天，请改用 {previous.starts_on} 或更晚的日期"
-                )
+                raise Conflict("grid.head_scheduled", grid=grid_code, starts_on=previous.starts_on)
         for previous in overlapping:
             end_before(previous, starts_on)
     assignment = GridAssignment(grid_code=grid_code, user_id=user.id, role=role, starts_on=starts_on)
@@ -68,15 +65,12 @@ def end_assignment(*, db: Session, assignment_id: int, ends_on: date | None = No
     included). An end already set can only be brought forward, and only while it has not passed."""
     assignment = db.get(GridAssignment, assignment_id)
     if assignment is None:
-        raise NotFound(f"there is no assignment {assignment_id}")
+        raise NotFound("grid.no_assignment", assignment_id=assignment_id)
     ends_on = ends_on or today()
     if assignment.ends_on is not None and (assignment.ends_on < today() or ends_on > assignment.ends_on):
-        raise Conflict(
-            f"这项任职的最后一天已定为 {assignment.ends_on}：结束日期只能在那天之前提前，不能推迟；"
-            "需要延续请重新指派"
-        )
+        raise Conflict("grid.assignment_end_fixed", ends_on=assignment.ends_on)
     if ends_on < assignment.starts_on:
-        raise Invalid(f"an assignment cannot end ({ends_on}) before it starts ({assignment.starts_on})")
+        raise Invalid("grid.assignment_ends_before_start", ends_on=ends_on, starts_on=assignment.starts_on)
     assignment.ends_on = ends_on
     db.commit()
     return assignment

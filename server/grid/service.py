@@ -19,7 +19,7 @@ from server.grid.subtree import within
 def get_grid(*, db: Session, code: str) -> Grid:
     grid = db.scalar(select(Grid).where(CURRENT, Grid.code == code))
     if grid is None:
-        raise NotFound(f"there is no current grid with code {code}")
+        raise NotFound("grid.not_found", grid=code)
     return grid
 
 
@@ -54,7 +54,7 @@ def history(*, db: Session, code: str) -> list[Grid]:
         db.scalars(select(Grid).options(defer(Grid.geom)).where(Grid.code == code).order_by(Grid.version))
     )
     if not versions:
-        raise NotFound(f"there is no grid with code {code}")
+        raise NotFound("grid.never_existed", grid=code)
     return versions
 
 
@@ -104,9 +104,7 @@ def in_bbox(
         query = query.where(Grid.level == level)
     grids = list(db.scalars(query))
     if len(grids) > limit:
-        raise Invalid(
-            f"more than {limit} grids in this box: zoom in, or ask for one level with level=", limit=limit
-        )
+        raise Invalid("grid.too_many_in_box", limit=limit)
     return grids
 
 
@@ -115,7 +113,7 @@ def search(*, db: Session, text: str, limit: int = 20) -> list[tuple[Grid, float
     each with a point inside it (lon, lat): where a caller's "near the 泉城路 community" is placed."""
     text = text.strip()
     if not text:
-        raise Invalid("name part of a grid's name or code to search for")
+        raise Invalid("grid.search_empty")
     inside = func.ST_PointOnSurface(Grid.geom)
     rows = db.execute(
         select(Grid, func.ST_X(inside), func.ST_Y(inside))

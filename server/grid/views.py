@@ -14,6 +14,7 @@ from server.auth import service as user_service
 from server.auth.dependencies import AdminRequired, MaybeUser, current_principal
 from server.config import get_settings
 from server.deps import DB, GEOJSON, BBox
+from server.errors import NotFound
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
 from server.grid import people as grid_people
@@ -31,6 +32,7 @@ from server.grid.schemas import (
     LocateOut,
     ReportOut,
 )
+from server.http_errors import error_response
 
 router = APIRouter(prefix="/grids", tags=["grids"])
 assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
@@ -70,7 +72,7 @@ def locate(
 ):
     x, y, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs)
     if not chain:
-        return JSONResponse({"detail": f"the point ({lon}, {lat}) lies outside every grid"}, status_code=404)
+        raise NotFound("grid.point_outside", lon=lon, lat=lat)
     return LocateOut(lon=x, lat=y, chain=chain)
 
 
@@ -78,7 +80,7 @@ def locate(
 def locate_batch(body: LocateBatchIn, db: DB):
     limit = get_settings().locate_batch_max
     if len(body.points) > limit:
-        return JSONResponse({"detail": f"at most {limit} points per request"}, status_code=413)
+        return error_response(413, "grid.too_many_points", params={"limit": limit})
     return LocateBatchOut(codes=grid_lookup.locate_batch(db=db, points=body.points, crs=body.crs))
 
 
@@ -144,7 +146,7 @@ def import_grids(
 ):
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        return JSONResponse({"detail": f"the file is larger than {MAX_IMPORT_BYTES} bytes"}, status_code=413)
+        return error_response(413, "grid.file_too_large", params={"megabytes": MAX_IMPORT_BYTES // 2**20})
     records, report = load_features(data, crs=crs, scheme=get_settings().scheme)
     result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run)
     out = ImportOut.model_validate(result.to_dict())

@@ -1,7 +1,7 @@
 """The two formats of every answer: JSON, and XML with the specification's element names (a list under
 ``<name>s`` holds ``<name>`` elements; booleans as true/false; a missing value as an empty element).
 Errors in the specification's format, with its HTTP codes: 403 (api_key), 404 (unknown request or service),
-400 for everything else."""
+400 for everything else; each description a sentence of the message catalogue, one per problem."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from server import messages
 from server.errors import DomainError
+from server.http_errors import validation_items
 from server.open311.schemas import ErrorOut
 
 FORMATS = ("json", "xml")
@@ -57,9 +59,10 @@ def render(
     )
 
 
-def _error(request: Request, status: int, description: str) -> Response:
+def _error(request: Request, status: int, descriptions: list[str]) -> Response:
     response_format = "xml" if request.path_params.get("response_format") == "xml" else "json"
-    return render(response_format, "errors/error", [ErrorOut(code=status, description=description)], status)
+    errors = [ErrorOut(code=status, description=d) for d in dict.fromkeys(descriptions)]
+    return render(response_format, "errors/error", errors, status)
 
 
 class Open311Route(APIRoute):
@@ -71,14 +74,14 @@ class Open311Route(APIRoute):
         async def route(request: Request) -> Response:
             response_format = request.path_params.get("response_format")
             if response_format is not None and response_format not in FORMATS:  # checked before any work
-                return _error(request, 400, f"format {response_format!r} is not served: use .json or .xml")
+                return _error(request, 400, [messages.text("open311.format", format=response_format)])
             try:
                 return await handler(request)
             except DomainError as exc:
-                return _error(request, exc.status if exc.status in (403, 404) else 400, exc.message)
+                status = exc.status if exc.status in (403, 404) else 400
+                return _error(request, status, exc.params.get("errors") or [exc.message])
             except RequestValidationError as exc:
-                described = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
-                return _error(request, 400, described)
+                return _error(request, 400, [item.msg for item in validation_items(list(exc.errors()))])
 
         return route
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from server import messages
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import intake as intake_service
@@ -32,6 +33,7 @@ from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.grid import service as grid_service
+from server.http_errors import validation_items
 from server.open311.models import Open311Client, Open311Request
 from server.open311.schemas import (
     AttributeOut,
@@ -59,6 +61,10 @@ CLIENT_UUID = AttributeOut(
     "second request; with other content the post is refused (400). Without it a retry makes a new request.",
 )
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+NAME_MAX = 60  # a client system's name
+# The units of a category's handling limit (e.g. 4h), in working time.
+_LIMIT_UNITS = {"m": "分钟", "h": "小时", "d": "个工作日"}
+RECEIVED = "已收到：核实立案后可以查询这条诉求的办理进度"
 
 
 def _hash(key: str) -> str:
@@ -75,10 +81,10 @@ def _now(db: Session) -> datetime:
 def add_client(*, db: Session, name: str) -> tuple[Open311Client, str]:
     """A new client system with its system user; returns it and its API key (only its hash is kept)."""
     name = name.strip()
-    if not name or len(name) > 60:
-        raise Invalid("a client system's name has 1 to 60 characters")
+    if not name or len(name) > NAME_MAX:
+        raise Invalid("open311.client_name_length", max_length=NAME_MAX)
     if db.scalar(select(Open311Client.id).where(Open311Client.name == name)) is not None:
-        raise Conflict(f"there is already an Open311 client named {name!r}")
+        raise Conflict("open311.client_exists", name=name)
     # A system user: no password (it cannot log in) and a placeholder phone (the column is unique).
     user = User(name=f"Open311: {name}"[:100], phone=f"open311-{secrets.token_hex(6)}", roles=["acceptor"])
     db.add(user)
@@ -98,7 +104,7 @@ def revoke_client(*, db: Session, name: str) -> Open311Client:
     """Refuse the client's key from now on (its requests stay)."""
     client = db.scalar(select(Open311Client).where(Open311Client.name == name))
     if client is None:
-        raise NotFound(f"there is no Open311 client named {name!r}")
+        raise NotFound("open311.no_client", name=name)
     if client.revoked_at is None:
         client.revoked_at = _now(db)
         db.commit()
@@ -107,12 +113,12 @@ def revoke_client(*, db: Session, name: str) -> Open311Client:
 
 def client_for_key(*, db: Session, api_key: str | None) -> Open311Client:
     if not api_key:
-        raise Forbidden("api_key is missing: ask the city for one")
+        raise Forbidden("open311.key_missing")
     client = db.scalar(select(Open311Client).where(Open311Client.key_hash == _hash(api_key)))
     if client is None:
-        raise Forbidden("api_key is not valid")
+        raise Forbidden("open311.key_invalid")
     if client.revoked_at is not None:
-        raise Forbidden("this api_key was revoked")
+        raise Forbidden("open311.key_revoked")
     return client
 
 
@@ -120,7 +126,7 @@ def check_jurisdiction(jurisdiction_id: str | None) -> None:
     """One jurisdiction is served: jurisdiction_id may be left out, but when given it must be this one."""
     ours = get_settings().open311_jurisdiction_id
     if jurisdiction_id is not None and jurisdiction_id != ours:
-        raise Invalid(f"jurisdiction_id {jurisdiction_id!r} is not served here (this one is {ours!r})")
+        raise Invalid("open311.jurisdiction", served=ours)
 
 
 # -- services -----------------------------------------------------------------------------------------
@@ -149,8 +155,8 @@ def _service(category: Category) -> ServiceOut:
     return ServiceOut(
         service_code=category.code,
         service_name=category.name,
-        description=f"{category.major_name}: {category.name}, handled within {category.handling_limit} "
-        "of working time",
+        description=f"{category.major_name}：{category.name}，处置时限 {category.handling_limit[:-1]} "
+        f"{_LIMIT_UNITS[category.handling_limit[-1]]}（按工作时间计）",
         metadata=True,  # every service has the client_uuid attribute
         type="realtime",
         keywords=f"{category.major_name},{category.name}",
@@ -167,7 +173,7 @@ def services(*, db: Session) -> list[ServiceOut]:
 def _category(db: Session, service_code: str) -> Category:
     category = db.scalar(select(Category).where(Category.code == service_code, Category.active))
     if category is None:
-        raise NotFound(f"there is no service {service_code!r}")
+        raise NotFound("open311.no_service", service_code=service_code)
     return category
 
 
@@ -181,16 +187,14 @@ def service_definition(*, db: Session, service_code: str) -> ServiceDefinitionOu
 def _place(db: Session, data: PostIn) -> tuple[float, float]:
     """lon, lat: the posted ones, else a grid or street whose name the address_string holds."""
     if (data.lat is None) != (data.long is None):
-        raise Invalid("send both lat and long, or neither (then address_string)")
+        raise Invalid("open311.half_position")
     if data.lat is not None:
         return data.long, data.lat
     if not data.address_string or not data.address_string.strip():
-        raise Invalid("a location is required: lat and long, or address_string")
+        raise Invalid("open311.position_required")
     found = grid_service.search(db=db, text=data.address_string, limit=1)
     if not found:
-        raise Invalid(
-            f"address_string {data.address_string!r} names no grid or street of the city: send lat and long"
-        )
+        raise Invalid("open311.address_unknown")
     _, lon, lat = found[0]
     return lon, lat
 
@@ -201,7 +205,7 @@ def _client_uuid(value: str | None) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise Invalid(f"attribute[client_uuid] {value!r} is not a UUID") from None
+        raise Invalid("open311.client_uuid") from None
 
 
 def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut:
@@ -223,9 +227,10 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
             reporter_phone=_PHONE_PUNCTUATION.sub("", data.phone) if data.phone else None,
         )
     except ValidationError as exc:
-        raise Invalid(
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        ) from None
+        # As the API says a refused field (its name in words); the errors' places start with the body.
+        items = validation_items([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        problems = list(dict.fromkeys(item.msg for item in items))
+        raise Invalid("open311.invalid_request", problems="；".join(problems), errors=problems) from None
     user = db.get(User, client.user_id)
     # The case and its request row are one unit (a retry after a lost answer finds both).
     case, _ = intake_service.receive(db=db, principal=Principal.of(user), data=report)
@@ -243,7 +248,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
     db.commit()
     return PostedOut(
         service_request_id=case.code,
-        service_notice="received: the request is listed once the city has confirmed and filed it",
+        service_notice=RECEIVED,
         account_id=data.account_id,
     )
 
@@ -258,7 +263,7 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise Invalid(f"{name} {value!r} is not a date-time like 2010-01-01T00:00:00Z") from None
+        raise Invalid("open311.date_time", field=messages.field_label(name)) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(get_settings().timezone))
 
 
@@ -290,16 +295,16 @@ def find_requests(
         end = end or (start + span if start else _now(db))
         start = start or end - span
         if start > end:
-            raise Invalid("start_date is after end_date")
+            raise Invalid("open311.dates_reversed")
         if end - start > span:
-            raise Invalid(f"start_date to end_date may span at most {settings.open311_days} days")
+            raise Invalid("open311.span_too_long", days=settings.open311_days)
         query = query.where(Case.received_at >= start, Case.received_at <= end)
         codes = _listed(service_code)
         if codes:
             query = query.join(Category, Category.id == Case.category_id).where(Category.code.in_(codes))
         statuses = set(_listed(status))
         if statuses - {"open", "closed"}:
-            raise Invalid(f"status {status!r}: use open, closed or both (comma separated)")
+            raise Invalid("open311.status", allowed="open 或 closed")
         if statuses == {"open"}:
             query = query.where(Case.state.in_(OPEN_STATES))
         elif statuses == {"closed"}:
@@ -325,7 +330,7 @@ def get_request(
         )
     case = db.scalar(select(Case).where(Case.code == service_request_id, seen))
     if case is None:
-        raise NotFound(f"there is no request {service_request_id!r} (or it is not yet filed)")
+        raise NotFound("open311.no_request", request=service_request_id)
     return _requests(db, [case], base_url)[0]
 
 

@@ -96,13 +96,11 @@ def start_shift(
     shift = db.scalar(select(PatrolShift).where(PatrolShift.client_uuid == data.client_uuid))
     if shift is not None:
         if shift.user_id != user.id:
-            raise Conflict(f"shift {data.client_uuid} belongs to another user: make a new UUID")
+            raise Conflict("patrol.shift_of_another", client_uuid=data.client_uuid)
         return shift, False
     now = at or utc_now()
     if data.started_at > now + CLOCK_SKEW:
-        raise Invalid(
-            f"the shift starts in the future ({local_time(data.started_at)}): check the phone's clock"
-        )
+        raise Invalid("patrol.starts_in_future", started_at=local_time(data.started_at))
     shift = PatrolShift(
         client_uuid=data.client_uuid, user_id=user.id, started_at=data.started_at, device_id=data.device_id
     )
@@ -111,8 +109,11 @@ def start_shift(
     )
     if open_shift is not None:
         if open_shift.started_at == data.started_at:
-            at_start = local_time(data.started_at)
-            raise Conflict(f"your open shift {open_shift.client_uuid} starts at the same time ({at_start})")
+            raise Conflict(
+                "patrol.same_start",
+                client_uuid=open_shift.client_uuid,
+                started_at=local_time(data.started_at),
+            )
         if open_shift.started_at < data.started_at:
             open_shift.ended_at = data.started_at
             db.flush()  # before the new open shift meets the one-open-shift index
@@ -131,7 +132,7 @@ def _own_shift(db: Session, user: User, client_uuid: UUID) -> PatrolShift:
         .with_for_update(key_share=True)
     )
     if shift is None:
-        raise NotFound(f"you have no patrol shift {client_uuid}")
+        raise NotFound("patrol.no_shift", client_uuid=client_uuid)
     return shift
 
 
@@ -144,10 +145,10 @@ def end_shift(
     shift = _own_shift(db, user, client_uuid)
     if ended_at <= shift.started_at:
         raise Invalid(
-            f"a shift cannot end ({local_time(ended_at)}) before it starts ({local_time(shift.started_at)})"
+            "patrol.ends_before_start", ended_at=local_time(ended_at), started_at=local_time(shift.started_at)
         )
     if ended_at > (at or utc_now()) + CLOCK_SKEW:
-        raise Invalid(f"the shift ends in the future ({local_time(ended_at)}): check the phone's clock")
+        raise Invalid("patrol.ends_in_future", ended_at=local_time(ended_at))
     if shift.ended_at is None or ended_at < shift.ended_at:
         shift.ended_at = ended_at
     db.commit()
@@ -179,11 +180,13 @@ def add_points(
     last = shift.ended_at or (at or utc_now()) + CLOCK_SKEW
     for i, point in enumerate(points):
         if not shift.started_at <= point.recorded_at <= last:
-            until = local_time(shift.ended_at) if shift.ended_at else "now (it is still open)"
             raise Invalid(
-                f"point {i} was recorded at {local_time(point.recorded_at)}, outside shift {client_uuid}, "
-                f"which runs from {local_time(shift.started_at)} to {until}: nothing was stored",
+                "patrol.point_outside_shift",
                 point=i,
+                n=i + 1,
+                recorded_at=local_time(point.recorded_at),
+                started_at=local_time(shift.started_at),
+                until=local_time(shift.ended_at) if shift.ended_at else "现在（巡查尚未结束）",
             )
     stored = 0
     if points:

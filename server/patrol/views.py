@@ -36,7 +36,7 @@ ShiftUUID = Annotated[UUID, Path(description="The client_uuid the phone made whe
 
 
 def _user(principal: Principal) -> User:
-    return principal.own_user(", who does not patrol: log in as a user")
+    return principal.own_user()
 
 
 def _out(db: Session, shift: PatrolShift) -> ShiftOut:

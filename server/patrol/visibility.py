@@ -77,7 +77,7 @@ def _visible(viewer: Viewer) -> ColumnElement[bool]:
 def get_shift(*, db: Session, viewer: Viewer, client_uuid: UUID) -> PatrolShift:
     shift = db.scalar(select(PatrolShift).where(PatrolShift.client_uuid == client_uuid, _visible(viewer)))
     if shift is None:
-        raise NotFound(f"there is no patrol shift {client_uuid} you may see")
+        raise NotFound("patrol.no_shift_visible", client_uuid=client_uuid)
     return shift
 
 
@@ -176,7 +176,7 @@ def day_tracks(
         .limit(limit + 1)
     ).all()
     if len(rows) > limit:
-        raise Invalid(f"more than {limit} tracks in this box today: zoom in", limit=limit)
+        raise Invalid("patrol.too_many_tracks", limit=limit)
     return DayTracksOut(
         features=[
             DayTrackFeature(

@@ -43,7 +43,6 @@ __all__ = [
     "work_slots",
 ]
 
-ACCEPTED = "a JPEG, PNG or WebP image"
 PUBLIC_QUALITY = 85
 THUMBNAIL_QUALITY = 80
 # The longest side over the shortest: a camera's frame is at most about 21:9 and a crop of it stays under
@@ -58,12 +57,15 @@ _MAGIC = {
 _WEBP = ("WEBP", "image/webp")
 # Leading bytes of files people upload by mistake, to say what was sent instead.
 _OTHER_KINDS = {
-    b"GIF8": "a GIF image",
-    b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive or an Office document",
-    b"II*\x00": "a TIFF image",
-    b"MM\x00*": "a TIFF image",
+    b"GIF8": "看起来是 GIF 图片",
+    b"%PDF": "看起来是 PDF 文档",
+    b"PK\x03\x04": "看起来是 ZIP 压缩包或 Office 文档",
+    b"II*\x00": "看起来是 TIFF 图片",
+    b"MM\x00*": "看起来是 TIFF 图片",
 }
+_UNKNOWN_KIND = "的内容无法识别"
+# Pillow's format names as people write them.
+_FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1"}
 # Modes Pillow shrinks with a proper filter (alpha premultiplied); others are flattened first.
 _RESAMPLED_MODES = {"RGB", "RGBA", "L", "LA"}
@@ -75,8 +77,8 @@ class PhotoRejected(DomainError):
     """An upload that is not a photo we keep. ``status``: 413 too large, 415 not a JPEG, PNG or WebP
     image, 422 truncated, corrupt, or more pixels than allowed."""
 
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, /, *, status: int, **params) -> None:
+        super().__init__(code, **params)
         self.status = status
 
 
@@ -84,13 +86,13 @@ class ImageTooLarge(PhotoRejected):
     """More pixels than the caller may send, or a strip no camera makes (422): the message says to send a
     normal photo."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=422)
+    def __init__(self, code: str, /, **params) -> None:
+        super().__init__(code, status=422, **params)
 
 
 class PhotoBusy(DomainError):
     """Every slot for pixel work in this process stayed taken for the wait: try again after
-    ``details["retry_after"]`` seconds."""
+    ``params["retry_after"]`` seconds."""
 
     status = 503
 
@@ -121,10 +123,7 @@ def process_photo(
     """Check an upload and make its public version (at most ``public_px`` on the long side) and its
     thumbnail (at most ``thumbnail_px``); raise PhotoRejected saying why a file is refused."""
     if len(data) > max_bytes:
-        raise PhotoRejected(
-            f"the photo is {_megabytes(len(data), up=True)}; the limit is {_megabytes(max_bytes, up=False)}",
-            status=413,
-        )
+        raise PhotoRejected("photo.too_large", megabytes=_megabytes(max_bytes), status=413)
     image_format, mime = _detect(data)
     image = _open(data, image_format, max_pixels)
     width, height = image.size  # the full size, from the header
@@ -134,9 +133,7 @@ def process_photo(
         try:
             image.load()
         except _DECODE_ERRORS:
-            raise PhotoRejected(
-                f"the {image_format} image is truncated or damaged: its pixels cannot be read", status=422
-            ) from None
+            raise PhotoRejected("photo.damaged", format=_FORMAT_NAMES[image_format], status=422) from None
         geotag = read_geotag(image)
         public, turned = _public_version(image, public_px)
         public_jpeg, thumbnail_jpeg = (
@@ -171,20 +168,18 @@ def _work_slot() -> Iterator[None]:
     wait = get_settings().photo_work_wait_seconds
     slots = work_slots()
     if not slots.acquire(timeout=wait):
-        raise PhotoBusy(
-            "服务器正忙于处理其他照片，请稍后重新提交（不会重复上报）", retry_after=max(1, math.ceil(wait))
-        )
+        raise PhotoBusy("photo.busy", retry_after=max(1, math.ceil(wait)))
     try:
         yield
     finally:
         slots.release()
 
 
-def _megabytes(size: int, *, up: bool) -> str:
-    """A size in MB to one decimal, rounded up for an upload and down for a limit, so the two never
-    read the same when the upload is over."""
-    tenths = size * 10 / 2**20
-    return f"{(math.ceil(tenths) if up else math.floor(tenths)) / 10:g} MB"
+def _megabytes(limit: int) -> int | float:
+    """A size limit in MB, rounded down to one decimal (a whole number without one), so that a photo of
+    the size it says is taken."""
+    tenths = math.floor(limit * 10 / 2**20)
+    return tenths // 10 if tenths % 10 == 0 else tenths / 10
 
 
 def _detect(data: bytes) -> tuple[str, str]:
@@ -194,49 +189,45 @@ def _detect(data: bytes) -> tuple[str, str]:
             return kind
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _WEBP
-    raise PhotoRejected(f"the file is not {ACCEPTED} ({_looks_like(data)})", status=415)
+    if not data:
+        raise PhotoRejected("photo.empty", status=415)
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        raise PhotoRejected("photo.heic", status=415)  # an iPhone's own format: how to avoid it
+    raise PhotoRejected("photo.not_an_image", kind=_looks_like(data), status=415)
 
 
 def _looks_like(data: bytes) -> str:
-    if not data:
-        return "it is empty"
+    """What a file that is no accepted photo seems to be, as words after 这个文件."""
     for magic, kind in _OTHER_KINDS.items():
         if data.startswith(magic):
-            return f"it looks like {kind}"
+            return kind
     if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in _HEIF_BRANDS:
-            return "it looks like a HEIC photo: set the camera to save JPEG"
-        return "it looks like an AVIF image" if brand in (b"avif", b"avis") else "it looks like a video"
+        return "看起来是 AVIF 图片" if data[8:12] in (b"avif", b"avis") else "看起来是视频"
     try:
         sample = codecs.getincrementaldecoder("utf-8")().decode(data[:1024])  # a cut last character is fine
     except UnicodeDecodeError:
-        return "its content is of a kind we do not recognise"
+        return _UNKNOWN_KIND
     if all(char.isprintable() or char in "\t\r\n" for char in sample):
-        return "it looks like text"
-    return "its content is of a kind we do not recognise"
+        return "看起来是文字"
+    return _UNKNOWN_KIND
 
 
 def _open(data: bytes, image_format: str, max_pixels: int) -> Image.Image:
     """The image opened lazily (header only), its pixel count and shape checked before any decoding."""
-    limit = f"{max_pixels / 10_000:g} 万像素的上限"
-    send = "请上传手机相机直接拍摄的普通照片，或把照片缩小后再上传"
+    limit = f"{max_pixels / 10_000:g}"  # in units of 10,000 pixels (万像素)
     try:
         image = Image.open(io.BytesIO(data), formats=[image_format])
     except Image.DecompressionBombError:
-        raise ImageTooLarge(f"照片像素过多，超过 {limit}：{send}") from None
+        raise ImageTooLarge("photo.pixel_bomb", limit=limit) from None
     except _DECODE_ERRORS:
-        raise PhotoRejected(
-            f"the file starts like a {image_format} image but cannot be read: it is damaged", status=422
-        ) from None
+        raise PhotoRejected("photo.damaged", format=_FORMAT_NAMES[image_format], status=422) from None
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(f"照片为 {width} x {height} 像素，超过 {limit}：{send}")
+        raise ImageTooLarge("photo.too_many_pixels", width=width, height=height, limit=limit)
     aspect = max(width, height) / max(1, min(width, height))
     if aspect > MAX_ASPECT:
         raise ImageTooLarge(
-            f"照片为 {width} x {height} 像素，长边是短边的 {aspect:.1f} 倍，不像相机拍摄的照片"
-            f"（最多 {MAX_ASPECT:g} 倍）：请上传普通照片，全景照片请先裁剪"
+            "photo.strip", width=width, height=height, ratio=f"{aspect:.1f}", max_ratio=f"{MAX_ASPECT:g}"
         )
     return image
 

@@ -66,7 +66,7 @@ class LocalStorage:
         """Where the file for ``key`` lives (for serving it); Invalid for anything but 64 lowercase hex
         digits, so a key can never point outside the root."""
         if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise Invalid(f"{key!r} is not a storage key (64 lowercase hexadecimal digits)")
+            raise Invalid("photo.bad_key")  # keys come from photo rows, never from a request
         return self.root / key[:2] / key[2:4] / key
 
     @contextlib.contextmanager
@@ -105,7 +105,7 @@ class LocalStorage:
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"there is no stored file {key}") from None
+            raise NotFound("photo.file_missing") from None
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -114,7 +114,7 @@ class LocalStorage:
         try:
             return self.path(key).stat().st_size
         except FileNotFoundError:
-            raise NotFound(f"there is no stored file {key}") from None
+            raise NotFound("photo.file_missing") from None
 
     def files(self) -> Iterator[tuple[str, float]]:
         for first in _sorted_dirs(self.root):

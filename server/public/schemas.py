@@ -8,10 +8,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+# The longest comment a rating may carry.
+COMMENT_MAX = 500
+
 
 class CategoryOut(BaseModel):
     label: str
     code: str = Field(description="The taxonomy code it is filed under")
+
+
+class LimitsOut(BaseModel):
+    """What the public forms' free text may hold: the forms show it, the server refuses more."""
+
+    description_max_length: int = Field(description="A report's description, in characters")
+    comment_max_length: int = Field(description="A rating's comment, in characters")
+    max_photos: int = Field(description="Photos a report may carry")
 
 
 class ReportOut(BaseModel):
@@ -40,6 +51,11 @@ class PublicPhoto(BaseModel):
     url: str
 
 
+class CaseLink(BaseModel):
+    code: str
+    track_url: str
+
+
 class PublicCase(BaseModel):
     code: str
     category: str
@@ -49,6 +65,10 @@ class PublicCase(BaseModel):
     received_at: datetime
     deadline: datetime | None = Field(description="When the current step is due (none once closed)")
     closed_at: datetime | None
+    merged_into: CaseLink | None = Field(
+        description="A merged case: the case it joined, whose progress is the one to follow (it has no "
+        "stages of its own)"
+    )
     timeline: list[PublicEvent]
     before: list[PublicPhoto]
     after: list[PublicPhoto]
@@ -61,7 +81,7 @@ class RatingIn(BaseModel):
     result: int = Field(ge=1, le=5, description="处置结果")
     attitude: int = Field(ge=1, le=5, description="服务态度")
     system: int = Field(ge=1, le=5, description="平台使用")
-    comment: str = Field(default="", max_length=500)
+    comment: str = Field(default="", max_length=COMMENT_MAX)
 
 
 class RatingOut(BaseModel):
@@ -90,7 +110,11 @@ class PublicReportIn(BaseModel):
         default="wgs84",
         description="wgs84 (phone location, map tap) or gcj02 (pasted from a Chinese map app)",
     )
-    description: str = Field(default="", max_length=5000, description="Length limited by the settings")
+    description: str = Field(
+        default="", description="At most as many characters as GET /api/public/limits says (a setting)"
+    )
     phone: str | None = Field(
-        default=None, pattern=r"^\+?[0-9]{5,20}$", description="For call-backs only: never shown publicly"
+        default=None,
+        max_length=21,
+        description="5 to 20 digits, an optional + first; for call-backs only: never shown publicly",
     )

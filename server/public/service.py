@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
@@ -27,14 +29,16 @@ from server.case.flows import ACTIONS
 from server.case.models import Case, CaseEvent, CasePhoto
 from server.case.schemas import ReasonIn, ReportIn
 from server.case.scope import Scope, public
-from server.case.states import STATE_LABELS, State
+from server.case.states import STATE_LABELS, TERMINAL, State
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from server.photo.processing import ImageTooLarge, PhotoRejected, ProcessedPhoto, process_photo
+from server.grid.models import CURRENT, Grid, today
+from server.photo.processing import ProcessedPhoto, process_photo
 from server.photo.storage import get_storage
 from server.public.models import PublicRating, PublicReport
 from server.public.schemas import (
+    CaseLink,
     PublicCase,
     PublicEvent,
     PublicPhoto,
@@ -45,6 +49,7 @@ from server.public.schemas import (
 
 PORTAL_NAME = "市民（公众上报）"
 STAGES = ("受理", "核实", "立案", "派遣/处置", "核查", "结案")
+# The stage a case in each state is at (a merged case has none of its own: the case it joined has them).
 STAGE_OF = {
     State.REPORTED: 0,
     State.VERIFYING: 1,
@@ -58,7 +63,10 @@ STAGE_OF = {
     State.CHECKED: 4,
     State.CLOSED: 5,
 }
-NOT_YET_PUBLIC = "受理中，立案后可查询"
+# The codes the intake gives cases (server.case.intake): the district's code, the day, the day's number.
+CASE_CODE = re.compile(r"[0-9]{6,15}-[0-9]{8}-[0-9]{4,}")
+PHONE_DIGITS = (5, 20)
+PHONE = re.compile(rf"\+?[0-9]{{{PHONE_DIGITS[0]},{PHONE_DIGITS[1]}}}")
 # The one rule for the photos the public sees, on the track page and at their own address (which Open311
 # links): the problem before and the result after; verification and check photos are the staff's.
 PUBLIC_PHOTOS = CasePhoto.role.in_(("before", "after"))
@@ -77,7 +85,7 @@ PORTAL = _Portal(user=None, session_id=None, roles=frozenset({"acceptor"}))
 
 
 class TooManyReports(DomainError):
-    """Throttled; ``details["retry_after"]`` holds the seconds to wait."""
+    """Throttled; ``params["retry_after"]`` holds the seconds to wait."""
 
     status = 429
 
@@ -88,6 +96,11 @@ def _hash(token: str) -> str:
 
 def _now(db: Session, at: datetime | None) -> datetime:
     return at or db.scalar(select(func.clock_timestamp()))
+
+
+def track_url(code: str) -> str:
+    """The tracking page of a case."""
+    return f"/track/{code}"
 
 
 # -- reporting ----------------------------------------------------------------------------------------
@@ -115,48 +128,40 @@ def _throttle(db: Session, ip: str | None, phone: str | None, now: datetime) -> 
         if blocking is not None:
             seconds = max(1, math.ceil((blocking + window - now).total_seconds()))
             raise TooManyReports(
-                f"{whose}在{settings.public_window_minutes}分钟内已上报{limit}次，"
-                f"请{math.ceil(seconds / 60)}分钟后再试",
+                "public.too_many_reports",
+                whose=whose,
+                window=settings.public_window_minutes,
+                limit=limit,
+                wait=math.ceil(seconds / 60),
                 retry_after=seconds,
             )
 
 
 def _check_limits(data: PublicReportIn, photos: list[BinaryIO]) -> list[ProcessedPhoto]:
-    """The report's limits, and its photos read (at most one byte over the limit each), checked and
-    processed before the case is made."""
+    """The report's limits (the description's is a setting, so it is checked here, not by the schema),
+    and its photos read (at most one byte over the limit each), checked and processed before the case is
+    made: the same checks the case's photos get, so a bad file makes no case."""
     settings = get_settings()
     if data.category not in settings.public_categories.values():
-        raise Invalid("请从列表中选择问题类别")
+        raise Invalid("public.category_unknown")
     if len(data.description) > settings.public_max_description:
-        raise Invalid(f"问题描述最多{settings.public_max_description}字")
+        raise Invalid("public.description_too_long", max_length=settings.public_max_description)
+    if data.phone is not None and not PHONE.fullmatch(data.phone):
+        raise Invalid("public.phone_format", min_digits=PHONE_DIGITS[0], max_digits=PHONE_DIGITS[1])
     if not photos:
-        raise Invalid("请至少拍一张照片")
+        raise Invalid("public.photo_required")
     if len(photos) > settings.public_max_photos:
-        raise Invalid(f"最多上传{settings.public_max_photos}张照片")
-    megabytes = settings.public_max_photo_bytes // (1024 * 1024)
-    processed = []
-    for upload in photos:
-        data_bytes = upload.read(settings.public_max_photo_bytes + 1)
-        if len(data_bytes) > settings.public_max_photo_bytes:
-            raise PhotoRejected(f"每张照片不能超过{megabytes}MB", status=413)
-        # The same checks the case's photos get, before the case is made: a bad file makes no case.
-        try:
-            processed.append(
-                process_photo(
-                    data_bytes,
-                    max_bytes=settings.public_max_photo_bytes,
-                    max_pixels=settings.public_photo_max_pixels,
-                    thumbnail_px=settings.photo_thumbnail_px,
-                    public_px=settings.photo_public_px,
-                )
-            )
-        except ImageTooLarge:
-            raise  # its message says what to send instead
-        except PhotoRejected as exc:
-            raise PhotoRejected(
-                "照片无法识别，请上传 JPEG、PNG 或 WebP 格式的照片", status=exc.status
-            ) from None
-    return processed
+        raise Invalid("public.too_many_photos", max_photos=settings.public_max_photos)
+    return [
+        process_photo(
+            upload.read(settings.public_max_photo_bytes + 1),
+            max_bytes=settings.public_max_photo_bytes,
+            max_pixels=settings.public_photo_max_pixels,
+            thumbnail_px=settings.photo_thumbnail_px,
+            public_px=settings.photo_public_px,
+        )
+        for upload in photos
+    ]
 
 
 def report(
@@ -188,10 +193,8 @@ def report(
         case_photos.store_photo(processed_photo)
     try:
         case, _ = intake_service.receive(db=db, principal=PORTAL, data=intake, at=at)
-    except Conflict:
-        raise Conflict("这份上报已提交过，内容不同：请重新填写后提交") from None
-    except Invalid:
-        raise Invalid("这个位置不在本市的网格范围内，请重新选择位置或检查坐标系") from None
+    except Conflict:  # the client UUID of a report already made, with other content: the page starts anew
+        raise Conflict("public.report_changed") from None
     for processed_photo in processed:
         case_photos.attach_photo(
             db=db, principal=PORTAL, case=case, role="before", photo=processed_photo, at=at
@@ -211,21 +214,57 @@ def report(
 # -- tracking -----------------------------------------------------------------------------------------
 
 
+def code_example(db: Session) -> str:
+    """A case code as the intake makes them: a district's code, today's date, the day's first number."""
+    district = db.scalar(
+        select(Grid.code).where(CURRENT).order_by(Grid.level != "district", Grid.code).limit(1)
+    )
+    # A city without grids has no cases either: only the shape of the example matters then.
+    return f"{district or '000000'}-{today():%Y%m%d}-0001"
+
+
 def _public_case(db: Session, code: str) -> Case:
+    """The case the public may see under ``code`` (as typed: full-width digits and dashes are read as
+    such); a mistyped code is answered with what a code looks like, a voided case with its public note."""
+    code = unicodedata.normalize("NFKC", code).strip()
+    if not CASE_CODE.fullmatch(code):
+        raise Invalid("public.code_format", example=code_example(db))
     case = db.scalar(select(Case).where(Case.code == code, public()))
-    if case is None:
-        if db.scalar(select(Case.id).where(Case.code == code)) is not None:
-            raise NotFound(NOT_YET_PUBLIC)
-        raise NotFound(f"没有编号为 {code} 的案件，请核对编号")
-    return case
+    if case is not None:
+        return case
+    hidden = db.execute(select(Case.id, Case.state).where(Case.code == code)).one_or_none()
+    if hidden is None:
+        raise NotFound("public.no_case", case=code)
+    if hidden.state != State.VOIDED:
+        raise NotFound("public.not_yet_public", case=code)
+    # The void's reason is the staff's; its note marked public, if any, is for the reporter.
+    note = db.scalar(
+        select(CaseEvent.data["public_note"].astext).where(
+            CaseEvent.case_id == hidden.id, CaseEvent.action == "void"
+        )
+    )
+    if note:
+        raise NotFound("public.voided_with_note", case=code, note=note)
+    raise NotFound("public.voided", case=code)
+
+
+def _stages(state: State) -> list[StageOut]:
+    """The stages as far as a case in ``state`` has come; none for a merged case."""
+    if state == State.MERGED:
+        return []
+    current, closed = STAGE_OF[state], state == State.CLOSED
+    return [
+        StageOut(label=label, done=i < current or closed, current=i == current)
+        for i, label in enumerate(STAGES)
+    ]
 
 
 def track(*, db: Session, code: str) -> PublicCase:
     """The case as the public sees it: stages, the timeline of its steps (no names, no reporter, only
-    notes marked public), before and after photos, the deadline."""
+    notes marked public), before and after photos, the deadline. A merged case has no stages: it names
+    the case it joined, whose progress is the reporter's to follow."""
     case = _public_case(db, code)
     state = State(case.state)
-    current = STAGE_OF[state]
     events = db.scalars(
         select(CaseEvent)
         .where(CaseEvent.case_id == case.id, CaseEvent.state_before.is_distinct_from(CaseEvent.state_after))
@@ -235,19 +274,17 @@ def track(*, db: Session, code: str) -> PublicCase:
         select(CasePhoto).where(CasePhoto.case_id == case.id, PUBLIC_PHOTOS).order_by(CasePhoto.id)
     )
     shown = [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
-    closed = state == State.CLOSED
+    master = db.get(Case, case.merged_into_id) if case.merged_into_id else None
     return PublicCase(
         code=case.code,
         category=db.get(Category, case.category_id).name,
         description=case.description,
         state_label=STATE_LABELS[state],
-        stages=[
-            StageOut(label=label, done=i < current or closed, current=i == current)
-            for i, label in enumerate(STAGES)
-        ],
+        stages=_stages(state),
         received_at=case.received_at,
-        deadline=None if closed else case.handle_due_at or case.step_due_at,
+        deadline=None if state in TERMINAL else case.handle_due_at or case.step_due_at,
         closed_at=case.closed_at,
+        merged_into=CaseLink(code=master.code, track_url=track_url(master.code)) if master else None,
         timeline=[
             PublicEvent(
                 at=e.at,
@@ -272,9 +309,9 @@ def rate(*, db: Session, code: str, data: RatingIn, at: datetime | None = None) 
     case = _public_case(db, code)
     reported = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
     if reported is None or not secrets.compare_digest(reported.token_hash, _hash(data.reporter_token)):
-        raise Forbidden("只有上报人可以评价这个案件（请在上报时使用的浏览器中评价）")
+        raise Forbidden("public.not_reporter")
     if case.state != State.CLOSED:
-        raise Conflict("案件结案后才能评价")
+        raise Conflict("public.not_closed")
     rating = PublicRating(
         case_id=case.id,
         **data.model_dump(include={"speed", "result", "attitude", "system", "comment"}),
@@ -285,7 +322,7 @@ def rate(*, db: Session, code: str, data: RatingIn, at: datetime | None = None) 
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise Conflict("这个案件已经评价过了，感谢您的反馈") from None
+        raise Conflict("public.already_rated") from None
     return rating
 
 
@@ -300,9 +337,9 @@ def mark_spam(
     case = queries.get_case(db=db, scope=scope, code=code)
     reported = db.scalar(select(PublicReport).where(PublicReport.case_id == case.id))
     if reported is None:
-        raise NotFound(f"case {code} was not reported on the public page")
+        raise NotFound("public.not_a_public_report", case=code)
     reported.spam_at = _now(db, None)
-    body = ReasonIn(version=version, reason=f"spam: {reason}")
+    body = ReasonIn(version=version, reason=f"垃圾上报：{reason}")
     return actions.act(db=db, principal=principal, scope=scope, code=code, action="void", body=body)
 
 
@@ -315,5 +352,5 @@ def photo(*, db: Session, photo_id: int) -> bytes:
         .where(CasePhoto.id == photo_id, PUBLIC_PHOTOS, public())
     )
     if key is None:
-        raise NotFound("没有这张公开照片：请在案件查询页查看照片")
+        raise NotFound("public.no_photo")
     return get_storage(get_settings()).get(key)

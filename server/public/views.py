@@ -3,10 +3,10 @@ at /report and /track."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.auth.dependencies import CurrentUser
@@ -17,7 +17,9 @@ from server.config import get_settings
 from server.deps import DB, ClientAddress
 from server.public import service
 from server.public.schemas import (
+    COMMENT_MAX,
     CategoryOut,
+    LimitsOut,
     PublicCase,
     PublicReportIn,
     RatingIn,
@@ -26,7 +28,9 @@ from server.public.schemas import (
     SpamIn,
 )
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "web" / "static" / "public"
+PAGES_DIR = FilePath(__file__).resolve().parent.parent / "web" / "static" / "public"
+# A code as the public types it: one not shaped like a case code is answered with what a code looks like.
+PublicCode = Annotated[str, Path(description="A case code as typed", examples=["370102-20261122-0042"])]
 
 router = APIRouter(prefix="/public", tags=["public"])
 pages_router = APIRouter(tags=["public"])
@@ -35,6 +39,18 @@ pages_router = APIRouter(tags=["public"])
 @router.get("/categories", response_model=list[CategoryOut], summary="The report page's list of problems")
 def categories():
     return [CategoryOut(label=label, code=code) for label, code in get_settings().public_categories.items()]
+
+
+@router.get(
+    "/limits", response_model=LimitsOut, summary="What the public forms' free text and photos may hold"
+)
+def limits():
+    settings = get_settings()
+    return LimitsOut(
+        description_max_length=settings.public_max_description,
+        comment_max_length=COMMENT_MAX,
+        max_photos=settings.public_max_photos,
+    )
 
 
 @router.post(
@@ -62,16 +78,20 @@ def report(
         photos=[photo.file for photo in photos or []],
         ip=ip,
     )
-    return ReportOut(code=case.code, reporter_token=token, track_url=f"/track/{case.code}")
+    return ReportOut(code=case.code, reporter_token=token, track_url=service.track_url(case.code))
 
 
 @router.get(
     "/cases/{code}",
     response_model=PublicCase,
-    summary="A case as the public may see it (filed or later): stages, timeline, photos, deadline",
-    responses={404: {"description": "No such case, or not filed yet (受理中，立案后可查询)"}},
+    summary="A case as the public may see it (filed or later): stages, timeline, photos, deadline; a merged "
+    "one names the case it joined",
+    responses={
+        404: {"description": "No such case, not filed yet, or voided (with its public note): `detail` says"},
+        422: {"description": "Not shaped like a case code: `detail` says what one looks like"},
+    },
 )
-def track(code: CaseCode, db: DB):
+def track(code: PublicCode, db: DB):
     return service.track(db=db, code=code)
 
 
@@ -85,7 +105,7 @@ def track(code: CaseCode, db: DB):
         409: {"description": "Not closed, or rated"},
     },
 )
-def rate(code: CaseCode, body: RatingIn, db: DB):
+def rate(code: PublicCode, body: RatingIn, db: DB):
     return service.rate(db=db, code=code, data=body)
 
 

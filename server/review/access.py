@@ -37,9 +37,9 @@ def review_grid(*, db: Session, scope: Scope, code: str | None = None) -> Grid:
     if code is None:
         tops = top_grids(db=db, scope=scope)
         if not tops:
-            raise Forbidden("you look after no grid: a grid head reviews the grids it heads")
+            raise Forbidden("review.no_grid")
         return tops[0]
     grid = grid_service.get_grid(db=db, code=code)
     if not reviewable(scope, grid):
-        raise Forbidden(f"grid {code} ({grid.name}) is outside the grids you review")
+        raise Forbidden("review.grid_outside", grid=code, name=grid.name)
     return grid

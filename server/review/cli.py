@@ -11,12 +11,10 @@ from rich.table import Column, Table
 from server.auth import service as user_service
 from server.auth.principal import ADMINISTRATOR
 from server.case.scope import scope_of
-from server.cli_common import console, session
+from server.cli_common import console, level_label, session
 from server.review import service
 
-review_app = typer.Typer(
-    help="The grid heads' review: staffing, patrol coverage, inspectors' work.", no_args_is_help=True
-)
+review_app = typer.Typer(help="网格长的考评：人员配备、巡查覆盖、网格员的工作。", no_args_is_help=True)
 DAY = ["%Y-%m-%d"]
 
 
@@ -30,25 +28,25 @@ def _hours(seconds: float) -> str:
 
 @review_app.command("show")
 def show(
-    grid: str = typer.Option(..., "--grid", help="The grid reviewed (its children are listed too)."),
-    day: datetime = typer.Option(None, formats=DAY, help="The day reviewed, local date (default: today)."),
+    grid: str = typer.Option(..., "--grid", help="考评的网格（同时列出它的下级网格）。"),
+    day: datetime = typer.Option(None, formats=DAY, help="考评的日期（本地日期，如 2026-10-01；默认今天）。"),
 ) -> None:
-    """A grid and its children: head, inspectors, coverage today and this week, open and overdue cases;
-    each inspector's shifts, distance, time on shift, reports, verifications and checks; unstaffed grids."""
+    """一个网格及其下级网格：网格长、网格员、今日和本周的巡查覆盖、在办和超期案件；
+    每位网格员的里程、在岗时长、上报、核实和核查；无人负责的网格。"""
     with session() as db:
         scope = scope_of(db=db, principal=ADMINISTRATOR)
         found = service.review(db=db, scope=scope, code=grid, day=day.date() if day else None)
     right = lambda name: Column(name, justify="right")  # noqa: E731
-    title = f"{found.grid.code} {found.grid.name}: {found.day} (week from {found.week_from})"
+    title = f"{found.grid.code} {found.grid.name}：{found.day}（本周自 {found.week_from} 起）"
     grids = Table(
-        "grid", "level", "name", "head", "inspectors", right("today"), right("week"), right("open"),
-        right("overdue"), title=title + f", coverage within {found.coverage_m:g} m",
+        "网格", "层级", "名称", "网格长", "网格员", right("今日覆盖"), right("本周覆盖"), right("在办"),
+        right("超期"), title=title + f"，巡查覆盖按 {found.coverage_m:g} 米以内计",
     )  # fmt: skip
     for row in found.grids:
         grids.add_row(
             row.code,
-            row.level,
-            f"[red]{row.name} (nobody)[/red]" if row.nobody else row.name,
+            level_label(row.level),
+            f"[red]{row.name}（无人负责）[/red]" if row.nobody else row.name,
             row.head or "",
             ", ".join(row.inspectors),
             _percent(row.coverage_today),
@@ -56,9 +54,9 @@ def show(
             str(row.open),
             str(row.overdue),
         )
-    figures = ("km", "on shift", "reports", "verif.", "checks")
-    spans = [right(f"{figure} {span}") for span in ("today", "week") for figure in figures]
-    people = Table("inspector", "grids", *spans, title="inspectors")
+    figures = ("里程（公里）", "在岗", "上报", "核实", "核查")
+    spans = [right(f"{span}{figure}") for span in ("今日", "本周") for figure in figures]
+    people = Table("网格员", "网格", *spans, title="网格员")
     for person in found.inspectors:
         cells = []
         for effort in (person.today, person.week):
@@ -68,20 +66,21 @@ def show(
     out = Console()
     out.print(grids)
     out.print(people)
-    out.print(f"{found.unstaffed_total} grids of {', '.join(found.levels)} with nobody")
+    levels = "、".join(map(level_label, found.levels))
+    hint = "：用 gridops grids assign 安排网格长或网格员" if found.unstaffed_total else ""
+    out.print(f"{levels}中有 {found.unstaffed_total} 个网格无人负责{hint}", highlight=False)
     for ref in found.unstaffed:
-        out.print(f"  {ref.code}\t{ref.level}\t{ref.name}", highlight=False)
+        out.print(f"  {ref.code}\t{level_label(ref.level)}\t{ref.name}", highlight=False)
 
 
 @review_app.command("reassign")
 def reassign(
-    user: str = typer.Argument(..., help="The inspector's phone, username or id."),
-    from_grid: str = typer.Option(..., "--from", help="The grid the inspector leaves."),
-    to_grid: str = typer.Option(..., "--to", help="The grid the inspector joins."),
-    on: datetime = typer.Option(None, formats=DAY, help="First day on the new grid (default: today)."),
+    user: str = typer.Argument(..., help="网格员的手机号、用户名或编号。"),
+    from_grid: str = typer.Option(..., "--from", help="网格员离开的网格。"),
+    to_grid: str = typer.Option(..., "--to", help="网格员调入的网格。"),
+    on: datetime = typer.Option(None, formats=DAY, help="在新网格的第一天（如 2026-10-01；默认今天）。"),
 ) -> None:
-    """Move an inspector to another grid: the current assignment ends the day before (or that day, if it
-    started that day), the new one starts on the day."""
+    """把网格员调到另一个网格：原任职到前一天结束（若原任职当天才开始，则当天结束），新任职从当天开始。"""
     with session() as db:
         person = user_service.find_user(db=db, key=user)
         ended, started = service.reassign(
@@ -93,6 +92,7 @@ def reassign(
             on=on.date() if on else None,
         )
         console.print(
-            f"{person.name}: inspector of {ended.grid_code} until {ended.ends_on}, "
-            f"of {started.grid_code} from {started.starts_on} (assignment {started.id})"
+            f"{person.name}：网格 {ended.grid_code} 的网格员任职到 {ended.ends_on} 为止，"
+            f"自 {started.starts_on} 起任网格 {started.grid_code} 的网格员（任职编号 {started.id}）",
+            highlight=False,
         )

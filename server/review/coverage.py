@@ -112,5 +112,5 @@ def epsg_of(db: Session, grid: Grid) -> int:
     lon = db.scalar(select(func.ST_X(centre)).where(Grid.id == grid.id))
     try:
         return gk_epsg(lon)
-    except ValueError as exc:
-        raise Invalid(f"grid {grid.code}: {exc}") from None
+    except ValueError:
+        raise Invalid("review.outside_projection", grid=grid.code) from None

@@ -133,7 +133,7 @@ def review(
     today = patrol_service.local_day(now)
     day = day or today
     if day > today:
-        raise Invalid(f"the day reviewed ({day}) is after today ({today})")
+        raise Invalid("review.day_in_future", day=day, today=today)
     root = review_grid(db=db, scope=scope, code=code)
     period = Period.of(day)
     levels = inspected_levels()
@@ -230,13 +230,13 @@ def reassign(
     source = review_grid(db=db, scope=scope, code=from_grid)
     target = review_grid(db=db, scope=scope, code=to_grid)
     if "inspector" not in user.roles:
-        raise Invalid(f"{user.name} is no inspector: only inspectors are moved between grids")
+        raise Invalid("review.not_an_inspector", name=user.name)
     if source.code == target.code:
-        raise Invalid(f"{user.name} would move from grid {source.code} to itself")
+        raise Invalid("review.same_grid", name=user.name, grid=source.code)
     today = patrol_service.local_day(at or _now())
     on = on or today
     if on > today:
-        raise Invalid(f"a move is recorded on its day or later: {on} is after today ({today})")
+        raise Invalid("review.move_in_future", on=on, today=today)
     inspecting = select(GridAssignment).where(
         GridAssignment.user_id == user.id, GridAssignment.role == "inspector"
     )
@@ -247,14 +247,13 @@ def reassign(
         .with_for_update()
     )
     if current is None:
-        raise Conflict(f"{user.name} is not an inspector of grid {source.code} ({source.name}) now")
+        raise Conflict("review.not_inspecting", name=user.name, grid=source.code, grid_name=source.name)
     if on < current.starts_on:
         raise Invalid(
-            f"{user.name} inspects grid {source.code} since {current.starts_on}: a move cannot take effect "
-            f"before ({on})"
+            "review.move_before_start", name=user.name, grid=source.code, starts_on=current.starts_on, on=on
         )
     if db.scalar(inspecting.where(GridAssignment.grid_code == target.code, not_ended_before(on))) is not None:
-        raise Conflict(f"{user.name} is already an inspector of grid {target.code} ({target.name})")
+        raise Conflict("review.already_inspecting", name=user.name, grid=target.code, grid_name=target.name)
     grid_people.end_before(current, on)
     started = GridAssignment(grid_code=target.code, user_id=user.id, role="inspector", starts_on=on)
     db.add(started)

@@ -1,18 +1,79 @@
-"""The dashboard's tables as CSV, as the export route and the CLI give them."""
+"""The dashboard's tables as CSV, as the export route and the CLI give them: a header in Chinese (the
+dashboard page's words), values as the API gives them but for the words a person reads (levels, kinds)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from server.config import get_settings
 from server.stats.schemas import Dashboard
+
+# The header of each field of every table (a field means the same in every table it is in).
+HEADERS = {
+    "rank": "名次",
+    "code": "编码",
+    "name": "名称",
+    "level": "层级",
+    "kind": "类型",
+    "received": "受理数",
+    "due": "应结案数",
+    "closed": "结案数",
+    "closed_on_time": "按期结案数",
+    "handled_on_time": "按期处置数",
+    "reworked": "返工数",
+    "closure_rate": "结案率",
+    "on_time_closure_rate": "按期结案率",
+    "on_time_handling_rate": "按期处置率",
+    "rework_rate": "返工率",
+    "score": "得分",
+    "grade": "等级",
+    "volume_band": "业务量",
+    "user_id": "用户编号",
+    "grid_codes": "负责网格",
+    "reported": "上报数",
+    "valid": "有效上报数",
+    "valid_rate": "有效上报率",
+    "verifications": "核实数",
+    "verifications_on_time": "按时核实数",
+    "verification_rate": "按时核实率",
+    "checks": "核查数",
+    "checks_on_time": "按时核查数",
+    "check_rate": "按时核查率",
+    "grid_due": "所负责网格应结案数",
+    "found_by_others": "其他渠道发现数",
+    "miss_rate": "漏报率",
+    "date": "日期",
+    "week": "周",
+    "hour": "时段",
+    "lon": "经度",
+    "lat": "纬度",
+    "recent": "近期受理数",
+    "baseline": "此前周均受理数",
+    "ratio": "倍数",
+    "message": "说明",
+    "called_back": "回访数",
+    "contacted": "联系上数",
+    "solved": "已解决数",
+    "satisfied": "满意数",
+    "basically_satisfied": "基本满意数",
+    "not_satisfied": "不满意数",
+    "response_rate": "响应率",
+    "resolution_rate": "解决率",
+    "satisfaction_rate": "满意率",
+}
+KINDS = {"category": "类别", "grid": "网格"}  # what an early warning is about
 
 
 def cell(name: str, value) -> str:
     """A value as the CSV shows it: floats with 4 decimals (coordinates with 6), lists joined by spaces,
-    nulls empty."""
+    levels and kinds in words, nulls empty."""
     if value is None:
         return ""
+    if name == "level":
+        return get_settings().scheme.get(value).label
+    if name == "kind":
+        return KINDS[value]
     if isinstance(value, float):
         return f"{value:.6f}" if name in ("lon", "lat") else f"{value:.4f}"
     if isinstance(value, list):
@@ -21,11 +82,11 @@ def cell(name: str, value) -> str:
 
 
 def csv_text(rows: list[dict], fields: list[str]) -> str:
-    """A table as CSV with a BOM (Excel then reads the Chinese right) and a header of the field names."""
+    """A table as CSV with a BOM (Excel then reads the Chinese right) and a header of the fields' labels."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(fields)
+    writer.writerow([HEADERS[f] for f in fields])
     for row in rows:
         writer.writerow([cell(f, row.get(f)) for f in fields])
     return out.getvalue()

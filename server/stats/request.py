@@ -45,20 +45,19 @@ def resolve(
     """The request a user may make: the period (default the last 30 days ending today), the grid (default
     their top grid, else the city root) and the department, checked against their scope."""
     if not principal.has(*DASHBOARD_ROLES):
-        raise Forbidden(
-            "dashboards are for leaders, grid heads, the command center and departments; "
-            f"you have {', '.join(sorted(principal.roles)) or 'no role'}"
-        )
+        raise Forbidden("stats.dashboard_roles")
     end = end or today()
     start = start or end - timedelta(days=29)
     if start > end:
-        raise Invalid(f"the period starts ({start}) after it ends ({end})")
+        raise Invalid("stats.period_reversed", start=start, end=end)
     longest = get_settings().stats_max_days
     if (end - start).days + 1 > longest:
-        raise Invalid(f"a period is at most {longest} days; {start}..{end} has {(end - start).days + 1}")
+        raise Invalid(
+            "stats.period_too_long", longest=longest, start=start, end=end, days=(end - start).days + 1
+        )
     scope = scope_of(db=db, principal=principal)
     if not scope.everything and not scope.grid_paths and scope.department_id is None:
-        raise Forbidden("you are bound to no grid and no department: there is no dashboard for you")
+        raise Forbidden("stats.no_scope")
     if grid is None:
         paths = sorted(scope.grid_paths, key=lambda p: (p.count("."), p))
         target = _top_grid(db) if scope.everything or not paths else _grid_at(db, paths[0])
@@ -66,14 +65,14 @@ def resolve(
         target = grid_service.get_grid(db=db, code=grid)
         inside = path_within(target.path, scope.grid_paths)
         if not scope.everything and scope.grid_paths and not inside:
-            mine = ", ".join(p.rsplit(".", 1)[-1] for p in scope.grid_paths)
-            raise Forbidden(f"grid {grid} is outside your grids ({mine})")
+            mine = "、".join(p.rsplit(".", 1)[-1] for p in scope.grid_paths)
+            raise Forbidden("stats.grid_outside", grid=grid, mine=mine)
     dept = (
         category_service.get_department(db=db, code=department, include_inactive=True) if department else None
     )
     if not scope.everything and scope.department_id is not None:
         if dept is not None and dept.id != scope.department_id:
-            raise Forbidden(f"you may see only your own department's figures, not {department}'s")
+            raise Forbidden("stats.other_department", department=department)
         dept = db.get(Department, scope.department_id)
     return Request(start, end, target, dept)
 
@@ -81,7 +80,7 @@ def resolve(
 def _top_grid(db: Session) -> Grid:
     root = db.scalar(select(Grid).where(CURRENT, Grid.parent_code.is_(None)).order_by(Grid.code).limit(1))
     if root is None:
-        raise Invalid("there are no grids yet: import them first (gridops grids import)")
+        raise Invalid("stats.no_grids")
     return root
 
 

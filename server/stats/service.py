@@ -51,8 +51,7 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
     source = source or ("summary" if fits else "cases")
     if source == "summary" and not fits:
         raise Invalid(
-            f"the summaries hold areas down to grid depth {sql.DETAIL_DEPTH} and inspectors' grids down to "
-            f"depth {sql.AREA_DEPTH}: grid {area.code}'s figures come from the cases"
+            "stats.beyond_summaries", detail_depth=sql.DETAIL_DEPTH, area_depth=sql.AREA_DEPTH, grid=area.code
         )
     recent, baseline = settings.stats_warning_recent_days, settings.stats_warning_baseline_days
     window_start = request.end - timedelta(days=recent + baseline - 1)

@@ -77,11 +77,11 @@ class TileAddress:
     def of(cls, z: int, x: int, y: int) -> TileAddress:
         """A checked tile address: 422 unless z is in 0..22 and x, y in 0..2^z-1."""
         if not 0 <= z <= MAX_ZOOM:
-            raise Invalid(f"zoom {z} is out of range: tiles go from zoom 0 to {MAX_ZOOM}")
+            raise Invalid("tiles.zoom_out_of_range", z=z, max_zoom=MAX_ZOOM)
         try:
             tile_bounds_mercator(z, x, y)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from None
+        except ValueError:
+            raise Invalid("tiles.no_such_tile", z=z, x=x, y=y, last=(1 << z) - 1) from None
         return cls(z, x, y)
 
     @property

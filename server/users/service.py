@@ -18,9 +18,10 @@ def create_user(*, db: Session, data: UserCreate) -> User:
     if data.username:
         same.append(func.lower(User.username) == data.username.lower())
     clash = db.scalar(select(User).where(or_(*same)).limit(1))
+    if clash is not None and clash.phone == data.phone:
+        raise Conflict("users.phone_taken", phone=data.phone, user_id=clash.id)
     if clash is not None:
-        field = "phone" if clash.phone == data.phone else "username"
-        raise Conflict(f"a user with {field} {getattr(data, field)} already exists (id {clash.id})")
+        raise Conflict("users.username_taken", username=data.username, user_id=clash.id)
     if data.grid_code:
         grid_service.get_grid(db=db, code=data.grid_code)
     if data.department_code:

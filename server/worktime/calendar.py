@@ -51,10 +51,12 @@ def split_limit(text: str) -> tuple[float, str]:
     """``"1.5h"`` -> ``(1.5, "h")``; a ValueError that shows the form for anything else."""
     match = LIMIT_FORM.fullmatch(text.strip())
     if not match:
-        raise ValueError(f"limit {text!r}: use a number followed by m, h or d")
+        raise ValueError(
+            f"时限“{text.strip()}”看不懂：请写数字加单位 m（分钟）、h（小时）或 d（工作日），如 30m、1.5h、2d"
+        )
     value = float(match[1])
     if value <= 0:
-        raise ValueError(f"limit {text!r}: must be more than zero")
+        raise ValueError(f"时限“{text.strip()}”为零：请写一个大于零的时长，如 30m")
     return value, match[2]
 
 
@@ -64,9 +66,12 @@ def parse_step_limits(spec: str) -> dict[str, str]:
     for part in spec.split(","):
         name, colon, limit = (piece.strip() for piece in part.partition(":"))
         if not colon or not name:
-            raise ValueError(f"step limit {part.strip()!r}: use name:limit, for example urgent:30m")
+            raise ValueError(
+                f"步骤时限“{part.strip()}”写法不对：请按“紧急程度:时限”填写，多个用逗号隔开，"
+                "如 urgent:30m,important:60m"
+            )
         if name in limits:
-            raise ValueError(f"step limit {name!r} is given twice")
+            raise ValueError(f"步骤时限“{name}”写了两次：每个紧急程度只写一次")
         split_limit(limit)
         limits[name] = limit
     return limits
@@ -78,11 +83,16 @@ def parse_periods(spec: str) -> Periods:
     for part in spec.split(","):
         match = PERIOD_FORM.fullmatch(part.strip())
         if not match:
-            raise ValueError(f"working period {part.strip()!r}: use HH:MM-HH:MM, for example 08:30-12:00")
+            raise ValueError(
+                f"工作时段“{part.strip()}”写法不对：请按“开始时刻-结束时刻”填写，多个用逗号隔开，"
+                "如 08:30-12:00,13:30-17:30"
+            )
         try:
             periods.append((time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))))
         except ValueError:
-            raise ValueError(f"working period {part.strip()!r}: not a time of day") from None
+            raise ValueError(
+                f"工作时段“{part.strip()}”里的时刻不存在：小时应为 0 到 23，分钟应为 0 到 59"
+            ) from None
     periods.sort()
     check_periods(tuple(periods))
     return tuple(periods)
@@ -91,13 +101,15 @@ def parse_periods(spec: str) -> Periods:
 def check_periods(periods: Periods) -> None:
     """Refuse no periods, a period that does not end after it starts, unsorted or overlapping periods."""
     if not periods:
-        raise ValueError("no working period: give at least one, for example 08:30-12:00")
+        raise ValueError("没有工作时段：请至少填写一个，如 08:30-12:00")
     for start, end in periods:
         if start >= end:
-            raise ValueError(f"working period {start:%H:%M}-{end:%H:%M} does not end after it starts")
+            raise ValueError(
+                f"工作时段 {start:%H:%M}-{end:%H:%M} 的结束时刻不在开始时刻之后：请把结束时刻改得比开始时刻晚"
+            )
     for (_, end), (start, _) in itertools.pairwise(periods):
         if start < end:
-            raise ValueError(f"working periods overlap or are out of order at {start:%H:%M}")
+            raise ValueError(f"工作时段在 {start:%H:%M} 处重叠或先后颠倒：请按时间先后填写互不重叠的时段")
 
 
 @lru_cache
@@ -111,11 +123,12 @@ def package_covers(year: int) -> bool:
 
 
 def package_holiday_name(day: date) -> str | None:
-    """The public holiday ``day`` is a day off or a make-up workday of, when the package knows it."""
+    """The public holiday ``day`` is a day off or a make-up workday of, when the package knows it, in
+    Chinese: the package names it in English, and its table ``Holiday`` gives the Chinese name (国庆节)."""
     if not package_covers(day.year):
         return None
     name = chinese_calendar.get_holiday_detail(day)[1]
-    return name and f"{name} {chinese_calendar.Holiday(name).chinese}"
+    return name and chinese_calendar.Holiday(name).chinese
 
 
 def _clock(moment: time) -> timedelta:
@@ -126,7 +139,7 @@ def _clock(moment: time) -> timedelta:
 def utc(moment: datetime) -> datetime:
     """An aware datetime in UTC; a naive one is refused (working time needs to know the zone)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{moment.isoformat()} has no time zone")
+        raise ValueError(f"时刻 {moment.isoformat()} 没有时区：工作时间要按时区计算，请给出带时区的时刻")
     return moment.astimezone(UTC)
 
 
@@ -140,7 +153,7 @@ class SpecialDay:
 
     day: date
     off: bool
-    name: str | None  # the public holiday, when the calendar package knows it
+    name: str | None  # the public holiday in Chinese, when the calendar package knows it
     source: str  # "package" or "holiday file"
 
 
@@ -160,7 +173,7 @@ class WorkCalendar:
         check_periods(self.periods)
         both = self.holidays & self.workdays
         if both:
-            raise ValueError(f"{min(both)} is both a holiday and a workday")
+            raise ValueError(f"{min(both)} 既是放假日又是调休上班日：请只保留其中一种")
 
     @property
     def fallback_years(self) -> frozenset[int]:
@@ -181,10 +194,12 @@ class WorkCalendar:
         return day.weekday() < 5
 
     def fallback_message(self, year: int) -> str:
-        source = f"the holiday file {self.holiday_file}" if self.holiday_file else "no holiday file"
+        unknown = f"{PACKAGE} 没有 {year} 年的节假日：这一年按周一至周五上班计算"
+        if not self.holiday_file:
+            return f"{unknown}，也没有节假日文件：请创建节假日文件，把国务院公布的 {year} 年放假安排填进去"
         return (
-            f"the public holidays of {year} are not known to {PACKAGE}: working days are Monday to Friday "
-            f"corrected by {source} (load the State Council's announcement for {year} into it)"
+            f"{unknown}，只按节假日文件 {self.holiday_file} 修正："
+            f"请把国务院公布的 {year} 年放假安排填进这个文件"
         )
 
     def day_minutes(self) -> int:
@@ -197,7 +212,9 @@ class WorkCalendar:
         exact = value * (self.day_minutes() if unit == "d" else UNIT_MINUTES[unit])
         minutes = round(exact)
         if not math.isclose(minutes, exact, abs_tol=1e-6):
-            raise ValueError(f"limit {text!r} is not a whole number of minutes")
+            raise ValueError(
+                f"时限“{text.strip()}”折算后不是整分钟：请改用能折算成整分钟的时长，如 90m 或 1.5h"
+            )
         return minutes
 
     def add(self, start: datetime, minutes: float) -> datetime:
@@ -208,7 +225,7 @@ class WorkCalendar:
         """
         start = utc(start)
         if minutes < 0:
-            raise ValueError(f"cannot add {minutes} minutes: working time only goes forward")
+            raise ValueError(f"不能加上 {minutes} 分钟：工作时间只能往后算，请给出不小于零的时长")
         left = timedelta(minutes=minutes)
         if not left:
             return start
@@ -230,7 +247,7 @@ class WorkCalendar:
         between)."""
         end = utc(end)
         if minutes < 0:
-            raise ValueError(f"cannot subtract {minutes} minutes: give a length of working time")
+            raise ValueError(f"不能减去 {minutes} 分钟：请给出不小于零的工作时长")
         left = timedelta(minutes=minutes)
         day = end.astimezone(self.tz).date()
         while True:
@@ -282,17 +299,26 @@ def load_holiday_file(path: Path) -> tuple[frozenset[date], frozenset[date]]:
     try:
         content = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # every scalar a str
     except yaml.YAMLError as exc:
-        raise ValueError(f"holiday file {path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)  # where the parser stopped, when it knows
+        where = f"第 {mark.line + 1} 行" if mark else ""
+        raise ValueError(f"节假日文件 {path} {where}不是有效的 YAML：请对照随附的示例文件改正") from None
     content = content or {}
     if not isinstance(content, dict):
-        raise ValueError(f"holiday file {path}: expected the lists holidays and workdays")
+        raise ValueError(
+            f"节假日文件 {path} 应当只有 holidays（放假）和 workdays（调休上班）两个日期列表："
+            "请对照随附的示例文件改正"
+        )
     for key in content:
         if key not in HOLIDAY_FILE_KEYS:
-            raise ValueError(f"holiday file {path}: unknown entry {key!r} (expected holidays and workdays)")
+            raise ValueError(
+                f"节假日文件 {path} 里的“{key}”不认识：只能写 holidays（放假）和 workdays（调休上班）两项"
+            )
     holidays, workdays = (_listed_dates(path, key, content.get(key)) for key in HOLIDAY_FILE_KEYS)
     both = holidays & workdays
     if both:
-        raise ValueError(f"holiday file {path}: {min(both)} is listed both in holidays and in workdays")
+        raise ValueError(
+            f"节假日文件 {path} 里 {min(both)} 同时列在 holidays 和 workdays 中：请只保留其中一处"
+        )
     return holidays, workdays
 
 
@@ -300,16 +326,20 @@ def _listed_dates(path: Path, key: str, entries: object) -> frozenset[date]:
     if not entries:
         return frozenset()
     if not isinstance(entries, list):
-        raise ValueError(f"holiday file {path}: {key} must be a list of dates (YYYY-MM-DD)")
+        raise ValueError(
+            f"节假日文件 {path} 里的 {key} 应当是日期列表：请每行写一个“- 日期”，如 - 2027-01-01"
+        )
     days = set()
-    for entry in entries:
+    for number, entry in enumerate(entries, 1):
         try:
             if not isinstance(entry, str) or not DATE_FORM.fullmatch(entry):
                 raise ValueError
             days.add(date.fromisoformat(entry))
         except ValueError:
+            shown = f"“{entry}”" if isinstance(entry, str) else ""  # a list or a mapping: its place says it
             raise ValueError(
-                f"holiday file {path}: {key} entry {entry!r} is not a date (YYYY-MM-DD)"
+                f"节假日文件 {path} 里 {key} 的第 {number} 项{shown}不是日期：请每项只写一个日期，"
+                "如 2027-01-01（说明写在 # 后面）"
             ) from None
     return frozenset(days)
 
@@ -336,7 +366,9 @@ def _calendar(timezone: str, periods: str, path: Path, stamp: tuple[int, int] | 
     try:
         tz = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"time zone {timezone!r} is not known") from None
+        raise ValueError(
+            f"时区“{timezone}”不认识：请把 GRIDOPS_TIMEZONE 设为时区名，如 Asia/Shanghai"
+        ) from None
     holidays, workdays = load_holiday_file(path) if stamp else (frozenset(), frozenset())
     return WorkCalendar(
         tz=tz, periods=parse_periods(periods), holidays=holidays, workdays=workdays, holiday_file=path

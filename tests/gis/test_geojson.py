@@ -38,14 +38,18 @@ def test_precision_rounds_coordinates():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"code,name\n1,x", "the file is not JSON"),
-        (b"\xff\xfe", "the file is not JSON"),
-        ("[1, 2]", "expected a GeoJSON FeatureCollection, got 'list'"),
-        ('{"type": "Point", "coordinates": [1, 2]}', "expected a GeoJSON FeatureCollection, got 'Point'"),
-        ('{"type": "FeatureCollection"}', "no 'features' list"),
+        (b"code,name\n1,x", "文件不是有效的 JSON：第 1 行第 1 列附近有误"),
+        (b"\xff\xfe", "文件不是有效的 JSON"),
+        (b'{"type": "\x80"}', "文件不是 UTF-8 编码的文字"),
+        ("[1, 2]", "应为 GeoJSON 要素集合（FeatureCollection），而它不是带类型（type）的 JSON 对象"),
+        (
+            '{"type": "Point", "coordinates": [1, 2]}',
+            "应为 GeoJSON 要素集合（FeatureCollection），而它的类型是 Point",
+        ),
+        ('{"type": "FeatureCollection"}', "没有要素列表（features）"),
         (
             '{"type": "FeatureCollection", "features": [{"type": "Point"}]}',
-            "feature 0 is not a GeoJSON Feature",
+            "第 1 个要素不是 GeoJSON 要素（Feature）",
         ),
     ],
 )
@@ -57,8 +61,8 @@ def test_bad_input_is_explained(data, message):
 def test_an_unreadable_geometry_names_its_feature():
     good = {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [1, 2]}}
     bad = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[1, 2]]}}
-    with pytest.raises(GeoJSONError, match="feature 1: unreadable Polygon coordinates"):
+    with pytest.raises(GeoJSONError, match="第 2 个要素：Polygon 的坐标无法读取"):
         parse_feature_collection(json.dumps({"type": "FeatureCollection", "features": [good, bad]}))
     weird = {"type": "Feature", "properties": {}, "geometry": {"type": "Circle", "radius": 3}}
-    with pytest.raises(GeoJSONError, match="feature 0: not a GeoJSON geometry"):
+    with pytest.raises(GeoJSONError, match=r"第 1 个要素：几何对象（geometry）不是 GeoJSON 的几何类型"):
         parse_feature_collection({"type": "FeatureCollection", "features": [weird]})

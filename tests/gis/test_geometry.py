@@ -22,9 +22,7 @@ def test_bow_tie_is_split_and_the_change_is_named():
     bow_tie = Polygon([(117.0, 36.6), (117.01, 36.61), (117.01, 36.6), (117.0, 36.61)])
     repair = repair_polygonal(bow_tie)
     assert repair.ok and len(repair.geometry.geoms) == 2
-    assert repair.changes == [
-        "Self-intersection at or near point 117.005000 36.605000 repaired (now 2 polygons)"
-    ]
+    assert repair.changes == ["边界自相交（位置约在 117.005000 36.605000），已自动修复（现为 2 个多边形）"]
     assert repair.geometry.area == pytest.approx(box(117.0, 36.6, 117.01, 36.61).area / 2)
 
 
@@ -37,9 +35,9 @@ def test_spike_is_removed():
 
 def test_what_cannot_be_a_grid_is_refused_with_a_reason():
     assert repair_polygonal(None).error_kind == "no_geometry"
-    assert repair_polygonal(Polygon()).error == "no geometry"
+    assert repair_polygonal(Polygon()).error == "没有边界，请补上边界"
     line = repair_polygonal(LineString([(0, 0), (1, 1)]))
-    assert line.error == "geometry is a LineString, not a Polygon or MultiPolygon"
+    assert line.error == "边界是线，应为多边形（Polygon 或 MultiPolygon）"
     far = repair_polygonal(box(117.0, 36.6, 217.0, 36.7))
     assert far.error_kind == "out_of_range" and "217" in far.error
     flat = repair_polygonal(Polygon([(0, 0), (1, 1), (2, 2), (0, 0)]))

@@ -1,4 +1,4 @@
-"""Levels and codes (DOMAIN.md section 2)."""
+"""Levels and codes (docs/DOMAIN.md section 2)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ def test_levels_parents_and_paths(code, level, parent, path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "grid code is empty"),
-        ("37010A", "must contain digits only"),
-        ("３７０１０２", "must contain digits only"),  # full-width digits
-        ("3701020", "has 7 digits; expected 6, 9, 12 or 15"),
-        ("370102000", "its own digits '000' cannot be all zeros"),
-        ("370102001001000", "its own digits '000' cannot be all zeros"),
+        ("", "网格编号为空"),
+        ("37010A", "只能由数字组成"),
+        ("３７０１０２", "只能由数字组成"),  # full-width digits
+        ("3701020", "有 7 位，应为 6、9、12 或 15 位"),
+        ("370102000", "街道的编号 370102000 中本级的几位数字（000）不能全为 0"),
+        ("370102001001000", "单元网格的编号 370102001001000 中本级的几位数字（000）不能全为 0"),
     ],
 )
 def test_malformed_codes_are_explained(text, message):
@@ -46,7 +46,9 @@ def test_extension_and_ancestry():
     assert street.extends("370102") and not street.extends("370103")
     assert GridCode.parse("370100").is_ancestor_of(GridCode.parse("370102001001"))
     assert not GridCode.parse("370103").is_ancestor_of(street)
-    assert check_extends("370103001", "370102") == "code 370103001 does not extend its parent's code 370102"
+    assert (
+        check_extends("370103001", "370102") == "编号 370103001 没有沿用上级编号 370102（应以上级编号开头）"
+    )
     assert check_extends("370102001", "370102") is None
     assert GridCode.parse(" 370102 ") == GridCode.parse("370102")
 
@@ -63,7 +65,7 @@ def test_a_city_can_configure_its_own_levels():
     scheme = LevelScheme.from_spec("city:6:4,district:6,street:9,village:12,unit:14")
     unit = GridCode.parse("37010200100112", scheme)
     assert unit.level == "unit" and unit.parent.value == "370102001001"
-    with pytest.raises(GridCodeError, match="expected 6, 9, 12 or 14"):
+    with pytest.raises(GridCodeError, match="应为 6、9、12 或 14 位"):
         GridCode.parse("370102001001012", scheme)
 
 

@@ -104,4 +104,4 @@ def test_repairs_are_warnings_and_rejections_are_errors():
 def test_a_file_that_is_not_geojson():
     records, report = load_features(b"code;name\n370102;x")
     assert records == [] and not report.ok
-    assert report.issues[0].kind == "file" and "not JSON" in report.issues[0].message
+    assert report.issues[0].kind == "file" and "不是有效的 JSON" in report.issues[0].message

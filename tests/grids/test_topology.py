@@ -45,7 +45,8 @@ def test_child_outside_its_parent():
     issue = only(check_topology(city(WEST, crossing)), "outside_parent")
     assert issue.severity == "error" and issue.code == "370102002" and issue.other_code == "370102"
     assert issue.area_m2 == pytest.approx(89.4 * 1110, rel=0.02)
-    assert issue.message.startswith("grid 370102002 extends 99,")
+    assert issue.message.startswith("网格 370102002 有 99,")
+    assert issue.message.endswith(" 平方米超出了上级网格 370102 的范围，请修正边界")
 
 
 def test_within_tolerance_is_not_outside():
@@ -58,7 +59,7 @@ def test_overlapping_siblings():
     issue = only(check_topology(city(wide, EAST)), "overlap")
     assert issue.severity == "error" and {issue.code, issue.other_code} == {"370102001", "370102002"}
     assert issue.area_m2 == pytest.approx(89.4 * 1110, rel=0.02)
-    assert "overlap by" in issue.message
+    assert "重叠了" in issue.message
 
 
 def test_gap_is_a_warning_and_thresholds_apply():
@@ -73,21 +74,21 @@ def test_gap_is_a_warning_and_thresholds_apply():
 @pytest.mark.parametrize(
     ("record", "kind", "text"),
     [
-        (grid("370102001", 117.0, 36.6, 117.01, 36.61), "duplicate_code", "appears 2 times"),
+        (grid("370102001", 117.0, 36.6, 117.01, 36.61), "duplicate_code", "出现了 2 次"),
         (
             GridRecord("370103001", "x", "street", "370102", WEST.geometry),
             "code_not_extending_parent",
-            "does not extend",
+            "没有沿用上级网格 370102 的编号",
         ),
-        (GridRecord("370102003", "x", "village", "370102", WEST.geometry), "level_mismatch", "a street code"),
-        (GridRecord("370102003", "x", "street", None, WEST.geometry), "unknown_parent", "no parent_code"),
+        (GridRecord("370102003", "x", "village", "370102", WEST.geometry), "level_mismatch", "是街道的编号"),
+        (GridRecord("370102003", "x", "street", None, WEST.geometry), "unknown_parent", "缺少上级编号"),
         (
             GridRecord("370199001", "x", "street", "370199", WEST.geometry),
             "unknown_parent",
-            "neither in the file",
+            "既不在文件中，也没有导入过",
         ),
-        (GridRecord("37010200A", "x", "street", "370102", WEST.geometry), "malformed_code", "digits only"),
-        (GridRecord("370102003", "x", "street", "370102", MultiPolygon()), "no_geometry", "no geometry"),
+        (GridRecord("37010200A", "x", "street", "370102", WEST.geometry), "malformed_code", "只能由数字组成"),
+        (GridRecord("370102003", "x", "street", "370102", MultiPolygon()), "no_geometry", "没有边界"),
     ],
 )
 def test_code_and_parent_problems(record, kind, text):
@@ -100,7 +101,7 @@ def test_invalid_geometry_given_directly_is_an_error():
     bow_tie = Polygon([(117.0, 36.6), (117.01, 36.61), (117.01, 36.6), (117.0, 36.61)])
     bad = GridRecord("370102003", "x", "street", "370102", MultiPolygon([bow_tie]))
     issue = only(check_topology([*city(WEST, EAST), bad]), "invalid_geometry")
-    assert issue.severity == "error" and "Self-intersection" in issue.message
+    assert issue.severity == "error" and "边界自相交（位置约在 117.005000 36.605000）" in issue.message
 
 
 def test_stored_grids_are_context():

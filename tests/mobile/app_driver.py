@@ -23,6 +23,8 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 from PIL import Image
 
+from tests.mobile.conftest import INSPECTOR, PASSWORD
+
 WAIT_SECONDS = 60.0  # bounds a wait for the network or a thread; reaching it fails the test
 
 
@@ -145,3 +147,22 @@ def colours(png: Path) -> int:
     """How many distinct colours a picture has (a blank or black screenshot has one or two)."""
     with Image.open(png) as image:
         return len(image.convert("RGB").getcolors(maxcolors=1 << 20) or [])
+
+
+def log_in(d: Driver, server_url: str, login: str = INSPECTOR) -> None:
+    """Log in on the login screen shown, and wait for the home screen."""
+    screen = d.screen
+    assert screen.name == "login"
+    d.type(screen.ids.server, server_url)
+    d.type(screen.ids.login, login)
+    d.type(screen.ids.password, PASSWORD)
+    d.tap(screen.ids.submit)
+    d.until(lambda: d.app.current == "home", "the home screen after login")
+
+
+def synced(d: Driver) -> None:
+    """Wait for a whole sync run to succeed from now on."""
+    seen = d.app.sync_changes
+    d.until(
+        lambda: d.app.sync_changes > seen and d.app.sync_state == "idle" and d.app.last_sync, "a sync run"
+    )

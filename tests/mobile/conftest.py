@@ -8,6 +8,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -187,3 +188,49 @@ def queue_report(village):
         )
 
     return queue
+
+
+@pytest.fixture(scope="module")
+def unit(server) -> dict:
+    """The first unit grid of the inspector's village (a GeoJSON feature): the simulated walk is in it."""
+    with closing(http_login(server, INSPECTOR)) as inspector:
+        grids = inspector.get("/api/sync/grids").json()
+    units = [f for f in grids["features"] if f["properties"]["level"] == "unit"]
+    return min(units, key=lambda f: f["properties"]["code"])
+
+
+@pytest.fixture(scope="module")
+def beat(unit) -> tuple[tuple[float, float], ...]:
+    """A few metres' walk inside ``unit``."""
+    inside = shapely.geometry.shape(unit["geometry"]).representative_point()
+    return (inside.x, inside.y), (inside.x + 0.00004, inside.y + 0.00003)
+
+
+@pytest.fixture
+def drive(app_dir, beat):
+    """``drive(data_dir=app_dir, **options)`` starts the app in the offscreen window (walking ``beat``,
+    ``accuracy_m`` and ``gps_clock`` set its GPS, the other options go to the app) and returns its
+    :class:`~tests.mobile.app_driver.Driver`; every app started is stopped afterwards. Kivy is imported
+    here, by the tests that drive the app, not by every test of the folder."""
+    from mobile.platform.camera import DesktopCamera
+    from mobile.platform.gps import SimulatedGps, utc_now
+    from tests.mobile.app_driver import Driver, GridOpsApp
+
+    drivers = []
+
+    def start(data_dir: Path = app_dir, **options):
+        gps = SimulatedGps(
+            route=beat,
+            interval_s=1.0,
+            accuracy_m=options.pop("accuracy_m", 8.0),
+            clock=options.pop("gps_clock", utc_now),
+        )
+        app = GridOpsApp(data_dir, gps=gps, camera=DesktopCamera(gps=gps), **options)
+        driver = Driver(app).start()
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        if driver.running:
+            driver.stop()

@@ -83,7 +83,7 @@ def test_a_report_takes_one_to_three_photos_and_a_reply_up_to_three(outbox, came
         queue_report(outbox, camera(4))
     with pytest.raises(OutboxError, match="最多 3 张照片"):
         add_reply(outbox, camera(4))
-    with pytest.raises(OutboxError, match="reply_verification, reply_check"):
+    with pytest.raises(OutboxError, match="只能回复核实任务或核查任务"):
         add_reply(outbox, [], action="close")
     assert outbox.counts()["queued"] == 0
     assert list(outbox.media_dir.iterdir()) == []  # a refused item copies nothing

@@ -9,7 +9,7 @@ from contextlib import closing
 from datetime import timedelta
 
 # isort: off
-from mobile.main import GridOpsApp  # first: it sets the window's size, which Kivy fixes when it makes it
+import mobile.main  # noqa: F401 (first: it sets the window's size, which Kivy fixes when it makes it)
 
 # isort: on
 import io
@@ -22,14 +22,13 @@ import pytest
 from kivy.metrics import dp
 from kivy_garden.mapview.mbtsource import MBTilesMapSource
 from PIL import Image
-from shapely.geometry import shape
 
 from gis.tiles import tile_for_point
-from mobile.platform.camera import DesktopCamera
-from mobile.platform.gps import SimulatedGps, utc_now
+from mobile.platform.gps import utc_now
 from mobile.screens.gridmap import TiledGridMap
+from server import messages
 from tests.conftest import screenshot_dir
-from tests.mobile.app_driver import Driver, colours
+from tests.mobile.app_driver import Driver, colours, log_in, synced
 from tests.mobile.conftest import (
     INSPECTOR,
     OPERATOR,
@@ -46,45 +45,6 @@ from tests.server.live import live_server
 SHOTS = screenshot_dir("mobile")
 
 
-@pytest.fixture(scope="module")
-def unit(server) -> dict:
-    """The first unit grid of the inspector's village (a GeoJSON feature): the simulated walk is in it."""
-    with closing(http_login(server, INSPECTOR)) as inspector:
-        grids = inspector.get("/api/sync/grids").json()
-    units = [f for f in grids["features"] if f["properties"]["level"] == "unit"]
-    return min(units, key=lambda f: f["properties"]["code"])
-
-
-@pytest.fixture(scope="module")
-def beat(unit) -> tuple[tuple[float, float], ...]:
-    """A few metres' walk inside ``unit``."""
-    inside = shape(unit["geometry"]).representative_point()
-    return (inside.x, inside.y), (inside.x + 0.00004, inside.y + 0.00003)
-
-
-@pytest.fixture
-def drive(app_dir, beat):
-    """Start the app (on a fresh data folder unless a test passes its own) and stop it afterwards."""
-    drivers: list[Driver] = []
-
-    def start(data_dir: Path = app_dir, **options) -> Driver:
-        gps = SimulatedGps(
-            route=beat,
-            interval_s=1.0,
-            accuracy_m=options.pop("accuracy_m", 8.0),
-            clock=options.pop("gps_clock", utc_now),
-        )
-        app = GridOpsApp(data_dir, gps=gps, camera=DesktopCamera(gps=gps), **options)
-        driver = Driver(app).start()
-        drivers.append(driver)
-        return driver
-
-    yield start
-    for driver in drivers:
-        if driver.running:
-            driver.stop()
-
-
 def shoot(driver: Driver, name: str) -> None:
     """Save the screen for the README (a notice still showing is tapped away first)."""
     if driver.app.notice:
@@ -92,24 +52,6 @@ def shoot(driver: Driver, name: str) -> None:
         assert not driver.app.notice
     png = driver.screenshot(SHOTS / f"{name}.png")
     assert colours(png) > 20, f"{png} looks blank"
-
-
-def log_in(d: Driver, server_url: str, login: str = INSPECTOR) -> None:
-    screen = d.screen
-    assert screen.name == "login"
-    d.type(screen.ids.server, server_url)
-    d.type(screen.ids.login, login)
-    d.type(screen.ids.password, PASSWORD)
-    d.tap(screen.ids.submit)
-    d.until(lambda: d.app.current == "home", "the home screen after login")
-
-
-def synced(d: Driver) -> None:
-    """Wait for a whole sync run to succeed from now on."""
-    seen = d.app.sync_changes
-    d.until(
-        lambda: d.app.sync_changes > seen and d.app.sync_state == "idle" and d.app.last_sync, "a sync run"
-    )
 
 
 def test_login_and_home(drive, server):
@@ -205,7 +147,10 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
     assert home.ids.shift_state.text == "在岗巡查中" and home.ids.waiting.value == 0
     assert d.find("CaseRow").text.startswith(code)
     shoot(d, "home")
-    d.tap(d.find("CaseRow"))  # found again: a sync may have drawn the list anew meanwhile
+    row = d.find("CaseRow")
+    print("XYZ-SYNC", d.app.sync_state, repr(d.app.sync_message), d.app.sync_changes, repr(d.app.notice), row.to_window(*row.center))
+    d.tap(row)  # found again: a sync may have drawn the list anew meanwhile
+    print("XYZ-AFTER", d.app.current, d.app.sync_changes, repr(d.app.notice), row.get_root_window())
     assert d.app.current == "case" and d.screen.code == code
 
 
@@ -265,7 +210,7 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     d.until(lambda: task.ids.case_photos.children, "the case's photos")
     assert "已清运" not in task.ids.facts.text and "核查中" in task.ids.facts.text
     d.tap(d.find("ResultButton", code="pass"))
-    assert task.result == "pass" and task.blocked == "核查通过需要至少一张现场照片。"
+    assert task.result == "pass" and task.blocked == "核查通过需要至少一张现场照片：请先拍照。"
 
     picture = tmp_path / "pictures" / "check.jpg"
     picture.parent.mkdir()
@@ -305,7 +250,13 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     refused = outbox.items()[0].id  # the newest item: rows are recycled widgets, so find them by item
     d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the reply to be refused")
     row = d.find("OutboxRow", item_id=refused)
-    assert f"案件 {verify} 已不再等待这条回复" in row.problem and row.can_retry and row.can_delete
+    with closing(http_login(server, INSPECTOR)) as inspector:  # the same reply, straight to the server
+        same = inspector.post(
+            f"/api/cases/{verify}/actions/reply_verification",
+            json={"version": case_of(inspector, verify)["version"], "result": "confirmed"},
+        )
+    assert same.status_code >= 400 and same.json()["detail"] in row.problem  # the server's words as they are
+    assert row.can_retry and row.can_delete
     d.tap(d.find("SmallButton", text="重发", root=row))
     d.until(lambda: outbox.get(refused).attempts == 2 and outbox.get(refused).state == "failed", "the retry")
     d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the retry refused too")
@@ -367,7 +318,8 @@ def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_pa
         assert revoked.status_code == 200, revoked.text
         d.tap(d.find("SmallButton", text="立即同步"))
         d.until(lambda: d.app.current == "login", "the login screen once the session was revoked")
-        assert d.app.notice == "登录已失效，请重新登录"
+        ended = [text for code, text in messages.catalogue().items() if code.startswith("auth.")]
+        assert d.app.notice in ended  # why, in the server's words
         d.stop()
 
     d = drive(app_dir)  # the same phone, and its server cannot be reached any more
@@ -377,7 +329,7 @@ def test_offline_login_after_a_first_login(drive, mobile_db_url, app_dir, tmp_pa
     d.type(login.ids.password, "not the password")
     d.tap(login.ids.submit)
     d.until(lambda: login.error, "the refusal")
-    assert login.error == "密码错误（没有网络，已在手机上核对）。"
+    assert login.error == "密码不对（没有网络，已在手机上核对）：请重新输入。"
     d.type(login.ids.password, PASSWORD)
     d.tap(login.ids.submit)
     d.until(lambda: d.app.current == "home", "the offline login")

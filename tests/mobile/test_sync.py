@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import queue
+import uuid
 
 import pytest
 from PIL import Image
@@ -95,7 +96,9 @@ def test_wifi_login_page_leaves_the_report_queued(inspector_app, netfault, camer
     assert inspector_app.sync.run_once().sent == [item.client_uuid]
 
 
-def test_report_outside_every_grid_fails_with_the_servers_reason(inspector_app, camera, queue_report):
+def test_report_outside_every_grid_fails_with_the_servers_reason(
+    inspector_app, inspector_http, camera, queue_report
+):
     outbox = inspector_app.outbox
     item = queue_report(outbox, camera(1), lon=BEIJING[0], lat=BEIJING[1])
 
@@ -103,7 +106,8 @@ def test_report_outside_every_grid_fails_with_the_servers_reason(inspector_app, 
     assert run.failed == [item.client_uuid] and run.sent == []
     failed = outbox.get(item.id)
     assert failed.state == "failed" and failed.case_code is None
-    assert "outside" in failed.error and "grid" in failed.error
+    same = inspector_http.post("/api/cases", json={**failed.payload, "client_uuid": str(uuid.uuid4())})
+    assert same.status_code == 422 and failed.error == same.json()["detail"]  # the server's words as they are
     assert inspector_app.sync.status.state == "idle"  # a refused report does not stop the sync
     assert "1 条被拒" in inspector_app.sync.status.message
 

@@ -31,7 +31,7 @@ def test_openapi_documents_every_grid_route(client):
 def test_validation_errors_read_like_sentences(client):
     resp = client.get("/api/grids/locate", params={"lon": "east", "lat": 36.6})
     assert resp.status_code == 422
-    assert resp.json()["detail"] == "查询参数「lon」应为数字"
+    assert resp.json()["detail"] == "经度应为数字" and resp.json()["errors"][0]["loc"] == ["query", "lon"]
 
 
 def test_serve_runs_uvicorn_on_the_configured_database(fresh_db_url):

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import create_engine, func, select, text
 
+from server import messages
 from server.auth import service
 from server.auth.dependencies import require_roles, stream_principal
 from server.auth.models import DeviceSession, LoginFailure
@@ -31,7 +32,7 @@ from server.users import service as user_service
 from tests.server.test_people import setup_city
 
 PASSWORD = "correct horse"
-WRONG = "wrong login or password"
+WRONG = {"detail": messages.text("auth.wrong_login"), "code": "auth.wrong_login", "params": {}}
 
 
 @pytest.fixture
@@ -104,19 +105,20 @@ def test_wrong_password_and_unknown_login_get_the_same_answer(client, user):
     wrong = login(client, password="not the password")
     unknown = login(client, login="19999999999")
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"detail": WRONG}
+    assert wrong.json() == unknown.json() == WRONG
 
 
 def test_a_user_without_password_or_disabled_cannot_log_in(client, db, user):
     user_service.create_user(db=db, data=UserCreate(name="李娜", phone="13900000002"))
     no_password = login(client, login="13900000002", password="anything at all")
-    assert no_password.status_code == 403 and "no password yet" in no_password.json()["detail"]
+    assert no_password.status_code == 403 and no_password.json()["code"] == "auth.no_password"
 
     tokens = logged_in(client)
     service.set_active(db=db, user=user, active=False)
     disabled = login(client)
-    assert disabled.status_code == 403 and disabled.json()["detail"] == "this account is disabled"
-    assert login(client, password="wrong password").json()["detail"] == WRONG  # says nothing more
+    assert disabled.status_code == 403 and disabled.json()["code"] == "auth.account_disabled"
+    assert disabled.json()["detail"] == messages.text("auth.account_disabled")
+    assert login(client, password="wrong password").json() == WRONG  # says nothing more
     assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
     service.set_active(db=db, user=user, active=True)
     assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401  # its sessions ended
@@ -126,7 +128,9 @@ def test_a_user_without_password_or_disabled_cannot_log_in(client, db, user):
 def test_the_password_policy_is_explained(client, admin_headers):
     body = {"name": "王芳", "phone": "13900000003", "password": "short"}
     resp = client.post("/api/users", json=body, headers=admin_headers)
-    assert resp.status_code == 422 and resp.json()["detail"] == "the password must have at least 8 characters"
+    assert resp.status_code == 422 and resp.json()["code"] == "auth.password_too_short"
+    assert resp.json()["params"] == {"min_length": 8}
+    assert resp.json()["detail"] == messages.text("auth.password_too_short", min_length=8)
 
 
 def test_an_old_hash_is_upgraded_at_login(client, db, user):
@@ -152,9 +156,10 @@ def test_failures_of_one_account_from_one_address_back_off(client, db, user):
         assert login(client, login=login_name, password="guess-guess").status_code == 401
     assert failures(db) == 5  # counted on the account, whichever login named it
     blocked = login(client)  # even with the right password
-    assert blocked.status_code == 429
+    assert blocked.status_code == 429 and blocked.json()["code"] == "auth.too_many_attempts"
     assert blocked.json()["detail"].startswith("这个账号在这个网络上登录失败次数过多，请")
     assert 0 < int(blocked.headers["Retry-After"]) <= 30
+    assert blocked.json()["retry_after"] == int(blocked.headers["Retry-After"])
     assert failures(db) == 5  # a refused attempt is not a failure: it does not extend the wait
 
     def wait_out():
@@ -303,7 +308,8 @@ def test_expired_tampered_and_missing_access_tokens_are_refused(client, user):
         algorithm="HS256",
     )
     resp = client.get("/api/auth/me", headers=bearer(expired))
-    assert resp.status_code == 401 and resp.json()["detail"] == "the access token has expired: refresh it"
+    assert resp.status_code == 401 and resp.json()["code"] == "auth.token_expired"
+    assert resp.json()["detail"] == messages.text("auth.token_expired")
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
     other_key = "not the key, but as long as one" * 2
@@ -312,10 +318,10 @@ def test_expired_tampered_and_missing_access_tokens_are_refused(client, user):
     other_sid = jwt.encode({**claims, "sid": claims["sid"] + 1}, other_key, algorithm="HS256").split(".")[1]
     for bad in (forged, f"{header}.{other_sid}.{signature}", tokens["access_token"][:-2], "nonsense"):
         resp = client.get("/api/auth/me", headers=bearer(bad))
-        assert resp.status_code == 401 and "not valid" in resp.json()["detail"], bad
+        assert resp.status_code == 401 and resp.json()["code"] == "auth.token_invalid", bad
 
     missing = client.get("/api/auth/me")
-    assert missing.status_code == 401 and "POST /api/auth/login" in missing.json()["detail"]
+    assert missing.status_code == 401 and missing.json()["code"] == "auth.login_required"
     assert missing.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -347,13 +353,14 @@ def test_refresh_rotates_and_the_previous_token_lasts_until_the_new_one_is_used(
     fourth = refresh(client, again["refresh_token"])  # the previous of the newest, in its turn
     assert fourth.status_code == 200
     unknown = refresh(client, "never-issued")
-    assert unknown.status_code == 401 and "log in again" in unknown.json()["detail"]
+    assert unknown.status_code == 401 and unknown.json()["code"] == "auth.refresh_invalid"
     assert client.get("/api/auth/me", headers=bearer(fourth.json())).status_code == 200  # nothing ended
 
     session.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     db.flush()
     latest = refresh(client, fourth.json()["refresh_token"])
-    assert latest.status_code == 401 and latest.json()["detail"] == "this session has expired: log in again"
+    assert latest.status_code == 401 and latest.json()["code"] == "auth.session_expired"
+    assert latest.json()["detail"] == messages.text("auth.session_expired")
 
 
 @pytest.mark.parametrize("replayed", ["two rotations back", "its successor used", "replaced unused"])
@@ -371,7 +378,7 @@ def test_a_rotated_away_refresh_token_presented_again_ends_the_devices_session(c
             newest = refresh(client, newest["refresh_token"]).json()
 
     reused = refresh(client, old["refresh_token"])
-    assert reused.status_code == 401
+    assert reused.status_code == 401 and reused.json()["code"] == "auth.refresh_reused"
     assert "重新登录" in reused.json()["detail"]
     assert refresh(client, newest["refresh_token"]).status_code == 401  # the whole family has ended
     assert client.get("/api/auth/me", headers=bearer(newest)).status_code == 401
@@ -385,7 +392,7 @@ def test_logout_ends_the_session_at_once(client, user):
     out = client.post("/api/auth/logout", headers=bearer(tokens))
     assert out.status_code == 200 and out.json()["revoked_at"] is not None
     resp = client.get("/api/auth/me", headers=bearer(tokens))
-    assert resp.status_code == 401 and "log in again" in resp.json()["detail"]
+    assert resp.status_code == 401 and resp.json()["code"] == "auth.session_ended"
     assert (
         client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
     )
@@ -434,9 +441,10 @@ def test_changing_ones_password_ends_the_other_sessions(client, user):
         return client.post("/api/auth/password", json=body, headers=bearer(phone))
 
     wrong = change("not my password", "a new password")
-    assert wrong.status_code == 403 and wrong.json()["detail"] == "the current password is wrong"
+    assert wrong.status_code == 403 and wrong.json()["code"] == "auth.wrong_password"
+    assert wrong.json()["detail"] == messages.text("auth.wrong_password")
     short = change(PASSWORD, "short")
-    assert short.status_code == 422 and "at least 8" in short.json()["detail"]
+    assert short.status_code == 422 and short.json()["code"] == "auth.password_too_short"
     done = change(PASSWORD, "a new password")
     assert done.status_code == 200 and done.json() == {"revoked_sessions": 1}
     assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 200
@@ -473,7 +481,8 @@ def test_the_admin_token_and_admin_users_pass_admin_routes_others_do_not(
     unknown = client.post(
         "/api/users", json={**body, "phone": "13900000007", "department_code": "D99"}, headers=admin_headers
     )
-    assert unknown.status_code == 404 and "D99" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["code"] == "category.no_department"
+    assert unknown.json()["params"] == {"department": "D99"} and "D99" in unknown.json()["detail"]
 
     admin = logged_in(client, login="13900000099")
     assert client.get("/api/users", headers=bearer(admin)).status_code == 200
@@ -482,15 +491,17 @@ def test_the_admin_token_and_admin_users_pass_admin_routes_others_do_not(
     assert client.post("/api/users", json=scoped, headers=bearer(admin)).json()["grid_code"] == "370102"
     nowhere = {**scoped, "phone": "13900000005", "grid_code": "370199"}
     resp = client.post("/api/users", json=nowhere, headers=bearer(admin))
-    assert resp.status_code == 404 and "370199" in resp.json()["detail"]
+    assert resp.status_code == 404 and resp.json()["code"] == "grid.not_found"
+    assert "370199" in resp.json()["detail"]
 
     inspector = logged_in(client)
     refused = client.post("/api/users", json={**body, "phone": "13900000006"}, headers=bearer(inspector))
     assert refused.status_code == 403
-    assert refused.json()["detail"] == "this needs the role admin; you have inspector"
+    assert refused.json()["code"] == "auth.role_required" and refused.json()["params"] == {"roles": "管理员"}
+    assert refused.json()["detail"] == messages.text("auth.role_required", roles="管理员")
 
     me = client.get("/api/auth/me", headers=admin_headers).json()
-    assert me == {"user": None, "name": "system administrator", "roles": ["admin"], "session": None}
+    assert me == {"user": None, "name": "系统管理员", "roles": ["admin"], "session": None}
     assert client.post("/api/auth/logout", headers=admin_headers).status_code == 422
     wrong = client.get("/api/users", headers=bearer("not-the-admin-token"))
     assert wrong.status_code == 401
@@ -513,7 +524,8 @@ def test_require_roles_names_what_is_needed_and_held(client, db, user):
     inspector = logged_in(client)
     refused = client.get("/test/dispatch", headers=bearer(inspector))
     assert refused.status_code == 403
-    assert refused.json()["detail"] == "this needs the role dispatcher or admin; you have inspector"
+    assert refused.json()["code"] == "auth.role_required"
+    assert refused.json()["detail"] == messages.text("auth.role_required", roles="派遣员")  # not the admin
     dispatcher = logged_in(client, login="13900000004")
     assert client.get("/test/dispatch", headers=bearer(dispatcher)).json()["name"] == "赵敏"
 

@@ -7,10 +7,12 @@ import os
 import pytest
 from sqlalchemy import select
 
+from server import messages
+from server.case.flows import ACTIONS
 from server.case.models import Case, CaseEvent
 from server.database import get_engine, new_session
 from tests.server.case_world import DISTRICT, jpeg, make_user, village_point
-from tests.server.test_cli import gridops
+from tests.server.test_cli import gridops, said
 
 
 @pytest.fixture
@@ -30,33 +32,38 @@ def test_report_act_photo_show_list_sweep(env, demo_clone_url, tmp_path):
         "cases", "report", *args, inspector, "--uuid", "1c3f6a3e-6d1b-4f59-9f3c-0d9e5b1a2c44", env=env
     )
     code = reported.stdout.strip()
-    assert code.startswith(f"{DISTRICT}-") and "new case" in reported.stderr
+    assert code.startswith(f"{DISTRICT}-") and "新案件" in reported.stderr
     again = gridops(
         "cases", "report", *args, inspector, "--uuid", "1c3f6a3e-6d1b-4f59-9f3c-0d9e5b1a2c44", env=env
     )
-    assert again.stdout.strip() == code and "already received" in again.stderr
+    assert again.stdout.strip() == code and "已经收到过" in again.stderr
 
     photo = tmp_path / "before.jpg"
     photo.write_bytes(jpeg(lon, lat))
-    assert "added as before" in gridops("cases", "photo", code, str(photo), "--as", inspector, env=env).stderr
+    added = gridops("cases", "photo", code, str(photo), "--as", inspector, env=env)
+    assert "已添加为处置前照片" in added.stderr
 
     refused = gridops("cases", "act", code, "dispatch", "--as", inspector, env=env, check=False)
-    assert refused.returncode == 1 and "dispatch needs the role dispatcher" in refused.stderr
-    assert "now filed" in gridops("cases", "act", code, "file", "--as", lead, env=env).stderr
+    dispatch = ACTIONS["dispatch"]
+    needs = messages.text(
+        "case.role_required", action=dispatch.label, roles=messages.role_names(dispatch.roles)
+    )
+    assert refused.returncode == 1 and said(needs, refused.stderr), refused.stderr
+    assert "已立案，现在待派遣" in gridops("cases", "act", code, "file", "--as", lead, env=env).stderr
     dispatched = gridops("cases", "act", code, "dispatch", "--as", lead, env=env)
-    assert "now dispatched" in dispatched.stderr
+    assert "已派遣，现在处置中" in dispatched.stderr
 
     shown = gridops("cases", "show", code, "--as", lead, env=env).stdout
-    assert code in shown and "dispatched" in shown
-    for action in ("report", "add_photo", "file", "dispatch"):
-        assert f" {action} " in shown
-    assert "you may: " in shown and "suspend" in shown
+    assert code in shown and "处置中" in shown
+    for entry in ("上报", "上传照片", "立案（file）", "派遣（dispatch）"):
+        assert f" {entry} " in shown
+    assert "现在可以办理" in shown and "挂账（suspend）" in shown
 
     listed = gridops("cases", "list", "--state", "dispatched", "--as", lead, env=env).stdout
     assert code in listed.split()
 
     swept = gridops("cases", "sweep", env=env)
-    assert "flagged for supervision" in swept.stderr
+    assert "已标为督办" in swept.stderr
     with new_session(demo_clone_url) as db:
         case = db.scalar(select(Case).where(Case.code == code))
         actions = list(db.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case.id)))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from server.case.intake import CLIENT_UUID_TAKEN
+from server import messages
 from server.case.models import Case
 from server.database import get_engine, new_session
 from tests.server.case_world import DISTRICT, PASSWORD, make_user, village_point
@@ -25,6 +25,8 @@ THREADS = 16
 REQUEST_SECONDS = 60  # bounds every request, the start barrier and every thread
 OUTSIDE = (100.0, 30.0)  # a valid position far from the demo city
 CODE = re.compile(rf"^{DISTRICT}-(\d{{8}})-(\d{{4}})$")
+# The whole answer to a client UUID already used for other content: nothing of the case it made.
+TAKEN = {"detail": messages.text("case.client_uuid_taken"), "code": "case.client_uuid_taken", "params": {}}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def test_one_uuid_with_other_content_at_the_same_moment_is_refused(live):
             assert resp.status_code in (200, 201) and resp.json()["code"] == code, resp.text
         else:
             assert resp.status_code == 409, resp.text
-            assert resp.json() == {"detail": CLIENT_UUID_TAKEN}
+            assert resp.json() == TAKEN
     assert stored(live) == [code]
 
 
@@ -126,7 +128,7 @@ def test_codes_stay_gap_free_under_concurrent_intake_and_failures(live):
     refused = [r for r in answers if r.status_code != 201]
     assert len(created) == THREADS * per_thread, [r.text for r in refused]
     assert sorted(r.status_code for r in refused) == [404] * (THREADS * 3 // 2) + [422] * (THREADS * 3 // 2)
-    assert all("outside every grid" in r.json()["detail"] for r in refused if r.status_code == 422)
+    assert all(r.json()["code"] == "case.outside_city" for r in refused if r.status_code == 422)
 
     codes = [r.json()["code"] for r in created]
     assert sorted(codes) == sorted(stored(live))

@@ -63,7 +63,17 @@ def test_the_holiday_week_as_the_package_has_it():
     assert chinese_calendar.is_workday(date(2026, 9, 30)) and chinese_calendar.is_workday(date(2026, 10, 8))
 
 
-def test_one_day_limit_over_the_holiday(world):
+@pytest.fixture
+def twice_the_limit(monkeypatch):
+    """A city allowing an extension of up to twice the category's handling limit."""
+    monkeypatch.setenv("GRIDOPS_EXTENSION_MAX_FACTOR", "2")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_one_day_limit_over_the_holiday(world, twice_the_limit):
     db = world["db"]
     case = dispatched(world, ONE_DAY, local("2026-09-30 16:00"))
     # 16:00-17:30 on 09-30 is 90 minutes; the other 360 begin on 10-08: 08:30-12:00 (210), 13:30-16:00 (150).
@@ -89,8 +99,8 @@ def test_one_day_limit_over_the_holiday(world):
     (summary,) = present.describe(db=db, cases=[case], at=local("2026-10-08 17:05"))
     assert (summary.light, summary.supervised) == ("red", True)
 
-    # Two more working days, approved after the deadline: 90 minutes on 10-08, 450 on 10-09 and 360 on
-    # Saturday 10-10, a make-up workday.
+    # Two more working days (twice the limit: this city allows it), approved after the deadline: 90 minutes
+    # on 10-08, 450 on 10-09 and 360 on Saturday 10-10, a make-up workday.
     act(
         db,
         world["department"],
@@ -213,7 +223,7 @@ def holiday_file(tmp_path, monkeypatch):
 
 
 def test_a_deadline_in_2027_falls_back_to_weekends_and_the_holiday_file(world, holiday_file):
-    with pytest.warns(HolidayFallbackWarning, match="public holidays of 2027 are not known") as caught:
+    with pytest.warns(HolidayFallbackWarning, match="没有 2027 年的节假日") as caught:
         case = dispatched(world, ONE_DAY, local("2026-12-31 16:00"))
     assert str(holiday_file) in str(caught[0].message)
     # 90 minutes on 12-31; 2027-01-01 is off in the holiday file, 01-02 and 01-03 are a weekend; the other

@@ -55,7 +55,7 @@ def test_queues_follow_the_workflow_by_role(world):
     }  # fmt: skip
 
     act(db, world["dispatcher"], filed, "dispatch")
-    act(db, world["department"], filed, "request_extension", extension="1d", reason="材料未到")
+    act(db, world["department"], filed, "request_extension", extension="4h", reason="材料未到")
     assert counts(client, h["dispatcher"])["extension"] == (1, 0)
     assert counts(client, h["department"])["handle"] == (1, 0)
     assert queue(client, h["dispatcher"], "extension") == [filed.code]
@@ -164,7 +164,7 @@ def test_workflow_lists_states_and_actions_with_labels(world):
     actions = {a["name"]: a for a in body["actions"]}
     dispatch = {"label": "派遣", "sources": ["filed", "returned"], "roles": ["admin", "dispatcher"]}
     fields = [{"name": "lead_department", "label": "主办部门", "kind": "department", "required": False}]
-    fields[0] |= {"choices": [], "empty": "按类别默认", "role": None}
+    fields[0] |= {"choices": [], "empty": "按类别默认", "role": None, "max_length": None}
     assert actions["dispatch"] == {"name": "dispatch", **dispatch, "fields": fields}
 
 

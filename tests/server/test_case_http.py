@@ -14,9 +14,9 @@ from PIL import ExifTags, Image
 from sqlalchemy import event, func, select
 
 from gis.crs import distance_m, wgs84_to_gcj02
+from server import messages
 from server.auth.principal import Principal
 from server.case.flows import ACTIONS
-from server.case.intake import CLIENT_UUID_TAKEN
 from server.case.models import Case
 from server.grid.models import CURRENT, Grid
 from tests.server.case_world import (
@@ -29,6 +29,7 @@ from tests.server.case_world import (
     team,
     village_point,
 )
+from tests.server.case_world import act as case_act
 
 OUTSIDE = (100.0, 30.0)  # a valid position far from the demo city
 
@@ -144,13 +145,16 @@ def test_report_to_closed_over_http(world):
     reports = client.get("/api/sync/reports", params={"since": 0}, headers=h["inspector"]).json()
     assert [r["code"] for r in reports["items"]] == [code]
 
-    # What the shift lead may do now: close, tag and untag; every other action says why not.
-    actions = client.get(f"/api/cases/{code}", headers=h["lead"]).json()["actions"]
-    assert set(actions) == set(ACTIONS)
-    assert {name for name, reason in actions.items() if reason is None} == {"close", "tag", "untag"}
-    assert actions["file"].startswith("cannot file a case that is checked (待结案): allowed now: ")
-    assert actions["dispatch"] == "dispatch needs the role dispatcher; you have shift_lead"
-    assert actions["keep_apart"] == "this case is not a duplicate candidate"
+    # What the shift lead may do now: close, tag and untag; of the others the state allows to a shift lead,
+    # why not; nothing the state or the role rules out is offered.
+    shown = client.get(f"/api/cases/{code}", headers=h["lead"]).json()
+    assert shown["actions"] == {
+        "close": None,
+        "tag": None,
+        "untag": None,
+        "keep_apart": messages.text("case.not_duplicate"),
+    }
+    assert shown["held_by"] == "由值班长办理"
     closed = act(client, h["lead"], code, "close", checked["version"])
     assert (closed["state"], closed["close_kind"], closed["light"], closed["due_at"]) == (
         "closed",
@@ -161,7 +165,7 @@ def test_report_to_closed_over_http(world):
 
     # The whole trail, in order.
     detail = client.get(f"/api/cases/{code}", headers=h["lead"]).json()
-    assert all(reason for reason in detail["actions"].values())
+    assert (detail["actions"], detail["held_by"]) == ({}, None)  # over: nothing left for a shift lead
     inspector, lead, dispatcher = world["inspector"].name, world["lead"].name, world["dispatcher"].name
     department, acceptor = world["department"].name, world["acceptor"].name
     steps = [
@@ -224,14 +228,19 @@ def test_intake_is_idempotent_and_checks_the_position(world):
 
     other = client.post("/api/cases", json={**body, "description": "别的内容"}, headers=h["inspector"])
     assert other.status_code == 409
-    assert other.json() == {"detail": CLIENT_UUID_TAKEN}  # nothing of the case it made
+    assert other.json() == {  # nothing of the case it made
+        "detail": messages.text("case.client_uuid_taken"),
+        "code": "case.client_uuid_taken",
+        "params": {},
+    }
 
     outside = client.post("/api/cases", json=new_report(*OUTSIDE), headers=h["inspector"])
     assert outside.status_code == 422
-    assert outside.json()["detail"] == (
-        "the position (100.0, 30.0, wgs84) lies outside every grid of the city: "
-        "check the position and its coordinate system"
-    )
+    assert outside.json() == {
+        "detail": "这个位置不在本市任何网格内：请检查位置和坐标系",
+        "code": "case.outside_city",
+        "params": {"lon": 100.0, "lat": 30.0, "crs": "wgs84"},
+    }
     assert db.scalar(select(func.count()).select_from(Case)) == 1
 
     # A position read off a Chinese consumer map (GCJ-02) is stored in WGS 84.
@@ -370,10 +379,20 @@ def test_the_workflow_sends_each_actions_form(demo_client):
     assert [c["value"] for c in reply["result"]["choices"]] == ["pass", "rework"]
     assert (reply["photo_ids"]["kind"], reply["photo_ids"]["role"]) == ("photos", "check")
     void = actions["void"]["fields"]
-    assert [(f["name"], f["kind"], f["required"]) for f in void] == [("reason", "text", True)]
+    assert [(f["name"], f["kind"], f["required"], f["max_length"]) for f in void] == [
+        ("reason", "text", True, 500)
+    ]
     assert actions["dispatch"]["fields"][0]["kind"] == "department"
     assert actions["resume"]["fields"] == [] and actions["merge"]["fields"] == []
     assert all(f["label"] for a in actions.values() for f in a["fields"])
+    # what every action's form takes besides its own fields, with the most characters each takes
+    common = demo_client.get("/api/cases/workflow").json()["common"]
+    assert [(f["name"], f["kind"], f["max_length"]) for f in common] == [
+        ("note", "text", 500),
+        ("public_note", "text", 500),
+    ]
+    extension = {f["name"]: f for f in actions["request_extension"]["fields"]}["extension"]
+    assert extension["max_length"] == 20 and reply["result"]["max_length"] is None
 
 
 def test_only_inspectors_acceptors_and_administrators_report(world):
@@ -381,13 +400,120 @@ def test_only_inspectors_acceptors_and_administrators_report(world):
     leader = login(client, make_user(db, ["leader", "grid_head"]))
     resp = client.post("/api/cases", json=new_report(world["lon"], world["lat"]), headers=leader)
     assert resp.status_code == 403
-    needed = "this needs the role inspector, acceptor or admin; you have grid_head, leader"
-    assert resp.json()["detail"] == needed
+    assert resp.json()["code"] == "auth.role_required"
+    assert resp.json()["detail"] == messages.text("auth.role_required", roles="网格员或受理员")
     hotline = new_report(world["lon"], world["lat"], channel="hotline")
     refused = client.post("/api/cases", json=hotline, headers=world["h"]["inspector"])
-    assert refused.status_code == 403 and "channel 'hotline'" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": "你不能登记“热线”渠道的上报：你可以登记的渠道是网格员上报",
+        "code": "case.channel_not_allowed",
+        "params": {"channel": "热线", "allowed": "网格员上报", "requested": "hotline"},
+    }
     taken = client.post("/api/cases", json=hotline, headers=world["h"]["acceptor"])
     assert taken.status_code == 201 and taken.json()["state"] == "reported"
+
+
+def test_the_panel_offers_each_user_only_the_actions_it_may_hold(world):
+    """An overdue dispatched case: a grid head watching it is offered nothing and told who works it; the
+    lead department its own actions, a parallel one the same with why not; the dispatcher the extension
+    decisions with why not (none asked) until one is asked."""
+    client, db, h = world["client"], world["db"], world["h"]
+    past = db.scalar(select(func.now())) - timedelta(days=10)
+    case = report(db, world["inspector"], world["lon"], world["lat"], at=past)
+    case_act(db, world["lead"], case, "file", at=past + timedelta(minutes=5))
+    later = past + timedelta(minutes=10)
+    case_act(db, world["dispatcher"], case, "dispatch", at=later, parallel_departments=["enforcement"])
+    grid_head = login(client, make_user(db, ["grid_head"], grid=DISTRICT))
+    parallel = login(client, make_user(db, ["department"], department="enforcement"))
+
+    def shown(headers) -> dict:
+        resp = client.get(f"/api/cases/{case.code}", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    watched = shown(grid_head)
+    assert (watched["state"], watched["light"]) == ("dispatched", "red")
+    assert (watched["actions"], watched["held_by"]) == ({}, "由处置部门办理")
+    own = {"return": None, "request_extension": None, "report_handling": None}
+    assert shown(h["department"])["actions"] == own
+    lead_only = messages.text("case.lead_department_only")
+    assert lead_only.startswith("由主办部门办理")
+    assert shown(parallel)["actions"] == dict.fromkeys(own, lead_only)
+    waiting = messages.text("case.no_extension_request")
+    assert shown(h["dispatcher"])["actions"] == {
+        "approve_extension": waiting,
+        "refuse_extension": waiting,
+        "suspend": None,
+        "tag": None,
+        "untag": None,
+    }
+
+    asked = act(
+        client,
+        h["department"],
+        case.code,
+        "request_extension",
+        watched["version"],
+        extension="2h",
+        reason="待协调",
+    )
+    assert asked["actions"]["request_extension"] == messages.text("case.extension_waiting")
+    assert asked["actions"]["request_extension"].startswith("已有延期申请在等派遣员审批")
+    assert shown(h["dispatcher"])["actions"]["approve_extension"] is None
+
+
+def test_free_text_is_bounded_and_refused_in_chinese(world):
+    client, db, h = world["client"], world["db"], world["h"]
+    case = report(db, world["inspector"], world["lon"], world["lat"])
+    resp = client.post(
+        f"/api/cases/{case.code}/actions/void",
+        json={"version": case.version, "reason": "重" * 12_000},
+        headers=h["lead"],
+    )
+    assert resp.status_code == 422
+    body = resp.json()
+    assert (body["code"], body["detail"]) == ("validation.request", "原因太长：最多 500 个字符，请删减")
+    assert [(e["loc"], e["type"]) for e in body["errors"]] == [(["body", "reason"], "string_too_long")]
+    db.refresh(case)
+    assert case.state == "registered"
+
+
+def test_an_extension_is_bounded_by_the_categorys_limit_and_handling_needs_an_after_photo(world):
+    client, db, h = world["client"], world["db"], world["h"]
+    case = report(db, world["inspector"], world["lon"], world["lat"])  # E06010: handled within 4 h
+    case_act(db, world["lead"], case, "file")
+    case_act(db, world["dispatcher"], case, "dispatch")
+
+    def request(extension: str):
+        body = {"version": case.version, "extension": extension, "reason": "待协调"}
+        return client.post(
+            f"/api/cases/{case.code}/actions/request_extension", json=body, headers=h["department"]
+        )
+
+    too_long = request("999d")
+    assert too_long.status_code == 422
+    assert too_long.json() == {
+        "detail": "延期时长太长：这类问题最多可延期 4 小时，请缩短后再提交",
+        "code": "case.extension_too_long",
+        "params": {"most": "4 小时", "max_minutes": 240},
+    }
+    unreadable = request("soon")
+    assert (unreadable.status_code, unreadable.json()["code"]) == (422, "case.extension_unreadable")
+    accepted = request("4h")
+    assert accepted.status_code == 200, accepted.text
+
+    handled = client.post(
+        f"/api/cases/{case.code}/actions/report_handling",
+        json={"version": accepted.json()["version"]},
+        headers=h["department"],
+    )
+    assert handled.status_code == 422
+    assert handled.json() == {
+        "detail": "处置反馈需要至少一张处置后照片：请先上传处置后照片，再提交处置反馈",
+        "code": "case.after_photo_required",
+        "params": {},
+    }
 
 
 def test_supervised_and_channel_filters(world, admin_headers):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from server import messages
 from server.auth.principal import Principal
 from server.case import queries
 from server.case.flows import ACTIONS
@@ -22,7 +23,7 @@ from tests.server.test_case_transitions import ADMIN, case_in, last_event, membe
 
 ROLES = ["inspector", "acceptor", "shift_lead", "dispatcher", "department", "grid_head", "leader", "admin"]
 OTHER_DEPARTMENT = "sanitation"
-# Who may take each action (DOMAIN.md section 1); the administrator may take them all.
+# Who may take each action (docs/DOMAIN.md section 5); the administrator may take them all.
 ALLOWED = {
     "request_verification": {"acceptor"},
     "reply_verification": {"inspector"},
@@ -124,10 +125,13 @@ def test_permission(demo_db, action, role, side):
     with pytest.raises(outcome) as refused:
         act(db, actor, case, action, **fields)
     if outcome is Forbidden:
-        needed = " or ".join(sorted(ALLOWED[action]))
-        assert refused.value.message == f"{action.replace('_', ' ')} needs the role {needed}; you have {role}"
+        needed = messages.role_names(ALLOWED[action])
+        assert (refused.value.code, refused.value.params) == (
+            "case.role_required",
+            {"action": ACTIONS[action].label, "roles": needed},
+        )
     else:
-        assert refused.value.message == f"there is no case {case.code} you may see"
+        assert (refused.value.code, refused.value.params) == ("case.not_found", {"case": case.code})
     db.refresh(case)
     assert (case.state, case.version) == (CELL_STATE[action], version)
 
@@ -168,8 +172,9 @@ def test_lists_and_details_show_exactly_the_scope(demo_db, role):
             if name in sees:
                 assert queries.get_case(db=db, scope=scope, code=case.code) is case
             else:
-                with pytest.raises(NotFound, match=f"there is no case {case.code} you may see"):
+                with pytest.raises(NotFound) as refused:
                     queries.get_case(db=db, scope=scope, code=case.code)
+                assert refused.value.code == "case.not_found"
 
 
 # -- over HTTP, with real login tokens ----------------------------------------------------------------
@@ -190,19 +195,24 @@ def test_http_role_not_allowed_is_403_with_the_message(demo_client, demo_db):
         f"/api/cases/{case.code}/actions/file", json={"version": case.version}, headers=headers
     )
     assert resp.status_code == 403
-    assert resp.json()["detail"] == "file needs the role shift_lead; you have dispatcher"
+    assert resp.json() == {
+        "detail": "立案需要值班长的身份：请用有这个身份的账号办理，或请管理员开通",
+        "code": "case.role_required",
+        "params": {"action": "立案", "roles": "值班长"},
+    }
     shown = demo_client.get(f"/api/cases/{case.code}", headers=headers).json()
     assert shown["state"] == "registered"
-    assert shown["actions"]["file"] == "file needs the role shift_lead; you have dispatcher"
+    assert "file" not in shown["actions"]  # not the dispatcher's to take: not offered at all
+    assert shown["held_by"] == "由值班长办理"
 
 
 def test_http_out_of_scope_is_404(demo_client, demo_db):
     db = demo_db
     case = case_in(db, State.REPORTED)
     headers = bearer(demo_client, user_for(db, "acceptor", "out"))
-    detail = f"there is no case {case.code} you may see"
+    detail = f"没有编号为 {case.code} 的案件，或它不在你的查看范围内：请核对案件编号"
     resp = demo_client.get(f"/api/cases/{case.code}", headers=headers)
-    assert (resp.status_code, resp.json()["detail"]) == (404, detail)
+    assert (resp.status_code, resp.json()["detail"], resp.json()["code"]) == (404, detail, "case.not_found")
     resp = demo_client.post(
         f"/api/cases/{case.code}/actions/request_verification",
         json={"version": case.version},
@@ -222,12 +232,20 @@ def test_http_stale_version_is_409_with_the_message(demo_client, demo_db):
 
     resp = demo_client.post(f"/api/cases/{case.code}/actions/file", json={"version": seen}, headers=headers)
     assert resp.status_code == 409
-    assert resp.json() == {
-        "detail": f"case {case.code} changed since you loaded it (your version {seen}, now {seen + 1}: "
-        "tag by system administrator): reload it and try again",
+    params = {
         "state": "registered",
         "version": seen + 1,
+        "seen": seen,
+        "actor": ADMIN.name,
+        "action": "加标签",
     }
+    assert resp.json() == {
+        "detail": f"你打开案件后，{ADMIN.name}已对它办理了“加标签”（你看到的是第 {seen} 版，现在是第 "
+        f"{seen + 1} 版）：请刷新后再试",
+        "code": "case.stale_version",
+        "params": params,
+    }
+    assert resp.json()["detail"] == messages.text("case.stale_version", **params)
     resp = demo_client.post(
         f"/api/cases/{case.code}/actions/file", json={"version": seen + 1}, headers=headers
     )

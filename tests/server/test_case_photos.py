@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from server import messages
 from server.case.models import CaseEvent, CasePhoto
 from server.config import get_settings
 from tests.server.case_world import act, jpeg, make_user, report, village_point
@@ -103,27 +104,19 @@ def _truncated_jpeg() -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("data", "status", "message"),
+    ("data", "status", "code"),
     [
-        (
-            "路灯不亮，请尽快维修。".encode() * 40,
-            415,
-            "the file is not a JPEG, PNG or WebP image (it looks like text)",
-        ),
-        (_truncated_jpeg(), 422, "the JPEG image is truncated or damaged: its pixels cannot be read"),
-        (
-            _png_bomb(8000, 8000),
-            422,
-            "照片为 8000 x 8000 像素，超过 5000 万像素的上限："
-            "请上传手机相机直接拍摄的普通照片，或把照片缩小后再上传",
-        ),
+        ("路灯不亮，请尽快维修。".encode() * 40, 415, "photo.not_an_image"),
+        (_truncated_jpeg(), 422, "photo.damaged"),
+        (_png_bomb(8000, 8000), 422, "photo.too_many_pixels"),
     ],
     ids=["text-named-jpg", "truncated-jpeg", "decompression-bomb"],
 )
-def test_refused_uploads(world, data, status, message):
+def test_refused_uploads(world, data, status, code):
     resp = upload(world["client"], world["headers"], world["case"].code, "before", data, name="photo.jpg")
     assert resp.status_code == status
-    assert resp.json() == {"detail": message}
+    body = resp.json()
+    assert body["code"] == code and body["detail"] == messages.text(code, **body["params"])
     assert stored(world["db"], world["case"]) == (0, 0)
 
 
@@ -137,7 +130,10 @@ def test_oversized_upload(world, monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
     assert resp.status_code == 413
-    assert resp.json()["detail"].startswith("the photo is 0.1 MB; the limit is ")
+    body = resp.json()
+    assert body["code"] == "photo.too_large" and body["detail"] == messages.text(
+        "photo.too_large", **body["params"]
+    )
     assert stored(world["db"], world["case"]) == (0, 0)
     assert upload(world["client"], world["headers"], world["case"].code, "before", data).status_code == 201
 
@@ -163,7 +159,11 @@ def test_who_may_add_which_photo(world):
 
     refused = upload(client, headers, case.code, "before", data)
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "a before photo is added by the role acceptor or inspector"}
+    assert refused.json() == {
+        "detail": "添加处置前照片需要网格员或受理员的身份：请用有这个身份的账号上传",
+        "code": "case.photo_role_required",
+        "params": {"kind": "处置前", "roles": "网格员或受理员", "role": "before"},
+    }
     unknown = upload(client, world["headers"], case.code, "selfie", data)
     assert unknown.status_code == 422
     assert [(e["loc"], e["type"]) for e in unknown.json()["errors"]] == [(["query", "role"], "literal_error")]

@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from server import messages
 from server.category import service
 from server.category.loader import STARTER_TAXONOMY, load_taxonomy
 from server.category.models import Category, Department, Tag
@@ -23,7 +24,7 @@ CSV_HEADER = (
 GB_MAJOR_CLASSES = {("component", f"{n:02d}") for n in range(1, 6)} | {
     ("event", f"{n:02d}") for n in range(1, 11)
 }
-# code: (urgency, handling limit, department) as DOMAIN.md section 4 has them
+# code: (urgency, handling limit, department) as docs/DOMAIN.md section 4 has them
 REPRESENTATIVE = {
     "C01002": ("urgent", "2h", "water"),
     "E01002": ("urgent", "2h", "water"),
@@ -50,8 +51,9 @@ def as_yaml(doc: dict) -> bytes:
 def errors_of(data: bytes, fmt: str) -> list[str]:
     with pytest.raises(Invalid) as caught:
         load_taxonomy(data, fmt)
-    assert "nothing was loaded" in caught.value.message
-    return caught.value.details["errors"]
+    errors = caught.value.params["errors"]
+    assert caught.value.code == "category.taxonomy_invalid" and caught.value.params["count"] == len(errors)
+    return errors
 
 
 def stamps(db) -> dict[str, object]:
@@ -137,16 +139,19 @@ def test_a_replaced_table_deactivates_what_is_missing(fresh_db):
     moved = {code for code in after if after[code] != before[code]}
     assert moved == dropped | {"E06010"}
     for code in dropped:
-        with pytest.raises(Invalid, match="no longer in use"):
+        with pytest.raises(Invalid) as retired:
             service.get_category(db=fresh_db, code=code)
+        assert retired.value.code == "category.category_retired" and retired.value.params["category"] == code
         assert not service.get_category(db=fresh_db, code=code, include_inactive=True).active
     assert {c.code for c in service.list_categories(db=fresh_db)}.isdisjoint(dropped)
     assert dropped <= {c.code for c in service.list_categories(db=fresh_db, include_inactive=True)}
-    with pytest.raises(Invalid, match="market"):
+    with pytest.raises(Invalid) as retired:
         service.get_department(db=fresh_db, code="market")
+    assert retired.value.code == "category.department_retired" and "market" in retired.value.message
     assert not service.get_department(db=fresh_db, code="market", include_inactive=True).active
-    with pytest.raises(Invalid, match="campaign"):
+    with pytest.raises(Invalid) as retired:
         service.get_tag(db=fresh_db, code="campaign")
+    assert retired.value.code == "category.tag_retired" and "campaign" in retired.value.message
 
     back = service.load_starter(db=fresh_db)  # the starter again: everything returns
     assert back.categories.updated == len(dropped) + 1 and back.categories.created == 0
@@ -166,12 +171,16 @@ def test_district_overrides_come_first(db):
         )
     manhole = service.get_category(db=db, code="C01007")
     assert service.responsible_department(db=db, category=manhole, district_code="370102") is None
-    with pytest.raises(Invalid, match="not a district"):
+    with pytest.raises(Invalid) as caught:
         service.responsible_department(db=db, category=garbage, district_code="37a1")
-    with pytest.raises(NotFound, match="there is no category E99999"):
+    assert caught.value.code == "category.not_a_district" and caught.value.params == {"district": "37a1"}
+    with pytest.raises(NotFound) as caught:
         service.get_category(db=db, code="E99999")
-    with pytest.raises(NotFound, match="there is no department nobody"):
+    assert caught.value.code == "category.no_category"
+    assert caught.value.message == messages.text("category.no_category", category="E99999")
+    with pytest.raises(NotFound) as caught:
         service.get_department(db=db, code="nobody")
+    assert caught.value.code == "category.no_department" and caught.value.params == {"department": "nobody"}
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -219,7 +228,9 @@ def test_a_csv_file_may_only_name_stored_departments(db):
     taxonomy = load_taxonomy(csv_text.encode(), "csv")
     with pytest.raises(Invalid) as caught:
         service.load(db=db, taxonomy=taxonomy)  # an empty database: nobody is called sanitation
-    assert caught.value.details["errors"] == ["row 2: unknown department 'sanitation'"]
+    assert caught.value.params["errors"] == [
+        "第 2 行：没有编号为“sanitation”的部门，请先添加这个部门或改用已有的部门编号"
+    ]
     assert db.scalar(select(func.count()).select_from(Category)) == 0
     service.load_starter(db=db)
     assert service.load(db=db, taxonomy=taxonomy).categories.updated == 1  # its 历下区 override is gone
@@ -236,20 +247,32 @@ def test_a_csv_file_may_only_name_stored_departments(db):
     [
         (
             "X01002,污水井盖,urgent,2h,water,,,",
-            "row 2: code 'X01002' is not C (component) or E (event) followed by 5 digits "
-            "(2 for the major class, 3 for the subclass)",
+            "第 2 行：编号“X01002”不对：应为 C（部件）或 E（事件）后跟 5 位数字（2 位大类、3 位小类），"
+            "如 E06010",
         ),
         (
             "C01002,污水井盖,urgent,2x,water,,,",
-            "row 2: handling_limit '2x' is not a number followed by m, h or d",
+            "第 2 行：处置时限“2x”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h",
         ),
-        ("C01002,污水井盖,high,2h,water,,,", "row 2: urgency 'high' is not one of urgent, important, normal"),
-        ("C01002,污水井盖,urgent,2h,Water!,,,", "row 2: department 'Water!' must be 2 to 40 lowercase"),
-        ("C01002,,urgent,2h,water,,,", "row 2: name is missing"),
-        ("E11001,其他,normal,1d,,,,", "row 2: there is no event major class 11"),
-        ("E06010,暴露垃圾,normal,1d,,,,3701=sanitation", "row 2: district '3701' in district_overrides"),
-        ("E06010,暴露垃圾,normal,1d,,,,370102", "row 2: district_overrides '370102' is not district_code="),
-        ("E06010,暴露垃圾,normal,1d,,,", "row 2: 7 columns where the header has 8"),
+        (
+            "C01002,污水井盖,high,2h,water,,,",
+            "第 2 行：紧急程度“high”不对：应为 urgent（紧急）、important（重要）或 normal（一般）",
+        ),
+        (
+            "C01002,污水井盖,urgent,2h,Water!,,,",
+            "第 2 行：部门（department）“Water!”不对：应为 2 到 40 个小写",
+        ),
+        ("C01002,,urgent,2h,water,,,", "第 2 行：缺少名称（name），请填写"),
+        ("E11001,其他,normal,1d,,,,", "第 2 行：没有事件大类 11，请检查编号的第 2、3 位"),
+        (
+            "E06010,暴露垃圾,normal,1d,,,,3701=sanitation",
+            "第 2 行：分区县部门（district_overrides）中的区县编号“3701”应为 6 位数字",
+        ),
+        (
+            "E06010,暴露垃圾,normal,1d,,,,370102",
+            "第 2 行：分区县部门（district_overrides）中的“370102”应写成“区县编号=部门编号”",
+        ),
+        ("E06010,暴露垃圾,normal,1d,,,", "第 2 行：有 7 列，而标题行有 8 列"),
     ],
 )
 def test_each_csv_error_says_where_and_why(row, error):
@@ -265,13 +288,13 @@ def test_a_duplicate_code_and_every_other_error_are_reported_together(db):
         "E06013,水域不洁,normal,1z,water,,,\n"
     )
     assert errors_of(csv_text.encode(), "csv") == [
-        "row 3: department sanitation is named '环卫' here and '环卫处' on row 2",
-        "row 5: handling_limit '1z' is not a number followed by m, h or d",
-        "row 4: category E06010 is already defined by row 2",
+        "第 3 行：部门 sanitation 在这里名为“环卫”，在第 2 行名为“环卫处”，请统一",
+        "第 5 行：处置时限“1z”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h",
+        "第 4 行：问题类别 E06010 已在第 2 行定义过，编号不能重复",
     ]
     assert errors_of(b"code,name,urgency,limit\n", "csv") == [
-        "row 1: missing column handling_limit",
-        "row 1: unknown column 'limit' (the columns are " + CSV_HEADER.strip().replace(",", ", ") + ")",
+        "第 1 行：缺少 handling_limit 列，请在标题行补上",
+        "第 1 行：不认识的列“limit”（可用的列有 " + CSV_HEADER.strip().replace(",", "、") + "）",
     ]
 
 
@@ -287,25 +310,29 @@ def test_yaml_errors_name_the_entry():
     errors = errors_of(as_yaml(doc), "yaml")
     first = doc["categories"][0]["code"]
     assert errors == [
-        "the file has no 'tags' section",
-        "category 3 (C01003): urgency 'high' is not one of urgent, important, normal",
-        "category 4 (C01004): unknown field limit (the fields are code, name, urgency, handling_limit, "
-        "department, legal_basis, district_overrides)",
-        "department 2 (sanitation): department sanitation is already defined by department 1 (sanitation)",
-        f"category 2 ({first}): category {first} is already defined by category 1 ({first})",
+        "文件缺少 tags 部分，请补上",
+        "第 3 个问题类别（C01003）：紧急程度“high”不对："
+        "应为 urgent（紧急）、important（重要）或 normal（一般）",
+        "第 4 个问题类别（C01004）：不认识的字段 limit（可用的字段有 code、name、urgency、handling_limit、"
+        "department、legal_basis、district_overrides）",
+        "第 2 个部门（sanitation）：部门 sanitation 已在第 1 个部门（sanitation）定义过，编号不能重复",
+        f"第 2 个问题类别（{first}）：问题类别 {first} 已在第 1 个问题类别（{first}）定义过，编号不能重复",
         *[
-            f"category {i} ({c['code']}): there is no event major class 10"
+            f"第 {i} 个问题类别（{c['code']}）：没有事件大类 10，请检查编号的第 2、3 位"
             for i, c in enumerate(doc["categories"], 1)
             if c["code"].startswith("E10")
         ],
-        f"category 1 ({first}): unknown department 'nobody'",
+        f"第 1 个问题类别（{first}）：没有编号为“nobody”的部门，请先添加这个部门或改用已有的部门编号",
         *[
-            f"category {i} ({c['code']}): unknown department 'enforcement'"
+            f"第 {i} 个问题类别（{c['code']}）：没有编号为“enforcement”的部门，"
+            "请先添加这个部门或改用已有的部门编号"
             for i, c in enumerate(doc["categories"], 1)
             if c.get("department") == "enforcement"
         ],
     ]
-    assert errors_of(b"departments: [\n", "yaml")[0].startswith("the file is not valid YAML")
+    assert errors_of(b"departments: [\n", "yaml") == [
+        "文件不是有效的 YAML：第 2 行第 1 列附近格式有误，请检查缩进、冒号和引号"
+    ]
 
 
 # -- routes -------------------------------------------------------------------------------------
@@ -330,7 +357,11 @@ def test_routes_read_the_taxonomy_and_load_it_with_the_admin_token(client, admin
         ("370102", "sanitation_lx")
     ]
     missing = client.get("/api/categories/E99999")
-    assert missing.status_code == 404 and missing.json()["detail"] == "there is no category E99999"
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": messages.text("category.no_category", category="E99999"),
+        "code": "category.no_category",
+        "params": {"category": "E99999"},
+    }
     assert len(client.get("/api/departments").json()) == len(STARTER.departments)
     assert [t["code"] for t in client.get("/api/tags").json()] == sorted(t.code for t in STARTER.tags)
 
@@ -342,12 +373,14 @@ def test_routes_read_the_taxonomy_and_load_it_with_the_admin_token(client, admin
         headers=admin_headers,
     )
     assert refused.status_code == 422
-    assert refused.json()["detail"] == "the taxonomy has 2 errors: nothing was loaded"
-    assert [e["msg"].split(":")[0] for e in refused.json()["errors"]] == ["row 2", "row 3"]
+    assert refused.json()["code"] == "category.taxonomy_invalid" and refused.json()["params"] == {"count": 2}
+    assert refused.json()["detail"] == messages.text("category.taxonomy_invalid", count=2)
+    assert [e["msg"].split("：")[0] for e in refused.json()["errors"]] == ["第 2 行", "第 3 行"]
     unnamed = client.post(
         "/api/categories/load", files={"file": ("table.txt", bad.encode())}, headers=admin_headers
     )
-    assert unnamed.status_code == 422 and "cannot tell the format" in unnamed.json()["detail"]
+    assert unnamed.status_code == 422 and unnamed.json()["code"] == "category.unknown_format"
+    assert unnamed.json()["params"] == {"filename": "table.txt"}
     assert len(client.get("/api/categories").json()) == len(STARTER.categories)
 
     paths = client.get("/openapi.json").json()["paths"]
@@ -405,16 +438,16 @@ def gridops(fresh_db_url, monkeypatch):
 
 def test_cli_loads_and_lists(gridops, tmp_path):
     code, _, err = gridops("categories", "load", str(STARTER_TAXONOMY), "--dry-run")
-    assert code == 0 and "dry run: nothing was written" in err
+    assert code == 0 and "只做了检查，没有写入" in err
     assert gridops("categories", "list") == (0, "", "")
     code, _, err = gridops("categories", "load", str(STARTER_TAXONOMY))
     assert code == 0, err
-    assert f"categories: {len(STARTER.categories)} created, 0 updated, 0 deactivated, 0 unchanged" in err
+    assert f"问题类别：新增 {len(STARTER.categories)}，更新 0，停用 0，未变 0" in err
 
     code, out, _ = gridops("categories", "list", "--kind", "event")
     lines = [line.split("\t") for line in out.splitlines()]
     assert len(lines) == sum(c.kind == "event" for c in STARTER.categories)
-    assert ["E06010", "暴露垃圾", "市容环境", "important", "4h", "sanitation"] in lines
+    assert ["E06010", "暴露垃圾", "市容环境", "重要", "4h", "sanitation"] in lines
     departments = gridops("categories", "departments")[1].splitlines()
     assert len(departments) == len(STARTER.departments) and "power\t国网济南供电公司\t95598" in departments
     assert len(gridops("categories", "tags")[1].splitlines()) == len(STARTER.tags)
@@ -423,10 +456,14 @@ def test_cli_loads_and_lists(gridops, tmp_path):
     bad.write_text(CSV_HEADER + "C01002,污水井盖,urgent,2x,water,,,\nE06010,暴露垃圾,urgent,2h,nobody,,,\n")
     code, _, err = gridops("categories", "load", str(bad))
     assert code == 1
-    assert "row 2: handling_limit '2x' is not a number followed by m, h or d" in err
-    assert "the taxonomy has 1 error: nothing was loaded" in err
+    assert "第 2 行：处置时限“2x”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h" in err
+    assert messages.text("category.taxonomy_invalid", count=1) in err
     bad.write_text(CSV_HEADER + "E06010,暴露垃圾,urgent,2h,nobody,,,\nE06012,道路不洁,urgent,2h,nobody,,,\n")
     code, _, err = gridops("categories", "load", str(bad))
-    assert code == 1 and "row 2: unknown department 'nobody'" in err and "row 3: unknown department" in err
+    assert (
+        code == 1
+        and "第 2 行：没有编号为“nobody”的部门" in err
+        and "第 3 行：没有编号为“nobody”的部门" in err
+    )
     assert len(gridops("categories", "list")[1].splitlines()) == len(STARTER.categories)
-    assert "Usage" in gridops("categories", "load", "--help")[1]
+    assert "用法" in gridops("categories", "load", "--help")[1]

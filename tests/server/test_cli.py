@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
 
+from server import messages
+from server.cli import app
 from tests.server.grid_files import city_features, collection, many_grids
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def gridops(
@@ -30,6 +37,11 @@ def gridops(
     return proc
 
 
+def said(sentence: str, output: str) -> bool:
+    """Whether ``output`` says ``sentence``, however the console wrapped it."""
+    return "".join(sentence.split()) in "".join(output.split())
+
+
 @pytest.fixture
 def env(fresh_db_url) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": fresh_db_url, "COLUMNS": "200"}
@@ -44,21 +56,21 @@ def city_file(tmp_path) -> Path:
 
 def test_import_locate_check_export(env, city_file, tmp_path):
     dry = gridops("grids", "import", str(city_file), "--dry-run", env=env)
-    assert "dry run" in dry.stderr
+    assert "没有写入" in dry.stderr
     done = gridops("grids", "import", str(city_file), env=env)
-    assert "7 new" in done.stderr
+    assert "新增 7 个" in done.stderr
     lines = gridops("grids", "locate", "117.005", "36.61", env=env).stdout.splitlines()
     assert [line.split("\t")[:2] for line in lines] == [
-        ["city", "370100"],
-        ["district", "370102"],
-        ["street", "370102001"],
+        ["市", "370100"],
+        ["区县", "370102"],
+        ["街道", "370102001"],
     ]
     check = gridops("grids", "check", env=env)
     assert "0 errors" in check.stderr
     exported = json.loads(gridops("grids", "export", "370102", env=env).stdout)
     assert [f["properties"]["code"] for f in exported["features"]] == ["370102", "370102001", "370102002"]
     outside = gridops("grids", "locate", "121.47", "31.23", env=env, check=False)
-    assert outside.returncode == 1 and "outside every grid" in outside.stderr
+    assert outside.returncode == 1 and "不在任何网格内" in outside.stderr
 
 
 def test_a_bad_file_is_refused_and_nothing_written(env, tmp_path):
@@ -68,19 +80,22 @@ def test_a_bad_file_is_refused_and_nothing_written(env, tmp_path):
     bad.write_bytes(collection(features))
     proc = gridops("grids", "import", str(bad), env=env, check=False)
     assert proc.returncode == 1
-    assert "nothing was written" in proc.stderr and "370102001" in proc.stderr
+    assert "什么都没有写入" in proc.stderr and "370102001" in proc.stderr
     assert gridops("grids", "export", env=env).stdout.count('"code"') == 0
 
 
 def test_users_and_assignments(env, city_file):
     gridops("grids", "import", str(city_file), env=env)
     gridops("users", "add", "张伟", "--phone", "13900000001", "--role", "inspector", env=env)
+    (listed,) = gridops("users", "list", "--role", "inspector", env=env).stdout.splitlines()
+    user_id, name = listed.split("\t")[:2]
+    assert name == "张伟"
     dup = gridops("users", "add", "张伟", "--phone", "13900000001", env=env, check=False)
-    assert dup.returncode == 1 and "already exists" in dup.stderr
-    assert "张伟" in gridops("users", "list", "--role", "inspector", env=env).stdout
+    taken = messages.text("users.phone_taken", phone="13900000001", user_id=user_id)
+    assert dup.returncode == 1 and said(taken, dup.stderr), dup.stderr
     gridops("grids", "assign", "370102001", "13900000001", "--role", "inspector", env=env)
     people = gridops("grids", "people", "370102001", env=env).stdout.splitlines()
-    assert len(people) == 1 and people[0].split("\t")[1:4] == ["370102001", "inspector", "张伟"]
+    assert len(people) == 1 and people[0].split("\t")[1:4] == ["370102001", "网格员", "张伟"]
     assignment_id = people[0].split("\t")[0]
     last_day = gridops("grids", "unassign", assignment_id, env=env).stderr.split()[-1]
     # Ended today: in force through today (its last day), then only in the history.
@@ -116,13 +131,14 @@ def test_users_passwords_and_sessions(env, fresh_db_url, city_file):
         db.commit()
     add = ["users", "add", "王芳", "--phone", "13900000002", "--username", "wangfang", "--role", "dispatcher"]
     short = gridops(*add, "--password-stdin", env=env, stdin="short\n", check=False)
-    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    too_short = messages.text("auth.password_too_short", min_length=8)
+    assert short.returncode == 1 and said(too_short, short.stderr), short.stderr
     gridops(
         *add, "--grid", "370102", "--department", "D01", "--password-stdin", env=env, stdin="first pass\n"
     )
     listed = gridops("users", "list", env=env).stdout.splitlines()
     assert listed[0].split("\t")[1:] == [
-        "王芳", "13900000002", "wangfang", "dispatcher", "D01", "370102", "active"
+        "王芳", "13900000002", "wangfang", "派遣员", "D01", "370102", "启用"
     ]  # fmt: skip
     phone, tablet = login("first pass"), login("first pass", device="tablet-1")
 
@@ -133,16 +149,18 @@ def test_users_passwords_and_sessions(env, fresh_db_url, city_file):
     desk = login("second pass", device="desk-1")
 
     revoked = gridops("users", "revoke", "13900000002", env=env)
-    assert "ended 3 session(s)" in revoked.stderr
+    assert "的 3 个登录" in revoked.stderr
     assert not any(still_logged_in(issued) for issued in (phone, tablet, desk))
 
     gridops("users", "disable", "wangfang", env=env)
-    assert gridops("users", "list", env=env).stdout.rstrip().endswith("disabled")
-    with pytest.raises(Forbidden, match="disabled"):
+    assert gridops("users", "list", env=env).stdout.rstrip().endswith("停用")
+    with pytest.raises(Forbidden) as refused:
         login("second pass")
+    assert refused.value.code == "auth.account_disabled"
     gridops("users", "enable", "wangfang", env=env)
     assert still_logged_in(login("second pass"))
-    assert "no user" in gridops("users", "passwd", "nobody", env=env, check=False).stderr
+    unknown = gridops("users", "passwd", "nobody", env=env, check=False)
+    assert said(messages.text("auth.no_user_named", login="nobody"), unknown.stderr), unknown.stderr
 
 
 def test_embedded_database_commands():
@@ -152,13 +170,13 @@ def test_embedded_database_commands():
     try:
         assert gridops("db", "status", env=env, check=False).returncode == 3
         gridops("db", "start", env=env)
-        assert "running" in gridops("db", "status", env=env).stdout
+        assert gridops("db", "status", env=env).stdout.startswith("运行中")
         url = gridops("db", "url", env=env).stdout.strip()
         assert url.startswith("postgresql+psycopg2://gridops:") and f"{var}/pg/run" in url
         gridops("migrate", env=env)
         gridops("db", "start", env=env)  # safe to run again
         gridops("db", "stop", env=env)
-        assert gridops("db", "status", env=env, check=False).stdout.strip() == "stopped"
+        assert gridops("db", "status", env=env, check=False).stdout.startswith("已停止")
     finally:
         gridops("db", "stop", env=env, check=False)
         subprocess.run(["rm", "-rf", var], check=True)
@@ -180,14 +198,43 @@ def test_embedded_database_commands():
 )
 def test_every_command_has_help(command):
     proc = gridops(*command, "--help", env=dict(os.environ))
-    assert "Usage" in proc.stdout
+    assert "用法：" in proc.stdout
+
+
+def commands(command, path: tuple[str, ...] = ()):
+    """``(path, command)`` for a command and every command under it."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from commands(sub, (*path, name))
+
+
+def test_every_help_screen_is_chinese():
+    """`gridops --help` and every group's and command's: every command and parameter has a help in Chinese,
+    and every line of the help screens with words in it has Chinese, but for lines made only of what one
+    types (command, option and argument names) and metavars."""
+    tree = list(commands(get_command(app)))
+    typed = set()
+    for path, command in tree:
+        typed.update(path)
+        for param in command.params:
+            typed.update({param.name, *param.opts, *param.secondary_opts})
+            assert CHINESE.search(getattr(param, "help", None) or ""), (path, param.name)
+        assert CHINESE.search(command.help or ""), path
+    runner = CliRunner()
+    for path, _ in tree:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "1000"})  # wide: no line wraps
+        assert result.exit_code == 0, (path, result.output)
+        for line in result.stdout.splitlines():
+            words = re.sub(r"<[^>]*>|[│╭╮╰╯─*]", " ", line).split()  # metavars, boxes, "required" stars
+            if not CHINESE.search(line) and not set(words) <= typed:
+                pytest.fail(f"{' '.join(('gridops', *path))} --help: an English line: {line.strip()}")
 
 
 def test_a_5000_grid_file_imports_with_a_progress_bar(env, tmp_path):
     path = tmp_path / "many.geojson"
     path.write_bytes(collection(many_grids()))
     proc = gridops("grids", "import", str(path), env=env)
-    assert "writing grids" in proc.stderr and "5053/5053" in proc.stderr
-    assert "imported: 5053 new" in proc.stderr
+    assert "写入网格" in proc.stderr and "5053/5053" in proc.stderr
+    assert "新增 5053 个" in proc.stderr
     unit = gridops("grids", "locate", "117.0005", "36.6495", env=env).stdout.splitlines()[-1]
-    assert unit.split("\t")[:2] == ["unit", "370102001001001"]
+    assert unit.split("\t")[:2] == ["单元网格", "370102001001001"]

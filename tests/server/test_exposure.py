@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from server.case.intake import CLIENT_UUID_TAKEN
+from server import messages
 from server.grid import people as grid_people
 from server.grid import service as grid_service
 from server.open311 import service as open311_service
 from tests.server.case_world import jpeg, make_user, team
 from tests.server.test_case_http import login, new_report
 
+TAKEN = messages.text("case.client_uuid_taken")
 ANONYMOUS_GRID_ROUTES = (
     "/api/grids/{code}",
     "/api/grids/{code}/subtree?depth=1",
@@ -86,7 +87,7 @@ def test_a_reused_client_uuid_does_not_name_the_other_case(staffed):
         taken = client.post("/api/cases", json=other, headers=login(client, staffed[who]))
         assert taken.status_code == 409
         assert code not in taken.text and code.split("-")[-1] not in taken.text
-        assert taken.json() == {"detail": CLIENT_UUID_TAKEN}
+        assert taken.json() == {"detail": TAKEN, "code": "case.client_uuid_taken", "params": {}}
 
     _, key = open311_service.add_client(db=staffed["db"], name="城市App")
     form = {
@@ -100,7 +101,7 @@ def test_a_reused_client_uuid_does_not_name_the_other_case(staffed):
     }
     by_open311 = client.post("/open311/v2/requests.json", data=form)
     assert by_open311.status_code == 400
-    assert code not in by_open311.text and CLIENT_UUID_TAKEN in by_open311.json()[0]["description"]
+    assert code not in by_open311.text and TAKEN in by_open311.json()[0]["description"]
 
     public = {"client_uuid": body["client_uuid"], "category": body["category"], "lon": lon, "lat": lat}
     by_public = client.post(

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.crs import CRS, from_wgs84_arrays
+from server import messages
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
 from server.grid import service
@@ -57,9 +58,10 @@ def test_locate_accepts_gcj02_and_bd09(demo_client):
 
 def test_locate_outside_every_grid_and_bad_input(demo_client):
     resp = demo_client.get("/api/grids/locate", params={"lon": 121.47, "lat": 31.23})  # Shanghai
-    assert resp.status_code == 404 and "outside every grid" in resp.json()["detail"]
+    assert resp.status_code == 404 and resp.json()["code"] == "grid.point_outside"
+    assert resp.json()["detail"] == messages.text("grid.point_outside", lon=121.47, lat=31.23)
     resp = demo_client.get("/api/grids/locate", params={"lon": 200, "lat": 36})
-    assert resp.status_code == 422 and "200" in resp.json()["detail"]
+    assert resp.status_code == 422 and resp.json()["code"] == "grid.point_out_of_range"
     resp = demo_client.get("/api/grids/locate", params={"lon": 117, "lat": 36, "crs": "mars"})
     assert resp.status_code == 422
 
@@ -89,7 +91,11 @@ def test_batch_locate_matches_single_lookups(demo_client):
         assert code == chain[-1]["code"]
     assert codes[-1] is None
     too_many = demo_client.post("/api/grids/locate", json={"points": [[117.0, 36.6]] * 10001})
-    assert too_many.status_code == 413
+    assert too_many.status_code == 413 and too_many.json()["code"] == "grid.too_many_points"
+    assert too_many.json()["params"] == {"limit": 10000}
+    beyond = demo_client.post("/api/grids/locate", json={"points": [[117.0, 36.6], [117.0, 91.0]]})
+    assert beyond.status_code == 422 and beyond.json()["code"] == "grid.batch_point_out_of_range"
+    assert beyond.json()["params"] == {"n": 2}
 
 
 def test_browse_the_demo_hierarchy(demo_client, admin_headers):
@@ -106,7 +112,8 @@ def test_browse_the_demo_hierarchy(demo_client, admin_headers):
     features = children.json()["features"]
     assert len(features) == lixia["children"] and all(f["properties"]["level"] == "street" for f in features)
     missing = demo_client.get("/api/grids/370199")
-    assert missing.status_code == 404 and "370199" in missing.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["code"] == "grid.not_found"
+    assert missing.json()["params"] == {"grid": "370199"} and "370199" in missing.json()["detail"]
 
 
 def test_bbox_returns_geojson_and_refuses_too_much(demo_client):
@@ -117,7 +124,8 @@ def test_bbox_returns_geojson_and_refuses_too_much(demo_client):
     features = resp.json()["features"]
     assert features and all(f["properties"]["level"] == "village" for f in features)
     too_big = demo_client.get("/api/grids/bbox", params={"bbox": "116,36,118,38"})
-    assert too_big.status_code == 422 and "zoom in" in too_big.json()["detail"]
+    assert too_big.status_code == 422 and too_big.json()["code"] == "grid.too_many_in_box"
+    assert "请放大地图或只看一个层级" in too_big.json()["detail"]
     assert demo_client.get("/api/grids/bbox", params={"bbox": "1,2,3"}).status_code == 422
 
 

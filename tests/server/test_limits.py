@@ -61,7 +61,7 @@ def test_a_declared_gibibyte_and_an_endless_chunked_body_are_refused_by_a_live_s
                 )
             )  # fmt: skip
             status, headers, body = _answer(sock)
-        assert status == 413
+        assert status == 413 and body["code"] == "http.body_too_large"
         assert headers["content-type"] == "application/json"
         assert body["detail"].startswith("提交的内容超过")
         assert "请" in body["detail"]
@@ -106,7 +106,11 @@ def test_a_100_mb_json_body_is_refused_unread(client):
         headers={"Content-Type": "application/json", "Content-Length": str(100 * MB)},
     )
     assert answer.status_code == 413
-    assert answer.json() == {"detail": "提交的内容超过 1 MB 的上限：请减少内容（或照片）后重新提交"}
+    assert answer.json() == {
+        "detail": "提交的内容超过 1 MB 的上限：请减少内容（或照片）后重新提交",
+        "code": "http.body_too_large",
+        "params": {"size": "1 MB"},
+    }
     assert pulled[0] == 0
 
 
@@ -224,7 +228,7 @@ def test_every_bounding_box_is_checked_by_one_parser(client, admin_headers, path
     answer = client.get(path, params={"bbox": bbox}, headers=admin_headers)
     assert answer.status_code == 422, answer.text
     assert message in answer.json()["detail"], answer.json()
-    assert "bbox" not in answer.json()["detail"]
+    assert answer.json()["code"].startswith("request.bbox_") and "bbox" not in answer.json()["detail"]
 
 
 @pytest.mark.parametrize("path", ["/api/cases/bbox", "/api/grids/bbox", "/api/patrol/tracks/today"])

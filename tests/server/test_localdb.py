@@ -98,7 +98,7 @@ def test_a_private_directory_is_refused_as_root_and_used_otherwise():
     cluster = Cluster(private / "pg")
     try:
         if os.geteuid() == 0:  # the cluster runs as postgres, who cannot enter the directory
-            with pytest.raises(LocalDBError, match=f"postgres user cannot enter {private}"):
+            with pytest.raises(LocalDBError, match=f"postgres 用户进不了目录 {private}"):
                 cluster.init()
             assert not cluster.root.exists()
         else:  # the cluster runs as the current user, who owns the directory

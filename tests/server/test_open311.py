@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from sqlalchemy import func, select, text
 
-from server.case.intake import CLIENT_UUID_TAKEN
+from server import messages
 from server.case.models import Case
 from server.category.models import Category, Department
 from server.config import get_settings
@@ -41,6 +42,7 @@ REGISTRY = Registry().with_resources(
     for path in SCHEMAS.glob("*.json")
 )
 JURISDICTION = "jinan.gridops"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 PHONE = "13912345678"
 NAME = ("Mei", "Wang")
 EMAIL = "mei@example.org"
@@ -119,16 +121,23 @@ def close_it(world, code: str) -> Case:
 
 
 def errors(resp, status: int, fmt: str = "json") -> str:
-    """The specification's error answer: its HTTP code, a list of {code, description}; the description."""
+    """The specification's error answer: its HTTP code, a list of {code, description} (one per problem);
+    the descriptions, one a line."""
     assert resp.status_code == status, resp.text
     if fmt == "xml":
         root = xml(resp)
-        assert root.tag == "errors" and [e.tag for e in root] == ["error"]
-        assert [c.tag for c in root[0]] == ["code", "description"] and root[0].findtext("code") == str(status)
-        return root[0].findtext("description")
+        assert root.tag == "errors" and {e.tag for e in root} == {"error"}
+        for error in root:
+            assert [c.tag for c in error] == ["code", "description"] and error.findtext("code") == str(status)
+        return "\n".join(error.findtext("description") for error in root)
     body = resp.json()
-    assert isinstance(body, list) and len(body) == 1 and body[0]["code"] == status
-    return body[0]["description"]
+    assert isinstance(body, list) and body and all(e["code"] == status for e in body)
+    return "\n".join(e["description"] for e in body)
+
+
+def said(code: str, **params) -> str:
+    """The catalogue's sentence: what an Open311 error's description says."""
+    return messages.text(code, **params)
 
 
 # -- discovery and services ---------------------------------------------------------------------------
@@ -184,11 +193,13 @@ def test_service_definition_documents_client_uuid(demo_client):
     assert attribute_x.tag == "attribute" and attribute_x.findtext("code") == "client_uuid"
     assert attribute_x.findtext("variable") == "true" and attribute_x.findtext("required") == "false"
 
-    assert "E99999" in errors(demo_client.get("/open311/v2/services/E99999.json"), 404)
-    assert "E99999" in errors(demo_client.get("/open311/v2/services/E99999.xml"), 404, "xml")
-    assert "csv" in errors(demo_client.get("/open311/v2/services.csv"), 400)
+    unknown = said("open311.no_service", service_code="E99999")
+    assert errors(demo_client.get("/open311/v2/services/E99999.json"), 404) == unknown
+    assert errors(demo_client.get("/open311/v2/services/E99999.xml"), 404, "xml") == unknown
+    csv = errors(demo_client.get("/open311/v2/services.csv"), 400)
+    assert csv == said("open311.format", format="csv") == "不提供 csv 格式：请用 JSON 或 XML 格式"
     wrong = demo_client.get("/open311/v2/services.json", params={"jurisdiction_id": "elsewhere"})
-    assert "elsewhere" in errors(wrong, 400)
+    assert errors(wrong, 400) == said("open311.jurisdiction", served=JURISDICTION)
 
 
 # -- posting ------------------------------------------------------------------------------------------
@@ -207,11 +218,12 @@ def test_a_request_becomes_a_case_shown_once_filed(world):
     assert case.reporter_id == world["open311_client"].user_id
 
     # Not filed yet: unknown to the public, but the client that posted it follows it with its key.
-    assert code in errors(client.get(f"/open311/v2/requests/{code}.json"), 404)
+    not_yet = errors(client.get(f"/open311/v2/requests/{code}.json"), 404)
+    assert not_yet == said("open311.no_request", request=code)
     (own,) = client.get(f"/open311/v2/requests/{code}.json", params={"api_key": world["key"]}).json()
     assert own["service_request_id"] == code and own["status"] == "open"
-    assert "not valid" in errors(
-        client.get(f"/open311/v2/requests/{code}.json", params={"api_key": "x"}), 403
+    assert errors(client.get(f"/open311/v2/requests/{code}.json", params={"api_key": "x"}), 403) == said(
+        "open311.key_invalid"
     )
     assert client.get("/open311/v2/requests.json", params={"service_request_id": code}).json() == []
 
@@ -273,8 +285,8 @@ def test_retries_with_one_client_uuid_are_one_request(world):
     assert count == 1
     # Other content under the same UUID is a different request: refused (400), nothing made.
     other = post(world, description="另一个问题", **{"attribute[client_uuid]": key})
-    assert errors(other, 400) == CLIENT_UUID_TAKEN  # nothing of the case it made
-    assert "not a UUID" in errors(post(world, **{"attribute[client_uuid]": "abc"}), 400)
+    assert "abc" not in errors(other, 400) and CJK.search(errors(other, 400))  # nothing of the case
+    assert errors(post(world, **{"attribute[client_uuid]": "abc"}), 400) == said("open311.client_uuid")
     # Without client_uuid every post is a new request.
     assert posted_id(world, **{"attribute[client_uuid]": None}) != posted_id(
         world, **{"attribute[client_uuid]": None}
@@ -289,25 +301,33 @@ def test_address_string_without_lat_long(world):
     case = case_of(world, code)
     assert case.grid_path == found.path or case.grid_path.startswith(found.path + ".")
     assert case.address == village.name
-    assert "names no grid" in errors(post(world, lat=None, long=None, address_string="不存在的地方"), 400)
-    assert "lat and long" in errors(post(world, lat=None, long=None), 400)
-    assert "both lat and long" in errors(post(world, long=None), 400)
+    nowhere = post(world, lat=None, long=None, address_string="不存在的地方")
+    assert errors(nowhere, 400) == said("open311.address_unknown")
+    assert errors(post(world, lat=None, long=None), 400) == said("open311.position_required")
+    assert errors(post(world, long=None), 400) == said("open311.half_position")
 
 
 def test_post_errors_in_the_specifications_codes(world):
-    assert "missing" in errors(post(world, api_key=None), 403)
-    assert "not valid" in errors(post(world, "xml", api_key="wrong"), 403, "xml")
-    assert "service_code" in errors(post(world, service_code=None), 400)
-    assert "E99999" in errors(post(world, service_code="E99999"), 404)
-    assert "elsewhere" in errors(post(world, jurisdiction_id="elsewhere"), 400)
-    assert "outside every grid" in errors(post(world, lat=30.0, long=100.0), 400)
-    assert "phone" in errors(post(world, phone="call me"), 400)
+    assert errors(post(world, api_key=None), 403) == said("open311.key_missing")
+    assert errors(post(world, "xml", api_key="wrong"), 403, "xml") == said("open311.key_invalid")
+    assert errors(post(world, service_code=None), 400) == "缺少服务类别，请填写后重试"  # the field in words
+    assert errors(post(world, service_code="E99999"), 404) == said(
+        "open311.no_service", service_code="E99999"
+    )
+    assert errors(post(world, jurisdiction_id="elsewhere"), 400) == said(
+        "open311.jurisdiction", served=JURISDICTION
+    )
+    outside = errors(post(world, lat=30.0, long=100.0), 400)
+    assert CJK.search(outside) and "outside" not in outside  # the intake's own refusal
+    # Refused by the case's own rules: one error per problem, each naming the field in words.
+    wrong = post(world, phone="call me", description="脏" * 5001)
+    assert errors(wrong, 400) == "问题描述太长：最多 2000 个字符，请删减\n上报人电话的格式不对，请按说明填写"
     cases = world["db"].scalar(select(func.count()).select_from(Case))
-    assert "csv" in errors(post(world, "csv"), 400)
+    assert errors(post(world, "csv"), 400) == said("open311.format", format="csv")
     assert world["db"].scalar(select(func.count()).select_from(Case)) == cases  # refused before any work
 
     service.revoke_client(db=world["db"], name="城市App")
-    assert "revoked" in errors(post(world), 403)
+    assert errors(post(world), 403) == said("open311.key_revoked")
 
 
 # -- GET requests -------------------------------------------------------------------------------------
@@ -357,14 +377,22 @@ def test_get_requests_filters_defaults_and_limit(world, monkeypatch):
     assert ids() == [other, closed]
 
     long_span = {"start_date": start, "end_date": now.isoformat()}
-    assert "90 days" in errors(client.get("/open311/v2/requests.json", params=long_span), 400)
-    backwards = {"start_date": now.isoformat(), "end_date": start}
-    assert "after" in errors(client.get("/open311/v2/requests.xml", params=backwards), 400, "xml")
-    assert "date-time" in errors(
-        client.get("/open311/v2/requests.json", params={"end_date": "yesterday"}), 400
+    assert errors(client.get("/open311/v2/requests.json", params=long_span), 400) == said(
+        "open311.span_too_long", days=90
     )
-    assert "status" in errors(client.get("/open311/v2/requests.json", params={"status": "pending"}), 400)
-    assert "nope" in errors(client.get("/open311/v2/requests/nope.xml"), 404, "xml")
+    backwards = {"start_date": now.isoformat(), "end_date": start}
+    assert errors(client.get("/open311/v2/requests.xml", params=backwards), 400, "xml") == said(
+        "open311.dates_reversed"
+    )
+    assert errors(client.get("/open311/v2/requests.json", params={"end_date": "yesterday"}), 400) == said(
+        "open311.date_time", field="结束时间"
+    )
+    assert errors(client.get("/open311/v2/requests.json", params={"status": "pending"}), 400) == said(
+        "open311.status", allowed="open 或 closed"
+    )
+    assert errors(client.get("/open311/v2/requests/nope.xml"), 404, "xml") == said(
+        "open311.no_request", request="nope"
+    )
 
 
 def test_public_photos_only_of_public_cases(world):
@@ -388,9 +416,10 @@ def test_keys_cli_add_list_revoke(fresh_db_url):
     get_engine(fresh_db_url).dispose()
     assert gridops("open311", "keys", "list", env=env).stdout.split("\t")[0] == "城管通"
     gridops("open311", "keys", "revoke", "城管通", env=env)
-    assert "revoked" in gridops("open311", "keys", "list", env=env).stdout
-    with new_session(fresh_db_url) as db, pytest.raises(Forbidden, match="revoked"):
+    assert "已收回" in gridops("open311", "keys", "list", env=env).stdout
+    with new_session(fresh_db_url) as db, pytest.raises(Forbidden) as refused:
         service.client_for_key(db=db, api_key=key)
+    assert refused.value.code == "open311.key_revoked"
 
 
 @pytest.mark.parametrize("output_format", ["json", "xml"])

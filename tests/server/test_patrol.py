@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from gis.crs import wgs84_to_gcj02
-from server import migrate
+from server import messages, migrate
 from server.category import service as category_service
 from server.errors import NotFound
 from server.grid import people as grid_people
@@ -101,25 +101,28 @@ def test_clock_in_is_idempotent_and_a_uuid_belongs_to_one_user(db, client, inspe
 
     other = login(client, make_user(db, ["inspector"]))
     taken = start(client, other, shift)
-    assert taken.status_code == 409 and "belongs to another user" in taken.json()["detail"]
+    assert taken.status_code == 409 and taken.json()["code"] == "patrol.shift_of_another"
 
     acceptor = login(client, make_user(db, ["acceptor"]))
     refused = start(client, acceptor, uuid.uuid4())
     assert refused.status_code == 403
-    assert refused.json()["detail"] == "this needs the role inspector, grid_head or admin; you have acceptor"
+    assert refused.json()["code"] == "auth.role_required" and refused.json()["params"] == {
+        "roles": "网格员或网格长"
+    }
     assert start(client, login(client, make_user(db, ["grid_head"])), uuid.uuid4()).status_code == 201
     token = start(client, admin_headers, uuid.uuid4())
-    assert token.status_code == 422 and "does not patrol" in token.json()["detail"]
+    assert token.status_code == 422 and token.json()["code"] == "auth.admin_token_has_no_user"
     assert start(client, {}, uuid.uuid4()).status_code == 401
 
     future = start(client, other, uuid.uuid4(), at=datetime.now(TZ) + timedelta(hours=1))
-    assert future.status_code == 422 and "in the future" in future.json()["detail"]
+    assert future.status_code == 422 and future.json()["code"] == "patrol.starts_in_future"
     naive = client.post(
         "/api/patrol/shifts",
         json={"client_uuid": str(uuid.uuid4()), "started_at": "2026-11-20T09:00:00"},
         headers=other,
     )
-    assert naive.status_code == 422 and "started_at" in naive.json()["detail"]
+    assert naive.status_code == 422 and naive.json()["errors"][0]["loc"] == ["body", "started_at"]
+    assert naive.json()["detail"] == "开始时间应带时区（如 +08:00）"
 
 
 def test_clock_out_is_idempotent_and_never_before_the_start(db, client, inspector):
@@ -140,17 +143,19 @@ def test_clock_out_is_idempotent_and_never_before_the_start(db, client, inspecto
 
     before = end(client, headers, shift, T0 - timedelta(minutes=1))
     assert before.status_code == 422
+    assert before.json()["code"] == "patrol.ends_before_start"
     assert before.json()["detail"] == (
-        f"a shift cannot end ({(T0 - timedelta(minutes=1)):%Y-%m-%d} 08:59:00) "
-        f"before it starts ({T0:%Y-%m-%d} 09:00:00)"
+        f"巡查的结束时间（{(T0 - timedelta(minutes=1)):%Y-%m-%d} 08:59:00）"
+        f"不能早于开始时间（{T0:%Y-%m-%d} 09:00:00）：请检查手机的时间设置后重试"
     )
     assert end(client, headers, shift, T0).status_code == 422
     future = end(client, headers, shift, datetime.now(TZ) + timedelta(hours=1))
-    assert future.status_code == 422 and "in the future" in future.json()["detail"]
+    assert future.status_code == 422 and future.json()["code"] == "patrol.ends_in_future"
 
     stranger = login(client, make_user(db, ["inspector"]))
     missing = end(client, stranger, shift, T0 + timedelta(hours=1))
-    assert missing.status_code == 404 and missing.json()["detail"] == f"you have no patrol shift {shift}"
+    assert missing.status_code == 404 and missing.json()["code"] == "patrol.no_shift"
+    assert missing.json()["params"] == {"client_uuid": str(shift)}
     assert end(client, headers, uuid.uuid4(), T0 + timedelta(hours=1)).status_code == 404
 
 
@@ -176,7 +181,7 @@ def test_one_open_shift_per_user(db, client, inspector):
     assert state(late) == (T0 + timedelta(hours=3, minutes=30), T0 + timedelta(hours=4))
     assert state(afternoon) == (T0 + timedelta(hours=4), None)
     clash = start(client, headers, same, at=T0 + timedelta(hours=4))
-    assert clash.status_code == 409 and "starts at the same time" in clash.json()["detail"]
+    assert clash.status_code == 409 and clash.json()["code"] == "patrol.same_start"
 
     open_shifts = select(func.count()).where(
         PatrolShift.user_id == who.user_id, PatrolShift.ended_at.is_(None)
@@ -290,19 +295,19 @@ def test_a_late_upload_into_an_ended_shift_and_points_outside_refused(db, client
     early = upload(client, headers, shift, [point(32, 62), point(-60, 0)])
     assert early.status_code == 422
     assert early.json()["detail"] == (
-        f"point 1 was recorded at {T0:%Y-%m-%d} 08:59:00, outside shift {shift}, which runs from "
-        f"{T0:%Y-%m-%d} 09:00:00 to {T0:%Y-%m-%d} 09:01:00: nothing was stored"
+        f"第 2 个轨迹点的记录时间（{T0:%Y-%m-%d} 08:59:00）不在这次巡查的时间内（{T0:%Y-%m-%d} 09:00:00 至 "
+        f"{T0:%Y-%m-%d} 09:01:00），这批轨迹点都没有保存：请检查手机的时间设置后重新上传"
     )
-    assert early.json()["point"] == 1
+    assert early.json()["code"] == "patrol.point_outside_shift" and early.json()["params"]["point"] == 1
     after = upload(client, headers, shift, [point(61, 130)])
-    assert after.status_code == 422 and "point 0 was recorded at" in after.json()["detail"]
+    assert after.status_code == 422 and after.json()["params"]["point"] == 0
     assert stored_points(db, shift) == 13
 
     now = datetime.now(TZ)
     current = uuid.uuid4()
     start(client, headers, current, at=now - timedelta(minutes=10))
     ahead = upload(client, headers, current, [point(0, 0, start=now + timedelta(minutes=10))])
-    assert ahead.status_code == 422 and "to now (it is still open)" in ahead.json()["detail"]
+    assert ahead.status_code == 422 and "至 现在（巡查尚未结束）" in ahead.json()["detail"]
     assert (
         upload(client, headers, current, [point(0, 0, start=now + timedelta(minutes=1))]).status_code == 200
     )
@@ -354,7 +359,7 @@ def test_who_sees_whose_shifts(db, client, admin_headers):
     assert track(admin_headers, theirs) == 200
     refused = client.get(f"/api/patrol/shifts/{mine}/track", headers=headers[east_side])
     assert refused.status_code == 404
-    assert refused.json()["detail"] == f"there is no patrol shift {mine} you may see"
+    assert refused.json()["code"] == "patrol.no_shift_visible"
     assert track(headers[head], theirs) == track(headers[other_head], mine) == 404
     assert track(headers[district_leader], theirs) == track(headers[district_desk], mine) == 404
 
@@ -455,13 +460,14 @@ def test_latest_positions_and_todays_tracks_by_scope(db, client, admin_headers):
         [c for i in range(6) for c in east(10 * i)], abs=1e-7
     )
 
-    for bad, message in (
-        ("1,2,3", "地图范围应为四个数字：西,南,东,北（经纬度），如 117.0,36.6,117.1,36.7"),
-        ("117.1,36.6,117.0,36.7", "地图范围的西边应小于东边：请按 西,南,东,北 的顺序填写"),
-        ("117.0,36.6,117.1,95", "地图范围的纬度应在 -90 到 90 之间，请检查后重试"),
+    for bad, code in (
+        ("1,2,3", "request.bbox_format"),
+        ("117.1,36.6,117.0,36.7", "request.bbox_west_east"),
+        ("117.0,36.6,117.1,95", "request.bbox_lat_range"),
     ):
         resp = client.get("/api/patrol/tracks/today", params={"bbox": bad}, headers=admin_headers)
-        assert resp.status_code == 422 and resp.json()["detail"] == message
+        assert resp.status_code == 422 and resp.json()["code"] == code
+        assert resp.json()["detail"] == messages.text(code)
     assert client.get("/api/patrol/tracks/today", headers=admin_headers).status_code == 422
     assert client.get("/api/patrol/positions").status_code == 401
 
@@ -523,16 +529,16 @@ def test_cli_lists_shifts_and_prints_tracks(gridops, fresh_db_url):
     assert code == 0, err
     row = next(line for line in out.splitlines() if str(shift) in line)
     assert "巡查员甲" in row and f"{T0:%Y-%m-%d} 09:00:00" in row and " 5 " in row and "30.0" in row
-    assert "1:00:00" in row and "1 shifts" in err
+    assert "1:00:00" in row and "共 1 个班次" in err
     code, out, err, _ = gridops("patrol", "shifts", "--day", (T0 - timedelta(days=1)).date().isoformat())
-    assert code == 0 and str(shift) not in out and "0 shifts" in err
+    assert code == 0 and str(shift) not in out and "共 0 个班次" in err
 
     code, out, _, _ = gridops("patrol", "track", str(shift))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith(f"{shift}  巡查员甲") and lines[1] == "5 points, 30.0 m, 1:00:00 on shift"
+    assert lines[0].startswith(f"{shift}  巡查员甲") and lines[1] == "5 个轨迹点，里程 30.0 米，在岗 1:00:00"
     rows = [line for line in lines[2:] if f"{T0:%Y-%m-%d} 09:00:" in line]
-    assert [row.split()[-2] for row in rows] == ["yes", "yes", "yes", "yes", "no"]  # the counted column
+    assert [row.split()[-2] for row in rows] == ["是", "是", "是", "是", "否"]  # the counted column
 
     code, out, _, _ = gridops("patrol", "track", str(shift), "--geojson")
     feature = json.loads(out)

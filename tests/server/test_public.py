@@ -13,12 +13,14 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from gis.crs import wgs84_to_gcj02
+from server import messages
 from server.case.models import Case, CasePhoto
 from server.config import get_settings
+from server.grid.models import CURRENT, Grid, today
 from server.photo.processing import work_slots
 from server.public.models import PublicReport
-from server.public.service import NOT_YET_PUBLIC
-from tests.server.case_world import act, jpeg, photo, team
+from server.public.service import code_example
+from tests.server.case_world import act, jpeg, photo, report, team
 from tests.server.test_auth import from_address
 from tests.server.test_case_http import login
 
@@ -84,7 +86,8 @@ def test_a_report_with_photos_goes_through_the_intake_and_its_retry_makes_no_sec
 
     other = post_report(client, world["lon"], world["lat"], photos=photos, **body, description="别的")
     assert other.status_code == 409
-    assert other.json()["detail"] == "这份上报已提交过，内容不同：请重新填写后提交"
+    assert other.json()["code"] == "public.report_changed"
+    assert other.json()["detail"] == messages.text("public.report_changed")
 
 
 def test_a_position_pasted_from_a_chinese_map_is_stored_in_wgs84(world):
@@ -99,31 +102,48 @@ def test_a_position_pasted_from_a_chinese_map_is_stored_in_wgs84(world):
 
     outside = post_report(client, 100.0, 30.0)
     assert outside.status_code == 422
-    assert outside.json()["detail"] == "这个位置不在本市的网格范围内，请重新选择位置或检查坐标系"
+    assert outside.json()["code"] == "case.outside_city"  # the intake's own refusal, said to everyone
+
+
+def test_swapped_coordinates_are_refused_in_words(world):
+    swapped = post_report(world["client"], world["lat"], world["lon"])  # latitude first, as many maps copy
+    assert swapped.status_code == 422
+    body = swapped.json()
+    assert body["code"] == "validation.request" and body["errors"][0]["loc"] == ["body", "lat"]
+    assert body["detail"].startswith("纬度超出范围：应不大于 90")  # the field in words, and its limit
+    assert cases(world["db"]) == 0
 
 
 def test_size_limits_refuse_before_any_case_is_made(world, monkeypatch):
     client, db, lon, lat = world["client"], world["db"], world["lon"], world["lat"]
-    settings = get_settings()
-    refused = {
-        "no photo": (post_report(client, lon, lat, photos=[]), 422, "请至少拍一张照片"),
-        "too many": (post_report(client, lon, lat, photos=[jpeg()] * 5), 422, "最多上传4张照片"),
-        "long text": (post_report(client, lon, lat, description="脏" * 501), 422, "问题描述最多500字"),
-        "not a photo": (post_report(client, lon, lat, photos=[b"%PDF-1.4 not a photo"]), 415, None),
-        "category": (post_report(client, lon, lat, category="C01001"), 422, "请从列表中选择问题类别"),
-        "phone": (post_report(client, lon, lat, phone="call me"), 422, None),
-    }
-    monkeypatch.setattr(settings, "public_max_photo_bytes", 1024 * 1024)
-    big = jpeg() + b"\0" * (1024 * 1024)
-    refused["too large"] = (post_report(client, lon, lat, photos=[big]), 413, "每张照片不能超过1MB")
-    for why, (answer, status, detail) in refused.items():
-        assert answer.status_code == status, (why, answer.text)
-        if detail:
-            assert answer.json()["detail"] == detail, why
-    assert post_report(client, lon, lat, photos=[b"\xff\xd8\xff broken"]).json()["detail"] == (
-        "照片无法识别，请上传 JPEG、PNG 或 WebP 格式的照片"
-    )
+    monkeypatch.setattr(get_settings(), "public_max_photo_bytes", 1024 * 1024)
+    digits = {"min_digits": 5, "max_digits": 20}
+    refused = [  # what is sent, and the answer: its status, code and parameters
+        ({"photos": []}, 422, "public.photo_required", {}),
+        ({"photos": [jpeg()] * 5}, 422, "public.too_many_photos", {"max_photos": 4}),
+        ({"description": "脏" * 501}, 422, "public.description_too_long", {"max_length": 500}),
+        ({"photos": [b"%PDF-1.4 not a photo"]}, 415, "photo.not_an_image", {"kind": "看起来是 PDF 文档"}),
+        ({"photos": [b"\xff\xd8\xff broken"]}, 422, "photo.damaged", {"format": "JPEG"}),
+        ({"photos": [jpeg() + b"\0" * (1024 * 1024)]}, 413, "photo.too_large", {"megabytes": 1}),
+        ({"category": "C01001"}, 422, "public.category_unknown", {}),
+        ({"phone": "call me"}, 422, "public.phone_format", digits),
+        ({"phone": "1234"}, 422, "public.phone_format", digits),
+    ]
+    for sent, status, code, params in refused:
+        answer = post_report(client, lon, lat, **sent)
+        assert answer.status_code == status, (code, answer.text)
+        assert (answer.json()["code"], answer.json()["params"]) == (code, params)
+        assert answer.json()["detail"] == messages.text(code, **params)
     assert cases(db) == 0
+
+
+def test_the_report_page_learns_its_limits_from_the_server(demo_client, monkeypatch):
+    monkeypatch.setattr(get_settings(), "public_max_description", 300)
+    assert demo_client.get("/api/public/limits").json() == {
+        "description_max_length": 300,
+        "comment_max_length": 500,
+        "max_photos": 4,
+    }
 
 
 def test_throttling_per_address_and_per_phone(world, monkeypatch):
@@ -137,13 +157,14 @@ def test_throttling_per_address_and_per_phone(world, monkeypatch):
     assert post_report(client, lon, lat, phone=PHONE).status_code == 201
     by_phone = post_report(client, lon, lat, phone=PHONE)
     assert by_phone.status_code == 429
-    assert by_phone.json()["detail"] == "这个手机号在60分钟内已上报2次，请60分钟后再试"
+    assert by_phone.json()["code"] == "public.too_many_reports"
+    assert by_phone.json()["detail"] == "这个手机号在 60 分钟内已上报 2 次：请 60 分钟后再试"
     assert 3500 < int(by_phone.headers["Retry-After"]) <= 3600
 
     assert post_report(client, lon, lat).status_code == 201  # another phone (none): the third from here
     by_address = post_report(client, lon, lat)
     assert by_address.status_code == 429
-    assert by_address.json()["detail"] == "这个网络在60分钟内已上报3次，请60分钟后再试"
+    assert by_address.json()["detail"] == "这个网络在 60 分钟内已上报 3 次：请 60 分钟后再试"
     assert int(by_address.headers["Retry-After"]) > 0
     # A retry of an accepted report is not a new report: it is answered.
     assert post_report(client, lon, lat, **first).status_code == 201
@@ -171,9 +192,11 @@ def test_tracking_hides_a_case_until_filed_then_shows_nothing_private(world):
     answer = post_report(client, world["lon"], world["lat"], phone=PHONE).json()
     code = answer["code"]
     hidden = client.get(f"/api/public/cases/{code}")
-    assert hidden.status_code == 404 and hidden.json()["detail"] == NOT_YET_PUBLIC
+    assert hidden.status_code == 404 and hidden.json()["code"] == "public.not_yet_public"
+    assert hidden.json()["detail"] == messages.text("public.not_yet_public", case=code)
     unknown = client.get("/api/public/cases/370102-20200101-9999")
-    assert unknown.status_code == 404 and "没有编号为" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["code"] == "public.no_case"
+    assert unknown.json()["detail"] == messages.text("public.no_case", case="370102-20200101-9999")
 
     close_it(world, code)
     seen = client.get(f"/api/public/cases/{code}")
@@ -194,6 +217,25 @@ def test_tracking_hides_a_case_until_filed_then_shows_nothing_private(world):
         world[who].name for who in ("inspector", "acceptor", "lead", "dispatcher", "department")
     )):  # fmt: skip
         assert private not in text
+
+
+def test_a_mistyped_code_is_answered_with_what_a_code_looks_like(world):
+    client, db = world["client"], world["db"]
+    example = code_example(db)
+    district, day, number = example.split("-")
+    assert db.scalar(select(Grid.level).where(CURRENT, Grid.code == district)) == "district"
+    assert (day, number) == (f"{today():%Y%m%d}", "0001")
+    for typed in ("37010220261124", "abc", "370102-2026-11-24-1", "370102-20261124-01"):
+        answer = client.get(f"/api/public/cases/{typed}")
+        assert answer.status_code == 422, typed
+        assert answer.json()["code"] == "public.code_format"
+        assert answer.json()["detail"] == messages.text("public.code_format", example=example)
+        assert "[0-9]" not in answer.text and "{" not in answer.json()["detail"]
+    # Typed with a Chinese input method: full-width digits and dashes read as the code they are.
+    code = post_report(client, world["lon"], world["lat"]).json()["code"]
+    wide = code.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789-"})
+    assert wide != code
+    assert client.get(f"/api/public/cases/ {wide} ").json()["code"] == "public.not_yet_public"
 
 
 def test_only_the_photos_the_track_page_shows_are_served(world):
@@ -222,14 +264,15 @@ def test_the_reporter_rates_a_closed_case_once(world):
     close_it(world, code)
 
     wrong = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": "x" * 32})
-    assert wrong.status_code == 403 and "只有上报人" in wrong.json()["detail"]
+    assert wrong.status_code == 403 and wrong.json()["code"] == "public.not_reporter"
     bad = client.post(f"/api/public/cases/{code}/rating", json={**stars, "speed": 6, "reporter_token": token})
     assert bad.status_code == 422
     rated = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": token})
     assert rated.status_code == 201, rated.text
     assert {k: rated.json()[k] for k in stars} == stars
     again = client.post(f"/api/public/cases/{code}/rating", json={**stars, "reporter_token": token})
-    assert again.status_code == 409 and again.json()["detail"] == "这个案件已经评价过了，感谢您的反馈"
+    assert again.status_code == 409 and again.json()["code"] == "public.already_rated"
+    assert again.json()["detail"] == messages.text("public.already_rated")
     assert client.get(f"/api/public/cases/{code}").json()["rated"] is True
 
 
@@ -250,7 +293,7 @@ def test_a_case_is_rated_only_once_closed(world):
             "reporter_token": answer["reporter_token"],
         },
     )
-    assert early.status_code == 409 and early.json()["detail"] == "案件结案后才能评价"
+    assert early.status_code == 409 and early.json()["code"] == "public.not_closed"
 
 
 def test_operators_mark_spam_which_voids_the_case_for_good(world):
@@ -266,11 +309,20 @@ def test_operators_mark_spam_which_voids_the_case_for_good(world):
     marked = client.post(f"/api/public/cases/{code}/spam", json=body, headers=login(client, world["lead"]))
     assert marked.status_code == 200, marked.text
     assert marked.json()["state"] == "voided"
-    assert marked.json()["timeline"][-1]["data"]["reason"] == "spam: 广告信息"
+    assert marked.json()["timeline"][-1]["data"]["reason"] == "垃圾上报：广告信息"
     db.expire_all()
     assert db.scalar(select(PublicReport.spam_at).where(PublicReport.case_id == case.id)) is not None
-    assert client.get(f"/api/public/cases/{code}").status_code == 404
+    tracked = client.get(f"/api/public/cases/{code}")
+    assert tracked.status_code == 404 and tracked.json()["code"] == "public.voided"  # no reason shown
+    assert "广告" not in tracked.text
     assert client.post(f"/api/public/cases/{code}/spam", json=body).status_code == 401
+    hotline = report(db, world["acceptor"], world["lon"], world["lat"], channel="hotline")
+    not_public = client.post(
+        f"/api/public/cases/{hotline.code}/spam",
+        json={"version": hotline.version, "reason": "广告"},
+        headers=login(client, world["lead"]),
+    )
+    assert not_public.status_code == 404 and not_public.json()["code"] == "public.not_a_public_report"
 
 
 def test_openapi_documents_the_public_routes(demo_client):
@@ -310,8 +362,8 @@ def test_a_pixel_strip_without_login_is_refused_before_it_is_decoded(world):
     made = images_made()
     answer = post_report(client, world["lon"], world["lat"], photos=[strip])
     assert answer.status_code == 422, answer.text
-    assert answer.json()["detail"].startswith("照片为 16383 x 3000 像素，")
-    assert "普通照片" in answer.json()["detail"]
+    assert answer.json()["code"] == "photo.too_many_pixels"  # over the public's limit before its shape
+    assert answer.json()["params"] == {"width": 16383, "height": 3000, "limit": "1600"}
     assert images_made() == made  # refused from its header: not one pixel decoded
     assert cases(db) == 0
 
@@ -326,7 +378,7 @@ def test_the_public_may_send_fewer_pixels_than_staff(world):
     answer = post_report(client, world["lon"], world["lat"], photos=[large])
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"] == (
-        "照片为 5000 x 4000 像素，超过 1600 万像素的上限："
+        "照片为 5000 × 4000 像素，超过 1600 万像素的上限："
         "请上传手机相机直接拍摄的普通照片，或把照片缩小后再上传"
     )
     assert images_made() == made
@@ -361,7 +413,7 @@ def test_photos_find_the_pixel_work_busy_and_are_asked_to_come_back(world, monke
             slots.release()
     assert answer.status_code == 503, answer.text
     assert int(answer.headers["Retry-After"]) >= 1
-    assert answer.json()["detail"] == "服务器正忙于处理其他照片，请稍后重新提交（不会重复上报）"
+    assert answer.json()["code"] == "photo.busy"
     assert cases(db) == 0
     assert post_report(client, world["lon"], world["lat"], photos=[ordinary]).status_code == 201
 
@@ -385,3 +437,47 @@ def test_the_report_limit_counts_the_address_a_trusted_proxy_forwards(world, mon
     assert reported_from() == "10.0.0.5"  # not a trusted proxy: its header is ignored
     monkeypatch.setattr(get_settings(), "trusted_proxies", "10.0.0.0/8")
     assert reported_from() == "198.51.100.20"
+
+
+# -- voided and merged cases ------------------------------------------------------------------------
+
+
+def test_a_voided_case_says_it_will_not_be_handled_and_only_its_public_reason(world):
+    client, db = world["client"], world["db"]
+    code = post_report(client, world["lon"], world["lat"]).json()["code"]
+    case = db.scalar(select(Case).where(Case.code == code))
+    note = "该处不属于城市管理范围"
+    act(db, world["lead"], case, "void", reason="内部：来电人说错了地址", public_note=note)
+    answer = client.get(f"/api/public/cases/{code}")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "public.voided_with_note"
+    assert answer.json()["detail"] == messages.text("public.voided_with_note", case=code, note=note)
+    assert "内部" not in answer.text and "受理中" not in answer.text
+
+    silent = post_report(client, world["lon"], world["lat"], description="另一处垃圾").json()["code"]
+    act(db, world["lead"], db.scalar(select(Case).where(Case.code == silent)), "void", reason="内部：重复")
+    answer = client.get(f"/api/public/cases/{silent}")
+    assert answer.status_code == 404 and answer.json()["code"] == "public.voided"
+    assert answer.json()["detail"] == messages.text("public.voided", case=silent)
+    assert "内部" not in answer.text
+
+
+def test_a_merged_case_says_so_and_points_to_the_case_it_joined(world):
+    client, db = world["client"], world["db"]
+    master = post_report(client, world["lon"], world["lat"]).json()["code"]
+    duplicate = post_report(client, world["lon"], world["lat"], description="同一堆垃圾").json()["code"]
+    merged = db.scalar(select(Case).where(Case.code == duplicate))
+    act(db, world["acceptor"], merged, "merge", master=master, public_note="与先前的上报一并处理")
+    close_it(world, master)
+
+    answer = client.get(f"/api/public/cases/{duplicate}")
+    assert answer.status_code == 200, answer.text
+    item = answer.json()
+    assert item["state_label"] == "已合并"
+    assert item["merged_into"] == {"code": master, "track_url": f"/track/{master}"}
+    assert item["stages"] == [] and item["deadline"] is None
+    assert item["timeline"][-1]["label"] == "合并"
+    assert item["timeline"][-1]["note"] == "与先前的上报一并处理"
+    followed = client.get(item["merged_into"]["track_url"].replace("/track/", "/api/public/cases/"))
+    assert followed.status_code == 200 and followed.json()["state_label"] == "已结案"
+    assert followed.json()["merged_into"] is None

@@ -314,15 +314,18 @@ def test_scope_roles_and_the_page_routes(demo_client, demo_db):
     assert inside["grids"][0]["code"] == village.code
 
     outside = demo_client.get("/api/review", params={"grid": "370103"}, headers=head)
-    assert outside.status_code == 403 and "outside the grids you review" in outside.json()["detail"]
+    assert outside.status_code == 403 and outside.json()["code"] == "review.grid_outside"
+    assert outside.json()["detail"] == "网格 370103（市中区）不在你负责的范围内，请选择你负责的网格"
     missing = demo_client.get("/api/review", params={"grid": "370102999"}, headers=head)
-    assert missing.status_code == 404 and "370102999" in missing.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["code"] == "grid.not_found"
+    assert "370102999" in missing.json()["detail"]
     later = demo_client.get(
         "/api/review", params={"day": (today() + timedelta(days=1)).isoformat()}, headers=head
     )
-    assert later.status_code == 422 and "after today" in later.json()["detail"]
+    assert later.status_code == 422 and later.json()["code"] == "review.day_in_future"
     inspector = demo_client.get("/api/review", headers=login(demo_client, INSPECTOR))
-    assert inspector.status_code == 403 and "grid_head" in inspector.json()["detail"]
+    assert inspector.status_code == 403 and inspector.json()["code"] == "auth.role_required"
+    assert "网格长" in inspector.json()["detail"]
     assert demo_client.get("/api/review").status_code == 401
 
     leader = demo_client.get("/api/review/grids", headers=login(demo_client, "wangjg")).json()
@@ -358,16 +361,22 @@ def test_reassign_over_http_with_history_and_refusals(demo_client, demo_db):
         return demo_client.post("/api/review/reassign", json=body, headers=head)
 
     refusals = [
-        (move(user_id=login_id(demo_db, "chenjing")), 422, "no inspector"),
-        (move(from_grid=third.code), 409, "not an inspector of grid"),
-        (move(to_grid=elsewhere.code), 403, "outside the grids you review"),
-        (move(to_grid="370102001999"), 404, "370102001999"),
-        (move(to_grid=first.code), 422, "to itself"),
-        (move(on=(today() + timedelta(days=1)).isoformat()), 422, "after today"),
-        (move(on=(started_on - timedelta(days=1)).isoformat()), 422, "cannot take effect before"),
+        (move(user_id=login_id(demo_db, "chenjing")), 422, "review.not_an_inspector"),
+        (move(from_grid=third.code), 409, "review.not_inspecting"),
+        (move(to_grid=elsewhere.code), 403, "review.grid_outside"),
+        (move(to_grid="370102001999"), 404, "grid.not_found"),
+        (move(to_grid=first.code), 422, "review.same_grid"),
+        (move(on=(today() + timedelta(days=1)).isoformat()), 422, "review.move_in_future"),
+        (move(on=(started_on - timedelta(days=1)).isoformat()), 422, "review.move_before_start"),
     ]
-    for answer, status, words in refusals:
-        assert answer.status_code == status and words in answer.json()["detail"], answer.text
+    for answer, status, code in refusals:
+        assert answer.status_code == status and answer.json()["code"] == code, answer.text
+    assert refusals[-1][0].json()["params"] == {
+        "name": "张伟",
+        "grid": first.code,
+        "starts_on": started_on.isoformat(),
+        "on": (started_on - timedelta(days=1)).isoformat(),
+    }
 
     answer = move()
     assert answer.status_code == 200, answer.text
@@ -418,13 +427,16 @@ def test_cli_shows_a_review_and_moves_an_inspector(demo_clone_url, monkeypatch):
     code, out, err = gridops("review", "show", "--grid", street.code)
     assert code == 0, err
     assert (
-        street.name in out and "陈静" in out and "张伟" in out and "grids of village, unit with nobody" in out
+        street.name in out
+        and "陈静" in out
+        and "张伟" in out
+        and "社区村、单元网格中有 0 个网格无人负责" in out
     )
     code, out, err = gridops("review", "reassign", INSPECTOR, "--from", first.code, "--to", second.code)
     assert code == 0, err
-    assert f"张伟: inspector of {first.code} until" in err and f"of {second.code} from {today()}" in err
+    assert f"张伟：网格 {first.code} 的网格员任职到" in err and f"自 {today()} 起任网格 {second.code}" in err
     code, out, err = gridops("review", "reassign", INSPECTOR, "--from", first.code, "--to", second.code)
-    assert code == 1 and f"not an inspector of grid {first.code}" in err  # moved already
+    assert code == 1 and f"现在不是网格 {first.code}" in err  # moved already
     code, out, err = gridops("review", "show", "--grid", "370103", "--day", today().isoformat())
     assert code == 0 and "市中区" in out
-    assert "Move an inspector" in runner.invoke(app, ["review", "reassign", "--help"]).stdout
+    assert "把网格员调到另一个网格" in runner.invoke(app, ["review", "reassign", "--help"]).stdout

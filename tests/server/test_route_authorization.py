@@ -361,6 +361,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/stats/export/{table}.csv"): roles(DASHBOARD, url(f"/api/stats/export/{TABLES[0]}.csv")),
     # The citizens' side: public, but for marking spam (a shift lead's void).
     ("GET", "/api/public/categories"): public(url("/api/public/categories")),
+    ("GET", "/api/public/limits"): public(url("/api/public/limits")),
     ("POST", "/api/public/reports"): public(public_report, also=frozenset({429})),  # the per-address limit
     ("GET", "/api/public/cases/{code}"): public(url("/api/public/cases/{w.public_code}")),
     ("POST", "/api/public/cases/{code}/rating"): public(rating, also=frozenset({409})),  # rated once

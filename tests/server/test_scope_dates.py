@@ -199,8 +199,10 @@ def test_a_new_head_replaces_the_current_one_from_its_first_day(demo_db):
     assert scope_of(db=db, principal=first).grid_paths != ()
     assert scope_of(db=db, principal=second).grid_paths == ()  # not in force yet
     # A head from today while another is scheduled to start later: refused, nothing changed.
-    with pytest.raises(Conflict, match=grid):
+    with pytest.raises(Conflict) as scheduled:
         grid_people.assign(db=db, grid_code=grid, user=third.user, role="head", starts_on=days(0))
+    assert scheduled.value.code == "grid.head_scheduled"
+    assert scheduled.value.params == {"grid": grid, "starts_on": after}
     db.refresh(a)
     assert a.ends_on == days(LATER)
 
@@ -231,7 +233,9 @@ def test_an_end_already_set_can_be_brought_forward_never_put_off(demo_client, wo
         return demo_client.post(f"/api/assignments/{assignment}/end", json=body, headers=admin_headers)
 
     put_off = end_on(days(LATER) + timedelta(days=1))
-    assert put_off.status_code == 409 and days(LATER).isoformat() in put_off.json()["detail"]
+    assert put_off.status_code == 409 and put_off.json()["code"] == "grid.assignment_end_fixed"
+    assert put_off.json()["params"] == {"ends_on": days(LATER).isoformat()}
+    assert days(LATER).isoformat() in put_off.json()["detail"]
     end(demo_client, admin_headers, assignment, days(-1))  # the head leaves at once
     codes, text = listed(demo_client, login(demo_client, head))
     assert here.code not in codes and CALLER not in text

@@ -15,7 +15,8 @@ import pytest
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text, update
 
-from server import migrate
+from grids.levels import LABELS as LEVELS
+from server import messages, migrate
 from server.auth.principal import ADMINISTRATOR
 from server.category.models import Department
 from server.database import get_engine, new_session
@@ -26,7 +27,7 @@ from server.stats import service, sql
 from server.stats.schemas import TABLES
 from tests.server.case_world import act, make_user, photo, report
 from tests.server.test_case_http import login
-from tests.server.test_cli import gridops
+from tests.server.test_cli import CHINESE, gridops
 
 SH = ZoneInfo("Asia/Shanghai")
 START, END = date(2026, 9, 25), date(2026, 10, 24)
@@ -559,17 +560,20 @@ def test_scope(world, demo_client):
     ok = demo_client.get("/api/stats/dashboard", params={"from": START, "to": END}, headers=headers)
     assert ok.status_code == 200 and ok.json()["grid"]["code"] == A
     other = demo_client.get("/api/stats/dashboard", params={"grid": B}, headers=headers)
-    assert other.status_code == 403 and "outside your grids" in other.json()["detail"]
+    assert other.status_code == 403 and other.json()["code"] == "stats.grid_outside"
+    assert other.json()["params"] == {"grid": B, "mine": A}
     missing = demo_client.get("/api/stats/dashboard", params={"grid": "999999"}, headers=headers)
-    assert missing.status_code == 404 and "999999" in missing.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["code"] == "grid.not_found"
+    assert "999999" in missing.json()["detail"]
     inspector = demo_client.get("/api/stats/dashboard", headers=login(demo_client, world["a"]))
-    assert inspector.status_code == 403 and "inspector" in inspector.json()["detail"]
+    assert inspector.status_code == 403 and inspector.json()["code"] == "stats.dashboard_roles"
     clerk = make_user(db, ["department"], department="sanitation_lx")
     headers = login(demo_client, clerk)
     own = demo_client.get("/api/stats/dashboard", params={"from": START, "to": END}, headers=headers)
     assert own.status_code == 200 and own.json()["department"]["code"] == "sanitation_lx"
     foreign = demo_client.get("/api/stats/dashboard", params={"department": "water"}, headers=headers)
-    assert foreign.status_code == 403 and "own department" in foreign.json()["detail"]
+    assert foreign.status_code == 403 and foreign.json()["code"] == "stats.other_department"
+    assert foreign.json()["detail"] == messages.text("stats.other_department", department="water")
 
 
 def test_csv_equals_the_json(world, demo_client, admin_headers):
@@ -583,12 +587,15 @@ def test_csv_equals_the_json(world, demo_client, admin_headers):
         assert resp.content.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
         assert len(rows) == len(data[table]) + 1
+        assert len(set(rows[0])) == len(rows[0]) and all(CHINESE.search(h) for h in rows[0]), rows[0]
         for line, item in zip(rows[1:], data[table], strict=True):
-            assert rows[0] == list(item)
-            for field, value in zip(rows[0], line, strict=True):
+            assert rows[0] == [stats_export.HEADERS[field] for field in item]
+            for field, value in zip(item, line, strict=True):
                 want = item[field]
                 if want is None:
                     assert value == ""
+                elif field in ("level", "kind"):  # in words
+                    assert value == {**LEVELS, "category": "类别", "grid": "网格"}[want]
                 elif isinstance(want, float):
                     assert float(value) == pytest.approx(want, abs=1e-4)
                 elif isinstance(want, list):
@@ -601,10 +608,15 @@ def test_csv_equals_the_json(world, demo_client, admin_headers):
 def test_bad_periods(demo_client, admin_headers):
     backwards = demo_client.get("/api/stats/dashboard", params={"from": "2026-10-02", "to": "2026-10-01"},
                                 headers=admin_headers)  # fmt: skip
-    assert backwards.status_code == 422 and "after it ends" in backwards.json()["detail"]
+    assert backwards.status_code == 422 and backwards.json()["code"] == "stats.period_reversed"
+    assert (
+        backwards.json()["detail"]
+        == "统计时段的开始日期（2026-10-02）晚于结束日期（2026-10-01），请重新选择时段"
+    )
     long = demo_client.get("/api/stats/dashboard", params={"from": "2025-01-01", "to": "2026-01-02"},
                            headers=admin_headers)  # fmt: skip
-    assert long.status_code == 422 and "at most 366 days" in long.json()["detail"]
+    assert long.status_code == 422 and long.json()["code"] == "stats.period_too_long"
+    assert long.json()["params"] == {"longest": 366, "start": "2025-01-01", "end": "2026-01-02", "days": 367}
     bad = demo_client.get("/api/stats/export/nothing.csv", headers=admin_headers)
     assert bad.status_code == 422
 
@@ -638,7 +650,7 @@ def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url, owner_ur
         "COLUMNS": "200",
     }
     rebuilt = gridops("stats", "rebuild", env=env)
-    assert "summary rows" in rebuilt.stderr + rebuilt.stdout
+    assert "汇总表已重建" in rebuilt.stderr + rebuilt.stdout
     with new_session(demo_clone_url) as db:
         assert summary_rows(db) == kept
         rows, fields = stats_export.table_rows(board(db, grid=A), "categories")
@@ -647,6 +659,7 @@ def test_migration_fills_from_existing_rows_and_the_cli(demo_clone_url, owner_ur
         "--csv", env=env,
     )  # fmt: skip
     lines = list(csv.reader(io.StringIO(printed.stdout)))
-    assert lines == [fields] + [[str(r[f]) for f in fields] for r in rows] and len(lines) == 3
+    assert lines[0] == ["编码", "名称", "受理数"] == [stats_export.HEADERS[f] for f in fields]
+    assert lines[1:] == [[str(r[f]) for f in fields] for r in rows] and len(lines) == 3
     shown = gridops("stats", "dashboard", "--from", str(START), "--to", str(END), "--grid", A, env=env)
-    assert "totals" in shown.stdout and "streets" in shown.stdout and "from the summary" in shown.stdout
+    assert "总计" in shown.stdout and "街道排名" in shown.stdout and "按汇总表计算" in shown.stdout

@@ -71,11 +71,13 @@ def test_three_rates_from_the_latest_call_back(world):
     act(db, acceptor, b, "callback", contacted=True, solved=True, satisfaction="satisfied")
 
     # refusals: a reached caller's answer is needed; an inspector's own report has nobody to call back
-    with pytest.raises(Invalid, match="solved"):
+    with pytest.raises(Invalid) as incomplete:
         act(db, acceptor, b, "callback", contacted=True)
+    assert incomplete.value.code == "case.callback_incomplete"
     own = report(db, inspectors[0], *village_point(db)[1:])
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as nobody:
         act(db, acceptor, own, "callback", contacted=False)
+    assert nobody.value.code == "case.no_caller"
 
     request = stats_request.resolve(db=db, principal=ADMINISTRATOR, grid=DISTRICT)
     board = stats.dashboard(db=db, request=request)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from gis.tiles import tile_for_point, tiles_for_bbox
+from server import messages
 from server.auth.principal import ADMINISTRATOR
 from server.case import clock as case_clock
 from server.case import queries
@@ -233,17 +234,18 @@ def test_etag_revalidation(world, admin_headers):
 
 
 @pytest.mark.parametrize(
-    ("z", "x", "y", "message"),
+    ("z", "x", "y", "code", "params"),
     [
-        (3, 8, 0, "tile 3/8/0 does not exist: x and y must be in 0..7 at zoom 3"),
-        (3, 0, -1, "tile 3/0/-1 does not exist: x and y must be in 0..7 at zoom 3"),
-        (23, 0, 0, "zoom 23 is out of range: tiles go from zoom 0 to 22"),
+        (3, 8, 0, "tiles.no_such_tile", {"z": 3, "x": 8, "y": 0, "last": 7}),
+        (3, 0, -1, "tiles.no_such_tile", {"z": 3, "x": 0, "y": -1, "last": 7}),
+        (23, 0, 0, "tiles.zoom_out_of_range", {"z": 23, "max_zoom": 22}),
     ],
 )
-def test_bad_tile_addresses(demo_client, admin_headers, z, x, y, message):
+def test_bad_tile_addresses(demo_client, admin_headers, z, x, y, code, params):
     for layer in ("grids", "cases"):
         resp = demo_client.get(tile_url(layer, z, x, y), headers=admin_headers)
-        assert (resp.status_code, resp.json()["detail"]) == (422, message)
+        assert resp.status_code == 422
+        assert resp.json() == {"detail": messages.text(code, **params), "code": code, "params": params}
 
 
 def test_etag_changes_when_a_light_turns(world, demo_db):

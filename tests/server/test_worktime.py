@@ -56,12 +56,12 @@ def test_periods_are_sorted():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("", "use HH:MM-HH:MM"),
-        ("08:30-12", "use HH:MM-HH:MM"),
-        ("08:30-25:00", "not a time of day"),
-        ("12:00-08:30", "does not end after it starts"),
-        ("08:30-08:30", "does not end after it starts"),
-        ("08:30-12:00,11:00-17:30", "overlap"),
+        ("", "工作时段“”写法不对：请按“开始时刻-结束时刻”填写"),
+        ("08:30-12", "工作时段“08:30-12”写法不对"),
+        ("08:30-25:00", "工作时段“08:30-25:00”里的时刻不存在"),
+        ("12:00-08:30", "工作时段 12:00-08:30 的结束时刻不在开始时刻之后"),
+        ("08:30-08:30", "工作时段 08:30-08:30 的结束时刻不在开始时刻之后"),
+        ("08:30-12:00,11:00-17:30", "工作时段在 11:00 处重叠"),
     ],
 )
 def test_bad_periods(spec, message):
@@ -89,12 +89,12 @@ def test_limits(periods, limit, minutes):
 @pytest.mark.parametrize(
     ("limit", "message"),
     [
-        ("2x", "limit '2x': use a number followed by m, h or d"),
-        ("", "use a number followed by m, h or d"),
-        ("h", "use a number followed by m, h or d"),
-        ("-1h", "use a number followed by m, h or d"),
-        ("0m", "must be more than zero"),
-        ("1.5m", "not a whole number of minutes"),
+        ("2x", "时限“2x”看不懂：请写数字加单位 m（分钟）、h（小时）或 d（工作日）"),
+        ("", "时限“”看不懂"),
+        ("h", "时限“h”看不懂"),
+        ("-1h", "时限“-1h”看不懂"),
+        ("0m", "时限“0m”为零：请写一个大于零的时长"),
+        ("1.5m", "时限“1.5m”折算后不是整分钟"),
     ],
 )
 def test_bad_limits(limit, message):
@@ -106,10 +106,10 @@ def test_step_limits():
     spec = get_settings().verify_limits
     assert parse_step_limits(spec) == {"urgent": "30m", "important": "60m", "normal": "120m"}
     for bad, message in [
-        ("urgent", "use name:limit"),
-        (":30m", "use name:limit"),
-        ("urgent:2x", "limit '2x'"),
-        ("urgent:30m,urgent:1h", "given twice"),
+        ("urgent", "步骤时限“urgent”写法不对：请按“紧急程度:时限”填写"),
+        (":30m", "步骤时限“:30m”写法不对"),
+        ("urgent:2x", "时限“2x”看不懂"),
+        ("urgent:30m,urgent:1h", "步骤时限“urgent”写了两次"),
     ]:
         with pytest.raises(ValueError, match=message):
             parse_step_limits(bad)
@@ -157,6 +157,7 @@ def test_the_package_names_the_make_up_workdays():
     make_up = [d for d in CAL.special_days(2026) if not d.off]
     assert [d.day for d in make_up if d.day.month in (9, 10)] == [date(2026, 9, 20), date(2026, 10, 10)]
     assert {d.source for d in make_up} == {"package"}
+    assert {d.name for d in make_up if d.day.month in (9, 10)} == {"国庆节"}
 
 
 @pytest.mark.parametrize(
@@ -210,9 +211,9 @@ def test_add(start, minutes, due):
 
 def test_add_takes_any_zone_and_refuses_naive_or_negative():
     assert CAL.add(datetime(2026, 11, 2, 1, 0, tzinfo=UTC), 30) == datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
-    with pytest.raises(ValueError, match="no time zone"):
+    with pytest.raises(ValueError, match="时刻 2026-11-02T09:00:00 没有时区"):
         CAL.add(datetime(2026, 11, 2, 9), 30)
-    with pytest.raises(ValueError, match="only goes forward"):
+    with pytest.raises(ValueError, match="不能加上 -1 分钟：工作时间只能往后算"):
         CAL.add(local("2026-11-02 09:00"), -1)
 
 
@@ -327,10 +328,9 @@ def test_2027_falls_back_to_weekends_and_the_holiday_file(holiday_file):
         assert cal.between(local("2027-02-19 08:30"), local("2027-02-22 08:30")) == 900
     messages = fallback_warnings(caught)
     assert len(messages) == 1
-    assert (
-        "2027" in messages[0]
-        and "chinese-calendar 1.11.0" in messages[0]
-        and str(holiday_file) in messages[0]
+    assert messages[0] == (
+        "chinese-calendar 1.11.0 没有 2027 年的节假日：这一年按周一至周五上班计算，"
+        f"只按节假日文件 {holiday_file} 修正：请把国务院公布的 2027 年放假安排填进这个文件"
     )
     assert cal.fallback_years == {2027}
 
@@ -372,28 +372,28 @@ def test_load_calendar_caches_and_rereads_an_edited_file(tmp_path, holiday_file)
     assert edited.holidays == {date(2027, 1, 1)} and edited.workdays == frozenset()
     missing = load_calendar(settings_for(tmp_path / "none.yaml"))
     assert missing.holidays == missing.workdays == frozenset()
-    with pytest.raises(ValueError, match="time zone 'Mars/Base' is not known"):
+    with pytest.raises(ValueError, match="时区“Mars/Base”不认识"):
         load_calendar(settings_for(holiday_file, timezone="Mars/Base"))
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("holidays: [2027-02-30]\n", "holidays entry '2027-02-30' is not a date"),
-        ("holidays: [tomorrow]\n", "holidays entry 'tomorrow' is not a date"),
-        ("workdays:\n  - 2027-1-9\n", "workdays entry '2027-1-9' is not a date"),
-        ("holidays:\n  - 2027-01-01: New Year\n", "holidays entry {'2027-01-01': 'New Year'} is not a date"),
-        ("holiday: [2027-01-01]\n", "unknown entry 'holiday'"),
-        ("holidays: 2027-01-01\n", "holidays must be a list"),
-        ("- 2027-01-01\n", "expected the lists holidays and workdays"),
-        ("holidays: [2027-01-01]\nworkdays: [2027-01-01]\n", "2027-01-01 is listed both"),
-        ("holidays: [2027-01-01\n", "not valid YAML"),
+        ("holidays: [2027-02-30]\n", "holidays 的第 1 项“2027-02-30”不是日期"),
+        ("holidays: [2027-01-01, tomorrow]\n", "holidays 的第 2 项“tomorrow”不是日期"),
+        ("workdays:\n  - 2027-1-9\n", "workdays 的第 1 项“2027-1-9”不是日期"),
+        ("holidays:\n  - 2027-01-01: New Year\n", "holidays 的第 1 项不是日期：请每项只写一个日期"),
+        ("holiday: [2027-01-01]\n", "里的“holiday”不认识"),
+        ("holidays: 2027-01-01\n", "里的 holidays 应当是日期列表"),
+        ("- 2027-01-01\n", "应当只有 holidays（放假）和 workdays（调休上班）两个日期列表"),
+        ("holidays: [2027-01-01]\nworkdays: [2027-01-01]\n", "2027-01-01 同时列在 holidays 和 workdays 中"),
+        ("holidays: [2027-01-01\n", "第 2 行不是有效的 YAML"),
     ],
 )
 def test_a_malformed_holiday_file(tmp_path, content, message):
     path = tmp_path / "holidays.yaml"
     path.write_text(content)
-    with pytest.raises(ValueError, match="holiday file") as error:
+    with pytest.raises(ValueError, match="节假日文件") as error:
         load_calendar(settings_for(path))
     assert str(path) in str(error.value)
     assert message in str(error.value)
@@ -431,14 +431,15 @@ def flat(text: str) -> str:
 def test_cli_year_from_the_package(configured_file):
     result = run("year", "2026")
     lines = result.stdout.splitlines()
-    assert (
-        lines[0]
-        == f"2026: chinese-calendar 1.11.0, corrected by the holiday file {configured_file} (missing)"
+    assert lines[0] == (
+        f"2026 年：chinese-calendar 1.11.0，按节假日文件 {configured_file} 修正"
+        "（文件不存在：用 gridops calendar install-example 创建）"
     )
-    make_up = lines.index("make-up workdays:")
-    assert "  2026-10-01 Thu  National Day 国庆节  (package)" in lines[1:make_up]
-    assert "  2026-10-10 Sat  National Day 国庆节  (package)" in lines[make_up:]
-    assert "  2026-09-20 Sun  National Day 国庆节  (package)" in lines[make_up:]
+    assert lines[1] == "放假："
+    make_up = lines.index("调休上班：")
+    assert "  2026-10-01 周四  国庆节  （日历包）" in lines[1:make_up]
+    assert "  2026-10-10 周六  国庆节  （日历包）" in lines[make_up:]
+    assert "  2026-09-20 周日  国庆节  （日历包）" in lines[make_up:]
     assert result.stderr == ""
 
 
@@ -446,23 +447,25 @@ def test_cli_year_falls_back_with_a_warning(configured_file):
     run("install-example")
     result = run("year", "2027")
     assert result.stdout.splitlines() == [
-        f"2027: Monday to Friday (chinese-calendar 1.11.0 does not know 2027), corrected by the holiday file "
-        f"{configured_file}",
-        "holidays:",
-        "  2027-01-01 Fri  -  (holiday file)",
-        "make-up workdays:",
+        f"2027 年：周一至周五上班（chinese-calendar 1.11.0 没有 2027 年的节假日），按节假日文件 "
+        f"{configured_file} 修正",
+        "放假：",
+        "  2027-01-01 周五  -  （节假日文件）",
+        "调休上班：",
     ]
     warning = flat(result.stderr)
-    assert warning.startswith("warning: the public holidays of 2027 are not known to chinese-calendar 1.11.0")
+    assert warning.startswith(
+        "注意：chinese-calendar 1.11.0 没有 2027 年的节假日：这一年按周一至周五上班计算"
+    )
     assert str(configured_file) in warning
 
 
 @pytest.mark.parametrize(
     ("start", "limit", "due"),
     [
-        ("2026-09-30T17:00", "1d", "2026-10-08T17:00:00+08:00 (Thu)"),
-        ("2026-09-30T09:00+00:00", "30m", "2026-09-30T17:30:00+08:00 (Wed)"),
-        ("2026-10-09 16:30", "2h", "2026-10-10T09:30:00+08:00 (Sat)"),
+        ("2026-09-30T17:00", "1d", "2026-10-08T17:00:00+08:00（周四）"),
+        ("2026-09-30T09:00+00:00", "30m", "2026-09-30T17:30:00+08:00（周三）"),
+        ("2026-10-09 16:30", "2h", "2026-10-10T09:30:00+08:00（周六）"),
     ],
 )
 def test_cli_due(configured_file, start, limit, due):
@@ -470,23 +473,25 @@ def test_cli_due(configured_file, start, limit, due):
 
 
 def test_cli_due_refuses_bad_input(configured_file):
-    assert "use an ISO date and time" in flat(run("due", "monday", "1d", code=1).stderr)
-    assert "limit '2x': use a number followed by m, h or d" in flat(
+    assert "出错：开始时间“monday”不是日期和时间：请按 2026-09-30T16:00 这样的 ISO 格式填写" in flat(
+        run("due", "monday", "1d", code=1).stderr
+    )
+    assert "出错：时限“2x”看不懂：请写数字加单位 m（分钟）、h（小时）或 d（工作日）" in flat(
         run("due", "2026-09-30", "2x", code=1).stderr
     )
 
 
 def test_cli_file_and_install_example(configured_file):
-    assert "no holiday file" in run("file").stdout
+    assert "没有节假日文件" in run("file").stdout
     assert str(configured_file) in flat(run("install-example").stderr)
     assert configured_file.read_text() == EXAMPLE_HOLIDAY_FILE.read_text()
-    assert "already exists" in flat(run("install-example", code=1).stderr)
+    assert "已经存在：请直接编辑它" in flat(run("install-example", code=1).stderr)
     assert run("file").stdout.splitlines() == [
         str(configured_file),
-        "  2027: days off 1, make-up workdays 0 (the package does not know it)",
+        "  2027 年：放假 1 天，调休上班 0 天（日历包没有这一年）",
     ]
     configured_file.write_text("workdays: [2026-10-05, someday]\n")
-    assert "workdays entry 'someday' is not a date" in flat(run("file", code=1).stderr)
+    assert "workdays 的第 2 项“someday”不是日期" in flat(run("file", code=1).stderr)
 
 
 @pytest.mark.parametrize("minutes", [0, 15, 112.5, 210, 450, 1000])
@@ -505,5 +510,5 @@ def test_subtract_lands_on_the_end_of_the_period_before():
     assert CAL.subtract(local("2026-10-08 09:00"), 30) == local("2026-09-30 17:30")
     assert CAL.subtract(local("2026-10-08 09:00"), 29) == local("2026-10-08 08:31")
     assert CAL.subtract(local("2026-10-08 13:00"), 0) == local("2026-10-08 12:00")
-    with pytest.raises(ValueError, match="cannot subtract -1 minutes"):
+    with pytest.raises(ValueError, match="不能减去 -1 分钟"):
         CAL.subtract(local("2026-10-08 09:00"), -1)

@@ -143,11 +143,9 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     watcher.click("#tabs [data-view=desk-view]")
     watcher.evaluate("(code) => import('/static/case.js').then((m) => m.openCase(code))", code)
     follows(watcher, "reported")
-    # the leader may take no action: every button the state allows is disabled, with the reason
-    assert watcher.locator("#case-panel .actions button:enabled").count() == 0
-    assert "needs the role acceptor" in watcher.text_content(
-        "#case-panel .why[data-why=request_verification]"
-    )
+    # the leader may take no action: no button, and one line says who works the case now
+    assert watcher.locator("#case-panel .actions button").count() == 0
+    assert watcher.text_content("#case-panel .held-by") == "由受理员办理"
 
     page = operator.page
     page.click("#tabs [data-view=desk-view]")
@@ -188,7 +186,7 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     page.click("#case-panel form[data-action=dispatch] button[type=submit]")
     page.wait_for_selector("#case-panel .message.error", timeout=WAIT_MS)
     assert "操作未执行" in page.text_content("#case-panel .message")
-    assert "version" in page.text_content("#case-panel .message")
+    assert "请刷新后再试" in page.text_content("#case-panel .message")
     page.wait_for_selector("#case-panel .tag[data-tag=repeat_complaint]", timeout=WAIT_MS)
     assert page.get_attribute("#case-panel", "data-state") == "filed"
     take(page, "dispatch", "dispatched")
@@ -200,6 +198,14 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     open_from_queue(department, "handle", code)
     # the department may not close or file: those buttons are not offered in this state at all
     assert department.locator("#case-panel .actions button[data-action=close]").count() == 0
+    # a handling report without its after photo is stopped by the form, before anything is sent
+    sent = []
+    department.on("request", lambda r: sent.append(r.url) if "/actions/" in r.url else None)
+    department.click("#case-panel .actions button[data-action=report_handling]")
+    department.click("#case-panel form[data-action=report_handling] button[type=submit]")
+    department.wait_for_selector("#case-panel .message.error", timeout=WAIT_MS)
+    assert department.text_content("#case-panel .message") == "请先选择处置后照片，再提交" and not sent
+    department.click("#case-panel form[data-action=report_handling] button[type=button]")  # 取消
     take(department, "report_handling", "handled", photos=str(after), note="已清运完毕")
     follows(watcher, "handled")
 

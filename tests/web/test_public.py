@@ -1,12 +1,18 @@
 """The citizens' pages in Debian's Chromium on a phone-sized screen, on a clone of the demo city: a
 citizen reports with a photo and a tap on the map and sees the case code; the staff work the case to
 closing over HTTP; the citizen tracks it (progress at 结案, photos before and after, no staff names or
-phone in the page) and rates it. Nothing leaves 127.0.0.1."""
+phone in the page) and rates it. The forms show their limits; a refusal, a mistyped code, a voided case
+and a merged one are told in the server's words. Nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
+import re
+import uuid
+
+import httpx
 import pytest
 
+from server import messages
 from tests.web.conftest import BrowserTab, logged_in, shape_of
 from tests.web.test_desk import DEPARTMENT, INSPECTOR, OPERATOR, department_user, photo  # noqa: F401
 from tests.web.test_map import SCREENSHOTS, WAIT_MS
@@ -121,3 +127,110 @@ def test_a_citizen_reports_tracks_and_rates(web_server, phone_tab, tmp_path):
         assert operator.get(f"/api/public/cases/{code}").json()["rated"] is True
     assert phone_tab.errors == []
     assert phone_tab.hosts() == {"127.0.0.1"}
+
+
+def inspected_point(url: str):
+    """A point in a unit grid of the demo inspector's village."""
+    with logged_in(url, INSPECTOR) as inspector:
+        unit = next(
+            f
+            for f in inspector.get("/api/sync/grids").json()["features"]
+            if f["properties"]["level"] == "unit"
+        )
+    return shape_of(url, unit["properties"]["code"]).representative_point()
+
+
+def reported(url: str, point, description: str) -> str:
+    """A citizen's report over HTTP, as the page sends it; its case code."""
+    answer = httpx.post(
+        f"{url}/api/public/reports",
+        data={
+            "client_uuid": str(uuid.uuid4()),
+            "category": "E06010",
+            "lon": point.x,
+            "lat": point.y,
+            "description": description,
+        },
+        files=[("photos", ("p.jpg", photo((120, 90, 60), "before"), "image/jpeg"))],
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["code"]
+
+
+def track(page, url: str, code: str) -> None:
+    page.goto(f"{url}/track/{code}")
+    page.wait_for_function(
+        "document.querySelector('#case').dataset.code || document.querySelector('main > .error').textContent",
+        timeout=WAIT_MS,
+    )
+
+
+def test_a_voided_and_a_merged_case_say_what_became_of_them(web_server, phone_tab):
+    page, url = phone_tab.page, web_server.url
+    point = inspected_point(url)
+    voided, master, merged = (reported(url, point, f"垃圾{n}") for n in range(3))
+    note = "该处不属于城市管理范围"
+    with logged_in(url, OPERATOR) as operator, logged_in(url, INSPECTOR) as inspector:
+        act(operator, voided, "void", reason="内部：来电人说错了地址", public_note=note)
+        act(operator, merged, "merge", master=master, public_note="与先前的上报一并处理")
+        act(operator, master, "request_verification")
+        act(inspector, master, "reply_verification", result="confirmed")
+        act(operator, master, "file", public_note="已立案，正在安排处置")
+
+    # Voided: it will not be handled, and why, as far as the staff made it public.
+    track(page, url, voided)
+    said = page.text_content("main > .error")
+    assert said == messages.text("public.voided_with_note", case=voided, note=note)
+    assert "受理中" not in said and "内部" not in page.content()
+
+    # Merged: it says so and links to the case it joined, whose progress the citizen follows.
+    track(page, url, merged)
+    assert page.text_content("main > .error") == ""
+    assert "已合并" in page.text_content("#case") and page.locator("#case .stages").count() == 0
+    page.screenshot(path=SCREENSHOTS / "public-track-merged.png", full_page=True)
+    page.click(f"#case .merged a[href='/track/{master}']")
+    page.wait_for_selector(f"#case[data-code='{master}']", timeout=WAIT_MS)
+    assert page.text_content(".stages li.current") == "立案"
+    assert "已立案，正在安排处置" in page.text_content("#case")
+    assert phone_tab.errors == []
+
+
+def test_the_forms_show_their_limits_and_the_servers_words(web_server, phone_tab, tmp_path):
+    page, url = phone_tab.page, web_server.url
+
+    # A mistyped code: what a case code looks like, in words, as the server says it.
+    page.goto(f"{url}/track")
+    page.fill("#lookup [name=code]", "3701022026")
+    page.click("#lookup button[type=submit]")
+    page.wait_for_function("document.querySelector('main > .error').textContent", timeout=WAIT_MS)
+    answer = httpx.get(f"{url}/api/public/cases/3701022026").json()
+    assert answer["code"] == "public.code_format"
+    assert page.text_content("main > .error") == answer["detail"]
+    assert re.match(r"案件编号形如 [0-9]{6}-[0-9]{8}-0001（", answer["detail"])
+
+    # The report form: the description's limit and a counter, the phone's, the photos'.
+    page.goto(f"{url}/report")
+    page.wait_for_selector("#report .counter", timeout=WAIT_MS)
+    description = page.locator("#report [name=description]")
+    assert description.get_attribute("maxlength") == "500"
+    assert page.locator("#report [name=phone]").get_attribute("maxlength") == "21"
+    assert "最多 4 张" in page.text_content("#report")
+    description.fill("垃圾" * 10)
+    assert page.text_content("#report .counter") == "20/500 字"
+    description.fill("脏" * 600)  # pasted: the form keeps what the server takes
+    assert page.text_content("#report .counter") == "500/500 字"
+
+    # Latitude and longitude pasted the wrong way round: the server's words, as they are.
+    before = tmp_path / "before.jpg"
+    before.write_bytes(photo((150, 100, 50), "before"))
+    page.set_input_files("#report [name=photos]", str(before))
+    page.select_option("#report [name=category]", "E06010")
+    page.fill("#report [name=coords]", "36.6753,117.0231")
+    page.dispatch_event("#report [name=coords]", "change")
+    with page.expect_response("**/api/public/reports") as refused:
+        page.click("#report button[type=submit]")
+    page.wait_for_function("document.querySelector('#report .error').textContent", timeout=WAIT_MS)
+    assert refused.value.status == 422
+    said = page.text_content("#report .error")
+    assert said == refused.value.json()["detail"] and said.startswith("纬度超出范围：应不大于 90")
+    assert phone_tab.errors == []

@@ -88,10 +88,15 @@ export async function api(path, options = {}) {
   return answer;
 }
 
-// An API call whose answer is JSON: [ok, body].
+// An API call whose answer is JSON: [ok, body]. An answer that is not (a proxy's error page while the
+// server restarts) is an error the person is told about in words.
 export async function apiJson(path, options = {}) {
   const answer = await api(path, options);
-  return [answer.ok, await answer.json(), answer.status];
+  try {
+    return [answer.ok, await answer.json(), answer.status];
+  } catch {
+    return [false, { detail: "服务器暂时无法应答，请稍后重试" }, answer.status];
+  }
 }
 
 export function sendJson(path, body) {
@@ -102,11 +107,9 @@ export function sendJson(path, body) {
   });
 }
 
-// The server's message in an error answer: FastAPI's detail is a string, or a list of field errors.
+// The server's message in an error answer, written for the person reading it (server/messages).
 export function messageOf(body) {
-  const detail = body?.detail;
-  if (Array.isArray(detail)) return detail.map((d) => d.msg).join("; ");
-  return detail ?? "出错了";
+  return body?.detail ?? "出错了，请稍后重试；一再出现请联系管理员";
 }
 
 // The live stream of case changes (server-sent events). ``handlers.case(data)`` gets each change;

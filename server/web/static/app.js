@@ -98,6 +98,10 @@ async function start() {
     const config = await (await fetch("/api/web/config")).json();
     document.getElementById("user").textContent = me.name;
     document.body.dataset.roles = me.roles.join(" "); // what the pages offer (the server decides anyway)
+    // The tabs a user's roles can use (a tab's data-roles); the server refuses the others anyway.
+    for (const tab of document.querySelectorAll("#tabs [data-roles]")) {
+      tab.hidden = !tab.dataset.roles.split(" ").some((role) => me.roles.includes(role));
+    }
     loginForm.hidden = true;
     appView.hidden = false;
     map.showMap(config);

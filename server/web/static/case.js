@@ -18,6 +18,8 @@ const CHANNEL = {
   open311: "Open311",
 };
 const LIGHT = { green: "绿灯", yellow: "黄灯", red: "红灯" };
+// The timeline's entries that are not actions of the workflow.
+const EVENTS = { report: "上报", add_photo: "上传照片", supervise: "超期督办" };
 const PHOTO_ROLES = { before: "处置前", verification: "核实", after: "处置后", check: "核查" };
 
 let workflow = null; // states and actions with their labels and form fields, from the server, read once
@@ -33,6 +35,7 @@ async function reference() {
     workflow = {
       states: Object.fromEntries(flow.states.map((s) => [s.name, s])),
       actions: Object.fromEntries(flow.actions.map((a) => [a.name, a])),
+      common: flow.common,
     };
     const [[, departments], [, tags]] = await Promise.all([
       apiJson("/api/departments"),
@@ -54,6 +57,16 @@ export function el(tag, attrs = {}, ...children) {
     if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
   }
   return node;
+}
+
+// A text box with its length limit shown as it is typed (the server refuses a longer text anyway).
+export function counted(input) {
+  const limit = Number(input.getAttribute("maxlength"));
+  const hint = el("small", { class: "count muted" }, `最多 ${limit} 字`);
+  input.addEventListener("input", () => {
+    hint.textContent = `已输入 ${input.value.length} / ${limit} 字`;
+  });
+  return [input, hint];
 }
 
 export function when(iso) {
@@ -136,7 +149,7 @@ function facts(detail) {
 function timeline(detail) {
   const list = el("ol", { class: "timeline" });
   for (const event of detail.timeline) {
-    const action = workflow.actions[event.action]?.label ?? event.action;
+    const action = workflow.actions[event.action]?.label ?? EVENTS[event.action] ?? "其他记录";
     const state = workflow.states[event.state_after]?.label ?? event.state_after;
     list.append(
       el(
@@ -152,12 +165,13 @@ function timeline(detail) {
   return list;
 }
 
-// The actions the case's state allows: enabled when this user may take them now, else disabled with why.
+// The actions of the case's state that this user's roles take: enabled when the user may take them now, else
+// disabled with one short line why; when none is open to the user, who works the case now.
 function actionButtons(detail) {
   const box = el("div", { class: "actions" });
   for (const [name, why] of Object.entries(detail.actions)) {
     const action = workflow.actions[name];
-    if (OWN_SECTION.has(name) || !action.sources.includes(detail.state)) continue;
+    if (OWN_SECTION.has(name)) continue;
     box.append(
       el(
         "button",
@@ -173,7 +187,9 @@ function actionButtons(detail) {
     );
     if (why !== null) box.append(el("small", { class: "why", "data-why": name }, why));
   }
-  if (!box.querySelector("button")) box.append(el("p", { class: "muted" }, "此案件已办结，没有可办的操作"));
+  if (!box.querySelector("button:not([disabled])")) {
+    box.append(el("p", { class: "muted held-by" }, detail.held_by ?? "此案件已办结，没有可办的操作"));
+  }
   return box;
 }
 
@@ -201,11 +217,24 @@ function field(spec) {
       accept: "image/jpeg,image/png,image/webp",
       multiple: true,
       "data-role": spec.role,
+      "data-label": spec.label,
+      "data-required": spec.required,
     });
+  } else if (spec.max_length > 100) {
+    input = counted(el("textarea", { name: spec.name, rows: 2, required: spec.required, maxlength: spec.max_length }));
   } else {
-    input = el("input", { name: spec.name, required: spec.required });
+    input = el("input", { name: spec.name, required: spec.required, maxlength: spec.max_length });
   }
   return el("label", {}, spec.label, input);
+}
+
+// A form's photos that the action needs but neither the form nor the case (since the step began) has.
+function missingPhotos(form) {
+  const input = form.querySelector("[name=photos][data-required]");
+  if (!input || input.files.length) return null;
+  const since = Math.max(0, ...shown.dispatches.filter((d) => !d.ended_at).map((d) => Date.parse(d.dispatched_at)));
+  const uploaded = shown.photos.some((p) => p.role === input.dataset.role && Date.parse(p.uploaded_at) >= since);
+  return uploaded ? null : `请先选择${input.dataset.label}，再提交`;
 }
 
 function openForm(name) {
@@ -215,8 +244,7 @@ function openForm(name) {
     { class: "action-form", "data-action": name },
     el("h3", {}, action.label),
     action.fields.map(field),
-    el("label", {}, "备注", el("textarea", { name: "note", rows: 2 })),
-    el("label", {}, "公开说明（市民查询可见）", el("input", { name: "public_note", maxlength: 500 })),
+    workflow.common.map(field),
     el(
       "div",
       { class: "buttons" },
@@ -250,6 +278,8 @@ function say(message, kind = "error") {
 
 // Upload the chosen photos of a form first (each acknowledged by its id), then take the action with them.
 async function submit(name, form) {
+  const missing = missingPhotos(form);
+  if (missing) return say(missing);
   const data = new FormData(form);
   const body = { version: shown.version };
   for (const [key, value] of data.entries()) {

@@ -4,7 +4,7 @@
 // through the same intake with channel "hotline" (its client UUID kept until the case is acknowledged, so
 // a retried submit never makes a second case) and is sent for verification to the grid's inspector.
 import { apiJson, messageOf, sendJson } from "/static/api.js";
-import { el, openCase, URGENCY } from "/static/case.js";
+import { counted, el, openCase, URGENCY } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
 
 const dialog = el("dialog", { id: "hotline", "aria-label": "登记来电" });
@@ -158,7 +158,7 @@ export async function openHotline() {
       "label",
       {},
       "地点（网格或街道名称）",
-      el("input", { name: "place", type: "search", placeholder: "如：泉城路、解放桥社区" }),
+      el("input", { name: "place", type: "search", maxlength: 50, placeholder: "如：泉城路、解放桥社区" }),
     ),
     el("ul", { class: "results" }),
     el("div", { class: "hotline-map" }),
@@ -171,7 +171,7 @@ export async function openHotline() {
         "label",
         {},
         "问题类别",
-        el("input", { name: "category", list: "hotline-categories", required: true }),
+        el("input", { name: "category", list: "hotline-categories", required: true, maxlength: 100 }),
         el("datalist", { id: "hotline-categories" }, list.map((c) => el("option", { value: categoryLabel(c) }))),
       ),
       el(
@@ -186,7 +186,12 @@ export async function openHotline() {
         ),
       ),
     ),
-    el("label", {}, "问题描述", el("textarea", { name: "description", rows: 3, required: true, maxlength: 2000 })),
+    el(
+      "label",
+      {},
+      "问题描述",
+      counted(el("textarea", { name: "description", rows: 3, required: true, maxlength: 2000 })),
+    ),
     el("p", { class: "message", role: "alert", hidden: true }),
     el(
       "div",

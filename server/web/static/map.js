@@ -4,6 +4,7 @@
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf, tokens } from "/static/api.js";
 import { openCase } from "/static/case.js";
+import { MAP_LOCALE } from "/static/placemap.js";
 
 // The zoom from which each level below the root is drawn; each deeper level two zooms later.
 const LEVEL_ZOOMS = [0, 10, 12.5, 15];
@@ -373,6 +374,7 @@ export function showMap(config) {
     bounds: config.bounds ?? CHINA,
     fitBoundsOptions: { padding: 20 },
     localIdeographFontFamily: LABEL_FONT,
+    locale: MAP_LOCALE,
     // The case tiles need the login; the token is read at each request, so a refreshed one is used.
     transformRequest: (url) =>
       url.startsWith(`${location.origin}/tiles/`)

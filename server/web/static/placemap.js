@@ -9,6 +9,27 @@ const PLAIN_STYLE = {
   sources: {},
   layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }],
 };
+// MapLibre's own words (its controls' titles and labels), in Chinese.
+export const MAP_LOCALE = {
+  "AttributionControl.ToggleAttribution": "显示或隐藏地图来源",
+  "AttributionControl.MapFeedback": "地图反馈",
+  "FullscreenControl.Enter": "全屏",
+  "FullscreenControl.Exit": "退出全屏",
+  "GeolocateControl.FindMyLocation": "定位到我的位置",
+  "GeolocateControl.LocationNotAvailable": "无法获取位置",
+  "LogoControl.Title": "MapLibre 标志",
+  "Map.Title": "地图",
+  "Marker.Title": "地图标记",
+  "NavigationControl.ResetBearing": "拖动旋转地图，点击恢复正北",
+  "NavigationControl.ZoomIn": "放大",
+  "NavigationControl.ZoomOut": "缩小",
+  "Popup.Close": "关闭",
+  "ScaleControl.Meters": "米",
+  "ScaleControl.Kilometers": "千米",
+  "CooperativeGesturesHandler.WindowsHelpText": "按住 Ctrl 并滚动鼠标滚轮缩放地图",
+  "CooperativeGesturesHandler.MacHelpText": "按住 ⌘ 并滚动鼠标滚轮缩放地图",
+  "CooperativeGesturesHandler.MobileHelpText": "用两根手指移动地图",
+};
 const CITY = [116.8, 36.5, 117.3, 36.8]; // the start view when the server names none
 const NO_FEATURES = { type: "FeatureCollection", features: [] };
 
@@ -17,6 +38,7 @@ export function plainMap(options) {
     style: PLAIN_STYLE,
     localIdeographFontFamily: "Noto Sans CJK SC, sans-serif",
     attributionControl: false,
+    locale: MAP_LOCALE,
     ...options,
   });
 }

@@ -1,8 +1,10 @@
 // The citizens' report page: photos, the place (my location, a tap on the map or a pasted coordinate),
 // a category, a description and an optional phone, sent as one multipart POST. The report's client UUID
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
+// A refusal is shown as the server words it.
 import { el } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
+import { limitLength, loadLimits } from "/static/public/limits.js";
 import { fitForUpload } from "/static/public/photos.js";
 import { keepReporterToken } from "/static/public/tokens.js";
 
@@ -17,7 +19,8 @@ function showPlace(lon, lat, crs, how) {
   where.textContent = `${how}：${lon.toFixed(6)}, ${lat.toFixed(6)}${crs === "gcj02" ? "（GCJ-02）" : ""}`;
   where.dataset.lon = lon;
   where.dataset.lat = lat;
-  if (crs === "wgs84") map?.showPlace(lon, lat);
+  // A place no map has (latitude and longitude swapped) is not drawn: the server says what is wrong.
+  if (crs === "wgs84" && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) map?.showPlace(lon, lat);
 }
 
 async function loadCategories() {
@@ -26,6 +29,12 @@ async function loadCategories() {
     el("option", { value: "" }, "请选择"),
     ...list.map((c) => el("option", { value: c.code }, c.label)),
   );
+}
+
+async function showLimits() {
+  const limits = await loadLimits();
+  limitLength(form.description, limits.description_max_length);
+  document.querySelector("#max-photos").textContent = `，最多 ${limits.max_photos} 张`;
 }
 
 async function showMap() {
@@ -94,7 +103,9 @@ form.addEventListener("submit", async (event) => {
     const answer = await fetch("/api/public/reports", { method: "POST", body });
     const result = await answer.json();
     if (!answer.ok) {
-      error.textContent = typeof result.detail === "string" ? result.detail : "提交失败，请检查填写内容";
+      error.textContent = result.detail;
+      // Sent before with other content: the next try is a report of its own.
+      if (result.code === "public.report_changed") sessionStorage.removeItem("gridops.public.pending");
       return;
     }
     sessionStorage.removeItem("gridops.public.pending");
@@ -113,4 +124,5 @@ form.addEventListener("submit", async (event) => {
 });
 
 loadCategories();
+showLimits();
 showMap();

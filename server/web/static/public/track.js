@@ -1,6 +1,9 @@
 // The tracking page: a case's stages, its public timeline, photos before and after, the deadline, and
-// the reporter's rating once it is closed (with the token this browser kept when reporting).
+// the reporter's rating once it is closed (with the token this browser kept when reporting). A merged case
+// links to the case it joined; a mistyped code, a case not yet filed or a voided one is answered in the
+// server's words.
 import { el, when } from "/static/case.js";
+import { limitLength, loadLimits } from "/static/public/limits.js";
 import { reporterToken } from "/static/public/tokens.js";
 
 const lookup = document.querySelector("#lookup");
@@ -32,7 +35,8 @@ function ratingForm(code, token) {
     );
     return el("div", { class: "stars" }, el("span", {}, label), buttons);
   });
-  const comment = el("textarea", { name: "comment", rows: 2, maxlength: 500, placeholder: "您的意见（选填）" });
+  const comment = el("textarea", { name: "comment", rows: 2, placeholder: "您的意见（选填）" });
+  loadLimits().then((limits) => limitLength(comment, limits.comment_max_length));
   const message = el("p", { class: "error", role: "alert" });
   const form = el("form", { id: "rating" }, el("h3", {}, "评价办理结果"), rows, comment, el("button", { type: "submit" }, "提交评价"), message);
   form.addEventListener("submit", async (event) => {
@@ -44,12 +48,23 @@ function ratingForm(code, token) {
     });
     const body = await answer.json();
     if (!answer.ok) {
-      message.textContent = typeof body.detail === "string" ? body.detail : "评价失败";
+      message.textContent = body.detail;
       return;
     }
     form.replaceWith(el("p", { class: "rated" }, "感谢您的评价！"));
   });
   return form;
+}
+
+// A merged case's progress is the case it joined.
+function mergedInto(master) {
+  return el(
+    "p",
+    { class: "merged" },
+    "这个案件已与案件 ",
+    el("a", { href: master.track_url }, master.code),
+    " 合并办理，不再单独处理：请点击该案件编号查看办理进度。",
+  );
 }
 
 function show(item) {
@@ -58,11 +73,14 @@ function show(item) {
     el("p", { class: "code" }, item.code),
     el("p", {}, `${item.category} · ${item.state_label}`),
     el("p", { class: "muted" }, item.description),
-    el(
-      "ol",
-      { class: "stages" },
-      item.stages.map((s) => el("li", { class: s.current ? "current" : s.done ? "done" : "" }, s.label)),
-    ),
+    item.merged_into ? mergedInto(item.merged_into) : null,
+    item.stages.length
+      ? el(
+          "ol",
+          { class: "stages" },
+          item.stages.map((s) => el("li", { class: s.current ? "current" : s.done ? "done" : "" }, s.label)),
+        )
+      : null,
     item.deadline ? el("p", { class: "deadline" }, `办理时限：${when(item.deadline)}`) : null,
     item.closed_at ? el("p", {}, `结案时间：${when(item.closed_at)}`) : null,
     el("div", { class: "photos" }, photos("处置前", item.before), photos("处置后", item.after)),
@@ -88,7 +106,7 @@ async function load(code) {
   const answer = await fetch(`/api/public/cases/${encodeURIComponent(code)}`);
   const body = await answer.json();
   if (!answer.ok) {
-    error.textContent = typeof body.detail === "string" ? body.detail : "请输入正确的案件编号";
+    error.textContent = body.detail;
     return;
   }
   show(body);
