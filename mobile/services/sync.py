@@ -176,8 +176,9 @@ class Sync:
                 raise
             detail = self.api.get(f"api/cases/{code}")
             if not self._already_replied(detail, item, photo_ids):
-                why = detail["actions"].get(action)
-                if why is not None:
+                # The case's actions hold those of its state that this user takes: null when open now.
+                if action not in detail["actions"] or detail["actions"][action] is not None:
+                    why = detail["actions"].get(action) or ""
                     raise ApiError(409, f"案件 {code} 已不再等待这条回复，这条记录可以删除。{why}") from exc
                 detail = self.api.post(
                     f"api/cases/{code}/actions/{action}", json=body | {"version": detail["version"]}

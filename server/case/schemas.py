@@ -161,7 +161,7 @@ class ExtensionRequestIn(ActionIn):
         default=None,
         max_length=20,
         description="Working time, e.g. 2d, 4h",
-        **form("延期时长（如 1d、4h）", required=True),
+        **form("延期时长（如 4h 为 4 小时，1d 为 1 个工作日）", required=True),
     )
     reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 

@@ -262,9 +262,11 @@ def _stages(state: State) -> list[StageOut]:
 def track(*, db: Session, code: str) -> PublicCase:
     """The case as the public sees it: stages, the timeline of its steps (no names, no reporter, only
     notes marked public), before and after photos, the deadline. A merged case has no stages: it names
-    the case it joined, whose progress is the reporter's to follow."""
+    the case it joined, whose progress is the reporter's to follow; it may have been merged before anyone
+    verified it, so its own words and photos are not shown."""
     case = _public_case(db, code)
     state = State(case.state)
+    merged = state == State.MERGED
     events = db.scalars(
         select(CaseEvent)
         .where(CaseEvent.case_id == case.id, CaseEvent.state_before.is_distinct_from(CaseEvent.state_after))
@@ -273,12 +275,12 @@ def track(*, db: Session, code: str) -> PublicCase:
     photos = db.scalars(
         select(CasePhoto).where(CasePhoto.case_id == case.id, PUBLIC_PHOTOS).order_by(CasePhoto.id)
     )
-    shown = [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
+    shown = [] if merged else [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
     master = db.get(Case, case.merged_into_id) if case.merged_into_id else None
     return PublicCase(
         code=case.code,
         category=db.get(Category, case.category_id).name,
-        description=case.description,
+        description="" if merged else case.description,
         state_label=STATE_LABELS[state],
         stages=_stages(state),
         received_at=case.received_at,
@@ -349,7 +351,7 @@ def photo(*, db: Session, photo_id: int) -> bytes:
     key = db.scalar(
         select(CasePhoto.public_key)
         .join(Case, Case.id == CasePhoto.case_id)
-        .where(CasePhoto.id == photo_id, PUBLIC_PHOTOS, public())
+        .where(CasePhoto.id == photo_id, PUBLIC_PHOTOS, public(), Case.state != State.MERGED.value)
     )
     if key is None:
         raise NotFound("public.no_photo")

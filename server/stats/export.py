@@ -63,6 +63,21 @@ HEADERS = {
     "satisfaction_rate": "满意率",
 }
 KINDS = {"category": "类别", "grid": "网格"}  # what an early warning is about
+# Each table's name, as the dashboard page titles it: the exported file is named after it.
+TITLES = {
+    "districts": "区县排名",
+    "streets": "街道排名",
+    "departments": "部门排名",
+    "inspectors": "网格员排名",
+    "categories": "高发类别",
+    "grids": "高发网格",
+    "hours": "时段分布",
+    "trend_day": "按日趋势",
+    "trend_week": "按周趋势",
+    "warnings": "预警",
+    "three_rates_districts": "区县三率排名",
+    "three_rates_streets": "街道三率排名",
+}
 
 
 def cell(name: str, value) -> str:

@@ -1,4 +1,4 @@
-"""The dashboard's answer (the contract with the dashboard page: docs in issue 6's definitions)."""
+"""The dashboard's answer (the contract with the dashboard page; the measures: docs/DOMAIN.md section 8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Rates, scores and grades from counts (issue 6's definitions, the settings' weights and grade bounds), and
-the early-warning rule."""
+"""Rates, scores and grades from counts (docs/DOMAIN.md section 8; the settings' weights and grade bounds),
+and the early-warning rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dashboard figures over a period, a grid subtree and optionally a department (issue 6's definitions).
+"""Dashboard figures over a period, a grid subtree and optionally a department (docs/DOMAIN.md section 8).
 
 The figures are read from the summary tables when they hold the request's keys (an area down to streets,
 inspectors' grids down to villages), else from temporary tables of the same shape rolled up from the

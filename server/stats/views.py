@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -11,7 +12,7 @@ from server.auth.dependencies import CurrentUser
 from server.deps import DB
 from server.stats import request as stats_request
 from server.stats import service
-from server.stats.export import csv_text, table_rows
+from server.stats.export import TITLES, csv_text, table_rows
 from server.stats.schemas import TABLES, Dashboard
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -62,9 +63,13 @@ def dashboard(request: Request, db: DB):
 def export(table: TableName, request: Request, db: DB) -> Response:
     board = service.dashboard(db=db, request=request)
     rows, fields = table_rows(board, table)
-    name = f"{table}-{request.grid.code}-{request.start}-{request.end}.csv"
+    period = f"{request.grid.code}-{request.start}-{request.end}.csv"
+    # The file is named in Chinese (RFC 6266); clients that cannot read that get the table's code name.
+    named = quote(f"{TITLES[table]}-{period}")
     return Response(
         csv_text(rows, fields),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{table}-{period}\"; filename*=UTF-8''{named}"
+        },
     )

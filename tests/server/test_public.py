@@ -478,6 +478,10 @@ def test_a_merged_case_says_so_and_points_to_the_case_it_joined(world):
     assert item["stages"] == [] and item["deadline"] is None
     assert item["timeline"][-1]["label"] == "合并"
     assert item["timeline"][-1]["note"] == "与先前的上报一并处理"
+    # merged before anyone verified it: its words and photos are not shown, nor served by their number
+    assert item["description"] == "" and item["before"] == [] and item["after"] == []
+    (photo_id,) = db.scalars(select(CasePhoto.id).where(CasePhoto.case_id == merged.id))
+    assert client.get(f"/api/public/photos/{photo_id}.jpg").status_code == 404
     followed = client.get(item["merged_into"]["track_url"].replace("/track/", "/api/public/cases/"))
     assert followed.status_code == 200 and followed.json()["state_label"] == "已结案"
     assert followed.json()["merged_into"] is None

@@ -9,6 +9,7 @@ import csv
 import io
 import os
 from datetime import date, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -580,10 +581,14 @@ def test_csv_equals_the_json(world, demo_client, admin_headers):
     params = {"from": str(START), "to": str(END), "grid": A}
     data = demo_client.get("/api/stats/dashboard", params=params, headers=admin_headers).json()
     assert data["period"] == {"from": str(START), "to": str(END)}
+    assert set(stats_export.TITLES) == set(TABLES)  # every table has its name in words
     for table in TABLES:
         resp = demo_client.get(f"/api/stats/export/{table}.csv", params=params, headers=admin_headers)
         assert resp.status_code == 200 and resp.headers["content-type"] == "text/csv; charset=utf-8"
-        assert resp.headers["content-disposition"] == f'attachment; filename="{table}-{A}-{START}-{END}.csv"'
+        disposition = resp.headers["content-disposition"]
+        period = f"{A}-{START}-{END}.csv"
+        named = quote(f"{stats_export.TITLES[table]}-{period}")
+        assert disposition == f"attachment; filename=\"{table}-{period}\"; filename*=UTF-8''{named}"
         assert resp.content.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
         assert len(rows) == len(data[table]) + 1

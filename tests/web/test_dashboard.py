@@ -104,7 +104,7 @@ def test_dashboard_drills_down_and_exports(web_server, cases, tab):
     exported = list(csv.DictReader(io.StringIO(text)))
     assert [row["name"] for row in exported] == [row[1] for row in streets]
     assert [row["received"] for row in exported] == [row[2] for row in streets]
-    assert download.value.suggested_filename.startswith("streets-")
+    assert download.value.suggested_filename.startswith("街道排名-")
 
     # drill into the street of the first case: its figures replace the district's
     street = next(s for s in district["streets"] if s["received"])

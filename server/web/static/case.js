@@ -69,6 +69,13 @@ export function counted(input) {
   return [input, hint];
 }
 
+// A working-time length as the server takes it ("30m", "4h", "1.5d") in words.
+const UNITS = { m: "分钟", h: "小时", d: "个工作日" };
+function duration(text) {
+  const [, value, unit] = /^\s*([0-9.]+)\s*([mhd])\s*$/i.exec(text) ?? [];
+  return unit ? `${value} ${UNITS[unit.toLowerCase()]}` : text;
+}
+
 export function when(iso) {
   if (!iso) return "—";
   return new Date(iso).toLocaleString("zh-CN", { hour12: false });
@@ -136,7 +143,7 @@ function facts(detail) {
   ];
   if (detail.extension_request) {
     const ask = detail.extension_request;
-    rows.push(["延期申请", `${ask.extension ?? ""} ${ask.reason ?? ""}`.trim()]);
+    rows.push(["延期申请", `${duration(ask.extension ?? "")} ${ask.reason ?? ""}`.trim()]);
   }
   if (detail.merged_into) rows.push(["合并到", detail.merged_into]);
   return el(

@@ -162,8 +162,9 @@ function query(extra = {}) {
 async function download(table) {
   const answer = await api(`/api/stats/export/${table}.csv?${query()}`);
   if (!answer.ok) return status(messageOf(await answer.json()));
-  const name =
-    /filename="([^"]+)"/.exec(answer.headers.get("Content-Disposition") ?? "")?.[1] ?? `${table}.csv`;
+  const disposition = answer.headers.get("Content-Disposition") ?? "";
+  const named = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
+  const name = named ? decodeURIComponent(named) : `${table}.csv`;
   const link = el("a", { href: URL.createObjectURL(await answer.blob()), download: name });
   document.body.append(link);
   link.click();
