@@ -20,9 +20,10 @@ from server.case import actions, clock, intake, present, queries
 from server.case import photos as case_photos
 from server.case import supervision as case_supervision
 from server.case.flows import ACTIONS
-from server.case.schemas import URGENCY_LABELS, ReportIn
+from server.case.schemas import ReportIn
 from server.case.scope import scope_of
 from server.case.states import STATE_LABELS, State
+from server.category.schemas import URGENCY_LABELS
 from server.cli_common import console, fail_invalid, session
 from server.messages import role_name
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field
 
 from gis.crs import CRS
+from server.category.schemas import URGENCY_LABELS
 
 Urgency = Literal["urgent", "important", "normal"]
 Channel = Literal["inspector", "citizen", "hotline", "system", "open311"]
@@ -54,7 +55,6 @@ def form(label: str, kind: str = "text", **how) -> dict:
 
 
 # The values of the wire in words, as people read them.
-URGENCY_LABELS = {"urgent": "紧急", "important": "重要", "normal": "一般"}
 CHANNEL_LABELS = {
     "inspector": "网格员上报",
     "citizen": "市民上报",

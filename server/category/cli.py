@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 
-from server.case.schemas import URGENCY_LABELS
 from server.category import service
 from server.category.loader import load_taxonomy
-from server.category.schemas import Kind, TaxonomyFormat
+from server.category.schemas import URGENCY_LABELS, Kind, TaxonomyFormat
 from server.cli_common import console, fail, session
 from server.errors import Invalid
 

@@ -21,6 +21,9 @@ class Urgency(StrEnum):
     NORMAL = "normal"
 
 
+URGENCY_LABELS = {"urgent": "紧急", "important": "重要", "normal": "一般"}  # as people read them
+
+
 class TaxonomyFormat(StrEnum):
     YAML = "yaml"
     CSV = "csv"
