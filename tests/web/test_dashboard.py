@@ -12,6 +12,7 @@ import pytest
 from server.auth.passwords import DEMO_PASSWORD
 from server.case.demo import load_demo_cases
 from server.database import new_session
+from server.stats import export as stats_export
 from server.users.demo import DISTRICT
 from tests.web.conftest import logged_in, street_cases
 from tests.web.test_desk import LEADER
@@ -102,8 +103,9 @@ def test_dashboard_drills_down_and_exports(web_server, cases, tab):
         page.click("#dashboard-view [data-csv=streets]")
     text = download.value.path().read_text(encoding="utf-8-sig")
     exported = list(csv.DictReader(io.StringIO(text)))
-    assert [row["name"] for row in exported] == [row[1] for row in streets]
-    assert [row["received"] for row in exported] == [row[2] for row in streets]
+    headers = stats_export.HEADERS  # the columns are headed in words
+    assert [row[headers["name"]] for row in exported] == [row[1] for row in streets]
+    assert [row[headers["received"]] for row in exported] == [row[2] for row in streets]
     assert download.value.suggested_filename.startswith("街道排名-")
 
     # drill into the street of the first case: its figures replace the district's
