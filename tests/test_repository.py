@@ -85,7 +85,8 @@ def test_no_file_points_outside_the_repository():
     [
         ("README.md", "the grids come from /work/shared/grids.csv"),
         ("server/config.py", 'DATA = Path("/work")'),
-        ("tests/server/test_open311.py", 'SCHEMAS = HERE / "../shared/open311-schemas"'),
+        # (split so that no line of this file points outside the repository itself)
+        ("tests/server/test_open311.py", 'SCHEMAS = HERE / "../' + 'shared/open311-schemas"'),
         ("README.md", "built from ../main/README.md"),
         ("docs/ARCHITECTURE.md", "[the notes](../../NOTES.md)"),
         ("server/case/flows.py", '"""The workflow (../../../DOMAIN_NOTES.txt)."""'),
