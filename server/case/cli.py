@@ -20,7 +20,7 @@ from server.case import actions, clock, intake, present, queries
 from server.case import photos as case_photos
 from server.case import supervision as case_supervision
 from server.case.flows import ACTIONS
-from server.case.schemas import ReportIn
+from server.case.schemas import PHOTO_KIND_LABELS, ReportIn
 from server.case.scope import scope_of
 from server.case.states import STATE_LABELS, State
 from server.category.schemas import URGENCY_LABELS
@@ -30,7 +30,6 @@ from server.messages import role_name
 cases_app = typer.Typer(help="案件：上报、列表、详情、办理、照片、督办。", no_args_is_help=True)
 AS_USER = typer.Option(None, "--as", help="以这位用户的身份操作（手机号、用户名或编号）；默认为管理员。")
 LIGHTS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
-PHOTO_ROLES = {"before": "处置前", "after": "处置后", "verification": "核实", "check": "核查"}
 EVENTS = {"report": "上报", "add_photo": "上传照片", "supervise": "超期督办"}  # timeline entries, no actions
 
 
@@ -221,7 +220,7 @@ def photo(
         )  # fmt: skip
         said = "已添加为" if created else "之前已经添加过，是"
         flag = "；拍摄位置离上报位置较远，请核对是否拍的是这个问题" if row.far_from_report else ""
-        console.print(f"照片 {row.id} {said}{PHOTO_ROLES[role]}照片{flag}", highlight=False)
+        console.print(f"照片 {row.id} {said}{PHOTO_KIND_LABELS[role]}照片{flag}", highlight=False)
 
 
 @cases_app.command("sweep")
