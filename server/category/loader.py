@@ -48,6 +48,7 @@ CSV_COLUMNS = (
     "department_name",
     "legal_basis",
     "district_overrides",
+    "aliases",
 )
 CSV_REQUIRED = CSV_COLUMNS[:4]
 YAML_SECTIONS = ("departments", "major_classes", "categories", "tags")
@@ -60,6 +61,7 @@ CATEGORY_FIELDS = (
     "department",
     "legal_basis",
     "district_overrides",
+    "aliases",
 )
 TAG_FIELDS = ("code", "name", "description")
 MAJOR = re.compile(r"^[0-9]{2}$")
@@ -253,6 +255,7 @@ def _from_csv(text: str) -> Taxonomy:
             "department": values.get("department_code"),
             "legal_basis": values.get("legal_basis"),
             "district_overrides": _parse_overrides(values.get("district_overrides", ""), where, problems),
+            "aliases": values.get("aliases"),
         }
         entry = category_entry(raw, where, problems)
         if entry is None:

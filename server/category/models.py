@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, String, Text, func, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import Base
@@ -43,6 +44,8 @@ class Category(Base):
     handling_limit: Mapped[str] = mapped_column(String(12))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
     legal_basis: Mapped[str | None] = mapped_column(Text)
+    # Other words people use for it (乱停车 for 机动车乱停放): searched, never shown as its name.
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{}")
     active: Mapped[bool] = mapped_column(server_default=true())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -63,6 +63,7 @@ class CategoryOut(BaseModel):
         description="Districts where another department handles this category"
     )
     legal_basis: str | None
+    aliases: list[str] = Field(description="Other words people use for it, for searching (乱停车, 违停)")
     active: bool
     updated_at: datetime
 

@@ -236,6 +236,7 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
                 "handling_limit": c.handling_limit,
                 "department_id": department_id[c.department] if c.department else None,
                 "legal_basis": c.legal_basis,
+                "aliases": list(c.aliases),
                 "active": True,
                 "district_overrides": {d: department_id[dep] for d, dep in c.district_overrides.items()},
             }

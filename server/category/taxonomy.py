@@ -31,6 +31,7 @@ FIELD_WORDS = {
     "department_name": "部门名称",
     "legal_basis": "法规依据",
     "district_overrides": "分区县部门",
+    "aliases": "别名",
 }
 
 
@@ -63,6 +64,7 @@ class CategoryEntry:
     department: str | None  # a department code; None: the dispatcher routes by hand
     legal_basis: str | None = None
     district_overrides: dict[str, str] = field(default_factory=dict)  # district code -> department code
+    aliases: tuple[str, ...] = ()  # other words people use for it
     where: str = field(default="", compare=False)
 
     @property
@@ -170,6 +172,7 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
     legal_basis = text_field(
         raw.get("legal_basis"), field_words("legal_basis"), where, problems, required=False, max_len=None
     )
+    aliases = alias_list(raw.get("aliases"), where, problems)
     overrides = raw.get("district_overrides") or {}
     if not isinstance(overrides, dict):
         problems.append(f"{where}：{field_words('district_overrides')}应为区县编号到部门编号的对应表")
@@ -192,8 +195,32 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         department=department,
         legal_basis=legal_basis,
         district_overrides=districts,
+        aliases=aliases,
         where=where,
     )
+
+
+ALIASES_MAX = 30  # of one category
+ALIAS_MAX_LENGTH = 20
+ALIAS_SEPARATORS = re.compile(r"[、|,，;；]")
+
+
+def alias_list(raw, where: str, problems: list[str]) -> tuple[str, ...]:
+    """A category's aliases: a YAML list, or one CSV cell separated by 、 | , or ; (the file's order kept,
+    repeats dropped)."""
+    if raw is None or raw == "":
+        return ()
+    items = ALIAS_SEPARATORS.split(raw) if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
+        problems.append(f"{where}：{field_words('aliases')}应为词语的列表，如 [乱停车, 违停]")
+        return ()
+    words = tuple(dict.fromkeys(w for w in (str(i).strip() for i in items) if w))
+    if len(words) > ALIASES_MAX:
+        problems.append(f"{where}：{field_words('aliases')}最多 {ALIASES_MAX} 个，这里有 {len(words)} 个")
+    long = [w for w in words if len(w) > ALIAS_MAX_LENGTH]
+    if long:
+        problems.append(f"{where}：{field_words('aliases')}每个最多 {ALIAS_MAX_LENGTH} 个字，“{long[0]}”太长")
+    return words
 
 
 def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:

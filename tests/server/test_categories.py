@@ -188,12 +188,12 @@ def test_district_overrides_come_first(db):
 
 def test_a_csv_file_replaces_the_categories_only(db):
     service.load_starter(db=db)
-    csv_text = CSV_HEADER + (
+    csv_text = CSV_HEADER.replace("\n", ",aliases\n") + (
         'E06010,暴露垃圾,important,4h,sanitation,,"《城市市容和环境卫生管理条例》, 地方规定",'
-        "370102=sanitation_lx;370103=sanitation_sz\n"
-        "E06011,积存垃圾渣土,normal,1d,sanitation_sz,市中区环境卫生服务中心,,\n"
-        "E06099,共享单车堆积,normal,1d,bike_operator,共享单车运营企业,,\n"
-        "C01002,污水井盖,urgent,2h,water,,,\n"
+        "370102=sanitation_lx;370103=sanitation_sz,\n"
+        "E06011,积存垃圾渣土,normal,1d,sanitation_sz,市中区环境卫生服务中心,,,\n"
+        "E06099,共享单车堆积,normal,1d,bike_operator,共享单车运营企业,,,单车堆积、共享单车|单车堆积\n"
+        "C01002,污水井盖,urgent,2h,water,,,,窨井、下水道井盖\n"  # as the starter file has it: unchanged
     )
     result = service.load(db=db, taxonomy=load_taxonomy(csv_text.encode(), "csv"))
 
@@ -209,6 +209,7 @@ def test_a_csv_file_replaces_the_categories_only(db):
     assert len(service.list_departments(db=db)) == len(STARTER.departments) + 2
     assert [c.code for c in service.list_categories(db=db)] == ["C01002", "E06010", "E06011", "E06099"]
     new = service.get_category(db=db, code="E06099")
+    assert new.aliases == ["单车堆积", "共享单车"]  # separated by 、 or |, repeats dropped
     assert (new.kind, new.major_code, new.major_name, new.department.name) == (
         "event",
         "06",
@@ -294,7 +295,7 @@ def test_a_duplicate_code_and_every_other_error_are_reported_together(db):
     ]
     assert errors_of(b"code,name,urgency,limit\n", "csv") == [
         "第 1 行：缺少 handling_limit 列，请在标题行补上",
-        "第 1 行：不认识的列“limit”（可用的列有 " + CSV_HEADER.strip().replace(",", "、") + "）",
+        "第 1 行：不认识的列“limit”（可用的列有 " + CSV_HEADER.strip().replace(",", "、") + "、aliases）",
     ]
 
 
@@ -314,7 +315,7 @@ def test_yaml_errors_name_the_entry():
         "第 3 个问题类别（C01003）：紧急程度“high”不对："
         "应为 urgent（紧急）、important（重要）或 normal（一般）",
         "第 4 个问题类别（C01004）：不认识的字段 limit（可用的字段有 code、name、urgency、handling_limit、"
-        "department、legal_basis、district_overrides）",
+        "department、legal_basis、district_overrides、aliases）",
         "第 2 个部门（sanitation）：部门 sanitation 已在第 1 个部门（sanitation）定义过，编号不能重复",
         f"第 2 个问题类别（{first}）：问题类别 {first} 已在第 1 个问题类别（{first}）定义过，编号不能重复",
         *[
@@ -467,3 +468,19 @@ def test_cli_loads_and_lists(gridops, tmp_path):
     )
     assert len(gridops("categories", "list")[1].splitlines()) == len(STARTER.categories)
     assert "用法" in gridops("categories", "load", "--help")[1]
+
+
+def test_aliases_are_words_people_use_and_the_api_gives_them(demo_client):
+    doc = starter_doc()
+    doc["categories"][0]["aliases"] = {"乱停车": 1}
+    doc["categories"][1]["aliases"] = ["井盖坏了", "这是一个远远超过二十个字的别名，没人会这样说话的吧真的"]
+    doc["categories"][2]["aliases"] = [f"别名{i}" for i in range(31)]
+    first, second, third = (doc["categories"][i]["code"] for i in range(3))
+    assert errors_of(as_yaml(doc), "yaml") == [
+        f"第 1 个问题类别（{first}）：别名（aliases）应为词语的列表，如 [乱停车, 违停]",
+        f"第 2 个问题类别（{second}）：别名（aliases）每个最多 20 个字，“这是一个远远超过二十个字的别名，"
+        "没人会这样说话的吧真的”太长",
+        f"第 3 个问题类别（{third}）：别名（aliases）最多 30 个，这里有 31 个",
+    ]
+    parking = next(c for c in demo_client.get("/api/categories").json() if c["code"] == "E09009")
+    assert {"乱停车", "违停", "停车"} <= set(parking["aliases"])  # the starter file's words
