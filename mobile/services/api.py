@@ -5,14 +5,14 @@ login page (HTTP 200, HTML) or redirects elsewhere: that is :class:`NotOurServer
 never as a delivery.
 
 Errors a person sees (each an :class:`~mobile.services.errors.AppError` whose text is a Chinese sentence):
-- :class:`Offline`: no answer (no network, server down, a timeout, a Wi-Fi login page, a 502/503/504, or
-  too many requests) after the retries. The work stays queued, and the app's own sentence says so (for a
-  429, the server's explanation).
+- :class:`Offline`: no answer (no network, server down, a timeout, a Wi-Fi login page, a 502/503/504)
+  after the retries. The work stays queued, and the app's own sentence says so.
 - :class:`LoginRequired`: the device's login ended (expired, revoked or a changed password): the server's
   explanation when it gave one.
 - :class:`ApiError`: the server refused the request (4xx): the answer's ``detail`` as it is, Chinese from
   the server's catalogue, and its ``code`` for the app's decisions (never the words); a fault of the
-  server (5xx) has the app's own sentence.
+  server (5xx) has the app's own sentence. A 429 is such a refusal, at once: the server answers it only to
+  too many failed logins, and its sentence says how long to wait (retrying would only lengthen the wait).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import requests
 from mobile.services.errors import AppError
 from mobile.services.store import Store
 
-RETRY_STATUS = {429, 502, 503, 504}
+RETRY_STATUS = {502, 503, 504}
 REFRESH_MARGIN = timedelta(seconds=60)
 
 # The app's own sentences, for when the server could not say anything itself.
@@ -233,7 +233,7 @@ class Api:
         image: bool = False,
         **kwargs,
     ) -> dict | list | bytes:
-        """Send with retries on no answer and on 429/502/503/504, waiting ``backoff * 2**attempt`` at most
+        """Send with retries on no answer and on 502/503/504, waiting ``backoff * 2**attempt`` at most
         (full jitter, capped; a Retry-After is honoured). Files are (name, bytes, mime) tuples, so a retry
         sends them again whole. ``image``: the answer must be an image, returned as bytes."""
         retries = self.retries if retries is None else retries
@@ -255,9 +255,7 @@ class Api:
                 problem: Offline = Offline(TIMEOUT if isinstance(exc, requests.Timeout) else NO_CONNECTION)
             else:
                 if response.status_code in RETRY_STATUS:
-                    # Busy: the app's sentence; the server's answer to too many requests says how long.
-                    said = _detail(_body(response)) if response.status_code < 500 else None
-                    problem = Offline(said or BUSY)
+                    problem = Offline(BUSY)  # busy or restarting: the app's own sentence
                     wait = _retry_after(response)
                 else:
                     return self._answer(response, image)

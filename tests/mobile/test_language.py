@@ -247,10 +247,15 @@ def test_a_refusal_shows_the_servers_detail_as_it_is(client):
     assert explain(exc) == messages.text("auth.password_too_short", min_length=8)
 
 
-def test_too_many_attempts_are_told_in_the_servers_words(client):
-    exc = try_login(client, refused("auth.too_many_attempts", 429, whose="这个账号", wait="5 分钟"))
-    assert isinstance(exc, Offline)
+def test_too_many_attempts_are_told_in_the_servers_words_at_once(client):
+    """A locked account is told its wait at the first answer: not retried (the wait would only grow), not
+    taken for an unreachable server (which would try the offline login)."""
+    client.retries = 3
+    locked = refused("auth.too_many_attempts", 429, whose="这个账号", wait="5 分钟")
+    exc = try_login(client, locked, locked)
+    assert isinstance(exc, ApiError) and (exc.status, exc.code) == (429, "auth.too_many_attempts")
     assert explain(exc) == messages.text("auth.too_many_attempts", whose="这个账号", wait="5 分钟")
+    assert len(client._http.answers) == 1  # asked once
 
 
 @pytest.mark.parametrize(
