@@ -210,8 +210,15 @@ class PhotoStrip(BoxLayout):
         thumbs.clear_widgets()
         for path in self.paths:
             thumb = Factory.Thumbnail(source=path)
-            thumb.bind(on_release=lambda _, path=path: self.remove(path))
+            thumb.bind(on_release=lambda _, path=path: self.preview(path))
             thumbs.add_widget(thumb)
+
+    def preview(self, path: str) -> None:
+        """The photo large, to look at before keeping or deleting it: a tap never deletes by itself."""
+        popup = Factory.PhotoPreview()  # a kv class: its own properties are set once it is made
+        popup.source = path
+        popup.ids.delete.bind(on_release=lambda _: (popup.dismiss(), self.remove(path)))
+        popup.open()
 
     def remove(self, path: str) -> None:
         self.paths = [p for p in self.paths if p != path]
