@@ -147,8 +147,16 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
     assert home.ids.shift_state.text == "在岗巡查中" and home.ids.waiting.value == 0
     assert d.find("CaseRow").text.startswith(code)
     shoot(d, "home")
-    d.tap(d.find("CaseRow"))  # found again: a sync may have drawn the list anew meanwhile
-    assert d.app.current == "case" and d.screen.code == code
+
+    def open_from_home() -> bool:
+        # The list is drawn anew on each fix and sync: a row found a moment ago may be gone by the tap,
+        # so the tap is made on the row as it is now, until the case opens.
+        if d.app.current != "case":
+            d.tap(d.find("CaseRow"))
+        return d.app.current == "case"
+
+    d.until(open_from_home, "the case opened from my reports")
+    assert d.screen.code == code
 
 
 @pytest.fixture
