@@ -96,13 +96,15 @@ class Cache:
         return sorted(seen)
 
     def search_categories(self, text: str = "", major: str | None = None) -> list[dict]:
-        """Categories whose code, name or major class name contains ``text``, within a major class."""
+        """Categories whose code, name, major class name or one of its aliases (the words people use:
+        乱停车, 井盖坏了) contains ``text``, within a major class."""
         text = text.strip().lower()
         found = []
         for c in self.categories():
             if major and not c["code"].startswith(major):
                 continue
-            if text and not any(text in s.lower() for s in (c["code"], c["name"], c["major_name"])):
+            said = (c["code"], c["name"], c["major_name"], *c.get("aliases", ()))
+            if text and not any(text in s.lower() for s in said):
                 continue
             found.append(c)
         return found
