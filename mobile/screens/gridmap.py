@@ -29,6 +29,7 @@ from grids.records import GridRecord
 from mobile.platform.gps import Fix
 from mobile.screens.widgets import LIGHT_COLORS, load_kv
 from mobile.services.cache import Cache
+from mobile.services.store import user_cursor
 
 EARTH_RADIUS_M = 6_378_137.0  # the sphere of Web Mercator (EPSG:3857)
 MAX_LABELS = 100
@@ -498,9 +499,10 @@ class MapPanel(FloatLayout):
         self.add_widget(self.map, index=len(self.children))  # below the buttons
 
     def show_grids(self, cache: Cache) -> None:
-        """Draw the grids cached on the phone, read again only after a sync changed them (parsing the
-        polygons is the slow part)."""
-        version = cache.grid_count(), cache.store.get("cursor.grids")
+        """Draw the logged-in user's grids cached on the phone, read again only after a sync changed them
+        or another user logged in (parsing the polygons is the slow part)."""
+        owner = cache.store.owner
+        version = owner, cache.grid_count(), cache.store.get(user_cursor("grids", owner))
         if version != self._grids_version:
             self.map.set_grids(cache.grid_records())
             self._grids_version = version

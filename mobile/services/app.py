@@ -62,7 +62,9 @@ class AppServices:
         return saved["user"] if saved else None
 
     def login(self, server_url: str, login: str, password: str) -> dict:
-        """Log in on the server; with no network, against the last login made on this phone."""
+        """Log in on the server; with no network, against the last login made on this phone. The phone's
+        outbox, shifts and caches are this user's from now on (see mobile/services/store.py)."""
+        self.sync.stop()  # a run must not send the last user's items with this user's session
         server_url = server_url.strip().rstrip("/")
         if server_url != self.server_url:
             self.api.base_url = server_url + "/"
@@ -85,6 +87,7 @@ class AppServices:
             },
         )
         self.offline = False
+        self._take_over(user)
         self.sync.wake()
         return user
 
@@ -97,13 +100,24 @@ class AppServices:
         if not hmac.compare_digest(saved["verifier"], _verifier(password, bytes.fromhex(saved["salt"]))):
             raise LoginFailed("密码不对（没有网络，已在手机上核对）：请重新输入。") from problem
         self.offline = True
+        self._take_over(saved["user"])
         return saved["user"]
 
+    def _take_over(self, user: dict) -> None:
+        """``user`` has the phone: their items are the ones shown and sent, and shifts others left open
+        end (a shift is never continued by someone else)."""
+        self.store.set_owner(user["id"])
+        self.patrol.end_others()
+
     def logout(self) -> None:
-        """Log out: the server session ends, and so does offline login until the next online login."""
+        """Log out: the server session ends, and so does offline login until the next online login. A shift
+        still open ends (the screens ask to clock out first); what was not sent stays on the phone, this
+        user's, and is sent when they log in again."""
         self.sync.stop()
+        self.patrol.clock_out()
         self.api.logout()
         self.store.set("offline_login", None)
+        self.store.set_owner(None)
 
     def close(self) -> None:
         self.sync.stop()

@@ -1,5 +1,8 @@
 """What the app keeps from the server to work offline: my grids (with geometry, for the offline locator and
-the map), the categories, and the cases I deal with (my tasks and my reports, with their details)."""
+the map), the categories, and the cases I deal with (my tasks and my reports, with their details).
+
+"My" is the logged-in user's (:attr:`Store.owner`): each user of a shared phone has grids and cases of their
+own; the categories are the city's, shared by all."""
 
 from __future__ import annotations
 
@@ -16,24 +19,27 @@ from mobile.services.store import Store
 class Cache:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._locator: Locator | None = None
+        self._locator: tuple[int | None, Locator] | None = None  # the owner's grids, and their locator
         self._lock = threading.Lock()
 
     # -- grids ----------------------------------------------------------------------------------------
 
     def apply_grids(self, codes: list[str], features: list[dict]) -> None:
         """Apply a grid sync answer: keep exactly ``codes``, replacing those given as features."""
+        owner = self.store.owner
         with self.store.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (code TEXT PRIMARY KEY)")
             db.execute("DELETE FROM keep")
             db.executemany("INSERT INTO keep VALUES (?)", [(c,) for c in codes])
-            db.execute("DELETE FROM grid WHERE code NOT IN (SELECT code FROM keep)")
+            db.execute("DELETE FROM grid WHERE owner IS ? AND code NOT IN (SELECT code FROM keep)", (owner,))
             db.executemany(
-                "INSERT INTO grid (code, name, level, parent_code, geometry) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, "
+                "INSERT INTO grid (owner, code, name, level, parent_code, geometry) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (owner, code) DO UPDATE SET name = excluded.name, level = excluded.level, "
                 "parent_code = excluded.parent_code, geometry = excluded.geometry",
                 [
                     (
+                        owner,
                         f["properties"]["code"],
                         f["properties"]["name"],
                         f["properties"]["level"],
@@ -55,18 +61,23 @@ class Cache:
                 parent_code=r["parent_code"],
                 geometry=as_multipolygon(geometry_from_geojson(json.loads(r["geometry"]))),
             )
-            for r in self.store.query("SELECT * FROM grid ORDER BY code")
+            for r in self.store.query(
+                "SELECT * FROM grid WHERE owner IS ? ORDER BY code", (self.store.owner,)
+            )
         ]
 
     def grid_count(self) -> int:
-        return self.store.query("SELECT count(*) AS n FROM grid")[0]["n"]
+        return self.store.query("SELECT count(*) AS n FROM grid WHERE owner IS ?", (self.store.owner,))[0][
+            "n"
+        ]
 
     def locator(self) -> Locator:
-        """The offline locator over the cached grids (built once per grid change)."""
+        """The offline locator over the cached grids (built once per grid change or user)."""
+        owner = self.store.owner
         with self._lock:
-            if self._locator is None:
-                self._locator = Locator(self.grid_records())
-            return self._locator
+            if self._locator is None or self._locator[0] != owner:
+                self._locator = owner, Locator(self.grid_records())
+            return self._locator[1]
 
     def grid_at(self, lon: float, lat: float) -> list[GridRecord]:
         """The chain of cached grids holding a WGS 84 point, root first (empty: outside my grids)."""
@@ -114,21 +125,23 @@ class Cache:
     def apply_cases(self, items: list[dict], *, kind: str) -> None:
         """Keep cases from a sync answer: ``kind`` is "tasks" or "reports" (mine). A changed case's cached
         detail is dropped until it is fetched again."""
-        column = "task" if kind == "tasks" else "mine"
+        column, owner = "task" if kind == "tasks" else "mine", self.store.owner
         with self.store.transaction() as db:
             for item in items:
                 db.execute(
-                    f"INSERT INTO cached_case (code, {column}, data) VALUES (?, 1, ?) "
-                    f"ON CONFLICT (code) DO UPDATE SET {column} = 1, data = excluded.data, detail = NULL",
-                    (item["code"], json.dumps(item, ensure_ascii=False)),
+                    f"INSERT INTO cached_case (owner, code, {column}, data) VALUES (?, ?, 1, ?) "
+                    f"ON CONFLICT (owner, code) DO UPDATE SET {column} = 1, data = excluded.data, "
+                    "detail = NULL",
+                    (owner, item["code"], json.dumps(item, ensure_ascii=False)),
                 )
 
     def apply_detail(self, detail: dict) -> None:
         with self.store.transaction() as db:
             db.execute(
-                "INSERT INTO cached_case (code, data, detail) VALUES (?, ?, ?) "
-                "ON CONFLICT (code) DO UPDATE SET detail = excluded.detail",
+                "INSERT INTO cached_case (owner, code, data, detail) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (owner, code) DO UPDATE SET detail = excluded.detail",
                 (
+                    self.store.owner,
                     detail["code"],
                     json.dumps(detail, ensure_ascii=False),
                     json.dumps(detail, ensure_ascii=False),
@@ -138,7 +151,10 @@ class Cache:
     def tasks(self, *, active_only: bool = True) -> list[dict]:
         """My verification and check tasks, soonest due first."""
         items = [
-            json.loads(r["data"]) for r in self.store.query("SELECT data FROM cached_case WHERE task = 1")
+            json.loads(r["data"])
+            for r in self.store.query(
+                "SELECT data FROM cached_case WHERE task = 1 AND owner IS ?", (self.store.owner,)
+            )
         ]
         if active_only:
             items = [t for t in items if t.get("active")]
@@ -146,12 +162,16 @@ class Cache:
 
     def reports(self) -> list[dict]:
         """My reports as the server has them, newest first."""
-        rows = self.store.query("SELECT data FROM cached_case WHERE mine = 1")
+        rows = self.store.query(
+            "SELECT data FROM cached_case WHERE mine = 1 AND owner IS ?", (self.store.owner,)
+        )
         return sorted((json.loads(r["data"]) for r in rows), key=lambda c: c["received_at"], reverse=True)
 
     def case(self, code: str) -> dict | None:
         """The cached detail of a case (timeline and photos) or else its summary."""
-        rows = self.store.query("SELECT data, detail FROM cached_case WHERE code = ?", (code,))
+        rows = self.store.query(
+            "SELECT data, detail FROM cached_case WHERE owner IS ? AND code = ?", (self.store.owner, code)
+        )
         if not rows:
             return None
         return json.loads(rows[0]["detail"] or rows[0]["data"])

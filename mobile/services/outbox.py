@@ -8,6 +8,9 @@ report with the same case.
 States: ``queued`` (waiting), ``sending`` (the sync is on it; after a crash it simply resumes), ``sent``
 (the server's answer carried the case code for this UUID), ``failed`` (the server refused it, with the
 reason; the inspector may retry or delete it). An item may be deleted only before it was sent.
+
+Each item belongs to the user logged in when it was added (:attr:`Store.owner`): the outbox shows, counts
+and hands to the sync only that user's items.
 """
 
 from __future__ import annotations
@@ -147,9 +150,16 @@ class Outbox:
         paths = [_durable_copy(p, self.media_dir) for p in photos]
         with self.store.transaction() as db:
             item_id = db.execute(
-                "INSERT INTO outbox (client_uuid, kind, state, payload, case_code, created_at) "
-                "VALUES (?, ?, 'queued', ?, ?, ?)",
-                (str(uuid.uuid4()), kind, json.dumps(payload, ensure_ascii=False), case_code, _now()),
+                "INSERT INTO outbox (owner, client_uuid, kind, state, payload, case_code, created_at) "
+                "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                (
+                    self.store.owner,
+                    str(uuid.uuid4()),
+                    kind,
+                    json.dumps(payload, ensure_ascii=False),
+                    case_code,
+                    _now(),
+                ),
             ).lastrowid
             db.executemany(
                 "INSERT INTO outbox_photo (item_id, position, path) VALUES (?, ?, ?)",
@@ -160,7 +170,7 @@ class Outbox:
     # -- reading --------------------------------------------------------------------------------------
 
     def get(self, item_id: int) -> OutboxItem:
-        items = self._load("WHERE id = ?", (item_id,))
+        items = self._load("AND id = ?", (item_id,))
         if not items:
             raise OutboxError("这条记录已不在发件箱中，可能已经删除：请重新打开发件箱。")
         return items[0]
@@ -170,20 +180,23 @@ class Outbox:
         if not states:
             return self._load("ORDER BY id DESC", ())
         marks = ",".join("?" * len(states))
-        return self._load(f"WHERE state IN ({marks}) ORDER BY id DESC", states)
+        return self._load(f"AND state IN ({marks}) ORDER BY id DESC", states)
 
     def pending(self) -> list[OutboxItem]:
         """What the sync sends, oldest first: queued items, and items a crash left ``sending``."""
-        return self._load("WHERE state IN ('queued', 'sending') ORDER BY id", ())
+        return self._load("AND state IN ('queued', 'sending') ORDER BY id", ())
 
     def counts(self) -> dict[str, int]:
-        rows = self.store.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        rows = self.store.query(
+            "SELECT state, count(*) AS n FROM outbox WHERE owner IS ? GROUP BY state", (self.store.owner,)
+        )
         counts = dict.fromkeys(("queued", "sending", "sent", "failed"), 0)
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
 
     def _load(self, where: str, params: tuple) -> list[OutboxItem]:
-        rows = self.store.query(f"SELECT * FROM outbox {where}", params)
+        """The logged-in user's items, ``where`` adding conditions (AND ...) and an order."""
+        rows = self.store.query(f"SELECT * FROM outbox WHERE owner IS ? {where}", (self.store.owner, *params))
         if not rows:
             return []
         ids = [r["id"] for r in rows]

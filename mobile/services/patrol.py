@@ -2,6 +2,10 @@
 
 Everything is written to the local store first (the shift's UUID is made here, so clocking in works with no
 network); the sync uploads shifts and points in batches, and the server ignores what it already has.
+
+A shift (with its points) belongs to the user who clocked in (:attr:`Store.owner`): another user who logs in
+on the phone is off shift, neither continuing it nor uploading it, and it goes to the server only with its
+owner's login.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ class Patrol:
     @property
     def shift(self) -> str | None:
         """The open shift's UUID, or None when off shift."""
-        rows = self.store.query("SELECT client_uuid FROM shift WHERE ended_at IS NULL")
+        rows = self.store.query(
+            "SELECT client_uuid FROM shift WHERE ended_at IS NULL AND owner IS ?", (self.store.owner,)
+        )
         return rows[0]["client_uuid"] if rows else None
 
     @property
@@ -61,23 +67,44 @@ class Patrol:
 
     def clock_in(self) -> str:
         """Start a shift (ending one left open, e.g. by a crash) and return its UUID."""
-        now = self._now()
+        now, owner = self._now(), self.store.owner
         with self.store.transaction() as db:
-            db.execute("UPDATE shift SET ended_at = ? WHERE ended_at IS NULL", (now.isoformat(),))
+            db.execute(
+                "UPDATE shift SET ended_at = ? WHERE ended_at IS NULL AND owner IS ?",
+                (now.isoformat(), owner),
+            )
             shift = str(uuid.uuid4())
-            db.execute("INSERT INTO shift (client_uuid, started_at) VALUES (?, ?)", (shift, now.isoformat()))
+            db.execute(
+                "INSERT INTO shift (client_uuid, owner, started_at) VALUES (?, ?, ?)",
+                (shift, owner, now.isoformat()),
+            )
         self._last = None
         return shift
 
     def clock_out(self) -> None:
         with self.store.transaction() as db:
-            db.execute("UPDATE shift SET ended_at = ? WHERE ended_at IS NULL", (self._now().isoformat(),))
+            db.execute(
+                "UPDATE shift SET ended_at = ? WHERE ended_at IS NULL AND owner IS ?",
+                (self._now().isoformat(), self.store.owner),
+            )
         self._last = None
+
+    def end_others(self) -> None:
+        """End the shifts other users left open (their login ended without a logout, and someone else
+        logged in): the phone is in other hands, so those shifts are over."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE shift SET ended_at = ? WHERE ended_at IS NULL AND owner IS NOT ?",
+                (self._now().isoformat(), self.store.owner),
+            )
 
     def add_fix(self, lon: float, lat: float, accuracy_m: float | None, at: datetime, speed_mps=None) -> bool:
         """Keep a GNSS fix if on shift and it passes the filters; True when kept. A fix from before the
         shift's start (a receiver's last position, delivered late) is not the shift's."""
-        rows = self.store.query("SELECT client_uuid, started_at FROM shift WHERE ended_at IS NULL")
+        rows = self.store.query(
+            "SELECT client_uuid, started_at FROM shift WHERE ended_at IS NULL AND owner IS ?",
+            (self.store.owner,),
+        )
         if not rows or at < datetime.fromisoformat(rows[0]["started_at"]):
             return False
         shift = rows[0]["client_uuid"]
@@ -104,19 +131,19 @@ class Patrol:
         """Distance and time on shift since local midnight (open shifts count up to now)."""
         now = self._now()
         midnight = datetime.combine(now.astimezone(LOCAL_TZ).date(), datetime.min.time(), LOCAL_TZ)
-        since = midnight.astimezone(UTC)
+        since, owner = midnight.astimezone(UTC), self.store.owner
         seconds = 0.0
         for row in self.store.query(
-            "SELECT started_at, ended_at FROM shift WHERE ended_at IS NULL OR ended_at > ?",
-            (since.isoformat(),),
+            "SELECT started_at, ended_at FROM shift WHERE (ended_at IS NULL OR ended_at > ?) AND owner IS ?",
+            (since.isoformat(), owner),
         ):
             start = max(datetime.fromisoformat(row["started_at"]), since)
             end = datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else now
             seconds += max((end - start).total_seconds(), 0.0)
         points = self.store.query(
-            "SELECT shift_uuid, lon, lat FROM track_point WHERE recorded_at >= ? "
-            "ORDER BY shift_uuid, recorded_at",
-            (since.isoformat(),),
+            "SELECT shift_uuid, lon, lat FROM track_point JOIN shift ON shift.client_uuid = shift_uuid "
+            "WHERE recorded_at >= ? AND owner IS ? ORDER BY shift_uuid, recorded_at",
+            (since.isoformat(), owner),
         )
         total = sum(
             sphere_distance_m(a["lon"], a["lat"], b["lon"], b["lat"])
@@ -136,11 +163,14 @@ class Patrol:
     # -- the sync's side ------------------------------------------------------------------------------
 
     def unsent_shifts(self) -> list[dict]:
-        """Shifts whose start or end the server has not acknowledged yet, oldest first."""
+        """The logged-in user's shifts whose start, end or points the server has not acknowledged yet,
+        oldest first."""
         rows = self.store.query(
-            "SELECT * FROM shift WHERE start_sent = 0 OR (ended_at IS NOT NULL AND end_sent = 0) "
-            "OR EXISTS (SELECT 1 FROM track_point p WHERE p.shift_uuid = shift.client_uuid AND p.sent = 0) "
-            "ORDER BY started_at"
+            "SELECT * FROM shift WHERE owner IS ? AND (start_sent = 0 "
+            "OR (ended_at IS NOT NULL AND end_sent = 0) OR EXISTS "
+            "(SELECT 1 FROM track_point p WHERE p.shift_uuid = shift.client_uuid AND p.sent = 0)) "
+            "ORDER BY started_at",
+            (self.store.owner,),
         )
         return [dict(r) for r in rows]
 
@@ -151,6 +181,12 @@ class Patrol:
             (shift, limit),
         )
         return [dict(r) for r in rows]
+
+    def give_up(self, shift: str) -> None:
+        """Stop sending a shift the server holds as another user's (a version 1 phone mixed users up)."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE shift SET start_sent = 1, end_sent = 1 WHERE client_uuid = ?", (shift,))
+            db.execute("UPDATE track_point SET sent = 1 WHERE shift_uuid = ?", (shift,))
 
     def mark_sent(self, shift: str, *, start: bool = False, end: bool = False, point_ids=()) -> None:
         with self.store.transaction() as db:

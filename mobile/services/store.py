@@ -7,6 +7,12 @@ instant, or the phone losing power.
 
 One connection is shared by the screens and the sync thread under a lock; every method is one short
 transaction.
+
+Phones are shared between shifts: every outbox item (with its photos), shift (with its track points), cached
+grid and cached case belongs to the user who made it (``owner``, the server's user id), and is read, shown
+and sent only while that user is logged in (:attr:`Store.owner`). Categories are city-wide and shared. An
+outbox item whose owner is unknown (NULL: queued before any login, or left by a version 1 database whose
+login was gone) is never dropped: the next user to log in takes it.
 """
 
 from __future__ import annotations
@@ -18,20 +24,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+SCHEMA_VERSION = 2
+# The caches of the server's data, one per user (kept only while someone is logged in), with the owner in
+# the key since version 2; the migration from 1 makes them anew.
+CACHES = """
 CREATE TABLE grid (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL, parent_code TEXT,
-    geometry TEXT NOT NULL
+    owner INTEGER NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, level TEXT NOT NULL, parent_code TEXT,
+    geometry TEXT NOT NULL, PRIMARY KEY (owner, code)
 );
-CREATE TABLE category (code TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE cached_case (
-    code TEXT PRIMARY KEY, mine INTEGER NOT NULL DEFAULT 0, task INTEGER NOT NULL DEFAULT 0,
-    data TEXT NOT NULL, detail TEXT
+    owner INTEGER NOT NULL, code TEXT NOT NULL, mine INTEGER NOT NULL DEFAULT 0,
+    task INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL, detail TEXT, PRIMARY KEY (owner, code)
 );
+"""
+SCHEMA = (
+    CACHES
+    + """
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE category (code TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
+    owner INTEGER,
     client_uuid TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL CHECK (kind IN ('report', 'reply')),
     state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
@@ -52,6 +65,7 @@ CREATE TABLE outbox_photo (
 );
 CREATE TABLE shift (
     client_uuid TEXT PRIMARY KEY,
+    owner INTEGER,
     started_at TEXT NOT NULL,
     ended_at TEXT,
     start_sent INTEGER NOT NULL DEFAULT 0,
@@ -67,6 +81,49 @@ CREATE TABLE track_point (
 );
 CREATE INDEX track_point_unsent ON track_point (sent, shift_uuid);
 """
+)
+USER_CURSORS = ("grids", "tasks", "reports")  # the sync cursors of the per-user caches
+
+
+def user_cursor(name: str, owner: int | None) -> str:
+    """The settings key of the sync cursor of ``owner``'s cached ``name`` (one of USER_CURSORS)."""
+    return f"cursor.{name}.{owner}"
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of ``script`` (executescript would commit: they run one by one in a transaction)."""
+    return list(filter(str.strip, script.split(";")))
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Give every row to the user whose login is stored (the one who was using the phone). With none
+    (version 1 forgot the login at logout), the cached grids and cases and the patrol track cannot be
+    attributed and are dropped (sending a track as the next user's was the bug), while the outbox's
+    items keep no owner and go to the next user who logs in: a report is never dropped."""
+    row = db.execute("SELECT value FROM kv WHERE key IN ('offline_login', 'auth') LIMIT 1").fetchone()
+    owner = json.loads(row["value"])["user"]["id"] if row else None  # version 1 kept one login in both
+    db.execute("ALTER TABLE outbox ADD COLUMN owner INTEGER")
+    db.execute("ALTER TABLE shift ADD COLUMN owner INTEGER")
+    db.execute("UPDATE outbox SET owner = ?", (owner,))
+    db.execute("UPDATE shift SET owner = ?", (owner,))
+    for table in ("grid", "cached_case"):
+        db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    for statement in _statements(CACHES):
+        db.execute(statement)
+    if owner is None:
+        db.execute("DELETE FROM track_point")
+        db.execute("DELETE FROM shift")
+    else:
+        db.execute("INSERT INTO grid SELECT ?, * FROM grid_v1", (owner,))
+        db.execute("INSERT INTO cached_case SELECT ?, * FROM cached_case_v1", (owner,))
+        db.execute("INSERT INTO kv (key, value) VALUES ('owner', ?)", (json.dumps(owner),))
+    for table in ("grid", "cached_case"):
+        db.execute(f"DROP TABLE {table}_v1")
+    for name in USER_CURSORS:
+        if owner is None:
+            db.execute("DELETE FROM kv WHERE key = ?", (f"cursor.{name}",))
+        else:
+            db.execute("UPDATE kv SET key = ? WHERE key = ?", (user_cursor(name, owner), f"cursor.{name}"))
 
 
 class Store:
@@ -83,14 +140,16 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:  # executescript would commit: the statements run one by one
-                for statement in filter(str.strip, SCHEMA.split(";")):
+            if version == 0:
+                for statement in _statements(SCHEMA):
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version == 1:
+                _migrate_1_to_2(db)
             elif version != SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{path}: local database version {version}, this app knows {SCHEMA_VERSION}"
                 )
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -128,3 +187,25 @@ class Store:
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (key, json.dumps(value, ensure_ascii=False)),
                 )
+
+    # -- whose data -----------------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> int | None:
+        """The server's id of the user logged in on the phone, whose rows are read, shown and sent (None:
+        no one); a separate process (the patrol service) sees a change at once."""
+        return self.get("owner")
+
+    def set_owner(self, user_id: int | None) -> None:
+        """``user_id`` logged in (None: logged out). A user who logs in takes the outbox items no one owns
+        (see the module's docstring)."""
+        with self.transaction() as db:
+            if user_id is None:
+                db.execute("DELETE FROM kv WHERE key = 'owner'")
+                return
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES ('owner', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (json.dumps(user_id),),
+            )
+            db.execute("UPDATE outbox SET owner = ? WHERE owner IS NULL", (user_id,))

@@ -10,6 +10,9 @@ reached. Every step is safe to interrupt and repeat:
   resent photo is recognised by its content and not stored twice.
 - A task reply that the server already took (the answer was lost) is recognised in the case's timeline.
 - Patrol points are unique by shift and time on the server, so a resent batch adds nothing.
+
+It moves only the logged-in user's outbox, shifts and caches (see mobile/services/store.py), and only with
+that user's own session: a run whose session is someone else's sends nothing.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mobile.services.api import Api, ApiError, LoginRequired, NotOurServer, Offline
+from mobile.services.api import LOGIN_ENDED, Api, ApiError, LoginRequired, NotOurServer, Offline
 from mobile.services.cache import Cache
 from mobile.services.outbox import Outbox, OutboxItem
 from mobile.services.patrol import Patrol
+from mobile.services.store import user_cursor
 
 log = logging.getLogger(__name__)
 CASE_CODE = re.compile(r"^[0-9]{6,15}-[0-9]{8}-[0-9]{4,}$")
 POINT_BATCH = 500
 PHOTO_GONE = "手机上找不到这条记录的照片（可能已被清理）：请删除这条记录，重新拍照。"
+NOT_MY_SHIFT = ("patrol.shift_of_another", "patrol.no_shift")  # the server's codes for another's shift
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class Sync:
         with self._run_lock:
             self._set("syncing", "正在同步…")
             try:
+                self._check_session()
                 self.push_outbox(run)
                 self.push_patrol(run)
                 self.pull(run)
@@ -111,6 +117,13 @@ class Sync:
                 failed = f"，{len(run.failed)} 条被拒" if run.failed else ""
                 self._set("idle", f"已同步：发送 {len(run.sent)} 条{failed}。", success=True)
         return run
+
+    def _check_session(self) -> None:
+        """The stored session must be the logged-in user's (a login of another user stops the sync, but
+        this makes sure): nothing of one user goes with another's session."""
+        auth = self.api.auth
+        if auth is None or auth["user"]["id"] != self.api.store.owner:
+            raise LoginRequired(LOGIN_ENDED)
 
     def push_outbox(self, run: SyncRun) -> None:
         for item in self.outbox.pending():
@@ -199,32 +212,38 @@ class Sync:
 
     def push_patrol(self, run: SyncRun) -> None:
         for shift in self.patrol.unsent_shifts():
-            uuid = shift["client_uuid"]
-            if not shift["start_sent"]:
-                self.api.post(
-                    "api/patrol/shifts", json={"client_uuid": uuid, "started_at": shift["started_at"]}
-                )
-                self.patrol.mark_sent(uuid, start=True)
-            while points := self.patrol.unsent_points(uuid, POINT_BATCH):
-                batch = [
-                    {k: p[k] for k in ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps")}
-                    for p in points
-                ]
-                try:
-                    self.api.post(f"api/patrol/shifts/{uuid}/points", json={"points": batch})
-                except ApiError as exc:  # refused points are dropped (logged), never retried forever
-                    if exc.status != 422:
-                        raise
-                    log.warning("track points of shift %s refused: %s", uuid, exc.message)
-                self.patrol.mark_sent(uuid, point_ids=[p["id"] for p in points])
-                run.points += len(points)
-            if shift["ended_at"] and not shift["end_sent"]:
-                self.api.post(f"api/patrol/shifts/{uuid}/end", json={"ended_at": shift["ended_at"]})
-                self.patrol.mark_sent(uuid, end=True)
+            try:
+                self._push_shift(shift, run)
+            except ApiError as exc:  # a version 1 phone filed one user's walk in another's shift
+                if exc.code not in NOT_MY_SHIFT:
+                    raise
+                log.warning("shift %s is another user's on the server: %s", shift["client_uuid"], exc.message)
+                self.patrol.give_up(shift["client_uuid"])
         self.patrol.forget_sent()
 
+    def _push_shift(self, shift: dict, run: SyncRun) -> None:
+        uuid = shift["client_uuid"]
+        if not shift["start_sent"]:
+            self.api.post("api/patrol/shifts", json={"client_uuid": uuid, "started_at": shift["started_at"]})
+            self.patrol.mark_sent(uuid, start=True)
+        while points := self.patrol.unsent_points(uuid, POINT_BATCH):
+            batch = [
+                {k: p[k] for k in ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps")} for p in points
+            ]
+            try:
+                self.api.post(f"api/patrol/shifts/{uuid}/points", json={"points": batch})
+            except ApiError as exc:  # refused points are dropped (logged), never retried forever
+                if exc.status != 422:
+                    raise
+                log.warning("track points of shift %s refused: %s", uuid, exc.message)
+            self.patrol.mark_sent(uuid, point_ids=[p["id"] for p in points])
+            run.points += len(points)
+        if shift["ended_at"] and not shift["end_sent"]:
+            self.api.post(f"api/patrol/shifts/{uuid}/end", json={"ended_at": shift["ended_at"]})
+            self.patrol.mark_sent(uuid, end=True)
+
     def pull(self, run: SyncRun) -> None:
-        store = self.cache.store
+        store, owner = self.cache.store, self.cache.store.owner
         categories = self.api.get(
             "api/categories", since=store.get("cursor.categories"), include_inactive="true"
         )
@@ -233,16 +252,16 @@ class Sync:
             store.set("cursor.categories", max(c["updated_at"] for c in categories))
         run.categories = len(categories)
 
-        grids = self.api.get("api/sync/grids", since=store.get("cursor.grids"))
+        grids = self.api.get("api/sync/grids", since=store.get(user_cursor("grids", owner)))
         self.cache.apply_grids(grids["codes"], grids["features"])
-        store.set("cursor.grids", grids["cursor"])
+        store.set(user_cursor("grids", owner), grids["cursor"])
         run.grids = len(grids["features"])
 
         for kind in ("tasks", "reports"):
             while True:
-                answer = self.api.get(f"api/sync/{kind}", since=store.get(f"cursor.{kind}", 0))
+                answer = self.api.get(f"api/sync/{kind}", since=store.get(user_cursor(kind, owner), 0))
                 self.cache.apply_cases(answer["items"], kind=kind)
-                store.set(f"cursor.{kind}", answer["cursor"])
+                store.set(user_cursor(kind, owner), answer["cursor"])
                 setattr(run, kind, getattr(run, kind) + len(answer["items"]))
                 if not answer["more"]:
                     break
