@@ -15,6 +15,23 @@ from grids.locator import Locator
 from grids.records import GridRecord
 from mobile.services.store import Store
 
+RECENT_CATEGORIES = 3  # the categories I used last, shown first whatever their count
+
+
+def _match(text: str, category: dict) -> int | None:
+    """How well ``text`` (lower case) names ``category``: 0 its name or an alias exactly, 1 the start of
+    one, 2 inside one or its code or major class, or the start of the pinyin initials of one; None not."""
+    words = [category["name"], *category.get("aliases", ())]
+    lowered = [w.lower() for w in words]
+    if text in lowered:
+        return 0
+    if any(w.startswith(text) for w in lowered):
+        return 1
+    others = (category["code"].lower(), category["major_name"].lower(), *lowered)
+    if any(text in w for w in others) or any(i.startswith(text) for i in category.get("initials", ())):
+        return 2
+    return None
+
 
 class Cache:
     def __init__(self, store: Store) -> None:
@@ -107,18 +124,48 @@ class Cache:
         return sorted(seen)
 
     def search_categories(self, text: str = "", major: str | None = None) -> list[dict]:
-        """Categories whose code, name, major class name or one of its aliases (the words people use:
-        乱停车, 井盖坏了) contains ``text``, within a major class."""
+        """Categories matching ``text`` (within a major class when one is given), best first.
+
+        ``text`` matches a category's code, name, major class name, one of its aliases (the words people
+        use: 乱停车, 井盖坏了) or the pinyin initials of its name or an alias (ltc). An exact name or alias
+        comes first, then one that starts with the text, then the others; within each, the categories I
+        report most (:meth:`usage`) first. With no text, my recent and frequent categories come first,
+        marked ``"mine": True``, then the others by code."""
         text = text.strip().lower()
-        found = []
+        usage = self.usage()
+        ranked = []
         for c in self.categories():
             if major and not c["code"].startswith(major):
                 continue
-            said = (c["code"], c["name"], c["major_name"], *c.get("aliases", ()))
-            if text and not any(text in s.lower() for s in said):
+            rank = _match(text, c) if text else 3
+            if rank is None:
                 continue
-            found.append(c)
-        return found
+            mine = c["code"] in usage
+            ranked.append(((rank, *usage[c["code"]]) if mine else (rank, 1, 0, 0), c | {"mine": mine}))
+        ranked.sort(key=lambda pair: (pair[0], pair[1]["code"]))
+        return [c for _, c in ranked]
+
+    def usage(self, recent: int = RECENT_CATEGORIES) -> dict[str, tuple[int, int, int]]:
+        """The categories of my reports (the server's and those still in the outbox) that rank first: the
+        ``recent`` last used, then the others by how often; code -> a sort key (smaller first)."""
+        owner = self.store.owner
+        rows = self.store.query(
+            "SELECT json_extract(data, '$.category.code') AS code, json_extract(data, '$.received_at') AS at "
+            "FROM cached_case WHERE mine = 1 AND owner IS ? UNION ALL "
+            "SELECT json_extract(payload, '$.category'), created_at FROM outbox "
+            "WHERE kind = 'report' AND state != 'sent' AND owner IS ?",
+            (owner, owner),
+        )
+        counts: dict[str, int] = {}
+        latest: dict[str, str] = {}
+        for r in rows:
+            counts[r["code"]] = counts.get(r["code"], 0) + 1
+            latest[r["code"]] = max(latest.get(r["code"], ""), r["at"] or "")
+        lately = sorted(latest, key=latest.get, reverse=True)[:recent]
+        return {
+            code: (0, lately.index(code), 0) if code in lately else (0, len(lately), -counts[code])
+            for code in counts
+        }
 
     # -- cases ----------------------------------------------------------------------------------------
 

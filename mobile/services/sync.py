@@ -262,6 +262,7 @@ class Sync:
                 answer = self.api.get(f"api/sync/{kind}", since=store.get(user_cursor(kind, owner), 0))
                 self.cache.apply_cases(answer["items"], kind=kind)
                 store.set(user_cursor(kind, owner), answer["cursor"])
+                store.set("photo_far_m", answer["photo_far_m"])  # the server's limit, for the reply's warning
                 setattr(run, kind, getattr(run, kind) + len(answer["items"]))
                 if not answer["more"]:
                     break

@@ -74,14 +74,15 @@ WRITE = text(
         RETURNING last
     ), new_case AS (
         INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
-            description, address, location, accuracy_m, reported_crs, grid_id, grid_code, grid_path,
-            district_code, rural, reporter_id, reporter_name, reporter_phone, device_time, received_at,
-            department_id, duplicate_of_id, step_started_at, step_limit_min, step_due_at, step_yellow_at)
+            description, address, location, accuracy_m, position_source, reported_crs, grid_id, grid_code,
+            grid_path, district_code, rural, reporter_id, reporter_name, reporter_phone, device_time,
+            received_at, department_id, duplicate_of_id, step_started_at, step_limit_min, step_due_at,
+            step_yellow_at)
         VALUES (
             (SELECT :code_prefix || lpad(last::text, greatest(4, length(last::text)), '0') FROM number),
             :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :description, :address,
-            ST_Point(:lon, :lat, 4326), :accuracy_m, :reported_crs, :grid_id, :grid_code, :grid_path,
-            :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
+            ST_Point(:lon, :lat, 4326), :accuracy_m, :position_source, :reported_crs, :grid_id, :grid_code,
+            :grid_path, :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
             :received_at, :department_id, :duplicate_of_id, :step_started_at, :step_limit_min,
             :step_due_at, :step_yellow_at)
         RETURNING id, code
@@ -106,11 +107,14 @@ class Received:
     category: Named | None = None
     department: Named | None = None
     duplicate_of: str | None = None
+    grid_name: str | None = None
 
 
 def content_hash(data: ReportIn, reporter_id: int | None) -> str:
     """What makes two posts of one client UUID "the same report"."""
     payload = data.model_dump(mode="json", exclude={"client_uuid"})
+    if payload["position_source"] is None:  # so a report queued before the field existed is still the same
+        del payload["position_source"]
     payload["reporter_id"] = reporter_id
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -160,6 +164,7 @@ def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOu
             duplicate_of=got.duplicate_of,
             merged_into=None,
             task_assignee=None,
+            grid_name=got.grid_name,
             state_clock=clock(got.case, datetime.now(UTC)),
         )
     else:
@@ -215,6 +220,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         address=data.address,
         location=from_shape(Point(lon, lat), srid=4326),
         accuracy_m=data.accuracy_m,
+        position_source=data.position_source,
         reported_crs=data.crs.value,
         grid_id=leaf["id"],
         grid_code=leaf["code"],
@@ -237,7 +243,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         column: getattr(case, column)
         for column in (
             "content_hash", "channel", "state", "category_id", "urgency", "description", "address",
-            "accuracy_m", "reported_crs", "grid_id", "grid_code", "grid_path", "district_code", "rural",
+            "accuracy_m", "position_source", "reported_crs", "grid_id", "grid_code", "grid_path",
+            "district_code", "rural",
             "reporter_id", "reporter_name", "reporter_phone", "device_time", "received_at", "department_id",
             "duplicate_of_id", "step_started_at", "step_limit_min", "step_due_at", "step_yellow_at",
         )
@@ -278,6 +285,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         category=Named(code=data.category, name=row.category_name),
         department=Named(code=department[1], name=department[2]) if department else None,
         duplicate_of=row.duplicate[1] if row.duplicate else None,
+        grid_name=leaf["name"],
     )
 
 

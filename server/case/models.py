@@ -63,6 +63,7 @@ class Case(Base):
 
     location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
+    position_source: Mapped[str | None] = mapped_column(String(10))  # gps or manual (a pin placed by hand)
     reported_crs: Mapped[str] = mapped_column(String(10))
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"))
     grid_code: Mapped[str] = mapped_column(String(15))
@@ -106,6 +107,7 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
+        CheckConstraint("position_source IN ('gps', 'manual')", name="position_source"),
         Index("ix_case_file_location", "location", postgresql_using="gist"),
         Index("ix_case_file_grid_path", "grid_path", postgresql_using="gist"),
         Index("ix_case_file_state", "state"),

@@ -28,6 +28,7 @@ from server.case.schemas import (
 from server.case.scope import Scope
 from server.case.states import HELD_BY, STATE_LABELS, State
 from server.category.models import Category, Department
+from server.grid.models import Grid
 
 
 def _loaded(db: Session, model, ids: set) -> dict:
@@ -56,6 +57,7 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
         select(Case.id, Case.code), {c.duplicate_of_id for c in cases} | {c.merged_into_id for c in cases}
     )
     names = by_id(select(User.id, User.name), {c.task_assignee_id for c in cases})
+    grid_names = by_id(select(Grid.id, Grid.name), {c.grid_id for c in cases})
     out = []
     for case in cases:
         category = categories[case.category_id]
@@ -68,6 +70,7 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
                 duplicate_of=codes.get(case.duplicate_of_id),
                 merged_into=codes.get(case.merged_into_id),
                 task_assignee=names.get(case.task_assignee_id),
+                grid_name=grid_names.get(case.grid_id),
                 state_clock=clock(case, now, cal),
             )
         )
@@ -82,6 +85,7 @@ def case_out(
     duplicate_of: str | None,
     merged_into: str | None,
     task_assignee: str | None,
+    grid_name: str | None,
     state_clock: Clock,
 ) -> CaseOut:
     """A case as the API shows it, from the case and what it refers to (``describe`` looks them up)."""
@@ -100,7 +104,9 @@ def case_out(
         lon=point.x,
         lat=point.y,
         accuracy_m=case.accuracy_m,
+        position_source=case.position_source,
         grid_code=case.grid_code,
+        grid_name=grid_name,
         district_code=case.district_code,
         department=department,
         reporter_name=case.reporter_name,

@@ -33,6 +33,11 @@ class ReportIn(BaseModel):
     lat: float = Field(ge=-90, le=90, examples=[36.6753])
     crs: CRS = Field(default=CRS.WGS84, description="Coordinate system of lon/lat: converted to WGS 84 here")
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GNSS accuracy radius")
+    position_source: Literal["gps", "manual"] | None = Field(
+        default=None,
+        description="gps: the position of a fix (or of several averaged); manual: a pin the reporter placed "
+        "on the map by hand (no fix, or a poor one); unknown when not given",
+    )
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     urgency: Urgency | None = Field(default=None, description="Default: the category's")
     address: str | None = Field(default=None, max_length=200)
@@ -271,7 +276,9 @@ class CaseOut(BaseModel):
     lon: float
     lat: float
     accuracy_m: float | None
+    position_source: Literal["gps", "manual"] | None = Field(description="manual: a pin placed by hand")
     grid_code: str
+    grid_name: str | None = Field(description="The name of the unit grid holding the case")
     district_code: str
     department: Ref | None
     reporter_name: str | None
@@ -372,12 +379,16 @@ class TaskOut(CaseOut):
     kind: Literal["verification", "check"] | None = Field(description="What the inspector is asked to do")
     active: bool = Field(description="Still waiting for my reply (false: done, or taken from me)")
     photos: list[PhotoOut]
+    handling_note: str | None = Field(description="The lead department's note on its last handling")
 
 
 class SyncCases(BaseModel):
     cursor: int = Field(description="Send it back as since= to get what changed after this answer")
     more: bool = Field(description="More changes wait: ask again with the new cursor")
     items: list[TaskOut]
+    photo_far_m: float = Field(
+        description="A reply's photo taken farther than this from its case is flagged: the app warns first"
+    )
 
 
 class SyncGrids(BaseModel):

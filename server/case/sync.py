@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, defer
 
 from server.auth.principal import Principal
-from server.case.models import Case, CasePhoto
+from server.case.models import Case, CaseEvent, CasePhoto
 from server.case.present import describe, photo_out
 from server.case.schemas import SyncCases, TaskOut
 from server.case.scope import Scope
 from server.case.states import State
+from server.config import get_settings
 from server.grid.models import CURRENT, Grid
 from server.grid.subtree import within
 
@@ -43,20 +45,41 @@ def changed_since(*, db: Session, principal: Principal, kind: str, since: int, l
 
 def sync_cases(*, db: Session, principal: Principal, kind: str, since: int, limit: int) -> SyncCases:
     """The phone's answer: at most ``limit`` of my tasks or reports changed after ``since``, described, with
-    their photos (read in one query), whether each is a task of mine to do now, and the next cursor."""
+    their photos and the department's last handling note (read in one query each), whether each is a task
+    of mine to do now, and the next cursor."""
     cases = changed_since(db=db, principal=principal, kind=kind, since=since, limit=limit + 1)
     more, cases = len(cases) > limit, cases[:limit]
     photos: dict[int, list[CasePhoto]] = {case.id: [] for case in cases}
     query = select(CasePhoto).where(CasePhoto.case_id.in_(photos)).order_by(CasePhoto.id)
     for photo in db.scalars(query) if cases else ():
         photos[photo.case_id].append(photo)
+    handled = (
+        select(CaseEvent.case_id, CaseEvent.note)
+        .where(CaseEvent.case_id.in_(photos), CaseEvent.action == "report_handling")
+        .ext(distinct_on(CaseEvent.case_id))
+        .order_by(CaseEvent.case_id, CaseEvent.at.desc(), CaseEvent.id.desc())
+    )
+    notes = dict(db.execute(handled).all()) if cases else {}
     items = []
     for summary, case in zip(describe(db=db, cases=cases), cases, strict=True):
         task_kind = TASK_KINDS.get(State(case.state))
         active = task_kind is not None and case.task_assignee_id == principal.user_id
         shown = [photo_out(p) for p in photos[case.id]]
-        items.append(TaskOut(**summary.model_dump(), kind=task_kind, active=active, photos=shown))
-    return SyncCases(cursor=cases[-1].change_seq if cases else since, more=more, items=items)
+        items.append(
+            TaskOut(
+                **summary.model_dump(),
+                kind=task_kind,
+                active=active,
+                photos=shown,
+                handling_note=notes.get(case.id),
+            )
+        )
+    return SyncCases(
+        cursor=cases[-1].change_seq if cases else since,
+        more=more,
+        items=items,
+        photo_far_m=get_settings().photo_geotag_max_m,
+    )
 
 
 def my_grids(*, db: Session, scope: Scope, since: datetime | None) -> tuple[list[str], list[Grid]]:

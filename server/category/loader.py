@@ -49,6 +49,7 @@ CSV_COLUMNS = (
     "legal_basis",
     "district_overrides",
     "aliases",
+    "phrases",
 )
 CSV_REQUIRED = CSV_COLUMNS[:4]
 YAML_SECTIONS = ("departments", "major_classes", "categories", "tags")
@@ -62,6 +63,7 @@ CATEGORY_FIELDS = (
     "legal_basis",
     "district_overrides",
     "aliases",
+    "phrases",
 )
 TAG_FIELDS = ("code", "name", "description")
 MAJOR = re.compile(r"^[0-9]{2}$")
@@ -256,6 +258,7 @@ def _from_csv(text: str) -> Taxonomy:
             "legal_basis": values.get("legal_basis"),
             "district_overrides": _parse_overrides(values.get("district_overrides", ""), where, problems),
             "aliases": values.get("aliases"),
+            "phrases": values.get("phrases"),
         }
         entry = category_entry(raw, where, problems)
         if entry is None:

@@ -46,6 +46,7 @@ class Category(Base):
     legal_basis: Mapped[str | None] = mapped_column(Text)
     # Other words people use for it (乱停车 for 机动车乱停放): searched, never shown as its name.
     aliases: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{}")
+    phrases: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default="{}")
     active: Mapped[bool] = mapped_column(server_default=true())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

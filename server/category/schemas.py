@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from server.category.pinyin import initials
 
 
 class Kind(StrEnum):
@@ -64,8 +66,14 @@ class CategoryOut(BaseModel):
     )
     legal_basis: str | None
     aliases: list[str] = Field(description="Other words people use for it, for searching (乱停车, 违停)")
+    phrases: list[str] = Field(description="Sentences a reporter may start the description with (常用语)")
     active: bool
     updated_at: datetime
+
+    @computed_field(description="Pinyin initials of the name and the aliases, for searching (乱停车: ltc)")
+    @property
+    def initials(self) -> list[str]:
+        return initials(self.name, *self.aliases)
 
 
 class TagOut(BaseModel):

@@ -237,6 +237,7 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
                 "department_id": department_id[c.department] if c.department else None,
                 "legal_basis": c.legal_basis,
                 "aliases": list(c.aliases),
+                "phrases": list(c.phrases),
                 "active": True,
                 "district_overrides": {d: department_id[dep] for d, dep in c.district_overrides.items()},
             }

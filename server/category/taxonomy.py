@@ -32,6 +32,7 @@ FIELD_WORDS = {
     "legal_basis": "法规依据",
     "district_overrides": "分区县部门",
     "aliases": "别名",
+    "phrases": "常用语",
 }
 
 
@@ -65,6 +66,7 @@ class CategoryEntry:
     legal_basis: str | None = None
     district_overrides: dict[str, str] = field(default_factory=dict)  # district code -> department code
     aliases: tuple[str, ...] = ()  # other words people use for it
+    phrases: tuple[str, ...] = ()  # sentences an inspector may start a description with (常用语)
     where: str = field(default="", compare=False)
 
     @property
@@ -172,7 +174,8 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
     legal_basis = text_field(
         raw.get("legal_basis"), field_words("legal_basis"), where, problems, required=False, max_len=None
     )
-    aliases = alias_list(raw.get("aliases"), where, problems)
+    aliases = word_list(raw.get("aliases"), "aliases", where, problems)
+    phrases = word_list(raw.get("phrases"), "phrases", where, problems)
     overrides = raw.get("district_overrides") or {}
     if not isinstance(overrides, dict):
         problems.append(f"{where}：{field_words('district_overrides')}应为区县编号到部门编号的对应表")
@@ -196,30 +199,44 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         legal_basis=legal_basis,
         district_overrides=districts,
         aliases=aliases,
+        phrases=phrases,
         where=where,
     )
 
 
-ALIASES_MAX = 30  # of one category
-ALIAS_MAX_LENGTH = 20
-ALIAS_SEPARATORS = re.compile(r"[、|,，;；]")
+@dataclass(frozen=True)
+class WordList:
+    """How a taxonomy file writes a list of words of a category: a YAML list, or one CSV cell split by
+    ``separators``; at most ``most`` items of at most ``longest`` characters each."""
+
+    most: int
+    longest: int
+    separators: re.Pattern
+    example: str
 
 
-def alias_list(raw, where: str, problems: list[str]) -> tuple[str, ...]:
-    """A category's aliases: a YAML list, or one CSV cell separated by 、 | , or ; (the file's order kept,
-    repeats dropped)."""
+WORD_LISTS = {
+    "aliases": WordList(30, 20, re.compile(r"[、|,，;；]"), "[乱停车, 违停]"),
+    # A phrase is a sentence with its own commas: in a CSV cell phrases are separated by | only.
+    "phrases": WordList(10, 60, re.compile(r"\|"), "[井盖缺失，存在安全隐患, 井盖破损，车辆经过有响声]"),
+}
+
+
+def word_list(raw, key: str, where: str, problems: list[str]) -> tuple[str, ...]:
+    """A category's aliases or phrases (see :data:`WORD_LISTS`), the file's order kept, repeats dropped."""
     if raw is None or raw == "":
         return ()
-    items = ALIAS_SEPARATORS.split(raw) if isinstance(raw, str) else raw
+    rule = WORD_LISTS[key]
+    items = rule.separators.split(raw) if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
-        problems.append(f"{where}：{field_words('aliases')}应为词语的列表，如 [乱停车, 违停]")
+        problems.append(f"{where}：{field_words(key)}应为列表，如 {rule.example}")
         return ()
     words = tuple(dict.fromkeys(w for w in (str(i).strip() for i in items) if w))
-    if len(words) > ALIASES_MAX:
-        problems.append(f"{where}：{field_words('aliases')}最多 {ALIASES_MAX} 个，这里有 {len(words)} 个")
-    long = [w for w in words if len(w) > ALIAS_MAX_LENGTH]
+    if len(words) > rule.most:
+        problems.append(f"{where}：{field_words(key)}最多 {rule.most} 个，这里有 {len(words)} 个")
+    long = [w for w in words if len(w) > rule.longest]
     if long:
-        problems.append(f"{where}：{field_words('aliases')}每个最多 {ALIAS_MAX_LENGTH} 个字，“{long[0]}”太长")
+        problems.append(f"{where}：{field_words(key)}每个最多 {rule.longest} 个字，“{long[0]}”太长")
     return words
 
 

@@ -18,6 +18,7 @@ from server import messages
 from server.auth.principal import Principal
 from server.case.flows import ACTIONS
 from server.case.models import Case
+from server.config import get_settings
 from server.grid.models import CURRENT, Grid
 from tests.server.case_world import (
     DISTRICT,
@@ -95,6 +96,9 @@ def test_report_to_closed_over_http(world):
     assert code.startswith(f"{DISTRICT}-")
     assert (case["state"], case["channel"], case["light"]) == ("registered", "inspector", "green")
     assert case["grid_code"].startswith(world["village"]) and len(case["grid_code"]) == 15
+    grid = client.get(f"/api/grids/{case['grid_code']}", headers=h["lead"]).json()
+    assert case["grid_name"] == grid["name"]  # the unit grid's name, for people
+    assert case["position_source"] is None  # the report did not say how it placed itself
     before = jpeg(lon, lat)
     resp = upload(client, h["inspector"], code, "before", before)
     assert resp.status_code == 201, resp.text
@@ -122,7 +126,7 @@ def test_report_to_closed_over_http(world):
     seen = client.get(f"/api/cases/{code}", headers=h["department"]).json()
     after = jpeg(lon, lat, color=(40, 160, 90))
     assert upload(client, h["department"], code, "after", after).status_code == 201
-    handled = act(client, h["department"], code, "report_handling", seen["version"])
+    handled = act(client, h["department"], code, "report_handling", seen["version"], note="已清运完毕")
     assert handled["state"] == "handled"
     checking = act(client, h["acceptor"], code, "request_check", handled["version"])
     assert checking["task_assignee"] == world["inspector"].name
@@ -132,6 +136,8 @@ def test_report_to_closed_over_http(world):
     assert (task["code"], task["kind"], task["active"]) == (code, "check", True)
     assert tasks["more"] is False
     assert {p["role"] for p in task["photos"]} == {"before", "after"}
+    assert task["handling_note"] == "已清运完毕"  # what the department says it did, for the check
+    assert tasks["photo_far_m"] == get_settings().photo_geotag_max_m
 
     check = jpeg(lon, lat, color=(90, 90, 200))
     assert upload(client, h["inspector"], code, "check", check).status_code == 201
@@ -556,3 +562,20 @@ def test_a_report_is_answered_inside_its_own_transaction(world):
     assert resp.status_code == 201, resp.text
     assert len(committed_at) == 1
     assert statements[committed_at[0] :] == []
+
+
+def test_a_pin_placed_by_hand_is_kept_and_flagged(world):
+    """With no fix, or a poor one, the inspector places the pin on the map: the case says so, and a retry of
+    the same report is the same case; a source the server does not know is refused in words."""
+    client, h, lon, lat = world["client"], world["h"], world["lon"], world["lat"]
+    body = new_report(lon, lat, position_source="manual")
+    first = client.post("/api/cases", json=body, headers=h["inspector"])
+    assert first.status_code == 201, first.text
+    assert (first.json()["position_source"], first.json()["accuracy_m"]) == ("manual", None)
+    again = client.post("/api/cases", json=body, headers=h["inspector"])
+    assert again.status_code == 200 and again.json()["code"] == first.json()["code"]
+    shown = client.get(f"/api/cases/{first.json()['code']}", headers=h["lead"]).json()
+    assert shown["position_source"] == "manual"
+    wifi = new_report(lon, lat, position_source="wifi")
+    wrong = client.post("/api/cases", json=wifi, headers=h["inspector"])
+    assert wrong.status_code == 422 and wrong.json()["code"] == "validation.request"

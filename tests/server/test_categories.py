@@ -295,7 +295,9 @@ def test_a_duplicate_code_and_every_other_error_are_reported_together(db):
     ]
     assert errors_of(b"code,name,urgency,limit\n", "csv") == [
         "第 1 行：缺少 handling_limit 列，请在标题行补上",
-        "第 1 行：不认识的列“limit”（可用的列有 " + CSV_HEADER.strip().replace(",", "、") + "、aliases）",
+        "第 1 行：不认识的列“limit”（可用的列有 "
+        + CSV_HEADER.strip().replace(",", "、")
+        + "、aliases、phrases）",
     ]
 
 
@@ -315,7 +317,7 @@ def test_yaml_errors_name_the_entry():
         "第 3 个问题类别（C01003）：紧急程度“high”不对："
         "应为 urgent（紧急）、important（重要）或 normal（一般）",
         "第 4 个问题类别（C01004）：不认识的字段 limit（可用的字段有 code、name、urgency、handling_limit、"
-        "department、legal_basis、district_overrides、aliases）",
+        "department、legal_basis、district_overrides、aliases、phrases）",
         "第 2 个部门（sanitation）：部门 sanitation 已在第 1 个部门（sanitation）定义过，编号不能重复",
         f"第 2 个问题类别（{first}）：问题类别 {first} 已在第 1 个问题类别（{first}）定义过，编号不能重复",
         *[
@@ -477,10 +479,31 @@ def test_aliases_are_words_people_use_and_the_api_gives_them(demo_client):
     doc["categories"][2]["aliases"] = [f"别名{i}" for i in range(31)]
     first, second, third = (doc["categories"][i]["code"] for i in range(3))
     assert errors_of(as_yaml(doc), "yaml") == [
-        f"第 1 个问题类别（{first}）：别名（aliases）应为词语的列表，如 [乱停车, 违停]",
+        f"第 1 个问题类别（{first}）：别名（aliases）应为列表，如 [乱停车, 违停]",
         f"第 2 个问题类别（{second}）：别名（aliases）每个最多 20 个字，“这是一个远远超过二十个字的别名，"
         "没人会这样说话的吧真的”太长",
         f"第 3 个问题类别（{third}）：别名（aliases）最多 30 个，这里有 31 个",
     ]
     parking = next(c for c in demo_client.get("/api/categories").json() if c["code"] == "E09009")
     assert {"乱停车", "违停", "停车"} <= set(parking["aliases"])  # the starter file's words
+    assert {"jdcltf", "ltc", "wt", "tc"} <= set(parking["initials"])  # 机动车乱停放 and its aliases in pinyin
+    assert "机动车停放在人行道上，影响通行" in parking["phrases"]
+
+
+def test_phrases_are_sentences_a_report_may_start_with():
+    doc = starter_doc()
+    doc["categories"][0]["phrases"] = "井盖缺失，存在安全隐患"  # one phrase: a YAML string is split by | only
+    doc["categories"][1]["phrases"] = [f"常用语{i}" for i in range(11)]
+    doc["categories"][2]["phrases"] = ["这是一句很长很长的常用语" * 6]
+    second, third = (doc["categories"][i]["code"] for i in (1, 2))
+    assert errors_of(as_yaml(doc), "yaml") == [
+        f"第 2 个问题类别（{second}）：常用语（phrases）最多 10 个，这里有 11 个",
+        f"第 3 个问题类别（{third}）：常用语（phrases）每个最多 60 个字，"
+        f"“{'这是一句很长很长的常用语' * 6}”太长",
+    ]
+    csv_text = (
+        "code,name,urgency,handling_limit,phrases\n"
+        "E06010,暴露垃圾,important,4h,路边垃圾堆放，无人清运|绿化带内有垃圾\n"
+    )
+    (entry,) = load_taxonomy(csv_text.encode(), "csv").categories
+    assert entry.phrases == ("路边垃圾堆放，无人清运", "绿化带内有垃圾")

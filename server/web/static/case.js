@@ -128,13 +128,21 @@ function photoColumn(detail, roles, title) {
   return column;
 }
 
+// How the reporter placed the case: a hand-placed pin is flagged, a fix shows its accuracy.
+function position(detail) {
+  const where = `${detail.lon.toFixed(5)}, ${detail.lat.toFixed(5)}`;
+  if (detail.position_source === "manual") return `${where}（上报人在地图上手动选点，请核对位置）`;
+  return detail.accuracy_m == null ? where : `${where}（定位精度 ±${Math.round(detail.accuracy_m)} 米）`;
+}
+
 function facts(detail) {
   const rows = [
     ["类别", `${detail.category.name}（${detail.category.code}）`],
     ["紧急程度", URGENCY[detail.urgency] ?? detail.urgency],
     ["来源", CHANNEL[detail.channel] ?? detail.channel],
-    ["网格", detail.grid_code],
+    ["网格", detail.grid_name ? `${detail.grid_name}（${detail.grid_code}）` : detail.grid_code],
     ["地址", detail.address ?? "—"],
+    ["位置", position(detail)],
     ["描述", detail.description || "—"],
     ["受理时间", when(detail.received_at)],
     ["当前时限", detail.due_at ? `${when(detail.due_at)}，${timeLeft(detail)}` : "—"],
