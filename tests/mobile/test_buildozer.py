@@ -28,6 +28,7 @@ PERMISSIONS = {
     "FOREGROUND_SERVICE_LOCATION",
     "POST_NOTIFICATIONS",
     "WAKE_LOCK",
+    "RECORD_AUDIO",  # voice input of a description
 }
 # python-for-android's name for a distribution, where it differs from the distribution's own (normalised):
 # PyPI publishes kivy_garden.mapview both as "kivy-garden.mapview" and as "mapview"; the spec asks for
