@@ -3,8 +3,13 @@
 ``python -m mobile`` (or ``gridops-mobile``) opens it on the desktop in a phone-shaped window against the
 server named by ``--server`` (default: the one of the last login, else ``GRIDOPS_SERVER``, else
 http://127.0.0.1:8000), keeping its data in ``--data`` (default ``GRIDOPS_MOBILE_DATA``, else Kivy's
-user data folder). On the desktop the GPS walks a route through 历下区 and the camera draws sample photos
-(see ``mobile/platform/``). ``GRIDOPS_MOBILE_MBTILES`` names a local MBTiles file of base tiles for the map.
+user data folder). On the desktop the GPS walks a route through 历下区, then round one of the inspector's
+grids once they are known, and the camera draws sample photos (see ``mobile/platform/``).
+``GRIDOPS_MOBILE_MBTILES`` names a local MBTiles file of base tiles for the map.
+
+While the app is in the background a sync that brings a new task, or puts a case of the inspector's under
+supervision, gives a notification. Sent reports and replies leave the phone after ``retention_days`` (a
+setting of the store, default 7).
 
 Screens are made when first shown (their .kv files loaded then). The sync runs in its background thread
 while someone is logged in; every network call of a screen runs on a thread of its own, and its result
@@ -15,10 +20,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")  # our options are not Kivy's: it must not parse the command line
-DESKTOP_WINDOW = (448, 896)  # pixels: a phone held upright (a width of 4n keeps screenshots whole)
+# Pixels at density 1: a common phone held upright, 360 x 780 dp (720 x 1560 pixels at density 2), the
+# narrowest width the screens are made for (tests/mobile/layout.py checks them at it and at 411 dp).
+DESKTOP_WINDOW = (360, 780)
 
 from kivy.config import Config  # noqa: E402
 from kivy.utils import platform  # noqa: E402
@@ -39,10 +49,13 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
 from mobile.platform import on_android  # noqa: E402
 from mobile.platform.camera import Camera, default_camera  # noqa: E402
-from mobile.platform.gps import Fix, Gps, default_gps  # noqa: E402
+from mobile.platform.gps import Fix, Gps, SimulatedGps, default_gps, loop_inside  # noqa: E402
+from mobile.platform.notify import Notifier  # noqa: E402
+from mobile.platform.speech import default_speech  # noqa: E402
 from mobile.screens import make_screen  # noqa: E402
-from mobile.screens.widgets import AppScreen, Notice, in_background  # noqa: E402
+from mobile.screens.widgets import TASK_KINDS, AppScreen, Notice, in_background  # noqa: E402
 from mobile.services.app import AppServices  # noqa: E402
+from mobile.services.cache import Cache  # noqa: E402
 from mobile.services.errors import explain  # noqa: E402
 from mobile.services.photos import cjk_font_path  # noqa: E402
 from mobile.services.sync import SyncStatus  # noqa: E402
@@ -50,6 +63,8 @@ from mobile.services.sync import SyncStatus  # noqa: E402
 NOTICE_SECONDS = 3.0
 MBTILES_ENV = "GRIDOPS_MOBILE_MBTILES"
 DATA_ENV = "GRIDOPS_MOBILE_DATA"
+RETENTION_DAYS = 7  # default of the setting "retention_days": how long sent items stay on the phone
+PURGE_EVERY_S = 3600.0
 
 
 def register_cjk_font() -> None:
@@ -61,6 +76,25 @@ def register_cjk_font() -> None:
         LabelBase.register(DEFAULT_FONT, str(regular), fn_bold=str(bold) if bold.is_file() else None)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the inspector ``owner`` was told of: their active tasks as (case code, kind), and the codes of
+    their cases (tasks and reports) under supervision."""
+
+    owner: int
+    tasks: frozenset[tuple[str, str]]
+    supervised: frozenset[str]
+
+    @classmethod
+    def now(cls, cache: Cache, owner: int) -> Seen:
+        tasks = cache.tasks(active_only=False)
+        return cls(
+            owner,
+            frozenset((t["code"], t["kind"]) for t in tasks if t.get("active")),
+            frozenset(c["code"] for c in (*tasks, *cache.reports()) if c.get("supervised")),
+        )
+
+
 class GridOpsApp(App):
     """The app. ``data_dir`` holds its SQLite store and photos; ``server_url`` overrides the server of the
     last login; ``gps`` and ``camera`` default to the phone's (simulated ones on the desktop);
@@ -70,7 +104,8 @@ class GridOpsApp(App):
     Screens read the app's state from its properties: ``current`` (the screen shown), ``fix`` (the last
     GPS fix), ``sync_state``/``sync_message``/``last_sync`` (the sync's status, as it reported it last),
     ``sync_changes`` (counts status reports: lists re-read the store on a change) and ``notice`` (a
-    short message shown under the title bar)."""
+    short message shown under the title bar). ``paused`` is true while the app is in the background;
+    ``notifier`` gives the notifications."""
 
     title = "城管通 GridOps"
     current = StringProperty("")
@@ -96,13 +131,22 @@ class GridOpsApp(App):
         self.drafts_dir = self.data_dir / "drafts"  # photos being prepared for a report or reply
         self.server_url = server_url
         self.gps = gps or default_gps()
+        # The desktop's own walk goes round the inspector's grids once they are known; a GPS given to the
+        # app (a test's) or the replay of a GPX file keeps its way.
+        self._roaming = gps is None and isinstance(self.gps, SimulatedGps) and self.gps.gpx is None
+        self._walking_for: int | None = None  # whose grid the walk goes round
         self.camera = camera or default_camera(self.gps)
+        self.speech = default_speech()
         self.mbtiles = mbtiles
         self.sync_options = sync_options or {}
         self.services: AppServices | None = None
         self.manager: ScreenManager | None = None
         self._running = False
         self._clear_notice = Clock.create_trigger(lambda dt: setattr(self, "notice", ""), NOTICE_SECONDS)
+        self.paused = False
+        self.notifier = Notifier(mainthread(self.notify))
+        self._seen: Seen | None = None
+        self._purge_due = 0.0  # time.monotonic() from which sent items are purged again
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -111,6 +155,7 @@ class GridOpsApp(App):
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         self.services = AppServices(self.data_dir, self.server_url, **self.sync_options)
         self.services.sync.listen(self._sync_reported)
+        self.services.sync.listen(self._sync_done)
         self.manager = ScreenManager(transition=NoTransition())
         root = FloatLayout()
         root.add_widget(self.manager)
@@ -120,6 +165,8 @@ class GridOpsApp(App):
 
     def on_start(self) -> None:
         self._running = True
+        self._purge_sent()
+        self._walk_in_my_grids()
         self.gps.start(self._fix_arrived)
         if not self.needs_login:
             self.services.sync.start()
@@ -130,13 +177,18 @@ class GridOpsApp(App):
         return False
 
     def on_pause(self) -> bool:
+        self.paused = True
         return True  # keep running in the background: the outbox and the track carry on
 
     def on_resume(self) -> None:
+        self.paused = False
         self.services.sync.wake()
 
     def on_stop(self) -> None:
         self._running = False
+        # A notice put away after the stop would change this app once it is gone: Kivy's ``app`` of the
+        # screens' rules would then name it for good, and the next app's buttons would work on it.
+        self._clear_notice.cancel()
         self.gps.stop()
         self.services.close()
 
@@ -152,7 +204,10 @@ class GridOpsApp(App):
         return (self.services.user or {}).get("name", "")
 
     def logged_in(self) -> None:
-        """After a login (online or offline): sync in the background and open the home screen."""
+        """After a login (online or offline): sync in the background and open the home screen. Android is
+        asked for leave to notify here, not at start, where the GPS asks for the location: a second
+        question while one is open would be refused."""
+        self.notifier.start()
         self.services.sync.start()
         self.show("home")
 
@@ -200,9 +255,57 @@ class GridOpsApp(App):
             return
         self.sync_state, self.sync_message, self.last_sync = status.state, status.message, status.last_success
         self.sync_changes += 1
+        if status.state == "idle":
+            self._walk_in_my_grids()
         if status.state == "login" and not self.services.offline and self.current != "login":
             self.show("login")
             self.notify(status.message)  # why the login ended, as the server said it
+
+    def _sync_done(self, status: SyncStatus) -> None:
+        """After a successful run, on the sync's thread: in the background Kivy's thread sleeps (on
+        Android), and the news must go out then."""
+        if status.state == "idle":
+            self._tell_news()
+            if time.monotonic() >= self._purge_due:
+                self._purge_sent()
+
+    def _tell_news(self) -> None:
+        """Notify new tasks and cases newly under supervision while the app is in the background (in the
+        foreground the screens show them). The first look after a login only notes what there is."""
+        owner = self.services.store.owner
+        if owner is None:
+            return
+        seen = Seen.now(self.services.cache, owner)
+        before, self._seen = self._seen, seen
+        if before is None or before.owner != owner or not self.paused:
+            return
+        new = seen.tasks - before.tasks
+        for code, kind in sorted(new):
+            self.notifier.notify(
+                "城管通：新任务", f"新任务：{TASK_KINDS.get(kind, '')} {code}。请打开任务列表处理。"
+            )
+        for code in sorted(seen.supervised - before.supervised - {code for code, _ in new}):
+            self.notifier.notify("城管通：案件督办", f"案件 {code} 被督办：请打开案件查看，尽快办理。")
+
+    def _purge_sent(self) -> None:
+        """Drop the items sent more than ``retention_days`` ago, with their photos."""
+        days = self.services.store.get("retention_days", RETENTION_DAYS)
+        self.services.outbox.purge_sent(datetime.now(UTC) - timedelta(days=days))
+        self._purge_due = time.monotonic() + PURGE_EVERY_S
+
+    def _walk_in_my_grids(self) -> None:
+        """Send the desktop's simulated walk round a grid of the logged-in inspector of the lowest level
+        (one with no grid under it), once the cache holds their grids: on the default route the map
+        would show none of them, and reports would land outside them."""
+        owner = self.services.store.owner
+        if not self._roaming or owner is None or owner == self._walking_for:
+            return
+        grids = self.services.cache.grid_records()  # by code
+        parents = {grid.parent_code for grid in grids}
+        lowest = next((grid for grid in grids if grid.code not in parents), None)
+        if lowest is not None:
+            self.gps.follow(loop_inside(lowest.geometry))
+            self._walking_for = owner
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import xml.etree.ElementTree as ET
@@ -20,12 +21,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from shapely import affinity
+from shapely.geometry.base import BaseGeometry
+
 from gis.crs import check_lonlat, sphere_distance_m
 from mobile.platform import on_android, with_permissions
 
 log = logging.getLogger(__name__)
 
 GPX_ENV = "GRIDOPS_MOBILE_GPX"  # a GPX file for the desktop's simulated walk
+METRES_PER_DEGREE = 111_320.0  # of latitude; of longitude at the equator
 
 # A walk of about 4.6 km through 历下区 (Jinan), starting and ending on 泉城广场: east along 泺源大街 to
 # 历山路, north to 解放路, west along 解放路 to 解放阁 and back along the moat (护城河) to the square.
@@ -59,6 +64,33 @@ class Fix:
     accuracy_m: float | None
     at: datetime
     speed_mps: float | None = None
+
+
+def average(fixes: Sequence[Fix]) -> Fix:
+    """One position from several fixes of the same place (the inspector standing still), at the time of
+    the latest: each weighted by 1/accuracy², fixes of unknown accuracy only when no fix has one.
+
+    Its accuracy is the radius the weights give (1/sqrt(sum of the weights), as if the fixes' errors were
+    independent), but never less than the weighted RMS distance of the fixes from the average: the errors
+    of fixes a second apart are not independent, and their scatter is the error actually seen. Unknown
+    when no fix had an accuracy."""
+    if not fixes:
+        raise ValueError("no fix to average")
+    known = [fix for fix in fixes if fix.accuracy_m]
+    used = known or list(fixes)
+    weights = [1 / fix.accuracy_m**2 for fix in known] or [1.0] * len(used)
+    total = sum(weights)
+    lon = sum(w * fix.lon for w, fix in zip(weights, used, strict=True)) / total
+    lat = sum(w * fix.lat for w, fix in zip(weights, used, strict=True)) / total
+    spread = math.sqrt(
+        sum(
+            w * sphere_distance_m(lon, lat, fix.lon, fix.lat) ** 2
+            for w, fix in zip(weights, used, strict=True)
+        )
+        / total
+    )
+    accuracy = max(1 / math.sqrt(total), spread) if known else None
+    return Fix(lon, lat, accuracy, max(fix.at for fix in fixes))
 
 
 class Gps(Protocol):
@@ -258,7 +290,8 @@ class SimulatedGps:
 
     ``start`` delivers the fixes on a daemon thread, the first at once; ``stop`` ends and joins it.
     ``positions(n)`` computes the next ``n`` fixes at once without a thread, timed as the thread would
-    deliver them from now; the walk continues from there either way.
+    deliver them from now; the walk continues from there either way. ``follow`` changes the route, even
+    while the fixes come (the app moves its walk into the inspector's grids once it knows them).
     """
 
     def __init__(
@@ -280,10 +313,13 @@ class SimulatedGps:
         if not accuracies:
             raise ValueError("accuracy_m needs at least one value")
         self._accuracies = itertools.cycle(float(accuracy) for accuracy in accuracies)
+        self.gpx = gpx  # the file replayed; None for a walk along a route
         if gpx is not None:
             self._steps = _replay(read_gpx(gpx), interval_s)
         else:
             self._steps = _walk(LIXIA_ROUTE if route is None else route, speed_mps, interval_s)
+        self._interval_s = interval_s
+        self._speed_mps = speed_mps
         self._speedup = speedup
         self._clock = clock
         self._lock = threading.Lock()
@@ -303,6 +339,13 @@ class SimulatedGps:
             fixes.append(fix)
             at += timedelta(seconds=wait_s)
         return fixes
+
+    def follow(self, route: Sequence[tuple[float, float]]) -> None:
+        """Walk ``route`` from its first point on, at the same pace, in place of the route or file so far;
+        the next fix is the first on it. Safe while the fixes come on their thread."""
+        steps = _walk(route, self._speed_mps, self._interval_s)
+        with self._lock:
+            self._steps = steps
 
     def start(self, on_fix: Callable[[Fix], None]) -> None:
         if self._thread is not None:
@@ -336,9 +379,28 @@ class SimulatedGps:
         return fix, step.wait_s / self._speedup
 
 
+def loop_inside(
+    area: BaseGeometry, radius_m: float = 60.0, margin_m: float = 3.0
+) -> list[tuple[float, float]]:
+    """A walk round and round inside the polygon(s) ``area`` (WGS 84): a ring of ``radius_m`` about a
+    point well inside it, cut back where the area is narrower so that every point stays some
+    ``margin_m`` inside (a position on a boundary could be placed in the grid next door). A closed
+    list of (lon, lat), first point repeated last."""
+    inner = area.buffer(-margin_m / METRES_PER_DEGREE)
+    if inner.is_empty:  # too small to keep off its edge: its own outline will do
+        inner = area
+    centre = inner.representative_point()
+    across = METRES_PER_DEGREE * math.cos(math.radians(centre.y))  # metres per degree of longitude
+    ring = affinity.scale(centre.buffer(1.0, quad_segs=4), radius_m / across, radius_m / METRES_PER_DEGREE)
+    inside = ring.intersection(inner)
+    part = next(p for p in getattr(inside, "geoms", [inside]) if p.intersects(centre))
+    return [(lon, lat) for lon, lat in part.exterior.coords]
+
+
 def default_gps() -> Gps:
     """The phone's receiver on Android; elsewhere a simulated walk: a replay of the GPX file named by
-    ``GRIDOPS_MOBILE_GPX`` when set, else :data:`LIXIA_ROUTE`."""
+    ``GRIDOPS_MOBILE_GPX`` when set, else :data:`LIXIA_ROUTE` (until the app has the inspector's grids
+    and moves the walk into one of them: see :func:`loop_inside`)."""
     if on_android():
         return AndroidGps()
     gpx = os.environ.get(GPX_ENV)

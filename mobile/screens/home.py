@@ -1,39 +1,43 @@
-"""Home: on shift or not (clock in, clock out), today's patrol distance and time, what waits in the
-outbox and the task list, the sync's state, and my latest reports; and logging out, which a shared phone
-makes careful: a shift is ended first, and reports and replies not yet sent are counted and kept."""
+"""Home: on shift or not (clock in, clock out), today's patrol distance and time, today's figures (reports
+made, tasks done, kilometres walked), what waits in the outbox and the task list, the sync's state, and my
+latest reports; and logging out, which a shared phone makes careful: a shift is ended first, and reports
+and replies not yet sent are counted and kept.
+
+The clock button cannot flip twice in a row: after a tap it rests until the shift has changed and
+:data:`CLOCK_REST_SECONDS` more (a double tap once clocked in and straight out, sending an empty shift),
+and clocking out asks first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
-from kivy.uix.popup import Popup
 
 from mobile.platform.background import start_patrol_service, stop_patrol_service
-from mobile.screens.widgets import LIGHT_COLORS, SYNC_STATES, AppScreen, in_background, local_time
+from mobile.screens.widgets import LIGHT_COLORS, SYNC_STATES, AppScreen, ask, in_background, local_time
 from mobile.services.errors import explain
+from mobile.services.outbox import Outbox
 
 RECENT_REPORTS = 5
 TICK_SECONDS = 20  # how often the time on shift is brought up to date while the screen is shown
+FIX_REFRESH_SECONDS = 5  # new fixes redraw the screen at most this often (they come every second or two)
+CLOCK_REST_SECONDS = 1.5  # the clock button rests this long after the shift changed
 
 
-class ChoicePopup(Popup):
-    """A question (``text``) with a button per answer."""
-
-    text = StringProperty()
-
-
-def ask(title: str, text: str, answers: list[tuple[str, Callable[[], None] | None]]) -> ChoicePopup:
-    """Open a question; each answer is (button text, what it does; None: only close)."""
-    popup = ChoicePopup(title=title, text=text)
-    for label, action in answers:
-        button = Factory.BigButton(text=label)
-        button.bind(on_release=lambda _, action=action: (popup.dismiss(), action and action()))
-        popup.ids.answers.add_widget(button)
-    popup.open()
-    return popup
+def made_today(outbox: Outbox) -> tuple[int, int]:
+    """(reports, task replies) the logged-in user made today, Beijing time: waiting or sent, not those
+    the server refused."""
+    today = local_time(datetime.now(UTC), "%Y-%m-%d")
+    made = [
+        item
+        for item in outbox.items("queued", "sending", "sent")
+        if local_time(item.created_at, "%Y-%m-%d") == today
+    ]
+    reports = sum(item.kind == "report" for item in made)
+    return reports, len(made) - reports
 
 
 class HomeScreen(AppScreen):
@@ -44,20 +48,28 @@ class HomeScreen(AppScreen):
     failed = NumericProperty(0)
     tasks = NumericProperty(0)
     sync_line = StringProperty()
+    reports_today = NumericProperty(0)
+    tasks_done_today = NumericProperty(0)
+    km_today = StringProperty("0.0")
+    clock_resting = BooleanProperty(False)  # the clock button takes no tap (see the module's docstring)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._tick = None
+        self._fix_moved = Clock.create_trigger(self._followed, FIX_REFRESH_SECONDS)
 
-    follows = ("sync_changes", "fix")
+    follows = ("sync_changes",)
 
     def on_enter(self, *args) -> None:
         super().on_enter(*args)
         self._tick = Clock.schedule_interval(self._followed, TICK_SECONDS)
+        self.app.fbind("fix", self._fix_moved)
 
     def on_leave(self, *args) -> None:
         super().on_leave(*args)
         self._tick.cancel()
+        self.app.funbind("fix", self._fix_moved)
+        self._fix_moved.cancel()
 
     def refresh(self) -> None:
         app, services = self.app, self.app.services
@@ -69,7 +81,9 @@ class HomeScreen(AppScreen):
         self.working = patrol.on_shift
         today = patrol.today()
         hours, minutes = divmod(int(today.seconds // 60), 60)
-        self.patrol_line = f"今日巡查 {today.distance_m / 1000:.2f} 公里 · {hours} 小时 {minutes} 分"
+        self.patrol_line = f"今日巡查 {hours} 小时 {minutes} 分"  # the distance is among the figures
+        self.km_today = f"{today.distance_m / 1000:.1f}"
+        self.reports_today, self.tasks_done_today = made_today(services.outbox)
         counts = services.outbox.counts()
         self.waiting = counts["queued"] + counts["sending"]
         self.failed = counts["failed"]
@@ -91,16 +105,38 @@ class HomeScreen(AppScreen):
             row.bind(on_release=lambda _, code=case["code"]: self.app.show("case", code=code))
             box.add_widget(row)
 
-    def toggle_shift(self) -> None:
-        patrol = self.app.services.patrol
-        if patrol.on_shift:
-            patrol.clock_out()
-            stop_patrol_service()
-            self.app.notify("已下班打卡")
+    def tap_clock(self) -> None:
+        """上班打卡 at once; 下班打卡 once confirmed."""
+        if self.app.services.patrol.on_shift:
+            ask(
+                "下班打卡",
+                "确定现在下班吗？本班次到此结束，巡查轨迹停止记录。",
+                [("下班", lambda: self._resting(self.clock_out)), ("取消", None)],
+            )
         else:
-            patrol.clock_in()
-            start_patrol_service(self.app.data_dir)
-            self.app.notify("已上班打卡，开始记录巡查轨迹")
+            self._resting(self.clock_in)
+
+    def _resting(self, change: Callable[[], None]) -> None:
+        """Make ``change`` with the clock button resting until it is made and a moment after."""
+        self.clock_resting = True
+        try:
+            change()
+        finally:
+            Clock.schedule_once(lambda dt: setattr(self, "clock_resting", False), CLOCK_REST_SECONDS)
+
+    def clock_in(self) -> None:
+        self.app.services.patrol.clock_in()
+        start_patrol_service(self.app.data_dir)
+        self.app.notify("已上班打卡，开始记录巡查轨迹")
+        self._shift_changed()
+
+    def clock_out(self) -> None:
+        self.app.services.patrol.clock_out()
+        stop_patrol_service()
+        self.app.notify("已下班打卡")
+        self._shift_changed()
+
+    def _shift_changed(self) -> None:
         self.app.services.sync.wake()
         self.refresh()
 
@@ -117,7 +153,7 @@ class HomeScreen(AppScreen):
             self._check_outbox()
 
     def _clock_out_and_log_out(self) -> None:
-        self.toggle_shift()
+        self._resting(self.clock_out)
         self._send_then(self._check_outbox)  # the clock-out reaches the server now when it can
 
     def _check_outbox(self) -> None:

@@ -4,16 +4,27 @@ be sent again; one that has not reached the server can be deleted. The list foll
 
 from __future__ import annotations
 
-from kivy.factory import Factory
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from mobile.screens.widgets import OUTBOX_COLORS, OUTBOX_STATES, RESULTS, TASK_KINDS, AppScreen, local_time
+from mobile.screens.widgets import (
+    OUTBOX_COLORS,
+    OUTBOX_STATES,
+    RESULTS,
+    TASK_KINDS,
+    AppScreen,
+    ask,
+    local_time,
+    text_height,
+)
 from mobile.services.outbox import REPLY_ACTIONS, OutboxError, OutboxItem
 
-ROW_DP = 78
-CHARS_PER_LINE = 34  # of an error or notice, for the row's height
+# A row's parts, in dp (outbox.kv reads them): its padding, title and buttons, the case code's line, and
+# the size of the server's reason, which wraps and makes the row taller.
+ROW_BASE_DP = 6 + 24 + 48 + 6 + 3 * 2
+CODE_DP = 22
+PROBLEM_SP = 13
 
 
 class OutboxRow(BoxLayout):
@@ -32,6 +43,10 @@ class OutboxRow(BoxLayout):
 
 class OutboxScreen(AppScreen):
     follows = ("sync_changes",)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ids.rows.bind(width=lambda *_: self.refresh())  # the rows' heights depend on the width
 
     def refresh(self) -> None:
         services = self.app.services
@@ -54,7 +69,9 @@ class OutboxScreen(AppScreen):
         problem = item.error or ""
         if item.state == "queued" and problem:
             problem = f"上次未能发送：{problem}"
-        lines = -(-len(problem) // CHARS_PER_LINE) if problem else 0
+        height = dp(ROW_BASE_DP) + (dp(CODE_DP) if item.case_code else 0)
+        if problem:
+            height += text_height(problem, self.ids.rows.width - dp(20), PROBLEM_SP)
         return {
             "item_id": item.id,
             "title": f"{local_time(item.created_at)}  {title}{photos}",
@@ -67,7 +84,7 @@ class OutboxScreen(AppScreen):
             "can_delete": item.state in ("queued", "failed")
             and not (item.kind == "report" and item.case_code),
             "owner": self,
-            "row_size": (None, dp(ROW_DP) + lines * dp(18)),
+            "row_size": (None, height),
         }
 
     def retry(self, item_id: int) -> None:
@@ -79,9 +96,11 @@ class OutboxScreen(AppScreen):
         self.refresh()
 
     def ask_delete(self, item_id: int) -> None:
-        popup = Factory.ConfirmPopup()
-        popup.ids.yes.bind(on_release=lambda _: (popup.dismiss(), self.delete(item_id)))
-        popup.open()
+        ask(
+            "删除",
+            "删除后这条记录和它的照片将无法找回。确定删除吗？",
+            [("删除", lambda: self.delete(item_id)), ("取消", None)],
+        )
 
     def delete(self, item_id: int) -> None:
         try:

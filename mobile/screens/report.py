@@ -1,28 +1,66 @@
-"""New report: one to three photos, the position (the pin starts at the GPS fix; a tap on the map moves
-it), the grid it falls in (resolved on the phone from the cached polygons), a category picked major class
-first or by search, the urgency and a description. Submit puts the report in the outbox and returns at
-once; the sync sends it when it can.
+"""New report: one to three photos, the position, the grid it falls in (resolved on the phone from the
+cached polygons), a category picked major class first or by search, the urgency and a description. Submit
+puts the report in the outbox and returns at once; the sync sends it when it can.
+
+The position of a report is where the problem is, which is where its first photo was taken: the pin
+follows the GPS until then, and is held from the moment the first photo is taken (the photo is stamped
+with the pin's position and grid). After that it never moves by itself; the inspector may move it to the
+current fix, average several fixes, or place it on the map by hand, which also works with no fix or a
+poor one (the report then says so: ``position_source`` "manual"). Removing every photo lets a pin held by
+the first photo follow the GPS again: the next first photo holds it anew, where that photo is taken. The
+age of the fix is shown as it grows (a clock, not only the arrival of fixes): a stale fix is no position.
 
 What was entered stays when the inspector leaves the screen and comes back; it is cleared once the
-report is in the outbox."""
+report is in the outbox, or saved as a draft (kept on the phone, listed under "草稿", resumed later)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kivy.clock import Clock, mainthread
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, DictProperty, ObjectProperty, StringProperty
+from kivy.properties import (
+    AliasProperty,
+    BooleanProperty,
+    DictProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
+from mobile.platform.gps import Fix, average
 from mobile.screens import gridmap  # noqa: F401 (registers MapPanel, which report.kv uses)
-from mobile.screens.widgets import AppScreen
+from mobile.screens.widgets import AppScreen, ask, local_time
+from mobile.services.drafts import Draft, DraftError
 from mobile.services.outbox import OutboxError
 
-WORST_ACCURACY_M = 30.0  # a fix less accurate than this asks the inspector to place the pin or wait
+WORST_ACCURACY_M = 30.0  # a pin from a less accurate fix is confirmed before it is sent
 FIX_MAX_AGE_S = 120.0  # an older fix (the receiver's last position, or a lost signal) is no fix
+SHOW_AGE_S = 20.0  # a fix older than this shows its age
+AVERAGE_S = 10  # how long "多点平均" collects fixes
 MAX_CHOICES = 60
+# Why the pin no longer follows the GPS (ReportScreen.held), as the position line says it.
+HELD = {
+    "photo": "已固定在拍第一张照片时的位置",
+    "gps": "已固定",
+    "average": "多点平均，已固定",
+}
+
+
+def _age_s(at: datetime, now: datetime | None = None) -> float:
+    return ((now or datetime.now(UTC)) - at).total_seconds()
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} 秒前" if seconds < 120 else f"{seconds / 60:.0f} 分钟前"
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 class ChoiceRow(ButtonBehavior, Label):
@@ -36,29 +74,54 @@ class ChoiceRow(ButtonBehavior, Label):
         self.choose(self.code)
 
 
+class DraftRow(BoxLayout):
+    """A draft in the list of drafts (``text`` says what it holds), with its resume and delete buttons."""
+
+    text = StringProperty()
+
+
 class ReportScreen(AppScreen):
     pin = ObjectProperty(None, allownone=True)  # (lon, lat) of the report
     accuracy = ObjectProperty(None, allownone=True)  # metres, of the fix the pin came from
-    by_hand = BooleanProperty(False)  # the inspector placed the pin
-    where = StringProperty()
+    fix_at = ObjectProperty(None, allownone=True)  # when that fix was taken (None: placed by hand)
+    held = StringProperty()  # why the pin no longer follows the GPS: a key of HELD, or "hand"; "" follows
+    held_at = ObjectProperty(None, allownone=True)  # when it stopped following (the fix's age stops there)
+    by_hand = AliasProperty(lambda self: self.held == "hand", bind=("held",), cache=True)
+    where = StringProperty()  # the position line
+    alarm = BooleanProperty(False)  # no position, or a stale one: the position line in the warning colour
     grid_name = StringProperty()
-    warning = StringProperty()
+    warning = StringProperty()  # what to do about the position
+    can_use_fix = BooleanProperty(False)  # a current fix to move the pin to or to average
+    averaging = BooleanProperty(False)
+    average_seconds = NumericProperty(AVERAGE_S)
+    average_elapsed = NumericProperty(0)
     major = StringProperty()  # the major class shown, e.g. "E06"; "" for all
     category = DictProperty()  # the category chosen
     urgency = StringProperty("normal")
     blocked = StringProperty()  # why the report cannot be submitted yet ("" when it can)
+    draft_id = ObjectProperty(None, allownone=True)  # the draft the form was resumed from
+    draft_count = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._majors: list[tuple[str, str]] = []
+        self._tick = self._average_tick = None
+        self._samples: list[Fix] = []  # the fixes collected while averaging
+        self._release_trigger = Clock.create_trigger(self._release)
         self.ids.panel.map.bind(on_tap=self.place_pin)
-        self.ids.photos.bind(paths=self.check, busy=self.check)
+        self.ids.photos.bind(paths=self._photos_changed, busy=self._photos_changed)
 
     def on_enter(self, *args) -> None:
+        super().on_enter(*args)
         self.app.bind(fix=self.follow_fix)
+        self._tick = Clock.schedule_interval(self.check, 1)  # a fix grows old with no event at all
 
     def on_leave(self, *args) -> None:
+        super().on_leave(*args)
         self.app.unbind(fix=self.follow_fix)
+        self._tick.cancel()
+        if self.averaging:
+            self.stop_averaging()
 
     def refresh(self) -> None:
         services = self.app.services
@@ -66,25 +129,163 @@ class ReportScreen(AppScreen):
         if majors != self._majors:
             self._show_majors(majors)
         self.ids.panel.show_grids(services.cache)
+        self.draft_count = services.drafts.count()
         self.follow_fix(self.app, self.app.fix)
+        self.on_pin()  # the grids may have come since
         self.search()
 
     # -- position ---------------------------------------------------------------------------------------
 
-    def follow_fix(self, app, fix) -> None:
-        """The pin follows the GPS until the inspector places it by hand."""
+    def follow_fix(self, app, fix: Fix | None) -> None:
+        """Show the inspector's position; the pin follows it until it is held."""
         self.ids.panel.map.position = fix
-        if fix is not None and not self.by_hand:
-            self.pin, self.accuracy = (fix.lon, fix.lat), fix.accuracy_m
+        if fix is not None and not self.held:
+            self.accuracy, self.fix_at = fix.accuracy_m, fix.at
+            self.pin = (fix.lon, fix.lat)
         self.check()
+
+    def on_pin(self, *args) -> None:
+        """Show the pin on the small map (centred on it, unless it was placed there by hand) and find its
+        grid; both go to the photos' stamp."""
+        grid_map, photos = self.ids.panel.map, self.ids.photos
+        grid_map.pin = photos.position = self.pin
+        if not self.by_hand:
+            grid_map.around = self.pin
+        chain = self.app.services.cache.grid_at(*self.pin) if self.pin is not None else []
+        self.grid_name = photos.place = chain[-1].name if chain else ""
+
+    def _hold(self, why: str) -> None:
+        self.held, self.held_at = why, datetime.now(UTC)
+
+    def _photos_changed(self, *args) -> None:
+        """The first photo holds the pin from the moment it is taken: the photo is stamped with the pin's
+        position while it is prepared, so the pin must not move meanwhile. With every photo gone (or the
+        camera giving none), a pin held that way follows the GPS again: looked at on the next frame, as a
+        photo just prepared leaves ``busy`` before it joins ``paths``."""
+        photos = self.ids.photos
+        if photos.paths or photos.busy:
+            if not self.held:
+                self._hold("photo")
+        elif self.held == "photo":
+            self._release_trigger()
+        self.check()
+
+    def _release(self, *args) -> None:
+        photos = self.ids.photos
+        if self.held == "photo" and not photos.paths and not photos.busy:
+            self.held, self.held_at = "", None
+            self.follow_fix(self.app, self.app.fix)
 
     def place_pin(self, map_widget, lon: float, lat: float) -> None:
-        self.pin, self.accuracy, self.by_hand = (lon, lat), None, True
+        """A tap on the map puts the pin there by hand (with no fix, or a poor one, too)."""
+        if self.averaging:
+            self.stop_averaging()
+        self.held, self.held_at, self.accuracy, self.fix_at = "hand", None, None, None
+        self.pin = (lon, lat)
         self.check()
 
-    def back_to_gps(self) -> None:
-        self.by_hand = False
-        self.follow_fix(self.app, self.app.fix)
+    def use_current(self) -> None:
+        """The button under the map: before any photo the pin follows the GPS again; after one, it moves
+        to the current fix and stays there."""
+        fix, photos = self.app.fix, self.ids.photos
+        if photos.paths or photos.busy:
+            self._hold("gps")
+            self.accuracy, self.fix_at = fix.accuracy_m, fix.at
+            self.pin = (fix.lon, fix.lat)
+        else:
+            self.held, self.held_at = "", None
+        self.follow_fix(self.app, fix)
+
+    def toggle_averaging(self) -> None:
+        if self.averaging:
+            self.stop_averaging()
+            self.app.notify("已取消多点平均，位置没有改变。")
+        else:
+            self.start_averaging()
+
+    def start_averaging(self) -> None:
+        """Collect the fixes of the next ``average_seconds`` (the inspector standing at the problem), then
+        put the pin at their average (see mobile.platform.gps.average) and hold it there."""
+        self._samples, self.average_elapsed, self.averaging = [], 0, True
+        self.app.fbind("fix", self._sample)
+        self._average_tick = Clock.schedule_interval(self._averaged_second, 1)
+        self.check()
+
+    def stop_averaging(self) -> None:
+        self.app.funbind("fix", self._sample)
+        self._average_tick.cancel()
+        self.averaging = False
+        self.check()
+
+    def _sample(self, app, fix: Fix | None) -> None:
+        if fix is not None and _age_s(fix.at) <= FIX_MAX_AGE_S:
+            self._samples.append(fix)
+
+    def _averaged_second(self, dt: float) -> None:
+        self.average_elapsed += 1
+        if self.average_elapsed < self.average_seconds:
+            self.check()
+            return
+        self.stop_averaging()
+        if not self._samples:
+            self.app.notify("这段时间没有收到GPS定位，位置没有改变：请到开阔处再试，或在地图上点选问题位置。")
+            return
+        fix = average(self._samples)
+        self._hold("average")
+        self.accuracy, self.fix_at = fix.accuracy_m, fix.at
+        self.pin = (fix.lon, fix.lat)
+        self.check()
+        accuracy = f"，精度约 ±{fix.accuracy_m:.0f} 米" if fix.accuracy_m is not None else ""
+        self.app.notify(f"已取 {len(self._samples)} 次定位的平均位置{accuracy}。")
+
+    def _pin_age_s(self) -> float | None:
+        """How old the fix the pin came from is: now while the pin follows the GPS, when it was held
+        after that (None: no fix, or placed by hand)."""
+        return _age_s(self.fix_at, self.held_at) if self.fix_at is not None else None
+
+    def _poor(self) -> bool:
+        return not self.by_hand and self.accuracy is not None and self.accuracy > WORST_ACCURACY_M
+
+    def _describe(self, age_s: float | None) -> tuple[str, str]:
+        """The position line and what to do about the position ("" when nothing)."""
+        if self.averaging:
+            return (
+                f"正在平均定位… {self.average_elapsed}/{self.average_seconds} 秒：请站在问题处不要走动",
+                "",
+            )
+        if self.pin is None:
+            if self.held == "photo":
+                return (
+                    "拍第一张照片时还没有GPS定位",
+                    "请在地图上点选问题位置；也可回到问题处，有定位后点“改用当前位置”。",
+                )
+            return "等待GPS定位…", "还没有GPS定位：请到开阔处稍候，或在地图上点选问题位置。"
+        lon, lat = self.pin
+        parts = [f"位置 {lon:.5f}, {lat:.5f}"]
+        if self.by_hand:
+            return " · ".join([*parts, "手动选点"]), ""
+        stale = age_s is not None and age_s > FIX_MAX_AGE_S
+        if not stale:  # a stale fix's accuracy would read as if all were well
+            parts.append(f"精度 ±{self.accuracy:.0f} 米" if self.accuracy else "精度未知")
+        if self.held:
+            parts.append(HELD[self.held])
+        if stale:
+            parts.append(f"GPS定位已过时（{_ago(age_s)}）")
+            todo = (
+                "请到开阔处稍候，有新的定位后点“改用当前位置”，或在地图上点选问题位置。"
+                if self.held
+                else "请到开阔处等待新的定位，或在地图上点选问题位置。"
+            )
+            return " · ".join(parts), todo
+        if not self.held and age_s is not None and age_s > SHOW_AGE_S:
+            parts.append(f"最近一次定位在 {_ago(age_s)}")
+        if self._poor():
+            return (
+                " · ".join(parts),
+                f"定位精度较差（±{self.accuracy:.0f} 米）："
+                "请在地图上点选准确位置，或站在问题处点“多点平均”。",
+            )
+        return " · ".join(parts), ""
 
     # -- category ---------------------------------------------------------------------------------------
 
@@ -99,14 +300,23 @@ class ReportScreen(AppScreen):
 
     def pick_major(self, prefix: str, on: bool) -> None:
         self.major = prefix if on else ""
+        if self.major:
+            self.ids.search.text = ""  # a major class lists its categories; a search looks through them all
         self.search()
 
     def search(self) -> None:
-        found = self.app.services.cache.search_categories(self.ids.search.text, self.major or None)
+        """The categories matching the search text, in every major class (a class picked before never
+        filters a search silently), or with no text those of the major class shown; mine first."""
+        text = self.ids.search.text
+        if text.strip() and self.major:
+            self.major = ""
+            for button in self.ids.majors.children:
+                button.state = "down" if button.text == "全部" else "normal"
+        found = self.app.services.cache.search_categories(text, self.major or None)
         chosen = self.category.get("code")
         self.ids.choices.data = [
             {
-                "text": f"{c['code']}  {c['name']}（{c['major_name']}）",
+                "text": f"{'［常用］' if c['mine'] else ''}{c['code']}  {c['name']}（{c['major_name']}）",
                 "code": c["code"],
                 "selected": c["code"] == chosen,
                 "choose": self.choose,
@@ -121,38 +331,42 @@ class ReportScreen(AppScreen):
         self.search()
         self.check()
 
+    def on_category(self, *args) -> None:
+        """Offer the chosen category's phrases (常用语): a tap adds one to the description."""
+        box = self.ids.phrases
+        box.clear_widgets()
+        for phrase in self.category.get("phrases", ()):
+            button = Factory.PhraseButton(text=phrase)
+            button.bind(on_release=lambda b: self.add_words(b.text))
+            box.add_widget(button)
+
+    def add_words(self, words: str) -> None:
+        field = self.ids.description
+        said = field.text.rstrip()
+        field.text = f"{said}，{words}" if said and said[-1] not in "，。；！？" else said + words
+
+    def listen(self) -> None:
+        """Voice input: what the inspector says is added to the description."""
+        self.app.notify("请说话…")
+        self.app.speech.listen(mainthread(self.add_words), mainthread(self.app.notify))
+
     # -- checks and submit ------------------------------------------------------------------------------
 
     def check(self, *args) -> None:
-        """Bring the position lines, the warning and the reason Submit is disabled up to date."""
-        fix, photos, grid_map = self.app.fix, self.ids.photos, self.ids.panel.map
-        grid_map.pin = self.pin
-        if not self.by_hand:
-            grid_map.around = self.pin
-        photos.position = self.pin
+        """Bring the position line, the warning and the reason Submit is disabled up to date (every second
+        as well: a fix grows old with no event at all)."""
+        fix, photos = self.app.fix, self.ids.photos
+        self.can_use_fix = fix is not None and _age_s(fix.at) <= FIX_MAX_AGE_S
+        age_s = self._pin_age_s()
+        stale = age_s is not None and age_s > FIX_MAX_AGE_S
+        self.alarm = self.pin is None or stale
+        self.where, self.warning = self._describe(age_s)
         if self.pin is None:
-            self.where, self.grid_name, self.warning = "等待GPS定位…", "", ""
-        else:
-            lon, lat = self.pin
-            if self.by_hand:
-                accuracy = "手动选点"
-            else:
-                accuracy = f"精度 ±{self.accuracy:.0f} 米" if self.accuracy else "精度未知"
-            self.where = f"位置 {lon:.5f}, {lat:.5f} · {accuracy}"
-            chain = self.app.services.cache.grid_at(lon, lat)
-            self.grid_name = chain[-1].name if chain else ""
-            photos.place = self.grid_name
-            poor = not self.by_hand and self.accuracy is not None and self.accuracy > WORST_ACCURACY_M
-            self.warning = (
-                f"定位精度较差（±{self.accuracy:.0f} 米）：请在地图上点选准确位置，或稍候等待定位改善。"
-                if poor
-                else ""
-            )
-        age_s = (datetime.now(UTC) - fix.at).total_seconds() if fix is not None else None
-        if fix is None:
-            self.blocked = "还没有GPS定位，不能提交：请到开阔处稍候。"
-        elif age_s > FIX_MAX_AGE_S:
-            self.blocked = f"GPS定位已过时（{age_s / 60:.0f} 分钟前），不能提交：请到开阔处稍候。"
+            self.blocked = "还没有位置，不能提交：请到开阔处等待GPS定位，或在地图上点选问题位置。"
+        elif stale:
+            self.blocked = f"GPS定位已过时（{_ago(age_s)}），不能提交：请到开阔处稍候。"
+        elif self.averaging:
+            self.blocked = "正在多点平均定位：请等它完成，或点“取消平均”。"
         elif photos.busy:
             self.blocked = "照片处理中…"
         elif not photos.paths:
@@ -162,10 +376,23 @@ class ReportScreen(AppScreen):
         else:
             self.blocked = ""
 
-    def submit(self) -> None:
+    def submit(self, confirmed: bool = False) -> None:
+        """Put the report in the outbox; a position from a poor fix is confirmed first."""
         self.check()
         if self.blocked:
             self.app.notify(self.blocked)
+            return
+        if self._poor() and not confirmed:
+            ask(
+                "定位精度较差",
+                f"定位精度 ±{self.accuracy:.0f} 米，位置可能不准。",
+                [
+                    ("仍然提交", lambda: self.submit(confirmed=True)),
+                    ("在地图上选点", lambda: self.app.notify("请在上方地图上点选问题所在的位置。")),
+                    ("多点平均定位", self.start_averaging),
+                    ("取消", None),
+                ],
+            )
             return
         services, photos = self.app.services, self.ids.photos
         lon, lat = self.pin
@@ -175,6 +402,7 @@ class ReportScreen(AppScreen):
                 lon=lon,
                 lat=lat,
                 accuracy_m=None if self.by_hand else self.accuracy,
+                position_source="manual" if self.by_hand else "gps",
                 description=self.ids.description.text.strip(),
                 urgency=self.urgency,
                 photos=[Path(p) for p in photos.paths],
@@ -182,10 +410,124 @@ class ReportScreen(AppScreen):
         except OutboxError as exc:
             self.app.notify(str(exc))
             return
+        if self.draft_id is not None:
+            services.drafts.delete(self.draft_id)
         services.sync.wake()
-        photos.clear()  # the outbox keeps its own copies
-        self.ids.description.text = self.ids.search.text = ""
-        self.category, self.urgency = {}, "normal"
-        self.back_to_gps()
+        self._clear_form()  # the outbox keeps its own copies of the photos
         self.app.notify("已存入发件箱，有网络时自动发送。")
         self.app.show("outbox")
+
+    def _clear_form(self) -> None:
+        photos = self.ids.photos
+        photos.clear()
+        self.ids.description.text = self.ids.search.text = ""
+        self.category, self.urgency, self.draft_id = {}, "normal", None
+        self.held, self.held_at, self.accuracy, self.fix_at, self.pin = "", None, None, None, None
+        self.draft_count = self.app.services.drafts.count()
+        self.follow_fix(self.app, self.app.fix)
+
+    # -- drafts -----------------------------------------------------------------------------------------
+
+    def _entered(self) -> bool:
+        return bool(
+            self.ids.photos.paths or self.category or self.ids.description.text.strip() or self.by_hand
+        )
+
+    def save_draft(self) -> bool:
+        """Keep what was entered on the phone as a draft (the one resumed, if any), and clear the form. The
+        pin is saved held where it is, and comes back so."""
+        photos = self.ids.photos
+        if photos.busy:
+            self.app.notify("照片还在处理中：请稍候再存草稿。")
+            return False
+        if not self._entered():
+            self.app.notify("还没有填写任何内容，不用存草稿。")
+            return False
+        if self.averaging:
+            self.stop_averaging()
+        if not self.held and self.pin is not None:
+            self._hold("gps")
+        form = {
+            "category": dict(self.category) or None,
+            "urgency": self.urgency,
+            "description": self.ids.description.text.strip(),
+            "pin": list(self.pin) if self.pin is not None else None,
+            "held": self.held,
+            "held_at": self.held_at.isoformat() if self.held_at else None,
+            "accuracy_m": self.accuracy,
+            "fix_at": self.fix_at.isoformat() if self.fix_at else None,
+        }
+        self.app.services.drafts.save(form, [Path(p) for p in photos.paths], self.draft_id)
+        self._clear_form()
+        self.app.notify("已存为草稿：点“草稿”可以继续填写。")
+        return True
+
+    def show_drafts(self) -> None:
+        """The list of my drafts, each to resume or delete."""
+        popup = Factory.DraftsPopup()
+        for draft in self.app.services.drafts.items():
+            row = DraftRow(text=self._draft_title(draft))
+            row.ids.resume.bind(on_release=lambda _, i=draft.id: (popup.dismiss(), self.resume_draft(i)))
+            row.ids.delete.bind(on_release=lambda _, i=draft.id: (popup.dismiss(), self.ask_delete_draft(i)))
+            popup.ids.rows.add_widget(row)
+        popup.open()
+
+    @staticmethod
+    def _draft_title(draft: Draft) -> str:
+        form = draft.form
+        category = form["category"]["name"] if form["category"] else "未选类别"
+        if form["pin"] is None:
+            where = "没有位置"
+        elif form["held"] == "hand":
+            where = "手动选点"
+        else:
+            where = f"精度 ±{form['accuracy_m']:.0f} 米" if form["accuracy_m"] else "GPS定位"
+        title = f"{local_time(draft.saved_at)} 保存 · {category} · {len(draft.photos)} 张照片 · {where}"
+        return f"{title}\n{form['description'][:40]}" if form["description"] else title
+
+    def resume_draft(self, draft_id: int, confirmed: bool = False) -> None:
+        """Fill the form from a draft (the pin where it was saved, flagged as it was); the draft stays
+        until the report is submitted. What the form held unsaved is saved first, or dropped, as asked."""
+        if self._entered() and not confirmed:
+            ask(
+                "打开草稿",
+                "正在填写的上报还没有保存：先存为草稿，还是不要了？",
+                [
+                    ("存为草稿，再打开", lambda: self.save_draft() and self.resume_draft(draft_id, True)),
+                    ("不要了，直接打开", lambda: self.resume_draft(draft_id, True)),
+                    ("取消", None),
+                ],
+            )
+            return
+        try:
+            draft = self.app.services.drafts.resume(draft_id, self.app.drafts_dir)
+        except DraftError as exc:
+            self.app.notify(str(exc))
+            self.draft_count = self.app.services.drafts.count()
+            return
+        self._clear_form()
+        form = draft.form
+        self.held, self.held_at = form["held"], _time(form["held_at"])
+        self.accuracy, self.fix_at = form["accuracy_m"], _time(form["fix_at"])
+        self.pin = tuple(form["pin"]) if form["pin"] is not None else None
+        self.category, self.urgency = form["category"] or {}, form["urgency"]
+        self.ids.description.text = form["description"]
+        self.ids.photos.paths = [str(p) for p in draft.photos]
+        self.draft_id = draft.id
+        self.search()
+        self.follow_fix(self.app, self.app.fix)
+        self.app.notify("已打开草稿：补全后点“提交”。")
+
+    def ask_delete_draft(self, draft_id: int) -> None:
+        ask(
+            "删除草稿",
+            "删除后这份草稿和它的照片将无法找回。确定删除吗？",
+            [("删除", lambda: self._delete_draft(draft_id)), ("取消", None)],
+        )
+
+    def _delete_draft(self, draft_id: int) -> None:
+        self.app.services.drafts.delete(draft_id)
+        if self.draft_id == draft_id:
+            self.draft_id = None  # the form keeps what it holds: saving it makes a new draft
+        self.draft_count = self.app.services.drafts.count()
+        self.app.notify("草稿已删除。")

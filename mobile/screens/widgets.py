@@ -7,13 +7,17 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from kivy.app import App
 from kivy.clock import mainthread
+from kivy.core.text import Label as CoreLabel
+from kivy.core.text.markup import MarkupLabel
 from kivy.factory import Factory
 from kivy.lang import Builder
+from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
@@ -284,3 +288,31 @@ class PhotoStrip(BoxLayout):
 
 
 load_kv(__file__)
+
+
+class ChoicePopup(Popup):
+    """A question (``text``) with a button per answer, one under the other (a thumb's width each)."""
+
+    text = StringProperty()
+
+
+def ask(title: str, text: str, answers: list[tuple[str, Callable[[], object] | None]]) -> ChoicePopup:
+    """Open a question; each answer is (button text, what it does; None: only close)."""
+    popup = ChoicePopup(title=title, text=text)
+    for label, action in answers:
+        button = Factory.BigButton(text=label)
+        button.bind(on_release=lambda _, action=action: (popup.dismiss(), action and action()))
+        popup.ids.answers.add_widget(button)
+    popup.open()
+    return popup
+
+
+@lru_cache(maxsize=512)
+def text_height(text: str, width: float, font_sp: float, markup: bool = False) -> float:
+    """The height ``text`` takes wrapped in ``width`` pixels at ``font_sp``: for the rows of a list, which
+    must know their heights before they are drawn."""
+    label = (MarkupLabel if markup else CoreLabel)(
+        text=text, font_size=sp(font_sp), text_size=(max(width, dp(40)), None)
+    )
+    label.refresh()
+    return label.content_height

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mobile.services.api import Api, ApiError, Offline
 from mobile.services.cache import Cache
+from mobile.services.drafts import Drafts
 from mobile.services.errors import AppError
 from mobile.services.outbox import Outbox
 from mobile.services.patrol import Patrol
@@ -37,6 +38,7 @@ class AppServices:
         url = server_url or self.store.get("server_url") or os.environ.get("GRIDOPS_SERVER") or DEFAULT_SERVER
         self.api = Api(self.store, url)
         self.outbox = Outbox(self.store, data_dir / "photos")
+        self.drafts = Drafts(self.store, data_dir / "draft_photos")
         self.cache = Cache(self.store)
         self.patrol = Patrol(self.store)
         self.sync = Sync(self.api, self.outbox, self.cache, self.patrol, **sync_options)

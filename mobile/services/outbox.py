@@ -101,8 +101,10 @@ class Outbox:
         urgency: str | None,
         photos: Sequence[Path],
         address: str | None = None,
+        position_source: str = "gps",
     ) -> OutboxItem:
-        """Queue an inspector's report (one to three photos; the position in WGS 84)."""
+        """Queue an inspector's report (one to three photos; the position in WGS 84, from a fix ("gps") or
+        a pin placed on the map by hand ("manual"))."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
             raise OutboxError(f"一条上报需要 1 到 {MAX_PHOTOS} 张照片：请补拍，或删去多余的照片。")
         payload = {
@@ -111,6 +113,7 @@ class Outbox:
             "lat": lat,
             "crs": "wgs84",
             "accuracy_m": accuracy_m,
+            "position_source": position_source,
             "description": description,
             "urgency": urgency,
             "address": address,
@@ -283,3 +286,26 @@ class Outbox:
                 "UPDATE outbox SET state = 'queued', error = ? WHERE id = ? AND state = 'sending'",
                 (reason, item_id),
             )
+
+    # -- retention ------------------------------------------------------------------------------------
+
+    def purge_sent(self, before: datetime) -> int:
+        """Delete the items of every user sent before ``before``, with their photos (rows and files): the
+        server has them, and the phone's storage is small. The cases they became stay in the cache (their
+        timeline is the server's). Returns how many items went."""
+        with self.store.transaction() as db:
+            rows = db.execute(
+                "SELECT id FROM outbox WHERE state = 'sent' AND sent_at < ?",
+                (before.astimezone(UTC).isoformat(),),
+            ).fetchall()
+            ids = [r["id"] for r in rows]
+            marks = ",".join("?" * len(ids))
+            paths = {
+                r["path"]
+                for r in db.execute(f"SELECT path FROM outbox_photo WHERE item_id IN ({marks})", ids)
+            }
+            db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)  # their photo rows go with them
+            held = {r["path"] for r in db.execute("SELECT path FROM outbox_photo")}
+        for path in paths - held:
+            Path(path).unlink(missing_ok=True)
+        return len(ids)

@@ -1,18 +1,18 @@
 """The app's local database: one SQLite file holding everything the app must keep across restarts.
 
 Settings and tokens, the cached grids, categories and cases, the outbox of reports and replies with their
-photos, and the patrol shifts and track points. SQLite in WAL mode with ``synchronous=FULL``: a transaction
-that returned is on disk, so a report the screen called "saved" survives the app being killed at any
-instant, or the phone losing power.
+photos, the drafts of reports, and the patrol shifts and track points. SQLite in WAL mode with
+``synchronous=FULL``: a transaction that returned is on disk, so a report the screen called "saved"
+survives the app being killed at any instant, or the phone losing power.
 
 One connection is shared by the screens and the sync thread under a lock; every method is one short
 transaction.
 
-Phones are shared between shifts: every outbox item (with its photos), shift (with its track points), cached
-grid and cached case belongs to the user who made it (``owner``, the server's user id), and is read, shown
-and sent only while that user is logged in (:attr:`Store.owner`). Categories are city-wide and shared. An
-outbox item whose owner is unknown (NULL: queued before any login, or left by a version 1 database whose
-login was gone) is never dropped: the next user to log in takes it.
+Phones are shared between shifts: every outbox item (with its photos), draft, shift (with its track
+points), cached grid and cached case belongs to the user who made it (``owner``, the server's user id), and
+is read, shown and sent only while that user is logged in (:attr:`Store.owner`). Categories are city-wide
+and shared. An outbox item whose owner is unknown (NULL: queued before any login, or left by a version 1
+database whose login was gone) is never dropped: the next user to log in takes it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The caches of the server's data, one per user (kept only while someone is logged in), with the owner in
 # the key since version 2; the migration from 1 makes them anew.
 CACHES = """
@@ -37,8 +37,16 @@ CREATE TABLE cached_case (
     task INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL, detail TEXT, PRIMARY KEY (owner, code)
 );
 """
+# Reports the inspector put aside to finish later (version 3): the form as the report screen keeps it
+# (JSON) and the paths of its photos, copied into the drafts' own folder (see mobile/services/drafts.py).
+DRAFTS = """
+CREATE TABLE draft (
+    id INTEGER PRIMARY KEY, owner INTEGER, saved_at TEXT NOT NULL, form TEXT NOT NULL, photos TEXT NOT NULL
+);
+"""
 SCHEMA = (
     CACHES
+    + DRAFTS
     + """
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE category (code TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -126,6 +134,15 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
             db.execute("UPDATE kv SET key = ? WHERE key = ?", (user_cursor(name, owner), f"cursor.{name}"))
 
 
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Drafts of reports: a new table, nothing to move."""
+    for statement in _statements(DRAFTS):
+        db.execute(statement)
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}  # version -> the step to the next one
+
+
 class Store:
     """The SQLite file at ``path`` (created with its schema on first use)."""
 
@@ -143,12 +160,13 @@ class Store:
             if version == 0:
                 for statement in _statements(SCHEMA):
                     db.execute(statement)
-            elif version == 1:
-                _migrate_1_to_2(db)
-            elif version != SCHEMA_VERSION:
+            elif version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{path}: local database version {version}, this app knows {SCHEMA_VERSION}"
                 )
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](db)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:

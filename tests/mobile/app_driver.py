@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # isort: off
@@ -132,6 +133,18 @@ class Driver:
         field.delete_selection()
         field.insert_text(text)
         self.frames(1)
+
+    @contextmanager
+    def window_width(self, width: float) -> Iterator[None]:
+        """Widen (or narrow) the window to ``width`` pixels for a while, laid out again, then back."""
+        before = tuple(Window.size)
+        Window.size = (width, before[1])
+        self.frames(4)
+        try:
+            yield
+        finally:
+            Window.size = before
+            self.frames(4)
 
     def screenshot(self, path: Path) -> Path:
         """Save the window as a PNG at ``path`` (after a few frames: the first can be black)."""

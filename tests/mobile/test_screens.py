@@ -28,7 +28,7 @@ from mobile.platform.gps import utc_now
 from mobile.screens.gridmap import TiledGridMap
 from server import messages
 from tests.conftest import screenshot_dir
-from tests.mobile.app_driver import Driver, colours, log_in, synced
+from tests.mobile.app_driver import Driver, Window, colours, log_in, synced
 from tests.mobile.conftest import (
     INSPECTOR,
     OPERATOR,
@@ -39,17 +39,24 @@ from tests.mobile.conftest import (
     http_login,
     user_id,
 )
+from tests.mobile.layout import layout_problems
 from tests.server.case_world import jpeg
 from tests.server.live import live_server
 
 SHOTS = screenshot_dir("mobile")
+WIDER_DP = 411  # a large phone's width
 
 
 def shoot(driver: Driver, name: str) -> None:
-    """Save the screen for the README (a notice still showing is tapped away first)."""
+    """Save the screen for the README (a notice still showing is tapped away first), after checking its
+    layout at the phone's width and at a wider one's (:data:`WIDER_DP`): touch targets of 48 dp, no text
+    cut or drawn over another."""
     if driver.app.notice:
         driver.tap(driver.find("Notice", root=driver.app.root))
         assert not driver.app.notice
+    assert layout_problems(driver.screen) == [], f"{name} at {Window.width} dp"
+    with driver.window_width(dp(WIDER_DP)):
+        assert layout_problems(driver.screen) == [], f"{name} at {WIDER_DP} dp"
     png = driver.screenshot(SHOTS / f"{name}.png")
     assert colours(png) > 20, f"{png} looks blank"
 
@@ -65,7 +72,7 @@ def test_login_and_home(drive, server):
     assert home.ids.user.text == f"张伟　{INSPECTOR}" and home.ids.shift_state.text == "未上岗"
     assert (home.ids.waiting.value, home.ids.failed.value, home.ids.tasks.value) == (0, 0, 0)
     assert home.ids.sync.text.startswith("已同步 · 上次同步成功")
-    assert home.ids.patrol.text == "今日巡查 0.00 公里 · 0 小时 0 分"
+    assert home.ids.patrol.text == "今日巡查 0 小时 0 分"
 
 
 def test_report_through_the_outbox_to_its_case(drive, server, unit):
@@ -100,10 +107,11 @@ def test_report_through_the_outbox_to_its_case(drive, server, unit):
     assert report.blocked == "请选择问题类别。"
     d.tap(d.find("MajorButton", text="市容环境"))
     assert report.major == "E06"
-    d.type(report.ids.search, "垃圾")
+    assert all(row["code"].startswith("E06") for row in report.ids.choices.data)
+    d.type(report.ids.search, "垃圾")  # a search looks through every class, the one picked before too
     d.frames(2)
     codes = [row["code"] for row in report.ids.choices.data]
-    assert codes and all(code.startswith("E06") for code in codes) and "E06010" in codes
+    assert report.major == "" and {"C03004", "E03006", "E06010"} <= set(codes)
     d.tap(d.find("ChoiceRow", code="E06010"))
     assert report.category["code"] == "E06010" and report.urgency == report.category["urgency"]
     d.tap(report.ids.urgent)
@@ -249,7 +257,7 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     d.nav("tasks")
     d.tap(d.find("TaskRow", code=verify))
     act(operator, verify, "void", reason="重复来电")
-    d.tap(d.find("ResultButton", code="confirmed"))
+    d.tap(d.find("ResultButton", code="not_found"))
     d.tap(d.screen.ids.send)
     outbox = d.app.services.outbox
     refused = outbox.items()[0].id  # the newest item: rows are recycled widgets, so find them by item
@@ -260,7 +268,9 @@ def test_tasks_answered_from_the_phone(drive, server, tasks_for_inspector, tmp_p
     d.until(lambda: outbox.get(refused).attempts == 2 and outbox.get(refused).state == "failed", "the retry")
     d.until(lambda: d.find("OutboxRow", item_id=refused).state_text == "发送失败", "the retry refused too")
     d.tap(d.find("SmallButton", text="删除", root=d.find("OutboxRow", item_id=refused)))
-    d.tap(d.popup("ConfirmPopup").ids.yes)
+    question = d.popup("ChoicePopup")
+    d.tap(d.find("BigButton", text="删除", root=question))
+    d.until(lambda: question.parent is None, "the question to close")
     assert [i.kind for i in outbox.items()] == ["reply"]  # the sent check reply is left
     assert d.find("OutboxRow").state_text == "已发送"
 

@@ -97,6 +97,7 @@ def test_two_inspectors_share_one_phone(drive, server, netfault, mobile_db_url):
     log_in(d, netfault.url, INSPECTOR)
     synced(d)
     assert a_task in [t["code"] for t in services.cache.tasks()]
+    d.until(lambda: not d.screen.ids.clock.disabled, "the clock button to take a tap")
     d.tap(d.screen.ids.clock)
     walk(d)
     netfault.set("down")
@@ -123,6 +124,7 @@ def test_two_inspectors_share_one_phone(drive, server, netfault, mobile_db_url):
     grids = {g.code for g in services.cache.grid_records()}
     assert b_village in grids and a_village not in grids
     assert not services.patrol.on_shift  # A's shift is not B's
+    d.until(lambda: not d.screen.ids.clock.disabled, "the clock button to take a tap")
     d.tap(d.screen.ids.clock)
     walk(d)
     synced(d)
