@@ -73,7 +73,7 @@ class CategoryOut(BaseModel):
     @computed_field(description="Pinyin initials of the name and the aliases, for searching (乱停车: ltc)")
     @property
     def initials(self) -> list[str]:
-        return initials(self.name, *self.aliases)
+        return list(initials(self.name, *self.aliases))
 
 
 class TagOut(BaseModel):
