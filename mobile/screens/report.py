@@ -107,7 +107,6 @@ class ReportScreen(AppScreen):
         self._majors: list[tuple[str, str]] = []
         self._tick = self._average_tick = None
         self._samples: list[Fix] = []  # the fixes collected while averaging
-        self._release_trigger = Clock.create_trigger(self._release)
         self.ids.panel.map.bind(on_tap=self.place_pin)
         self.ids.photos.bind(paths=self._photos_changed, busy=self._photos_changed)
 
@@ -160,21 +159,15 @@ class ReportScreen(AppScreen):
     def _photos_changed(self, *args) -> None:
         """The first photo holds the pin from the moment it is taken: the photo is stamped with the pin's
         position while it is prepared, so the pin must not move meanwhile. With every photo gone (or the
-        camera giving none), a pin held that way follows the GPS again: looked at on the next frame, as a
-        photo just prepared leaves ``busy`` before it joins ``paths``."""
+        camera giving none), a pin held that way follows the GPS again."""
         photos = self.ids.photos
         if photos.paths or photos.busy:
             if not self.held:
                 self._hold("photo")
         elif self.held == "photo":
-            self._release_trigger()
-        self.check()
-
-    def _release(self, *args) -> None:
-        photos = self.ids.photos
-        if self.held == "photo" and not photos.paths and not photos.busy:
             self.held, self.held_at = "", None
             self.follow_fix(self.app, self.app.fix)
+        self.check()
 
     def place_pin(self, map_widget, lon: float, lat: float) -> None:
         """A tap on the map puts the pin there by hand (with no fix, or a poor one, too)."""

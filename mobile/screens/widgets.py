@@ -273,9 +273,10 @@ class PhotoStrip(BoxLayout):
                     src.unlink(missing_ok=True)
 
         def done(path: Path) -> None:
-            self.busy -= 1
+            # The photo joins ``paths`` before it leaves ``busy``: a form watching both always sees it.
             if str(path) not in self.paths:
                 self.paths = [*self.paths, str(path)]
+            self.busy -= 1
 
         def failed(exc: Exception) -> None:
             self.busy -= 1
