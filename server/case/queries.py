@@ -85,7 +85,7 @@ def list_cases(
         like = f"%{filters.q}%"
         query = query.where(Case.code.ilike(like) | Case.description.ilike(like) | Case.address.ilike(like))
     if filters.queue:
-        query = query.where(QUEUES[filters.queue].condition(func.now(), scope.user_id))
+        query = query.where(QUEUES[filters.queue].condition(func.now(), scope))
     if filters.bbox:
         query = query.where(Case.location.op("&&")(func.ST_MakeEnvelope(*filters.bbox, 4326)))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
@@ -100,10 +100,10 @@ def queue_counts(*, db: Session, principal: Principal, scope: Scope) -> list[tup
     """The queues this user works with how many of their cases the scope sees, and how many are overdue."""
     queues = queues_for(principal)
     now = func.now()
-    red = QUEUES["overdue"].condition(now, scope.user_id)
+    red = QUEUES["overdue"].condition(now, scope)
     columns = []
     for queue in queues:
-        condition = queue.condition(now, scope.user_id)
+        condition = queue.condition(now, scope)
         columns += [func.count().filter(condition), func.count().filter(and_(condition, red))]
     if not columns:
         return []

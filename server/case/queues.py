@@ -1,21 +1,25 @@
 """The case desk's queues: for each step of the workflow, the cases waiting for it, and the roles that work
-the queue. A queue is a condition on ``Case`` at an instant; the desk lists a queue's cases within the user's
-scope, most urgent and soonest due first (``server.case.queries.list_cases``)."""
+the queue. A queue is a condition on ``Case`` at an instant for a user's scope; the desk lists a queue's
+cases within the scope, most urgent and soonest due first (``server.case.queries.list_cases``).
+
+A department sees every case ever dispatched to it, but its queues of open work (处置中, 即将超时, 已超时)
+hold only the cases it is responsible for now: a case returned and dispatched elsewhere leaves them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, select, true
 
 from server.auth.principal import Principal
 from server.case.clock import due_soon, overdue
-from server.case.models import Case
+from server.case.models import Case, CaseDispatch
+from server.case.scope import Scope
 from server.case.states import OPEN_STATES, State
 
-# The condition for a user (their id) at an instant (``now`` in SQL).
-Condition = Callable[[ColumnElement, int | None], ColumnElement[bool]]
+# The condition for a user's scope at an instant (``now`` in SQL).
+Condition = Callable[[ColumnElement, Scope], ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
@@ -27,23 +31,37 @@ class Queue:
 
 
 def _in(*states: State) -> Condition:
-    return lambda now, user_id: Case.state.in_([s.value for s in states])
+    return lambda now, scope: Case.state.in_([s.value for s in states])
 
 
-def _my_tasks(now, user_id) -> ColumnElement[bool]:
-    return and_(Case.state.in_([State.VERIFYING, State.CHECKING]), Case.task_assignee_id == user_id)
+def held_now(scope: Scope) -> ColumnElement[bool]:
+    """For a department's user, the cases the department holds now (an open dispatch); else every case."""
+    if scope.department_id is None:
+        return true()
+    holding = select(CaseDispatch.case_id).where(
+        CaseDispatch.department_id == scope.department_id, CaseDispatch.ended_at.is_(None)
+    )
+    return Case.id.in_(holding)
 
 
-def _extension_asked(now, user_id) -> ColumnElement[bool]:
+def _handling(now, scope: Scope) -> ColumnElement[bool]:
+    return and_(Case.state == State.DISPATCHED, held_now(scope))
+
+
+def _my_tasks(now, scope: Scope) -> ColumnElement[bool]:
+    return and_(Case.state.in_([State.VERIFYING, State.CHECKING]), Case.task_assignee_id == scope.user_id)
+
+
+def _extension_asked(now, scope: Scope) -> ColumnElement[bool]:
     return and_(Case.state == State.DISPATCHED, Case.extension_request.is_not(None))
 
 
-def _due_soon(now, user_id) -> ColumnElement[bool]:
-    return and_(Case.state.in_(OPEN_STATES), due_soon(now))
+def _due_soon(now, scope: Scope) -> ColumnElement[bool]:
+    return and_(Case.state.in_(OPEN_STATES), due_soon(now), held_now(scope))
 
 
-def _overdue(now, user_id) -> ColumnElement[bool]:
-    return and_(Case.state.in_(OPEN_STATES), overdue(now))
+def _overdue(now, scope: Scope) -> ColumnElement[bool]:
+    return and_(Case.state.in_(OPEN_STATES), overdue(now), held_now(scope))
 
 
 WATCHERS = frozenset({"acceptor", "shift_lead", "dispatcher", "department", "leader", "grid_head"})
@@ -58,7 +76,7 @@ QUEUES: dict[str, Queue] = {
         Queue("dispatch", "待派遣", frozenset({"dispatcher"}), _in(State.FILED)),
         Queue("returned", "已回退", frozenset({"dispatcher"}), _in(State.RETURNED)),
         Queue("extension", "延期申请", frozenset({"dispatcher"}), _extension_asked),
-        Queue("handle", "处置中", frozenset({"dispatcher", "department"}), _in(State.DISPATCHED)),
+        Queue("handle", "处置中", frozenset({"dispatcher", "department"}), _handling),
         Queue("suspended", "挂账", frozenset({"dispatcher"}), _in(State.SUSPENDED)),
         Queue("check", "待核查", frozenset({"acceptor"}), _in(State.HANDLED)),
         Queue("checking", "核查中", frozenset({"acceptor", "shift_lead"}), _in(State.CHECKING)),

@@ -83,6 +83,29 @@ def test_queues_follow_the_workflow_by_role(world):
     assert client.get("/api/cases", params={"queue": "nonsense"}, headers=h["acceptor"]).status_code == 422
 
 
+def test_a_department_queue_holds_only_the_cases_it_leads_now(world):
+    """A case returned by a department and dispatched to another leaves the first department's open-work
+    queues (处置中, 已超时): it still sees the case in its history, but no longer works it."""
+    db, client = world["db"], world["client"]
+    case = report(db, world["inspector"], world["lon"], world["lat"])
+    act(db, world["lead"], case, "file")
+    act(db, world["dispatcher"], case, "dispatch")
+    first = login(client, world["department"])
+    assert queue(client, first, "handle") == [case.code]
+    act(db, world["department"], case, "return", reason="属于执法部门")
+    act(db, world["dispatcher"], case, "dispatch", lead_department="enforcement")
+    db.execute(update(Case).where(Case.id == case.id).values(step_due_at=func.now() - timedelta(minutes=1)))
+    db.commit()
+    assert queue(client, first, "handle") == [] and queue(client, first, "overdue") == []
+    assert counts(client, first) == {"handle": (0, 0), "due_soon": (0, 0), "overdue": (0, 0)}
+    assert client.get(f"/api/cases/{case.code}", headers=first).status_code == 200  # its history stays
+    enforcement = login(client, make_user(db, ["department"], department="enforcement"))
+    assert queue(client, enforcement, "handle") == [case.code] == queue(client, enforcement, "overdue")
+    assert counts(client, enforcement)["handle"] == (1, 1)
+    dispatcher = login(client, world["dispatcher"])
+    assert case.code in queue(client, dispatcher, "handle")
+
+
 def test_queues_sort_by_urgency_then_deadline(world):
     db, client = world["db"], world["client"]
     lon, lat = world["lon"], world["lat"]
