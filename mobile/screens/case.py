@@ -156,6 +156,8 @@ class CaseScreen(AppScreen):
             shown.update(photo["id"] for photo in photos)
             state = STATE_LABELS.get(event["state_after"], "其他状态")  # a state newer than the app
             note = f"\n{event['note']}" if event.get("note") else ""
+            if event.get("data", {}).get("reason"):  # why a case was returned, refused, voided, suspended
+                note += f"\n原因：{event['data']['reason']}"
             action = ACTION_LABELS.get(event["action"], "其他办理")
             text = f"[b]{local_time(event['at'])}[/b]　{action}　→ {state}\n"
             rows.append((EventRow(text=f"{text}[color=666666]{event['actor']}[/color]{note}"), photos))

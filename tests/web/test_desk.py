@@ -196,6 +196,17 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     after = tmp_path / "after.jpg"
     after.write_bytes(photo((60, 140, 80), "after"))
     open_from_queue(department, "handle", code)
+    # A return with its reason: everyone who follows the case reads why; the dispatcher sends it back.
+    take(department, "return", "returned", reason="需先确认是否属于本部门辖区")
+    follows(watcher, "returned")
+    watcher.wait_for_selector("#case-panel .timeline li[data-action=return] .reason", timeout=WAIT_MS)
+    assert watcher.text_content("#case-panel .timeline li[data-action=return] .reason") == (
+        "原因：需先确认是否属于本部门辖区"
+    )
+    open_from_queue(page, "returned", code)
+    take(page, "dispatch", "dispatched")
+    follows(watcher, "dispatched")
+    open_from_queue(department, "handle", code)
     # the department may not close or file: those buttons are not offered in this state at all
     assert department.locator("#case-panel .actions button[data-action=close]").count() == 0
     # a handling report without its after photo is stopped by the form, before anything is sent

@@ -174,6 +174,8 @@ function timeline(detail) {
         el("strong", {}, ` ${action} `),
         el("span", { class: "muted" }, `${event.actor} → ${state}`),
         event.note ? el("p", {}, event.note) : null,
+        // Why a case was returned, refused, voided or suspended: the people who see the case read it.
+        event.data?.reason ? el("p", { class: "reason" }, `原因：${event.data.reason}`) : null,
       ),
     );
   }
