@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mobile.services.errors import AppError
-from mobile.services.outbox import _durable_copy
+from mobile.services.outbox import durable_copy
 from mobile.services.store import Store
 
 
@@ -52,7 +52,7 @@ class Drafts:
     def save(self, form: dict, photos: Sequence[Path], draft_id: int | None = None) -> Draft:
         """Keep ``form`` and copies of ``photos`` as a new draft, or in place of draft ``draft_id`` (the one
         the form was resumed from; a new one if it was deleted meanwhile)."""
-        paths = [str(_durable_copy(p, self.media_dir)) for p in photos]
+        paths = [str(durable_copy(p, self.media_dir)) for p in photos]
         replaced = self._find(draft_id) if draft_id is not None else None
         row = (datetime.now(UTC).isoformat(), json.dumps(form, ensure_ascii=False), json.dumps(paths))
         with self.store.transaction() as db:
@@ -88,7 +88,7 @@ class Drafts:
         """Draft ``draft_id`` with copies of its photos in ``folder``, for the form to hold (a form deletes
         the photos it drops); the draft itself stays until it is submitted or deleted."""
         draft = self.get(draft_id)
-        return replace(draft, photos=[_durable_copy(p, folder) for p in draft.photos])
+        return replace(draft, photos=[durable_copy(p, folder) for p in draft.photos])
 
     def delete(self, draft_id: int) -> None:
         """Delete a draft with its photos (nothing to do when it is gone already)."""

@@ -65,7 +65,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _durable_copy(src: Path, folder: Path) -> Path:
+def durable_copy(src: Path, folder: Path) -> Path:
     """``src`` inside ``folder``: as it is when already there, else copied there and fsynced."""
     src = Path(src)
     if src.resolve().parent == folder.resolve():
@@ -150,7 +150,7 @@ class Outbox:
         return self._add("reply", payload, photos, case_code=case_code)
 
     def _add(self, kind: str, payload: dict, photos: Sequence[Path], case_code: str | None) -> OutboxItem:
-        paths = [_durable_copy(p, self.media_dir) for p in photos]
+        paths = [durable_copy(p, self.media_dir) for p in photos]
         with self.store.transaction() as db:
             item_id = db.execute(
                 "INSERT INTO outbox (owner, client_uuid, kind, state, payload, case_code, created_at) "
