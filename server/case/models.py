@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -32,6 +33,9 @@ from server.database import Base
 from server.types import LTree
 
 CHANNELS = ("inspector", "citizen", "hotline", "system", "open311")
+CLOCKS = ("work", "natural")  # a case's limits run on working time or on natural time (24 h)
+SUPERVISION_KINDS = ("supervise", "urge")  # 督办, 催办
+SPECIAL_REPORTER_KINDS = ("deputy", "cppcc", "vulnerable")  # 人大代表, 政协委员, 困难群众
 PHOTO_ROLES = ("before", "after", "verification", "check")
 # The zoom-17 Web Mercator tile of a case's location (x from the west, y from the north), as stored.
 CELL_ZOOM = 17
@@ -57,6 +61,11 @@ class Case(Base):
 
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"))
     urgency: Mapped[str] = mapped_column(String(10))
+    # 咨询, 建议, 投诉, 求助 or 举报 (server.category.models.RequestType): its own limits
+    request_type: Mapped[str] = mapped_column(
+        ForeignKey("request_type.code", ondelete="RESTRICT"), server_default="complaint"
+    )
+    clock: Mapped[str] = mapped_column(String(8), server_default="work")  # every step's limits run on it
     description: Mapped[str] = mapped_column(Text, server_default="")
     address: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
@@ -80,6 +89,12 @@ class Case(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
     task_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    # the caller's earlier case of the same place and category (重复投诉)
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    # the department first dispatched to (首办负责制): it stays responsible until reassigned with a reason
+    first_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+    # the grid of the street sub-center that dispatches it (two-tier dispatch); NULL: the top center
+    dispatch_center: Mapped[str | None] = mapped_column(String(15))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
 
     # The current step's clock, in working time: when it started, its limit, its due instant and the instant
@@ -92,6 +107,12 @@ class Case(Base):
     handle_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extension_request: Mapped[dict | None] = mapped_column(JSONB)
     supervised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    supervision_level: Mapped[int | None] = mapped_column(SmallInteger)  # the open supervision's, 1 to 3
+    # The department's receipt (签收) clock, from dispatch to its acknowledgement.
+    receipt_limit_min: Mapped[float | None] = mapped_column(Float)
+    receipt_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_yellow_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_by_department_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -108,6 +129,14 @@ class Case(Base):
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
         CheckConstraint("position_source IN ('gps', 'manual')", name="position_source"),
+        CheckConstraint(f"clock IN {CLOCKS}", name="clock"),
+        CheckConstraint("supervision_level BETWEEN 1 AND 3", name="supervision_level"),
+        Index(
+            "ix_case_file_supervision_level",
+            "supervision_level",
+            postgresql_where=text("supervision_level IS NOT NULL"),
+        ),
+        Index("ix_case_file_reporter_phone", "reporter_phone"),
         Index("ix_case_file_location", "location", postgresql_using="gist"),
         Index("ix_case_file_grid_path", "grid_path", postgresql_using="gist"),
         Index("ix_case_file_state", "state"),
@@ -205,3 +234,71 @@ class CaseCounter(Base):
     district_code: Mapped[str] = mapped_column(String(15), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class CaseSupervision(Base):
+    """A supervision (督办) or reminder (催办) of a case: issued with a level (1 一般, 2 重点, 3 挂牌) and a
+    note, optionally a new due time, to the department leading the case; the department acknowledges it
+    (签收督办) and answers it. A supervision repeated or left unanswered past ``answer_due_at`` is closed
+    and issued again one level up."""
+
+    __tablename__ = "case_supervision"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(10))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    note: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issuer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT")
+    )  # NULL: system
+    issuer_name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
+    new_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SUPERVISION_KINDS}", name="kind"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
+        Index("ix_case_supervision_case_id", "case_id"),
+        Index("ix_case_supervision_open", "department_id", postgresql_where=text("closed_at IS NULL")),
+    )
+
+
+class SpecialReporter(Base):
+    """A caller whose cases get priority (人大代表, 政协委员, 困难群众): their cases are tagged and queued
+    apart, as Pingshan's center does."""
+
+    __tablename__ = "special_reporter"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint(f"kind IN {SPECIAL_REPORTER_KINDS}", name="kind"),)
+
+
+class CallerReveal(Base):
+    """One showing of a caller's full phone number: who saw it, when, in which role, from where."""
+
+    __tablename__ = "caller_reveal"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    role: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_caller_reveal_case_id", "case_id"),)

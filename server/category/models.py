@@ -7,11 +7,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, String, Text, func, true
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    SmallInteger,
+    String,
+    Text,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import Base
+
+LIMIT_FORM = r"'^[0-9]+(\.[0-9]+)?[mhd]$'"  # a limit as SQL checks it: 30m, 1.5h, 2d
 
 
 class Department(Base):
@@ -23,6 +37,8 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # a street's own team (街道队伍): the street grid it works in; NULL: a city or district department
+    grid_code: Mapped[str | None] = mapped_column(String(15))
     active: Mapped[bool] = mapped_column(server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -47,6 +63,8 @@ class Category(Base):
     # Other words people use for it (乱停车 for 机动车乱停放): searched, never shown as its name.
     aliases: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{}")
     phrases: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default="{}")
+    clock: Mapped[str | None] = mapped_column(String(8))  # work or natural; NULL: as the urgency says
+    simple_flow: Mapped[bool] = mapped_column(server_default=false())  # may be fixed on the spot (即报即处)
     active: Mapped[bool] = mapped_column(server_default=true())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -62,7 +80,8 @@ class Category(Base):
         ),
         CheckConstraint("major_code = substr(code, 2, 2)", name="major_code"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
-        CheckConstraint(r"handling_limit ~ '^[0-9]+(\.[0-9]+)?[mhd]$'", name="handling_limit"),
+        CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),
+        CheckConstraint("clock IN ('work', 'natural')", name="clock"),
     )
 
 
@@ -89,4 +108,48 @@ class Tag(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(server_default=true())
+
+
+class RequestType(Base):
+    """What a request asks (诉求类型): 咨询, 建议, 投诉, 求助, 举报. Its limits: the department's first
+    response (NULL: the receipt limit of the settings) and the handling (NULL: the category's alone)."""
+
+    __tablename__ = "request_type"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+    response_limit: Mapped[str | None] = mapped_column(String(12))
+    handling_limit: Mapped[str | None] = mapped_column(String(12))
+    position: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    active: Mapped[bool] = mapped_column(server_default=true())
+
+    __table_args__ = (
+        CheckConstraint(f"response_limit ~ {LIMIT_FORM}", name="response_limit"),
+        CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),
+    )
+
+
+class CategoryRequestLimit(Base):
+    """A category's own handling limit for one request type (e.g. a 咨询 about noise answered in 2d)."""
+
+    __tablename__ = "category_request_limit"
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"), primary_key=True)
+    request_type: Mapped[str] = mapped_column(
+        ForeignKey("request_type.code", ondelete="RESTRICT"), primary_key=True
+    )
+    handling_limit: Mapped[str] = mapped_column(String(12))
+
+    __table_args__ = (CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),)
+
+
+class DispatchCenter(Base):
+    """A dispatch center below the top one: a street's sub-center (街道分中心), dispatching the cases of its
+    grid's subtree ("1+6+N")."""
+
+    __tablename__ = "dispatch_center"
+
+    grid_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(server_default=true())
