@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server.config import PROJECT_DIR
 from server.localdb import find_bindir
 
-ORDER = ["locate", "intake", "mobile_sync", "tiles", "dashboard", "faults"]
+ORDER = ["locate", "intake", "mobile_sync", "tiles", "dashboard", "search", "faults"]
 TITLES = {
     "locate": "Point to grid lookups",
     "intake": "Case intake",
     "mobile_sync": "The phone's sync after a reconnect",
     "tiles": "Case tiles",
     "dashboard": "Dashboard",
+    "search": "The desk's search",
     "faults": "Fault drill",
 }
 

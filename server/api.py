@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from server.auth.views import auth_router
-from server.case.views import photos_router, sync_router
+from server.case.views import photos_router, special_router, sync_router
 from server.case.views import router as cases_router
 from server.category.views import router as categories_router
 from server.events.views import router as events_router
@@ -14,6 +14,7 @@ from server.public.views import router as public_router
 from server.review.views import router as review_router
 from server.stats.views import router as stats_router
 from server.users.views import router as users_router
+from server.worktime.views import router as calendar_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
@@ -21,9 +22,11 @@ api_router.include_router(assignments_router)
 api_router.include_router(users_router)
 api_router.include_router(auth_router)
 api_router.include_router(categories_router)
+api_router.include_router(calendar_router)
 api_router.include_router(cases_router)
 api_router.include_router(photos_router)
 api_router.include_router(sync_router)
+api_router.include_router(special_router)
 api_router.include_router(events_router)
 api_router.include_router(patrol_router)
 api_router.include_router(review_router)

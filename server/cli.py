@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from server.case.callers import callers_app
 from server.case.cli import cases_app
 from server.category.cli import categories_app
 from server.cli_common import console, fail, print_error, session
@@ -32,6 +33,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
+app.add_typer(callers_app, name="callers")
 app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
 app.add_typer(review_app, name="review")

@@ -99,8 +99,20 @@ class Settings(BaseSettings):
     yellow_fraction: float = Field(default=0.25, ge=0, le=1)  # yellow in the last quarter of a step's time
     duplicate_radius_m: float = 50.0
     duplicate_hours: float = 72.0
+    # A caller's report repeats (重复投诉) their case of the same category received within these days, in the
+    # same unit grid or within these metres (server.case.callers).
+    repeat_complaint_days: float = Field(default=30, ge=0)
+    repeat_complaint_radius_m: float = Field(default=200.0, ge=0)
     supervision_sweep_seconds: float = 60.0  # how often the server flags overdue cases (0: never)
+    # A supervision (督办) left unanswered this long (on the case's clock) goes one level up.
+    supervision_answer_limit: str = "1d"
     extension_max_factor: float = Field(default=1.0, gt=0)  # an extension: at most this x handling limit
+    # Which clock a case's limits run on: natural time (24 h) for these urgencies (comma-separated; a
+    # category's own ``clock`` in the taxonomy wins), working time for the others.
+    natural_clock_urgencies: str = "urgent"
+    # The department's receipt (签收) of a dispatched case: within this limit, unless the request type has
+    # its own response limit (投诉 within 1h).
+    receipt_limit: str = "30m"
 
     # Photos: limits, the geotag check, and where content-addressed files are kept (<var_dir>/media).
     photo_max_bytes: int = 15 * 1024 * 1024

@@ -136,6 +136,20 @@ def client(db):
 
 
 @pytest.fixture
+def setting(monkeypatch):
+    """Sets a setting through the environment for one test (the cached settings dropped around it)."""
+    from server.config import get_settings
+
+    def set_(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 LIMIT = r"'^[0-9]+(\.[0-9]+)?[mhd]$'"
 CLOCKS = "('work', 'natural')"
+CHANGE_TRIGGERS = ("case_file_touch", "case_file_notify")
 
 
 def _ts(name: str) -> sa.Column:
@@ -139,11 +140,16 @@ def upgrade() -> None:
         postgresql_where=sa.text("supervision_level IS NOT NULL"),
     )
     op.create_index("ix_case_file_reporter_phone", "case_file", ["reporter_phone"])
+    # A backfill is no change a syncing client must fetch: the change triggers stay off meanwhile.
+    for trigger in CHANGE_TRIGGERS:
+        op.execute(f"ALTER TABLE case_file DISABLE TRIGGER {trigger}")
     op.execute(
         "UPDATE case_file SET first_department_id = d.department_id FROM ("
         " SELECT DISTINCT ON (case_id) case_id, department_id FROM case_dispatch WHERE lead"
         " ORDER BY case_id, dispatched_at, id) d WHERE d.case_id = case_file.id"
     )
+    for trigger in CHANGE_TRIGGERS:
+        op.execute(f"ALTER TABLE case_file ENABLE TRIGGER {trigger}")
 
     op.create_table(
         "case_supervision",

@@ -10,6 +10,10 @@ poor one (the report then says so: ``position_source`` "manual"). Removing every
 the first photo follow the GPS again: the next first photo holds it anew, where that photo is taken. The
 age of the fix is shown as it grows (a clock, not only the arrival of fixes): a stale fix is no position.
 
+A problem the inspector fixed on the spot (即报即处), in a category that allows it (the cached category's
+``simple_flow``), is reported so with after-photos besides the photos of the problem: the case then waits
+only for the shift lead's closing.
+
 What was entered stays when the inspector leaves the screen and comes back; it is cleared once the
 report is in the outbox, or saved as a draft (kept on the phone, listed under "草稿", resumed later)."""
 
@@ -97,6 +101,9 @@ class ReportScreen(AppScreen):
     average_elapsed = NumericProperty(0)
     major = StringProperty()  # the major class shown, e.g. "E06"; "" for all
     category = DictProperty()  # the category chosen
+    # the category chosen may be fixed on the spot (即报即处)
+    can_fix = AliasProperty(lambda self: bool(self.category.get("simple_flow")), bind=("category",))
+    fixed = BooleanProperty(False)  # fixed on the spot (即报即处): the after-photos go with the report
     urgency = StringProperty("normal")
     blocked = StringProperty()  # why the report cannot be submitted yet ("" when it can)
     draft_id = ObjectProperty(None, allownone=True)  # the draft the form was resumed from
@@ -109,6 +116,7 @@ class ReportScreen(AppScreen):
         self._samples: list[Fix] = []  # the fixes collected while averaging
         self.ids.panel.map.bind(on_tap=self.place_pin)
         self.ids.photos.bind(paths=self._photos_changed, busy=self._photos_changed)
+        self.ids.after.bind(paths=self.check, busy=self.check)
 
     def on_enter(self, *args) -> None:
         super().on_enter(*args)
@@ -146,12 +154,12 @@ class ReportScreen(AppScreen):
     def on_pin(self, *args) -> None:
         """Show the pin on the small map (centred on it, unless it was placed there by hand) and find its
         grid; both go to the photos' stamp."""
-        grid_map, photos = self.ids.panel.map, self.ids.photos
-        grid_map.pin = photos.position = self.pin
+        grid_map, photos, after = self.ids.panel.map, self.ids.photos, self.ids.after
+        grid_map.pin = photos.position = after.position = self.pin
         if not self.by_hand:
             grid_map.around = self.pin
         chain = self.app.services.cache.grid_at(*self.pin) if self.pin is not None else []
-        self.grid_name = photos.place = chain[-1].name if chain else ""
+        self.grid_name = photos.place = after.place = chain[-1].name if chain else ""
 
     def _hold(self, why: str) -> None:
         self.held, self.held_at = why, datetime.now(UTC)
@@ -325,7 +333,10 @@ class ReportScreen(AppScreen):
         self.check()
 
     def on_category(self, *args) -> None:
-        """Offer the chosen category's phrases (常用语): a tap adds one to the description."""
+        """Offer the chosen category's phrases (常用语): a tap adds one to the description. A category that
+        may not be fixed on the spot takes the report back to the usual flow."""
+        if not self.can_fix:
+            self.fixed = False
         box = self.ids.phrases
         box.clear_widgets()
         for phrase in self.category.get("phrases", ()):
@@ -345,10 +356,13 @@ class ReportScreen(AppScreen):
 
     # -- checks and submit ------------------------------------------------------------------------------
 
+    def on_fixed(self, *args) -> None:
+        self.check()
+
     def check(self, *args) -> None:
         """Bring the position line, the warning and the reason Submit is disabled up to date (every second
         as well: a fix grows old with no event at all)."""
-        fix, photos = self.app.fix, self.ids.photos
+        fix, photos, after = self.app.fix, self.ids.photos, self.ids.after
         self.can_use_fix = fix is not None and _age_s(fix.at) <= FIX_MAX_AGE_S
         age_s = self._pin_age_s()
         stale = age_s is not None and age_s > FIX_MAX_AGE_S
@@ -360,12 +374,14 @@ class ReportScreen(AppScreen):
             self.blocked = f"GPS定位已过时（{_ago(age_s)}），不能提交：请到开阔处稍候。"
         elif self.averaging:
             self.blocked = "正在多点平均定位：请等它完成，或点“取消平均”。"
-        elif photos.busy:
+        elif photos.busy or after.busy:
             self.blocked = "照片处理中…"
         elif not photos.paths:
             self.blocked = "请至少拍一张照片。"
         elif not self.category:
             self.blocked = "请选择问题类别。"
+        elif self.fixed and not after.paths:
+            self.blocked = "已现场处置：请至少拍一张处置后照片。"
         else:
             self.blocked = ""
 
@@ -399,6 +415,7 @@ class ReportScreen(AppScreen):
                 description=self.ids.description.text.strip(),
                 urgency=self.urgency,
                 photos=[Path(p) for p in photos.paths],
+                after_photos=[Path(p) for p in self.ids.after.paths] if self.fixed else (),
             )
         except OutboxError as exc:
             self.app.notify(str(exc))
@@ -413,6 +430,7 @@ class ReportScreen(AppScreen):
     def _clear_form(self) -> None:
         photos = self.ids.photos
         photos.clear()
+        self.ids.after.clear()
         self.ids.description.text = self.ids.search.text = ""
         self.category, self.urgency, self.draft_id = {}, "normal", None
         self.held, self.held_at, self.accuracy, self.fix_at, self.pin = "", None, None, None, None
@@ -423,14 +441,18 @@ class ReportScreen(AppScreen):
 
     def _entered(self) -> bool:
         return bool(
-            self.ids.photos.paths or self.category or self.ids.description.text.strip() or self.by_hand
+            self.ids.photos.paths
+            or self.ids.after.paths
+            or self.category
+            or self.ids.description.text.strip()
+            or self.by_hand
         )
 
     def save_draft(self) -> bool:
         """Keep what was entered on the phone as a draft (the one resumed, if any), and clear the form. The
         pin is saved held where it is, and comes back so."""
-        photos = self.ids.photos
-        if photos.busy:
+        photos, after = self.ids.photos, self.ids.after
+        if photos.busy or after.busy:
             self.app.notify("照片还在处理中：请稍候再存草稿。")
             return False
         if not self._entered():
@@ -449,8 +471,11 @@ class ReportScreen(AppScreen):
             "held_at": self.held_at.isoformat() if self.held_at else None,
             "accuracy_m": self.accuracy,
             "fix_at": self.fix_at.isoformat() if self.fix_at else None,
+            "fixed": self.fixed,
+            "after_photos": len(after.paths),  # the last photos of the draft
         }
-        self.app.services.drafts.save(form, [Path(p) for p in photos.paths], self.draft_id)
+        kept = [Path(p) for p in [*photos.paths, *after.paths]]
+        self.app.services.drafts.save(form, kept, self.draft_id)
         self._clear_form()
         self.app.notify("已存为草稿：点“草稿”可以继续填写。")
         return True
@@ -504,8 +529,11 @@ class ReportScreen(AppScreen):
         self.accuracy, self.fix_at = form["accuracy_m"], _time(form["fix_at"])
         self.pin = tuple(form["pin"]) if form["pin"] is not None else None
         self.category, self.urgency = form["category"] or {}, form["urgency"]
+        self.fixed = form.get("fixed", False)  # a draft saved before 即报即处 has neither
+        split = len(draft.photos) - form.get("after_photos", 0)
         self.ids.description.text = form["description"]
-        self.ids.photos.paths = [str(p) for p in draft.photos]
+        self.ids.photos.paths = [str(p) for p in draft.photos[:split]]
+        self.ids.after.paths = [str(p) for p in draft.photos[split:]]
         self.draft_id = draft.id
         self.search()
         self.follow_fix(self.app, self.app.fix)

@@ -84,6 +84,8 @@ ACTION_LABELS = {
     "file": "立案",
     "void": "作废",
     "dispatch": "派遣",
+    "receive": "签收",
+    "escalate": "上报上级",
     "return": "回退",
     "request_extension": "申请延期",
     "approve_extension": "批准延期",
@@ -99,6 +101,10 @@ ACTION_LABELS = {
     "tag": "加标签",
     "untag": "去标签",
     "supervise": "督办",
+    "urge": "催办",
+    "acknowledge_supervision": "签收督办",
+    "answer_supervision": "答复督办",
+    "callback": "回访",
 }
 
 

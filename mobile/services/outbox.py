@@ -60,6 +60,11 @@ class OutboxItem:
     def photo_role(self) -> str:
         return "before" if self.kind == "report" else REPLY_ACTIONS[self.payload["action"]]
 
+    def role_of(self, photo: OutboxPhoto) -> str:
+        """The role ``photo`` is uploaded with: the item's, but for the after-photos of a problem fixed on
+        the spot (即报即处), which a report holds from position ``MAX_PHOTOS`` on."""
+        return "after" if self.kind == "report" and photo.position >= MAX_PHOTOS else self.photo_role
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
@@ -102,11 +107,15 @@ class Outbox:
         photos: Sequence[Path],
         address: str | None = None,
         position_source: str = "gps",
+        after_photos: Sequence[Path] = (),
     ) -> OutboxItem:
         """Queue an inspector's report (one to three photos; the position in WGS 84, from a fix ("gps") or
-        a pin placed on the map by hand ("manual"))."""
+        a pin placed on the map by hand ("manual")); with ``after_photos`` (one to three), a problem the
+        inspector fixed on the spot (即报即处)."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
             raise OutboxError(f"一条上报需要 1 到 {MAX_PHOTOS} 张照片：请补拍，或删去多余的照片。")
+        if len(after_photos) > MAX_PHOTOS:
+            raise OutboxError(f"处置后照片最多 {MAX_PHOTOS} 张：请删去多余的照片。")
         payload = {
             "category": category,
             "lon": lon,
@@ -120,7 +129,9 @@ class Outbox:
             "device_time": _now(),
             "channel": "inspector",
         }
-        return self._add("report", payload, photos, case_code=None)
+        if after_photos:
+            payload["fixed_on_site"] = True
+        return self._add("report", payload, photos, case_code=None, after_photos=after_photos)
 
     def add_reply(
         self,
@@ -149,8 +160,16 @@ class Outbox:
         }
         return self._add("reply", payload, photos, case_code=case_code)
 
-    def _add(self, kind: str, payload: dict, photos: Sequence[Path], case_code: str | None) -> OutboxItem:
-        paths = [durable_copy(p, self.media_dir) for p in photos]
+    def _add(
+        self,
+        kind: str,
+        payload: dict,
+        photos: Sequence[Path],
+        case_code: str | None,
+        after_photos: Sequence[Path] = (),
+    ) -> OutboxItem:
+        placed = [*enumerate(photos), *((MAX_PHOTOS + i, p) for i, p in enumerate(after_photos))]
+        paths = [(position, durable_copy(p, self.media_dir)) for position, p in placed]
         with self.store.transaction() as db:
             item_id = db.execute(
                 "INSERT INTO outbox (owner, client_uuid, kind, state, payload, case_code, created_at) "
@@ -166,7 +185,7 @@ class Outbox:
             ).lastrowid
             db.executemany(
                 "INSERT INTO outbox_photo (item_id, position, path) VALUES (?, ?, ?)",
-                [(item_id, i, str(p)) for i, p in enumerate(paths)],
+                [(item_id, position, str(p)) for position, p in paths],
             )
         return self.get(item_id)
 

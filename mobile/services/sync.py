@@ -167,7 +167,7 @@ class Sync:
             if photo.photo_id is None:
                 answer = self.api.post(
                     f"api/cases/{code}/photos",
-                    params={"role": item.photo_role},
+                    params={"role": item.role_of(photo)},
                     files={"file": (photo.path.name, photo.path.read_bytes(), "image/jpeg")},
                 )
                 self.outbox.photo_sent(photo.id, answer["id"])

@@ -118,11 +118,11 @@ def act(
         raise refusal
 
     now = db_now(db, at)
-    cal = calendar()
+    cal = calendar(case.clock)
     role = _acting_role(principal, spec)
     category = db.get(Category, case.category_id)
     ctx = Context(db, principal, scope, case, body, now, cal, category, role, spec.label)
-    ctx.data["light"] = clock(case, now, cal).light
+    ctx.data["light"] = clock(case, now).light
     if body.public_note:
         ctx.data["public_note"] = body.public_note
     before_state = case.state
@@ -130,7 +130,7 @@ def act(
     if target is not None:
         case.state = target.value
         if not ctx.clock_set and STEP_OF.get(target) != STEP_OF.get(State(before_state)):
-            start_clock(case, ctx.category, now, cal)
+            start_clock(case, ctx.category, now)
     case.version += 1
     where = body.lon is not None and body.lat is not None
     location = to_wgs84(body.lon, body.lat, body.crs) if where else None

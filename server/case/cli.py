@@ -30,7 +30,7 @@ from server.messages import role_name
 cases_app = typer.Typer(help="案件：上报、列表、详情、办理、照片、督办。", no_args_is_help=True)
 AS_USER = typer.Option(None, "--as", help="以这位用户的身份操作（手机号、用户名或编号）；默认为管理员。")
 LIGHTS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
-EVENTS = {"report": "上报", "add_photo": "上传照片", "supervise": "超期督办"}  # timeline entries, no actions
+EVENTS = {"report": "上报", "add_photo": "上传照片"}  # timeline entries, no actions
 
 
 def _principal(db, key: str | None) -> Principal:
@@ -134,8 +134,8 @@ def show(code: str = typer.Argument(..., help="案件编号。"), as_user: str =
         )
         print(f"{detail.code}  {detail.state_label}  第 {detail.version} 版")
         print(f"类别 {detail.category.code} {detail.category.name}  {URGENCY_LABELS[detail.urgency]}  "
-              f"网格 {detail.grid_code}")  # fmt: skip
-        print(f"时限 {_time(detail.due_at)}  {_light(detail.light)}  处置部门 "
+              f"{detail.request_type.name}  网格 {detail.grid_code}")  # fmt: skip
+        print(f"时限 {_time(detail.due_at)}  {_light(detail.light)}  {detail.remaining_text or ''}  处置部门 "
               f"{detail.department.name if detail.department else '-'}")  # fmt: skip
         print(detail.description)
         for event in detail.timeline:
@@ -225,9 +225,10 @@ def photo(
 
 @cases_app.command("sweep")
 def sweep() -> None:
-    """立即把所有超期案件标为督办（服务运行时每分钟自动做一次）。"""
+    """立即督办所有新超期的案件，并把逾期未答复的督办升级（服务运行时每分钟自动做一次）。"""
     with session() as db:
         flagged = case_supervision.sweep_overdue(db=db)
-    console.print(f"{len(flagged)} 个超期案件已标为督办", highlight=False)
-    for code in flagged:
+        raised = case_supervision.escalate_unanswered(db=db)
+    console.print(f"{len(flagged)} 个超期案件已督办，{len(raised)} 个逾期未答复的督办已升级", highlight=False)
+    for code in flagged + raised:
         print(code)

@@ -66,6 +66,7 @@ SCRIPTS: dict[str, list[tuple[str, str, dict]]] = {
     "extension": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
+        ("department", "receive", {}),
         ("department", "request_extension", {"extension": "2h", "reason": "需协调产权单位，材料未到"}),
     ],
     "returned": [
@@ -78,16 +79,23 @@ SCRIPTS: dict[str, list[tuple[str, str, dict]]] = {
         ("lead", "dispatch", {}),
         ("lead", "suspend", {"reason": "需结合道路改造工程一并处理"}),
     ],
-    "handled": [("lead", "file", {}), ("lead", "dispatch", {}), ("department", "report_handling", {})],
+    "handled": [
+        ("lead", "file", {}),
+        ("lead", "dispatch", {}),
+        ("department", "receive", {}),
+        ("department", "report_handling", {}),
+    ],
     "checking": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
+        ("department", "receive", {}),
         ("department", "report_handling", {}),
         ("acceptor", "request_check", {}),
     ],
     "checked": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
+        ("department", "receive", {}),
         ("department", "report_handling", {}),
         ("acceptor", "request_check", {}),
         ("inspector", "reply_check", {"result": "pass"}),
@@ -95,6 +103,7 @@ SCRIPTS: dict[str, list[tuple[str, str, dict]]] = {
     "rework": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
+        ("department", "receive", {}),
         ("department", "report_handling", {}),
         ("acceptor", "request_check", {}),
         ("inspector", "reply_check", {"result": "rework", "note": "现场仍有残留，需返工"}),
@@ -102,6 +111,7 @@ SCRIPTS: dict[str, list[tuple[str, str, dict]]] = {
     "closed": [
         ("lead", "file", {}),
         ("lead", "dispatch", {}),
+        ("department", "receive", {}),
         ("department", "report_handling", {}),
         ("acceptor", "request_check", {}),
         ("inspector", "reply_check", {"result": "pass"}),

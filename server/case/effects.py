@@ -12,20 +12,21 @@ from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.auth.principal import Principal
-from server.case.clock import set_due, start_clock
-from server.case.models import Case, CaseDispatch, CasePhoto
+from server.case import tiers
+from server.case.clock import Timekeeper, handling_limit, set_due, start_clock, start_receipt
+from server.case.models import Case, CaseDispatch, CasePhoto, CaseSupervision
 from server.case.queries import code_of, code_of_department, get_case
 from server.case.schemas import CLOSE_KIND_LABELS, PHOTO_KIND_LABELS, ActionIn
 from server.case.scope import Scope
 from server.case.states import STATE_LABELS, TERMINAL, State
 from server.case.trail import record_event
 from server.category import service as category_service
-from server.category.models import Category
+from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid
 from server.grid.models import GridAssignment, in_force, today
 from server.messages import field_label, role_name
-from server.worktime.calendar import WorkCalendar
+from server.worktime.calendar import duration_words
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Context:
     case: Case
     body: ActionIn
     now: datetime
-    cal: WorkCalendar
+    cal: Timekeeper  # the case's clock: working or natural time
     category: Category
     role: str | None  # the role the user acts in
     action: str  # the action's label, as people name it
@@ -119,10 +120,13 @@ def file(ctx: Context) -> None:
     if ctx.body.urgency:
         ctx.data["urgency"] = {"from": ctx.case.urgency, "to": ctx.body.urgency}
         ctx.case.urgency = ctx.body.urgency
+    tiers.assign(ctx.db, ctx.case)
+    ctx.data["dispatch_center"] = ctx.case.dispatch_center
 
 
 def void(ctx: Context) -> None:
     ctx.data["reason"] = _require(ctx, ctx.body.reason, "reason")
+    _end_supervision(ctx)
 
 
 def dispatch(ctx: Context) -> None:
@@ -132,6 +136,15 @@ def dispatch(ctx: Context) -> None:
     parallel = [category_service.get_department(db=db, code=c) for c in ctx.body.parallel_departments]
     if lead.id in {d.id for d in parallel}:
         raise Invalid("case.lead_also_parallel", department=lead.code)
+    tiers.check_teams(db, case, [lead, *parallel])
+    # 首办负责制: the first department stays responsible; sending the case elsewhere needs a reason on record
+    if case.first_department_id is None:
+        case.first_department_id = lead.id
+    elif lead.id != case.first_department_id and not ctx.body.reason:
+        first = db.get(Department, case.first_department_id)
+        raise Invalid("case.reassign_reason_required", first=first.name)
+    if ctx.body.reason:
+        ctx.data["reason"] = ctx.body.reason
     _end_dispatches(ctx)
     for department, lead_flag in [(lead, True)] + [(d, False) for d in parallel]:
         db.add(
@@ -143,10 +156,18 @@ def dispatch(ctx: Context) -> None:
     case.extension_request = None
     ctx.data["departments"] = {"lead": lead.code, "parallel": [d.code for d in parallel]}
     case.state = State.DISPATCHED.value
-    start_clock(case, ctx.category, ctx.now, ctx.cal)
+    start_clock(case, ctx.category, ctx.now)
+    start_receipt(case, ctx.now)
+    ctx.data["receipt_due"] = case.receipt_due_at.isoformat()
     ctx.clock_set = True
     case.handle_due_at = case.step_due_at
     ctx.data["handle_due"] = case.handle_due_at.isoformat()
+
+
+def escalate(ctx: Context) -> None:
+    """上报: the dispatch center holding the case sends it to the one above (server.case.tiers)."""
+    ctx.data["reason"] = _require(ctx, ctx.body.reason, "reason")
+    ctx.data.update(tiers.send_up(ctx.db, ctx.case))
 
 
 def return_(ctx: Context) -> None:
@@ -163,6 +184,16 @@ def _end_dispatches(ctx: Context) -> None:
     )
 
 
+def _end_supervision(ctx: Context) -> None:
+    """A case that ends (closed, voided, merged) ends its open supervision (督办) with it."""
+    ctx.db.execute(
+        update(CaseSupervision)
+        .where(CaseSupervision.case_id == ctx.case.id, CaseSupervision.closed_at.is_(None))
+        .values(closed_at=ctx.now)
+    )
+    ctx.case.supervision_level = None
+
+
 def request_extension(ctx: Context) -> None:
     extension = _require(ctx, ctx.body.extension, "extension")
     try:
@@ -171,20 +202,14 @@ def request_extension(ctx: Context) -> None:
         raise Invalid("case.extension_unreadable", examples="30m、4h、2d") from None
     # At most the category's handling limit again (by default): a longer one is a typing slip, or a case
     # to suspend or hand back.
-    most = round(ctx.cal.parse_limit(ctx.category.handling_limit) * get_settings().extension_max_factor)
+    limit = ctx.cal.parse_limit(handling_limit(ctx.case, ctx.category, ctx.cal))
+    most = round(limit * get_settings().extension_max_factor)
     if minutes > most:
-        raise Invalid("case.extension_too_long", most=_in_words(most, ctx.cal), max_minutes=most)
+        working_day = None if ctx.case.clock == "natural" else ctx.cal.day_minutes()
+        raise Invalid("case.extension_too_long", most=duration_words(most, working_day), max_minutes=most)
     reason = _require(ctx, ctx.body.reason, "reason")
     ctx.case.extension_request = {"extension": extension, "minutes": minutes, "reason": reason}
     ctx.data.update(ctx.case.extension_request)
-
-
-def _in_words(minutes: int, cal: WorkCalendar) -> str:
-    """Working time as people say it: in working days when whole, else in hours when whole, else minutes."""
-    day = cal.day_minutes()
-    if minutes % day == 0:
-        return f"{minutes // day} 个工作日"
-    return f"{minutes // 60} 小时" if minutes % 60 == 0 else f"{minutes} 分钟"
 
 
 def approve_extension(ctx: Context) -> None:
@@ -217,6 +242,11 @@ def resume(ctx: Context) -> None:
     case.handle_due_at = case.step_due_at
     case.step_remaining_min = None
     ctx.data["handle_due"] = case.handle_due_at.isoformat()
+
+
+def receive(ctx: Context) -> None:
+    ctx.case.received_by_department_at = ctx.now
+    ctx.data["on_time"] = ctx.now <= ctx.case.receipt_due_at
 
 
 def report_handling(ctx: Context) -> None:
@@ -266,6 +296,9 @@ def close(ctx: Context) -> None:
         raise Invalid("case.close_note_required", kind=CLOSE_KIND_LABELS[kind], close_kind=kind)
     case.close_kind, case.closed_at = kind, ctx.now
     ctx.data["kind"] = kind
+    if on_the_spot(case):
+        ctx.data["simple_flow"] = True
+    _end_supervision(ctx)
 
 
 def merge(ctx: Context) -> None:
@@ -280,6 +313,7 @@ def merge(ctx: Context) -> None:
     case.merged_into_id = master.id
     case.duplicate_of_id = None
     ctx.data["master"] = master.code
+    _end_supervision(ctx)
     record_event(
         ctx.db, master, ctx.principal, "merge", master.state, ctx.now,
         role=ctx.role, note=ctx.body.note, data={"merged": case.code},
@@ -332,6 +366,19 @@ def own_task(db: Session, principal: Principal, case: Case) -> DomainError | Non
 def no_extension_waiting(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.extension_request is not None:
         return Conflict("case.extension_waiting")
+    return received(db, principal, case)
+
+
+def not_received(db: Session, principal: Principal, case: Case) -> DomainError | None:
+    if case.received_by_department_at is not None:
+        return Conflict("case.already_received")
+    return None
+
+
+def received(db: Session, principal: Principal, case: Case) -> DomainError | None:
+    """A department acknowledges a case (签收) before it works it."""
+    if case.received_by_department_at is None:
+        return Conflict("case.receipt_first")
     return None
 
 
@@ -344,6 +391,23 @@ def extension_waiting(db: Session, principal: Principal, case: Case) -> DomainEr
 def duplicate_candidate(db: Session, principal: Principal, case: Case) -> DomainError | None:
     if case.duplicate_of_id is None:
         return Conflict("case.not_duplicate")
+    return None
+
+
+def on_the_spot(case: Case) -> bool:
+    """A case fixed on the spot and reported so (即报即处), waiting to be closed: the only way a case is
+    checked without ever having been dispatched."""
+    return case.state == State.CHECKED.value and case.dispatched_at is None
+
+
+def spot_photos(db: Session, principal: Principal, case: Case) -> DomainError | None:
+    """A case fixed on the spot closes on the inspector's photos: at least one before and one after."""
+    if not on_the_spot(case):
+        return None
+    taken = set(db.scalars(select(CasePhoto.role).where(CasePhoto.case_id == case.id).distinct()))
+    missing = [kind for kind in ("before", "after") if kind not in taken]
+    if missing:
+        return Conflict("case.simple_flow_photos", missing="和".join(PHOTO_KIND_LABELS[k] for k in missing))
     return None
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
-from server.case import effects
+from server.case import effects, supervision, tiers
 from server.case.models import Case
+from server.case.queues import SUPERVISORS
 from server.case.schemas import (
     ActionIn,
     CallbackIn,
@@ -25,6 +26,8 @@ from server.case.schemas import (
     HandlingIn,
     MergeIn,
     ReasonIn,
+    SuperviseIn,
+    SupervisionAnswerIn,
     TagIn,
     TaskIn,
     VerificationReplyIn,
@@ -60,6 +63,8 @@ def _action(name, label, sources, roles, target, form, effect, **kw) -> ActionSp
 _NON_TERMINAL = [s for s in State if s not in TERMINAL]
 _BEFORE_DISPATCH = [State.REPORTED, State.VERIFYING, State.REGISTERED, State.FILED]
 _EDITORS = ["acceptor", "shift_lead"]
+# The states in which a department may lead a case (an open lead dispatch): from dispatch to closing.
+_WITH_DEPARTMENT = [State.DISPATCHED, State.SUSPENDED, State.HANDLED, State.CHECKING, State.CHECKED]
 
 ACTIONS: dict[str, ActionSpec] = {
     a.name: a
@@ -79,7 +84,15 @@ ACTIONS: dict[str, ActionSpec] = {
         ),
         _action(
             "dispatch", "派遣", [State.FILED, State.RETURNED], ["dispatcher"], State.DISPATCHED, DispatchIn,
-            effects.dispatch,
+            effects.dispatch, guard=tiers.dispatches,
+        ),
+        _action(
+            "escalate", "上报上级", [State.FILED, State.RETURNED], ["dispatcher"], None, ReasonIn,
+            effects.escalate, guard=tiers.sends_up,
+        ),
+        _action(
+            "receive", "签收", [State.DISPATCHED], ["department"], None, ActionIn, effects.receive,
+            guard=effects.not_received, department_only=True,
         ),
         _action(
             "return", "回退", [State.DISPATCHED], ["department"], State.RETURNED, ReasonIn, effects.return_,
@@ -105,7 +118,7 @@ ACTIONS: dict[str, ActionSpec] = {
         ),
         _action(
             "report_handling", "处置反馈", [State.DISPATCHED], ["department"], State.HANDLED, HandlingIn,
-            effects.report_handling, department_only=True,
+            effects.report_handling, guard=effects.received, department_only=True,
         ),
         _action(
             "request_check", "派核查", [State.HANDLED], ["acceptor"], State.CHECKING, TaskIn,
@@ -115,7 +128,10 @@ ACTIONS: dict[str, ActionSpec] = {
             "reply_check", "回复核查", [State.CHECKING], ["inspector"], None, CheckReplyIn,
             effects.reply_check, guard=effects.own_task,
         ),
-        _action("close", "结案", [State.CHECKED], ["shift_lead"], State.CLOSED, CloseIn, effects.close),
+        _action(
+            "close", "结案", [State.CHECKED], ["shift_lead"], State.CLOSED, CloseIn, effects.close,
+            guard=effects.spot_photos,
+        ),
         _action("merge", "合并", _BEFORE_DISPATCH, _EDITORS, State.MERGED, MergeIn, effects.merge),
         _action(
             "keep_apart", "不合并", _NON_TERMINAL, _EDITORS, None, ActionIn, effects.keep_apart,
@@ -126,6 +142,18 @@ ACTIONS: dict[str, ActionSpec] = {
         _action(
             "callback", "回访", [State.CLOSED], ["acceptor"], None, CallbackIn, effects.callback,
             guard=effects.has_caller,
+        ),
+        _action(
+            "supervise", "督办", _NON_TERMINAL, SUPERVISORS, None, SuperviseIn, supervision.supervise
+        ),
+        _action("urge", "催办", _NON_TERMINAL, SUPERVISORS, None, SuperviseIn, supervision.urge),
+        _action(
+            "acknowledge_supervision", "签收督办", _WITH_DEPARTMENT, ["department"], None, ActionIn,
+            supervision.acknowledge, guard=supervision.to_acknowledge, department_only=True,
+        ),
+        _action(
+            "answer_supervision", "答复督办", _WITH_DEPARTMENT, ["department"], None, SupervisionAnswerIn,
+            supervision.answer, guard=supervision.to_answer, department_only=True,
         ),
     ]
 }  # fmt: skip

@@ -4,7 +4,9 @@ A new report costs two statements and the commit. The first reads everything the
 database's clock (the case's received time), the case this client UUID already made, the chain of grids
 holding the point, the category with its departments, and an open case nearby it may duplicate. The second
 writes the district's day counter, the case and its report event together, so the counter row, which every
-other report of the district waits for, stays locked only from that statement to the commit."""
+other report of the district waits for, stays locked only from that statement to the commit. A caller's
+report (one with a phone, not an inspector's) costs one statement more: the repeat complaint and special
+reporter checks (``server.case.callers.flag_at_intake``)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from gis.crs import to_wgs84
 from server.auth.principal import Principal
-from server.case.clock import calendar, clock, start_clock
+from server.case.callers import flag_at_intake
+from server.case.clock import calendar, start_clock
 from server.case.models import Case
 from server.case.present import case_out, describe
 from server.case.queries import near_open_sql, near_params
@@ -30,6 +33,7 @@ from server.case.schemas import Ref as Named
 from server.case.states import State
 from server.category import service as category_service
 from server.category.models import Category
+from server.category.taxonomy import DEFAULT_REQUEST_TYPE
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid.lookup import deepest_code_sql
 from server.messages import role_names
@@ -54,7 +58,10 @@ READ = text(
                SELECT l.path FROM grid l
                WHERE l.valid_to IS NULL AND l.code = ({deepest_code_sql(":lon", ":lat")})
            )) AS chain,
-        c.id AS category_id, c.name AS category_name, c.active, c.urgency, c.handling_limit,
+        c.id AS category_id, c.name AS category_name, c.active, c.urgency, c.handling_limit, c.clock,
+        c.simple_flow,
+        (SELECT json_build_array(t.active, t.name) FROM request_type t WHERE t.code = :request_type)
+            AS request_type,
         (SELECT json_build_array(d.id, d.code, d.name) FROM department d WHERE d.id = c.department_id)
             AS department,
         (SELECT json_object_agg(o.district_code, json_build_array(d.id, d.code, d.name))
@@ -74,13 +81,14 @@ WRITE = text(
         RETURNING last
     ), new_case AS (
         INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
-            description, address, location, accuracy_m, position_source, reported_crs, grid_id, grid_code,
-            grid_path, district_code, rural, reporter_id, reporter_name, reporter_phone, device_time,
-            received_at, department_id, duplicate_of_id, step_started_at, step_limit_min, step_due_at,
-            step_yellow_at)
+            request_type, clock, description, address, location, accuracy_m, position_source, reported_crs,
+            grid_id, grid_code, grid_path, district_code, rural, reporter_id, reporter_name, reporter_phone,
+            device_time, received_at, department_id, duplicate_of_id, step_started_at, step_limit_min,
+            step_due_at, step_yellow_at)
         VALUES (
             (SELECT :code_prefix || lpad(last::text, greatest(4, length(last::text)), '0') FROM number),
-            :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :description, :address,
+            :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :request_type, :clock,
+            :description, :address,
             ST_Point(:lon, :lat, 4326), :accuracy_m, :position_source, :reported_crs, :grid_id, :grid_code,
             :grid_path, :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
             :received_at, :department_id, :duplicate_of_id, :step_started_at, :step_limit_min,
@@ -107,14 +115,19 @@ class Received:
     category: Named | None = None
     department: Named | None = None
     duplicate_of: str | None = None
+    repeat_of: str | None = None
     grid_name: str | None = None
+    request_type: Named | None = None
 
 
 def content_hash(data: ReportIn, reporter_id: int | None) -> str:
     """What makes two posts of one client UUID "the same report"."""
     payload = data.model_dump(mode="json", exclude={"client_uuid"})
-    if payload["position_source"] is None:  # so a report queued before the field existed is still the same
-        del payload["position_source"]
+    for name in ("position_source", "request_type"):  # a report queued before they existed stays the same
+        if payload[name] is None:
+            del payload[name]
+    if not payload["fixed_on_site"]:  # so does one not fixed on the spot
+        del payload["fixed_on_site"]
     payload["reporter_id"] = reporter_id
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -162,10 +175,12 @@ def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOu
             category=got.category,
             department=got.department,
             duplicate_of=got.duplicate_of,
+            repeat_of=got.repeat_of,
             merged_into=None,
             task_assignee=None,
             grid_name=got.grid_name,
-            state_clock=clock(got.case, datetime.now(UTC)),
+            request_type=got.request_type,
+            now=datetime.now(UTC),
         )
     else:
         (summary,) = describe(db=db, cases=[got.case])
@@ -192,6 +207,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         {
             "client_uuid": str(data.client_uuid),
             "category": data.category,
+            "request_type": data.request_type or DEFAULT_REQUEST_TYPE,
             "at": at,
             **near_params(lon, lat),
         },
@@ -200,8 +216,17 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         return Received(_same_report(db.get(Case, row.existing_id), data, digest), False)
     if row.category_id is None or not row.active:
         category_service.get_category(db=db, code=data.category)  # says why it may not be used
+    if not (row.request_type and row.request_type[0]):
+        raise Invalid("case.unknown_request_type", request_type=data.request_type)
     if not row.chain:
         raise Invalid("case.outside_city", lon=data.lon, lat=data.lat, crs=data.crs.value)
+    state = State.REGISTERED if channel == "inspector" else State.REPORTED
+    if data.fixed_on_site:  # 即报即处: fixed on the spot, it waits only for closing (no dispatch)
+        if channel != "inspector":
+            raise Invalid("case.simple_flow_channel")
+        if not row.simple_flow:
+            raise Invalid("case.simple_flow_category", category=data.category, name=row.category_name)
+        state = State.CHECKED
     chain = [dict(zip(("id", "code", "name", "level", "path"), grid, strict=True)) for grid in row.chain]
     leaf = chain[-1]
     district = next((g for g in chain if g["level"] == "district"), chain[min(1, len(chain) - 1)])
@@ -212,10 +237,11 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         client_uuid=data.client_uuid,
         content_hash=digest,
         channel=channel,
-        state=(State.REGISTERED if channel == "inspector" else State.REPORTED).value,
+        state=state.value,
         version=1,
         category_id=row.category_id,
         urgency=data.urgency or row.urgency,
+        request_type=data.request_type or DEFAULT_REQUEST_TYPE,
         description=data.description,
         address=data.address,
         location=from_shape(Point(lon, lat), srid=4326),
@@ -237,12 +263,13 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         tags=[],
         rework_count=0,
     )
-    start_clock(case, Category(handling_limit=row.handling_limit), now, cal)
+    start_clock(case, Category(handling_limit=row.handling_limit, clock=row.clock), now)
     day = now.astimezone(cal.tz).date()
     values = {
         column: getattr(case, column)
         for column in (
-            "content_hash", "channel", "state", "category_id", "urgency", "description", "address",
+            "content_hash", "channel", "state", "category_id", "urgency", "request_type", "clock",
+            "description", "address",
             "accuracy_m", "position_source", "reported_crs", "grid_id", "grid_code", "grid_path",
             "district_code", "rural",
             "reporter_id", "reporter_name", "reporter_phone", "device_time", "received_at", "department_id",
@@ -256,6 +283,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         "duplicate_of": row.duplicate[1] if row.duplicate else None,
         "device_time": data.device_time.isoformat() if data.device_time else None,
     }
+    if data.fixed_on_site:
+        event["simple_flow"] = True
     try:
         case.id, case.code = db.execute(
             WRITE,
@@ -279,13 +308,16 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         db.rollback()
         existing = db.get(Case, db.scalar(text(EXISTING), {"client_uuid": str(data.client_uuid)}))
         return Received(_same_report(existing, data, digest), False)
+    repeat_of = flag_at_intake(db=db, case=case, lon=lon, lat=lat)
     return Received(
         case,
         True,
         category=Named(code=data.category, name=row.category_name),
         department=Named(code=department[1], name=department[2]) if department else None,
         duplicate_of=row.duplicate[1] if row.duplicate else None,
+        repeat_of=repeat_of,
         grid_name=leaf["name"],
+        request_type=Named(code=case.request_type, name=row.request_type[1]),
     )
 
 

@@ -124,6 +124,12 @@ class Case(Base):
     # The Web Mercator tile of zoom 17 the case lies in (server.tiles: the cells of its case summary).
     cell_x: Mapped[int] = mapped_column(Integer, Computed(CELL_X, persisted=True))
     cell_y: Mapped[int] = mapped_column(Integer, Computed(CELL_Y, persisted=True))
+    # The character bigrams the desk's search looks words up by (server/case/search.py); never loaded.
+    search_grams: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text),
+        Computed("case_search_grams(address, description, reporter_name)", persisted=True),
+        deferred=True,
+    )
 
     __table_args__ = (
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
@@ -145,6 +151,19 @@ class Case(Base):
         Index("ix_case_file_task_assignee_id", "task_assignee_id"),
         Index("ix_case_file_category_id_received_at", "category_id", "received_at"),
         Index("ix_case_file_cell_x_cell_y_state", "cell_x", "cell_y", "state"),
+        # the desk's search: words, the tails of codes and phone numbers, the newest first
+        Index("ix_case_file_search_grams", "search_grams", postgresql_using="gin"),
+        Index(
+            "ix_case_file_code_tail",
+            func.reverse(code).label("code_tail"),
+            postgresql_ops={"code_tail": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_case_file_phone_tail",
+            func.reverse(reporter_phone).label("phone_tail"),
+            postgresql_ops={"phone_tail": "text_pattern_ops"},
+        ),
+        Index("ix_case_file_received_at", "received_at"),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import distance_m
 from server.auth.principal import Principal
+from server.case.effects import on_the_spot
 from server.case.models import Case, CasePhoto
 from server.case.queries import get_case
 from server.case.schemas import PHOTO_KIND_LABELS
@@ -47,7 +48,9 @@ def add_photo(
     if role not in PHOTO_ROLE_HOLDERS:
         raise Invalid("case.photo_kind_unknown", role=role)
     case = get_case(db=db, scope=scope, code=code)
-    own_report = role == "before" and case.reporter_id is not None and case.reporter_id == principal.user_id
+    # a reporter adds the before-photos of its report, and the after-photos of a problem it fixed on the spot
+    reporter = case.reporter_id is not None and case.reporter_id == principal.user_id
+    own_report = reporter and (role == "before" or (role == "after" and on_the_spot(case)))
     if not (principal.has("admin") or principal.roles & PHOTO_ROLE_HOLDERS[role] or own_report):
         holders = role_names(PHOTO_ROLE_HOLDERS[role])
         raise Forbidden("case.photo_role_required", kind=PHOTO_KIND_LABELS[role], roles=holders, role=role)

@@ -14,20 +14,24 @@ from server import messages
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case.actions import allowed_actions
-from server.case.clock import Clock, calendar, clock
-from server.case.models import Case, CasePhoto
+from server.case.callers import contact_role, has_caller, mask_name, mask_phone
+from server.case.clock import clock, receipt
+from server.case.models import Case, CasePhoto, CaseSupervision
 from server.case.queries import dispatches, photos, timeline
 from server.case.schemas import (
+    SUPERVISION_KIND_LABELS,
+    SUPERVISION_LEVEL_LABELS,
     CaseDetail,
     CaseOut,
     DispatchOut,
     EventOut,
     PhotoOut,
     Ref,
+    SupervisionOut,
 )
 from server.case.scope import Scope
 from server.case.states import HELD_BY, STATE_LABELS, State
-from server.category.models import Category, Department
+from server.category.models import Category, Department, RequestType
 from server.grid.models import Grid
 
 
@@ -45,33 +49,57 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
     """Cases as the API shows them, with their clocks, looked up in a few batched queries."""
     if not cases:
         return []
-    now, cal = at or datetime.now(UTC), calendar()
+    now = at or datetime.now(UTC)
 
     def by_id(query, ids: set) -> dict:
         ids.discard(None)
         return dict(db.execute(query.where(query.selected_columns[0].in_(ids))).all()) if ids else {}
 
     categories = _loaded(db, Category, {c.category_id for c in cases})
-    departments = _loaded(db, Department, {c.department_id for c in cases})
+    supervisions = {
+        s.case_id: s
+        for s in db.scalars(
+            select(CaseSupervision).where(
+                CaseSupervision.case_id.in_([c.id for c in cases]), CaseSupervision.closed_at.is_(None)
+            )
+        )
+    }
+    departments = _loaded(
+        db,
+        Department,
+        {i for c in cases for i in (c.department_id, c.first_department_id)}
+        | {s.department_id for s in supervisions.values()},
+    )
+
+    def ref(department_id: int | None) -> Ref | None:
+        department = departments.get(department_id)
+        return Ref(code=department.code, name=department.name) if department else None
+
     codes = by_id(
-        select(Case.id, Case.code), {c.duplicate_of_id for c in cases} | {c.merged_into_id for c in cases}
+        select(Case.id, Case.code),
+        {i for c in cases for i in (c.duplicate_of_id, c.merged_into_id, c.repeat_of_id)},
     )
     names = by_id(select(User.id, User.name), {c.task_assignee_id for c in cases})
     grid_names = by_id(select(Grid.id, Grid.name), {c.grid_id for c in cases})
+    request_types = dict(db.execute(select(RequestType.code, RequestType.name)).all())
     out = []
     for case in cases:
         category = categories[case.category_id]
-        department = departments.get(case.department_id)
+        supervision = supervisions.get(case.id)
         out.append(
             case_out(
                 case,
                 category=Ref(code=category.code, name=category.name),
-                department=Ref(code=department.code, name=department.name) if department else None,
+                department=ref(case.department_id),
+                first_department=ref(case.first_department_id),
+                supervision=supervision and supervision_out(supervision, ref(supervision.department_id)),
                 duplicate_of=codes.get(case.duplicate_of_id),
+                repeat_of=codes.get(case.repeat_of_id),
                 merged_into=codes.get(case.merged_into_id),
                 task_assignee=names.get(case.task_assignee_id),
                 grid_name=grid_names.get(case.grid_id),
-                state_clock=clock(case, now, cal),
+                request_type=Ref(code=case.request_type, name=request_types[case.request_type]),
+                now=now,
             )
         )
     return out
@@ -83,13 +111,19 @@ def case_out(
     category: Ref,
     department: Ref | None,
     duplicate_of: str | None,
+    repeat_of: str | None,
     merged_into: str | None,
     task_assignee: str | None,
     grid_name: str | None,
-    state_clock: Clock,
+    request_type: Ref,
+    now: datetime,
+    first_department: Ref | None = None,
+    supervision: SupervisionOut | None = None,
 ) -> CaseOut:
-    """A case as the API shows it, from the case and what it refers to (``describe`` looks them up)."""
+    """A case as the API shows it at ``now``, from the case and what it refers to (``describe`` looks them
+    up)."""
     point = to_shape(case.location)
+    state_clock, receipt_clock = clock(case, now), receipt(case, now)
     return CaseOut(
         code=case.code,
         client_uuid=case.client_uuid,
@@ -99,6 +133,8 @@ def case_out(
         channel=case.channel,
         category=category,
         urgency=case.urgency,
+        request_type=request_type,
+        clock=case.clock,
         description=case.description,
         address=case.address,
         lon=point.x,
@@ -109,17 +145,27 @@ def case_out(
         grid_name=grid_name,
         district_code=case.district_code,
         department=department,
-        reporter_name=case.reporter_name,
+        reporter_name=mask_name(case.reporter_name),
+        reporter_phone=mask_phone(case.reporter_phone),
         received_at=case.received_at,
         device_time=case.device_time,
         due_at=state_clock.due,
         light=state_clock.light,
         remaining_minutes=state_clock.remaining_min,
         remaining_workdays=state_clock.remaining_workdays,
+        remaining_text=state_clock.words,
+        receipt_due_at=case.receipt_due_at,
+        receipt_light=receipt_clock.light if receipt_clock else None,
+        receipt_text=receipt_clock.words if receipt_clock else None,
+        received_by_department_at=case.received_by_department_at,
         handle_due_at=case.handle_due_at,
-        supervised=case.supervised_at is not None,
+        supervised=case.supervised_at is not None or case.supervision_level is not None,
+        supervision_level=case.supervision_level,
+        supervision=supervision,
+        first_department=first_department,
         tags=case.tags,
         duplicate_of=duplicate_of,
+        repeat_of=repeat_of,
         merged_into=merged_into,
         task_assignee=task_assignee,
         extension_request=case.extension_request,
@@ -127,6 +173,24 @@ def case_out(
         handled_at=case.handled_at,
         closed_at=case.closed_at,
         close_kind=case.close_kind,
+    )
+
+
+def supervision_out(row: CaseSupervision, department: Ref | None) -> SupervisionOut:
+    return SupervisionOut(
+        kind=row.kind,
+        kind_label=SUPERVISION_KIND_LABELS[row.kind],
+        level=row.level,
+        level_label=SUPERVISION_LEVEL_LABELS[row.level],
+        note=row.note,
+        issued_at=row.issued_at,
+        issuer=row.issuer_name,
+        department=department,
+        new_due_at=row.new_due_at,
+        answer_due_at=row.answer_due_at,
+        acknowledged_at=row.acknowledged_at,
+        answered_at=row.answered_at,
+        answer=row.answer,
     )
 
 
@@ -168,6 +232,8 @@ def detail(*, db: Session, principal: Principal, scope: Scope, case: Case) -> Ca
         ],
         actions=allowed_actions(db=db, principal=principal, scope=scope, case=case),
         held_by=held_by(State(case.state)),
+        may_reveal_caller=has_caller(case)
+        and contact_role(db=db, principal=principal, scope=scope, case=case) is not None,
     )
 
 

@@ -4,14 +4,14 @@ dispatches, and the open cases nearby a report may duplicate."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from geoalchemy2.shape import to_shape
 from sqlalchemy import BigInteger, Float, String, and_, func, select, text
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
-from server.case.clock import overdue
+from server.case.clock import light, overdue
 from server.case.models import Case, CaseDispatch, CaseEvent, CasePhoto
 from server.case.queues import QUEUES, Queue, queues_for
 from server.case.scope import Scope, visible
@@ -49,6 +49,10 @@ class CaseFilter:
     q: str | None = None
     queue: str | None = None  # a desk queue's name (server/case/queues.py)
     bbox: tuple[float, float, float, float] | None = None  # west, south, east, north (WGS 84)
+    since: datetime | None = None  # received at or after
+    until: datetime | None = None  # received before
+    request_type: str | None = None
+    light: str | None = None  # green, yellow or red now
 
 
 def list_cases(
@@ -68,19 +72,25 @@ def list_cases(
         query = query.where(within(Case.grid_path, [path]))
     if filters.department:
         department = category_service.get_department(db=db, code=filters.department, include_inactive=True)
-        query = query.where(
-            Case.id.in_(select(CaseDispatch.case_id).where(CaseDispatch.department_id == department.id))
-        )
+        query = query.where(Case.department_id == department.id)  # the one leading it now
     if filters.tag:
         query = query.where(Case.tags.contains([filters.tag]))
     if filters.overdue is not None:
         late = overdue(func.now())
         query = query.where(late if filters.overdue else ~late | Case.step_due_at.is_(None))
-    if filters.supervised is not None:
-        flag = Case.supervised_at.is_not(None)
+    if filters.supervised is not None:  # under supervision (督办), or flagged as overdue by the sweep
+        flag = Case.supervision_level.is_not(None) | Case.supervised_at.is_not(None)
         query = query.where(flag if filters.supervised else ~flag)
     if filters.channel:
         query = query.where(Case.channel == filters.channel)
+    if filters.since:
+        query = query.where(Case.received_at >= filters.since)
+    if filters.until:
+        query = query.where(Case.received_at < filters.until)
+    if filters.request_type:
+        query = query.where(Case.request_type == filters.request_type)
+    if filters.light:
+        query = query.where(light(func.now()) == filters.light)
     if filters.q:
         like = f"%{filters.q}%"
         query = query.where(Case.code.ilike(like) | Case.description.ilike(like) | Case.address.ilike(like))

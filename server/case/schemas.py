@@ -40,6 +40,13 @@ class ReportIn(BaseModel):
     )
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     urgency: Urgency | None = Field(default=None, description="Default: the category's")
+    request_type: str | None = Field(
+        default=None,
+        max_length=12,
+        pattern=r"^[a-z_]+$",
+        description="What the caller asks (a request type's code: complaint 投诉, consult 咨询, "
+        "suggest 建议, help 求助, tipoff 举报); default complaint",
+    )
     address: str | None = Field(default=None, max_length=200)
     device_time: AwareDatetime | None = Field(default=None, description="When the device made the report")
     channel: Channel | None = Field(
@@ -49,12 +56,18 @@ class ReportIn(BaseModel):
     )
     reporter_name: str | None = Field(default=None, max_length=100, description="A citizen caller's name")
     reporter_phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    fixed_on_site: bool = Field(
+        default=False,
+        description="An inspector fixed it on the spot (即报即处: a category that allows it): the case waits "
+        "only for closing, on the inspector's before and after photos",
+    )
 
 
 def form(label: str, kind: str = "text", **how) -> dict:
     """How the action forms of the web ask for a field (the workflow route sends it): ``label`` in Chinese,
     ``kind`` text, choice (``choices``: value to label; ``empty``: the label of choosing nothing),
-    department (the departments; ``empty``) or photos (uploaded first with their ``role``);
+    department (one of the departments the case may go to; ``empty``), departments (any of them) or
+    photos (uploaded first with their ``role``);
     ``required`` when the form may not be sent without it."""
     return {"title": label, "json_schema_extra": {"form": {"kind": kind, **how}}}
 
@@ -75,6 +88,8 @@ CLOSE_KIND_LABELS = {
     "special": "特殊结案",
 }
 REASON = form("理由", required=True)
+SUPERVISION_KIND_LABELS = {"supervise": "督办", "urge": "催办"}
+SUPERVISION_LEVEL_LABELS = {1: "一般督办", 2: "重点督办", 3: "挂牌督办"}
 
 
 class ActionIn(BaseModel):
@@ -144,7 +159,7 @@ class FileIn(ActionIn):
 
 
 class ReasonIn(ActionIn):
-    """void, return, suspend: why."""
+    """void, return, suspend, escalate: why."""
 
     reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 
@@ -157,8 +172,40 @@ class DispatchIn(ActionIn):
         **form("主办部门", "department", empty="按类别默认"),
     )
     parallel_departments: list[Code] = Field(
-        default_factory=list, max_length=20, description="并联 departments"
+        default_factory=list,
+        max_length=20,
+        description="Co-handling (协办) departments",
+        **form("协办部门", "departments"),
     )
+    reason: str | None = Field(
+        default=None,
+        max_length=NOTE_MAX,
+        description="Required when the lead department is not the case's first one (首办负责制)",
+        **form("改派理由（改派给首办部门以外的部门时必填）"),
+    )
+
+
+class SuperviseIn(ActionIn):
+    """supervise (督办), urge (催办): to the department leading the case. A repeat while one is open goes at
+    least one level above it."""
+
+    note: str | None = Field(default=None, max_length=NOTE_MAX, **form("督办意见", required=True))
+    level: int | None = Field(
+        default=None,
+        ge=1,
+        le=3,
+        description="1 一般督办, 2 重点督办, 3 挂牌督办; default 1",
+        **form("督办级别", "choice", choices={str(k): v for k, v in SUPERVISION_LEVEL_LABELS.items()}),
+    )
+    new_due: datetime | None = Field(
+        default=None,
+        description="A new due time for the current step (local time of the city when no offset is given)",
+        **form("限办时间（不填则不改时限）", "datetime"),
+    )
+
+
+class SupervisionAnswerIn(ActionIn):
+    answer: str | None = Field(default=None, max_length=NOTE_MAX, **form("答复内容", required=True))
 
 
 class ExtensionRequestIn(ActionIn):
@@ -252,11 +299,31 @@ class EventOut(BaseModel):
     data: dict
 
 
+class DepartmentChoice(Ref):
+    street: str | None = Field(description="A street's own team (街道队伍): its street's name")
+
+
 class DispatchOut(BaseModel):
     department: Ref
     lead: bool
     dispatched_at: datetime
     ended_at: datetime | None
+
+
+class SupervisionOut(BaseModel):
+    kind: Literal["supervise", "urge"]
+    kind_label: str
+    level: int
+    level_label: str
+    note: str
+    issued_at: datetime
+    issuer: str
+    department: Ref | None = Field(description="The department it was addressed to")
+    new_due_at: datetime | None
+    answer_due_at: datetime | None = Field(description="Unanswered by then, it goes one level up")
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    answer: str | None
 
 
 class CaseOut(BaseModel):
@@ -271,6 +338,10 @@ class CaseOut(BaseModel):
     channel: str
     category: Ref
     urgency: str
+    request_type: Ref = Field(description="What the caller asks: 投诉, 咨询, 建议, 求助 or 举报")
+    clock: Literal["work", "natural"] = Field(
+        description="The clock the case's limits run on: working time, or natural time (24 h)"
+    )
     description: str
     address: str | None
     lon: float
@@ -281,19 +352,38 @@ class CaseOut(BaseModel):
     grid_name: str | None = Field(description="The name of the unit grid holding the case")
     district_code: str
     department: Ref | None
-    reporter_name: str | None
+    # The caller, masked for everyone: shown in full only on request (POST /api/cases/{code}/caller).
+    reporter_name: str | None = Field(description="The caller's name masked (张*)")
+    reporter_phone: str | None = Field(description="The caller's phone masked (138****0000)")
     received_at: datetime
     device_time: datetime | None
-    due_at: datetime | None = Field(description="The current step's due time (working time)")
+    due_at: datetime | None = Field(description="The current step's due time (on the case's clock)")
     light: Literal["green", "yellow", "red"] | None
-    remaining_minutes: float | None
+    remaining_minutes: float | None = Field(description="Minutes left of the step, on the case's clock")
     remaining_workdays: float | None = Field(
-        description="The same working time in working days of the city's calendar"
+        description="The same working time in working days of the city's calendar (working time only)"
     )
+    remaining_text: str | None = Field(
+        description="The remaining or overdue time as people say it (剩余 2 小时 10 分, 已超时 1 天 4 小时)"
+    )
+    receipt_due_at: datetime | None = Field(description="When the lead department must acknowledge it (签收)")
+    receipt_light: Literal["green", "yellow", "red"] | None = Field(
+        description="The receipt clock's light while the department has not acknowledged it"
+    )
+    receipt_text: str | None = Field(description="The receipt clock's remaining or overdue time, in words")
+    received_by_department_at: datetime | None
     handle_due_at: datetime | None
-    supervised: bool
+    supervised: bool = Field(
+        description="Under supervision (an open one not yet answered), or flagged overdue in its current step"
+    )
+    supervision_level: int | None = Field(
+        description="The open, unanswered supervision's level: 1 一般督办, 2 重点督办, 3 挂牌督办"
+    )
+    supervision: SupervisionOut | None = Field(description="The case's open supervision (督办 or 催办)")
+    first_department: Ref | None = Field(description="The department first dispatched to (首办部门)")
     tags: list[str]
     duplicate_of: str | None
+    repeat_of: str | None = Field(description="The caller's earlier case of this place and category")
     merged_into: str | None
     task_assignee: str | None
     extension_request: dict | None
@@ -314,6 +404,10 @@ class CaseDetail(CaseOut):
     held_by: str | None = Field(
         description="Who works the case in its current state, in Chinese (null once it is closed, voided "
         "or merged)"
+    )
+    may_reveal_caller: bool = Field(
+        description="You may see the caller's full name and phone (POST /api/cases/{code}/caller), each "
+        "showing recorded: acceptors, shift leads and the department leading the case now"
     )
 
 
@@ -338,7 +432,7 @@ class FormField(BaseModel):
 
     name: str
     label: str
-    kind: Literal["text", "choice", "department", "photos"]
+    kind: Literal["text", "choice", "department", "departments", "photos", "datetime"]
     required: bool = False
     choices: list[Choice] = Field(default_factory=list, description="choice: the values and their labels")
     empty: str | None = Field(default=None, description="choice, department: the label of choosing nothing")
@@ -372,7 +466,17 @@ class DuplicateOut(CaseOut):
 
 
 class SweepOut(BaseModel):
-    flagged: list[str]
+    flagged: list[str] = Field(description="The cases newly overdue, now under supervision")
+    escalated: list[str] = Field(description="The cases whose supervision went unanswered: one level up")
+
+
+class DepartmentReturns(BaseModel):
+    """How often a department sent back the cases dispatched to it (回退), a measure of pushing work away."""
+
+    department: Ref
+    dispatched: int = Field(description="Cases dispatched to it as the lead department in the period")
+    returned: int = Field(description="Cases it returned in the period")
+    ratio: float | None = Field(description="returned / dispatched (null when nothing was dispatched)")
 
 
 class TaskOut(CaseOut):
@@ -395,3 +499,53 @@ class SyncGrids(BaseModel):
     cursor: datetime | None = Field(description="Send it back as since= next time")
     codes: list[str] = Field(description="Every current grid of mine: drop cached grids not listed")
     features: list[dict] = Field(description="GeoJSON features of the grids changed since the cursor")
+
+
+# -- callers (server.case.callers) ---------------------------------------------------------------------------
+
+SpecialKind = Literal["deputy", "cppcc", "vulnerable"]
+SPECIAL_KIND_LABELS = {"deputy": "人大代表", "cppcc": "政协委员", "vulnerable": "困难群众"}
+PHONE_PATTERN = r"^\+?[0-9]{5,20}$"
+
+
+class CallerOut(BaseModel):
+    """A case's caller in full: shown on request only, each showing recorded."""
+
+    name: str | None
+    phone: str | None
+
+
+class RevealOut(BaseModel):
+    """One showing of a caller in full."""
+
+    at: datetime
+    user: str = Field(description="Who saw it")
+    role: str | None = Field(description="The role that allowed it")
+    role_label: str | None
+    ip: str | None = Field(description="The client's address")
+
+
+class SpecialReporterIn(BaseModel):
+    phone: str = Field(pattern=PHONE_PATTERN, description="A +86 prefix is dropped: one entry per number")
+    name: str = Field(min_length=1, max_length=100)
+    kind: SpecialKind = Field(description="deputy 人大代表, cppcc 政协委员 or vulnerable 困难群众")
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class SpecialReporterUpdate(BaseModel):
+    """What changes (the fields left out stay); a number changes by deactivating and adding."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    kind: SpecialKind | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class SpecialReporterOut(BaseModel):
+    id: int
+    phone: str
+    name: str
+    kind: SpecialKind
+    kind_label: str
+    note: str | None
+    active: bool
+    created_at: datetime

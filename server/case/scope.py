@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
+from server.case import tiers
 from server.case.models import Case, CaseDispatch
 from server.case.states import State
 from server.category.models import Department
@@ -35,11 +36,14 @@ class Scope:
     everything: bool
     grid_paths: tuple[str, ...]
     department_id: int | None
+    # the dispatch center whose cases a dispatcher dispatches (server.case.tiers): a center's grid code,
+    # None the top center, tiers.EVERY for an administrator
+    dispatch_center: str | None = None
 
 
 def scope_of(*, db: Session, principal: Principal) -> Scope:
     if principal.has("admin"):
-        return Scope(principal.user_id, True, (), None)
+        return Scope(principal.user_id, True, (), None, tiers.EVERY)
     user = principal.user
     department_id = None
     if user.department_code and principal.has("department"):
@@ -54,7 +58,8 @@ def scope_of(*, db: Session, principal: Principal) -> Scope:
     if user.grid_code:
         codes.add(user.grid_code)
     paths = tuple(db.scalars(select(Grid.path).where(CURRENT, Grid.code.in_(codes)))) if codes else ()
-    return Scope(user.id, False, paths, department_id)
+    center = tiers.center_of(db, user.grid_code) if principal.has("dispatcher") else None
+    return Scope(user.id, False, paths, department_id, center)
 
 
 def visible(scope: Scope) -> ColumnElement[bool]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
@@ -14,25 +14,34 @@ from gis.geojson import feature_collection
 from server.auth.dependencies import AdminRequired, CurrentUser, require_roles
 from server.auth.principal import Principal
 from server.case import actions as case_actions
-from server.case import intake, present, queries
+from server.case import callers as case_callers
+from server.case import intake, present, queries, search, tiers
 from server.case import photos as case_photos
 from server.case import supervision as case_supervision
 from server.case import sync as case_sync
+from server.case.clock import calendar
 from server.case.flows import ACTIONS, ActionSpec
 from server.case.models import PHOTO_ROLES
 from server.case.queues import QUEUES
 from server.case.schemas import (
     ActionIn,
     ActionOut,
+    CallerOut,
     CaseDetail,
     CaseList,
     CaseOut,
     Choice,
+    DepartmentChoice,
+    DepartmentReturns,
     DuplicateOut,
     FormField,
     PhotoOut,
     QueueOut,
     ReportIn,
+    RevealOut,
+    SpecialReporterIn,
+    SpecialReporterOut,
+    SpecialReporterUpdate,
     StateOut,
     SweepOut,
     SyncCases,
@@ -42,8 +51,10 @@ from server.case.schemas import (
 from server.case.scope import Scope, scope_of
 from server.case.states import STATE_LABELS, TERMINAL, State
 from server.config import get_settings
-from server.deps import DB, GEOJSON, TEXT_MAX, BBox
+from server.deps import DB, GEOJSON, TEXT_MAX, BBox, ClientAddress
 from server.grid import service as grid_service
+from server.grid.models import day_start
+from server.messages import role_name
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 photos_router = APIRouter(prefix="/photos", tags=["cases"])
@@ -89,16 +100,26 @@ def case_filter(
         str | None, Query(max_length=TEXT_MAX, description="Grid code: cases in its subtree")
     ] = None,
     department: Annotated[
-        str | None, Query(max_length=TEXT_MAX, description="Department code: cases dispatched to it")
+        str | None, Query(max_length=TEXT_MAX, description="Department code: the cases it leads now")
     ] = None,
     tag: Annotated[str | None, Query(max_length=TEXT_MAX, description="Tag code")] = None,
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false)")] = None,
-    supervised: Annotated[bool | None, Query(description="Flagged for supervision")] = None,
+    supervised: Annotated[
+        bool | None, Query(description="Under supervision (督办), or flagged as overdue for it")
+    ] = None,
     channel: Annotated[str | None, Query(max_length=TEXT_MAX)] = None,
     q: Annotated[
         str | None, Query(max_length=TEXT_MAX, description="Text in the code, description or address")
     ] = None,
     queue: Annotated[QueueName | None, Query(description="A desk queue (GET /api/cases/queues)")] = None,
+    since: Annotated[date | None, Query(description="Received on or after this local day")] = None,
+    until: Annotated[date | None, Query(description="Received on or before this local day")] = None,
+    request_type: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="Request type code (complaint, consult, ...)")
+    ] = None,
+    light: Annotated[
+        Literal["green", "yellow", "red"] | None, Query(description="The current step's light now")
+    ] = None,
 ) -> queries.CaseFilter:
     return queries.CaseFilter(
         states=[s.value for s in state],
@@ -111,6 +132,10 @@ def case_filter(
         channel=channel,
         q=q,
         queue=queue,
+        since=day_start(since) if since else None,
+        until=day_start(until + timedelta(days=1)) if until else None,
+        request_type=request_type,
+        light=light,
     )
 
 
@@ -145,6 +170,13 @@ def form_of(model: type[ActionIn], leave_out: Iterable[str] = ()) -> list[FormFi
     return fields
 
 
+def _common_fields(model: type[ActionIn]) -> list[str]:
+    """The fields of ``model`` every action takes as they are: an action asking for one in its own words (督办
+    for its 督办意见, required) shows it in its own form instead."""
+    common = ActionIn.model_fields.items()
+    return [n for n, f in common if model.model_fields[n].json_schema_extra is f.json_schema_extra]
+
+
 @router.get("/workflow", response_model=WorkflowOut, summary="The workflow's states and actions, with labels")
 def workflow():
     return WorkflowOut(
@@ -155,7 +187,7 @@ def workflow():
                 label=a.label,
                 sources=sorted(a.sources),
                 roles=sorted(a.roles),
-                fields=form_of(a.form, leave_out=ActionIn.model_fields),
+                fields=form_of(a.form, leave_out=_common_fields(a.form)),
             )
             for a in ACTIONS.values()
         ],
@@ -173,6 +205,50 @@ def queues(principal: CurrentUser, scope: ScopeDep, db: DB):
         QueueOut(name=queue.name, label=queue.label, count=count, overdue=late)
         for queue, count, late in queries.queue_counts(db=db, principal=principal, scope=scope)
     ]
+
+
+@router.get(
+    "/search",
+    response_model=list[CaseOut],
+    summary="Find cases you may see by code (or its tail, e.g. 0042), caller's phone (or its last four "
+    "digits) or name (both for those who may see the caller: acceptors, shift leads, the department leading "
+    "the case), address, place or words of the description: best first (exact code, code tail, phone, then "
+    "words by relevance), the newest first among equals",
+    responses={422: {"description": "Empty, too long, too many words, or only one-character words"}},
+)
+def search_cases(
+    principal: CurrentUser,
+    scope: ScopeDep,
+    db: DB,
+    q: Annotated[
+        str,
+        Query(
+            description="A case code or its tail, a phone number or its last four digits or more, or up to "
+            "five words (any order; Chinese words of two characters or more)",
+            examples=["0042", "山大 垃圾"],
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+):
+    found = search.search(db=db, principal=principal, scope=scope, text=q, limit=limit)
+    return present.describe(db=db, cases=found)
+
+
+@router.get(
+    "/returns",
+    response_model=list[DepartmentReturns],
+    summary="Returns (回退) per department in a period, with its dispatched cases and the ratio (推诿)",
+)
+def returns(
+    principal: Annotated[Principal, require_roles("leader", "shift_lead", "dispatcher", "admin")],
+    scope: ScopeDep,
+    db: DB,
+    since: Annotated[date | None, Query(description="From this local day (default: the 1st)")] = None,
+    until: Annotated[date | None, Query(description="To this local day, included (default: today)")] = None,
+):
+    today = datetime.now(calendar().tz).date()
+    since = since or today.replace(day=1)
+    return case_supervision.returns_by_department(db=db, scope=scope, since=since, until=until or today)
 
 
 @router.get(
@@ -206,7 +282,8 @@ def in_bbox(db: DB, scope: ScopeDep, bbox: BBox, filters: Filters):
     summary="Flag overdue cases for supervision now (the server also does it every minute)",
 )
 def sweep(db: DB):
-    return SweepOut(flagged=case_supervision.sweep_overdue(db=db))
+    flagged = case_supervision.sweep_overdue(db=db)
+    return SweepOut(flagged=flagged, escalated=case_supervision.escalate_unanswered(db=db))
 
 
 @router.get(
@@ -231,6 +308,68 @@ def duplicates(code: CaseCode, scope: ScopeDep, db: DB):
     return [
         DuplicateOut(**out.model_dump(), distance_m=d) for out, d in zip(described, distances, strict=True)
     ]
+
+
+@router.get(
+    "/{code}/departments",
+    response_model=list[DepartmentChoice],
+    summary="The departments this case may be dispatched to: the city's and the districts', then the own "
+    "teams of the street it lies in (街道队伍)",
+)
+def department_choices(code: CaseCode, scope: ScopeDep, db: DB):
+    case = queries.get_case(db=db, scope=scope, code=code)
+    choices = tiers.choices(db, case)
+    return [DepartmentChoice(code=d.code, name=d.name, street=street) for d, street in choices]
+
+
+@router.post(
+    "/{code}/caller",
+    response_model=CallerOut,
+    summary="The caller's full name and phone, for those who contact them (acceptors, shift leads, the "
+    "department leading the case now); each showing is recorded",
+    responses={
+        403: {"description": "Not yours to see: the others see the caller masked"},
+        404: {"description": "No such case in your scope"},
+        409: {"description": "The case has no caller"},
+    },
+)
+def reveal_caller(code: CaseCode, principal: CurrentUser, scope: ScopeDep, db: DB, ip: ClientAddress):
+    case = queries.get_case(db=db, scope=scope, code=code)
+    name, phone = case_callers.reveal(db=db, principal=principal, scope=scope, case=case, ip=ip)
+    return CallerOut(name=name, phone=phone)
+
+
+@router.get(
+    "/{code}/caller/reveals",
+    response_model=list[RevealOut],
+    dependencies=[require_roles("admin", "leader")],
+    summary="Who saw the case's caller in full, when, in which role and from where (administrators, leaders)",
+)
+def caller_reveals(code: CaseCode, scope: ScopeDep, db: DB):
+    case = queries.get_case(db=db, scope=scope, code=code)
+    return [
+        RevealOut(at=r.at, user=user, role=r.role, role_label=role_name(r.role) if r.role else None, ip=r.ip)
+        for r, user in case_callers.reveals(db=db, case=case)
+    ]
+
+
+@router.get(
+    "/{code}/caller/cases",
+    response_model=list[CaseOut],
+    summary="The caller's other cases (the same phone) that you see, newest first: for those who contact "
+    "the caller",
+    responses={403: {"description": "Not yours to see"}, 404: {"description": "No such case in your scope"}},
+)
+def caller_cases(
+    code: CaseCode,
+    principal: CurrentUser,
+    scope: ScopeDep,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=case_callers.OTHER_CASES_MAX)] = 20,
+):
+    case = queries.get_case(db=db, scope=scope, code=code)
+    found = case_callers.other_cases(db=db, principal=principal, scope=scope, case=case, limit=limit)
+    return present.describe(db=db, cases=found)
 
 
 def _action_route(spec: ActionSpec) -> None:
@@ -332,3 +471,50 @@ def sync_cases(
     since: Annotated[int, Query(ge=0, description="The cursor of the previous answer (0: everything)")] = 0,
 ):
     return case_sync.sync_cases(db=db, principal=principal, kind=kind, since=since, limit=SYNC_LIMIT)
+
+
+# The special reporters (人大代表, 政协委员, 困难群众) whose calls are flagged at intake: the administrators'.
+special_router = APIRouter(prefix="/special-reporters", tags=["callers"], dependencies=[AdminRequired])
+
+
+@special_router.get("", response_model=list[SpecialReporterOut], summary="The special reporters")
+def special_reporters(
+    db: DB, include_inactive: Annotated[bool, Query(description="Also the deactivated ones")] = False
+):
+    rows = case_callers.list_special(db=db, include_inactive=include_inactive)
+    return [case_callers.special_out(r) for r in rows]
+
+
+@special_router.post(
+    "",
+    response_model=SpecialReporterOut,
+    status_code=201,
+    summary="Add a special reporter: their later calls are tagged and queued apart",
+    responses={
+        200: {"description": "The number was deactivated: it is active again, with these details"},
+        409: {"description": "The number is on the list already"},
+    },
+)
+def add_special_reporter(data: SpecialReporterIn, db: DB, response: Response):
+    row, created = case_callers.add_special(db=db, data=data)
+    if not created:
+        response.status_code = 200
+    return case_callers.special_out(row)
+
+
+@special_router.patch(
+    "/{reporter_id}",
+    response_model=SpecialReporterOut,
+    summary="Change a special reporter's name, kind or note (what is left out stays; a null note clears it)",
+)
+def update_special_reporter(reporter_id: int, data: SpecialReporterUpdate, db: DB):
+    return case_callers.special_out(case_callers.update_special(db=db, reporter_id=reporter_id, data=data))
+
+
+@special_router.post(
+    "/{reporter_id}/deactivate",
+    response_model=SpecialReporterOut,
+    summary="Take a special reporter off the list: later calls are no longer flagged",
+)
+def deactivate_special_reporter(reporter_id: int, db: DB):
+    return case_callers.special_out(case_callers.deactivate_special(db=db, reporter_id=reporter_id))

@@ -1,8 +1,9 @@
 """Reading a taxonomy file, without the database (its entries, and the checks both formats share, are
 ``server.category.taxonomy``).
 
-A YAML file holds the whole taxonomy: ``departments``, ``major_classes``, ``categories`` and ``tags``;
-loading it replaces the stored one. A CSV file holds categories only, one a row (``CSV_COLUMNS``): the
+A YAML file holds the whole taxonomy: ``departments``, ``major_classes``, ``categories`` and ``tags``, and
+optionally ``request_types`` (诉求类型 with their limits; without it the stored ones stay); loading it
+replaces the stored one. A CSV file holds categories only, one a row (``CSV_COLUMNS``): the
 departments it names are added or renamed, the other departments and the tags stay as they are, and the
 major-class names come from the starter taxonomy (kind and major class follow from the code).
 
@@ -26,6 +27,7 @@ from server.category.taxonomy import (
     KIND_WORDS,
     DepartmentEntry,
     MajorClass,
+    RequestTypeEntry,
     TagEntry,
     Taxonomy,
     category_entry,
@@ -33,6 +35,7 @@ from server.category.taxonomy import (
     field_words,
     invalid_taxonomy,
     key_field,
+    limit_field,
     reference_errors,
     text_field,
 )
@@ -50,9 +53,15 @@ CSV_COLUMNS = (
     "district_overrides",
     "aliases",
     "phrases",
+    "clock",
+    "simple_flow",
+    "request_limits",
 )
 CSV_REQUIRED = CSV_COLUMNS[:4]
 YAML_SECTIONS = ("departments", "major_classes", "categories", "tags")
+YAML_OPTIONAL = ("request_types",)
+REQUEST_TYPE_FIELDS = ("code", "name", "response_limit", "handling_limit")
+REQUEST_TYPE_CODE_MAX = 12
 DEPARTMENT_FIELDS = ("code", "name", "phone")
 CATEGORY_FIELDS = (
     "code",
@@ -64,6 +73,9 @@ CATEGORY_FIELDS = (
     "district_overrides",
     "aliases",
     "phrases",
+    "clock",
+    "simple_flow",
+    "request_limits",
 )
 TAG_FIELDS = ("code", "name", "description")
 MAJOR = re.compile(r"^[0-9]{2}$")
@@ -167,10 +179,10 @@ def _from_yaml(text: str) -> Taxonomy:
     problems = [
         f"不认识的部分“{key}”（文件由 {'、'.join(YAML_SECTIONS)} 几部分组成）"
         for key in doc
-        if key not in YAML_SECTIONS
+        if key not in YAML_SECTIONS + YAML_OPTIONAL
     ]
     problems += [f"文件缺少 {key} 部分，请补上" for key in YAML_SECTIONS if key not in doc]
-    for key in ("departments", "categories", "tags"):
+    for key in ("departments", "categories", "tags", "request_types"):
         if key in doc and not isinstance(doc[key], list):
             problems.append(f"{key} 部分应为列表（每项以“- ”开头）")
             doc[key] = []
@@ -199,8 +211,24 @@ def _from_yaml(text: str) -> Taxonomy:
         if code and name:
             tags.append(TagEntry(code=code, name=name, description=description, where=where))
     majors = _major_classes(doc.get("major_classes", {}), problems)
+    request_types = []
+    for where, raw in _entries(doc.get("request_types", []), "诉求类型", REQUEST_TYPE_FIELDS, problems):
+        code = key_field(raw.get("code"), field_words("code"), where, problems)
+        if code and len(code) > REQUEST_TYPE_CODE_MAX:
+            problems.append(f"{where}：诉求类型的编号最多 {REQUEST_TYPE_CODE_MAX} 个字符，请改短")
+        name = text_field(raw.get("name"), field_words("name"), where, problems, max_len=20)
+        response = limit_field(raw.get("response_limit"), "response_limit", where, problems, required=False)
+        handling = limit_field(raw.get("handling_limit"), "handling_limit", where, problems, required=False)
+        if code and name:
+            request_types.append(RequestTypeEntry(code, name, response, handling, where=where))
 
-    taxonomy = Taxonomy(departments=departments, major_classes=majors, categories=categories, tags=tags)
+    taxonomy = Taxonomy(
+        departments=departments,
+        major_classes=majors,
+        categories=categories,
+        tags=tags,
+        request_types=request_types,
+    )
     check_document(taxonomy, problems)
     problems += reference_errors(taxonomy)
     if problems:
@@ -259,6 +287,9 @@ def _from_csv(text: str) -> Taxonomy:
             "district_overrides": _parse_overrides(values.get("district_overrides", ""), where, problems),
             "aliases": values.get("aliases"),
             "phrases": values.get("phrases"),
+            "clock": values.get("clock"),
+            "simple_flow": values.get("simple_flow"),
+            "request_limits": values.get("request_limits"),
         }
         entry = category_entry(raw, where, problems)
         if entry is None:

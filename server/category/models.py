@@ -72,6 +72,9 @@ class Category(Base):
     district_overrides: Mapped[list[CategoryDistrictDepartment]] = relationship(
         cascade="all, delete-orphan", order_by="CategoryDistrictDepartment.district_code"
     )
+    request_limits: Mapped[list[CategoryRequestLimit]] = relationship(
+        cascade="all, delete-orphan", order_by="CategoryRequestLimit.request_type"
+    )
 
     __table_args__ = (
         CheckConstraint("code ~ '^[CE][0-9]{5}$'", name="code_format"),

@@ -8,13 +8,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from server.category.loader import STARTER_TAXONOMY, load_taxonomy
-from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
+from server.category.models import (
+    Category,
+    CategoryDistrictDepartment,
+    CategoryRequestLimit,
+    Department,
+    DispatchCenter,
+    RequestType,
+    Tag,
+)
+from server.category.schemas import DepartmentEdit, DepartmentIn, DispatchCenterEdit, DispatchCenterIn
 from server.category.taxonomy import Taxonomy, invalid_taxonomy, reference_errors
-from server.errors import Invalid, NotFound
+from server.config import get_settings
+from server.errors import Conflict, Invalid, NotFound
+from server.grid import service as grid_service
+
+STREET = "street"  # the level of a street team's grid
 
 # -- reading ------------------------------------------------------------------------------------
 
@@ -23,6 +36,7 @@ def _with_departments(query):
     return query.options(
         joinedload(Category.department),
         selectinload(Category.district_overrides).joinedload(CategoryDistrictDepartment.department),
+        selectinload(Category.request_limits),
     )
 
 
@@ -35,6 +49,7 @@ def get_category(*, db: Session, code: str, include_inactive: bool = False) -> C
         .options(
             joinedload(Category.department),
             joinedload(Category.district_overrides).joinedload(CategoryDistrictDepartment.department),
+            selectinload(Category.request_limits),
         )
     )
     category = db.scalar(query)
@@ -90,14 +105,101 @@ def get_tag(*, db: Session, code: str, include_inactive: bool = False) -> Tag:
     return tag
 
 
-def list_departments(*, db: Session) -> list[Department]:
-    """The active departments, by code."""
-    return list(db.scalars(select(Department).where(Department.active).order_by(Department.code)))
+def list_departments(*, db: Session, include_inactive: bool = False) -> list[Department]:
+    """The active departments (with ``include_inactive`` all of them), by code."""
+    query = select(Department).order_by(Department.code)
+    if not include_inactive:
+        query = query.where(Department.active)
+    return list(db.scalars(query))
+
+
+def list_request_types(*, db: Session) -> list[RequestType]:
+    """The request types in use, in the taxonomy's order."""
+    return list(db.scalars(select(RequestType).where(RequestType.active).order_by(RequestType.position)))
 
 
 def list_tags(*, db: Session) -> list[Tag]:
     """The active tags, by code."""
     return list(db.scalars(select(Tag).where(Tag.active).order_by(Tag.code)))
+
+
+# -- departments and dispatch centers, as an administrator edits them ----------------------------
+
+
+def _team_grid(db: Session, code: str) -> None:
+    """A street team works in a street: its grid must be a current grid of the street level."""
+    grid = grid_service.get_grid(db=db, code=code)
+    if grid.level != STREET:
+        level = get_settings().scheme.get(grid.level).label
+        raise Invalid("category.team_grid_not_street", grid=code, name=grid.name, level=level)
+
+
+def create_department(*, db: Session, data: DepartmentIn) -> Department:
+    """Add a department (a street team with its street grid). A taxonomy file that replaces the
+    departments deactivates one it does not hold, this one too."""
+    clash = db.scalar(select(Department).where(Department.code == data.code))
+    if clash is not None:
+        raise Conflict("category.department_exists", department=data.code, name=clash.name)
+    if data.grid_code:
+        _team_grid(db, data.grid_code)
+    department = Department(**data.model_dump())
+    db.add(department)
+    db.commit()
+    return department
+
+
+def edit_department(*, db: Session, code: str, data: DepartmentEdit) -> Department:
+    """Change the fields ``data`` sends. A department still responsible for categories in use is not
+    deactivated: its cases would have nowhere to go."""
+    department = get_department(db=db, code=code, include_inactive=True)
+    cleared = {"phone", "grid_code"}  # null clears these; a name or the state is never cleared
+    sent = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in cleared}
+    if sent.get("grid_code"):
+        _team_grid(db, sent["grid_code"])
+    if sent.get("active") is False and department.active:
+        overridden = select(CategoryDistrictDepartment.category_id).where(
+            CategoryDistrictDepartment.department_id == department.id
+        )
+        count = db.scalar(
+            select(func.count())
+            .select_from(Category)
+            .where(Category.active, or_(Category.department_id == department.id, Category.id.in_(overridden)))
+        )
+        if count:
+            raise Conflict("category.department_in_use", department=code, name=department.name, count=count)
+    for key, value in sent.items():
+        setattr(department, key, value)
+    db.commit()
+    return department
+
+
+def list_dispatch_centers(*, db: Session) -> list[DispatchCenter]:
+    """Every dispatch center below the top one, active or not, by grid code."""
+    return list(db.scalars(select(DispatchCenter).order_by(DispatchCenter.grid_code)))
+
+
+def create_dispatch_center(*, db: Session, data: DispatchCenterIn) -> DispatchCenter:
+    """Add a dispatch center on a current grid (a street's grid for a street sub-center), one per grid."""
+    clash = db.get(DispatchCenter, data.grid_code)
+    if clash is not None:
+        raise Conflict("category.dispatch_center_exists", grid=data.grid_code, name=clash.name)
+    grid_service.get_grid(db=db, code=data.grid_code)
+    center = DispatchCenter(**data.model_dump())
+    db.add(center)
+    db.commit()
+    return center
+
+
+def edit_dispatch_center(*, db: Session, grid_code: str, data: DispatchCenterEdit) -> DispatchCenter:
+    """Rename, deactivate or reactivate a dispatch center."""
+    center = db.get(DispatchCenter, grid_code)
+    if center is None:
+        raise NotFound("category.no_dispatch_center", grid=grid_code)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(center, key, value)
+    db.commit()
+    return center
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -119,10 +221,14 @@ class LoadResult:
     departments: Counts = field(default_factory=Counts)
     categories: Counts = field(default_factory=Counts)
     tags: Counts = field(default_factory=Counts)
+    request_types: Counts = field(default_factory=Counts)
     written: bool = False
 
     def summary(self) -> str:
-        return f"部门：{self.departments}；问题类别：{self.categories}；标签：{self.tags}"
+        return (
+            f"部门：{self.departments}；问题类别：{self.categories}；标签：{self.tags}；"
+            f"诉求类型：{self.request_types}"
+        )
 
 
 def _apply(row, values: dict) -> bool:
@@ -133,32 +239,39 @@ def _apply(row, values: dict) -> bool:
     return bool(changed)
 
 
-def _set_overrides(category: Category, wanted: dict[str, int]) -> bool:
-    """Make the category's district overrides ``wanted`` (district code -> department id)."""
-    current = {o.district_code: o for o in category.district_overrides}
+def _set_children(children: list, key: str, value: str, wanted: dict, make: Callable[..., object]) -> bool:
+    """Make a category's rows ``children`` (its district overrides, its request limits) hold ``wanted``
+    (``key`` -> ``value``); say whether anything changed."""
+    current = {getattr(child, key): child for child in children}
     changed = False
-    for district, override in current.items():
-        if district not in wanted:
-            category.district_overrides.remove(override)
+    for k, child in current.items():
+        if k not in wanted:
+            children.remove(child)
             changed = True
-    for district, department_id in wanted.items():
-        if district not in current:
-            category.district_overrides.append(
-                CategoryDistrictDepartment(district_code=district, department_id=department_id)
-            )
+    for k, v in wanted.items():
+        if k not in current:
+            children.append(make(**{key: k, value: v}))
             changed = True
-        elif current[district].department_id != department_id:
-            current[district].department_id = department_id
+        elif getattr(current[k], value) != v:
+            setattr(current[k], value, v)
             changed = True
     return changed
 
 
+# A category's own rows, as the load gives them: attribute -> (key column, value column, model).
+CHILDREN = {
+    "district_overrides": ("district_code", "department_id", CategoryDistrictDepartment),
+    "request_limits": ("request_type", "handling_limit", CategoryRequestLimit),
+}
+
+
 def _apply_category(category: Category, values: dict) -> bool:
-    """Like ``_apply``, plus the district overrides (when given); moves ``updated_at`` on any change."""
-    columns = {key: value for key, value in values.items() if key != "district_overrides"}
-    changed = _apply(category, columns)
-    if "district_overrides" in values:
-        changed = _set_overrides(category, values["district_overrides"]) or changed
+    """Like ``_apply``, plus the category's own rows (``CHILDREN``) when given; moves ``updated_at`` on any
+    change."""
+    changed = _apply(category, {key: value for key, value in values.items() if key not in CHILDREN})
+    for name, (key, value, model) in CHILDREN.items():
+        if name in values:
+            changed = _set_children(getattr(category, name), key, value, values[name], model) or changed
     if changed:
         category.updated_at = func.now()
     return changed
@@ -202,25 +315,49 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
     db.execute(text("LOCK TABLE category IN SHARE ROW EXCLUSIVE MODE"))
     departments = {d.code: d for d in db.scalars(select(Department))}
     known = [] if taxonomy.complete else [code for code, d in departments.items() if d.active]
-    problems = reference_errors(taxonomy, known)
+    request_types = {t.code: t for t in db.scalars(select(RequestType))}
+    known_types = [code for code, t in request_types.items() if t.active]
+    problems = reference_errors(taxonomy, known, known_types)
     if problems:
         db.rollback()
         raise invalid_taxonomy(problems)
 
     result = LoadResult()
-    _sync(
-        db,
-        departments,
-        Department,
-        {d.code: {"name": d.name, "phone": d.phone, "active": True} for d in taxonomy.departments},
-        result.departments,
-        replace=taxonomy.complete,
-    )
+    wanted = {d.code: {"name": d.name, "phone": d.phone, "active": True} for d in taxonomy.departments}
+    # A street's own teams are the administrator's (added on the 部门 page), not the taxonomy file's: a file
+    # that does not list them leaves them as they are.
+    teams = {code: d for code, d in departments.items() if d.grid_code and code not in wanted}
+    listed = {code: d for code, d in departments.items() if code not in teams}
+    _sync(db, listed, Department, wanted, result.departments, replace=taxonomy.complete)
     db.flush()  # new departments get their ids
-    department_id = {code: d.id for code, d in departments.items()}
+    department_id = {code: d.id for code, d in {**listed, **teams}.items()}
     majors = taxonomy.major_names
+    if taxonomy.request_types:
+        _sync(
+            db,
+            request_types,
+            RequestType,
+            {
+                t.code: {
+                    "name": t.name,
+                    "response_limit": t.response_limit,
+                    "handling_limit": t.handling_limit,
+                    "position": position,
+                    "active": True,
+                }
+                for position, t in enumerate(taxonomy.request_types, 1)
+            },
+            result.request_types,
+            replace=True,
+        )
+        db.flush()  # the categories' limits refer to them
     categories = {
-        c.code: c for c in db.scalars(select(Category).options(selectinload(Category.district_overrides)))
+        c.code: c
+        for c in db.scalars(
+            select(Category).options(
+                selectinload(Category.district_overrides), selectinload(Category.request_limits)
+            )
+        )
     }
     _sync(
         db,
@@ -238,6 +375,9 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
                 "legal_basis": c.legal_basis,
                 "aliases": list(c.aliases),
                 "phrases": list(c.phrases),
+                "clock": c.clock,
+                "simple_flow": c.simple_flow,
+                "request_limits": dict(c.request_limits),
                 "active": True,
                 "district_overrides": {d: department_id[dep] for d, dep in c.district_overrides.items()},
             }

@@ -33,7 +33,18 @@ FIELD_WORDS = {
     "district_overrides": "分区县部门",
     "aliases": "别名",
     "phrases": "常用语",
+    "clock": "计时方式",
+    "simple_flow": "即报即处",
+    "request_limits": "各诉求类型的处置时限",
+    "response_limit": "响应时限",
 }
+CLOCKS = {"work": "工作时间", "natural": "自然时间"}
+# How a CSV cell or a YAML scalar says yes or no.
+YES = {"true", "yes", "1", "是"}
+NO = {"false", "no", "0", "否", ""}
+# The request type of a report that does not say what it asks: a problem to fix, as an inspector's report
+# is (a 投诉-like event); every file of request types keeps it.
+DEFAULT_REQUEST_TYPE = "complaint"
 
 
 def field_words(key: str) -> str:
@@ -67,6 +78,9 @@ class CategoryEntry:
     district_overrides: dict[str, str] = field(default_factory=dict)  # district code -> department code
     aliases: tuple[str, ...] = ()  # other words people use for it
     phrases: tuple[str, ...] = ()  # sentences an inspector may start a description with (常用语)
+    clock: str | None = None  # work or natural; None: as the urgency says
+    simple_flow: bool = False  # an inspector may fix it on the spot (即报即处)
+    request_limits: dict[str, str] = field(default_factory=dict)  # request type -> handling limit
     where: str = field(default="", compare=False)
 
     @property
@@ -86,6 +100,17 @@ class TagEntry:
     where: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class RequestTypeEntry:
+    """What a request asks (咨询, 投诉...), with its response and handling limits (None: none of its own)."""
+
+    code: str
+    name: str
+    response_limit: str | None = None
+    handling_limit: str | None = None
+    where: str = field(default="", compare=False)
+
+
 @dataclass
 class Taxonomy:
     departments: list[DepartmentEntry]
@@ -93,6 +118,7 @@ class Taxonomy:
     categories: list[CategoryEntry]
     tags: list[TagEntry]
     complete: bool = True  # the file replaces departments and tags too (YAML); False: categories only (CSV)
+    request_types: list[RequestTypeEntry] = field(default_factory=list)  # none: the stored ones stay
 
     @property
     def major_names(self) -> dict[tuple[Kind, str], str]:
@@ -103,11 +129,21 @@ def invalid_taxonomy(problems: list[str]) -> Invalid:
     return Invalid("category.taxonomy_invalid", count=len(problems), errors=problems)
 
 
-def reference_errors(taxonomy: Taxonomy, known: Iterable[str] = ()) -> list[str]:
-    """A problem for each department a category names that is neither in the file nor in ``known``."""
+def reference_errors(
+    taxonomy: Taxonomy, known: Iterable[str] = (), known_types: Iterable[str] = ()
+) -> list[str]:
+    """A problem for each department a category names that is neither in the file nor in ``known``, and
+    each request type it gives a limit for that is neither in the file nor in ``known_types``."""
     declared = {d.code for d in taxonomy.departments} | set(known)
+    types = {t.code for t in taxonomy.request_types} or set(known_types)
     problems = []
     for entry in taxonomy.categories:
+        for request_type in entry.request_limits:
+            if types and request_type not in types:
+                problems.append(
+                    f"{entry.where}：没有编号为“{request_type}”的诉求类型，"
+                    "请先在诉求类型（request_types）中添加，或改用已有的诉求类型"
+                )
         if entry.department and entry.department not in declared:
             problems.append(
                 f"{entry.where}：没有编号为“{entry.department}”的部门，请先添加这个部门或改用已有的部门编号"
@@ -165,17 +201,20 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         problems.append(
             f"{where}：紧急程度“{urgency}”不对：应为 urgent（紧急）、important（重要）或 normal（一般）"
         )
-    limit = text_field(raw.get("handling_limit"), field_words("handling_limit"), where, problems)
-    if limit is not None and not HANDLING_LIMIT.match(limit):
-        problems.append(
-            f"{where}：处置时限“{limit}”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h"
-        )
+    limit = limit_field(raw.get("handling_limit"), "handling_limit", where, problems)
     department = key_field(raw.get("department"), field_words("department"), where, problems, required=False)
     legal_basis = text_field(
         raw.get("legal_basis"), field_words("legal_basis"), where, problems, required=False, max_len=None
     )
     aliases = word_list(raw.get("aliases"), "aliases", where, problems)
     phrases = word_list(raw.get("phrases"), "phrases", where, problems)
+    clock = text_field(raw.get("clock"), field_words("clock"), where, problems, required=False)
+    if clock is not None and clock not in CLOCKS:
+        problems.append(
+            f"{where}：计时方式“{clock}”不对：应为 work（工作时间）或 natural（自然时间，全天计时）"
+        )
+    simple_flow = yes_no(raw.get("simple_flow"), "simple_flow", where, problems)
+    request_limits = limit_table(raw.get("request_limits"), where, problems)
     overrides = raw.get("district_overrides") or {}
     if not isinstance(overrides, dict):
         problems.append(f"{where}：{field_words('district_overrides')}应为区县编号到部门编号的对应表")
@@ -200,8 +239,59 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         district_overrides=districts,
         aliases=aliases,
         phrases=phrases,
+        clock=clock,
+        simple_flow=simple_flow,
+        request_limits=request_limits,
         where=where,
     )
+
+
+def limit_field(value, key: str, where: str, problems: list[str], *, required=True) -> str | None:
+    """A limit (30m, 4h, 2d), or None after reporting its problem."""
+    limit = text_field(value, field_words(key), where, problems, required=required)
+    if limit is not None and not HANDLING_LIMIT.match(limit):
+        problems.append(
+            f"{where}：{FIELD_WORDS[key]}“{limit}”不对：应为数字加单位 m（分钟）、h（小时）或 d（天），如 4h"
+        )
+        return None
+    return limit
+
+
+def yes_no(value, key: str, where: str, problems: list[str]) -> bool:
+    """A yes-or-no field: YAML true/false, or a CSV cell 是/否 (true/false); empty is no."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if str(value).strip().lower() in YES:
+        return True
+    if str(value).strip().lower() not in NO:
+        problems.append(f"{where}：{field_words(key)}应为 true（是）或 false（否），这里是“{value}”")
+    return False
+
+
+def limit_table(raw, where: str, problems: list[str]) -> dict[str, str]:
+    """A category's handling limits per request type: a YAML mapping ``{consult: 2d}``, or a CSV cell
+    ``consult:2d|suggest:5d``."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        pairs = [part.partition(":") for part in raw.split("|")]
+        if any(not colon for _, colon, _ in pairs):
+            problems.append(
+                f"{where}：{field_words('request_limits')}应写成“诉求类型:时限”，多个用 | 隔开，如 consult:2d"
+            )
+            return {}
+        raw = {key.strip(): limit.strip() for key, _, limit in pairs}
+    if not isinstance(raw, dict):
+        problems.append(
+            f"{where}：{field_words('request_limits')}应为诉求类型到时限的对应表，如 {{consult: 2d}}"
+        )
+        return {}
+    limits = {}
+    for key, value in raw.items():
+        limit = limit_field(value, "request_limits", f"{where}诉求类型 {key}", problems)
+        if limit is not None:
+            limits[str(key)] = limit
+    return limits
 
 
 @dataclass(frozen=True)
@@ -246,6 +336,7 @@ def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
         ("部门", taxonomy.departments),
         ("问题类别", taxonomy.categories),
         ("标签", taxonomy.tags),
+        ("诉求类型", taxonomy.request_types),
     ):
         first: dict[str, str] = {}
         for entry in entries:
@@ -260,5 +351,11 @@ def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
             problems.append(
                 f"{entry.where}：没有{KIND_WORDS[entry.kind]}大类 {entry.major_code}，请检查编号的第 2、3 位"
             )
+    codes = {t.code for t in taxonomy.request_types}
+    if codes and DEFAULT_REQUEST_TYPE not in codes:
+        problems.append(
+            f"诉求类型（request_types）缺少 {DEFAULT_REQUEST_TYPE}（投诉）："
+            "未注明诉求类型的上报按投诉处理，请保留它"
+        )
     if not taxonomy.categories and not problems:
         problems.append("文件中没有任何问题类别，请至少填写一个")

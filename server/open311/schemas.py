@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EndpointOut(BaseModel):
@@ -35,6 +35,11 @@ class ServiceOut(BaseModel):
     group: str | None
 
 
+class AttributeValueOut(BaseModel):
+    key: str
+    name: str
+
+
 class AttributeOut(BaseModel):
     variable: bool
     code: str
@@ -43,6 +48,7 @@ class AttributeOut(BaseModel):
     datatype_description: str | None
     order: int
     description: str
+    values: list[AttributeValueOut] = Field(default=[], description="The choices of a list (none: empty)")
 
 
 class ServiceDefinitionOut(BaseModel):
@@ -92,6 +98,7 @@ class PostIn(BaseModel):
     long: float | None = None
     address_string: str | None = None
     client_uuid: str | None = None
+    request_type: str | None = None
     email: str | None = None
     device_id: str | None = None
     account_id: str | None = None

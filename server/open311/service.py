@@ -29,6 +29,7 @@ from server.case.models import Case, CaseEvent, CasePhoto
 from server.case.schemas import ReportIn
 from server.case.scope import public
 from server.case.states import OPEN_STATES, STATE_LABELS, TERMINAL, State
+from server.category import service as category_service
 from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,6 +38,7 @@ from server.http_errors import validation_items
 from server.open311.models import Open311Client, Open311Request
 from server.open311.schemas import (
     AttributeOut,
+    AttributeValueOut,
     DiscoveryOut,
     EndpointOut,
     PostedOut,
@@ -177,8 +179,25 @@ def _category(db: Session, service_code: str) -> Category:
     return category
 
 
+def _request_type_attribute(db: Session) -> AttributeOut:
+    """What the request asks (诉求类型), one of the city's request types; without it, a complaint."""
+    return AttributeOut(
+        variable=True,
+        code="request_type",
+        datatype="singlevaluelist",
+        required=False,
+        datatype_description=None,
+        order=2,
+        description="What the requester asks (诉求类型): its limits follow from it. Default: complaint.",
+        values=[
+            AttributeValueOut(key=t.code, name=t.name) for t in category_service.list_request_types(db=db)
+        ],
+    )
+
+
 def service_definition(*, db: Session, service_code: str) -> ServiceDefinitionOut:
-    return ServiceDefinitionOut(service_code=_category(db, service_code).code, attributes=[CLIENT_UUID])
+    code = _category(db, service_code).code
+    return ServiceDefinitionOut(service_code=code, attributes=[CLIENT_UUID, _request_type_attribute(db)])
 
 
 # -- posting ------------------------------------------------------------------------------------------
@@ -222,6 +241,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
             lat=lat,
             description=data.description or "",
             address=data.address_string,
+            request_type=data.request_type,
             channel="open311",
             reporter_name=name or None,
             reporter_phone=_PHONE_PUNCTUATION.sub("", data.phone) if data.phone else None,

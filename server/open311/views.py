@@ -89,6 +89,10 @@ def post_request(
     client_uuid: Annotated[
         str | None, Form(alias="attribute[client_uuid]", description=service.CLIENT_UUID.description)
     ] = None,
+    request_type: Annotated[
+        str | None,
+        Form(alias="attribute[request_type]", max_length=12, description="诉求类型; default complaint"),
+    ] = None,
     email: Annotated[str | None, Form(description="Private")] = None,
     device_id: Annotated[str | None, Form()] = None,
     account_id: Annotated[str | None, Form()] = None,
@@ -101,8 +105,8 @@ def post_request(
     service.check_jurisdiction(jurisdiction_id)
     data = PostIn(
         service_code=service_code, lat=lat, long=long, address_string=address_string, client_uuid=client_uuid,
-        email=email, device_id=device_id, account_id=account_id, first_name=first_name, last_name=last_name,
-        phone=phone, description=description, media_url=media_url,
+        request_type=request_type, email=email, device_id=device_id, account_id=account_id,
+        first_name=first_name, last_name=last_name, phone=phone, description=description, media_url=media_url,
     )  # fmt: skip
     posted = service.post_request(db=db, api_key=api_key, data=data)
     return render(response_format, "service_requests/request", [posted])

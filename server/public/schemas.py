@@ -113,6 +113,12 @@ class PublicReportIn(BaseModel):
     description: str = Field(
         default="", description="At most as many characters as GET /api/public/limits says (a setting)"
     )
+    request_type: str | None = Field(
+        default=None,
+        max_length=12,
+        pattern=r"^[a-z_]+$",
+        description="What the citizen asks: a code from GET /api/request-types (default complaint 投诉)",
+    )
     phone: str | None = Field(
         default=None,
         max_length=21,

@@ -186,6 +186,7 @@ def report(
         lat=data.lat,
         crs=CRS(data.crs),
         description=data.description,
+        request_type=data.request_type,
         channel="citizen",
         reporter_phone=data.phone,
     )

@@ -131,6 +131,32 @@ def package_holiday_name(day: date) -> str | None:
     return name and chinese_calendar.Holiday(name).chinese
 
 
+def _limit_minutes(text: str, day_minutes: int) -> int:
+    """A limit in minutes of a clock whose day has ``day_minutes``."""
+    value, unit = split_limit(text)
+    exact = value * (day_minutes if unit == "d" else UNIT_MINUTES[unit])
+    minutes = round(exact)
+    if not math.isclose(minutes, exact, abs_tol=1e-6):
+        raise ValueError(f"时限“{text.strip()}”折算后不是整分钟：请改用能折算成整分钟的时长，如 90m 或 1.5h")
+    return minutes
+
+
+def duration_words(minutes: float, day_minutes: int | None = None) -> str:
+    """A duration as people say it, to the minute: "2 小时 10 分", "1 天 4 小时", "3 个工作日 2 小时".
+    With ``day_minutes`` the minutes are working time and whole days are working days of that length;
+    without, they are natural time (a day of 24 hours). Under a minute: "不到 1 分"."""
+    total = math.floor(minutes)
+    if total < 1:
+        return "不到 1 分"
+    day, unit = (day_minutes, "个工作日") if day_minutes else (1440, "天")
+    days, rest = divmod(total, day)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} {unit}" if days else "", f"{hours} 小时" if hours else "", f"{mins} 分" if mins else ""]
+    if days:  # beyond a day the minutes say nothing a person acts on
+        parts[2] = ""
+    return " ".join(part for part in parts if part)
+
+
 def _clock(moment: time) -> timedelta:
     """The time since midnight of a time of day."""
     return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second)
@@ -208,14 +234,7 @@ class WorkCalendar:
 
     def parse_limit(self, text: str) -> int:
         """A limit in working minutes: ``"30m"`` -> 30, ``"1.5h"`` -> 90, ``"1d"`` -> one working day."""
-        value, unit = split_limit(text)
-        exact = value * (self.day_minutes() if unit == "d" else UNIT_MINUTES[unit])
-        minutes = round(exact)
-        if not math.isclose(minutes, exact, abs_tol=1e-6):
-            raise ValueError(
-                f"时限“{text.strip()}”折算后不是整分钟：请改用能折算成整分钟的时长，如 90m 或 1.5h"
-            )
-        return minutes
+        return _limit_minutes(text, self.day_minutes())
 
     def add(self, start: datetime, minutes: float) -> datetime:
         """The instant (UTC) when ``minutes`` of working time after ``start`` have passed.
@@ -292,6 +311,34 @@ class WorkCalendar:
                     datetime.combine(day, start, self.tz).astimezone(UTC),
                     datetime.combine(day, end, self.tz).astimezone(UTC),
                 )
+
+
+@dataclass(frozen=True)
+class NaturalClock:
+    """Natural time: every minute of every day counts (24 h), for what cannot wait for office hours (an
+    urgent flooded road reported on Friday evening is due the same evening). The same methods as
+    :class:`WorkCalendar`, so a case's limits run on either; a day (``1d``) is 24 hours."""
+
+    tz: ZoneInfo = DEFAULT_TIMEZONE
+
+    def day_minutes(self) -> int:
+        return 1440
+
+    def parse_limit(self, text: str) -> int:
+        return _limit_minutes(text, self.day_minutes())
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        if minutes < 0:
+            raise ValueError(f"不能加上 {minutes} 分钟：时间只能往后算，请给出不小于零的时长")
+        return utc(start) + timedelta(minutes=minutes)
+
+    def subtract(self, end: datetime, minutes: float) -> datetime:
+        if minutes < 0:
+            raise ValueError(f"不能减去 {minutes} 分钟：请给出不小于零的时长")
+        return utc(end) - timedelta(minutes=minutes)
+
+    def between(self, start: datetime, end: datetime) -> float:
+        return max(timedelta(), utc(end) - utc(start)) / ONE_MINUTE
 
 
 def load_holiday_file(path: Path) -> tuple[frozenset[date], frozenset[date]]:

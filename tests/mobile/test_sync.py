@@ -242,7 +242,7 @@ def test_reply_to_a_case_changed_meanwhile_is_sent_with_the_new_version(
         ("POST", action, 200),
     ]
     case = case_of(inspector_http, verification_task)
-    assert case["state"] == "registered" and case["tags"] == ["key_supervision"]
+    assert case["state"] == "registered" and "key_supervision" in case["tags"]  # the tag is kept
     assert len(replies(case)) == 1 and case["version"] > tagged.json()["version"]
 
 

@@ -13,7 +13,7 @@ from server.case.scope import scope_of
 from server.localdb import APP_ROLE
 from tests.server.case_world import DISTRICT, act, make_user, photo, report, village_point
 
-ACTIONS_TAKEN = ["file", "dispatch", "report_handling", "request_check", "reply_check", "close"]
+ACTIONS_TAKEN = ["file", "dispatch", "receive", "report_handling", "request_check", "reply_check", "close"]
 PHOTO_ROLES = ["before", "after", "check"]
 
 

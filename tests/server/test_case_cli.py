@@ -63,7 +63,7 @@ def test_report_act_photo_show_list_sweep(env, demo_clone_url, tmp_path):
     assert code in listed.split()
 
     swept = gridops("cases", "sweep", env=env)
-    assert "已标为督办" in swept.stderr
+    assert "个超期案件已督办" in swept.stderr
     with new_session(demo_clone_url) as db:
         case = db.scalar(select(Case).where(Case.code == code))
         actions = list(db.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case.id)))

@@ -41,7 +41,7 @@ def test_queues_follow_the_workflow_by_role(world):
     h = {name: login(client, world[name]) for name in ("acceptor", "lead", "dispatcher", "department")}
 
     acceptor = counts(client, h["acceptor"])
-    assert set(acceptor) == {"register", "verify", "check", "checking", "due_soon", "overdue"}
+    assert set(acceptor) == {"special", "register", "verify", "check", "checking", "due_soon", "overdue"}
     assert acceptor["register"] == (1, 0)
     assert queue(client, h["acceptor"], "register") == [hotline.code]
     lead = counts(client, h["lead"])
@@ -51,11 +51,13 @@ def test_queues_follow_the_workflow_by_role(world):
     assert queue(client, h["dispatcher"], "dispatch") == [filed.code]
     # the department sees nothing until a case is dispatched to it
     assert counts(client, h["department"]) == {
-        "handle": (0, 0), "due_soon": (0, 0), "overdue": (0, 0)
+        "receive": (0, 0), "handle": (0, 0), "supervision": (0, 0), "due_soon": (0, 0), "overdue": (0, 0)
     }  # fmt: skip
 
     act(db, world["dispatcher"], filed, "dispatch")
+    assert counts(client, h["department"])["receive"] == (1, 0)  # 待签收 until it signs
     act(db, world["department"], filed, "request_extension", extension="4h", reason="材料未到")
+    assert counts(client, h["department"])["receive"] == (0, 0)
     assert counts(client, h["dispatcher"])["extension"] == (1, 0)
     assert counts(client, h["department"])["handle"] == (1, 0)
     assert queue(client, h["dispatcher"], "extension") == [filed.code]
@@ -93,11 +95,13 @@ def test_a_department_queue_holds_only_the_cases_it_leads_now(world):
     first = login(client, world["department"])
     assert queue(client, first, "handle") == [case.code]
     act(db, world["department"], case, "return", reason="属于执法部门")
-    act(db, world["dispatcher"], case, "dispatch", lead_department="enforcement")
+    act(db, world["dispatcher"], case, "dispatch", lead_department="enforcement", reason="属于执法部门")
     db.execute(update(Case).where(Case.id == case.id).values(step_due_at=func.now() - timedelta(minutes=1)))
     db.commit()
     assert queue(client, first, "handle") == [] and queue(client, first, "overdue") == []
-    assert counts(client, first) == {"handle": (0, 0), "due_soon": (0, 0), "overdue": (0, 0)}
+    assert counts(client, first) == {
+        "receive": (0, 0), "handle": (0, 0), "supervision": (0, 0), "due_soon": (0, 0), "overdue": (0, 0)
+    }  # fmt: skip
     assert client.get(f"/api/cases/{case.code}", headers=first).status_code == 200  # its history stays
     enforcement = login(client, make_user(db, ["department"], department="enforcement"))
     assert queue(client, enforcement, "handle") == [case.code] == queue(client, enforcement, "overdue")
@@ -188,6 +192,10 @@ def test_workflow_lists_states_and_actions_with_labels(world):
     dispatch = {"label": "派遣", "sources": ["filed", "returned"], "roles": ["admin", "dispatcher"]}
     fields = [{"name": "lead_department", "label": "主办部门", "kind": "department", "required": False}]
     fields[0] |= {"choices": [], "empty": "按类别默认", "role": None, "max_length": None}
+    fields.append({"name": "parallel_departments", "label": "协办部门", "kind": "departments"})
+    fields[1] |= {"required": False, "choices": [], "empty": None, "role": None, "max_length": None}
+    fields.append({"name": "reason", "label": "改派理由（改派给首办部门以外的部门时必填）", "kind": "text"})
+    fields[2] |= {"required": False, "choices": [], "empty": None, "role": None, "max_length": 500}
     assert actions["dispatch"] == {"name": "dispatch", **dispatch, "fields": fields}
 
 

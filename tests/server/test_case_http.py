@@ -126,7 +126,10 @@ def test_report_to_closed_over_http(world):
     seen = client.get(f"/api/cases/{code}", headers=h["department"]).json()
     after = jpeg(lon, lat, color=(40, 160, 90))
     assert upload(client, h["department"], code, "after", after).status_code == 201
-    handled = act(client, h["department"], code, "report_handling", seen["version"], note="已清运完毕")
+    received = act(client, h["department"], code, "receive", seen["version"])
+    assert received["received_by_department_at"] is not None
+    assert received["receipt_light"] is None  # the receipt clock stops once the department signs
+    handled = act(client, h["department"], code, "report_handling", received["version"], note="已清运完毕")
     assert handled["state"] == "handled"
     checking = act(client, h["acceptor"], code, "request_check", handled["version"])
     assert checking["task_assignee"] == world["inspector"].name
@@ -151,13 +154,15 @@ def test_report_to_closed_over_http(world):
     reports = client.get("/api/sync/reports", params={"since": 0}, headers=h["inspector"]).json()
     assert [r["code"] for r in reports["items"]] == [code]
 
-    # What the shift lead may do now: close, tag and untag; of the others the state allows to a shift lead,
-    # why not; nothing the state or the role rules out is offered.
+    # What the shift lead may do now: close, tag and untag, supervise (督办, 催办); of the others the state
+    # allows to a shift lead, why not; nothing the state or the role rules out is offered.
     shown = client.get(f"/api/cases/{code}", headers=h["lead"]).json()
     assert shown["actions"] == {
         "close": None,
         "tag": None,
         "untag": None,
+        "supervise": None,
+        "urge": None,
         "keep_apart": messages.text("case.not_duplicate"),
     }
     assert shown["held_by"] == "由值班长办理"
@@ -183,6 +188,7 @@ def test_report_to_closed_over_http(world):
         ("file", lead, "shift_lead", "registered", "filed"),
         ("dispatch", dispatcher, "dispatcher", "filed", "dispatched"),
         ("add_photo", department, "department", "dispatched", "dispatched"),
+        ("receive", department, "department", "dispatched", "dispatched"),
         ("report_handling", department, "department", "dispatched", "handled"),
         ("request_check", acceptor, "acceptor", "handled", "checking"),
         ("add_photo", inspector, "inspector", "checking", "checking"),
@@ -192,14 +198,22 @@ def test_report_to_closed_over_http(world):
     events = {e["action"]: e for e in detail["timeline"]}
     times = [e["at"] for e in detail["timeline"]]
     assert times == sorted(times)
-    assert [e["due_at"] is None for e in detail["timeline"]] == [False] * 9 + [True]
+    assert [e["due_at"] is None for e in detail["timeline"]] == [False] * 10 + [True]
     assert events["file"]["due_at"] == events["report"]["due_at"]  # filing and dispatch share one clock
     assert events["dispatch"]["due_at"] == detail["handle_due_at"]
     assert events["dispatch"]["data"]["departments"] == {"lead": "sanitation_lx", "parallel": []}
     lights = {e["action"]: e["data"].get("light") for e in detail["timeline"]}
     assert lights == {"report": None, "add_photo": None} | {
         name: "green"
-        for name in ("file", "dispatch", "report_handling", "request_check", "reply_check", "close")
+        for name in (
+            "file",
+            "dispatch",
+            "receive",
+            "report_handling",
+            "request_check",
+            "reply_check",
+            "close",
+        )
     }
     assert events["report"]["lon"] == pytest.approx(lon) and events["report"]["lat"] == pytest.approx(lat)
     assert events["reply_check"]["data"]["result"] == "pass"
@@ -354,9 +368,15 @@ def test_openapi_documents_every_case_route(demo_client):
         ("/api/cases/sweep", "post"),
         ("/api/cases/workflow", "get"),
         ("/api/cases/queues", "get"),
+        ("/api/cases/returns", "get"),
+        ("/api/cases/search", "get"),
         ("/api/cases/bbox", "get"),
         ("/api/cases/{code}", "get"),
         ("/api/cases/{code}/duplicates", "get"),
+        ("/api/cases/{code}/departments", "get"),
+        ("/api/cases/{code}/caller", "post"),
+        ("/api/cases/{code}/caller/cases", "get"),
+        ("/api/cases/{code}/caller/reveals", "get"),
         *((f"/api/cases/{{code}}/actions/{name}", "post") for name in ACTIONS),
         ("/api/cases/{code}/photos", "post"),
         ("/api/photos/{photo_id}/{variant}", "get"),
@@ -441,7 +461,10 @@ def test_the_panel_offers_each_user_only_the_actions_it_may_hold(world):
     watched = shown(grid_head)
     assert (watched["state"], watched["light"]) == ("dispatched", "red")
     assert (watched["actions"], watched["held_by"]) == ({}, "由处置部门办理")
-    own = {"return": None, "request_extension": None, "report_handling": None}
+    sign_first = messages.text("case.receipt_first")
+    no_supervision = messages.text("case.no_open_supervision")
+    own = {"receive": None, "return": None, "request_extension": sign_first, "report_handling": sign_first}
+    own |= {"acknowledge_supervision": no_supervision, "answer_supervision": no_supervision}
     assert shown(h["department"])["actions"] == own
     lead_only = messages.text("case.lead_department_only")
     assert lead_only.startswith("由主办部门办理")
@@ -453,14 +476,21 @@ def test_the_panel_offers_each_user_only_the_actions_it_may_hold(world):
         "suspend": None,
         "tag": None,
         "untag": None,
+        "supervise": None,
+        "urge": None,
     }
 
+    signed = act(client, h["department"], case.code, "receive", watched["version"])
+    assert (signed["actions"]["receive"], signed["actions"]["request_extension"]) == (
+        messages.text("case.already_received"),
+        None,
+    )
     asked = act(
         client,
         h["department"],
         case.code,
         "request_extension",
-        watched["version"],
+        signed["version"],
         extension="2h",
         reason="待协调",
     )
@@ -490,6 +520,7 @@ def test_an_extension_is_bounded_by_the_categorys_limit_and_handling_needs_an_af
     case = report(db, world["inspector"], world["lon"], world["lat"])  # E06010: handled within 4 h
     case_act(db, world["lead"], case, "file")
     case_act(db, world["dispatcher"], case, "dispatch")
+    case_act(db, world["department"], case, "receive")
 
     def request(extension: str):
         body = {"version": case.version, "extension": extension, "reason": "待协调"}

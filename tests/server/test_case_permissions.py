@@ -30,7 +30,9 @@ ALLOWED = {
     "file": {"shift_lead"},
     "void": {"shift_lead"},
     "dispatch": {"dispatcher"},
+    "escalate": {"dispatcher"},
     "return": {"department"},
+    "receive": {"department"},
     "request_extension": {"department"},
     "approve_extension": {"dispatcher"},
     "refuse_extension": {"dispatcher"},
@@ -45,6 +47,10 @@ ALLOWED = {
     "tag": {"acceptor", "shift_lead", "dispatcher"},
     "untag": {"acceptor", "shift_lead", "dispatcher"},
     "callback": {"acceptor"},
+    "supervise": {"leader", "shift_lead", "dispatcher"},
+    "urge": {"leader", "shift_lead", "dispatcher"},
+    "acknowledge_supervision": {"department"},
+    "answer_supervision": {"department"},
 }
 # The source state each cell puts the case in: one after the first dispatch where the action allows it,
 # so that the lead department sees the case.
@@ -54,7 +60,9 @@ CELL_STATE = {
     "file": State.REGISTERED,
     "void": State.REGISTERED,
     "dispatch": State.RETURNED,
+    "escalate": State.FILED,
     "return": State.DISPATCHED,
+    "receive": State.DISPATCHED,
     "request_extension": State.DISPATCHED,
     "approve_extension": State.DISPATCHED,
     "refuse_extension": State.DISPATCHED,
@@ -69,6 +77,10 @@ CELL_STATE = {
     "tag": State.DISPATCHED,
     "untag": State.DISPATCHED,
     "callback": State.CLOSED,
+    "supervise": State.DISPATCHED,
+    "urge": State.DISPATCHED,
+    "acknowledge_supervision": State.DISPATCHED,
+    "answer_supervision": State.DISPATCHED,
 }
 DISPATCHED_ONCE = {
     State.DISPATCHED,

@@ -25,9 +25,19 @@ from server.case.models import Case
 from server.case.schemas import ReportIn
 from server.case.states import STATE_LABELS, State
 from server.category import service as category_service
+from server.category.schemas import DispatchCenterIn
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.grid import people as grid_people
-from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, photo, report, village_point
+from tests.server.case_world import (
+    AFTER_RECEIPT,
+    DISTRICT,
+    OTHER_DISTRICT,
+    act,
+    make_user,
+    photo,
+    report,
+    village_point,
+)
 
 ADMIN = ADMINISTRATOR
 LEAD_DEPARTMENT = "sanitation_lx"  # E06010 exposed garbage in 370102 (district override)
@@ -54,12 +64,16 @@ FIELDS = {
     "reply_verification": {"result": "confirmed"},
     "void": {"reason": "重复上报"},
     "return": {"reason": "不属于本部门职责"},
+    "escalate": {"reason": "涉及多个街道，需区级协调"},
     "request_extension": {"extension": "4h", "reason": "需调运大型设备"},
     "refuse_extension": {"reason": "现有人力可按期处置"},
     "suspend": {"reason": "待管线改造工程完工"},
     "tag": {"tag": TAG},
     "untag": {"tag": TAG},
     "callback": {"contacted": False},
+    "supervise": {"note": "请尽快办理"},
+    "urge": {"note": "请尽快办理"},
+    "answer_supervision": {"answer": "已安排人员处理"},
 }
 # Where each action leads (None: the state stays); reply_check with result "pass".
 TARGET = {
@@ -68,7 +82,9 @@ TARGET = {
     "file": State.FILED,
     "void": State.VOIDED,
     "dispatch": State.DISPATCHED,
+    "escalate": None,
     "return": State.RETURNED,
+    "receive": None,
     "request_extension": None,
     "approve_extension": None,
     "refuse_extension": None,
@@ -83,6 +99,10 @@ TARGET = {
     "tag": None,
     "untag": None,
     "callback": None,
+    "supervise": None,
+    "urge": None,
+    "acknowledge_supervision": None,
+    "answer_supervision": None,
 }
 
 
@@ -140,12 +160,22 @@ def case_in(
 
 def ready(db: Session, action: str, state: State, *, inspector: Principal | None = None) -> tuple[Case, dict]:
     """A fresh case in ``state`` with what ``action`` needs there (a duplicate to merge or keep apart, a
-    pending extension request, a tag to remove), and the fields that make the action succeed."""
+    pending extension request, a tag to remove, a dispatch center to send it up from), and the fields that
+    make the action succeed."""
+    if action == "escalate":  # filed to the district's own dispatch center, which sends it up
+        center = DispatchCenterIn(grid_code=DISTRICT, name="历下区指挥分中心")
+        category_service.create_dispatch_center(db=db, data=center)
     case = case_in(db, state, inspector=inspector, duplicate=action in ("merge", "keep_apart"))
+    if action in AFTER_RECEIPT:
+        act(db, ADMIN, case, "receive")
     if action in ("approve_extension", "refuse_extension"):
         act(db, ADMIN, case, "request_extension", **FIELDS["request_extension"])
     if action == "untag":
         act(db, ADMIN, case, "tag", tag=TAG)
+    if action in ("acknowledge_supervision", "answer_supervision"):
+        act(db, ADMIN, case, "supervise", **FIELDS["supervise"])
+    if action == "answer_supervision":
+        act(db, ADMIN, case, "acknowledge_supervision")
     return case, body_for(db, case, action, inspector)
 
 
@@ -306,7 +336,7 @@ def test_return_ends_the_dispatches_and_a_new_dispatch_names_another_lead(demo_d
     ]
     assert case.step_limit_min == working("30m")  # back on the dispatch clock
 
-    act(db, ADMIN, case, "dispatch", at=returned_at, lead_department="enforcement")
+    act(db, ADMIN, case, "dispatch", at=returned_at, lead_department="enforcement", reason="属于执法部门")
     rows = [(d.code, x.lead, x.ended_at) for x, d in queries.dispatches(db=db, case=case)]
     assert rows == [(LEAD_DEPARTMENT, True, returned_at), ("enforcement", True, None)]
     assert queries.code_of_department(db, case.department_id) == "enforcement"

@@ -297,7 +297,7 @@ def test_a_duplicate_code_and_every_other_error_are_reported_together(db):
         "第 1 行：缺少 handling_limit 列，请在标题行补上",
         "第 1 行：不认识的列“limit”（可用的列有 "
         + CSV_HEADER.strip().replace(",", "、")
-        + "、aliases、phrases）",
+        + "、aliases、phrases、clock、simple_flow、request_limits）",
     ]
 
 
@@ -317,7 +317,7 @@ def test_yaml_errors_name_the_entry():
         "第 3 个问题类别（C01003）：紧急程度“high”不对："
         "应为 urgent（紧急）、important（重要）或 normal（一般）",
         "第 4 个问题类别（C01004）：不认识的字段 limit（可用的字段有 code、name、urgency、handling_limit、"
-        "department、legal_basis、district_overrides、aliases、phrases）",
+        "department、legal_basis、district_overrides、aliases、phrases、clock、simple_flow、request_limits）",
         "第 2 个部门（sanitation）：部门 sanitation 已在第 1 个部门（sanitation）定义过，编号不能重复",
         f"第 2 个问题类别（{first}）：问题类别 {first} 已在第 1 个问题类别（{first}）定义过，编号不能重复",
         *[

@@ -182,16 +182,19 @@ def test_service_definition_documents_client_uuid(demo_client):
     body = demo_client.get("/open311/v2/services/E06010.json").json()
     valid("service-definition.json", body)
     assert body["service_code"] == "E06010"
-    (attribute,) = body["attributes"]
+    attribute, asks = body["attributes"]
     assert attribute["code"] == "client_uuid" and attribute["datatype"] == "string"
     assert attribute["variable"] is True and attribute["required"] is False
     assert "retry" in attribute["description"]
+    assert (asks["code"], asks["datatype"], asks["required"]) == ("request_type", "singlevaluelist", False)
+    assert {"key": "consult", "name": "咨询"} in asks["values"]
 
     root = xml(demo_client.get("/open311/v2/services/E06010.xml"))
     assert root.tag == "service_definition" and root.findtext("service_code") == "E06010"
-    (attribute_x,) = root.find("attributes")
+    attribute_x, asks_x = root.find("attributes")
     assert attribute_x.tag == "attribute" and attribute_x.findtext("code") == "client_uuid"
     assert attribute_x.findtext("variable") == "true" and attribute_x.findtext("required") == "false"
+    assert ("consult", "咨询") in [(v.findtext("key"), v.findtext("name")) for v in asks_x.find("values")]
 
     unknown = said("open311.no_service", service_code="E99999")
     assert errors(demo_client.get("/open311/v2/services/E99999.json"), 404) == unknown
@@ -261,6 +264,15 @@ def test_a_request_becomes_a_case_shown_once_filed(world):
     ):
         for private in (PHONE, "13912345678", NAME[0], NAME[1], EMAIL):
             assert private not in resp.text
+
+
+def test_a_request_says_what_it_asks(world):
+    """attribute[request_type] sets the case's request type (and so its limits); without it, a complaint."""
+    asked = case_of(world, posted_id(world, **{"attribute[request_type]": "consult"}))
+    assert asked.request_type == "consult"
+    assert case_of(world, posted_id(world)).request_type == "complaint"
+    unknown = post(world, **{"attribute[request_type]": "gossip"})
+    assert unknown.status_code == 400 and "诉求类型" in unknown.json()[0]["description"]
 
 
 def test_the_xml_post_answer_and_a_closed_request(world):

@@ -3,9 +3,9 @@ every route that reads case data x the states of a user's grid assignment.
 
 ``RULES`` is the one table: for each route (method and path template) who may call it (``PUBLIC``,
 ``LOGIN``: any logged-in user, a set of roles, ``ADMIN``: administrators only; an administrator, user or
-admin token, may call every route), whether it answers with case data within the caller's scope, and a
-valid request for it. A route the application has and the table lacks fails ``test_every_route_has_a_rule``
-by name, and so does a rule for a route that is gone.
+admin token, may call every route but those a rule closes to it: a caller's full phone), whether it answers
+with case data within the caller's scope, and a valid request for it. A route the application has and the
+table lacks fails ``test_every_route_has_a_rule`` by name, and so does a rule for a route that is gone.
 
 For each route, every caller (a user of each role whose scope holds the matrix case, an administrator user,
 the settings' admin token, no token, a forged token, a logged-out session, a disabled user) sends the
@@ -34,9 +34,11 @@ from starlette.routing import Mount
 from gis.tiles import tile_for_point
 from server.auth.models import User
 from server.auth.principal import Principal
+from server.case import callers as case_callers
 from server.case import queries
 from server.case.flows import ACTIONS
 from server.case.queues import WATCHERS
+from server.case.schemas import SpecialReporterIn
 from server.case.scope import scope_of, sees_notification
 from server.category.loader import STARTER_TAXONOMY
 from server.main import create_app
@@ -51,6 +53,7 @@ COMMAND_CENTER = frozenset({"acceptor", "shift_lead", "dispatcher"})
 DASHBOARD = frozenset({*COMMAND_CENTER, "leader", "grid_head", "department"})
 REVIEWERS = frozenset({"grid_head", "leader", "shift_lead"})
 PATROLLERS = frozenset({"inspector", "grid_head"})
+CONTACTS = frozenset({"acceptor", "shift_lead", "department"})  # who may see a caller in full
 TILE_Z = 16  # case points, not clusters
 NO_CHANGES = "2100-01-01T00:00:00Z"  # a sync cursor after every change: the codes without the geometries
 
@@ -76,6 +79,7 @@ class Rule:
     scoped: bool = False  # answers with case data within the caller's scope: see SCOPE_PROBES
     also: frozenset[int] = frozenset()  # besides 2xx, what an allowed caller may get (and why, by the rule)
     refused_also: frozenset[int] = frozenset()  # besides 401/403, what a refused caller may get (and why)
+    admins: bool = True  # False: administrators are refused too (the callers' full phones are not theirs)
 
     def allows(self, caller: str) -> bool | int:
         """True, or the status a refusal must have."""
@@ -83,6 +87,8 @@ class Rule:
             return True
         if caller in UNAUTHENTICATED:
             return 401
+        if caller in ("admin", "admin_token") and not self.admins:
+            return 403
         if caller in ("admin", "admin_token") or self.who == LOGIN:
             return True
         return True if caller in self.who else 403
@@ -170,6 +176,41 @@ def new_user(w: World, caller: str) -> Call:
 
 def set_password(w: World, caller: str) -> Call:
     return call(f"/api/users/{w.user().user_id}/password", json={"password": "another horse 43"})
+
+
+def edit_user(w: World, caller: str) -> Call:
+    return call(f"/api/users/{w.user().user_id}", json={"name": "改名的同事"})
+
+
+def revoke_user(w: World, caller: str) -> Call:
+    return call(f"/api/users/{w.user().user_id}/revoke")
+
+
+def new_department(w: World, caller: str) -> Call:
+    return call("/api/departments", json={"code": f"team_{uuid.uuid4().hex[:8]}", "name": "新队伍"})
+
+
+def edit_department(w: World, caller: str) -> Call:
+    return call("/api/departments/sanitation_lx", json={})  # an empty edit: nothing changes
+
+
+def new_center(w: World, caller: str) -> Call:
+    """A sub-center on a village (one per grid: each allowed caller adds its own)."""
+    grid = w.village if caller == "admin" else w.other_village
+    return call("/api/dispatch-centers", json={"grid_code": grid, "name": "新分中心"})
+
+
+def edit_center(w: World, caller: str) -> Call:
+    """An empty edit (nothing changes) of a sub-center the administrator added (or had added) on the
+    matrix village."""
+    body = {"grid_code": w.village, "name": "分中心"}
+    w.client.post("/api/dispatch-centers", json=body, headers=w.headers["admin_token"])  # 201 or 409
+    return call(f"/api/dispatch-centers/{w.village}", json={})
+
+
+def holiday_check(w: World, caller: str) -> Call:
+    files = {"file": ("holidays.yaml", b"holidays:\n  - 2027-01-01\n", "application/yaml")}
+    return call("/api/calendar/holiday-file", params={"dry_run": "true"}, files=files)  # writes nothing
 
 
 def log_in(w: World, caller: str) -> Call:
@@ -262,6 +303,26 @@ def open311_post(w: World, caller: str) -> Call:
     return call("/open311/v2/requests.json", data=form)
 
 
+def new_special_reporter(w: World, caller: str) -> Call:
+    body = {"phone": f"1590{uuid.uuid4().int % 10**7:07d}", "name": "代表", "kind": "deputy"}
+    return call("/api/special-reporters", json=body)
+
+
+def special_reporter(w: World) -> int:
+    """The id of a new special reporter."""
+    phone = f"1591{uuid.uuid4().int % 10**7:07d}"
+    data = SpecialReporterIn(phone=phone, name="委员", kind="cppcc")
+    return case_callers.add_special(db=w.db, data=data)[0].id
+
+
+def update_special(w: World, caller: str) -> Call:
+    return call(f"/api/special-reporters/{special_reporter(w)}", json={"note": "市人大代表"})
+
+
+def deactivate_special(w: World, caller: str) -> Call:
+    return call(f"/api/special-reporters/{special_reporter(w)}/deactivate")
+
+
 def first_file(directory) -> str:
     return next(p.name for p in sorted(directory.iterdir()) if p.is_file())
 
@@ -298,6 +359,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/users"): roles(ADMIN, url("/api/users")),
     ("POST", "/api/users"): roles(ADMIN, new_user),
     ("POST", "/api/users/{user_id}/password"): roles(ADMIN, set_password),
+    ("GET", "/api/users/roles"): roles(ADMIN, url("/api/users/roles")),
+    ("PATCH", "/api/users/{user_id}"): roles(ADMIN, edit_user),
+    ("POST", "/api/users/{user_id}/revoke"): roles(ADMIN, revoke_user),
     ("POST", "/api/auth/login"): public(log_in),
     ("POST", "/api/auth/refresh"): public(refresh),
     ("POST", "/api/auth/logout"): login_(logout, also=OWN_USER),
@@ -307,21 +371,36 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/password"): login_(change_password, also=OWN_USER),
     # The taxonomy is public; loading one is the administrators'.
     ("GET", "/api/categories"): public(url("/api/categories")),
+    ("GET", "/api/request-types"): public(url("/api/request-types")),
     ("POST", "/api/categories/load"): roles(ADMIN, taxonomy_load),
     ("GET", "/api/categories/{code}"): public(url("/api/categories/E06010")),
     ("GET", "/api/departments"): public(url("/api/departments")),
+    ("POST", "/api/departments"): roles(ADMIN, new_department),
+    ("PATCH", "/api/departments/{code}"): roles(ADMIN, edit_department),
+    ("GET", "/api/dispatch-centers"): roles(ADMIN, url("/api/dispatch-centers")),
+    ("POST", "/api/dispatch-centers"): roles(ADMIN, new_center),
+    ("PATCH", "/api/dispatch-centers/{grid_code}"): roles(ADMIN, edit_center),
+    # The working-time calendar and its holiday file: the administrators' (a check writes nothing).
+    ("GET", "/api/calendar/years/{year}"): roles(ADMIN, url("/api/calendar/years/2027")),
+    ("GET", "/api/calendar/holiday-file"): roles(ADMIN, url("/api/calendar/holiday-file")),
+    ("POST", "/api/calendar/holiday-file"): roles(ADMIN, holiday_check),
     ("GET", "/api/tags"): public(url("/api/tags")),
     # Cases: reporting by role; reading within the scope; each action by its own roles.
     ("POST", "/api/cases"): roles({"inspector", "acceptor"}, new_report),
     ("GET", "/api/cases"): login_(url("/api/cases"), scoped=True),
     ("GET", "/api/cases/workflow"): public(url("/api/cases/workflow")),  # labels only, no case data
     ("GET", "/api/cases/queues"): login_(url("/api/cases/queues"), scoped=True),
+    ("GET", "/api/cases/returns"): roles({"leader", "shift_lead", "dispatcher"}, url("/api/cases/returns")),
+    ("GET", "/api/cases/search"): login_(get("/api/cases/search", q="{w.here.code}"), scoped=True),
     ("GET", "/api/cases/bbox"): login_(
         lambda w, c: call("/api/cases/bbox", params={"bbox": bbox(w)}), scoped=True
     ),
     ("POST", "/api/cases/sweep"): roles(ADMIN, url("/api/cases/sweep")),
     ("GET", "/api/cases/{code}"): login_(url("/api/cases/{w.here.code}"), scoped=True),
     ("GET", "/api/cases/{code}/duplicates"): login_(url("/api/cases/{w.here.code}/duplicates"), scoped=True),
+    ("GET", "/api/cases/{code}/departments"): login_(
+        url("/api/cases/{w.here.code}/departments"), scoped=True
+    ),
     **{
         ("POST", f"/api/cases/{{code}}/actions/{name}"): roles(
             spec.roles - ADMIN,
@@ -332,6 +411,21 @@ RULES: dict[tuple[str, str], Rule] = {
         )
         for name, spec in ACTIONS.items()
     },
+    # The caller in full: for those who contact callers, administrators not among them. The matrix case has
+    # no caller: they get 409 (tests/server/test_callers.py shows one).
+    ("POST", "/api/cases/{code}/caller"): roles(
+        CONTACTS, url("/api/cases/{w.here.code}/caller"), scoped=True, admins=False, also=frozenset({409})
+    ),
+    ("GET", "/api/cases/{code}/caller/cases"): roles(
+        CONTACTS, url("/api/cases/{w.here.code}/caller/cases"), scoped=True, admins=False
+    ),
+    ("GET", "/api/cases/{code}/caller/reveals"): roles(
+        {"leader"}, url("/api/cases/{w.here.code}/caller/reveals"), scoped=True
+    ),
+    ("GET", "/api/special-reporters"): roles(ADMIN, url("/api/special-reporters")),
+    ("POST", "/api/special-reporters"): roles(ADMIN, new_special_reporter),
+    ("PATCH", "/api/special-reporters/{reporter_id}"): roles(ADMIN, update_special),
+    ("POST", "/api/special-reporters/{reporter_id}/deactivate"): roles(ADMIN, deactivate_special),
     ("POST", "/api/cases/{code}/photos"): roles({"inspector", "acceptor"}, add_photo),  # a "before" photo
     ("GET", "/api/photos/{photo_id}/{variant}"): login_(
         url("/api/photos/{w.photos[here]}/thumbnail"), scoped=True
@@ -503,6 +597,12 @@ def listed(w, s, name):
     return code in {c["code"] for c in items}
 
 
+def searched(w, s, name):
+    code = case_of(w, name).code
+    found = ok_json(w.client.get("/api/cases/search", params={"q": code}, headers=s.headers))
+    return code in {c["code"] for c in found}
+
+
 def detail(suffix: str):
     return lambda w, s, name: answer(
         w.client.get(f"/api/cases/{case_of(w, name).code}{suffix}", headers=s.headers), 200, (404,)
@@ -582,6 +682,16 @@ def has(*roles_: str) -> Callable[[Subject], bool]:
     return lambda s: s.principal.has(*roles_, "admin")
 
 
+def contacts(s: Subject) -> bool:
+    """Those who may see a caller in full (not the administrators)."""
+    return s.principal.has(*CONTACTS)
+
+
+def revealed(w, s, name):
+    resp = w.client.post(f"/api/cases/{case_of(w, name).code}/caller", headers=s.headers)
+    return answer(resp, 409, (404,))
+
+
 def grid_bound(s: Subject) -> bool:
     """Bound to grids (not city-wide, not a department): what sync/grids lists."""
     return not s.principal.has("admin", "department") and s.sees != {"here", "there"}
@@ -597,9 +707,15 @@ class Probe:
 SCOPE_PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/cases"): Probe(seen_each(listed)),
     ("GET", "/api/cases/queues"): Probe(overdue_count, has(*WATCHERS), len),
+    ("GET", "/api/cases/search"): Probe(seen_each(searched)),
     ("GET", "/api/cases/bbox"): Probe(seen_each(in_bbox)),
     ("GET", "/api/cases/{code}"): Probe(seen_each(detail(""))),
     ("GET", "/api/cases/{code}/duplicates"): Probe(seen_each(detail("/duplicates"))),
+    ("GET", "/api/cases/{code}/departments"): Probe(seen_each(detail("/departments"))),
+    # a case with no caller: 409 when seen
+    ("POST", "/api/cases/{code}/caller"): Probe(seen_each(revealed), contacts),
+    ("GET", "/api/cases/{code}/caller/cases"): Probe(seen_each(detail("/caller/cases")), contacts),
+    ("GET", "/api/cases/{code}/caller/reveals"): Probe(seen_each(detail("/caller/reveals")), has("leader")),
     **{("POST", f"/api/cases/{{code}}/actions/{name}"): Probe(seen_each(action(name))) for name in ACTIONS},
     ("GET", "/api/photos/{photo_id}/{variant}"): Probe(seen_each(photo_of)),
     ("GET", "/api/sync/grids"): Probe(seen_each(synced_grids), grid_bound),

@@ -119,7 +119,7 @@ def make_world(db) -> dict:
     act(db, adm, case, "file", at=local("2026-10-12 09:05"))
     act(db, adm, case, "dispatch", at=local("2026-10-12 09:10"), lead_department="enforcement")
     act(db, adm, case, "return", at=local("2026-10-12 09:20"), reason="不属本部门")
-    act(db, adm, case, "dispatch", at=local("2026-10-12 09:25"), lead_department="sanitation")
+    act(db, adm, case, "dispatch", at=local("2026-10-12 09:25"), lead_department="sanitation", reason="环卫")
     act(db, adm, case, "request_extension", at=local("2026-10-12 09:26"), extension="1d", reason="量大")
     act(db, adm, case, "refuse_extension", at=local("2026-10-12 09:27"), reason="不批")
     act(db, adm, case, "untag", at=local("2026-10-12 09:28"), tag="key_supervision")

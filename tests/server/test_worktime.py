@@ -250,18 +250,6 @@ def test_between_is_the_inverse_of_add():
 # --- warning lights --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def setting(monkeypatch):
-    """Sets a setting through the environment for one test (the cached settings dropped around it)."""
-
-    def set_(name: str, value: str) -> None:
-        monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    yield set_
-    get_settings.cache_clear()
-
-
 @pytest.mark.parametrize(
     ("now", "fraction", "light"),
     [
@@ -284,10 +272,10 @@ def test_light(now, fraction, light, setting):
     set (``server.case.clock.set_due``), and read against the moment."""
     setting("GRIDOPS_YELLOW_FRACTION", str(fraction))
     started = local("2026-11-02 08:30")
-    step = SimpleNamespace(state="dispatched", step_limit_min=240, step_remaining_min=None)
+    step = SimpleNamespace(state="dispatched", step_limit_min=240, step_remaining_min=None, clock="work")
     set_due(step, CAL.add(started, 240), CAL)
     assert step.step_due_at == local("2026-11-02 14:00")
-    assert clock(step, local(now), CAL).light == light
+    assert clock(step, local(now)).light == light
     assert (
         light_from_limit(
             CAL, limit_minutes=240, due=step.step_due_at, now=local(now), yellow_fraction=fraction

@@ -89,7 +89,8 @@ def browsers(browser) -> Iterator:
     contexts = []
 
     def open_as(server_url: str, login: str) -> BrowserTab:
-        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+        # a command center's computer in the city: it shows times in the city's zone
+        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
         contexts.append(context)
         tab = BrowserTab(context.new_page())
         tab.page.goto(f"{server_url}/")
@@ -114,6 +115,12 @@ def open_from_queue(page: Page, queue: str, code: str) -> None:
 
 def take(page: Page, action: str, state: str, **fields) -> None:
     """Take ``action`` from the open case panel, filling its form, and wait for ``state``."""
+    act_on_panel(page, action, f"[data-state={state}]", **fields)
+
+
+def act_on_panel(page: Page, action: str, shown: str, **fields) -> None:
+    """Take ``action`` from the open case panel, filling its form; wait until the panel (``#case-panel``
+    and what it holds) matches the selector ``shown``, or shows an error."""
     page.click(f"#case-panel .actions button[data-action={action}]")
     form = page.locator(f"#case-panel form[data-action={action}]")
     for name, value in fields.items():
@@ -125,8 +132,9 @@ def take(page: Page, action: str, state: str, **fields) -> None:
         else:
             control.fill(value)
     form.locator("button[type=submit]").click()
-    page.wait_for_selector(f"#case-panel[data-state={state}], #case-panel .message.error", timeout=WAIT_MS)
-    assert page.get_attribute("#case-panel", "data-state") == state, page.text_content("#case-panel .message")
+    done = f"#case-panel{shown}" if shown.startswith("[") else f"#case-panel {shown}"
+    page.wait_for_selector(f"{done}, #case-panel .message.error", timeout=WAIT_MS)
+    assert page.locator(done).count() == 1, page.text_content("#case-panel .message")
 
 
 def follows(page: Page, state: str) -> None:
@@ -143,8 +151,9 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     watcher.click("#tabs [data-view=desk-view]")
     watcher.evaluate("(code) => import('/static/case.js').then((m) => m.openCase(code))", code)
     follows(watcher, "reported")
-    # the leader may take no action: no button, and one line says who works the case now
-    assert watcher.locator("#case-panel .actions button").count() == 0
+    # the leader works no step of the case, only supervises it (督办, 催办); a line says who works it now
+    names = "buttons => buttons.map((b) => b.dataset.action)"
+    assert watcher.eval_on_selector_all("#case-panel .actions button", names) == ["supervise", "urge"]
     assert watcher.text_content("#case-panel .held-by") == "由受理员办理"
 
     page = operator.page
@@ -206,7 +215,12 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     open_from_queue(page, "returned", code)
     take(page, "dispatch", "dispatched")
     follows(watcher, "dispatched")
-    open_from_queue(department, "handle", code)
+    # the department signs for the case (签收) from its queue of cases to sign for, before it handles it
+    open_from_queue(department, "receive", code)
+    assert "待签收" in department.text_content("#case-panel .facts")
+    take(department, "receive", "dispatched")
+    department.wait_for_selector("#case-panel .timeline li[data-action=receive]", timeout=WAIT_MS)
+    assert "已签收" in department.text_content("#case-panel .facts")
     # the department may not close or file: those buttons are not offered in this state at all
     assert department.locator("#case-panel .actions button[data-action=close]").count() == 0
     # a handling report without its after photo is stopped by the form, before anything is sent
@@ -248,8 +262,8 @@ def test_a_case_from_registration_to_closing_on_the_desk(web_server, call, brows
     steps = watcher.eval_on_selector_all(
         "#case-panel .timeline li", "items => items.map((i) => i.dataset.action)"
     )
-    for action in ("request_verification", "reply_verification", "file", "tag", "dispatch", "report_handling",
-                   "request_check", "reply_check", "close", "callback"):  # fmt: skip
+    for action in ("request_verification", "reply_verification", "file", "tag", "dispatch", "receive",
+                   "report_handling", "request_check", "reply_check", "close", "callback"):  # fmt: skip
         assert action in steps
     watcher.screenshot(path=SCREENSHOTS / "desk-closed.png")
     for tab in (operator, leader):

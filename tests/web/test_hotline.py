@@ -60,7 +60,8 @@ def test_a_phone_call_becomes_a_case_sent_for_verification(web_server, tab):
     with logged_in(web_server.url, OPERATOR) as operator:
         case = operator.get(f"/api/cases/{code}").json()
     assert case["channel"] == "hotline" and case["state"] == "verifying"
-    assert case["reporter_name"] == "王先生" and case["task_assignee"] == me
+    assert case["reporter_name"] == "王**" and case["reporter_phone"] == "139****5678"  # masked
+    assert case["task_assignee"] == me
     assert case["grid_code"].startswith(village["code"])
     assert (case["lon"], case["lat"]) == tuple(clicked)
     assert case["address"] == "小区北门" and case["category"]["code"] == "E06010"

@@ -11,6 +11,7 @@ import {
   postJson,
   tokens,
 } from "/static/api.js";
+import "/static/admin.js";
 import * as casePanel from "/static/case.js";
 import "/static/dashboard.js";
 import * as desk from "/static/desk.js";

@@ -9,6 +9,8 @@ import { plainMap } from "/static/placemap.js";
 const panel = document.getElementById("case-panel");
 // Actions worked in their own part of the panel rather than as buttons.
 const OWN_SECTION = new Set(["merge", "keep_apart", "tag", "untag"]);
+// Actions taken on any open case whoever works it: they leave the line saying who works it in place.
+const SUPERVISING = new Set(["supervise", "urge"]);
 export const URGENCY = { urgent: "紧急", important: "重要", normal: "一般" };
 const CHANNEL = {
   inspector: "网格员上报",
@@ -18,15 +20,21 @@ const CHANNEL = {
   open311: "Open311",
 };
 const LIGHT = { green: "绿灯", yellow: "黄灯", red: "红灯" };
+// How a case's limits are counted, said after its remaining time (working time is the usual case).
+const CLOCK = { work: "", natural: "（自然时间，节假日照常计时）" };
 // The timeline's entries that are not actions of the workflow.
-const EVENTS = { report: "上报", add_photo: "上传照片", supervise: "超期督办" };
+const EVENTS = { report: "上报", add_photo: "上传照片" };
 const PHOTO_ROLES = { before: "处置前", verification: "核实", after: "处置后", check: "核查" };
+// The levels of supervision (督办), and their colours from mild to the most serious (挂牌).
+const SUPERVISION_LEVELS = { 1: "一般督办", 2: "重点督办", 3: "挂牌督办" };
+const SUPERVISION_COLORS = { 1: "#b7791f", 2: "#dd6b20", 3: "#c53030" };
 
 let workflow = null; // states and actions with their labels and form fields, from the server, read once
-let lists = null; // departments and tags, read once
+let lists = null; // the tags, read once (the departments a case may go to are asked for each form)
 let shown = null; // the case on the panel (its detail)
 let formOpen = false;
 let miniMap = null;
+let revealed = null; // the caller shown in full on this panel: { code, text }, asked for once
 const blobs = [];
 
 async function reference() {
@@ -37,11 +45,8 @@ async function reference() {
       actions: Object.fromEntries(flow.actions.map((a) => [a.name, a])),
       common: flow.common,
     };
-    const [[, departments], [, tags]] = await Promise.all([
-      apiJson("/api/departments"),
-      apiJson("/api/tags"),
-    ]);
-    lists = { departments, tags };
+    const [, tags] = await apiJson("/api/tags");
+    lists = { tags };
   }
 }
 
@@ -81,16 +86,66 @@ export function when(iso) {
   return new Date(iso).toLocaleString("zh-CN", { hour12: false });
 }
 
-// The time left on a case's step, or how late it is, in working time as the server counts it.
+// The time left on a case's step, or how late it is, as the server words it on the case's own clock.
 export function timeLeft(item) {
-  if (item.remaining_minutes === null || item.remaining_minutes === undefined) return "—";
-  if (item.light === "red") return `已超时（${when(item.due_at)}）`;
-  const minutes = item.remaining_minutes;
-  const text =
-    item.remaining_workdays >= 1
-      ? `${item.remaining_workdays.toFixed(1)} 个工作日`
-      : `${Math.round(minutes)} 分钟`;
-  return `剩余 ${text}`;
+  return item.remaining_text ?? "—";
+}
+
+// The lead department's receipt (签收): when it signed, or the receipt clock while it has not.
+function receiptLine(detail) {
+  if (detail.received_by_department_at) return `已签收（${when(detail.received_by_department_at)}）`;
+  if (!detail.receipt_light) return "—";
+  return el("span", {}, lightDot(detail.receipt_light), ` 待签收，${detail.receipt_text}`);
+}
+
+// A small badge of a supervision's level (nothing when there is none).
+export function supervisionBadge(level) {
+  if (!level) return null;
+  const style =
+    "padding:0 6px;border-radius:8px;font-size:12px;white-space:nowrap;color:#fff;" +
+    `background:${SUPERVISION_COLORS[level]}`;
+  return el("span", { class: "supervision-level", "data-level": level, style }, SUPERVISION_LEVELS[level]);
+}
+
+// The case's open supervision: who asked what of which department, by when, and where it stands.
+function supervisionBox(detail) {
+  const s = detail.supervision;
+  if (!s) return null;
+  // by when it must be answered: below 挂牌督办 it goes a level up after that
+  const due = !s.answer_due_at
+    ? ""
+    : s.level < 3
+      ? `，${when(s.answer_due_at)} 前未答复将升级`
+      : `，请于 ${when(s.answer_due_at)} 前答复`;
+  const status = s.answered_at
+    ? `已答复（${when(s.answered_at)}）：${s.answer}`
+    : s.acknowledged_at
+      ? `已签收（${when(s.acknowledged_at)}），待答复${due}`
+      : `待签收${due}`;
+  return el(
+    "div",
+    {
+      class: "supervision-box",
+      "data-level": s.level,
+      "data-status": s.answered_at ? "answered" : s.acknowledged_at ? "acknowledged" : "issued",
+      style: "margin:8px 0;padding:8px 10px;background:#fff8e6;border:1px solid #f0c36d;border-radius:4px",
+    },
+    el("strong", {}, s.kind === "urge" ? `催办（${s.level_label}）` : s.level_label),
+    ` ${s.issuer} ${when(s.issued_at)}${s.department ? ` 致 ${s.department.name}` : ""}`,
+    el("p", { style: "margin:4px 0" }, `督办意见：${s.note}`),
+    s.new_due_at ? el("p", { style: "margin:4px 0" }, `限办时间：${when(s.new_due_at)}`) : null,
+    el("p", { class: "supervision-status", style: "margin:4px 0" }, status),
+  );
+}
+
+// How the timeline names an action: a supervision by its level (重点督办, 催办), how an earlier one went up.
+function eventLabel(event) {
+  const label = workflow.actions[event.action]?.label ?? EVENTS[event.action] ?? "其他记录";
+  const level = SUPERVISION_LEVELS[event.data?.level];
+  if (!level || !["supervise", "urge"].includes(event.action)) return label;
+  const named = event.action === "urge" ? `催办（${level}）` : level;
+  const from = SUPERVISION_LEVELS[event.data.escalated_from];
+  return from ? `${named}（由${from}升级）` : named;
 }
 
 export function lightDot(light) {
@@ -139,14 +194,17 @@ function facts(detail) {
   const rows = [
     ["类别", `${detail.category.name}（${detail.category.code}）`],
     ["紧急程度", URGENCY[detail.urgency] ?? detail.urgency],
+    ["诉求类型", detail.request_type.name],
     ["来源", CHANNEL[detail.channel] ?? detail.channel],
     ["网格", detail.grid_name ? `${detail.grid_name}（${detail.grid_code}）` : detail.grid_code],
     ["地址", detail.address ?? "—"],
     ["位置", position(detail)],
     ["描述", detail.description || "—"],
     ["受理时间", when(detail.received_at)],
-    ["当前时限", detail.due_at ? `${when(detail.due_at)}，${timeLeft(detail)}` : "—"],
+    ["当前时限", detail.due_at ? `${when(detail.due_at)}，${timeLeft(detail)}${CLOCK[detail.clock]}` : "—"],
     ["处置部门", detail.department?.name ?? "—"],
+    ["首办部门", detail.first_department?.name ?? "—"],
+    ["签收", receiptLine(detail)],
     ["现场任务", detail.task_assignee ?? "—"],
   ];
   if (detail.extension_request) {
@@ -154,6 +212,8 @@ function facts(detail) {
     rows.push(["延期申请", `${duration(ask.extension ?? "")} ${ask.reason ?? ""}`.trim()]);
   }
   if (detail.merged_into) rows.push(["合并到", detail.merged_into]);
+  if (detail.repeat_of) rows.push(["重复投诉", caseLink(detail.repeat_of, `见 ${detail.repeat_of}`)]);
+  if (detail.channel !== "inspector") rows.push(["来电人", callerLine(detail)]);
   return el(
     "dl",
     { class: "facts" },
@@ -164,7 +224,7 @@ function facts(detail) {
 function timeline(detail) {
   const list = el("ol", { class: "timeline" });
   for (const event of detail.timeline) {
-    const action = workflow.actions[event.action]?.label ?? EVENTS[event.action] ?? "其他记录";
+    const action = eventLabel(event);
     const state = workflow.states[event.state_after]?.label ?? event.state_after;
     list.append(
       el(
@@ -176,10 +236,89 @@ function timeline(detail) {
         event.note ? el("p", {}, event.note) : null,
         // Why a case was returned, refused, voided or suspended: the people who see the case read it.
         event.data?.reason ? el("p", { class: "reason" }, `原因：${event.data.reason}`) : null,
+        // a dispatch center sending the case up (上报上级), and a problem fixed on the spot (即报即处)
+        event.action === "escalate" ? el("p", { class: "escalated" }, `${event.data.from_name} → ${event.data.to_name}`) : null,
+        event.data?.simple_flow ? el("p", { class: "simple-flow" }, "即报即处：网格员已现场处置") : null,
+        event.data?.new_due ? el("p", {}, `限办时间：${when(event.data.new_due)}`) : null,
+        event.data?.answer ? el("p", { class: "answer" }, `答复：${event.data.answer}`) : null,
       ),
     );
   }
   return list;
+}
+
+// A link opening another case on the panel.
+function caseLink(code, text = code) {
+  return el(
+    "a",
+    {
+      href: "#",
+      "data-case": code,
+      onclick: (e) => {
+        e.preventDefault();
+        openCase(code);
+      },
+    },
+    text,
+  );
+}
+
+// The caller as everyone sees them, masked (张* 138****0000); the people who must contact them (the server says
+// who) show the full name and phone with one click, each showing recorded by the server.
+function callerLine(detail) {
+  if (revealed?.code === detail.code) return el("span", { class: "caller", "data-revealed": true }, revealed.text);
+  const masked = [detail.reporter_name, detail.reporter_phone].filter(Boolean).join(" ");
+  const line = el("span", { class: "caller" }, masked || "未留姓名和电话");
+  if (!masked || !detail.may_reveal_caller) return line;
+  const reveal = el("button", { type: "button", class: "reveal", onclick: revealCaller }, "显示号码");
+  return el("span", {}, line, " ", reveal);
+}
+
+async function revealCaller() {
+  const [ok, caller] = await apiJson(`/api/cases/${shown.code}/caller`, { method: "POST" });
+  if (!ok) return say(messageOf(caller));
+  revealed = { code: shown.code, text: [caller.name, caller.phone].filter(Boolean).join(" ") };
+  for (const line of panel.querySelectorAll(".caller")) {
+    line.textContent = revealed.text;
+    line.dataset.revealed = "true";
+  }
+  for (const button of panel.querySelectorAll("button.reveal")) button.remove();
+}
+
+// What the call-back (回访) needs before its questions: the caller, the case's history and the caller's other
+// cases (the same phone).
+function callbackContext(detail) {
+  const others = el("div", { class: "caller-cases" }, el("p", { class: "muted" }, "查找中…"));
+  callerCases(detail, others);
+  return el(
+    "div",
+    { class: "callback-context" },
+    el("p", {}, "来电人：", callerLine(detail)),
+    el("h4", {}, "办理经过"),
+    timeline(detail),
+    el("h4", {}, "来电人的其他案件"),
+    others,
+  );
+}
+
+async function callerCases(detail, box) {
+  const [ok, found] = await apiJson(`/api/cases/${detail.code}/caller/cases`);
+  if (shown?.code !== detail.code) return;
+  if (!ok) return box.replaceChildren(el("p", { class: "muted" }, messageOf(found)));
+  const list = el(
+    "ul",
+    {},
+    found.map((other) =>
+      el(
+        "li",
+        { "data-code": other.code },
+        lightDot(other.light),
+        caseLink(other.code),
+        ` ${when(other.received_at)} ${other.category.name}，${other.state_label}`,
+      ),
+    ),
+  );
+  box.replaceChildren(found.length ? list : el("p", { class: "muted" }, "没有这位来电人的其他案件"));
 }
 
 // The actions of the case's state that this user's roles take: enabled when the user may take them now, else
@@ -204,14 +343,21 @@ function actionButtons(detail) {
     );
     if (why !== null) box.append(el("small", { class: "why", "data-why": name }, why));
   }
-  if (!box.querySelector("button:not([disabled])")) {
+  const enabled = [...box.querySelectorAll("button:not([disabled])")].map((b) => b.dataset.action);
+  if (!enabled.some((name) => !SUPERVISING.has(name))) {
     box.append(el("p", { class: "muted held-by" }, detail.held_by ?? "此案件已办结，没有可办的操作"));
   }
   return box;
 }
 
-// One field of an action's form, as the server describes it (see GET /api/cases/workflow).
-function field(spec) {
+// A department as the dispatch form offers it: a street's own team (街道队伍) with its street's name.
+function departmentLabel(d) {
+  return d.street ? `${d.name}（街道队伍·${d.street}）` : d.name;
+}
+
+// One field of an action's form, as the server describes it (see GET /api/cases/workflow); `departments` are
+// those the case may go to, for the department fields.
+function field(spec, departments = []) {
   let input;
   if (spec.kind === "choice") {
     input = el(
@@ -225,8 +371,21 @@ function field(spec) {
       "select",
       { name: spec.name },
       el("option", { value: "" }, spec.empty),
-      lists.departments.map((d) => el("option", { value: d.code }, d.name)),
+      departments.map((d) => el("option", { value: d.code }, departmentLabel(d))),
     );
+  } else if (spec.kind === "departments") {
+    // any number of them (协办): a box each, sent as a list
+    const row = "flex-direction:row;align-items:center;gap:6px";
+    return el(
+      "fieldset",
+      { class: "departments", "data-list": spec.name, style: "max-height:160px;overflow:auto;margin:0" },
+      el("legend", {}, spec.label),
+      departments.map((d) =>
+        el("label", { style: row }, el("input", { type: "checkbox", name: spec.name, value: d.code }), departmentLabel(d)),
+      ),
+    );
+  } else if (spec.kind === "datetime") {
+    input = el("input", { name: spec.name, type: "datetime-local", required: spec.required });
   } else if (spec.kind === "photos") {
     input = el("input", {
       name: "photos",
@@ -254,14 +413,22 @@ function missingPhotos(form) {
   return uploaded ? null : `请先选择${input.dataset.label}，再提交`;
 }
 
-function openForm(name) {
+async function openForm(name) {
   const action = workflow.actions[name];
+  const code = shown.code;
+  // the departments this case may go to: a street's own teams only for the cases inside their street
+  const asks = action.fields.some((f) => f.kind.startsWith("department"));
+  const [ok, departments] = asks ? await apiJson(`/api/cases/${code}/departments`) : [true, []];
+  if (shown?.code !== code) return;
+  if (!ok) return say(messageOf(departments));
   const form = el(
     "form",
     { class: "action-form", "data-action": name },
     el("h3", {}, action.label),
-    action.fields.map(field),
-    workflow.common.map(field),
+    name === "callback" ? callbackContext(shown) : null,
+    action.fields.map((spec) => field(spec, departments)),
+    // the common fields, but those the action asks for in its own words (督办意见 for the note)
+    workflow.common.filter((c) => !action.fields.some((f) => f.name === c.name)).map((spec) => field(spec)),
     el(
       "div",
       { class: "buttons" },
@@ -302,6 +469,7 @@ async function submit(name, form) {
   for (const [key, value] of data.entries()) {
     if (key !== "photos" && value !== "") body[key] = value;
   }
+  for (const list of form.querySelectorAll("[data-list]")) body[list.dataset.list] = data.getAll(list.dataset.list);
   const files = data.getAll("photos").filter((file) => file.size);
   if (files.length) {
     const role = form.querySelector("[name=photos]").dataset.role;
@@ -384,17 +552,7 @@ async function duplicatesSection(detail, box) {
       "li",
       { "data-code": other.code },
       lightDot(other.light),
-      el(
-        "a",
-        {
-          href: "#",
-          onclick: (e) => {
-            e.preventDefault();
-            openCase(other.code);
-          },
-        },
-        other.code,
-      ),
+      caseLink(other.code),
       ` ${other.state_label}，相距 ${Math.round(other.distance_m)} 米${flagged ? "（系统提示重复）" : ""} `,
     );
     if (detail.actions.merge === null) {
@@ -468,13 +626,20 @@ function show(detail) {
   const place = el("div", { class: "place-map" });
   panel.replaceChildren(
     el("button", { type: "button", class: "close", "aria-label": "关闭", onclick: () => closeCase() }, "×"),
-    el("h2", {}, lightDot(detail.light), el("span", { class: "code" }, detail.code)),
+    el(
+      "h2",
+      {},
+      lightDot(detail.light),
+      el("span", { class: "code" }, detail.code),
+      supervisionBadge(detail.supervision_level),
+    ),
     el(
       "p",
       { class: "state", "data-state": detail.state },
       state?.label ?? detail.state,
       el("span", { class: "muted" }, ` · 第 ${detail.version} 版`),
     ),
+    supervisionBox(detail) ?? "",
     el("p", { class: "message", role: "alert", hidden: true }),
     actionButtons(detail),
     el("div", { class: "form-slot" }),
@@ -530,6 +695,7 @@ export async function openCase(code) {
 
 export function closeCase() {
   shown = null;
+  revealed = null;
   formOpen = false;
   miniMap?.remove();
   miniMap = null;

@@ -434,6 +434,43 @@ async function load() {
   form.to.value = data.period.to;
   const [, grid] = await apiJson(`/api/grids/${data.grid.code}`);
   render(data, grid);
+  await returnsTable();
+}
+
+// Returns per department in the period (回退: pushing work away, 推诿), for those who dispatch and supervise.
+const RETURNS_ROLES = ["admin", "leader", "shift_lead", "dispatcher"];
+
+async function returnsTable() {
+  const roles = (document.body.dataset.roles ?? "").split(" ");
+  if (!RETURNS_ROLES.some((role) => roles.includes(role))) return;
+  const [ok, rows] = await apiJson(`/api/cases/returns?since=${current.from}&until=${current.to}`);
+  if (!ok) return status(messageOf(rows));
+  const body = rows.length
+    ? rows.map((row) =>
+        el(
+          "tr",
+          { "data-code": row.department.code },
+          el("td", {}, row.department.name),
+          el("td", {}, row.dispatched),
+          el("td", {}, row.returned),
+          el("td", {}, percent(row.ratio)),
+        ),
+      )
+    : el("tr", {}, el("td", { colspan: 4, class: "muted" }, "这段时间没有派遣给部门的案件"));
+  const section = el(
+    "section",
+    { class: "dash-table", "data-table": "returns" },
+    el("div", { class: "dash-table-head" }, el("h3", {}, "部门回退（推诿）")),
+    el(
+      "table",
+      {},
+      el("thead", {}, el("tr", {}, ["部门", "主办派遣", "回退", "回退率"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, body),
+    ),
+  );
+  const tables = view.querySelector(".dash-tables");
+  tables.querySelector("[data-table=returns]")?.remove(); // a load for another period came first
+  tables.prepend(section);
 }
 
 // The month so far: the period of the monthly rankings (the three rates of streets above all).

@@ -10,14 +10,16 @@ import { placeMap } from "/static/placemap.js";
 const dialog = el("dialog", { id: "hotline", "aria-label": "登记来电" });
 document.body.append(dialog);
 let categories = null;
+let requestTypes = null;
 let miniMap = null;
 let point = null; // [lon, lat] of the place
 let clientUuid = null; // this call's, until the server acknowledged its case
 
 async function loadCategories() {
   if (!categories) {
-    const [, list] = await apiJson("/api/categories");
+    const [[, list], [, types]] = await Promise.all([apiJson("/api/categories"), apiJson("/api/request-types")]);
     categories = list;
+    requestTypes = types;
   }
   return categories;
 }
@@ -102,6 +104,7 @@ async function submit(form) {
     reporter_phone: data.get("phone") || null,
   };
   if (data.get("urgency")) body.urgency = data.get("urgency");
+  body.request_type = data.get("request_type");
   const [ok, made] = await sendJson("/api/cases", body);
   if (!ok) return say(messageOf(made));
   clientUuid = null; // acknowledged: the next call is a new case
@@ -153,6 +156,16 @@ export async function openHotline() {
       { class: "row" },
       el("label", {}, "来电人", el("input", { name: "caller", maxlength: 100 })),
       el("label", {}, "来电号码", el("input", { name: "phone", pattern: "\\+?[0-9]{5,20}", inputmode: "tel" })),
+      el(
+        "label",
+        {},
+        "诉求类型",
+        el(
+          "select",
+          { name: "request_type" },
+          requestTypes.map((t) => el("option", { value: t.code, selected: t.code === "complaint" }, t.name)),
+        ),
+      ),
     ),
     el(
       "label",

@@ -24,10 +24,15 @@ function showPlace(lon, lat, crs, how) {
 }
 
 async function loadCategories() {
-  const list = await (await fetch("/api/public/categories")).json();
+  const [list, types] = await Promise.all(
+    ["/api/public/categories", "/api/request-types"].map(async (url) => (await fetch(url)).json()),
+  );
   form.category.replaceChildren(
     el("option", { value: "" }, "请选择"),
     ...list.map((c) => el("option", { value: c.code }, c.label)),
+  );
+  form.request_type.replaceChildren(
+    ...types.map((t) => el("option", { value: t.code, selected: t.code === "complaint" || null }, t.name)),
   );
 }
 
@@ -95,6 +100,7 @@ form.addEventListener("submit", async (event) => {
   body.append("lat", place.lat);
   body.append("crs", place.crs);
   body.append("description", form.description.value.trim());
+  body.append("request_type", form.request_type.value);
   if (form.phone.value.trim()) body.append("phone", form.phone.value.trim());
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
