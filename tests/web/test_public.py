@@ -78,6 +78,7 @@ def test_a_citizen_reports_tracks_and_rates(web_server, phone_tab, tmp_path):
     )
     page.select_option("#report [name=category]", "E06010")
     page.fill("#report [name=description]", "小区门口垃圾堆了三天")
+    page.select_option("#report [name=request_type]", label="求助")  # what the citizen asks
     page.fill("#report [name=phone]", CALLER_PHONE)
     page.screenshot(path=SCREENSHOTS / "public-report.png", full_page=True)
     page.click("#report button[type=submit]")
@@ -93,6 +94,7 @@ def test_a_citizen_reports_tracks_and_rates(web_server, phone_tab, tmp_path):
     ):
         case = operator.get(f"/api/cases/{code}").json()
         assert (case["channel"], case["grid_code"]) == ("citizen", unit["properties"]["code"])
+        assert case["request_type"] == {"code": "help", "name": "求助"}
         act(operator, code, "request_verification")
         act(inspector, code, "reply_verification", result="confirmed", note="内部：现场属实")
         act(operator, code, "file", public_note="已立案，正在安排处置")
