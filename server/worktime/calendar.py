@@ -341,41 +341,55 @@ class NaturalClock:
         return max(timedelta(), utc(end) - utc(start)) / ONE_MINUTE
 
 
+class HolidayFileError(ValueError):
+    """Every problem of a holiday file, each a sentence saying where it is and what to write instead."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 def load_holiday_file(path: Path) -> tuple[frozenset[date], frozenset[date]]:
-    """The days off and the working days listed in a holiday file (the shipped example documents the form)."""
+    """The days off and the working days listed in a holiday file (the shipped example documents the form);
+    a :class:`HolidayFileError` with every problem found."""
     try:
         content = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # every scalar a str
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)  # where the parser stopped, when it knows
         where = f"第 {mark.line + 1} 行" if mark else ""
-        raise ValueError(f"节假日文件 {path} {where}不是有效的 YAML：请对照随附的示例文件改正") from None
+        raise HolidayFileError(
+            [f"节假日文件 {path} {where}不是有效的 YAML：请对照随附的示例文件改正"]
+        ) from None
     content = content or {}
     if not isinstance(content, dict):
-        raise ValueError(
-            f"节假日文件 {path} 应当只有 holidays（放假）和 workdays（调休上班）两个日期列表："
-            "请对照随附的示例文件改正"
+        raise HolidayFileError(
+            [
+                f"节假日文件 {path} 应当只有 holidays（放假）和 workdays（调休上班）两个日期列表："
+                "请对照随附的示例文件改正"
+            ]
         )
-    for key in content:
-        if key not in HOLIDAY_FILE_KEYS:
-            raise ValueError(
-                f"节假日文件 {path} 里的“{key}”不认识：只能写 holidays（放假）和 workdays（调休上班）两项"
-            )
-    holidays, workdays = (_listed_dates(path, key, content.get(key)) for key in HOLIDAY_FILE_KEYS)
-    both = holidays & workdays
-    if both:
-        raise ValueError(
-            f"节假日文件 {path} 里 {min(both)} 同时列在 holidays 和 workdays 中：请只保留其中一处"
-        )
+    problems = [
+        f"节假日文件 {path} 里的“{key}”不认识：只能写 holidays（放假）和 workdays（调休上班）两项"
+        for key in content
+        if key not in HOLIDAY_FILE_KEYS
+    ]
+    holidays, workdays = (_listed_dates(path, key, content.get(key), problems) for key in HOLIDAY_FILE_KEYS)
+    problems += [
+        f"节假日文件 {path} 里 {day} 同时列在 holidays 和 workdays 中：请只保留其中一处"
+        for day in sorted(holidays & workdays)
+    ]
+    if problems:
+        raise HolidayFileError(problems)
     return holidays, workdays
 
 
-def _listed_dates(path: Path, key: str, entries: object) -> frozenset[date]:
+def _listed_dates(path: Path, key: str, entries: object, problems: list[str]) -> frozenset[date]:
+    """The dates of one list, each entry that is not one reported in ``problems``."""
     if not entries:
         return frozenset()
     if not isinstance(entries, list):
-        raise ValueError(
-            f"节假日文件 {path} 里的 {key} 应当是日期列表：请每行写一个“- 日期”，如 - 2027-01-01"
-        )
+        problems.append(f"节假日文件 {path} 里的 {key} 应当是日期列表：请每行写一个“- 日期”，如 - 2027-01-01")
+        return frozenset()
     days = set()
     for number, entry in enumerate(entries, 1):
         try:
@@ -384,10 +398,10 @@ def _listed_dates(path: Path, key: str, entries: object) -> frozenset[date]:
             days.add(date.fromisoformat(entry))
         except ValueError:
             shown = f"“{entry}”" if isinstance(entry, str) else ""  # a list or a mapping: its place says it
-            raise ValueError(
+            problems.append(
                 f"节假日文件 {path} 里 {key} 的第 {number} 项{shown}不是日期：请每项只写一个日期，"
                 "如 2027-01-01（说明写在 # 后面）"
-            ) from None
+            )
     return frozenset(days)
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from server.errors import Invalid
-from server.worktime.calendar import load_holiday_file
+from server.worktime.calendar import HolidayFileError, load_holiday_file
 
 
 class _Upload:
@@ -36,8 +36,8 @@ def check_holiday_file(content: bytes, filename: str) -> tuple[frozenset[date], 
         raise Invalid("worktime.holiday_file_not_utf8") from None
     try:
         return load_holiday_file(_Upload(filename, text))
-    except ValueError as exc:
-        raise Invalid("worktime.holiday_file_invalid", errors=[str(exc)]) from None
+    except HolidayFileError as exc:
+        raise Invalid("worktime.holiday_file_invalid", errors=exc.problems) from None
 
 
 def save_holiday_file(content: bytes, path: Path) -> None:

@@ -418,6 +418,17 @@ def test_a_holiday_file_with_a_problem_is_refused_whole_and_nothing_is_written(
         assert [p.name for p in holiday_path.parent.iterdir()] == ["holidays.yaml"]
 
 
+def test_every_problem_of_a_holiday_file_is_listed(client, admin, holiday_path):
+    content = "holidays:\n  - 2027-13-01\n  - 明天\n  - 2027-01-01\nworkdays:\n  - 2027-01-01\nnotes: 1\n"
+    body = refused_in_chinese(upload(client, admin, content.encode()), 422, "worktime.holiday_file_invalid")
+    problems = [error["msg"] for error in body["errors"]]
+    assert len(problems) == 4, problems
+    assert "“notes”不认识" in problems[0]
+    assert "第 1 项“2027-13-01”不是日期" in problems[1] and "第 2 项“明天”不是日期" in problems[2]
+    assert "2027-01-01 同时列在 holidays 和 workdays 中" in problems[3]
+    assert not holiday_path.exists()
+
+
 def test_a_broken_holiday_file_in_use_is_said_in_chinese(client, admin, holiday_path):
     holiday_path.parent.mkdir(parents=True)
     holiday_path.write_text("holidays:\n  - 明天\n", encoding="utf-8")
