@@ -4,6 +4,7 @@ people in the side panel and its streets drawn, and the filter bar changing the 
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 
 from server.grid.models import today as city_today
 from server.users.demo import DISTRICT
-from tests.web.conftest import shape_of, street_cases
+from tests.web.conftest import logged_in, shape_of, street_cases
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, assert_map_drawn, child_names, log_in, rendered
 
 # The properties of the features a layer has drawn once the map has settled (tiles included), or null
@@ -111,6 +112,25 @@ def test_cases_and_drill_down(web_server, cases, tab, admin_headers):
     assert counted(page, layers, "since", str(today + timedelta(days=1))) == 0
     assert counted(page, layers, "since", str(today)) == len(cases)
     assert counted(page, layers, "until", str(today - timedelta(days=1))) == 0
+    assert counted(page, layers, "until", "") == len(cases)
+
+    # The legend says what is drawn; the closed, voided and merged cases stay hidden unless asked for.
+    assert "红灯：已超时" in page.text_content("#legend") and page.is_visible("#legend")
+    with logged_in(web_server.url, "zhaomin") as operator:
+        made = operator.post(
+            "/api/cases",
+            json={"client_uuid": str(uuid.uuid4()), "category": "E06010", "lon": first["lon"],
+                  "lat": first["lat"] + 0.0002, "channel": "hotline", "description": "重复来电"},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        voided = operator.post(
+            f"/api/cases/{made.json()['code']}/actions/void",
+            json={"version": made.json()["version"], "reason": "重复来电"},
+        )
+        assert voided.status_code == 200, voided.text
+    assert counted(page, layers, "state", "voided") == 1
+    assert counted(page, layers, "state", "open") == len(cases)  # the default
+    assert counted(page, layers, "state", "") == len(cases) + 1
 
     assert tab.errors == []
     assert tab.hosts() == {"127.0.0.1"}

@@ -26,6 +26,11 @@ const LAYERS = {
 };
 const DOTS = [LAYERS.clusters, LAYERS.counts, LAYERS.cases];
 const HEAT = [LAYERS.heatClusters, LAYERS.heat];
+// What the state filter's default ("open": 在办) stands for, as the server's workflow names the states.
+const OPEN_STATES = [
+  "reported", "verifying", "registered", "filed", "dispatched", "returned", "suspended", "handled", "checking",
+  "checked",
+];
 const KIND = { component: "部件", event: "事件" };
 const LIGHT_COLOR = [
   "match", ["get", "light"], "green", "#2e9d48", "yellow", "#e0a800", "red", "#d62828", "#8a949e",
@@ -146,6 +151,10 @@ function caseTiles() {
   const query = new URLSearchParams();
   for (const name of ["state", "light", "category", "department", "tag", "since", "until"]) {
     if (form.get(name)) query.set(name, form.get(name));
+  }
+  if (query.get("state") === "open") {
+    query.delete("state"); // the open cases: every state but the final ones (closed, voided, merged)
+    for (const state of OPEN_STATES) query.append("state", state);
   }
   const filtered = query.size ? `?${query}` : "";
   return [`${location.origin}/tiles/cases/{z}/{x}/{y}.mvt${filtered}`];
