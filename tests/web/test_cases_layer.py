@@ -75,11 +75,11 @@ def test_cases_and_drill_down(web_server, cases, tab, admin_headers):
     assert page.text_content("#grid-level") == "区县"
     people = httpx.get(f"{web_server.url}/api/grids/{DISTRICT}", headers=admin_headers).json()["people"]
     assert page.text_content("#grid-head") == "、".join(p["name"] for p in people if p["role"] == "head")
+    page.wait_for_function("!window.gridopsMap.isMoving()", timeout=WAIT_MS)  # fitted: every street in view
     streets = rendered(page, "grids-fill", "street")
     assert {p["name"] for p in streets if p["parent_code"] == DISTRICT} == child_names(
         web_server.url, DISTRICT
     )
-    page.wait_for_function("!window.gridopsMap.isMoving()", timeout=WAIT_MS)
     west, south, east, north = page.evaluate("window.gridopsMap.getBounds().toArray().flat()")
     d_west, d_south, d_east, d_north = district.bounds
     assert west < d_west and south < d_south and east > d_east and north > d_north
