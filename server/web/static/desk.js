@@ -110,10 +110,13 @@ function fill(select, items) {
 
 async function loadFilterOptions() {
   optionsLoaded = true;
-  const [[, categories], [, departments], [, tags], [, roots]] = await Promise.all(
-    ["/api/categories", "/api/departments", "/api/tags", "/api/grids"].map((path) => apiJson(path)),
+  const [[, categories], [, departments], [, tags], [, roots], [, requestTypes]] = await Promise.all(
+    ["/api/categories", "/api/departments", "/api/tags", "/api/grids", "/api/request-types"].map((path) =>
+      apiJson(path),
+    ),
   );
   fill(filters.elements.category, categories ?? []);
+  fill(filters.elements.request_type, requestTypes ?? []); // the city's own, as its taxonomy loads them
   fill(filters.elements.department, departments ?? []);
   fill(filters.elements.tag, tags ?? []);
   const districts = roots?.length ? (await apiJson(`/api/grids?parent=${roots[0].code}`))[1] : [];
