@@ -54,13 +54,14 @@ lint: venv
 # drill mounts a tmpfs for its media store).
 BENCH_SCALE ?= full
 BENCH_OUT   := var/bench/results
-BENCHES     := locate intake mobile_sync tiles dashboard search faults
+BENCHES     := locate intake mobile_sync tiles dashboard search addresses faults
 locate_small      := --points 2000 --repeat 3 --api-requests 300
 intake_small      := --clients 8 --reports 400 --photo-reports 80 --repeat 3
 mobile_sync_small := --reports 100 --repeat 3
 tiles_small       := --cases 100000 --rounds 3
 dashboard_small   := --cases 200000
 search_small      := --cases 100000 --queries 20
+addresses_small   := --addresses 100000 --queries 20
 faults_small      := --seconds 120
 
 bench: setup

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from server.address.views import router as addresses_router
 from server.auth.views import auth_router
 from server.case.views import photos_router, special_router, sync_router
 from server.case.views import router as cases_router
@@ -18,6 +19,7 @@ from server.worktime.views import router as calendar_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
+api_router.include_router(addresses_router)
 api_router.include_router(assignments_router)
 api_router.include_router(users_router)
 api_router.include_router(auth_router)

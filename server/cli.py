@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from server.address.cli import addresses_app
+from server.basemaps.cli import basemaps_app, configured_layers
 from server.case.callers import callers_app
 from server.case.cli import cases_app
 from server.category.cli import categories_app
@@ -28,6 +30,7 @@ db_app = typer.Typer(help="内置的 PostgreSQL/PostGIS 数据库（位于 ./var
 demo_app = typer.Typer(help="济南示例城市。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(grids_app, name="grids")
+app.add_typer(addresses_app, name="addresses")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")
@@ -38,6 +41,7 @@ app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
 app.add_typer(review_app, name="review")
 app.add_typer(open311_app, name="open311")
+app.add_typer(basemaps_app, name="basemaps")
 media_app = typer.Typer(help="照片文件的存储。", no_args_is_help=True)
 app.add_typer(media_app, name="media")
 
@@ -145,6 +149,7 @@ def serve(
         database_url()
     except RuntimeError as exc:
         fail(str(exc))
+    configured_layers()  # a bad base map file: every problem now, not a traceback from the server's start
     console.print(f"管理员令牌（用于写操作）：{get_settings().resolved_admin_token()}", highlight=False)
     uvicorn.run(
         "server.main:create_app",

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     media_orphan_minutes: float = 60.0
     media_sweep_seconds: float = 3600.0
 
+    # The address register (server/address): a case is said to be near the register address nearest to its
+    # point within this distance (none farther: "near" a place 500 m away misleads).
+    address_near_radius_m: float = 150.0
+
     # The grid heads' review: the share of a grid within this distance of its inspectors' tracks counts as
     # patrolled; the levels inspectors are assigned at (a grid of these levels with nobody is listed, up to
     # the most the review lists).
@@ -137,9 +141,12 @@ class Settings(BaseSettings):
     review_levels: str = "village,unit"
     review_unstaffed_max: int = 500
 
-    # The web app's base map: the city's own tile server, a raster URL with {z}/{x}/{y} or a MapLibre
-    # style URL; none draws the grids on a plain background (works with no internet).
-    basemap_url: str | None = None
+    # The maps' base layers (server/basemaps): a TOML file listing them (天地图 or a city's own tile service,
+    # a city's MapLibre style, local PMTiles/MBTiles packages served by GridOps), checked whole at start;
+    # none draws the grids on a plain background (nothing is fetched from elsewhere). ``gridops basemaps
+    # pack`` downloads at most ``basemaps_pack_max_tiles`` tiles in one run.
+    basemaps: Path | None = None
+    basemaps_pack_max_tiles: int = Field(default=50_000, gt=0)
 
     # Dashboards (server/stats): score weights per group (each summing to 1; a rate without cases is left
     # out and its weight spread over the others), the lowest score of each grade (below the last: E), the

@@ -1,11 +1,12 @@
 """The whole Jinan demo city, as ``gridops demo load`` loads it: the grids, then each domain's demo in turn
-(people, the starter taxonomy, cases in every state, this week's patrols). The one module that knows every
-domain's demo, so that no domain loads another's."""
+(the synthetic address register, people, the starter taxonomy, cases in every state, this week's patrols).
+The one module that knows every domain's demo, so that no domain loads another's."""
 
 from __future__ import annotations
 
 from grids.demo import generate_demo_city
 from grids.topology import TopologyReport
+from server.address.demo import load_demo_addresses
 from server.case.demo import load_demo_cases
 from server.category.service import load_starter
 from server.cli_common import console, fail, session
@@ -15,9 +16,9 @@ from server.users.demo import load_demo_people
 
 
 def load_demo_city(*, seed: int) -> None:
-    """Generate the demo grids from ``seed`` and import them, then load the demo people, taxonomy, cases
-    and patrols, reporting each step on the console; running it again adds only today's patrols on a new
-    day."""
+    """Generate the demo grids from ``seed`` and import them, then load the demo address register,
+    people, taxonomy, cases and patrols, reporting each step on the console; running it again adds only
+    today's patrols on a new day."""
     with progress_bar() as update:
         records = generate_demo_city(seed=seed, progress=update)
     report = TopologyReport(issues=[], checked=len(records))
@@ -31,6 +32,11 @@ def load_demo_city(*, seed: int) -> None:
         highlight=False,
     )
     with session() as db:
+        addresses = load_demo_addresses(db=db)
+        console.print(
+            f"演示地址库（示例数据，非真实地址库）：新增 {addresses.added} 个，更新 {addresses.changed} 个",
+            highlight=False,
+        )
         people_added = load_demo_people(db=db)
         console.print(f"演示分类：{load_starter(db=db).summary()}", highlight=False)
         console.print(f"演示人员：新增 {people_added} 个用户", highlight=False)

@@ -9,6 +9,8 @@ from fastapi import Depends, FastAPI
 
 from server import messages
 from server.api import api_router
+from server.basemaps import config as basemaps
+from server.basemaps.views import router as basemaps_router
 from server.case.supervision import Periodic, flag_overdue
 from server.config import get_settings
 from server.events.listener import listener
@@ -40,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     messages.catalogue()  # a city's malformed rewording stops the start, not a request later
+    basemaps.configured_or_exit()  # so does a bad base map file, with every problem in words
     app = FastAPI(
         lifespan=lifespan,
         title="GridOps",
@@ -57,6 +60,7 @@ def create_app() -> FastAPI:
     app.include_router(api_router)
     app.include_router(open311_router)  # Open311 GeoReport v2: /open311/v2
     app.include_router(tiles_router)  # at the root: /tiles/{layer}/{z}/{x}/{y}.mvt
+    app.include_router(basemaps_router)  # the local base map packages: /basemaps/{layer}/{z}/{x}/{y}
     app.include_router(pages_router)  # the citizens' pages: /report, /track
     mount_web(app)  # the web app: / and its static files
     return app

@@ -1,5 +1,6 @@
 """Every table, imported once so that Alembic and the tests see the whole schema."""
 
+from server.address.models import Address
 from server.auth.models import DeviceSession, LoginFailure, User
 from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
@@ -11,6 +12,7 @@ from server.stats.models import StatsAreaDay, StatsCategoryDay, StatsHourDay, St
 from server.tiles.models import CaseCell
 
 __all__ = [
+    "Address",
     "Case",
     "CaseCell",
     "CaseCounter",

@@ -156,10 +156,11 @@ def admin_headers() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_url(pg_cluster, template_db) -> str:
-    """A database holding the whole Jinan demo city (grids, people, the starter taxonomy), loaded once per
-    session."""
+    """A database holding the whole Jinan demo city (grids, the synthetic address register, people, the
+    starter taxonomy), loaded once per session."""
     from grids.demo import generate_demo_city
     from grids.topology import TopologyReport
+    from server.address.demo import load_demo_addresses
     from server.category import service as categories
     from server.database import new_session
     from server.grid import importer as grid_importer
@@ -172,6 +173,7 @@ def demo_url(pg_cluster, template_db) -> str:
             db=session, records=records, report=TopologyReport(issues=[], checked=len(records))
         )
         assert result.report.ok, result.report.format_text()
+        load_demo_addresses(db=session)
         load_demo_people(db=session)
         categories.load_starter(db=session)
     return url

@@ -412,6 +412,10 @@ class TiledGridMap(MapBase):
     def __init__(self, mbtiles: Path, cache_dir: Path, **kwargs) -> None:
         super().__init__(**kwargs)
         source = MBTilesMapSource(str(mbtiles), cache_dir=str(cache_dir))
+        # The map is not held within the file's bounds: kivy_garden.mapview keeps them as a one-shot map()
+        # iterator (used up by the first move, the next one fails), and a package cut for one grid is smaller
+        # than the screen, which the hold would push off the grid. Beyond the tiles the grids still show.
+        source.bounds = None
         if source.is_xy:
             raise ValueError(f"{mbtiles}: only Web Mercator tiles can be shown, not the 'xy' projection")
         self.source = source

@@ -10,6 +10,12 @@ poor one (the report then says so: ``position_source`` "manual"). Removing every
 the first photo follow the GPS again: the next first photo holds it anew, where that photo is taken. The
 age of the fix is shown as it grows (a clock, not only the arrival of fixes): a stale fix is no position.
 
+The address of a report: the inspector may type one, with suggestions from the phone's copy of the
+address register of their grids as they type (offline too). A suggestion picked fills the field; it moves
+the pin to that address only when the pin has no current GPS fix (none yet, a stale one, or a pin placed
+by hand), and the screen says which position goes with the report. With nothing typed, the report says
+where it is by the cached address nearest to the pin (within ``NEAR_RADIUS_M``), shown under the field.
+
 A problem the inspector fixed on the spot (即报即处), in a category that allows it (the cached category's
 ``simple_flow``), is reported so with after-photos besides the photos of the problem: the case then waits
 only for the shift lead's closing.
@@ -36,9 +42,11 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
+from grids.words import near_words
 from mobile.platform.gps import Fix, average
 from mobile.screens import gridmap  # noqa: F401 (registers MapPanel, which report.kv uses)
 from mobile.screens.widgets import AppScreen, ask, local_time
+from mobile.services.cache import NEAR_RADIUS_M
 from mobile.services.drafts import Draft, DraftError
 from mobile.services.outbox import OutboxError
 
@@ -47,11 +55,18 @@ FIX_MAX_AGE_S = 120.0  # an older fix (the receiver's last position, or a lost s
 SHOW_AGE_S = 20.0  # a fix older than this shows its age
 AVERAGE_S = 10  # how long "多点平均" collects fixes
 MAX_CHOICES = 60
+MAX_PLACES = 5  # address suggestions shown
+ADDRESS_MAX = 200  # characters: the server's limit of a report's address
 # Why the pin no longer follows the GPS (ReportScreen.held), as the position line says it.
 HELD = {
     "photo": "已固定在拍第一张照片时的位置",
     "gps": "已固定",
     "average": "多点平均，已固定",
+}
+# A pin not from the GPS (ReportScreen.held), as the position line says it: sent as placed by hand.
+MANUAL = {
+    "hand": "手动选点",
+    "address": "按所选地址定位",
 }
 
 
@@ -68,7 +83,7 @@ def _time(text: str | None) -> datetime | None:
 
 
 class ChoiceRow(ButtonBehavior, Label):
-    """A category in the list of matches; tapping it calls ``choose(code)``."""
+    """A category (or an address: its id) in a list of matches; tapping it calls ``choose(code)``."""
 
     code = StringProperty()
     selected = BooleanProperty(False)
@@ -88,9 +103,9 @@ class ReportScreen(AppScreen):
     pin = ObjectProperty(None, allownone=True)  # (lon, lat) of the report
     accuracy = ObjectProperty(None, allownone=True)  # metres, of the fix the pin came from
     fix_at = ObjectProperty(None, allownone=True)  # when that fix was taken (None: placed by hand)
-    held = StringProperty()  # why the pin no longer follows the GPS: a key of HELD, or "hand"; "" follows
+    held = StringProperty()  # why the pin no longer follows the GPS: a key of HELD or MANUAL; "" follows
     held_at = ObjectProperty(None, allownone=True)  # when it stopped following (the fix's age stops there)
-    by_hand = AliasProperty(lambda self: self.held == "hand", bind=("held",), cache=True)
+    by_hand = AliasProperty(lambda self: self.held in MANUAL, bind=("held",), cache=True)
     where = StringProperty()  # the position line
     alarm = BooleanProperty(False)  # no position, or a stale one: the position line in the warning colour
     grid_name = StringProperty()
@@ -105,6 +120,9 @@ class ReportScreen(AppScreen):
     can_fix = AliasProperty(lambda self: bool(self.category.get("simple_flow")), bind=("category",))
     fixed = BooleanProperty(False)  # fixed on the spot (即报即处): the after-photos go with the report
     urgency = StringProperty("normal")
+    picked = ObjectProperty(None, allownone=True)  # the cached address picked from the suggestions
+    near_address = StringProperty()  # the cached address nearest to the pin, as the report says it ("": none)
+    address_note = StringProperty()  # what goes with the report as its address and position
     blocked = StringProperty()  # why the report cannot be submitted yet ("" when it can)
     draft_id = ObjectProperty(None, allownone=True)  # the draft the form was resumed from
     draft_count = NumericProperty(0)
@@ -114,6 +132,9 @@ class ReportScreen(AppScreen):
         self._majors: list[tuple[str, str]] = []
         self._tick = self._average_tick = None
         self._samples: list[Fix] = []  # the fixes collected while averaging
+        self._places: dict[str, dict] = {}  # the address suggestions shown, by id
+        self._filled = ""  # what the app itself put in the address field (suggests nothing)
+        self._have_addresses = False  # the phone holds a copy of the addresses of my grids
         self.ids.panel.map.bind(on_tap=self.place_pin)
         self.ids.photos.bind(paths=self._photos_changed, busy=self._photos_changed)
         self.ids.after.bind(paths=self.check, busy=self.check)
@@ -137,8 +158,9 @@ class ReportScreen(AppScreen):
             self._show_majors(majors)
         self.ids.panel.show_grids(services.cache)
         self.draft_count = services.drafts.count()
+        self._have_addresses = services.cache.address_count() > 0
         self.follow_fix(self.app, self.app.fix)
-        self.on_pin()  # the grids may have come since
+        self.on_pin()  # the grids and addresses may have come since
         self.search()
 
     # -- position ---------------------------------------------------------------------------------------
@@ -153,13 +175,16 @@ class ReportScreen(AppScreen):
 
     def on_pin(self, *args) -> None:
         """Show the pin on the small map (centred on it, unless it was placed there by hand) and find its
-        grid; both go to the photos' stamp."""
+        grid, both for the photos' stamp, and the cached address nearest to it."""
         grid_map, photos, after = self.ids.panel.map, self.ids.photos, self.ids.after
         grid_map.pin = photos.position = after.position = self.pin
-        if not self.by_hand:
+        if self.held != "hand":
             grid_map.around = self.pin
-        chain = self.app.services.cache.grid_at(*self.pin) if self.pin is not None else []
+        cache = self.app.services.cache
+        chain = cache.grid_at(*self.pin) if self.pin is not None else []
         self.grid_name = photos.place = after.place = chain[-1].name if chain else ""
+        near = cache.nearest_address(*self.pin) if self.pin is not None else None
+        self.near_address = near_words(near["label"], near["distance_m"]) if near else ""
 
     def _hold(self, why: str) -> None:
         self.held, self.held_at = why, datetime.now(UTC)
@@ -264,7 +289,7 @@ class ReportScreen(AppScreen):
         lon, lat = self.pin
         parts = [f"位置 {lon:.5f}, {lat:.5f}"]
         if self.by_hand:
-            return " · ".join([*parts, "手动选点"]), ""
+            return " · ".join([*parts, MANUAL[self.held]]), ""
         stale = age_s is not None and age_s > FIX_MAX_AGE_S
         if not stale:  # a stale fix's accuracy would read as if all were well
             parts.append(f"精度 ±{self.accuracy:.0f} 米" if self.accuracy else "精度未知")
@@ -287,6 +312,63 @@ class ReportScreen(AppScreen):
                 "请在地图上点选准确位置，或站在问题处点“多点平均”。",
             )
         return " · ".join(parts), ""
+
+    # -- address ----------------------------------------------------------------------------------------
+
+    def suggest(self) -> None:
+        """Offer the cached addresses matching what the inspector typed (with the network off too); nothing
+        while the field holds what the app put there (an address picked, a draft's)."""
+        text = self.ids.address.text
+        found = []
+        if text != self._filled:
+            self.picked = None
+            found = self.app.services.cache.search_addresses(text, MAX_PLACES)
+        self._places = {str(a["id"]): a for a in found}
+        self.ids.places.data = [
+            {
+                "text": a["label"] if a["label"] == a["text"] else f"{a['label']}\n{a['text']}",
+                "code": str(a["id"]),
+                "selected": False,
+                "choose": self.pick_address,
+            }
+            for a in found
+        ]
+        self.check()
+
+    def pick_address(self, code: str) -> None:
+        """Fill the field with a suggested address. The pin moves there only when it has no current GPS
+        fix: a fix says where the inspector stands, better than the register's point of an address."""
+        address = self._places[code]
+        label, text = address["label"], address["text"]
+        self.picked, self._filled = address, label if label == text else f"{label}（{text}）"
+        self.ids.address.text = self._filled
+        if not self._gps_pin():
+            if self.averaging:
+                self.stop_averaging()
+            self.held, self.held_at, self.accuracy, self.fix_at = "address", None, None, None
+            self.pin = (address["lon"], address["lat"])
+        self.check()
+
+    def _gps_pin(self) -> bool:
+        """The pin comes from a GPS fix that is not stale."""
+        age_s = self._pin_age_s()
+        return self.pin is not None and age_s is not None and age_s <= FIX_MAX_AGE_S
+
+    def _address_note(self) -> str:
+        """What the report says as its address, and where its position comes from after a pick."""
+        if self.picked is not None:
+            if self.held == "address":
+                return "没有GPS定位：问题位置已放在所选地址处，也可在地图上点选更准确的位置。"
+            if self.held == "hand":
+                return "已填写地址；问题位置为地图上点选的位置。"
+            return "已填写地址；问题位置仍按GPS定位，不随地址移动。"
+        if self.ids.address.text.strip() or self.pin is None:
+            return ""
+        if self.near_address:
+            return f"未填写地址，将按附近地址上报：{self.near_address}"
+        if not self._have_addresses:
+            return "手机上还没有地址库：联网同步后可以输入地址搜索；不填也可以提交。"
+        return f"附近 {NEAR_RADIUS_M:.0f} 米内没有地址库中的地址：可以输入地址，不填也可以提交。"
 
     # -- category ---------------------------------------------------------------------------------------
 
@@ -368,6 +450,7 @@ class ReportScreen(AppScreen):
         stale = age_s is not None and age_s > FIX_MAX_AGE_S
         self.alarm = self.pin is None or stale
         self.where, self.warning = self._describe(age_s)
+        self.address_note = self._address_note()
         if self.pin is None:
             self.blocked = "还没有位置，不能提交：请到开阔处等待GPS定位，或在地图上点选问题位置。"
         elif stale:
@@ -382,6 +465,8 @@ class ReportScreen(AppScreen):
             self.blocked = "请选择问题类别。"
         elif self.fixed and not after.paths:
             self.blocked = "已现场处置：请至少拍一张处置后照片。"
+        elif len(self.ids.address.text.strip()) > ADDRESS_MAX:
+            self.blocked = f"地址太长（最多 {ADDRESS_MAX} 字）：请删短一些。"
         else:
             self.blocked = ""
 
@@ -415,6 +500,7 @@ class ReportScreen(AppScreen):
                 description=self.ids.description.text.strip(),
                 urgency=self.urgency,
                 photos=[Path(p) for p in photos.paths],
+                address=self.ids.address.text.strip() or self.near_address or None,
                 after_photos=[Path(p) for p in self.ids.after.paths] if self.fixed else (),
             )
         except OutboxError as exc:
@@ -432,6 +518,8 @@ class ReportScreen(AppScreen):
         photos.clear()
         self.ids.after.clear()
         self.ids.description.text = self.ids.search.text = ""
+        self._filled = self.ids.address.text = ""
+        self.picked = None
         self.category, self.urgency, self.draft_id = {}, "normal", None
         self.held, self.held_at, self.accuracy, self.fix_at, self.pin = "", None, None, None, None
         self.draft_count = self.app.services.drafts.count()
@@ -445,6 +533,7 @@ class ReportScreen(AppScreen):
             or self.ids.after.paths
             or self.category
             or self.ids.description.text.strip()
+            or self.ids.address.text.strip()
             or self.by_hand
         )
 
@@ -466,6 +555,7 @@ class ReportScreen(AppScreen):
             "category": dict(self.category) or None,
             "urgency": self.urgency,
             "description": self.ids.description.text.strip(),
+            "address": self.ids.address.text.strip(),
             "pin": list(self.pin) if self.pin is not None else None,
             "held": self.held,
             "held_at": self.held_at.isoformat() if self.held_at else None,
@@ -496,8 +586,8 @@ class ReportScreen(AppScreen):
         category = form["category"]["name"] if form["category"] else "未选类别"
         if form["pin"] is None:
             where = "没有位置"
-        elif form["held"] == "hand":
-            where = "手动选点"
+        elif form["held"] in MANUAL:
+            where = MANUAL[form["held"]]
         else:
             where = f"精度 ±{form['accuracy_m']:.0f} 米" if form["accuracy_m"] else "GPS定位"
         title = f"{local_time(draft.saved_at)} 保存 · {category} · {len(draft.photos)} 张照片 · {where}"
@@ -532,6 +622,7 @@ class ReportScreen(AppScreen):
         self.fixed = form.get("fixed", False)  # a draft saved before 即报即处 has neither
         split = len(draft.photos) - form.get("after_photos", 0)
         self.ids.description.text = form["description"]
+        self._filled = self.ids.address.text = form.get("address", "")  # none in a draft saved before it
         self.ids.photos.paths = [str(p) for p in draft.photos[:split]]
         self.ids.after.paths = [str(p) for p in draft.photos[split:]]
         self.draft_id = draft.id

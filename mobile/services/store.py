@@ -1,7 +1,7 @@
 """The app's local database: one SQLite file holding everything the app must keep across restarts.
 
-Settings and tokens, the cached grids, categories and cases, the outbox of reports and replies with their
-photos, the drafts of reports, and the patrol shifts and track points. SQLite in WAL mode with
+Settings and tokens, the cached grids, categories, cases and addresses, the outbox of reports and replies
+with their photos, the drafts of reports, and the patrol shifts and track points. SQLite in WAL mode with
 ``synchronous=FULL``: a transaction that returned is on disk, so a report the screen called "saved"
 survives the app being killed at any instant, or the phone losing power.
 
@@ -9,8 +9,8 @@ One connection is shared by the screens and the sync thread under a lock; every 
 transaction.
 
 Phones are shared between shifts: every outbox item (with its photos), draft, shift (with its track
-points), cached grid and cached case belongs to the user who made it (``owner``, the server's user id), and
-is read, shown and sent only while that user is logged in (:attr:`Store.owner`). Categories are city-wide
+points), cached grid, case and address belongs to the user who made it (``owner``, the server's user id),
+and is read, shown and sent only while that user is logged in (:attr:`Store.owner`). Categories are city-wide
 and shared. An outbox item whose owner is unknown (NULL: queued before any login, or left by a version 1
 database whose login was gone) is never dropped: the next user to log in takes it.
 """
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The caches of the server's data, one per user (kept only while someone is logged in), with the owner in
 # the key since version 2; the migration from 1 makes them anew.
 CACHES = """
@@ -44,9 +44,26 @@ CREATE TABLE draft (
     id INTEGER PRIMARY KEY, owner INTEGER, saved_at TEXT NOT NULL, form TEXT NOT NULL, photos TEXT NOT NULL
 );
 """
+# The register addresses in my grids (version 4), for searching them offline and naming the place of a
+# report: as the server gives them, plus their label, text, aliases (each on a line of its own) and all
+# their words normalised for search (grids.words.normalise). Search reads every row of the owner
+# (a few thousand: an inspector's grids) with instr(): the rows are stored in the order of their key
+# (WITHOUT ROWID), so that read is one sequential pass (5 times faster for 50,000 rows). The index serves
+# the box around a point that the nearest address is looked for in.
+ADDRESSES = """
+CREATE TABLE address (
+    owner INTEGER NOT NULL, id INTEGER NOT NULL, label TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL,
+    aliases TEXT NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, grid_code TEXT NOT NULL,
+    search_label TEXT NOT NULL, search_text TEXT NOT NULL, search_aliases TEXT NOT NULL,
+    search_doc TEXT NOT NULL,
+    PRIMARY KEY (owner, id)
+) WITHOUT ROWID;
+CREATE INDEX address_place ON address (owner, lat, lon);
+"""
 SCHEMA = (
     CACHES
     + DRAFTS
+    + ADDRESSES
     + """
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE category (code TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -90,11 +107,12 @@ CREATE TABLE track_point (
 CREATE INDEX track_point_unsent ON track_point (sent, shift_uuid);
 """
 )
-USER_CURSORS = ("grids", "tasks", "reports")  # the sync cursors of the per-user caches
+USER_CURSORS = ("grids", "tasks", "reports")  # the sync cursors of the per-user caches of version 1
 
 
 def user_cursor(name: str, owner: int | None) -> str:
-    """The settings key of the sync cursor of ``owner``'s cached ``name`` (one of USER_CURSORS)."""
+    """The settings key of the sync cursor of ``owner``'s cached ``name`` (grids, tasks, reports or
+    addresses)."""
     return f"cursor.{name}.{owner}"
 
 
@@ -140,7 +158,14 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}  # version -> the step to the next one
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """The offline copy of the address register: a new table, filled by the next sync."""
+    for statement in _statements(ADDRESSES):
+        db.execute(statement)
+
+
+# version -> the step to the next one
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}
 
 
 class Store:

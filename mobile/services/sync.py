@@ -1,4 +1,5 @@
-"""The sync engine: push the outbox and the patrol track, pull my tasks, reports, grids and categories.
+"""The sync engine: push the outbox and the patrol track, pull my tasks, reports, grids, the addresses in
+my grids and the categories.
 
 It runs in a background thread: at once when woken (a new report, the network back, the app resumed), every
 ``interval_s`` while all is well, and with growing pauses (up to ``max_pause_s``) while the server cannot be
@@ -57,6 +58,7 @@ class SyncRun:
     reports: int = 0
     grids: int = 0
     categories: int = 0
+    addresses: int = 0
 
 
 class Sync:
@@ -266,6 +268,16 @@ class Sync:
                 setattr(run, kind, getattr(run, kind) + len(answer["items"]))
                 if not answer["more"]:
                     break
+
+        # After the grids: a grid new to me has started the addresses over (Cache.apply_grids). Each page
+        # is kept before its cursor: a run cut short fetches the rest next time.
+        while True:
+            answer = self.api.get("api/sync/addresses", since=store.get(user_cursor("addresses", owner), 0))
+            self.cache.apply_addresses(answer["items"])
+            store.set(user_cursor("addresses", owner), answer["cursor"])
+            run.addresses += len(answer["items"])
+            if not answer["more"]:
+                break
 
     def case_detail(self, code: str) -> dict | None:
         """A case's detail from the server (kept for offline use), or the cached one when offline."""

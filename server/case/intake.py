@@ -2,7 +2,8 @@
 
 A new report costs two statements and the commit. The first reads everything the case needs at once: the
 database's clock (the case's received time), the case this client UUID already made, the chain of grids
-holding the point, the category with its departments, and an open case nearby it may duplicate. The second
+holding the point, the category with its departments, an open case nearby it may duplicate and the register
+address nearest to it. The second
 writes the district's day counter, the case and its report event together, so the counter row, which every
 other report of the district waits for, stays locked only from that statement to the commit. A caller's
 report (one with a phone, not an inspector's) costs one statement more: the repeat complaint and special
@@ -22,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.crs import to_wgs84
+from grids.words import near_words
+from server.address.service import nearest_sql
 from server.auth.principal import Principal
 from server.case.callers import flag_at_intake
 from server.case.clock import calendar, start_clock
@@ -34,6 +37,7 @@ from server.case.states import State
 from server.category import service as category_service
 from server.category.models import Category
 from server.category.taxonomy import DEFAULT_REQUEST_TYPE
+from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid.lookup import deepest_code_sql
 from server.messages import role_names
@@ -68,7 +72,9 @@ READ = text(
            FROM category_district_department o JOIN department d ON d.id = o.department_id
            WHERE o.category_id = c.id) AS overrides,
         (SELECT json_build_array(n.id, n.code) FROM ({near_open_sql("c.id", RECEIVED)}) n
-           ORDER BY n.distance, n.id LIMIT 1) AS duplicate
+           ORDER BY n.distance, n.id LIMIT 1) AS duplicate,
+        (SELECT json_build_array(a.id, a.distance, a.label)
+           FROM ({nearest_sql(":lon", ":lat", ":address_radius")}) a) AS near_address
     FROM (SELECT 1) AS one LEFT JOIN category c ON c.code = :category
     """
 )
@@ -83,16 +89,16 @@ WRITE = text(
         INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
             request_type, clock, description, address, location, accuracy_m, position_source, reported_crs,
             grid_id, grid_code, grid_path, district_code, rural, reporter_id, reporter_name, reporter_phone,
-            device_time, received_at, department_id, duplicate_of_id, step_started_at, step_limit_min,
-            step_due_at, step_yellow_at)
+            device_time, received_at, department_id, duplicate_of_id, address_id, address_distance_m,
+            step_started_at, step_limit_min, step_due_at, step_yellow_at)
         VALUES (
             (SELECT :code_prefix || lpad(last::text, greatest(4, length(last::text)), '0') FROM number),
             :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :request_type, :clock,
             :description, :address,
             ST_Point(:lon, :lat, 4326), :accuracy_m, :position_source, :reported_crs, :grid_id, :grid_code,
             :grid_path, :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
-            :received_at, :department_id, :duplicate_of_id, :step_started_at, :step_limit_min,
-            :step_due_at, :step_yellow_at)
+            :received_at, :department_id, :duplicate_of_id, :address_id, :address_distance_m,
+            :step_started_at, :step_limit_min, :step_due_at, :step_yellow_at)
         RETURNING id, code
     ), report AS (
         INSERT INTO case_event (case_id, at, actor_id, actor_name, role, action, state_after, note,
@@ -118,6 +124,7 @@ class Received:
     repeat_of: str | None = None
     grid_name: str | None = None
     request_type: Named | None = None
+    near_address: str | None = None
 
 
 def content_hash(data: ReportIn, reporter_id: int | None) -> str:
@@ -179,6 +186,7 @@ def report(*, db: Session, principal: Principal, data: ReportIn) -> tuple[CaseOu
             merged_into=None,
             task_assignee=None,
             grid_name=got.grid_name,
+            near_address=got.near_address,
             request_type=got.request_type,
             now=datetime.now(UTC),
         )
@@ -209,6 +217,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
             "category": data.category,
             "request_type": data.request_type or DEFAULT_REQUEST_TYPE,
             "at": at,
+            "address_radius": get_settings().address_near_radius_m,
             **near_params(lon, lat),
         },
     ).one()
@@ -260,6 +269,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         received_at=now,
         department_id=department[0] if department else None,
         duplicate_of_id=row.duplicate[0] if row.duplicate else None,
+        address_id=row.near_address[0] if row.near_address else None,
+        address_distance_m=row.near_address[1] if row.near_address else None,
         tags=[],
         rework_count=0,
     )
@@ -273,7 +284,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
             "accuracy_m", "position_source", "reported_crs", "grid_id", "grid_code", "grid_path",
             "district_code", "rural",
             "reporter_id", "reporter_name", "reporter_phone", "device_time", "received_at", "department_id",
-            "duplicate_of_id", "step_started_at", "step_limit_min", "step_due_at", "step_yellow_at",
+            "duplicate_of_id", "address_id", "address_distance_m",
+            "step_started_at", "step_limit_min", "step_due_at", "step_yellow_at",
         )
     }  # fmt: skip
     event = {
@@ -317,6 +329,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
         duplicate_of=row.duplicate[1] if row.duplicate else None,
         repeat_of=repeat_of,
         grid_name=leaf["name"],
+        near_address=near_words(row.near_address[2], row.near_address[1]) if row.near_address else None,
         request_type=Named(code=case.request_type, name=row.request_type[1]),
     )
 

@@ -68,6 +68,9 @@ class Case(Base):
     clock: Mapped[str] = mapped_column(String(8), server_default="work")  # every step's limits run on it
     description: Mapped[str] = mapped_column(Text, server_default="")
     address: Mapped[str | None] = mapped_column(Text)
+    # the register address nearest to the point at intake (server.address), and how far it is
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id", ondelete="SET NULL"))
+    address_distance_m: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
 
     location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
@@ -146,6 +149,7 @@ class Case(Base):
         Index("ix_case_file_location", "location", postgresql_using="gist"),
         Index("ix_case_file_grid_path", "grid_path", postgresql_using="gist"),
         Index("ix_case_file_state", "state"),
+        Index("ix_case_file_address_id", "address_id"),
         Index("ix_case_file_change_seq", "change_seq"),
         Index("ix_case_file_reporter_id", "reporter_id"),
         Index("ix_case_file_task_assignee_id", "task_assignee_id"),

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from grids.words import near_words
 from server import messages
+from server.address.models import Address
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case.actions import allowed_actions
@@ -81,6 +83,9 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
     )
     names = by_id(select(User.id, User.name), {c.task_assignee_id for c in cases})
     grid_names = by_id(select(Grid.id, Grid.name), {c.grid_id for c in cases})
+    places = by_id(
+        select(Address.id, func.coalesce(Address.name, Address.address_text)), {c.address_id for c in cases}
+    )
     request_types = dict(db.execute(select(RequestType.code, RequestType.name)).all())
     out = []
     for case in cases:
@@ -98,6 +103,9 @@ def describe(*, db: Session, cases: list[Case], at: datetime | None = None) -> l
                 merged_into=codes.get(case.merged_into_id),
                 task_assignee=names.get(case.task_assignee_id),
                 grid_name=grid_names.get(case.grid_id),
+                near_address=near_words(places[case.address_id], case.address_distance_m)
+                if case.address_id in places
+                else None,
                 request_type=Ref(code=case.request_type, name=request_types[case.request_type]),
                 now=now,
             )
@@ -117,6 +125,7 @@ def case_out(
     grid_name: str | None,
     request_type: Ref,
     now: datetime,
+    near_address: str | None = None,
     first_department: Ref | None = None,
     supervision: SupervisionOut | None = None,
 ) -> CaseOut:
@@ -143,6 +152,7 @@ def case_out(
         position_source=case.position_source,
         grid_code=case.grid_code,
         grid_name=grid_name,
+        near_address=near_address,
         district_code=case.district_code,
         department=department,
         reporter_name=mask_name(case.reporter_name),

@@ -350,6 +350,11 @@ class CaseOut(BaseModel):
     position_source: Literal["gps", "manual"] | None = Field(description="manual: a pin placed by hand")
     grid_code: str
     grid_name: str | None = Field(description="The name of the unit grid holding the case")
+    near_address: str | None = Field(
+        default=None,
+        description="The register address nearest to the point at intake, as people say it",
+        examples=["山大南路27号附近（约 30 米）"],
+    )
     district_code: str
     department: Ref | None
     # The caller, masked for everyone: shown in full only on request (POST /api/cases/{code}/caller).

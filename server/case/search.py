@@ -21,19 +21,12 @@ word found in the address or the reporter's name counts two, in the description 
 among equals. Word matches are ranked among the newest ``CANDIDATES`` cases that contain every word: a query
 matching more cases than that needs another word, and the newest matter most on the desk.
 
-**The index.** Chinese has no spaces, and place names are often two characters ("山大", "泉城"), so words
-are found through character bigrams: the generated column ``case_file.search_grams`` holds every pair of
-neighbouring characters of the address and description, and of the reporter's name marked with a leading
-@ (SQL functions ``case_search_norm`` and ``case_search_grams``, migration 0017), under a GIN index. A
-two-character word is its bigram; a longer one is looked up by its rarest bigram (``_rarest``: the planner
-then knows how common the word is) and ``strpos`` on the normalised text confirms the word itself (the
-bigrams of "山大路" are also in "山大" + "大路"). ``pg_trgm`` works with Chinese on a
-C.UTF-8 cluster, but a trigram index serves only words of three characters or more, and two-character
-words are the common case here; bigrams serve both with one index and need no extension (a superuser). A
-word segmenter (jieba from PyPI; zhparser is not in Debian here) finds only the words its dictionary cuts,
-not any substring a caller remembers. Single characters are not indexed: they only narrow what longer
-words found. Code and phone tails use btree indexes on the reversed strings (``text_pattern_ops``: a tail
-is a prefix of the reversal)."""
+**The index.** Words are found through character bigrams (``server.textsearch`` says why): the generated
+column ``case_file.search_grams`` holds every pair of neighbouring characters of the address and
+description, and of the reporter's name marked with a leading @ (SQL functions ``case_search_norm`` and
+``case_search_grams``, migration 0017), under a GIN index. Bigrams need no extension (a superuser).
+Single characters are not indexed: they only narrow what longer words found. Code and phone tails use
+btree indexes on the reversed strings (``text_pattern_ops``: a tail is a prefix of the reversal)."""
 
 from __future__ import annotations
 
@@ -52,25 +45,24 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.orm import Session
 
+from grids.words import MIN_WORD, SEPARATORS
 from server.auth.principal import Principal
 from server.case.callers import CONTACT_ROLES, national
 from server.case.models import Case, CaseDispatch
 from server.case.scope import Scope, visible
 from server.errors import Invalid
+from server.textsearch import bigrams, rarest
 
 MAX_CHARS = 50
 MAX_WORDS = 5
-MIN_WORD = 2  # characters: shorter words are not indexed
 MIN_DIGITS = 4  # a number with fewer digits is searched as a word
 CANDIDATES = 200  # word matches ranked, the newest
 
 NUMBER = re.compile(r"\+?[0-9][0-9 -]*")
-SEPARATORS = re.compile(r"[\s,;:!?、。]+")
 EXACT, CODE_TAIL, PHONE, WORDS = range(4)  # the tiers of the ranking, best first
 NAME_MARK = "@"  # before the bigrams of the reporter's name (case_search_grams)
 
@@ -173,15 +165,15 @@ def _words(
     ``callers`` allows), the newest ``CANDIDATES`` of them ranked by relevance."""
     doc = func.case_search_norm(func.coalesce(Case.address, "") + " " + Case.description)
     name = func.case_search_norm(Case.reporter_name)
-    grams = {w: [w[i : i + 2] for i in range(len(w) - 1)] for w in words if len(w) >= MIN_WORD}
+    grams = {w: bigrams(w) for w in words if len(w) >= MIN_WORD}
     named = {w: [f"{NAME_MARK}{g}" for g in gs] for w, gs in grams.items()}
-    rarest = _rarest(db, [g for gs in (*grams.values(), *named.values()) for g in gs])
+    pick = rarest(db, "case_file", [g for gs in (*grams.values(), *named.values()) for g in gs])
     conditions = []
     for word in words:
         in_text, in_name = func.strpos(doc, word) > 0, func.strpos(name, word) > 0
         if word in grams:  # the index finds it; a longer word's other bigrams may lie apart: strpos confirms
-            text_gram = Case.search_grams.contains([rarest(grams[word])])
-            name_gram = Case.search_grams.contains([rarest(named[word])])
+            text_gram = Case.search_grams.contains([pick(grams[word])])
+            name_gram = Case.search_grams.contains([pick(named[word])])
             if len(word) == MIN_WORD:  # its bigram is the word
                 in_text, in_name = text_gram, name_gram
             else:
@@ -207,26 +199,3 @@ def _words(
         .order_by(score.desc(), found.c.received_at.desc())
         .limit(limit)
     )
-
-
-# How often each bigram occurs, as the planner knows it (the column's most common elements; the others are
-# rarer than all of those).
-FREQUENCIES = text(
-    """
-    SELECT m.gram, m.frequency
-    FROM pg_stats s, unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs)
-        AS m(gram, frequency)
-    WHERE s.schemaname = current_schema() AND s.tablename = 'case_file' AND s.attname = 'search_grams'
-      AND m.gram = ANY(:grams)
-    """
-)
-
-
-def _rarest(db: Session, grams: list[str]):
-    """A function picking the rarest of some of ``grams``: a word is looked up by its rarest bigram alone.
-    With all of them, the planner multiplies their frequencies as if they were independent (the bigrams of
-    电动车 always come together) and, sure the word is rare, reads every case holding it to find the
-    newest; with the rarest alone it knows how common the word is, and walks the cases newest first for a
-    common one."""
-    frequency = dict(db.execute(FREQUENCIES, {"grams": grams}).all()) if grams else {}
-    return lambda some: min(some, key=lambda gram: frequency.get(gram, 0.0))

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from gis.geojson import feature_collection
+from server.address import service as address_service
+from server.address.schemas import SyncAddresses
 from server.auth.dependencies import AdminRequired, CurrentUser, require_roles
 from server.auth.principal import Principal
 from server.case import actions as case_actions
@@ -456,6 +458,19 @@ def sync_grids(
     features = grid_service.geojson_of(db=db, grids=changed)
     cursor = max((g.valid_from for g in changed), default=since)
     return SyncGrids(cursor=cursor, codes=codes, features=features)
+
+
+@sync_router.get(
+    "/addresses",
+    response_model=SyncAddresses,
+    summary="The register's addresses in my grids changed since a cursor, for the phone's offline search",
+)
+def sync_addresses(
+    scope: ScopeDep,
+    db: DB,
+    since: Annotated[int, Query(ge=0, description="The cursor of the previous answer (0: everything)")] = 0,
+):
+    return address_service.sync_page(db=db, paths=scope.grid_paths, since=since)
 
 
 @sync_router.get(

@@ -97,6 +97,7 @@ class PostIn(BaseModel):
     lat: float | None = None
     long: float | None = None
     address_string: str | None = None
+    address_id: str | None = None
     client_uuid: str | None = None
     request_type: str | None = None
     email: str | None = None

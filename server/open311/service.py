@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from server import messages
+from server.address import service as address_service
+from server.address.models import Address
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import intake as intake_service
@@ -203,19 +205,36 @@ def service_definition(*, db: Session, service_code: str) -> ServiceDefinitionOu
 # -- posting ------------------------------------------------------------------------------------------
 
 
-def _place(db: Session, data: PostIn) -> tuple[float, float]:
-    """lon, lat: the posted ones, else a grid or street whose name the address_string holds."""
+def _place(db: Session, data: PostIn) -> tuple[float, float, str | None]:
+    """lon, lat and the address in words: the posted position, else the register address of address_id,
+    else the one the address_string finds first, else a grid or street whose name it holds."""
     if (data.lat is None) != (data.long is None):
         raise Invalid("open311.half_position")
     if data.lat is not None:
-        return data.long, data.lat
+        return data.long, data.lat, data.address_string
+    if data.address_id:
+        found = db.execute(
+            select(Address.address_text, func.ST_X(Address.geom), func.ST_Y(Address.geom)).where(
+                Address.register_id == data.address_id
+            )
+        ).first()
+        if found is None:
+            raise Invalid("open311.address_id_unknown", address_id=data.address_id)
+        text, lon, lat = found
+        return lon, lat, data.address_string or text
     if not data.address_string or not data.address_string.strip():
         raise Invalid("open311.position_required")
-    found = grid_service.search(db=db, text=data.address_string, limit=1)
-    if not found:
+    try:
+        addresses = address_service.search(db=db, text=data.address_string, limit=1)
+    except Invalid:  # not a query the register takes (too long, too many words): the grid names may hold it
+        addresses = []
+    if addresses:
+        return addresses[0].lon, addresses[0].lat, data.address_string
+    grids = grid_service.search(db=db, text=data.address_string, limit=1)
+    if not grids:
         raise Invalid("open311.address_unknown")
-    _, lon, lat = found[0]
-    return lon, lat
+    _, lon, lat = grids[0]
+    return lon, lat, data.address_string
 
 
 def _client_uuid(value: str | None) -> uuid.UUID:
@@ -231,7 +250,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
     """A request becomes a case (or is the case its client_uuid already made): its code at once."""
     client = client_for_key(db=db, api_key=api_key)
     category = _category(db, data.service_code)
-    lon, lat = _place(db, data)
+    lon, lat, address = _place(db, data)
     name = " ".join(part.strip() for part in (data.first_name, data.last_name) if part and part.strip())
     try:
         report = ReportIn(
@@ -240,7 +259,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
             lon=lon,
             lat=lat,
             description=data.description or "",
-            address=data.address_string,
+            address=address,
             request_type=data.request_type,
             channel="open311",
             reporter_name=name or None,
@@ -380,6 +399,10 @@ def _requests(db: Session, cases: list[Case], base_url: str) -> list[RequestOut]
             .group_by(CasePhoto.case_id)
         ).all()
     )
+    addressed = {c.address_id for c in cases} - {None}
+    register_ids = dict(
+        db.execute(select(Address.id, Address.register_id).where(Address.id.in_(addressed))).all()
+    )
     out = []
     for case in cases:
         category = categories[case.category_id]
@@ -400,7 +423,7 @@ def _requests(db: Session, cases: list[Case], base_url: str) -> list[RequestOut]
                 updated_datetime=(case.closed_at if closed else None) or case.updated_at,
                 expected_datetime=case.handle_due_at or case.step_due_at,
                 address=case.address,
-                address_id=None,
+                address_id=register_ids.get(case.address_id),
                 zipcode=None,
                 lat=point.y,
                 long=point.x,

@@ -84,7 +84,16 @@ def post_request(
     lat: Annotated[float | None, Form(description="WGS 84")] = None,
     long: Annotated[float | None, Form(description="WGS 84")] = None,
     address_string: Annotated[
-        str | None, Form(description="Without lat/long: a grid or street name of the city is looked up")
+        str | None,
+        Form(
+            max_length=200,
+            description="Without lat/long: looked up in the city's address register, else as a grid or "
+            "street name",
+        ),
+    ] = None,
+    address_id: Annotated[
+        str | None,
+        Form(max_length=64, description="Without lat/long: an address's id in the city's address register"),
     ] = None,
     client_uuid: Annotated[
         str | None, Form(alias="attribute[client_uuid]", description=service.CLIENT_UUID.description)
@@ -104,7 +113,8 @@ def post_request(
 ) -> Response:
     service.check_jurisdiction(jurisdiction_id)
     data = PostIn(
-        service_code=service_code, lat=lat, long=long, address_string=address_string, client_uuid=client_uuid,
+        service_code=service_code, lat=lat, long=long, address_string=address_string, address_id=address_id,
+        client_uuid=client_uuid,
         request_type=request_type, email=email, device_id=device_id, account_id=account_id,
         first_name=first_name, last_name=last_name, phone=phone, description=description, media_url=media_url,
     )  # fmt: skip

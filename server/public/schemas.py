@@ -119,6 +119,11 @@ class PublicReportIn(BaseModel):
         pattern=r"^[a-z_]+$",
         description="What the citizen asks: a code from GET /api/request-types (default complaint 投诉)",
     )
+    address: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The address in words: as typed, or chosen from GET /api/addresses/search",
+    )
     phone: str | None = Field(
         default=None,
         max_length=21,

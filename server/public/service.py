@@ -187,6 +187,7 @@ def report(
         crs=CRS(data.crs),
         description=data.description,
         request_type=data.request_type,
+        address=data.address or None,
         channel="citizen",
         reporter_phone=data.phone,
     )

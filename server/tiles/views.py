@@ -24,7 +24,7 @@ TILE_RESPONSES = {
 IfNoneMatch = Annotated[str | None, Header(description="ETags of tiles held (revalidation)")]
 
 
-def _known(if_none_match: str | None) -> frozenset[str]:
+def known_etags(if_none_match: str | None) -> frozenset[str]:
     """The ETags of an If-None-Match header, weak ones compared as strong (RFC 9110 13.1.2)."""
     return frozenset(tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(","))
 
@@ -45,7 +45,7 @@ def _answer(tile: service.Tile) -> Response:
 )
 def grids_tile(z: int, x: int, y: int, db: DB, if_none_match: IfNoneMatch = None):
     tile = service.TileAddress.of(z, x, y)
-    return _answer(service.grids_tile(db=db, tile=tile, known_etags=_known(if_none_match)))
+    return _answer(service.grids_tile(db=db, tile=tile, known_etags=known_etags(if_none_match)))
 
 
 @router.get(
@@ -82,6 +82,5 @@ def cases_tile(
         since=day_start(since) if since else None,
         until=day_start(until + timedelta(days=1)) if until else None,
     )
-    return _answer(
-        service.cases_tile(db=db, scope=scope, tile=tile, filters=filters, known_etags=_known(if_none_match))
-    )
+    known = known_etags(if_none_match)
+    return _answer(service.cases_tile(db=db, scope=scope, tile=tile, filters=filters, known_etags=known))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from server.basemaps.schemas import BasemapOut
+
 
 class LevelOut(BaseModel):
     name: str = Field(examples=["district"])
@@ -11,10 +13,9 @@ class LevelOut(BaseModel):
 
 
 class WebConfig(BaseModel):
-    basemap_url: str | None = Field(
-        description="The city's own base map: a raster tile URL with {z}/{x}/{y}, or a MapLibre style URL; "
-        "none for a plain background",
-        examples=["https://tiles.example.gov.cn/{z}/{x}/{y}.png"],
+    basemaps: list[BasemapOut] = Field(
+        description="The base layers, in the configuration's order (the first base layer is shown at start); "
+        "none: the grids on a plain background"
     )
     levels: list[LevelOut] = Field(description="The grid levels, from the root down")
     bounds: list[float] | None = Field(

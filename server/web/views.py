@@ -11,6 +11,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from server.basemaps import config as basemaps
+from server.basemaps.views import for_browser
 from server.config import get_settings
 from server.deps import DB
 from server.web import service
@@ -46,12 +48,13 @@ def index():
 @router.get(
     "/api/web/config",
     response_model=WebConfig,
-    summary="The web app's settings: the city's base map, the grid levels and the start view",
+    summary="The web app's settings: the base layers, the grid levels and the start view (open: the public "
+    "report page reads it too)",
 )
 def web_config(db: DB):
     settings = get_settings()
     return WebConfig(
-        basemap_url=settings.basemap_url,
+        basemaps=[for_browser(layer) for layer in basemaps.configured()],
         levels=[LevelOut(name=level.name, label=level.label) for level in settings.scheme.levels],
         bounds=service.start_bounds(db=db),
     )

@@ -30,6 +30,7 @@ SEQUENCE = [
     ("GET", r"/api/sync/grids"),
     ("GET", r"/api/sync/tasks"),
     ("GET", r"/api/sync/reports"),
+    ("GET", r"/api/sync/addresses"),
 ]
 REQUESTS = range(1, len(SEQUENCE) + 1)
 WAIT_S = 60  # bounds the wait for the killed app's request to reach the proxy

@@ -13,12 +13,16 @@ import mobile.main  # noqa: F401 (first: it sets the window's size, which Kivy f
 
 # isort: on
 import io
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from kivy.cache import Cache
 from kivy.metrics import dp
 from kivy_garden.mapview.mbtsource import MBTilesMapSource
 from PIL import Image
@@ -42,6 +46,7 @@ from tests.mobile.conftest import (
 from tests.mobile.layout import layout_problems
 from tests.server.case_world import jpeg
 from tests.server.live import live_server
+from tests.tile_packages import config_file, raster_pmtiles
 
 SHOTS = screenshot_dir("mobile")
 WIDER_DP = 411  # a large phone's width
@@ -392,3 +397,46 @@ def test_map_over_local_mbtiles(drive, server, beat, tmp_path):
     with Image.open(png) as shot:
         pixels = dict((colour, n) for n, colour in shot.convert("RGB").getcolors(1 << 20))
     assert pixels.get((250, 190, 120), 0) > 10_000  # the tiles fill the map, under the grid lines
+
+
+def test_map_over_a_package_cut_for_the_grid(drive, server, mobile_db_url, unit, beat, tmp_path):
+    """The documented way to a phone's base map: ``gridops basemaps cut`` of the inspector's village from
+    the center's package, opened by the app as its MBTiles file."""
+    (lon, lat), _ = beat
+    colour = (120, 170, 230)
+    around = (lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02)
+    raster_pmtiles(tmp_path / "city.pmtiles", colour, bounds=around, zooms=(14, 17))
+    layer = {
+        "id": "city",
+        "name": "本市影像",
+        "kind": "package",
+        "path": "city.pmtiles",
+        "group": "base",
+        "crs": "wgs84",
+    }
+    basemaps = config_file(tmp_path / "basemaps.toml", layer)
+    cut = tmp_path / "phone.mbtiles"
+    grid = unit["properties"]["parent_code"]  # the inspector's village, which the map shows whole
+    subprocess.run(
+        [Path(sys.executable).parent / "gridops", "basemaps", "cut", "city",
+         "--grid", grid, "--zooms", "15-16", "--out", str(cut)],
+        env={**os.environ, "DATABASE_URL": mobile_db_url, "GRIDOPS_BASEMAPS": str(basemaps)},
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    # kivy_garden.mapview names an MBTiles tile's image by zoom, column and row only, and Kivy caches images
+    # by name for the process: the other map test's tiles of the same places would be shown.
+    for category in ("kv.image", "kv.texture"):
+        Cache.remove(category)
+    d = drive(mbtiles=cut)
+    log_in(d, server.url)
+    synced(d)
+    d.nav("map")
+    grid_map = d.screen.map
+    assert isinstance(grid_map, TiledGridMap) and isinstance(grid_map.mapview.map_source, MBTilesMapSource)
+    d.until(lambda: grid_map.drawn_outlines and grid_map.position, "the grids over the tiles")
+    d.until(lambda: any(t.state == "animated" for t in grid_map.mapview._tiles), "tiles from the cut file")
+    png = d.screenshot(tmp_path / "map.png")
+    with Image.open(png) as shot:
+        pixels = {rgb: n for n, rgb in shot.convert("RGB").getcolors(1 << 20)}
+    assert pixels.get(colour, 0) > 200_000  # the village's tiles fill most of the map, under the grid lines

@@ -149,6 +149,7 @@ def test_pull_fills_grids_categories_and_tasks_then_fetches_only_changes(
         ("GET", "/api/sync/grids"),
         ("GET", "/api/sync/tasks"),
         ("GET", "/api/sync/reports"),
+        ("GET", "/api/sync/addresses"),
     ]
     assert len(cache.categories()) == STARTER_CATEGORIES and len(cache.grid_records()) == len(grids)
 

@@ -15,14 +15,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from geoalchemy2.shape import from_shape, to_shape
 from georeport import GeoReport
 from jsonschema import Draft4Validator
 from PIL import Image
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+from shapely import Point
 from sqlalchemy import func, select, text
 
 from server import messages
+from server.address.models import Address
 from server.case.models import Case
 from server.category.models import Category, Department
 from server.config import get_settings
@@ -317,6 +320,34 @@ def test_address_string_without_lat_long(world):
     assert errors(nowhere, 400) == said("open311.address_unknown")
     assert errors(post(world, lat=None, long=None), 400) == said("open311.position_required")
     assert errors(post(world, long=None), 400) == said("open311.half_position")
+
+
+def test_an_address_of_the_register_places_a_request(world):
+    """address_string is looked up in the address register first; address_id names a register address; the
+    request then answers with that register id (GeoReport's address_id)."""
+    db, client = world["db"], world["client"]
+    register_id = f"T-{uuid.uuid4().hex[:10]}"
+    db.add(
+        Address(
+            register_id=register_id,
+            address_text="济南市历下区测试东路88号",
+            road="测试东路",
+            house_number="88号",
+            kind="house",
+            geom=from_shape(Point(world["lon"], world["lat"]), srid=4326),
+        )
+    )
+    db.flush()
+    by_words = case_of(world, posted_id(world, lat=None, long=None, address_string="测试东路 88号"))
+    point = to_shape(by_words.location)
+    assert (round(point.x, 6), round(point.y, 6)) == (round(world["lon"], 6), round(world["lat"], 6))
+    assert by_words.address == "测试东路 88号"
+    code = posted_id(world, lat=None, long=None, address_id=register_id)
+    assert case_of(world, code).address == "济南市历下区测试东路88号"
+    (own,) = client.get(f"/open311/v2/requests/{code}.json", params={"api_key": world["key"]}).json()
+    assert own["address_id"] == register_id
+    unknown = post(world, lat=None, long=None, address_id="NO-SUCH-ID")
+    assert errors(unknown, 400) == said("open311.address_id_unknown", address_id="NO-SUCH-ID")
 
 
 def test_post_errors_in_the_specifications_codes(world):

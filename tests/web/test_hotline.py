@@ -1,10 +1,18 @@
 """The hotline desk (登记来电) in Debian's Chromium on a clone of the demo city: the operator registers a
-citizen's call, placing it by a search over grid names and a click on the map; it becomes a hotline case
+citizen's call, placing it by a search over the address register and grid names and a click on the map,
+which proposes the nearest register address; it becomes a hotline case
 sent for verification to the grid's inspector, its code shown large; the caller's number stays with the
 command center."""
 
 from __future__ import annotations
 
+from geoalchemy2.shape import from_shape
+from playwright.sync_api import expect
+from shapely import Point
+from shapely.geometry import shape
+
+from server.address.models import Address
+from server.database import new_session
 from tests.web.conftest import logged_in
 from tests.web.test_desk import INSPECTOR, OPERATOR
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, log_in
@@ -74,5 +82,87 @@ def test_a_phone_call_becomes_a_case_sent_for_verification(web_server, tab):
     # the case opens on the desk
     page.click("#hotline .result button:text('查看案件')")
     page.wait_for_selector(f"#case-panel[data-code='{code}']:not([data-loading])", timeout=WAIT_MS)
+    assert tab.errors == []
+    assert tab.hosts() == {"127.0.0.1"}
+
+
+def add_addresses(url: str, lon: float, lat: float) -> None:
+    """A few register addresses around (lon, lat): house numbers of 测试西路 and a named place."""
+    with new_session(url) as db:
+        for register_id, name, text, kind, east_m in (
+            ("T-12", None, "济南市历下区测试西路12号", "house", -60),
+            ("T-14", None, "济南市历下区测试西路14号", "house", -30),
+            ("T-POI", "测试大厦", "济南市历下区测试西路20号", "poi", 0),
+        ):
+            db.add(
+                Address(
+                    register_id=register_id,
+                    name=name,
+                    address_text=text,
+                    road="测试西路",
+                    kind=kind,
+                    aliases=["测大"] if name else [],
+                    geom=from_shape(Point(lon + east_m / 89_000, lat), srid=4326),
+                )
+            )
+        db.commit()
+
+
+def test_the_operator_places_a_call_by_the_address_register(web_server, demo_clone_url, tab):
+    """A partial address in any order and a place's name find the place; the case says what it is near."""
+    with logged_in(web_server.url, INSPECTOR) as inspector:
+        features = inspector.get("/api/sync/grids").json()["features"]
+    village = next(f for f in features if f["properties"]["level"] == "village")
+    code = village["properties"]["code"]
+    inside = shape(village["geometry"]).representative_point()
+    add_addresses(demo_clone_url, inside.x, inside.y)
+    page = tab.page
+    page.goto(f"{web_server.url}/")
+    log_in(page)
+    page.click("#tabs [data-view=desk-view]")
+    page.click("#hotline-open")
+    page.wait_for_selector("#hotline[data-ready]", timeout=WAIT_MS)
+    dialog = page.locator("#hotline")
+
+    # part of an address, its words in another order
+    dialog.locator("[name=place]").fill("14号 测试西")
+    dialog.locator(".results button[data-address='T-14']").click(timeout=WAIT_MS)
+    page.wait_for_function(
+        f"document.querySelector('#hotline .where').dataset.grid?.startsWith('{code}')",
+        timeout=WAIT_MS,
+    )
+    assert dialog.locator("[name=address]").input_value() == "济南市历下区测试西路14号"
+    near = dialog.locator(".near")
+    expect(near).to_contain_text("最近的登记地址：济南市历下区测试西路14号", timeout=WAIT_MS)
+
+    # a place by its name
+    dialog.locator("[name=place]").fill("测试大厦")
+    found = dialog.locator(".results button[data-address='T-POI']")
+    expect(found).to_contain_text("兴趣点", timeout=WAIT_MS)
+    found.click()
+    expect(near).to_contain_text("最近的登记地址：测试大厦", timeout=WAIT_MS)
+    assert dialog.locator("[name=address]").input_value() == "测试大厦（济南市历下区测试西路20号）"
+
+    # a click on the map proposes the register address nearest to it
+    dialog.locator("[name=address]").fill("")
+    page.wait_for_function("!window.gridopsHotlineMap.isMoving()", timeout=WAIT_MS)
+    pixel = page.evaluate(f"window.gridopsHotlineMap.project([{inside.x - 32 / 89_000}, {inside.y}])")
+    box = dialog.locator(".hotline-map").bounding_box()
+    page.mouse.click(box["x"] + pixel["x"], box["y"] + pixel["y"])
+    expect(near).to_contain_text("测试西路14号", timeout=WAIT_MS)
+    near.locator("button").click()
+    assert dialog.locator("[name=address]").input_value() == "济南市历下区测试西路14号"
+
+    dialog.locator("[name=category]").fill("暴露垃圾（E06010）")
+    dialog.locator("[name=description]").fill("市民来电：路边垃圾堆放")
+    page.screenshot(path=SCREENSHOTS / "hotline-address.png")
+    dialog.locator("button[type=submit]").click()
+    page.wait_for_selector("#hotline[data-code]", timeout=WAIT_MS)
+    made = page.get_attribute("#hotline", "data-code")
+    page.click("#hotline .result button:text('查看案件')")
+    page.wait_for_selector(f"#case-panel[data-code='{made}']:not([data-loading])", timeout=WAIT_MS)
+    # the map click was 2 m from 测试西路14号: the case is at it
+    near_row = page.locator("#case-panel dt:text-is('附近') + dd")
+    expect(near_row).to_have_text("济南市历下区测试西路14号")
     assert tab.errors == []
     assert tab.hosts() == {"127.0.0.1"}

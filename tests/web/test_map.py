@@ -20,6 +20,7 @@ from server.config import get_settings
 from server.users.demo import DISTRICT
 from tests.conftest import screenshot_dir
 from tests.server.live import live_server
+from tests.tile_packages import config_file
 
 SCREENSHOTS = screenshot_dir("web")
 WAIT_MS = 60_000
@@ -31,6 +32,14 @@ RENDERED = """([layer, level]) => {
   const drawn = map.queryRenderedFeatures({layers: [layer]}).map((f) => f.properties);
   const atLevel = drawn.filter((p) => p.level === level);
   return atLevel.length ? atLevel : null;
+}"""
+
+
+# A layer of the map shown, the map settled and its tiles loaded.
+TILES_SHOWN = """(layer) => {
+  const map = window.gridopsMap;
+  return Boolean(map && map.getLayer(layer) && map.getLayoutProperty(layer, "visibility") !== "none"
+    && map.loaded() && !map.isMoving() && map.areTilesLoaded());
 }"""
 
 
@@ -104,7 +113,7 @@ def test_config_without_grids(client):
     answer = client.get("/api/web/config")
     assert answer.status_code == 200
     assert answer.json() == {
-        "basemap_url": None,
+        "basemaps": [],
         "levels": [{"name": lv.name, "label": lv.label} for lv in get_settings().scheme.levels],
         "bounds": None,
     }
@@ -188,19 +197,28 @@ def test_login_then_grid_map(web_server, tab):
 
 def test_city_base_map(demo_clone_url, tmp_path, tab):
     color = (181, 214, 189)
-    with (
-        tile_server(color) as (template, asked),
-        live_server(demo_clone_url, tmp_path / "server.log", GRIDOPS_BASEMAP_URL=template) as server,
-    ):
-        assert httpx.get(f"{server.url}/api/web/config").json()["basemap_url"] == template
-        page = tab.page
-        page.goto(f"{server.url}/")
-        log_in(page)
-        assert rendered(page, "grids-fill", "district")
-        path = tmp_path / "basemap.png"
-        page.screenshot(path=path)
-        area = map_area(path, page)
-        page.close()  # and its event stream, which would otherwise hold the server's stop
+    with tile_server(color) as (template, asked):
+        city = {
+            "id": "city",
+            "name": "本市底图",
+            "kind": "xyz",
+            "url": template,
+            "group": "base",
+            "crs": "cgcs2000",
+        }
+        basemaps = config_file(tmp_path / "basemaps.toml", city)
+        with live_server(demo_clone_url, tmp_path / "server.log", GRIDOPS_BASEMAPS=str(basemaps)) as server:
+            (told,) = httpx.get(f"{server.url}/api/web/config").json()["basemaps"]
+            assert told["tiles"] == [template] and told["kind"] == "raster"
+            page = tab.page
+            page.goto(f"{server.url}/")
+            log_in(page)
+            assert rendered(page, "grids-fill", "district")
+            page.wait_for_function(TILES_SHOWN, arg="basemap-city", timeout=WAIT_MS)
+            path = tmp_path / "basemap.png"
+            page.screenshot(path=path)
+            area = map_area(path, page)
+            page.close()  # and its event stream, which would otherwise hold the server's stop
     assert asked and all(re.fullmatch(r"/\d+/\d+/\d+\.png", p) for p in asked), asked
     assert max(area.getcolors(maxcolors=1 << 20))[1] == color  # the tiles under the grids
     assert tab.errors == []

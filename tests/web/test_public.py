@@ -15,6 +15,7 @@ import pytest
 from server import messages
 from tests.web.conftest import BrowserTab, logged_in, shape_of
 from tests.web.test_desk import DEPARTMENT, INSPECTOR, OPERATOR, department_user, photo  # noqa: F401
+from tests.web.test_hotline import add_addresses
 from tests.web.test_map import SCREENSHOTS, WAIT_MS
 
 PHONE = {"width": 390, "height": 844}
@@ -238,3 +239,42 @@ def test_the_forms_show_their_limits_and_the_servers_words(web_server, phone_tab
     said = page.text_content("#report .error")
     assert said == refused.value.json()["detail"] and said.startswith("纬度超出范围：应不大于 90")
     assert phone_tab.errors == []
+
+
+def test_a_citizen_finds_the_place_by_its_name(web_server, demo_clone_url, phone_tab, tmp_path):
+    """The report page finds a place in the address register by part of its name; the address goes with the
+    report and the case says what it is near."""
+    page, url = phone_tab.page, web_server.url
+    with logged_in(url, INSPECTOR) as inspector:
+        features = inspector.get("/api/sync/grids").json()["features"]
+    unit = next(f for f in features if f["properties"]["level"] == "unit")
+    point = shape_of(url, unit["properties"]["code"]).representative_point()
+    add_addresses(demo_clone_url, point.x, point.y)
+    page.goto(f"{url}/report")
+    page.wait_for_selector("#report[data-ready]", timeout=WAIT_MS)
+    before = tmp_path / "before.jpg"
+    before.write_bytes(photo((150, 100, 50), "before"))
+    page.set_input_files("#report [name=photos]", str(before))
+    page.fill("#report [name=address]", "测试大")
+    page.click("#address-results button[data-address='T-POI']", timeout=WAIT_MS)
+    page.wait_for_selector("#where[data-lon]", timeout=WAIT_MS)
+    assert page.input_value("#report [name=address]") == "测试大厦（济南市历下区测试西路20号）"
+    assert (
+        float(page.get_attribute("#where", "data-lon")),
+        float(page.get_attribute("#where", "data-lat")),
+    ) == (
+        pytest.approx(point.x),
+        pytest.approx(point.y),
+    )
+    page.select_option("#report [name=category]", "E06010")
+    page.fill("#report [name=description]", "大厦门口井盖缺失")
+    page.screenshot(path=SCREENSHOTS / "public-report-address.png", full_page=True)
+    page.click("#report button[type=submit]")
+    page.wait_for_selector("#done[data-code]", timeout=WAIT_MS)
+    code = page.get_attribute("#done", "data-code")
+    with logged_in(url, OPERATOR) as operator:
+        case = operator.get(f"/api/cases/{code}").json()
+    assert case["address"] == "测试大厦（济南市历下区测试西路20号）"
+    assert case["near_address"] == "测试大厦"
+    assert phone_tab.errors == []
+    assert phone_tab.hosts() == {"127.0.0.1"}

@@ -1,8 +1,8 @@
 // The administrator's pages (管理), so that a city runs GridOps without the command line: users (add, roles,
 // home grid and department, disable, reset a password, end every login), the grid import with its topology
-// report, the taxonomy load with its error list, departments, dispatch centers (street sub-centers) and the
-// holiday file. Each file is checked first (nothing written) and written only after a check without errors;
-// every refusal is shown in the server's own words.
+// report, the address register's import with its report, the taxonomy load with its error list, departments,
+// dispatch centers (street sub-centers) and the holiday file. Each file is checked first (nothing written) and
+// written only after a check without errors; every refusal is shown in the server's own words.
 import { apiJson, messageOf, sendJson } from "/static/api.js";
 import { el } from "/static/case.js";
 
@@ -10,6 +10,7 @@ const view = document.getElementById("admin-view");
 const PAGES = {
   users: "用户",
   grids: "网格导入",
+  addresses: "地址库",
   taxonomy: "分类导入",
   departments: "部门",
   centers: "调度分中心",
@@ -383,6 +384,87 @@ function showGrids() {
   say("");
 }
 
+// -- address register --------------------------------------------------------------------------------------
+
+function addressReport(body) {
+  const counts = `新增 ${body.added} 个，更新 ${body.changed} 个，未变 ${body.unchanged} 个`;
+  const outside = body.outside.map((a) => el("tr", {}, el("td", {}, a.register_id), el("td", {}, a.text)));
+  const more = body.outside_count - body.outside.length;
+  return el(
+    "div",
+    { id: "admin-address-report" },
+    el(
+      "p",
+      { class: "ok" },
+      body.written
+        ? `已导入 ${body.checked} 个地址：${counts}`
+        : `检查通过，尚未导入（${body.checked} 个地址：${counts}）：可以导入`,
+    ),
+    body.cases_linked ? el("p", { class: "muted" }, `已为 ${body.cases_linked} 件原先没有附近地址的案件补上附近地址`) : null,
+    body.ignored_columns.length
+      ? el("p", { class: "warning" }, `没有读取这些列（不是地址库的列）：${body.ignored_columns.join("、")}`)
+      : null,
+    body.outside_count
+      ? [
+          el("p", { class: "warning" }, `有 ${body.outside_count} 个地址不在任何网格内（没有关联网格）：`),
+          table("admin-address-outside", ["编码", "地址"], outside, ""),
+          more > 0 ? el("p", { class: "muted" }, `……还有 ${more} 个没有列出`) : null,
+        ]
+      : null,
+  );
+}
+
+function showAddresses() {
+  const file = el("input", { name: "file", type: "file", accept: ".csv,.geojson,.json", required: true });
+  const crs = el(
+    "select",
+    { name: "crs" },
+    Object.entries(CRS).map(([value, label]) => option(value, label)),
+  );
+  const importButton = el("button", { type: "button", name: "import", disabled: true }, "导入");
+  const result = el("div", { class: "admin-result" });
+  const run = async (dryRun) => {
+    if (!file.files.length) return say("请先选择地址库文件");
+    say(dryRun ? "正在检查……" : "正在导入……", true);
+    const params = { crs: crs.value, dry_run: dryRun };
+    const [ok, body] = await upload("/api/addresses/import", file.files[0], params);
+    if (!ok) {
+      result.replaceChildren(problems(body));
+      importButton.disabled = true;
+      return say(messageOf(body));
+    }
+    result.replaceChildren(addressReport(body));
+    importButton.disabled = !dryRun;
+    say(dryRun ? "检查通过，可以导入" : "地址库已导入", true);
+  };
+  const reset = () => {
+    importButton.disabled = true;
+    result.replaceChildren();
+  };
+  file.addEventListener("change", reset);
+  crs.addEventListener("change", reset);
+  importButton.addEventListener("click", () => run(false));
+  const form = el(
+    "form",
+    { id: "admin-address-form", class: "admin-form" },
+    el("h3", {}, "导入标准地址库"),
+    el(
+      "p",
+      { class: "muted" },
+      "地址库文件（CSV 表格，或每个地址一个点的地理数据文件）每行一个门牌、楼栋或兴趣点：编码、地址、经度、纬度必填，可有名称、区县、街道、社区、道路、门牌号、楼栋、单元、类型、别名、位置近似。先检查：列出每一处错误（带行号），不写入任何内容；有任何错误都不会导入。按编码新增或更新，文件中没有的地址保持不变；每个地址关联到所在的最下级网格。",
+    ),
+    field("地址库文件", file),
+    field("坐标系", crs),
+    el("div", { class: "admin-buttons" }, el("button", { type: "submit" }, "只检查"), importButton),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    run(true);
+  });
+  show("addresses", form, result);
+  say("");
+}
+
 // -- taxonomy ----------------------------------------------------------------------------------------------
 
 function taxonomyCounts(body) {
@@ -713,6 +795,7 @@ function showHolidays() {
 const SHOW = {
   users: showUsers,
   grids: showGrids,
+  addresses: showAddresses,
   taxonomy: showTaxonomy,
   departments: showDepartments,
   centers: showCenters,

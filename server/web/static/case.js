@@ -198,6 +198,7 @@ function facts(detail) {
     ["来源", CHANNEL[detail.channel] ?? detail.channel],
     ["网格", detail.grid_name ? `${detail.grid_name}（${detail.grid_code}）` : detail.grid_code],
     ["地址", detail.address ?? "—"],
+    ["附近", detail.near_address ?? "地址库中附近没有登记的地址"],
     ["位置", position(detail)],
     ["描述", detail.description || "—"],
     ["受理时间", when(detail.received_at)],

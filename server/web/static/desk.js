@@ -84,7 +84,7 @@ async function loadList() {
         ),
         el("td", {}, URGENCY[item.urgency] ?? item.urgency),
         el("td", {}, timeLeft(item)),
-        el("td", {}, item.address ?? item.grid_code),
+        el("td", {}, item.address ?? item.near_address ?? item.grid_code),
       ),
     ),
   );
@@ -169,7 +169,7 @@ async function runSearch() {
         el("td", {}, item.category.name),
         el("td", {}, item.state_label),
         el("td", {}, item.department?.name ?? "—"),
-        el("td", {}, item.address ?? item.grid_name ?? item.grid_code),
+        el("td", {}, item.address ?? item.near_address ?? item.grid_name ?? item.grid_code),
         el("td", { class: "description", title: item.description }, item.description),
       ),
     ),

@@ -1,8 +1,10 @@
 // The hotline desk (登记来电): an operator registers a citizen's phone call (12345). The caller's name and
-// number are kept with the case and shown only to the command center; the place is found by searching grid
-// and street names, then set by a click on the map; the category is picked by name. The call becomes a case
+// number are kept with the case and shown only to the command center; the place is found in the city's
+// address register (a house number, a building, a named place) or by grid and street names, or set by a
+// click on the map, which proposes the nearest register address; the category is picked by name. The call becomes a case
 // through the same intake with channel "hotline" (its client UUID kept until the case is acknowledged, so
 // a retried submit never makes a second case) and is sent for verification to the grid's inspector.
+import { proposeNearest, placeSearch } from "/static/addresses.js";
 import { apiJson, messageOf, sendJson } from "/static/api.js";
 import { counted, el, openCase, URGENCY } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
@@ -35,45 +37,19 @@ function say(message, kind = "error") {
   box.hidden = !message;
 }
 
-// The place: a marker on the map and the grid holding it.
+// The place: a marker on the map, the grid holding it and the nearest register address.
 async function place(lonLat, zoom) {
   point = lonLat;
   miniMap.showPlace(...lonLat);
   if (zoom) miniMap.jumpTo({ center: lonLat, zoom });
-  const [ok, found] = await apiJson(`/api/grids/locate?lon=${lonLat[0]}&lat=${lonLat[1]}`);
+  const near = dialog.querySelector(".near");
+  const [[ok, found]] = await Promise.all([
+    apiJson(`/api/grids/locate?lon=${lonLat[0]}&lat=${lonLat[1]}`),
+    proposeNearest(near, ...lonLat, (text) => (dialog.querySelector("form").address.value = text)),
+  ]);
   const where = dialog.querySelector(".where");
   where.textContent = ok ? found.chain.map((g) => g.name).join(" › ") : messageOf(found);
   where.dataset.grid = ok ? found.chain.at(-1).code : "";
-}
-
-async function search(text) {
-  const results = dialog.querySelector(".results");
-  if (!text.trim()) return results.replaceChildren();
-  const [ok, found] = await apiJson(`/api/grids/search?q=${encodeURIComponent(text.trim())}&limit=8`);
-  if (!ok) return results.replaceChildren(el("li", { class: "muted" }, messageOf(found)));
-  results.replaceChildren(
-    ...(found.length ? found : [null]).map((grid) =>
-      grid
-        ? el(
-            "li",
-            {},
-            el(
-              "button",
-              {
-                type: "button",
-                "data-grid": grid.code,
-                onclick: () => {
-                  results.replaceChildren();
-                  place([grid.lon, grid.lat], grid.level === "unit" ? 17 : grid.level === "village" ? 15 : 13);
-                },
-              },
-              grid.name,
-              el("span", { class: "muted" }, ` ${grid.code}`),
-            ),
-          )
-        : el("li", { class: "muted" }, "没有名称相符的网格"),
-    ),
-  );
 }
 
 function showMiniMap(config) {
@@ -90,7 +66,7 @@ async function submit(form) {
   const data = new FormData(form);
   const category = categories.find((c) => categoryLabel(c) === data.get("category"));
   if (!category) return say("请从列表中选择问题类别");
-  if (!point) return say("请先确定地点：搜索网格或街道名称，或在地图上点选");
+  if (!point) return say("请先确定地点：搜索地址、地名或网格名称，或在地图上点选");
   clientUuid ??= crypto.randomUUID();
   const body = {
     client_uuid: clientUuid,
@@ -170,12 +146,18 @@ export async function openHotline() {
     el(
       "label",
       {},
-      "地点（网格或街道名称）",
-      el("input", { name: "place", type: "search", maxlength: 50, placeholder: "如：泉城路、解放桥社区" }),
+      "地点（地址、地名或网格名称）",
+      el("input", {
+        name: "place",
+        type: "search",
+        maxlength: 50,
+        placeholder: "如：山大南路27号、恒隆广场、解放桥社区",
+      }),
     ),
     el("ul", { class: "results" }),
     el("div", { class: "hotline-map" }),
     el("p", { class: "where muted" }, "在地图上点选地点"),
+    el("p", { class: "near muted" }),
     el("label", {}, "地址说明", el("input", { name: "address", maxlength: 200 })),
     el(
       "div",
@@ -213,10 +195,9 @@ export async function openHotline() {
       el("button", { type: "button", onclick: () => dialog.close() }, "取消"),
     ),
   );
-  let typing = null;
-  form.place.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => search(form.place.value), 250);
+  placeSearch(form.place, form.querySelector(".results"), ({ lon, lat, zoom, text }) => {
+    if (text) form.address.value = text;
+    place([lon, lat], zoom);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();

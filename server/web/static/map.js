@@ -4,7 +4,7 @@
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf, tokens } from "/static/api.js";
 import { openCase } from "/static/case.js";
-import { MAP_LOCALE } from "/static/placemap.js";
+import { addBaseLayers, MAP_LOCALE, PLAIN_STYLE, setVisible, showBase } from "/static/placemap.js";
 
 // The zoom from which each level below the root is drawn; each deeper level two zooms later.
 const LEVEL_ZOOMS = [0, 10, 12.5, 15];
@@ -51,17 +51,45 @@ function setStatus(text) {
 
 // -- the base map --------------------------------------------------------------------------------------
 
-function baseStyle(basemapUrl) {
-  const style = {
-    version: 8,
-    sources: {},
-    layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }],
-  };
-  if (basemapUrl) {
-    style.sources.basemap = { type: "raster", tiles: [basemapUrl], tileSize: 256 };
-    style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
+// The switcher on the map: one base layer at a time (or none: the plain background), the overlays each on or
+// off. ``added`` is what ``addBaseLayers`` added.
+class LayerSwitcher {
+  constructor(added) {
+    this.added = added;
   }
-  return style;
+
+  onAdd(map) {
+    const box = document.createElement("form");
+    box.id = "basemaps";
+    box.className = "maplibregl-ctrl maplibregl-ctrl-group";
+    box.setAttribute("aria-label", "底图");
+    const title = document.createElement("strong");
+    title.textContent = "底图";
+    box.append(title);
+    const choice = (type, value, text, checked, onChange) => {
+      const name = type === "radio" ? "basemap" : "overlay";
+      const input = Object.assign(document.createElement("input"), { type, value, checked, name });
+      input.addEventListener("change", () => onChange(input));
+      const label = document.createElement("label");
+      label.append(input, text);
+      box.append(label);
+    };
+    const bases = this.added.filter(({ basemap }) => basemap.group === "base");
+    const shown = (ids) => map.getLayoutProperty(ids[0], "visibility") !== "none";
+    for (const { basemap, ids } of bases) {
+      choice("radio", basemap.id, basemap.name, shown(ids), () => showBase(map, this.added, basemap.id));
+    }
+    choice("radio", "", "无底图", !bases.some(({ ids }) => shown(ids)), () => showBase(map, this.added, null));
+    for (const { basemap, ids } of this.added.filter(({ basemap }) => basemap.group === "overlay")) {
+      choice("checkbox", basemap.id, basemap.name, true, (input) => setVisible(map, ids, input.checked));
+    }
+    this.box = box;
+    return box;
+  }
+
+  onRemove() {
+    this.box.remove();
+  }
 }
 
 // The level drawn at a zoom: the deepest one whose zoom is reached (below the root, if there is more
@@ -375,11 +403,9 @@ function unselectGrid(levels) {
 
 export function showMap(config) {
   const levels = config.levels;
-  const url = config.basemap_url;
   map = new maplibregl.Map({
     container: "map",
-    // A tile URL goes under our plain style; any other URL is the city's own MapLibre style.
-    style: url && !url.includes("{z}") ? url : baseStyle(url),
+    style: PLAIN_STYLE, // the base layers go under the grids once it is loaded
     bounds: config.bounds ?? CHINA,
     fitBoundsOptions: { padding: 20 },
     localIdeographFontFamily: LABEL_FONT,
@@ -401,6 +427,10 @@ export function showMap(config) {
     showTracks(tracksShown());
     loadGrids(levels);
     loadPositions();
+    const shown = map;
+    addBaseLayers(shown, config.basemaps, "grids-fill").then((added) => {
+      if (added.length && map === shown) shown.addControl(new LayerSwitcher(added), "top-right");
+    });
     // A click opens the case under it, zooms in on a cluster, or else selects the grid.
     map.on("click", (event) => {
       const layers = [LAYERS.cases, LAYERS.clusters, "grids-fill"];

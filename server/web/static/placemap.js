@@ -1,10 +1,11 @@
-// Maps without any tile server: a plain background, labels in the system's CJK font. ``placeMap`` adds what
-// picking a place needs: the grids around the view (streets far out, villages, then unit grids close up),
-// a marker for the place and a click that picks it. Used by the desk, the dashboard, the hotline desk and
-// the citizens' report page.
+// Maps on a plain background, labels in the system's CJK font, and the city's base layers when the server
+// configures some (``addBaseLayers``: nothing is fetched from elsewhere without them; a local package comes
+// from our own routes). ``placeMap`` adds what picking a place needs: the first base layer and the overlays,
+// the grids around the view (streets far out, villages, then unit grids close up), a marker for the place and
+// a click that picks it. Used by the desk, the dashboard, the hotline desk and the citizens' report page.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 
-const PLAIN_STYLE = {
+export const PLAIN_STYLE = {
   version: 8,
   sources: {},
   layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }],
@@ -43,6 +44,85 @@ export function plainMap(options) {
   });
 }
 
+// -- base layers ---------------------------------------------------------------------------------------
+
+// Our own routes come as paths; MapLibre asks for tiles from its worker, which needs whole URLs (written by
+// hand: the URL class would escape the {z}/{x}/{y} of a template).
+const whole = (url) => (url.startsWith("/") ? `${location.origin}${url}` : url);
+
+// A raster layer: its one source and layer.
+function rasterParts(basemap) {
+  const id = `basemap-${basemap.id}`;
+  const source = { type: "raster", tiles: basemap.tiles.map(whole), tileSize: basemap.tile_size };
+  for (const key of ["minzoom", "maxzoom", "bounds", "attribution"]) {
+    if (basemap[key] !== null && basemap[key] !== undefined) source[key] = basemap[key];
+  }
+  return { sources: { [id]: source }, layers: [{ id, type: "raster", source: id }] };
+}
+
+// A MapLibre style (a city's, or our vector package's): its sources and layers renamed to be this layer's.
+// Its glyphs and sprite are not taken (labels use the local font); an overlay's background would hide the
+// base, so it is left out.
+async function styleParts(basemap) {
+  const style = await (await fetch(whole(basemap.style))).json();
+  const prefix = `basemap-${basemap.id}-`;
+  const sources = {};
+  for (const [name, source] of Object.entries(style.sources ?? {})) {
+    sources[prefix + name] = { ...source, ...(source.tiles ? { tiles: source.tiles.map(whole) } : {}) };
+    if (basemap.attribution) sources[prefix + name].attribution = basemap.attribution;
+  }
+  const layers = (style.layers ?? [])
+    .filter((layer) => !(basemap.group === "overlay" && layer.type === "background"))
+    .map((layer) => ({ ...layer, id: prefix + layer.id, ...(layer.source ? { source: prefix + layer.source } : {}) }));
+  return { sources, layers };
+}
+
+// Show one base layer (none: the plain background) and hide the others.
+export function showBase(map, added, id) {
+  for (const { basemap, ids } of added) {
+    if (basemap.group === "base") setVisible(map, ids, basemap.id === id);
+  }
+}
+
+export function setVisible(map, ids, visible) {
+  for (const id of ids) map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+}
+
+// Add the base layers under the layer ``beforeId``, the base ones first and the overlays over them; the first
+// base layer and the overlays shown. A layer whose style cannot be read is left out (the map works without
+// it). Returns what was added, ``[{ basemap, ids }]``, for a switcher.
+export async function addBaseLayers(map, basemaps, beforeId) {
+  const ordered = [...basemaps.filter((b) => b.group === "base"), ...basemaps.filter((b) => b.group !== "base")];
+  const first = ordered.find((b) => b.group === "base");
+  const added = [];
+  for (const basemap of ordered) {
+    let parts;
+    try {
+      parts = basemap.kind === "raster" ? rasterParts(basemap) : await styleParts(basemap);
+    } catch (error) {
+      console.warn(`底图 ${basemap.name} 的样式读不到，不显示`, error);
+      continue;
+    }
+    if (!map.getLayer(beforeId)) return added; // the map was closed meanwhile
+    if (!parts.layers.length) continue;
+    for (const [id, source] of Object.entries(parts.sources)) map.addSource(id, source);
+    const visibility = basemap.group === "overlay" || basemap === first ? "visible" : "none";
+    for (const layer of parts.layers) map.addLayer({ ...layer, layout: { ...layer.layout, visibility } }, beforeId);
+    added.push({ basemap, ids: parts.layers.map((layer) => layer.id) });
+  }
+  return added;
+}
+
+// The configuration (base layers, start view), read once per page: the route is open, so the citizens'
+// page reads it too.
+let config = null;
+function webConfig() {
+  config ??= fetch("/api/web/config").then((answer) => (answer.ok ? answer.json() : { basemaps: [] }));
+  return config;
+}
+
+// -- picking a place -------------------------------------------------------------------------------------
+
 async function loadGrids(map) {
   const zoom = map.getZoom();
   const level = zoom < 12.5 ? "street" : zoom < 14.5 ? "village" : "unit";
@@ -80,6 +160,11 @@ export function placeMap(container, { bounds, onPick, onReady }) {
     });
     loadGrids(map);
     onReady?.();
+    // The first base layer and the overlays, under the grids.
+    webConfig().then(({ basemaps }) => {
+      const first = basemaps.find((b) => b.group === "base");
+      return addBaseLayers(map, basemaps.filter((b) => b === first || b.group === "overlay"), "grids");
+    });
   });
   map.on("moveend", () => loadGrids(map));
   map.on("click", (event) => onPick(event.lngLat.lng, event.lngLat.lat));

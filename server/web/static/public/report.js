@@ -1,7 +1,9 @@
-// The citizens' report page: photos, the place (my location, a tap on the map or a pasted coordinate),
+// The citizens' report page: photos, the place (an address or a place name from the city's address register,
+// my location, a tap on the map, which proposes the nearest register address, or a pasted coordinate),
 // a category, a description and an optional phone, sent as one multipart POST. The report's client UUID
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
 // A refusal is shown as the server words it.
+import { placeSearch, proposeNearest } from "/static/addresses.js";
 import { el } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
 import { limitLength, loadLimits } from "/static/public/limits.js";
@@ -11,6 +13,7 @@ import { keepReporterToken } from "/static/public/tokens.js";
 const form = document.querySelector("#report");
 const error = form.querySelector(".error");
 const where = document.querySelector("#where");
+const near = document.querySelector("#near");
 let place = null; // { lon, lat, crs }
 let map = null;
 
@@ -20,8 +23,18 @@ function showPlace(lon, lat, crs, how) {
   where.dataset.lon = lon;
   where.dataset.lat = lat;
   // A place no map has (latitude and longitude swapped) is not drawn: the server says what is wrong.
-  if (crs === "wgs84" && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) map?.showPlace(lon, lat);
+  if (crs === "wgs84" && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) {
+    map?.showPlace(lon, lat);
+    if (how !== "地址") proposeNearest(near, lon, lat, (text) => (form.address.value = text));
+  }
 }
+
+placeSearch(form.address, document.querySelector("#address-results"), ({ lon, lat, zoom, text }) => {
+  if (text) form.address.value = text;
+  near.replaceChildren();
+  showPlace(lon, lat, "wgs84", "地址");
+  map?.jumpTo({ center: [lon, lat], zoom });
+});
 
 async function loadCategories() {
   const [list, types] = await Promise.all(
@@ -101,6 +114,7 @@ form.addEventListener("submit", async (event) => {
   body.append("crs", place.crs);
   body.append("description", form.description.value.trim());
   body.append("request_type", form.request_type.value);
+  if (form.address.value.trim()) body.append("address", form.address.value.trim());
   if (form.phone.value.trim()) body.append("phone", form.phone.value.trim());
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;

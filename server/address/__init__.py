@@ -1,0 +1,1 @@
+"""The standard address register (地址库): import, search, reverse geocoding."""
