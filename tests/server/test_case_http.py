@@ -381,6 +381,7 @@ def test_openapi_documents_every_case_route(demo_client):
         ("/api/cases/{code}/photos", "post"),
         ("/api/photos/{photo_id}/{variant}", "get"),
         ("/api/sync/grids", "get"),
+        ("/api/sync/addresses", "get"),
         ("/api/sync/{kind}", "get"),
     }
     for (path, method), operation in case_routes.items():

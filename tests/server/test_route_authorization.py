@@ -116,6 +116,7 @@ def get(text: str, **params) -> Callable[[World, str], Call]:
 
 
 OWN_USER = frozenset({422})  # the admin token acts as no user: "log in as a user" (on a user's own routes)
+NO_LAYER = frozenset({404})  # no base layer is configured here
 
 
 # -- the requests that need more than a URL -------------------------------------------------------------
@@ -151,6 +152,12 @@ def add_photo(w: World, caller: str) -> Call:
 def grid_import(w: World, caller: str) -> Call:
     files = {"file": ("grids.geojson", w.grid_file, "application/geo+json")}  # a grid as it is: unchanged
     return call("/api/grids/import", params={"dry_run": "true"}, files=files)
+
+
+def address_import(w: World, caller: str) -> Call:
+    row = f"T-AUTH-1,济南市历下区测试路1号,{w.lon},{w.lat}\n"
+    files = {"file": ("地址库.csv", ("编码,地址,经度,纬度\n" + row).encode(), "text/csv")}
+    return call("/api/addresses/import", params={"dry_run": "true"}, files=files)
 
 
 def taxonomy_load(w: World, caller: str) -> Call:
@@ -348,6 +355,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/grids/check"): roles(ADMIN, url("/api/grids/check")),
     ("GET", "/api/grids/export"): public(get("/api/grids/export", code="{w.village}")),
     ("POST", "/api/grids/import"): roles(ADMIN, grid_import),
+    # The address register: found by anyone (the citizens' report page finds places); imported by admins.
+    ("GET", "/api/addresses/search"): public(get("/api/addresses/search", q="历下")),
+    ("GET", "/api/addresses/nearest"): public(get("/api/addresses/nearest", lon="{w.lon}", lat="{w.lat}")),
+    ("POST", "/api/addresses/import"): roles(ADMIN, address_import),
     ("GET", "/api/grids/{code}"): public(url("/api/grids/{w.village}")),
     ("GET", "/api/grids/{code}/children.geojson"): public(url("/api/grids/{w.village}/children.geojson")),
     ("GET", "/api/grids/{code}/subtree"): public(url("/api/grids/{w.village}/subtree")),
@@ -432,6 +443,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/sync/grids"): login_(get("/api/sync/grids", since=NO_CHANGES), scoped=True),
     ("GET", "/api/sync/{kind}"): login_(url("/api/sync/tasks")),  # the caller's own tasks and reports
+    ("GET", "/api/sync/addresses"): login_(url("/api/sync/addresses")),  # those of the caller's own grids
     ("GET", "/api/events/stream"): login_(url("/api/events/stream"), scoped=True),
     # Patrols: inspectors and grid heads patrol; the others see the shifts of the people they may see.
     ("POST", "/api/patrol/shifts"): roles(PATROLLERS, start_shift, also=OWN_USER),
@@ -475,6 +487,10 @@ RULES: dict[tuple[str, str], Rule] = {
     # Map tiles: the grids for logged-in users (the web app), the cases within the scope.
     ("GET", "/tiles/grids/{z}/{x}/{y}.mvt"): login_(lambda w, c: call(tile(w, "grids"))),
     ("GET", "/tiles/cases/{z}/{x}/{y}.mvt"): login_(lambda w, c: call(tile(w, "cases")), scoped=True),
+    # Base maps are not secret (the citizens' page draws them too); this world configures none: 404.
+    ("GET", "/basemaps/{layer}/{z}/{x}/{y}"): public(url("/basemaps/streets/1/0/0"), also=NO_LAYER),
+    ("GET", "/basemaps/{layer}/style.json"): public(url("/basemaps/streets/style.json"), also=NO_LAYER),
+    ("GET", "/basemaps/{layer}.pmtiles"): public(url("/basemaps/streets.pmtiles"), also=NO_LAYER),
     # Pages and the web app's static files (the app logs in from there).
     ("GET", "/report"): public(url("/report")),
     ("GET", "/track"): public(url("/track")),
