@@ -25,14 +25,14 @@ function showPlace(lon, lat, crs, how) {
   // A place no map has (latitude and longitude swapped) is not drawn: the server says what is wrong.
   if (crs === "wgs84" && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) {
     map?.showPlace(lon, lat);
-    if (how !== "地址") proposeNearest(near, lon, lat, (text) => (form.address.value = text));
+    if (how !== "所选地址") proposeNearest(near, lon, lat, (text) => (form.address.value = text));
   }
 }
 
 placeSearch(form.address, document.querySelector("#address-results"), ({ lon, lat, zoom, text }) => {
   if (text) form.address.value = text;
   near.replaceChildren();
-  showPlace(lon, lat, "wgs84", "地址");
+  showPlace(lon, lat, "wgs84", "所选地址");
   map?.jumpTo({ center: [lon, lat], zoom });
 });
 
