@@ -37,7 +37,7 @@ def test_an_administrator_checks_and_imports_an_address_register(server, browser
         f"{form} [name=file]", {"name": "地址库.csv", "mimeType": "text/csv", "buffer": GOOD}
     )
     admin.click(f"{form} button[type=submit]")
-    status(admin, "检查通过，可以导入")
+    status(admin, "检查完成，可以导入")
     report = admin.text_content("#admin-address-report")
     assert "检查通过，尚未导入（3 个地址：新增 3 个，更新 0 个，未变 0 个）" in report
     assert admin.locator("#admin-address-outside tbody tr").all_text_contents() == ["1003杭州市某路1号"]

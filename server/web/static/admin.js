@@ -335,8 +335,11 @@ function gridReport(result, written) {
   );
 }
 
-function showGrids() {
-  const file = el("input", { name: "file", type: "file", accept: ".geojson,.json", required: true });
+// An import page of a file of places with their coordinate system: checked first (先检查), then imported.
+// ``render(ok, body, dryRun)`` is the report of an answer, or null when the answer holds none (its problems
+// are listed); ``done`` is said once imported.
+function importPage({ name, title, help, fileLabel, accept, route, render, done }) {
+  const file = el("input", { name: "file", type: "file", accept, required: true });
   const crs = el(
     "select",
     { name: "crs" },
@@ -345,16 +348,18 @@ function showGrids() {
   const importButton = el("button", { type: "button", name: "import", disabled: true }, "导入");
   const result = el("div", { class: "admin-result" });
   const run = async (dryRun) => {
-    if (!file.files.length) return say("请先选择网格边界文件");
+    if (!file.files.length) return say(`请先选择${fileLabel}`);
     say(dryRun ? "正在检查……" : "正在导入……", true);
-    const [ok, body] = await upload("/api/grids/import", file.files[0], { crs: crs.value, dry_run: dryRun });
-    if (!body?.report) {
+    const [ok, body] = await upload(route, file.files[0], { crs: crs.value, dry_run: dryRun });
+    const report = render(ok, body, dryRun);
+    if (!report) {
       result.replaceChildren(problems(body));
+      importButton.disabled = true;
       return say(messageOf(body));
     }
-    result.replaceChildren(gridReport(body, ok && !dryRun));
+    result.replaceChildren(report);
     importButton.disabled = !(ok && dryRun); // imported, or refused: check again first
-    say(ok ? (dryRun ? "检查完成，可以导入" : "网格已导入") : "文件有错误，没有导入", ok);
+    say(ok ? (dryRun ? "检查完成，可以导入" : done) : "文件有错误，没有导入", ok);
   };
   const reset = () => {
     importButton.disabled = true;
@@ -365,14 +370,10 @@ function showGrids() {
   importButton.addEventListener("click", () => run(false));
   const form = el(
     "form",
-    { id: "admin-grid-form", class: "admin-form" },
-    el("h3", {}, "导入网格"),
-    el(
-      "p",
-      { class: "muted" },
-      "网格边界文件的每个网格要有编号、名称和上级网格编号。先检查：列出拓扑问题（越出上级、相互重叠、缝隙、修复），不写入任何内容；检查没有错误后才能导入。边界或上级变化的网格生成新版本，只改名的原地更新。",
-    ),
-    field("网格边界文件", file),
+    { id: `admin-${name}-form`, class: "admin-form" },
+    el("h3", {}, title),
+    el("p", { class: "muted" }, help),
+    field(fileLabel, file),
     field("坐标系", crs),
     el("div", { class: "admin-buttons" }, el("button", { type: "submit" }, "先检查"), importButton),
   );
@@ -380,7 +381,22 @@ function showGrids() {
     event.preventDefault();
     run(true);
   });
-  show("grids", form, result);
+  return [form, result];
+}
+
+function showGrids() {
+  const parts = importPage({
+    name: "grid",
+    title: "导入网格",
+    help:
+      "网格边界文件的每个网格要有编号、名称和上级网格编号。先检查：列出拓扑问题（越出上级、相互重叠、缝隙、修复），不写入任何内容；检查没有错误后才能导入。边界或上级变化的网格生成新版本，只改名的原地更新。",
+    fileLabel: "网格边界文件",
+    accept: ".geojson,.json",
+    route: "/api/grids/import",
+    render: (ok, body, dryRun) => (body?.report ? gridReport(body, ok && !dryRun) : null),
+    done: "网格已导入",
+  });
+  show("grids", ...parts);
   say("");
 }
 
@@ -400,7 +416,9 @@ function addressReport(body) {
         ? `已导入 ${body.checked} 个地址：${counts}`
         : `检查通过，尚未导入（${body.checked} 个地址：${counts}）：可以导入`,
     ),
-    body.cases_linked ? el("p", { class: "muted" }, `已为 ${body.cases_linked} 件原先没有附近地址的案件补上附近地址`) : null,
+    body.cases_linked
+      ? el("p", { class: "muted" }, `已为 ${body.cases_linked} 件原先没有附近地址的案件补上附近地址`)
+      : null,
     body.ignored_columns.length
       ? el("p", { class: "warning" }, `没有读取这些列（不是地址库的列）：${body.ignored_columns.join("、")}`)
       : null,
@@ -415,53 +433,18 @@ function addressReport(body) {
 }
 
 function showAddresses() {
-  const file = el("input", { name: "file", type: "file", accept: ".csv,.geojson,.json", required: true });
-  const crs = el(
-    "select",
-    { name: "crs" },
-    Object.entries(CRS).map(([value, label]) => option(value, label)),
-  );
-  const importButton = el("button", { type: "button", name: "import", disabled: true }, "导入");
-  const result = el("div", { class: "admin-result" });
-  const run = async (dryRun) => {
-    if (!file.files.length) return say("请先选择地址库文件");
-    say(dryRun ? "正在检查……" : "正在导入……", true);
-    const params = { crs: crs.value, dry_run: dryRun };
-    const [ok, body] = await upload("/api/addresses/import", file.files[0], params);
-    if (!ok) {
-      result.replaceChildren(problems(body));
-      importButton.disabled = true;
-      return say(messageOf(body));
-    }
-    result.replaceChildren(addressReport(body));
-    importButton.disabled = !dryRun;
-    say(dryRun ? "检查通过，可以导入" : "地址库已导入", true);
-  };
-  const reset = () => {
-    importButton.disabled = true;
-    result.replaceChildren();
-  };
-  file.addEventListener("change", reset);
-  crs.addEventListener("change", reset);
-  importButton.addEventListener("click", () => run(false));
-  const form = el(
-    "form",
-    { id: "admin-address-form", class: "admin-form" },
-    el("h3", {}, "导入标准地址库"),
-    el(
-      "p",
-      { class: "muted" },
+  const parts = importPage({
+    name: "address",
+    title: "导入标准地址库",
+    help:
       "地址库文件（CSV 表格，或每个地址一个点的地理数据文件）每行一个门牌、楼栋或兴趣点：编码、地址、经度、纬度必填，可有名称、区县、街道、社区、道路、门牌号、楼栋、单元、类型、别名、位置近似。先检查：列出每一处错误（带行号），不写入任何内容；有任何错误都不会导入。按编码新增或更新，文件中没有的地址保持不变；每个地址关联到所在的最下级网格。",
-    ),
-    field("地址库文件", file),
-    field("坐标系", crs),
-    el("div", { class: "admin-buttons" }, el("button", { type: "submit" }, "只检查"), importButton),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    run(true);
+    fileLabel: "地址库文件",
+    accept: ".csv,.geojson,.json",
+    route: "/api/addresses/import",
+    render: (ok, body) => (ok ? addressReport(body) : null),
+    done: "地址库已导入",
   });
-  show("addresses", form, result);
+  show("addresses", ...parts);
   say("");
 }
 
