@@ -30,11 +30,25 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
+def _population(value) -> int | None:
+    """A resident population: a whole number of at least 0 (a number or its digits); None when absent;
+    ValueError otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    number = int(value) if isinstance(value, int | float) else int(str(value).strip())
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
 def load_features(
     data: str | bytes | dict, *, crs: CRS = CRS.WGS84, scheme: LevelScheme = DEFAULT_SCHEME
 ) -> tuple[list[GridRecord], TopologyReport]:
     """Read features with ``code``, ``name`` and optionally ``level`` and ``parent_code`` (both derived
-    from the code when missing), convert them from ``crs`` to WGS 84 and repair their geometry."""
+    from the code when missing) and ``population`` (the resident population, kept in the record's
+    properties as a whole number), convert them from ``crs`` to WGS 84 and repair their geometry."""
     report = TopologyReport()
     try:
         features = parse_feature_collection(data)
@@ -68,6 +82,13 @@ def load_features(
                 "invalid_property", code, f"网格 {code} 的名称含有空字符或无效的字符编码，请修正后再导入"
             )
             continue
+        try:
+            population = _population(props.get("population"))
+        except ValueError:
+            report.error(
+                "invalid_property", code, f"网格 {code} 的常住人口（population）应为不小于 0 的整数，请修正"
+            )
+            continue
         level = _text(props.get("level")) or grid_code.level
         parent_code = _text(props.get("parent_code")) or (parent.value if parent else None)
         geometry = geometry_to_wgs84(feat.geometry, crs) if feat.geometry is not None else None
@@ -79,6 +100,7 @@ def load_features(
         if repair.changes:
             report.warning("repaired_geometry", code, f"网格 {code}：" + "；".join(repair.changes))
         extra = {k: v for k, v in props.items() if k not in ("code", "name", "level", "parent_code")}
+        extra["population"] = population
         records.append(GridRecord(code, name, level, parent_code, repair.geometry, extra))
     return records, report
 

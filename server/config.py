@@ -10,6 +10,7 @@ import secrets
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -166,6 +167,11 @@ class Settings(BaseSettings):
     # solved / reached, satisfaction = (satisfied + basically x basically_satisfied) / reached.
     stats_three_rate_weights: dict[str, float] = {"response": 0.1, "resolution": 0.45, "satisfaction": 0.45}
     stats_basically_satisfied: float = 0.9
+    # Which three rates the dashboards rank by (docs/DOMAIN.md section 8): beijing (响应率, 解决率,
+    # 满意率 from the call-backs) or pingshan (投诉率 per 10,000 residents, 办结率, 满意率; the score weighs
+    # the last two).
+    stats_rates: Literal["beijing", "pingshan"] = "beijing"
+    stats_pingshan_weights: dict[str, float] = {"completion": 0.5, "satisfaction": 0.5}
     stats_grades: dict[str, float] = {"A": 90, "B": 75, "C": 60, "D": 40}
     stats_max_days: int = 366
     stats_warning_recent_days: int = 7
@@ -203,6 +209,7 @@ class Settings(BaseSettings):
         "stats_department_weights",
         "stats_inspector_weights",
         "stats_three_rate_weights",
+        "stats_pingshan_weights",
     )
     @classmethod
     def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:

@@ -11,6 +11,7 @@ from server.case.demo import load_demo_cases
 from server.category.service import load_starter
 from server.cli_common import console, fail, session
 from server.grid.cli import import_records, print_report, progress_bar
+from server.grid.population import load_demo_populations
 from server.patrol.demo import load_demo_patrols
 from server.users.demo import load_demo_people
 
@@ -32,6 +33,8 @@ def load_demo_city(*, seed: int) -> None:
         highlight=False,
     )
     with session() as db:
+        populated = load_demo_populations(db=db, seed=seed)
+        console.print(f"演示常住人口（合成数据）：{populated} 个社区/村新设人口", highlight=False)
         addresses = load_demo_addresses(db=db)
         console.print(
             f"演示地址库（示例数据，非真实地址库）：新增 {addresses.added} 个，更新 {addresses.changed} 个",

@@ -17,9 +17,11 @@ from grids.topology import TopologyReport
 from server.auth import service as user_service
 from server.cli_common import console, fail, level_label, session
 from server.config import get_settings
+from server.errors import Invalid
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
 from server.grid import people as grid_people
+from server.grid import population as grid_population
 from server.grid import service
 from server.messages import role_name
 
@@ -70,11 +72,27 @@ def import_file(
     if result.written:
         console.print(
             f"已导入：新增 {len(result.created)} 个，新版本 {len(result.new_versions)} 个，"
-            f"改名 {len(result.renamed)} 个，未变 {result.unchanged} 个",
+            f"改名 {len(result.renamed)} 个，更新人口 {len(result.repopulated)} 个，"
+            f"未变 {result.unchanged} 个",
             highlight=False,
         )
     else:
         console.print("只做了检查，没有写入：去掉 --dry-run 再运行一次即可导入")
+
+
+@grids_app.command("population")
+def population(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV 文件：网格编码、常住人口两列。"),
+) -> None:
+    """导入各网格的常住人口（先整体检查，有错误时逐行列出，什么都不写入）。"""
+    with session() as db:
+        try:
+            result = grid_population.import_populations(db=db, data=file.read_bytes())
+        except Invalid as exc:
+            for problem in exc.params.get("errors", []):
+                console.print(problem, markup=False, highlight=False)
+            fail(exc.message)
+    console.print(f"已导入 {result.rows} 个网格的常住人口，其中 {result.changed} 个有变化", highlight=False)
 
 
 @grids_app.command("check")

@@ -30,6 +30,7 @@ class ImportResult:
     created: list[str] = field(default_factory=list)
     new_versions: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
+    repopulated: list[str] = field(default_factory=list)  # only the population changed, in place
     unchanged: int = 0
     written: bool = False
 
@@ -90,7 +91,8 @@ def import_grids(
 
     ``report`` holds what parsing the file found; the topology check adds to it. Nothing is written when
     the report has errors or on a dry run. A geometry or parent change closes the current version and
-    adds a new one; a rename updates the current version in place. Thresholds and the level scheme
+    adds a new one, which keeps the old population unless the record gives one; a rename or a new
+    population updates the current version in place. Thresholds and the level scheme
     default to the settings'."""
     settings = get_settings()
     thresholds = thresholds or settings.thresholds
@@ -123,16 +125,22 @@ def import_grids(
         parent_path = paths.get(rec.parent_code) if rec.parent_code else None
         paths[rec.code] = f"{parent_path}.{rec.code}" if parent_path else rec.code
         old = current.get(rec.code)
+        population = rec.properties.get("population")
         if old is None:
-            added.append(_new_version(rec, paths[rec.code], version=1, valid_from=now))
+            added.append(_new_version(rec, paths[rec.code], population, version=1, valid_from=now))
             result.created.append(rec.code)
         elif old.parent_code != rec.parent_code or not _same_shape(to_shape(old.geom), rec.geometry):
             old.valid_to = now
-            added.append(_new_version(rec, paths[rec.code], version=old.version + 1, valid_from=now))
+            kept = old.population if population is None else population
+            added.append(_new_version(rec, paths[rec.code], kept, version=old.version + 1, valid_from=now))
             result.new_versions.append(rec.code)
         elif old.name != rec.name:
             old.name = rec.name
+            old.population = old.population if population is None else population
             result.renamed.append(rec.code)
+        elif population is not None and population != old.population:
+            old.population = population
+            result.repopulated.append(rec.code)
         else:
             result.unchanged += 1
         if progress and (done % 500 == 0 or done == len(ordered)):
@@ -188,7 +196,7 @@ def _same_shape(a, b) -> bool:
     return shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-9)
 
 
-def _new_version(rec: GridRecord, path: str, *, version: int, valid_from) -> Grid:
+def _new_version(rec: GridRecord, path: str, population: int | None, *, version: int, valid_from) -> Grid:
     return Grid(
         code=rec.code,
         name=rec.name,
@@ -197,6 +205,7 @@ def _new_version(rec: GridRecord, path: str, *, version: int, valid_from) -> Gri
         path=path,
         geom=from_shape(rec.geometry, srid=4326),
         area_m2=area_m2(rec.geometry),
+        population=population,
         version=version,
         valid_from=valid_from,
     )

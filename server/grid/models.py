@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     SmallInteger,
     String,
     and_,
@@ -44,6 +45,9 @@ class Grid(Base):
     path: Mapped[str] = mapped_column(LTree)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
     area_m2: Mapped[float] = mapped_column(Float)
+    # resident population (常住人口); NULL: not known here, the sum of the children's counts instead
+    # (server.grid.population)
+    population: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(server_default="1")
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -55,6 +59,7 @@ class Grid(Base):
         Index("ix_grid_path", "path", postgresql_using="gist"),
         CheckConstraint("code ~ '^[0-9]+$'", name="code_digits"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+        CheckConstraint("population >= 0", name="population"),
     )
 
 

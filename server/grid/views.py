@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from gis.crs import CRS
 from gis.geojson import feature_collection
@@ -18,6 +19,7 @@ from server.errors import NotFound
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
 from server.grid import people as grid_people
+from server.grid import population as grid_population
 from server.grid import service
 from server.grid.schemas import (
     AssignmentEnd,
@@ -38,6 +40,7 @@ router = APIRouter(prefix="/grids", tags=["grids"])
 assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
 Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", examples=["370102"])]
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
+MAX_POPULATION_BYTES = 10 * 1024 * 1024
 AS_GEOJSON = {200: {"content": {GEOJSON: {}}}}  # what the GeoJSON routes answer with (application/geo+json)
 
 
@@ -151,6 +154,35 @@ def import_grids(
     result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run)
     out = ImportOut.model_validate(result.to_dict())
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
+
+
+class PopulationOut(BaseModel):
+    rows: int = Field(description="Grids the file lists")
+    changed: int = Field(description="Of them, with a population different from the stored one")
+
+
+@router.post(
+    "/population",
+    response_model=PopulationOut,
+    dependencies=[AdminRequired],
+    summary="Set the resident population of grids from a CSV (checked whole; any error writes nothing)",
+    responses={
+        413: {"description": "The file is too large"},
+        422: {"description": "The file has errors: nothing was written; errors lists every bad row"},
+    },
+)
+def import_population(
+    db: DB,
+    file: Annotated[
+        UploadFile,
+        File(description="CSV, UTF-8: a header with 网格编码 (or code) and 常住人口 (or population)"),
+    ],
+):
+    data = file.file.read(MAX_POPULATION_BYTES + 1)
+    if len(data) > MAX_POPULATION_BYTES:
+        return error_response(413, "grid.file_too_large", params={"megabytes": MAX_POPULATION_BYTES // 2**20})
+    result = grid_population.import_populations(db=db, data=data)
+    return PopulationOut(rows=result.rows, changed=result.changed)
 
 
 @router.get(

@@ -14,27 +14,14 @@ from server.cli_common import session
 from server.grid.cli import progress_bar
 from server.stats import request as stats_request
 from server.stats import service
-from server.stats.export import HEADERS, cell, csv_text, table_rows
+from server.stats.export import FORMS, HEADERS, cell, csv_text, table_rows
+from server.stats.export import TITLES as EXPORT_TITLES
 from server.stats.schemas import TABLES
 
 stats_app = typer.Typer(help="统计评价：各项指标、排名、CSV；重建汇总表。", no_args_is_help=True)
 out = Console()
 RANKINGS = ("districts", "streets", "departments", "inspectors")
-TITLES = {
-    "totals": "总计",
-    "districts": "区县排名",
-    "streets": "街道排名",
-    "departments": "部门排名",
-    "inspectors": "网格员排名",
-    "trend_day": "按日趋势",
-    "trend_week": "按周趋势",
-    "categories": "高发类别",
-    "grids": "高发网格",
-    "hours": "时段分布",
-    "warnings": "预警",
-    "three_rates_districts": "区县三率排名",
-    "three_rates_streets": "街道三率排名",
-}
+TITLES = {"totals": "总计", **EXPORT_TITLES}
 SOURCES = {"summary": "汇总表", "cases": "案件表"}
 
 
@@ -95,6 +82,54 @@ def dashboard(
     for name in [table] if table else RANKINGS:
         rows, fields = table_rows(board, name)
         _print_table(name, rows, fields)
+
+
+# The columns of the three rates in each form (the other form's rates are in the CSV of the dashboard).
+RATE_FIELDS = {
+    "beijing": ["rank", "code", "name", "received", "called_back", "contacted", "response_rate",
+                "resolution_rate", "satisfaction_rate", "score", "grade"],
+    "pingshan": ["rank", "code", "name", "received", "complaints", "population", "complaint_rate",
+                 "complaint_rate_note", "closed", "completion_rate", "satisfaction_rate", "score", "grade"],
+}  # fmt: skip
+BY = {"street": "streets", "department": "departments"}
+
+
+@stats_app.command("rates")
+def rates(
+    start: datetime = typer.Option(
+        None, "--from", formats=["%Y-%m-%d"], help="第一天（如 2026-10-01；默认为 --to 之前 29 天）。"
+    ),
+    end: datetime = typer.Option(None, "--to", formats=["%Y-%m-%d"], help="最后一天，含当天（默认今天）。"),
+    grid: str = typer.Option(None, help="网格编码：统计它及其下级网格（默认全市）。"),
+    by: str = typer.Option("street", help="street（按街道）或 department（按部门）。"),
+    as_csv: bool = typer.Option(False, "--csv", help="只把三率排名以 CSV 输出。"),
+) -> None:
+    """按设置的考核口径输出街道或部门的三率排名，以及市民评价和平均办结用时。"""
+    if by not in BY:
+        raise typer.BadParameter("只能按 street（街道）或 department（部门）排名")
+    with session() as db:
+        request = stats_request.resolve(
+            db=db,
+            principal=ADMINISTRATOR,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            grid=grid,
+        )
+        board = service.dashboard(db=db, request=request)
+    fields = RATE_FIELDS[board.rates_form]
+    table = f"rates_{BY[by]}"
+    rows = [r.model_dump(mode="json") for r in getattr(board, table)]
+    if as_csv:
+        print(csv_text(rows, fields).lstrip("\ufeff"), end="")
+        return
+    out.print(
+        f"[bold]{board.grid.name}（{board.grid.code}）{request.start} 至 {request.end}[/bold]，"
+        f"考核口径：{FORMS[board.rates_form]}",
+        highlight=False,
+    )
+    _print_table(table, rows, fields)
+    for name in (f"ratings_{BY[by]}", f"working_days_{BY[by]}"):
+        _print_table(name, *table_rows(board, name))
 
 
 @stats_app.command("rebuild")

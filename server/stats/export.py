@@ -61,8 +61,26 @@ HEADERS = {
     "response_rate": "响应率",
     "resolution_rate": "解决率",
     "satisfaction_rate": "满意率",
+    "complaints": "投诉数",
+    "population": "常住人口",
+    "complaint_rate": "投诉率（每万人）",
+    "complaint_rate_note": "投诉率说明",
+    "completion_rate": "办结率",
+    "form": "考核口径",
+    "ratings": "评价数",
+    "mean_stars": "平均星级",
+    "low": "差评数（2星及以下）",
+    "low_share": "差评占比",
+    "mean_working_days": "平均办结用时（工作日）",
+    "fastest_code": "最快办结案件",
+    "fastest_category": "最快案件类别",
+    "fastest_working_days": "最快案件用时（工作日）",
+    "dispatched": "主办派遣数",
+    "returned": "回退数",
+    "return_rate": "回退率",
 }
 KINDS = {"category": "类别", "grid": "网格"}  # what an early warning is about
+FORMS = {"beijing": "响应率、解决率、满意率", "pingshan": "投诉率、办结率、满意率"}  # the three rates' forms
 # Each table's name, as the dashboard page titles it: the exported file is named after it.
 TITLES = {
     "districts": "区县排名",
@@ -77,18 +95,28 @@ TITLES = {
     "warnings": "预警",
     "three_rates_districts": "区县三率排名",
     "three_rates_streets": "街道三率排名",
+    "rates_streets": "街道三率考核排名",
+    "rates_departments": "部门三率考核排名",
+    "ratings_departments": "部门市民评价",
+    "ratings_categories": "类别市民评价",
+    "ratings_streets": "街道市民评价",
+    "working_days_streets": "街道办结用时",
+    "working_days_departments": "部门办结用时",
+    "returns": "部门回退",
 }
 
 
 def cell(name: str, value) -> str:
     """A value as the CSV shows it: floats with 4 decimals (coordinates with 6), lists joined by spaces,
-    levels and kinds in words, nulls empty."""
+    levels, kinds and forms in words, an unranked row (no case) 无案件, other nulls empty."""
     if value is None:
-        return ""
+        return "无案件" if name == "rank" else ""
     if name == "level":
         return get_settings().scheme.get(value).label
     if name == "kind":
         return KINDS[value]
+    if name == "form":
+        return FORMS[value]
     if isinstance(value, float):
         return f"{value:.6f}" if name in ("lon", "lat") else f"{value:.4f}"
     if isinstance(value, list):

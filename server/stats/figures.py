@@ -149,7 +149,7 @@ class Query:
             """,
             level=level,
         )
-        return ranked([{**r, **counts(r)} for r in rows])
+        return ranked([{**r, **counts(r)} for r in rows], cases="received")
 
     def departments(self) -> list[dict]:
         rows = self._all(
@@ -177,7 +177,7 @@ class Query:
             )
             row["grade"] = grade(row["score"])
             out.append(row)
-        return ranked(out)
+        return ranked(out, cases="received")
 
     def inspectors(self, inspectors: list[dict]) -> list[dict]:
         if not inspectors:

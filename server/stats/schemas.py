@@ -49,14 +49,16 @@ class AreaRow(Counts):
     code: str
     name: str
     level: str
-    rank: int = Field(description="By score (nulls last), then due, then code")
+    rank: int | None = Field(
+        description="By score (nulls last), then due, then code; null: no case received (无案件), listed last"
+    )
 
 
 class DepartmentRow(Counts):
     code: str
     name: str
     volume_band: float | None = Field(description="This department's due over the largest due in the view")
-    rank: int
+    rank: int | None
 
 
 class InspectorRow(BaseModel):
@@ -125,11 +127,21 @@ class WarningRow(BaseModel):
 
 
 class ThreeRatesRow(BaseModel):
-    """Beijing's three rates for an area, from the latest call-back of each cohort case called back."""
+    """The three rates of an area or a department over the cohort, in both forms (docs/DOMAIN.md section 8):
+    Beijing's from the latest call-back of each case called back, Pingshan's from the cases themselves."""
 
     code: str
     name: str
-    level: str
+    level: str | None = Field(description="The grid level; null for a department")
+    received: int = Field(description="Cohort cases (受理数)")
+    complaints: int = Field(description="Of them of the request type complaint (投诉)")
+    population: int | None = Field(description="Resident population (常住人口); null when not known")
+    complaint_rate: float | None = Field(
+        description="complaints per 10,000 residents; null without population"
+    )
+    complaint_rate_note: str | None = Field(description="Why there is no complaint rate, in words")
+    closed: int = Field(description="Of them closed (办结)")
+    completion_rate: float | None = Field(description="closed / received (办结率)")
     called_back: int = Field(description="Cohort cases called back after closing")
     contacted: int = Field(description="Of them, the caller reached (the latest call-back)")
     solved: int = Field(description="Of those reached, solved in the caller's words")
@@ -141,9 +153,45 @@ class ThreeRatesRow(BaseModel):
     satisfaction_rate: float | None = Field(
         description="(satisfied + stats_basically_satisfied x basically_satisfied) / contacted"
     )
-    score: float | None = Field(description="0-100 by stats_three_rate_weights")
+    form: Literal["beijing", "pingshan"] = Field(description="The form the score and rank follow")
+    score: float | None = Field(
+        description="0-100: beijing by stats_three_rate_weights, pingshan by stats_pingshan_weights"
+    )
     grade: str | None
-    rank: int
+    rank: int | None = Field(description="null: no case received (无案件), listed last")
+
+
+class RatingRow(BaseModel):
+    """The citizens' five-star ratings of the cohort's cases (a rating's stars: the mean of its aspects)."""
+
+    code: str
+    name: str
+    ratings: int = Field(description="Rated cases")
+    mean_stars: float = Field(description="Mean stars, 1 to 5")
+    low: int = Field(description="Ratings of 2 stars or fewer")
+    low_share: float = Field(description="low / ratings")
+
+
+class WorkingDaysRow(BaseModel):
+    """The cohort's closed cases of a street or department and their working time received to closed."""
+
+    code: str
+    name: str
+    closed: int
+    mean_working_days: float = Field(description="Mean working days (the city's calendar)")
+    fastest_code: str = Field(description="The closed case with the least working time")
+    fastest_category: str
+    fastest_working_days: float
+
+
+class ReturnsRow(BaseModel):
+    """A department's returns (回退) of cases of the area in the period."""
+
+    code: str
+    name: str
+    dispatched: int = Field(description="Cases dispatched to it as the lead department in the period")
+    returned: int = Field(description="Cases it returned in the period")
+    return_rate: float | None = Field(description="returned / dispatched (null when nothing was dispatched)")
 
 
 class Dashboard(BaseModel):
@@ -166,9 +214,24 @@ class Dashboard(BaseModel):
     warnings: list[WarningRow]
     three_rates_districts: list[ThreeRatesRow] = Field(description="三率 by district (the month's ranking)")
     three_rates_streets: list[ThreeRatesRow] = Field(description="三率 by street (the month's ranking)")
+    rates_form: Literal["beijing", "pingshan"] = Field(
+        description="The three rates the rankings use (settings)"
+    )
+    rates_streets: list[ThreeRatesRow] = Field(description="Streets ranked by the three rates of rates_form")
+    rates_departments: list[ThreeRatesRow] = Field(
+        description="Departments with cohort cases ranked by the three rates of rates_form"
+    )
+    ratings_departments: list[RatingRow]
+    ratings_categories: list[RatingRow]
+    ratings_streets: list[RatingRow]
+    working_days_streets: list[WorkingDaysRow] = Field(description="Quickest mean first")
+    working_days_departments: list[WorkingDaysRow] = Field(description="Quickest mean first")
+    returns: list[ReturnsRow] = Field(description="Most returns first")
 
 
 TABLES = (
     "districts", "streets", "departments", "inspectors", "trend_day", "trend_week", "categories", "grids",
-    "hours", "warnings", "three_rates_districts", "three_rates_streets",
+    "hours", "warnings", "three_rates_districts", "three_rates_streets", "rates_streets", "rates_departments",
+    "ratings_departments", "ratings_categories", "ratings_streets", "working_days_streets",
+    "working_days_departments", "returns",
 )  # fmt: skip

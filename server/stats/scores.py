@@ -54,10 +54,14 @@ def counts(row: dict) -> dict:
     return {**c, **rates, "score": score, "grade": grade(score)}
 
 
-def ranked(rows: list[dict], due: str = "due", name: str = "code") -> list[dict]:
-    """Rows numbered by score (nulls last), then ``due``, then ``name``."""
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), -r[due], r[name]))
-    return [{**r, "rank": i} for i, r in enumerate(rows, 1)]
+def ranked(rows: list[dict], due: str = "due", name: str = "code", cases: str | None = None) -> list[dict]:
+    """Rows numbered by score (nulls last), then ``due``, then ``name``. With ``cases``, rows where that
+    count is 0 had nothing to be ranked on: they come last, unnumbered (rank None, shown as 无案件), so an
+    area without cases never ranks above one with some."""
+    rows.sort(
+        key=lambda r: (bool(cases) and not r[cases], r["score"] is None, -(r["score"] or 0), -r[due], r[name])
+    )
+    return [{**r, "rank": i if not cases or r[cases] else None} for i, r in enumerate(rows, 1)]
 
 
 def warning(kind: str, row: dict) -> dict | None:

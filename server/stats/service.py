@@ -31,11 +31,15 @@ from server.stats.schemas import (
     HourRow,
     InspectorRow,
     Period,
+    RatingRow,
+    ReturnsRow,
     ThreeRatesRow,
     WarningRow,
     WeekRow,
+    WorkingDaysRow,
 )
 from server.stats.scores import COUNTS, counts
+from server.stats.service_quality import ratings, returns, working_days
 from server.stats.three_rates import three_rates
 
 
@@ -82,8 +86,19 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
             grids=[HotGridRow(**r) for r in q.hot_grids()],
             hours=[HourRow(**r) for r in q.hours()],
             warnings=[WarningRow(**w) for w in q.warnings(window_start)],
-            three_rates_districts=[ThreeRatesRow(**r) for r in three_rates(db, request, "district")],
-            three_rates_streets=[ThreeRatesRow(**r) for r in three_rates(db, request, "street")],
+            three_rates_districts=[
+                ThreeRatesRow(**r) for r in three_rates(db, request, "district", "beijing")
+            ],
+            three_rates_streets=[ThreeRatesRow(**r) for r in three_rates(db, request, "street", "beijing")],
+            rates_form=settings.stats_rates,
+            rates_streets=[ThreeRatesRow(**r) for r in three_rates(db, request, "street")],
+            rates_departments=[ThreeRatesRow(**r) for r in three_rates(db, request, "department")],
+            ratings_departments=[RatingRow(**r) for r in ratings(db, request, "department")],
+            ratings_categories=[RatingRow(**r) for r in ratings(db, request, "category")],
+            ratings_streets=[RatingRow(**r) for r in ratings(db, request, "street")],
+            working_days_streets=[WorkingDaysRow(**r) for r in working_days(db, request, "street")],
+            working_days_departments=[WorkingDaysRow(**r) for r in working_days(db, request, "department")],
+            returns=[ReturnsRow(**r) for r in returns(db, request)],
         )
     finally:
         if source == "cases":

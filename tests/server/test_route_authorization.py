@@ -154,6 +154,11 @@ def grid_import(w: World, caller: str) -> Call:
     return call("/api/grids/import", params={"dry_run": "true"}, files=files)
 
 
+def population_import(w: World, caller: str) -> Call:
+    files = {"file": ("人口.csv", "网格编码,常住人口\n".encode(), "text/csv")}  # no row: changes nothing
+    return call("/api/grids/population", files=files)
+
+
 def address_import(w: World, caller: str) -> Call:
     row = f"T-AUTH-1,济南市历下区测试路1号,{w.lon},{w.lat}\n"
     files = {"file": ("地址库.csv", ("编码,地址,经度,纬度\n" + row).encode(), "text/csv")}
@@ -355,6 +360,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/grids/check"): roles(ADMIN, url("/api/grids/check")),
     ("GET", "/api/grids/export"): public(get("/api/grids/export", code="{w.village}")),
     ("POST", "/api/grids/import"): roles(ADMIN, grid_import),
+    ("POST", "/api/grids/population"): roles(ADMIN, population_import),
     # The address register: found by anyone (the citizens' report page finds places); imported by admins.
     ("GET", "/api/addresses/search"): public(get("/api/addresses/search", q="历下")),
     ("GET", "/api/addresses/nearest"): public(get("/api/addresses/nearest", lon="{w.lon}", lat="{w.lat}")),

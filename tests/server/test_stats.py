@@ -226,8 +226,11 @@ def same(actual: dict, expected: dict) -> None:
             assert actual[key] == value, key
 
 
-def expected_ranking(rows: list[dict], due="due", name="code") -> list:
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), -r[due], r[name]))
+def expected_ranking(rows: list[dict], due="due", name="code", cases: str | None = None) -> list:
+    """The order of a ranking; with ``cases``, rows without cases come after every row with some."""
+    rows.sort(
+        key=lambda r: (bool(cases) and not r[cases], r["score"] is None, -(r["score"] or 0), -r[due], r[name])
+    )
     return [r[name] for r in rows]
 
 
@@ -253,10 +256,14 @@ def check_board(db, got, area: str, department_id: int | None = None) -> None:
             for code, gname, p in grids
         ]
         rows = {r.code: r.model_dump() for r in getattr(got, name)}
-        assert list(rows) == expected_ranking(expected)
+        assert list(rows) == expected_ranking(expected, cases="received")
         for exp in expected:
             same(rows[exp["code"]], exp)
-        assert [r["rank"] for r in rows.values()] == list(range(1, len(rows) + 1))
+        # numbered while they have cases, then unnumbered (无案件): never a 0-case area above one with cases
+        active = sum(1 for exp in expected if exp["received"])
+        assert [r["rank"] for r in rows.values()] == list(range(1, active + 1)) + [None] * (
+            len(rows) - active
+        )
 
     departments = db.execute(
         text(f"SELECT DISTINCT department_id FROM case_file WHERE department_id IS NOT NULL AND {scope}"),
@@ -598,7 +605,9 @@ def test_csv_equals_the_json(world, demo_client, admin_headers):
             for field, value in zip(item, line, strict=True):
                 want = item[field]
                 if want is None:
-                    assert value == ""
+                    assert value == ("无案件" if field == "rank" else "")  # an unranked row: no case
+                elif field == "form":
+                    assert value == stats_export.FORMS[want]
                 elif field in ("level", "kind"):  # in words
                     assert value == {**LEVELS, "category": "类别", "grid": "网格"}[want]
                 elif isinstance(want, float):
