@@ -100,7 +100,8 @@ def load_features(
         if repair.changes:
             report.warning("repaired_geometry", code, f"网格 {code}：" + "；".join(repair.changes))
         extra = {k: v for k, v in props.items() if k not in ("code", "name", "level", "parent_code")}
-        extra["population"] = population
+        if population is not None:
+            extra["population"] = population
         records.append(GridRecord(code, name, level, parent_code, repair.geometry, extra))
     return records, report
 
