@@ -118,6 +118,37 @@ def demo_load(
     load_demo_city(seed=seed)
 
 
+@demo_app.command("history")
+def demo_history(
+    years: float = typer.Option(2.0, help="生成多少年的历史（到今天为止），可以是小数。"),
+    days: int = typer.Option(None, help="改为按天数生成（如 60），优先于年数。"),
+    seed: int = typer.Option(19, help="随机种子：同一种子在同一天生成同样的历史。"),
+) -> None:
+    """在示例城市（先载入它）里生成一段模拟的历史案件：按周、季节、节假日起伏，含长期高发点、
+    几次突增和表现各异的处置部门，每件案件都有完整的流转记录、计时、回访和评价；生成参数和
+    埋入的突增记为真值。再次运行会替换上一次生成的历史，示例案件不受影响；最后重建统计汇总表。"""
+    from server.case import history
+    from server.grid.cli import progress_bar
+    from server.stats import service as stats_service
+
+    span = days or round(years * 365)
+    if span < 1:
+        fail("历史至少要有一天：请给出大于零的年数或天数")
+    started = datetime.now()
+    with session(owner=True) as db, progress_bar() as update:
+        try:
+            made = history.generate(db=db, days=span, seed=seed, progress=update)
+        except LookupError:
+            fail("没有找到示例城市的历下区单元网格或起步分类：请先载入济南示例城市，再生成历史")
+        stats_service.rebuild(db=db, progress=lambda done, total: update("重建汇总表", done, total))
+    seconds = (datetime.now() - started).total_seconds()
+    console.print(
+        f"模拟历史：{made.first_day} 至 {made.last_day}，案件 {made.cases:,} 件，"
+        f"流转记录 {made.events:,} 条，用时 {seconds:.0f} 秒；统计汇总表已重建",
+        highlight=False,
+    )
+
+
 @app.command()
 def migrate(
     revision: str = typer.Argument("head", help="目标版本（head 为最新，base 为空结构）。"),

@@ -2,7 +2,7 @@
 
 from server.address.models import Address
 from server.auth.models import DeviceSession, LoginFailure, User
-from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto
+from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto, DemoHistory
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
 from server.open311.models import Open311Client, Open311Request
@@ -21,6 +21,7 @@ __all__ = [
     "CasePhoto",
     "Category",
     "CategoryDistrictDepartment",
+    "DemoHistory",
     "Department",
     "DeviceSession",
     "Grid",

@@ -325,3 +325,21 @@ class CallerReveal(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_caller_reveal_case_id", "case_id"),)
+
+
+class DemoHistory(Base):
+    """A synthetic history loaded by ``gridops demo history`` (server.case.history): its seed and span,
+    and its ground truth (the generating parameters, the planted surges, the departments' performance), so
+    that warnings and forecasts can be measured against what was planted. One row: a new history replaces
+    the previous one."""
+
+    __tablename__ = "demo_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    days: Mapped[int] = mapped_column(Integer)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cases: Mapped[int] = mapped_column(Integer)
+    truth: Mapped[dict] = mapped_column(JSONB)
