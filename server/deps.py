@@ -1,10 +1,12 @@
 """Typed dependency aliases shared by every router."""
 
 import math
+from datetime import UTC
 from ipaddress import ip_address
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 
@@ -14,6 +16,9 @@ from server.errors import Invalid
 
 DB = Annotated[Session, Depends(get_db)]
 GEOJSON = "application/geo+json"
+# An instant with its zone, held in UTC: any offset ISO 8601 allows (even -22:24) is read, where PostgreSQL
+# takes offsets up to 15:59 only.
+Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
 
 # The longest free text a query parameter takes (a search, a code, a date), and the longest comma-separated

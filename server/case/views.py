@@ -53,7 +53,7 @@ from server.case.schemas import (
 from server.case.scope import Scope, scope_of
 from server.case.states import STATE_LABELS, TERMINAL, State
 from server.config import get_settings
-from server.deps import DB, GEOJSON, TEXT_MAX, BBox, ClientAddress
+from server.deps import DB, GEOJSON, TEXT_MAX, BBox, ClientAddress, Instant
 from server.grid import service as grid_service
 from server.grid.models import day_start
 from server.messages import role_name
@@ -452,7 +452,7 @@ SYNC_LIMIT = 200
 def sync_grids(
     scope: ScopeDep,
     db: DB,
-    since: Annotated[datetime | None, Query(description="The cursor of the previous answer")] = None,
+    since: Annotated[Instant | None, Query(description="The cursor of the previous answer")] = None,
 ):
     codes, changed = case_sync.my_grids(db=db, scope=scope, since=since)
     features = grid_service.geojson_of(db=db, grids=changed)

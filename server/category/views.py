@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
-from pydantic import AwareDatetime
 
 from server.auth.dependencies import AdminRequired
 from server.category import service
@@ -27,7 +26,7 @@ from server.category.schemas import (
     TagOut,
     TaxonomyFormat,
 )
-from server.deps import DB
+from server.deps import DB, Instant
 from server.http_errors import error_response
 
 router = APIRouter(tags=["categories"])
@@ -38,7 +37,7 @@ MAX_TAXONOMY_BYTES = 10 * 1024 * 1024
 def list_categories(
     db: DB,
     since: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(description="Only categories changed after this time (ISO 8601 with a zone): the app's sync"),
     ] = None,
     kind: Annotated[Kind | None, Query(description="Only components or only events")] = None,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from gis.crs import CRS
+from server.deps import Instant
 
 MAX_POINTS_PER_BATCH = 1000
-# A time with its zone, kept in UTC: answers show the stored times the same way whatever offset was sent.
-Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
 
 class ShiftIn(BaseModel):

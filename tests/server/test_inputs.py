@@ -11,7 +11,9 @@ import jsonschema
 import pytest
 
 from server import messages
+from tests.server.case_world import make_user, village_point
 from tests.server.grid_files import collection, feature, rect
+from tests.server.test_case_http import login
 
 JSON = {"Content-Type": "application/json"}
 
@@ -60,6 +62,14 @@ def test_a_nul_in_open311_is_refused_in_the_georeport_format(demo_client):
     assert resp.status_code == 400, resp.text
     (error,) = resp.json()
     assert error["code"] == 400 and error["description"].startswith("服务类别含有不允许的空字符")
+
+
+@pytest.mark.parametrize("path", ["/api/sync/grids", "/api/categories"])
+def test_a_time_with_an_offset_postgresql_has_not_is_read(demo_db, demo_client, path):
+    """ISO 8601 allows offsets PostgreSQL does not (-22:24): the instant is read in UTC, never a 500."""
+    headers = login(demo_client, make_user(demo_db, ["inspector"], inspects=village_point(demo_db)[0]))
+    answer = demo_client.get(path, params={"since": "0720-06-29T16:28:41.361540-22:24"}, headers=headers)
+    assert answer.status_code == 200, answer.text
 
 
 def test_a_nul_or_lone_surrogate_in_a_json_string_is_refused(demo_client, admin_headers, error_schema):
