@@ -39,3 +39,7 @@ class Invalid(DomainError):
 
 class Forbidden(DomainError):
     status = 403
+
+
+class TooLarge(DomainError):
+    status = 413

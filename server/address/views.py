@@ -21,7 +21,7 @@ from server.address.schemas import (
 from server.auth.dependencies import AdminRequired
 from server.deps import DB
 from server.errors import Invalid
-from server.http_errors import error_response
+from server.limits import read_upload
 
 router = APIRouter(prefix="/addresses", tags=["addresses"])
 
@@ -98,13 +98,7 @@ def import_register(
     crs: Annotated[CRS, Query(description="Coordinate system of the file's points")] = CRS.WGS84,
     dry_run: Annotated[bool, Query(description="Only check and count, write nothing")] = False,
 ):
-    too_large = error_response(413, "address.file_too_large", params={"megabytes": MAX_BYTES // 2**20})
-    if file.size is not None and file.size > MAX_BYTES:
-        return too_large
-    data = file.file.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        return too_large
-    register = read_register(data, crs=crs)
+    register = read_register(read_upload(file, MAX_BYTES, "address.file_too_large"), crs=crs)
     if not register.ok:
         raise Invalid("address.file_invalid", count=register.error_count, errors=register.listed())
     result = importer.import_addresses(db=db, records=register.records, dry_run=dry_run)

@@ -27,7 +27,7 @@ from server.category.schemas import (
     TaxonomyFormat,
 )
 from server.deps import DB, Instant
-from server.http_errors import error_response
+from server.limits import read_upload
 
 router = APIRouter(tags=["categories"])
 MAX_TAXONOMY_BYTES = 10 * 1024 * 1024
@@ -66,11 +66,7 @@ def load(
     ] = None,
     dry_run: Annotated[bool, Query(description="Only check and count, write nothing")] = False,
 ):
-    data = file.file.read(MAX_TAXONOMY_BYTES + 1)
-    if len(data) > MAX_TAXONOMY_BYTES:
-        return error_response(
-            413, "category.file_too_large", params={"megabytes": MAX_TAXONOMY_BYTES // 2**20}
-        )
+    data = read_upload(file, MAX_TAXONOMY_BYTES, "category.file_too_large")
     taxonomy = load_taxonomy(data, fmt or format_of(file.filename or ""))
     return service.load(db=db, taxonomy=taxonomy, dry_run=dry_run)
 

@@ -35,6 +35,7 @@ from server.grid.schemas import (
     ReportOut,
 )
 from server.http_errors import error_response
+from server.limits import read_upload
 
 router = APIRouter(prefix="/grids", tags=["grids"])
 assignments_router = APIRouter(prefix="/assignments", tags=["grids"])
@@ -147,9 +148,7 @@ def import_grids(
     crs: Annotated[CRS, Query(description="Coordinate system of the file")] = CRS.WGS84,
     dry_run: Annotated[bool, Query(description="Only report, write nothing")] = False,
 ):
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        return error_response(413, "grid.file_too_large", params={"megabytes": MAX_IMPORT_BYTES // 2**20})
+    data = read_upload(file, MAX_IMPORT_BYTES, "grid.file_too_large")
     records, report = load_features(data, crs=crs, scheme=get_settings().scheme)
     result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run)
     out = ImportOut.model_validate(result.to_dict())
@@ -178,9 +177,7 @@ def import_population(
         File(description="CSV, UTF-8: a header with 网格编码 (or code) and 常住人口 (or population)"),
     ],
 ):
-    data = file.file.read(MAX_POPULATION_BYTES + 1)
-    if len(data) > MAX_POPULATION_BYTES:
-        return error_response(413, "grid.file_too_large", params={"megabytes": MAX_POPULATION_BYTES // 2**20})
+    data = read_upload(file, MAX_POPULATION_BYTES, "grid.file_too_large")
     result = grid_population.import_populations(db=db, data=data)
     return PopulationOut(rows=result.rows, changed=result.changed)
 
