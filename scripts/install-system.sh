@@ -43,5 +43,8 @@ apt_install libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libmtdev1 x
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 apt_install chromium
 
+# The reports' PDF (WeasyPrint): Pango and HarfBuzz's subsetter for the text, the CJK font for Chinese.
+apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+
 # The production units in deploy/systemd are checked by the tests with systemd-analyze.
 apt_install systemd

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.address.views import router as addresses_router
+from server.anticipate.views import router as forecasts_router
 from server.auth.views import auth_router
 from server.case.views import photos_router, special_router, sync_router
 from server.case.views import router as cases_router
@@ -12,9 +13,11 @@ from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
 from server.patrol.views import router as patrol_router
 from server.public.views import router as public_router
+from server.report.views import router as reports_router
 from server.review.views import router as review_router
 from server.stats.views import router as stats_router
 from server.users.views import router as users_router
+from server.warning.views import router as warnings_router
 from server.worktime.views import router as calendar_router
 
 api_router = APIRouter(prefix="/api")
@@ -33,4 +36,7 @@ api_router.include_router(events_router)
 api_router.include_router(patrol_router)
 api_router.include_router(review_router)
 api_router.include_router(stats_router)
+api_router.include_router(forecasts_router)
+api_router.include_router(reports_router)
+api_router.include_router(warnings_router)
 api_router.include_router(public_router)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from server.address.cli import addresses_app
+from server.anticipate.cli import evaluate, forecast_app
 from server.basemaps.cli import basemaps_app, configured_layers
 from server.case.callers import callers_app
 from server.case.cli import cases_app
@@ -20,9 +21,11 @@ from server.grid.cli import grids_app
 from server.localdb import LocalDBError
 from server.open311.cli import open311_app
 from server.patrol.cli import patrol_app
+from server.report.cli import reports_app
 from server.review.cli import review_app
 from server.stats.cli import stats_app
 from server.users.cli import users_app
+from server.warning.cli import warnings_app
 from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps 网格化城市管理。", no_args_is_help=True)
@@ -39,7 +42,11 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(callers_app, name="callers")
 app.add_typer(patrol_app, name="patrol")
 app.add_typer(stats_app, name="stats")
+app.add_typer(reports_app, name="reports")
 app.add_typer(review_app, name="review")
+warnings_app.command("evaluate")(evaluate)
+app.add_typer(warnings_app, name="warnings")
+app.add_typer(forecast_app, name="forecast")
 app.add_typer(open311_app, name="open311")
 app.add_typer(basemaps_app, name="basemaps")
 media_app = typer.Typer(help="照片文件的存储。", no_args_is_help=True)

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     media_orphan_minutes: float = 60.0
     media_sweep_seconds: float = 3600.0
 
+    # The day's jobs (server/main.py ``daily_jobs``): how often the server looks whether they are due (0:
+    # never): the anticipation (server/anticipate/daily.py: forecasts, warnings, proactive patrol tasks, once
+    # a day), then the due reports (server/report, 日报/周报/月报: yesterday's, last week's, last month's),
+    # for each district too, besides the city, when ``report_districts``.
+    daily_jobs_seconds: float = 600.0
+    report_districts: bool = False
+
     # The address register (server/address): a case is said to be near the register address nearest to its
     # point within this distance (none farther: "near" a place 500 m away misleads).
     address_near_radius_m: float = 150.0
@@ -141,6 +148,16 @@ class Settings(BaseSettings):
     review_coverage_m: float = 30.0
     review_levels: str = "village,unit"
     review_unstaffed_max: int = 500
+    # Proactive patrol tasks (server/patrol/tasks.py): the minutes of track inside its grid that make a task
+    # done, and the most days a task may last and may start ahead of today.
+    patrol_task_minutes: float = Field(default=30.0, gt=0)
+    patrol_task_max_days: int = Field(default=14, gt=0)
+    # The system's rule for them (server/anticipate/plan.py), each day: tasks of ``plan_days`` days from
+    # the open warnings of communities and the forecast's community x category cells expecting at least
+    # ``plan_forecast_min`` reports next week, at most ``plan_max`` tasks a day (0: the rule makes none).
+    patrol_plan_days: int = Field(default=3, ge=1, le=14)
+    patrol_plan_forecast_min: float = Field(default=5.0, gt=0)
+    patrol_plan_max: int = Field(default=20, ge=0, le=500)
 
     # The maps' base layers (server/basemaps): a TOML file listing them (天地图 or a city's own tile service,
     # a city's MapLibre style, local PMTiles/MBTiles packages served by GridOps), checked whole at start;
@@ -151,9 +168,7 @@ class Settings(BaseSettings):
 
     # Dashboards (server/stats): score weights per group (each summing to 1; a rate without cases is left
     # out and its weight spread over the others), the lowest score of each grade (below the last: E), the
-    # longest period, and the early warning: the last ``recent_days`` of the period against the mean
-    # week of the ``baseline_days`` before them, warning at ``min_count`` cases or more and at least
-    # ``factor`` times max(baseline, 1).
+    # longest period.
     stats_area_weights: dict[str, float] = {
         "closure": 0.3, "on_time_closure": 0.3, "on_time_handling": 0.2, "no_rework": 0.2,
     }  # fmt: skip
@@ -174,10 +189,19 @@ class Settings(BaseSettings):
     stats_pingshan_weights: dict[str, float] = {"completion": 0.5, "satisfaction": 0.5}
     stats_grades: dict[str, float] = {"A": 90, "B": 75, "C": 60, "D": 40}
     stats_max_days: int = 366
-    stats_warning_recent_days: int = 7
-    stats_warning_baseline_days: int = 28
-    stats_warning_min_count: int = 5
-    stats_warning_factor: float = 2.0
+    # Warnings (server/warning): the working days a reminder letter (提醒函) gives its addressee to check
+    # and answer.
+    warning_reply_days: int = Field(default=5, gt=0, le=60)
+    # Anticipation (server/anticipate, docs/ANTICIPATION.md): the forecasts' interval level; 突增高频 when a
+    # week's count has a chance below ``warning_false_alarm_rate`` under its expected count (per area x
+    # category x week) and at least ``warning_min_count`` reports; 长期高频 when the last
+    # ``warning_persistent_weeks`` weeks are as unlikely against the area's peers and at least
+    # ``warning_persistent_ratio`` times their count.
+    forecast_interval: float = Field(default=0.8, gt=0, lt=1)
+    warning_false_alarm_rate: float = Field(default=0.001, gt=0, lt=0.5)
+    warning_min_count: int = Field(default=5, ge=1)
+    warning_persistent_weeks: int = Field(default=12, ge=2, le=52)
+    warning_persistent_ratio: float = Field(default=2.0, gt=1)
 
     # The citizens' public pages (server/public): the friendly category list (label: taxonomy code), the
     # limits of one report, and the reports allowed per client address and per phone number in the window.

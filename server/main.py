@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from server import messages
+from server.anticipate import daily
 from server.api import api_router
 from server.basemaps import config as basemaps
 from server.basemaps.views import router as basemaps_router
@@ -19,18 +20,29 @@ from server.limits import BodyLimit
 from server.open311.views import router as open311_router
 from server.photo.sweep import sweep_orphan_media
 from server.public.views import pages_router
+from server.report.service import make_due_reports
 from server.tiles.views import router as tiles_router
 from server.web.views import mount_web
 
 
+def daily_jobs() -> None:
+    """The day's work, in order, once a day whichever tick finds it due: the anticipation (forecasts,
+    warnings, proactive patrol tasks), then the due reports, which show them (made even if it failed)."""
+    try:
+        daily.tick()
+    finally:
+        make_due_reports()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The periodic jobs (the supervision and media sweeps) run while the server does; the event listener
-    starts with the first stream; all stop with the server."""
+    """The periodic jobs (the supervision and media sweeps, the day's anticipation and reports) run while the
+    server does; the event listener starts with the first stream; all stop with the server."""
     settings = get_settings()
     jobs = [
         Periodic("supervision", settings.supervision_sweep_seconds, flag_overdue),
         Periodic("media-sweep", settings.media_sweep_seconds, sweep_orphan_media),
+        Periodic("daily", settings.daily_jobs_seconds, daily_jobs),
     ]
     for job in jobs:
         job.start()

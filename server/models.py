@@ -1,15 +1,18 @@
 """Every table, imported once so that Alembic and the tests see the whole schema."""
 
 from server.address.models import Address
+from server.anticipate.models import Forecast
 from server.auth.models import DeviceSession, LoginFailure, User
 from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto, DemoHistory
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridPart
 from server.open311.models import Open311Client, Open311Request
-from server.patrol.models import PatrolShift, TrackPoint
+from server.patrol.models import PatrolShift, PatrolTask, TrackPoint
 from server.public.models import PublicRating, PublicReport
+from server.report.models import Report
 from server.stats.models import StatsAreaDay, StatsCategoryDay, StatsHourDay, StatsInspectorDay
 from server.tiles.models import CaseCell
+from server.warning.models import Warning, WarningEvent, WarningLetterCounter
 
 __all__ = [
     "Address",
@@ -24,6 +27,7 @@ __all__ = [
     "DemoHistory",
     "Department",
     "DeviceSession",
+    "Forecast",
     "Grid",
     "GridAssignment",
     "GridPart",
@@ -31,8 +35,10 @@ __all__ = [
     "Open311Client",
     "Open311Request",
     "PatrolShift",
+    "PatrolTask",
     "PublicRating",
     "PublicReport",
+    "Report",
     "StatsAreaDay",
     "StatsCategoryDay",
     "StatsHourDay",
@@ -40,4 +46,7 @@ __all__ = [
     "Tag",
     "TrackPoint",
     "User",
+    "Warning",
+    "WarningEvent",
+    "WarningLetterCounter",
 ]

@@ -40,6 +40,7 @@ ADMIN_TOKEN = "test-admin-token"
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["GRIDOPS_ADMIN_TOKEN"] = ADMIN_TOKEN
     os.environ["GRIDOPS_SUPERVISION_SWEEP_SECONDS"] = "0"  # tests sweep when they mean to
+    os.environ["GRIDOPS_DAILY_JOBS_SECONDS"] = "0"  # and anticipate and make reports when they mean to
     os.environ["GRIDOPS_VAR_DIR"] = tempfile.mkdtemp(prefix="gridops-test-var-")
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("GRIDOPS_OWNER_DATABASE_URL", None)

@@ -87,7 +87,8 @@ class HomeScreen(AppScreen):
         counts = services.outbox.counts()
         self.waiting = counts["queued"] + counts["sending"]
         self.failed = counts["failed"]
-        self.tasks = len(services.cache.tasks())
+        open_patrols = sum(t["state"] == "open" for t in services.cache.patrol_tasks())
+        self.tasks = len(services.cache.tasks()) + open_patrols
         last = f"上次同步成功 {local_time(app.last_sync, '%H:%M')}" if app.last_sync else "尚未同步"
         problem = f"\n{app.sync_message}" if app.sync_state in ("offline", "login", "error") else ""
         self.sync_line = f"{SYNC_STATES[app.sync_state]} · {last}{problem}"

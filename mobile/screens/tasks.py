@@ -1,7 +1,8 @@
-"""My verification (核实) and check (核查) tasks: the list, soonest due first, each with its countdown and
-how far it is from me; and one task with a small map, the case's photos, place, deadline and (for a check)
-the department's handling note, and the reply form (a result, a note, up to three photos). Sending puts
-the reply in the outbox, like a report."""
+"""My verification (核实) and check (核查) tasks: the list, soonest due first, each with its countdown and how
+far it is from me, then my proactive patrol tasks (主动巡查任务) with their grid, reason and coverage; and one
+task with a small map, the case's photos, place, deadline and (for a check) the department's handling
+note, and the reply form (a result, a note, up to three photos). Sending puts the reply in the outbox,
+like a report."""
 
 from __future__ import annotations
 
@@ -85,6 +86,26 @@ def distance_of(fix: Fix | None, task: dict) -> str:
     return f"距你 {metres:.0f} 米" if metres < 1000 else f"距你 {metres / 1000:.1f} 公里"
 
 
+def patrol_text(task: dict) -> str:
+    """A proactive patrol task (主动巡查任务) in the list: its grid, the kind of problem to look for, its
+    days and why."""
+    days = (
+        task["starts_on"]
+        if task["starts_on"] == task["ends_on"]
+        else f"{task['starts_on']} 至 {task['ends_on']}"
+    )
+    kind = f"　重点：{task['category']['name']}" if task.get("category") else ""
+    return f"[b]主动巡查[/b]  {task['grid_name']}{kind}\n{days}\n原因：{task['reason']}"
+
+
+def coverage(task: dict) -> tuple[str, str]:
+    """A patrol task's badge: done (green), or the minutes patrolled in its grid of those it needs, as of
+    the last sync."""
+    if task["state"] == "done":
+        return "已完成", "green"
+    return f"已巡 {int(task['covered_minutes'])}/{int(task['needed_minutes'])} 分", ""
+
+
 def replied_codes(app) -> set[str]:
     """Cases with a reply of mine still in the outbox (not yet sent)."""
     waiting = app.services.outbox.items("queued", "sending", "failed")
@@ -145,11 +166,22 @@ class TasksScreen(AppScreen):
                     "height": row_height(text, width),
                 }
             )
+        patrols = app.services.cache.patrol_tasks()
+        for t in patrols:  # a patrol task's row holds all there is of it: a tap opens nothing
+            text = patrol_text(t)
+            badge, light = coverage(t)
+            rows.append(
+                {"text": text, "badge": badge, "light": light, "distance": "", "code": "", "owner": self}
+                | {"height": row_height(text, width)}
+            )
         self.ids.rows.data = rows
-        self.ids.summary.text = f"{len(tasks)} 项待办任务" if tasks else "没有待办任务。"
+        counts = [f"{len(tasks)} 项待办任务"] if tasks else []
+        counts += [f"{len(patrols)} 项主动巡查"] if patrols else []
+        self.ids.summary.text = "，".join(counts) if counts else "没有待办任务。"
 
     def open(self, code: str) -> None:
-        self.app.show("task", code=code)
+        if code:
+            self.app.show("task", code=code)
 
 
 class TaskScreen(AppScreen):

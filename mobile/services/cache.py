@@ -336,6 +336,14 @@ class Cache:
             items = [t for t in items if t.get("active")]
         return sorted(items, key=lambda t: (t.get("due_at") is None, t.get("due_at") or "", t["code"]))
 
+    def apply_patrol_tasks(self, items: list[dict]) -> None:
+        """Keep my proactive patrol tasks as the server lists them (all of them: they replace the last)."""
+        self.store.set(f"patrol_tasks.{self.store.owner}", items)
+
+    def patrol_tasks(self) -> list[dict]:
+        """My proactive patrol tasks of the last sync, the soonest first."""
+        return self.store.get(f"patrol_tasks.{self.store.owner}", [])
+
     def reports(self) -> list[dict]:
         """My reports as the server has them, newest first."""
         rows = self.store.query(

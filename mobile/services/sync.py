@@ -1,5 +1,5 @@
 """The sync engine: push the outbox and the patrol track, pull my tasks, reports, grids, the addresses in
-my grids and the categories.
+my grids, the categories and my proactive patrol tasks.
 
 It runs in a background thread: at once when woken (a new report, the network back, the app resumed), every
 ``interval_s`` while all is well, and with growing pauses (up to ``max_pause_s``) while the server cannot be
@@ -59,6 +59,7 @@ class SyncRun:
     grids: int = 0
     categories: int = 0
     addresses: int = 0
+    patrol_tasks: int = 0
 
 
 class Sync:
@@ -278,6 +279,12 @@ class Sync:
             run.addresses += len(answer["items"])
             if not answer["more"]:
                 break
+
+        # My proactive patrol tasks (主动巡查任务) of today and the coming days, with their coverage as the
+        # points pushed above count: a few, fetched whole.
+        patrol_tasks = self.api.get("api/patrol/tasks/mine")
+        self.cache.apply_patrol_tasks(patrol_tasks)
+        run.patrol_tasks = len(patrol_tasks)
 
     def case_detail(self, code: str) -> dict | None:
         """A case's detail from the server (kept for offline use), or the cached one when offline."""

@@ -849,6 +849,9 @@ def generate(
             truth={**truth, "yellow_fraction": settings.yellow_fraction},
         )
     )
+    # The planner's statistics of the tables just rewritten, now: until autovacuum gets to them, estimates
+    # from before the load make the dashboards' joins take minutes instead of seconds.
+    db.execute(text("ANALYZE case_file, case_event, case_dispatch, public_rating, case_cell, case_counter"))
     db.commit()
     return Summary(n, len(events), day_list[0], last)
 

@@ -7,7 +7,8 @@ address nearest to it. The second
 writes the district's day counter, the case and its report event together, so the counter row, which every
 other report of the district waits for, stays locked only from that statement to the commit. A caller's
 report (one with a phone, not an inspector's) costs one statement more: the repeat complaint and special
-reporter checks (``server.case.callers.flag_at_intake``)."""
+reporter checks (``server.case.callers.flag_at_intake``). The write also names the inspector's proactive
+patrol task the report was found on (主动发现, ``server.patrol.tasks.TASK_OF_REPORT``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid.lookup import deepest_code_sql
 from server.messages import role_names
+from server.patrol.tasks import TASK_OF_REPORT
 
 # Channels each role may file a report under (an inspector's own report is always "inspector").
 INTAKE_CHANNELS = {
@@ -80,7 +82,7 @@ READ = text(
 )
 # The day's number is padded to four digits, and grows past them rather than wrapping.
 WRITE = text(
-    """
+    f"""
     WITH number AS (
         INSERT INTO case_counter (district_code, day, last) VALUES (:district_code, :day, 1)
         ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1
@@ -90,7 +92,7 @@ WRITE = text(
             request_type, clock, description, address, location, accuracy_m, position_source, reported_crs,
             grid_id, grid_code, grid_path, district_code, rural, reporter_id, reporter_name, reporter_phone,
             device_time, received_at, department_id, duplicate_of_id, address_id, address_distance_m,
-            step_started_at, step_limit_min, step_due_at, step_yellow_at)
+            step_started_at, step_limit_min, step_due_at, step_yellow_at, patrol_task_id)
         VALUES (
             (SELECT :code_prefix || lpad(last::text, greatest(4, length(last::text)), '0') FROM number),
             :client_uuid, :content_hash, :channel, :state, :category_id, :urgency, :request_type, :clock,
@@ -98,15 +100,15 @@ WRITE = text(
             ST_Point(:lon, :lat, 4326), :accuracy_m, :position_source, :reported_crs, :grid_id, :grid_code,
             :grid_path, :district_code, :rural, :reporter_id, :reporter_name, :reporter_phone, :device_time,
             :received_at, :department_id, :duplicate_of_id, :address_id, :address_distance_m,
-            :step_started_at, :step_limit_min, :step_due_at, :step_yellow_at)
-        RETURNING id, code
+            :step_started_at, :step_limit_min, :step_due_at, :step_yellow_at, {TASK_OF_REPORT})
+        RETURNING id, code, patrol_task_id
     ), report AS (
         INSERT INTO case_event (case_id, at, actor_id, actor_name, role, action, state_after, note,
             location, due_at, data)
         VALUES ((SELECT id FROM new_case), :received_at, :reporter_id, :actor_name, :role, 'report', :state,
             :description, ST_Point(:lon, :lat, 4326), :step_due_at, :data)
     )
-    SELECT id, code FROM new_case
+    SELECT id, code, patrol_task_id FROM new_case
     """
 )
 
@@ -298,13 +300,14 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
     if data.fixed_on_site:
         event["simple_flow"] = True
     try:
-        case.id, case.code = db.execute(
+        case.id, case.code, case.patrol_task_id = db.execute(
             WRITE,
             {
                 **values,
                 "client_uuid": str(data.client_uuid),
                 "code_prefix": f"{district['code']}-{day:%Y%m%d}-",
                 "day": day,
+                "chain_codes": [g["code"] for g in chain],
                 "lon": lon,
                 "lat": lat,
                 "actor_name": principal.name,

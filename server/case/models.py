@@ -99,6 +99,8 @@ class Case(Base):
     # the grid of the street sub-center that dispatches it (two-tier dispatch); NULL: the top center
     dispatch_center: Mapped[str | None] = mapped_column(String(15))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    # the proactive patrol task its inspector was on when reporting it (主动发现, server/patrol/tasks.py)
+    patrol_task_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_task.id", ondelete="RESTRICT"))
 
     # The current step's clock, in working time: when it started, its limit, its due instant and the instant
     # its light turns yellow (NULL while suspended, the remaining minutes kept in step_remaining_min).
@@ -168,6 +170,11 @@ class Case(Base):
             postgresql_ops={"phone_tail": "text_pattern_ops"},
         ),
         Index("ix_case_file_received_at", "received_at"),
+        Index(
+            "ix_case_file_patrol_task_id",
+            "patrol_task_id",
+            postgresql_where=text("patrol_task_id IS NOT NULL"),
+        ),
     )
 
 

@@ -178,6 +178,7 @@ def case_out(
         repeat_of=repeat_of,
         merged_into=merged_into,
         task_assignee=task_assignee,
+        patrol_task_id=case.patrol_task_id,
         extension_request=case.extension_request,
         rework_count=case.rework_count,
         handled_at=case.handled_at,

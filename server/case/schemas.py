@@ -391,6 +391,11 @@ class CaseOut(BaseModel):
     repeat_of: str | None = Field(description="The caller's earlier case of this place and category")
     merged_into: str | None
     task_assignee: str | None
+    patrol_task_id: int | None = Field(
+        default=None,
+        description="The proactive patrol task (主动巡查任务) its inspector was on when reporting it: the "
+        "case was found proactively (主动发现)",
+    )
     extension_request: dict | None
     rework_count: int
     handled_at: datetime | None

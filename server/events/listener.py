@@ -2,7 +2,8 @@
 
 A daemon thread holds an autocommit psycopg2 connection listening on ``case_change`` (sent at commit by
 the trigger ``case_file_notify``), ``patrol_position`` (sent at commit by ``server.patrol.service`` when
-track points are stored) and ``session_end`` (sent at commit by ``server.auth.service`` when sessions of
+track points are stored), ``warning_change`` (sent at commit by ``server.warning.service`` when a warning
+is raised or acted on) and ``session_end`` (sent at commit by ``server.auth.service`` when sessions of
 a user end: logout, revocation, password change, account disabled), waits on it with ``select()`` and
 hands each payload, with its channel, to the subscriptions that want it. A subscription is a bounded
 ``asyncio.Queue`` on its own event loop, fed with ``loop.call_soon_threadsafe``, so the thread never
@@ -25,11 +26,12 @@ import psycopg2
 from server.auth.service import SESSION_CHANNEL
 from server.database import get_engine
 from server.patrol.service import POSITION_CHANNEL
+from server.warning.service import CHANNEL as WARNING_CHANNEL
 
 log = logging.getLogger(__name__)
 
 CASE_CHANNEL = "case_change"
-CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL, SESSION_CHANNEL)
+CHANNELS = (CASE_CHANNEL, POSITION_CHANNEL, SESSION_CHANNEL, WARNING_CHANNEL)
 APPLICATION_NAME = "gridops-events"  # how the connection shows in pg_stat_activity
 QUEUE_SIZE = 1000
 POLL_SECONDS = 1.0  # how long one select() waits: bounds how late a stop is noticed

@@ -1,4 +1,5 @@
-"""The stream of case changes and inspectors' positions as server-sent events: ``GET /api/events/stream``.
+"""The stream of case changes, warnings and inspectors' positions as server-sent events:
+``GET /api/events/stream``.
 
 The one ``async`` route: a sync stream would hold a thread-pool slot per open browser tab. The caller is
 authorized at connect by the path every token takes (``stream_principal``), and again every
@@ -33,12 +34,14 @@ from server.deps import DB
 from server.events.listener import OVERFLOW, READY, Notice, listener
 from server.patrol.service import POSITION_CHANNEL
 from server.patrol.visibility import sees_position
+from server.warning import service as warnings
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 RETRY_MS = 3000
 HEARTBEAT_SECONDS = 15.0
 PUBLIC_FIELDS = ("code", "state", "version", "seq", "grid_path")
+WARNING_FIELDS = ("id", "state", "kind", "area_path")
 POSITION_FIELDS = ("user_id", "user_name", "client_uuid", "lon", "lat", "recorded_at", "accuracy_m")
 # The last event's message when the login no longer holds (the stream then closes).
 ENDED = (
@@ -68,6 +71,9 @@ The stream opens with `retry: {RETRY_MS}` (reconnect after {RETRY_MS // 1000} s)
   the phone recorded it, its accuracy radius in metres or null), `client_uuid` the shift. A city-wide scope
   gets every inspector's, a grid scope those of the inspectors assigned to grids in its subtrees, a
   department none. `GET /api/patrol/positions` gives the positions to start from.
+- `event: warning`, `data: {{"id", "state", "kind", "area_path"}}`: a warning (预警) was raised, signalled
+  again or acted on (seen, reminder letter, acknowledged, closed), for the dashboard users of its area and
+  the letter's addressee; fetch it from `GET /api/warnings/{{id}}`.
 - `event: overflow`: your client fell too far behind and the server dropped it; this is the last event.
   Reconnect and re-read your lists.
 - `event: end`, `data: {{"message"}}`: your access token expired, or your session ended (logout,
@@ -115,6 +121,8 @@ class _Caller:
             return user_id is not None and notice.payload.get("user_id") == user_id
         if notice.channel == POSITION_CHANNEL:
             return sees_position(self.scope, notice.payload)
+        if notice.channel == warnings.CHANNEL:
+            return warnings.sees_notice(self.principal, self.scope, notice.payload)
         return sees_notification(self.scope, notice.payload)
 
     async def recheck(self) -> bool:
@@ -164,6 +172,8 @@ async def _stream(caller: _Caller) -> AsyncIterator[str]:
                 continue
             elif item.channel == POSITION_CHANNEL:
                 event = _sse("position", {k: item.payload.get(k) for k in POSITION_FIELDS})
+            elif item.channel == warnings.CHANNEL:
+                event = _sse("warning", {k: item.payload.get(k) for k in WARNING_FIELDS})
             else:
                 case = item.payload
                 event = _sse("case", {k: case.get(k) for k in PUBLIC_FIELDS}, event_id=case.get("seq"))

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from gis.crs import CRS
+from server.case.schemas import Ref
 from server.deps import Instant
 
 MAX_POINTS_PER_BATCH = 1000
@@ -140,3 +141,47 @@ class DayTracksOut(BaseModel):
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[DayTrackFeature]
+
+
+# -- proactive patrol tasks (主动巡查任务, server/patrol/tasks.py) ------------------------------------
+
+MAX_TASK_REASON = 500
+
+
+class PatrolTaskIn(BaseModel):
+    grid: str = Field(pattern=r"^[0-9]{1,15}$", description="The grid to patrol (a village or unit grid)")
+    category: str | None = Field(
+        default=None, max_length=20, description="The kind of problem to look for (a category code), if any"
+    )
+    assignee_id: int = Field(gt=0, description="The inspector sent: assigned to the grid or an area above it")
+    reason: str = Field(
+        min_length=1, max_length=MAX_TASK_REASON, description="Why, for the inspector to read (Chinese)"
+    )
+    starts_on: date = Field(description="The first day (local date), today or later")
+    ends_on: date = Field(description="The last day (local date, included)")
+
+
+class PatrolTaskOut(BaseModel):
+    id: int
+    grid_code: str
+    grid_name: str
+    category: Ref | None = Field(description="The kind of problem to look for, if named")
+    assignee_id: int
+    assignee: str = Field(description="The inspector's name")
+    assigned_by: str | None = Field(description="Who assigned it; null: the system's rule")
+    source: Literal["manual", "forecast", "warning"] = Field(
+        description="manual: a person's order; forecast or warning: the system's rule"
+    )
+    source_label: str
+    reason: str
+    starts_on: date
+    ends_on: date
+    state: Literal["open", "done", "cancelled"]
+    state_label: str
+    covered_minutes: float = Field(description="Minutes of the inspector's track inside the grid on its days")
+    needed_minutes: float = Field(description="The minutes that make the task done")
+    covered_at: datetime | None = Field(
+        description="When the track inside the grid reached the minutes needed"
+    )
+    created_at: datetime
+    found: int = Field(description="Cases the inspector reported on this task (主动发现)")

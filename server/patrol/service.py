@@ -13,6 +13,9 @@ the line through its points in time order, leaving out:
   (12 m/s, about 43 km/h, beyond an inspector on foot or on a bicycle or e-bike) is a GNSS glitch. The
   next point is measured from the last point kept again, so a glitch and the way back from it add nothing.
 
+A batch that adds points recounts the inspector's proactive patrol tasks of its days
+(``server.patrol.tasks.refresh_coverage``).
+
 The command center follows the inspectors live: when a batch adds points to an open shift, the shift's
 newest point is sent on the ``patrol_position`` channel at commit (``server.events`` streams it to the
 users whose scope sees that inspector, ``server.patrol.visibility.sees_position``). Who sees whose shifts,
@@ -36,6 +39,7 @@ from server.auth.models import User
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force
+from server.patrol import tasks
 from server.patrol.models import PatrolShift, TrackPoint
 from server.patrol.schemas import (
     LineString,
@@ -205,8 +209,13 @@ def add_points(
                 "speed": [p.speed_mps for p in points],
             },
         ).rowcount
-    if stored and shift.ended_at is None:
-        _notify_position(db, shift)
+    if stored:
+        moments = [p.recorded_at for p in points]
+        tasks.refresh_coverage(
+            db, user_id=user.id, first_day=local_day(min(moments)), last_day=local_day(max(moments))
+        )
+        if shift.ended_at is None:
+            _notify_position(db, shift)
     db.commit()
     return shift, stored
 

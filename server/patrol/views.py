@@ -1,5 +1,5 @@
-"""Patrol routes: clock in and out, track uploads, shifts and tracks by visibility, the phone's day, and
-for the command-center map the inspectors' latest positions and today's tracks."""
+"""Patrol routes: clock in and out, track uploads, shifts and tracks by visibility, the phone's day, for
+the command-center map the inspectors' latest positions and today's tracks, and proactive patrol tasks."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from server.auth.principal import Principal
 from server.case.views import ScopeDep
 from server.config import get_settings
 from server.deps import DB, BBox
-from server.patrol import service, visibility
+from server.patrol import service, tasks, visibility
 from server.patrol.models import PatrolShift
 from server.patrol.schemas import (
     DayTracksOut,
+    PatrolTaskIn,
+    PatrolTaskOut,
     PointsIn,
     PointsOut,
     PositionsOut,
@@ -158,3 +160,70 @@ def day_tracks(scope: ScopeDep, db: DB, bbox: BBox):
         north=north,
         limit=get_settings().bbox_max_features,
     )
+
+
+Assigner = Annotated[Principal, require_roles(*tasks.ASSIGNER_ROLES)]
+TaskId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The task's number")]
+
+
+@router.post(
+    "/tasks",
+    response_model=PatrolTaskOut,
+    status_code=201,
+    summary="Assign an inspector a proactive patrol task (主动巡查任务) on a grid for some days",
+    responses={
+        403: {"description": "Not an assigning role, or a grid outside your scope"},
+        404: {"description": "No such grid"},
+        422: {"description": "Dates out of order, past or too long; an inspector not assigned there"},
+    },
+)
+def assign_task(data: PatrolTaskIn, principal: Assigner, db: DB):
+    task = tasks.assign(
+        db,
+        grid=data.grid,
+        category=data.category,
+        assignee=data.assignee_id,
+        by=principal,
+        source="manual",
+        reason=data.reason,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+    )
+    return tasks.describe(db, [task])[0]
+
+
+@router.get(
+    "/tasks",
+    response_model=list[PatrolTaskOut],
+    summary="Proactive patrol tasks in your scope not ended before a day, with their coverage",
+)
+def list_tasks(
+    principal: Assigner,
+    db: DB,
+    grid: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,15}$", description="Only tasks in this grid's subtree")
+    ] = None,
+    on: Annotated[
+        date | None, Query(description="Tasks ending on this local date or later (default today)")
+    ] = None,
+):
+    return tasks.describe(db, tasks.listing(db, by=principal, grid=grid, on=on))
+
+
+@router.get(
+    "/tasks/mine",
+    response_model=list[PatrolTaskOut],
+    summary="My proactive patrol tasks of today and the coming days, with their coverage (the phone's list)",
+)
+def my_tasks(principal: CurrentUser, db: DB):
+    return tasks.describe(db, tasks.mine(db, user=_user(principal)))
+
+
+@router.post(
+    "/tasks/{task_id}/cancel",
+    response_model=PatrolTaskOut,
+    summary="Cancel a proactive patrol task (a done one stays done)",
+    responses={404: {"description": "No such task in your scope"}, 422: {"description": "Already done"}},
+)
+def cancel_task(task_id: TaskId, principal: Assigner, db: DB):
+    return tasks.describe(db, [tasks.cancel(db, task_id=task_id, by=principal)])[0]

@@ -15,7 +15,6 @@ HEADERS = {
     "code": "编码",
     "name": "名称",
     "level": "层级",
-    "kind": "类型",
     "received": "受理数",
     "due": "应结案数",
     "closed": "结案数",
@@ -48,9 +47,6 @@ HEADERS = {
     "hour": "时段",
     "lon": "经度",
     "lat": "纬度",
-    "recent": "近期受理数",
-    "baseline": "此前周均受理数",
-    "ratio": "倍数",
     "message": "说明",
     "called_back": "回访数",
     "contacted": "联系上数",
@@ -78,8 +74,11 @@ HEADERS = {
     "dispatched": "主办派遣数",
     "returned": "回退数",
     "return_rate": "回退率",
+    "found": "网格员发现数",
+    "proactive": "主动巡查发现数",
+    "citizens": "市民反映数",
+    "found_share": "主动发现占比",
 }
-KINDS = {"category": "类别", "grid": "网格"}  # what an early warning is about
 FORMS = {"beijing": "响应率、解决率、满意率", "pingshan": "投诉率、办结率、满意率"}  # the three rates' forms
 # Each table's name, as the dashboard page titles it: the exported file is named after it.
 TITLES = {
@@ -92,7 +91,6 @@ TITLES = {
     "hours": "时段分布",
     "trend_day": "按日趋势",
     "trend_week": "按周趋势",
-    "warnings": "预警",
     "three_rates_districts": "区县三率排名",
     "three_rates_streets": "街道三率排名",
     "rates_streets": "街道三率考核排名",
@@ -103,18 +101,17 @@ TITLES = {
     "working_days_streets": "街道办结用时",
     "working_days_departments": "部门办结用时",
     "returns": "部门回退",
+    "proactive_streets": "街道未诉先办",
 }
 
 
 def cell(name: str, value) -> str:
     """A value as the CSV shows it: floats with 4 decimals (coordinates with 6), lists joined by spaces,
-    levels, kinds and forms in words, an unranked row (no case) 无案件, other nulls empty."""
+    levels and forms in words, an unranked row (no case) 无案件, other nulls empty."""
     if value is None:
         return "无案件" if name == "rank" else ""
     if name == "level":
         return get_settings().scheme.get(value).label
-    if name == "kind":
-        return KINDS[value]
     if name == "form":
         return FORMS[value]
     if isinstance(value, float):

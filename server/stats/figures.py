@@ -14,7 +14,7 @@ from server.grid.models import day_start
 from server.grid.subtree import path_within, within_sql
 from server.stats import sql
 from server.stats.request import Request
-from server.stats.scores import COUNTS, complement, counts, grade, ranked, ratio, warning, weighted
+from server.stats.scores import COUNTS, complement, counts, grade, ranked, ratio, weighted
 
 TOP = 10
 
@@ -290,27 +290,3 @@ class Query:
             ).all()
         )
         return [{"hour": h, "received": found.get(h, 0)} for h in range(24)]
-
-    def warnings(self, window_start: date) -> list[dict]:
-        settings = get_settings()
-        cut = self.r.end - timedelta(days=settings.stats_warning_recent_days - 1)
-        split = (
-            "sum(s.received) FILTER (WHERE s.day >= :cut)::int AS recent, "
-            "coalesce(sum(s.received) FILTER (WHERE s.day < :cut), 0)::int AS before"
-        )
-        categories = self._all(
-            f"""
-            SELECT c.code, c.name, {split}
-            FROM {self.t.category} s JOIN category c ON c.id = s.category_id
-            WHERE s.path = CAST(:area AS ltree) AND s.depth = :depth AND s.department_id = :dept
-              AND s.day BETWEEN :from_day AND :end
-            GROUP BY c.code, c.name
-            """,
-            cut=cut,
-            from_day=window_start,
-        )
-        grids = self._children(split, window_start, cut=cut)
-        out = [w for r in categories if (w := warning("category", r))] + [
-            w for r in grids if (w := warning("grid", r))
-        ]
-        return sorted(out, key=lambda w: (-w["ratio"], w["kind"], w["code"]))

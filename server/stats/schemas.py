@@ -116,16 +116,6 @@ class HourRow(BaseModel):
     received: int
 
 
-class WarningRow(BaseModel):
-    kind: Literal["category", "grid"]
-    code: str
-    name: str
-    recent: int = Field(description="Received in the last days of the period (settings: 7)")
-    baseline: float = Field(description="Mean weekly count over the days before them (settings: 28)")
-    ratio: float = Field(description="recent / max(baseline, 1)")
-    message: str
-
-
 class ThreeRatesRow(BaseModel):
     """The three rates of an area or a department over the cohort, in both forms (docs/DOMAIN.md section 8):
     Beijing's from the latest call-back of each case called back, Pingshan's from the cases themselves."""
@@ -194,6 +184,17 @@ class ReturnsRow(BaseModel):
     return_rate: float | None = Field(description="returned / dispatched (null when nothing was dispatched)")
 
 
+class ProactiveRow(BaseModel):
+    code: str
+    name: str
+    found: int = Field(description="Cases inspectors found (channel inspector)")
+    proactive: int = Field(description="Of those, found on a proactive patrol task (主动发现)")
+    citizens: int = Field(description="Cases citizens reported: the hotline, the citizens' pages, Open311")
+    found_share: float | None = Field(
+        description="found / (found + citizens): the share found before anyone called (未诉先办)"
+    )
+
+
 class Dashboard(BaseModel):
     period: Period
     grid: GridRef
@@ -211,7 +212,6 @@ class Dashboard(BaseModel):
     categories: list[CategoryRow] = Field(description="Top 10 categories by received")
     grids: list[HotGridRow] = Field(description="Top 10 grids one level below the area by received")
     hours: list[HourRow]
-    warnings: list[WarningRow]
     three_rates_districts: list[ThreeRatesRow] = Field(description="三率 by district (the month's ranking)")
     three_rates_streets: list[ThreeRatesRow] = Field(description="三率 by street (the month's ranking)")
     rates_form: Literal["beijing", "pingshan"] = Field(
@@ -227,11 +227,14 @@ class Dashboard(BaseModel):
     working_days_streets: list[WorkingDaysRow] = Field(description="Quickest mean first")
     working_days_departments: list[WorkingDaysRow] = Field(description="Quickest mean first")
     returns: list[ReturnsRow] = Field(description="Most returns first")
+    proactive_streets: list[ProactiveRow] = Field(
+        description="Per street: found by inspectors (proactively) against reported by citizens"
+    )
 
 
 TABLES = (
     "districts", "streets", "departments", "inspectors", "trend_day", "trend_week", "categories", "grids",
-    "hours", "warnings", "three_rates_districts", "three_rates_streets", "rates_streets", "rates_departments",
+    "hours", "three_rates_districts", "three_rates_streets", "rates_streets", "rates_departments",
     "ratings_departments", "ratings_categories", "ratings_streets", "working_days_streets",
-    "working_days_departments", "returns",
+    "working_days_departments", "returns", "proactive_streets",
 )  # fmt: skip

@@ -1,5 +1,4 @@
-"""Rates, scores and grades from counts (docs/DOMAIN.md section 8; the settings' weights and grade bounds),
-and the early-warning rule."""
+"""Rates, scores and grades from counts (docs/DOMAIN.md section 8; the settings' weights and grade bounds)."""
 
 from __future__ import annotations
 
@@ -62,21 +61,3 @@ def ranked(rows: list[dict], due: str = "due", name: str = "code", cases: str | 
         key=lambda r: (bool(cases) and not r[cases], r["score"] is None, -(r["score"] or 0), -r[due], r[name])
     )
     return [{**r, "rank": i if not cases or r[cases] else None} for i, r in enumerate(rows, 1)]
-
-
-def warning(kind: str, row: dict) -> dict | None:
-    """The early-warning rule (settings) on one category's or grid's counts, with its message."""
-    settings = get_settings()
-    weeks_before = settings.stats_warning_baseline_days / 7
-    recent = int(row["recent"] or 0)
-    baseline = (row["before"] or 0) / weeks_before
-    if recent < settings.stats_warning_min_count or recent < settings.stats_warning_factor * max(baseline, 1):
-        return None
-    rate = recent / max(baseline, 1)
-    label = "类别" if kind == "category" else "网格"
-    message = (
-        f"{label} {row['name']} 近{settings.stats_warning_recent_days}天 {recent} 件，"
-        f"为前{weeks_before:g}周周均 {baseline:.1f} 件的 {rate:.1f} 倍"
-    )
-    return {"kind": kind, "code": row["code"], "name": row["name"], "recent": recent,
-            "baseline": baseline, "ratio": rate, "message": message}  # fmt: skip

@@ -8,14 +8,13 @@ either. ``rebuild`` recomputes the summaries from the cases and events."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from server.config import get_settings
 from server.errors import Invalid
-from server.stats import sql
+from server.stats import proactive, sql
 from server.stats.figures import RAW_TABLES, SUMMARY_TABLES, Query, drop_raw_tables, inspectors_of, raw_tables
 from server.stats.request import Request
 from server.stats.schemas import (
@@ -31,10 +30,10 @@ from server.stats.schemas import (
     HourRow,
     InspectorRow,
     Period,
+    ProactiveRow,
     RatingRow,
     ReturnsRow,
     ThreeRatesRow,
-    WarningRow,
     WeekRow,
     WorkingDaysRow,
 )
@@ -57,11 +56,8 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
         raise Invalid(
             "stats.beyond_summaries", detail_depth=sql.DETAIL_DEPTH, area_depth=sql.AREA_DEPTH, grid=area.code
         )
-    recent, baseline = settings.stats_warning_recent_days, settings.stats_warning_baseline_days
-    window_start = request.end - timedelta(days=recent + baseline - 1)
-    first = min(request.start, window_start)
     if source == "cases":
-        raw_tables(db, area.path, first, request.end, [i["user_id"] for i in inspectors])
+        raw_tables(db, area.path, request.start, request.end, [i["user_id"] for i in inspectors])
         tables = RAW_TABLES
     else:
         tables = SUMMARY_TABLES
@@ -85,7 +81,6 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
             categories=[CategoryRow(**r) for r in q.categories()],
             grids=[HotGridRow(**r) for r in q.hot_grids()],
             hours=[HourRow(**r) for r in q.hours()],
-            warnings=[WarningRow(**w) for w in q.warnings(window_start)],
             three_rates_districts=[
                 ThreeRatesRow(**r) for r in three_rates(db, request, "district", "beijing")
             ],
@@ -99,6 +94,7 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
             working_days_streets=[WorkingDaysRow(**r) for r in working_days(db, request, "street")],
             working_days_departments=[WorkingDaysRow(**r) for r in working_days(db, request, "department")],
             returns=[ReturnsRow(**r) for r in returns(db, request)],
+            proactive_streets=[ProactiveRow(**r) for r in proactive.by_street(db, request)],
         )
     finally:
         if source == "cases":
@@ -142,5 +138,6 @@ def rebuild(
             done += min(chunk, last - low + 1)
             progress(done, total)
     rows = sum(db.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in sql.TABLES)
+    db.execute(text(f"ANALYZE {', '.join(sql.TABLES)}"))  # the planner sees the new contents at once
     db.commit()
     return rows

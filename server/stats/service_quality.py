@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from server.case.clock import calendar
 from server.case.scope import Scope
 from server.case.supervision import returns_by_department
-from server.grid.subtree import within_sql
 from server.stats.request import Request
 from server.stats.three_rates import COHORT, cohort_params
 
@@ -24,7 +23,7 @@ KEYS = {
     "department": ("JOIN department k ON k.id = p.department_id", "k.code", "k.name"),
     "category": ("JOIN category k ON k.id = p.category_id", "k.code", "k.name"),
     "street": (
-        f"JOIN grid k ON k.valid_to IS NULL AND k.level = 'street' AND {within_sql('p.grid_path', 'k.path')}",
+        "JOIN grid k ON k.valid_to IS NULL AND k.level = 'street' AND k.path = p.area_key",
         "k.code",
         "k.name",
     ),
@@ -44,7 +43,7 @@ def ratings(db: Session, request: Request, by: str) -> list[dict]:
             GROUP BY 1, 2 ORDER BY ratings DESC, code
             """
         ),
-        cohort_params(request),
+        cohort_params(request, "street"),
     )
     return [{**r._mapping, "low_share": r.low / r.ratings} for r in rows]
 
@@ -63,7 +62,7 @@ def working_days(db: Session, request: Request, by: str) -> list[dict]:
             WHERE p.state = 'closed' AND p.closed_at IS NOT NULL
             """
         ),
-        cohort_params(request),
+        cohort_params(request, "street"),
     ).all()
     cal = calendar("work")
     day = cal.day_minutes()

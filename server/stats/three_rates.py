@@ -20,11 +20,14 @@ from server.stats.scores import grade, ranked, ratio, weighted
 PER_RESIDENTS = 10_000  # 投诉率: complaints per so many residents
 
 # The request's cohort (received in the period in the area, merged cases left out, the department's when
-# one is asked for), each case with its latest call-back's answers (NULL when it was never called back).
+# one is asked for), each case with its latest call-back's answers (NULL when it was never called back) and
+# ``area_key``, its grid path cut to ``:depth`` labels (the path of its grid at that level: areas join on it
+# by equality, a hash join, where "within" would compare every case with every area).
 COHORT = f"""
     WITH cohort AS (
         SELECT c.id, c.code, c.grid_path, c.department_id, c.category_id, c.state, c.request_type,
-               c.received_at, c.closed_at
+               c.received_at, c.closed_at,
+               subpath(c.grid_path, 0, least(CAST(:depth AS int), nlevel(c.grid_path))) AS area_key
         FROM case_file c
         WHERE {within_sql("c.grid_path", ":area")} AND c.state <> 'merged'
           AND c.received_at >= :since AND c.received_at < :until
@@ -53,8 +56,12 @@ _COUNTS = """
 """
 
 
-def cohort_params(request: Request) -> dict:
+def cohort_params(request: Request, level: str | None = None) -> dict:
+    """The cohort's parameters; ``level`` names the grid level its ``area_key`` is cut to (default: the
+    deepest)."""
+    scheme = get_settings().scheme
     return {
+        "depth": scheme.index(level or scheme.names[-1]) + 1,
         "area": request.grid.path,
         "dept": request.department.id if request.department else None,
         "since": day_start(request.start),
@@ -77,11 +84,12 @@ def three_rates(db: Session, request: Request, by: str, form: str | None = None)
     else:
         statement = f"""{COHORT}
             SELECT g.code, g.name, g.level, {_COUNTS}
-            FROM grid g LEFT JOIN p ON {within_sql("p.grid_path", "g.path")}
+            FROM grid g LEFT JOIN p ON p.area_key = g.path
             WHERE g.valid_to IS NULL AND g.level = :level AND {within_sql("g.path", ":area")}
             GROUP BY g.code, g.name, g.level"""
         people = populations(db, request.grid.path)
-    rows = db.execute(text(statement), {**cohort_params(request), "level": by})
+    level = None if by == "department" else by
+    rows = db.execute(text(statement), {**cohort_params(request, level), "level": by})
     out = []
     for row in rows:
         r = dict(row._mapping)

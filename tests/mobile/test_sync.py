@@ -150,6 +150,7 @@ def test_pull_fills_grids_categories_and_tasks_then_fetches_only_changes(
         ("GET", "/api/sync/tasks"),
         ("GET", "/api/sync/reports"),
         ("GET", "/api/sync/addresses"),
+        ("GET", "/api/patrol/tasks/mine"),
     ]
     assert len(cache.categories()) == STARTER_CATEGORIES and len(cache.grid_records()) == len(grids)
 

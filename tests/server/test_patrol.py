@@ -487,7 +487,7 @@ def test_an_open_shift_lasts_until_now_or_its_last_point(db, inspector):
 def test_every_patrol_route_is_documented(client):
     paths = client.get("/openapi.json").json()["paths"]
     operations = [op for path, ops in paths.items() if path.startswith("/api/patrol/") for op in ops.values()]
-    assert len(operations) == 8
+    assert len(operations) == 12  # shifts, tracks, positions; proactive patrol tasks
     for operation in operations:
         assert operation["summary"] and operation["tags"] == ["patrol"]
         ok = next(r for code, r in operation["responses"].items() if code in ("200", "201"))

@@ -24,16 +24,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import mapbox_vector_tile
 import pytest
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 from starlette.routing import Mount
 
 from gis.tiles import tile_for_point
+from server.anticipate.signals import SURGE, Signal
 from server.auth.models import User
-from server.auth.principal import Principal
+from server.auth.principal import ADMINISTRATOR, Principal
 from server.case import callers as case_callers
 from server.case import queries
 from server.case.flows import ACTIONS
@@ -41,12 +43,26 @@ from server.case.queues import WATCHERS
 from server.case.schemas import SpecialReporterIn
 from server.case.scope import scope_of, sees_notification
 from server.category.loader import STARTER_TAXONOMY
+from server.category.models import Category
+from server.grid.models import CURRENT, Grid
 from server.main import create_app
+from server.patrol import tasks as patrol_tasks
 from server.stats.schemas import TABLES
+from server.warning import service as warning_service
 from server.web.views import CHARTJS_DIR, MAPLIBRE_DIR
 from tests.conftest import api_client, rolled_back
-from tests.server.authz_world import CALLERS, UNAUTHENTICATED, Subject, World, bearer, build, jpeg, login
-from tests.server.case_world import PASSWORD
+from tests.server.authz_world import (
+    CALLERS,
+    UNAUTHENTICATED,
+    Subject,
+    World,
+    bearer,
+    build,
+    jpeg,
+    local_today,
+    login,
+)
+from tests.server.case_world import DISTRICT, PASSWORD
 
 PUBLIC, LOGIN, ADMIN = "public", "login", frozenset({"admin"})
 COMMAND_CENTER = frozenset({"acceptor", "shift_lead", "dispatcher"})
@@ -115,6 +131,7 @@ def get(text: str, **params) -> Callable[[World, str], Call]:
     return lambda w, caller: call(text.format(w=w), params={k: v.format(w=w) for k, v in params.items()})
 
 
+NO_REPORT = frozenset({404})  # the world holds no report
 OWN_USER = frozenset({422})  # the admin token acts as no user: "log in as a user" (on a user's own routes)
 NO_LAYER = frozenset({404})  # no base layer is configured here
 
@@ -134,6 +151,11 @@ def tile(w: World, layer: str) -> str:
 def new_report(w: World, caller: str) -> Call:
     body = {"client_uuid": str(uuid.uuid4()), "category": "E06010", "lon": w.lon, "lat": w.lat}
     return call("/api/cases", json=body)
+
+
+def make_report(w: World, caller: str) -> Call:
+    """Last week's 周报 of the district of the matrix village (the role callers' home grid)."""
+    return call("/api/reports", json={"kind": "week", "grid": w.village[:6]})
 
 
 def stale_action(name: str) -> Callable[[World, str], Call]:
@@ -279,6 +301,56 @@ def add_points(w: World, caller: str) -> Call:
 
 def track(w: World, caller: str) -> Call:
     return call(f"/api/patrol/shifts/{own_shift(w, 'inspector')}/track")
+
+
+def new_task(w: World, caller: str) -> Call:
+    """A proactive patrol task for an inspector of the matrix village, today."""
+    today = local_today().isoformat()
+    body = {"grid": w.village, "assignee_id": w.inspector_of_village().user_id, "reason": "垃圾问题增多"}
+    return call("/api/patrol/tasks", json=body | {"starts_on": today, "ends_on": today})
+
+
+def cancel_task(w: World, caller: str) -> Call:
+    """Cancel a task the system's rule gave an inspector of the matrix village."""
+    task = patrol_tasks.assign(
+        w.db,
+        grid=w.village,
+        category=None,
+        assignee=w.inspector_of_village().user_id,
+        by=None,
+        source="forecast",
+        reason="预测本周垃圾问题增多",
+        starts_on=local_today(),
+        ends_on=local_today(),
+    )
+    return call(f"/api/patrol/tasks/{task.id}/cancel")
+
+
+def fresh_warning(w: World, caller: str, *, letter: bool = False) -> int:
+    """A new warning on 暴露垃圾 (E06010, the lead department's in 历下区): in the matrix village, its letter
+    (with ``letter``) to the lead department; for a grid-head caller district-wide (the caller heads 历下区),
+    its letter to the district's grid heads. An open one of the same area is closed first."""
+    area = DISTRICT if caller == "grid_head" else w.village
+    grid = w.db.scalar(select(Grid).where(CURRENT, Grid.code == area))
+    category = w.db.scalar(select(Category).where(Category.code == "E06010"))
+    scope = scope_of(db=w.db, principal=ADMINISTRATOR)
+    for open_one in warning_service.listing(w.db, scope, grid_path=grid.path):
+        warning_service.close(w.db, ADMINISTRATOR, scope, open_one.id, reason="重新测试")
+    signal = Signal(
+        SURGE, grid.level, grid.code, grid.name, category.id, category.code, category.name,
+        date(2026, 11, 16), date(2026, 11, 22), 21, 3.5, 1e-6, "本周暴露垃圾明显增多",
+    )  # fmt: skip
+    (warning,) = warning_service.raise_signals(w.db, [signal])
+    if letter:
+        to = "street" if caller == "grid_head" else "department"
+        warning_service.send_letter(w.db, ADMINISTRATOR, scope, warning.id, to=to)
+    return warning.id
+
+
+def warning_action(action: str, body: dict | None = None, *, letter: bool = False):
+    return lambda w, caller: call(
+        f"/api/warnings/{fresh_warning(w, caller, letter=letter)}/{action}", json=body or {}
+    )
 
 
 def reassign(w: World, caller: str) -> Call:
@@ -462,6 +534,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/patrol/tracks/today"): login_(
         lambda w, c: call("/api/patrol/tracks/today", params={"bbox": bbox(w)})
     ),
+    # Proactive patrol tasks: those who review grids assign them in their scope; an inspector reads their own.
+    ("POST", "/api/patrol/tasks"): roles(REVIEWERS, new_task),
+    ("GET", "/api/patrol/tasks"): roles(REVIEWERS, url("/api/patrol/tasks")),
+    ("GET", "/api/patrol/tasks/mine"): login_(url("/api/patrol/tasks/mine"), also=OWN_USER),
+    ("POST", "/api/patrol/tasks/{task_id}/cancel"): roles(REVIEWERS, cancel_task),
     # The grid heads' review, and the dashboards.
     ("GET", "/api/review"): roles(REVIEWERS, get("/api/review", grid="{w.village}"), scoped=True),
     ("GET", "/api/review/grids"): roles(REVIEWERS, url("/api/review/grids")),
@@ -471,6 +548,33 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/review/reassign"): roles(REVIEWERS, reassign),
     ("GET", "/api/stats/dashboard"): roles(DASHBOARD, url("/api/stats/dashboard"), scoped=True),
     ("GET", "/api/stats/export/{table}.csv"): roles(DASHBOARD, url(f"/api/stats/export/{TABLES[0]}.csv")),
+    # The reports: listed and read by dashboard users (within their grids: the world holds no report, so
+    # an allowed caller's read finds none), made on demand by leaders and shift leads for their district.
+    ("GET", "/api/reports"): roles(DASHBOARD, url("/api/reports")),
+    ("GET", "/api/reports/{report_id}/html"): roles(DASHBOARD, url("/api/reports/1/html"), also=NO_REPORT),
+    ("GET", "/api/reports/{report_id}/pdf"): roles(DASHBOARD, url("/api/reports/1/pdf"), also=NO_REPORT),
+    ("POST", "/api/reports"): roles({"leader", "shift_lead"}, make_report),
+    # Forecasts: the dashboard's users and scope (a department: its categories, whatever the grid).
+    ("GET", "/api/forecasts"): roles(DASHBOARD, url("/api/forecasts"), scoped=True),
+    # Warnings: dashboard users see those of their area and those addressed to them; the command center
+    # acts on them, the addressee (a department, a street's grid heads) acknowledges the letter.
+    ("GET", "/api/warnings"): roles(DASHBOARD, url("/api/warnings")),
+    ("GET", "/api/warnings/{warning_id}"): roles(
+        DASHBOARD, lambda w, c: call(f"/api/warnings/{fresh_warning(w, c, letter=True)}")
+    ),
+    ("GET", "/api/warnings/{warning_id}/letter.html"): roles(
+        DASHBOARD, warning_action("letter.html", letter=True)
+    ),
+    ("POST", "/api/warnings/{warning_id}/seen"): roles({*COMMAND_CENTER, "leader"}, warning_action("seen")),
+    ("POST", "/api/warnings/{warning_id}/letter"): roles(
+        {*COMMAND_CENTER, "leader"}, warning_action("letter")
+    ),
+    ("POST", "/api/warnings/{warning_id}/acknowledge"): roles(
+        {"department", "grid_head"}, warning_action("acknowledge", {"reply": "已核查并整治"}, letter=True)
+    ),
+    ("POST", "/api/warnings/{warning_id}/close"): roles(
+        {"shift_lead", "leader"}, warning_action("close", {"reason": "已处理"})
+    ),
     # The citizens' side: public, but for marking spam (a shift lead's void).
     ("GET", "/api/public/categories"): public(url("/api/public/categories")),
     ("GET", "/api/public/limits"): public(url("/api/public/limits")),
@@ -747,6 +851,10 @@ SCOPE_PROBES: dict[tuple[str, str], Probe] = {
     # A department's dashboard is its own department's, whatever the grid: by grid for the others.
     ("GET", "/api/stats/dashboard"): Probe(
         seen_each(by_grid("/api/stats/dashboard")),
+        lambda s: has(*DASHBOARD)(s) and not s.principal.has("department"),
+    ),
+    ("GET", "/api/forecasts"): Probe(
+        seen_each(by_grid("/api/forecasts")),
         lambda s: has(*DASHBOARD)(s) and not s.principal.has("department"),
     ),
     ("GET", "/tiles/cases/{z}/{x}/{y}.mvt"): Probe(seen_each(in_tile)),

@@ -516,51 +516,6 @@ def test_summaries_equal_their_rebuild_after_inserts_updates_and_deletes(demo_ow
     check_board(db, board(db), db.scalar(select(Grid.code).where(CURRENT, Grid.parent_code.is_(None))))
 
 
-def insert_cases(db, village: str, category: str, days: list[date], per_day: int) -> None:
-    """``per_day`` hotline cases of ``category`` in ``village`` on each of ``days`` (at noon)."""
-    db.execute(
-        text(
-            """INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,
-                   location, reported_crs, grid_id, grid_code, grid_path, district_code, received_at)
-               SELECT 'S-' || left(md5(random()::text), 24), gen_random_uuid(), 'x', 'hotline', 'reported',
-                      c.id, c.urgency,
-                      ST_PointOnSurface(g.geom), 'wgs84', g.id, g.code, g.path, substr(g.code, 1, 6),
-                      (d + time '12:00') AT TIME ZONE 'Asia/Shanghai'
-               FROM grid g, category c, unnest(CAST(:days AS date[])) AS d, generate_series(1, :n)
-               WHERE g.valid_to IS NULL AND g.code = :village AND c.code = :category"""
-        ),
-        {"village": village, "category": category, "days": days, "n": per_day},
-    )
-
-
-def test_the_early_warning_fires_for_a_planted_spike_only(demo_db):
-    db = demo_db
-    street = village_of_street(db, A, 2)[0][:9]
-    villages = list(
-        db.scalars(select(Grid.code).where(CURRENT, Grid.parent_code == street).order_by(Grid.code))
-    )
-    end = date(2026, 11, 20)
-    window = [end - timedelta(days=i) for i in range(35)]
-    for village in villages[:3]:  # a steady background: 2 a day of 暴露垃圾, 1 of 积存垃圾渣土
-        insert_cases(db, village, "E06010", window, 2)
-        insert_cases(db, village, "E06011", window, 1)
-    insert_cases(db, villages[3], "E09006", window[:7], 3)  # the spike: 21 in the last week, none before
-    insert_cases(db, villages[4], "E09006", window[:2], 2)  # a small rise: 4, under the minimum
-    got = board(db, grid=street, start=end - timedelta(days=29), end=end)
-    warnings = {(w.kind, w.code): w for w in got.warnings}
-    assert set(warnings) == {("category", "E09006"), ("grid", villages[3])}
-    spike = warnings["category", "E09006"]
-    assert (spike.recent, spike.baseline, spike.ratio) == (25, 0.0, 25.0)
-    assert spike.message.startswith("类别 ") and "近7天 25 件，为前4周周均 0.0 件的 25.0 倍" in spike.message
-    grid = warnings["grid", villages[3]]
-    assert (grid.recent, grid.baseline) == (21, 0.0)
-    # the background: 14 a week before and after in each village, 2 x 14 is not reached
-    assert (
-        board(db, grid=street, start=end - timedelta(days=29), end=end, source="cases").warnings
-        == got.warnings
-    )
-
-
 def test_scope(world, demo_client):
     db = world["db"]
     head = make_user(db, ["grid_head"], grid=A)

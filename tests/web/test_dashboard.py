@@ -47,6 +47,16 @@ def dashboard(server_url: str, grid: str) -> dict:
         return answer.json()
 
 
+def open_dashboard(page, url: str, login: str = LEADER) -> None:
+    """Log in as ``login`` and open the 统计评价 tab."""
+    page.goto(f"{url}/")
+    page.fill("#login [name=login]", login)
+    page.fill("#login [name=password]", DEMO_PASSWORD)
+    page.click("#login button")
+    page.wait_for_selector("#app", state="visible", timeout=WAIT_MS)
+    page.click("#tabs [data-view=dashboard-view]")
+
+
 def shown(page, grid: str) -> None:
     page.wait_for_selector(f"#dashboard-view[data-grid='{grid}'][data-loaded]", timeout=WAIT_MS)
 
@@ -64,12 +74,7 @@ def table_rows(page, name: str) -> list[list[str]]:
 
 def test_dashboard_drills_down_and_exports(web_server, cases, tab):
     page = tab.page
-    page.goto(f"{web_server.url}/")
-    page.fill("#login [name=login]", LEADER)
-    page.fill("#login [name=password]", DEMO_PASSWORD)
-    page.click("#login button")
-    page.wait_for_selector("#app", state="visible", timeout=WAIT_MS)
-    page.click("#tabs [data-view=dashboard-view]")
+    open_dashboard(page, web_server.url)
 
     city = dashboard(web_server.url, "370100")
     shown(page, "370100")

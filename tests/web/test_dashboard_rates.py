@@ -8,16 +8,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from server.auth.passwords import DEMO_PASSWORD
 from server.case.demo import load_demo_cases
 from server.database import new_session
 from server.public.models import PublicRating
 from server.users.demo import DISTRICT
 from tests.server.live import live_server
 from tests.web.conftest import logged_in
-from tests.web.test_dashboard import shown, table_rows
+from tests.web.test_dashboard import open_dashboard, shown, table_rows
 from tests.web.test_desk import LEADER
-from tests.web.test_map import SCREENSHOTS, WAIT_MS
+from tests.web.test_map import SCREENSHOTS
 
 # The columns the page shows for each table, as (field, kind) in order (dashboard.js).
 RATES = [("rank", None), ("name", None), ("received", None), ("complaints", None), ("population", None),
@@ -89,12 +88,7 @@ def test_dashboard_shows_the_rates_ratings_working_days_and_returns(pingshan_ser
     )
 
     page = tab.page
-    page.goto(f"{url}/")
-    page.fill("#login [name=login]", LEADER)
-    page.fill("#login [name=password]", DEMO_PASSWORD)
-    page.click("#login button")
-    page.wait_for_selector("#app", state="visible", timeout=WAIT_MS)
-    page.click("#tabs [data-view=dashboard-view]")
+    open_dashboard(page, url)
     shown(page, "370100")
     page.click(f"#dashboard-view [data-table=districts] tr[data-code='{DISTRICT}']")
     shown(page, DISTRICT)

@@ -17,6 +17,7 @@ import "/static/dashboard.js";
 import * as desk from "/static/desk.js";
 import * as map from "/static/map.js";
 import "/static/review.js";
+import { onWarningChanged } from "/static/warnings.js";
 
 const loginForm = document.getElementById("login");
 const appView = document.getElementById("app");
@@ -74,8 +75,9 @@ document.getElementById("tabs").addEventListener("click", (event) => {
   document.getElementById(view).dispatchEvent(new CustomEvent("view-shown"));
 });
 
-// The live stream: each case change goes to the map, the desk and the case panel; a (re)connection
-// re-reads them all, since changes may have been missed meanwhile.
+// The live stream: each case change goes to the map, the desk and the case panel, each warning change to
+// the warnings' views (warnings.js); a (re)connection re-reads them all, since changes may have been
+// missed meanwhile.
 function startStream() {
   const live = document.getElementById("live");
   const changed = (data) => {
@@ -87,9 +89,11 @@ function startStream() {
     ready: () => {
       live.classList.add("on");
       changed(null);
+      onWarningChanged(null);
     },
     case: changed,
     position: map.onPosition,
+    warning: onWarningChanged,
   });
 }
 

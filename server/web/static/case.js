@@ -214,6 +214,7 @@ function facts(detail) {
   }
   if (detail.merged_into) rows.push(["合并到", detail.merged_into]);
   if (detail.repeat_of) rows.push(["重复投诉", caseLink(detail.repeat_of, `见 ${detail.repeat_of}`)]);
+  if (detail.patrol_task_id) rows.push(["主动发现", `网格员在主动巡查任务 ${detail.patrol_task_id} 中发现`]);
   if (detail.channel !== "inspector") rows.push(["来电人", callerLine(detail)]);
   return el(
     "dl",

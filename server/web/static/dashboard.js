@@ -1,13 +1,16 @@
 // The dashboard (统计评价): for a period, a grid's subtree and optionally a department, the evaluation rates
 // with scores and grades, the rankings of districts, streets, departments and inspectors, trends by day and
-// week, hot spots (categories, grids on a small map, hours of the day) and early warnings; the three rates of
+// week, hot spots (categories, grids on a small map, hours of the day) and the open warnings (warnings.js,
+// with their steps and reminder letters, live from the stream); the three rates of
 // streets and departments in the form the city is assessed by (settings), the citizens' ratings, working days
 // per closed case with the fastest case, and returns per department. Every table can be downloaded as CSV,
-// as the server computes it. A click on a district or street drills down into it.
+// as the server computes it. A click on a district or street drills down into it. The latest reports
+// (日报/周报/月报) are listed with their printable page and PDF.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf } from "/static/api.js";
 import { el } from "/static/case.js";
 import { plainMap } from "/static/placemap.js";
+import { warningPanel } from "/static/warnings.js";
 
 const view = document.getElementById("dashboard-view");
 const Chart = window.Chart; // Chart.js's UMD build, from npm (index.html)
@@ -112,15 +115,14 @@ const TABLES = {
   ratings_streets: ["街道市民评价", ratingColumns("街道")],
   working_days_streets: ["街道办结用时", workingDaysColumns("街道")],
   working_days_departments: ["部门办结用时", workingDaysColumns("部门")],
-  warnings: [
-    "预警",
+  proactive_streets: [
+    "街道未诉先办（网格员发现与市民反映）",
     [
-      ["kind", "类型"],
-      ["name", "名称"],
-      ["recent", "近7天"],
-      ["baseline", "前4周周均"],
-      ["ratio", "倍数"],
-      ["message", "说明"],
+      ["name", "街道"],
+      ["found", "网格员发现"],
+      ["proactive", "其中主动巡查发现"],
+      ["citizens", "市民反映"],
+      ["found_share", "主动发现占比", "rate"],
     ],
   ],
 };
@@ -195,6 +197,7 @@ function areaColumns() {
 let built = false;
 let charts = [];
 let hotMap = null;
+let warnings = null; // the open warnings panel (warnings.js)
 let current = { grid: null, department: "", from: "", to: "" };
 let trendBy = "day";
 
@@ -230,13 +233,97 @@ function query(extra = {}) {
 async function download(table) {
   const answer = await api(`/api/stats/export/${table}.csv?${query()}`);
   if (!answer.ok) return status(messageOf(await answer.json()));
+  await save(answer, `${table}.csv`);
+}
+
+// Saves an answer under the name the server gives it (in Chinese, RFC 5987), else ``fallback``.
+async function save(answer, fallback) {
   const disposition = answer.headers.get("Content-Disposition") ?? "";
   const named = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
-  const name = named ? decodeURIComponent(named) : `${table}.csv`;
+  const name = named ? decodeURIComponent(named) : fallback;
   const link = el("a", { href: URL.createObjectURL(await answer.blob()), download: name });
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+// A report: its page opens in a new tab, its PDF is saved (both need the token: through blob URLs).
+async function openReport(report, format) {
+  const answer = await api(`/api/reports/${report.id}/${format}`);
+  if (!answer.ok) return status(messageOf(await answer.json()));
+  if (format === "pdf") return save(answer, `${report.title}.pdf`);
+  window.open(URL.createObjectURL(await answer.blob()), "_blank");
+}
+
+async function showReports(box) {
+  const [ok, reports] = await apiJson("/api/reports?limit=8");
+  const item = (r) =>
+    el(
+      "li",
+      { "data-report": r.id },
+      el("span", {}, r.title),
+      el("button", { type: "button", onclick: () => openReport(r, "html") }, "网页"),
+      el("button", { type: "button", onclick: () => openReport(r, "pdf") }, "PDF"),
+    );
+  let body;
+  if (!ok) body = el("p", { class: "muted" }, messageOf(reports));
+  else if (reports.length) body = el("ul", {}, reports.map(item));
+  else body = el("p", { class: "muted" }, "还没有报告：系统每天自动生成昨天的日报、上周的周报和上月的月报");
+  box.replaceChildren(el("h3", {}, "报告"), body);
+}
+
+// The forecast's communities x categories expecting the most reports in the area shown: next week or next
+// month, with the interval and the same length of time just past.
+const HORIZONS = { week: "下周", month: "下月" };
+let forecastHorizon = "week";
+
+async function showForecast(box, grid) {
+  const params = new URLSearchParams({ horizon: forecastHorizon, level: "village", grid, limit: "10" });
+  const [ok, data] = await apiJson(`/api/forecasts?${params}`);
+  const pick = el(
+    "select",
+    { name: "horizon", onchange: (e) => ((forecastHorizon = e.target.value), showForecast(box, grid)) },
+    Object.entries(HORIZONS).map(([value, label]) =>
+      el("option", { value, selected: value === forecastHorizon }, label),
+    ),
+  );
+  let body;
+  if (!ok) body = el("p", { class: "muted" }, messageOf(data));
+  else if (!data.made_at) body = el("p", { class: "muted" }, "还没有预测：系统每天零点后用截至昨天的数据自动预测");
+  else if (!data.items.length) body = el("p", { class: "muted" }, "这一区域没有预测到案件");
+  else
+    body = el(
+      "table",
+      { class: "dash-forecast-table" },
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          ["社区", "类别", "预测", `${Math.round(data.interval * 100)}%区间`, "上一周期"].map((h) =>
+            el("th", {}, h),
+          ),
+        ),
+      ),
+      el(
+        "tbody",
+        {},
+        data.items.map((f) =>
+          el(
+            "tr",
+            { "data-area": f.area_code },
+            el("td", {}, f.area_name),
+            el("td", {}, f.category_name),
+            el("td", { class: "num" }, f.expected.toFixed(1)),
+            el("td", { class: "num" }, `${f.low}–${f.high}`),
+            el("td", { class: "num" }, f.last_observed),
+          ),
+        ),
+      ),
+    );
+  const span = data && data.made_at ? `（${data.period_start} 至 ${data.period_end}）` : "";
+  box.replaceChildren(el("h3", {}, "预测", span, pick), body);
 }
 
 function status(message) {
@@ -465,11 +552,8 @@ function render(data, grid) {
           : null,
       ),
     );
-  view
-    .querySelector(".dash-warnings")
-    .replaceChildren(
-      ...data.warnings.map((w) => el("p", { class: "warning", "data-code": w.code }, `⚠ ${w.message}`)),
-    );
+  warnings.show(data.grid.code);
+  showForecast(view.querySelector(".dash-forecast"), data.grid.code);
   view.querySelector(".dash-source").textContent =
     `${data.period.from} 至 ${data.period.to}，${data.source === "summary" ? "汇总表" : "案件表"}计算`;
   breadcrumbs(grid);
@@ -504,9 +588,9 @@ function render(data, grid) {
       "ratings_streets",
       "working_days_streets",
       "working_days_departments",
-      "warnings",
+      "proactive_streets",
     ]
-      .filter((name) => data[name].length || name === "warnings" || name === "returns")
+      .filter((name) => data[name].length || name === "returns")
       .map((name) => table(name, data[name])),
   );
   view.dataset.grid = data.grid.code;
@@ -545,6 +629,9 @@ function drillTo(code) {
 
 async function build() {
   const [, departments] = await apiJson("/api/departments");
+  const warningsBox = el("div", { class: "dash-warnings" });
+  const reportsBox = el("section", { class: "dash-reports" });
+  warnings = warningPanel(warningsBox);
   const form = el(
     "form",
     { class: "dash-filters" },
@@ -592,7 +679,9 @@ async function build() {
       "div",
       { class: "dash-body" },
       el("div", { class: "dash-cards" }),
-      el("div", { class: "dash-warnings" }),
+      warningsBox,
+      el("section", { class: "dash-forecast" }),
+      reportsBox,
       el(
         "div",
         { class: "dash-charts" },
@@ -620,6 +709,7 @@ async function build() {
     ),
   );
   built = true;
+  showReports(reportsBox);
 }
 
 document.addEventListener("logged-out", () => {

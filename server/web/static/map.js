@@ -1,10 +1,12 @@
 // The map: grids by level with drill-down, the selected grid's people, the cases from the vector tiles (as
-// dots or as a heat map, filtered by the filter bar, refetched as cases change), and the inspectors moved
-// live by the event stream, with today's tracks.
+// dots or as a heat map, filtered by the filter bar, refetched as cases change), the inspectors moved
+// live by the event stream, with today's tracks, and the areas of the open warnings (outlined; a click
+// shows the warning and opens its reminder letter), redrawn as warnings change.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf, tokens } from "/static/api.js";
 import { openCase } from "/static/case.js";
 import { addBaseLayers, MAP_LOCALE, PLAIN_STYLE, setVisible, showBase } from "/static/placemap.js";
+import { openLetter, openWarnings, watchWarnings } from "/static/warnings.js";
 
 // The zoom from which each level below the root is drawn; each deeper level two zooms later.
 const LEVEL_ZOOMS = [0, 10, 12.5, 15];
@@ -23,6 +25,8 @@ const LAYERS = {
   inspectors: "inspectors-dot",
   inspectorNames: "inspectors-name",
   tracks: "tracks-line",
+  warnings: "warnings-fill",
+  warningLines: "warnings-line",
 };
 const DOTS = [LAYERS.clusters, LAYERS.counts, LAYERS.cases];
 const HEAT = [LAYERS.heatClusters, LAYERS.heat];
@@ -320,6 +324,65 @@ function addInspectorLayers() {
   });
 }
 
+// The open warnings' areas: each warning's grid outlined, its message and letter a click away.
+function addWarningLayers() {
+  map.addSource("warnings", { type: "geojson", data: NO_FEATURES });
+  map.addLayer({
+    id: LAYERS.warnings,
+    type: "fill",
+    source: "warnings",
+    paint: { "fill-color": "#d62828", "fill-opacity": 0.08 },
+  });
+  map.addLayer({
+    id: LAYERS.warningLines,
+    type: "line",
+    source: "warnings",
+    paint: { "line-color": "#d62828", "line-width": 3, "line-dasharray": [2, 1] },
+  });
+}
+
+const areaShapes = new Map(); // grid code -> its geometry (GeoJSON), read once
+
+async function loadWarnings() {
+  const [ok, items] = await openWarnings();
+  if (!ok || !map?.getSource("warnings")) return; // roles without dashboards see no warnings
+  const features = [];
+  for (const w of items) {
+    if (!areaShapes.has(w.area_code)) {
+      const [found, grid] = await apiJson(`/api/grids/${w.area_code}`);
+      if (!found) continue;
+      areaShapes.set(w.area_code, grid.geometry);
+    }
+    const { id, message, state_name, letter_number } = w;
+    features.push({
+      type: "Feature",
+      id,
+      geometry: areaShapes.get(w.area_code),
+      properties: { id, message, state_name, letter_number: letter_number ?? "" },
+    });
+  }
+  map.getSource("warnings")?.setData({ type: "FeatureCollection", features });
+  document.getElementById("map").dataset.warnings = features.map((f) => f.id).join(" ");
+}
+
+function showWarning(feature, where) {
+  const { id, message, state_name, letter_number } = feature.properties;
+  const status = document.createElement("p");
+  const box = document.createElement("div");
+  box.className = "warning-popup";
+  const text = document.createElement("p");
+  text.textContent = `预警（${state_name}）：${message}`;
+  box.append(text);
+  if (letter_number) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `打开提醒函 ${letter_number}`;
+    button.onclick = async () => (status.textContent = await openLetter(id));
+    box.append(button, status);
+  }
+  new maplibregl.Popup().setLngLat(where).setDOMContent(box).addTo(map);
+}
+
 const collection = (features) => ({ type: "FeatureCollection", features: [...features.values()] });
 
 // The latest positions of the inspectors on shift today, to start from (the stream moves them on).
@@ -423,6 +486,8 @@ export function showMap(config) {
     addGridLayers(levels);
     addCaseLayers();
     addInspectorLayers();
+    addWarningLayers();
+    loadWarnings();
     showHeat(filters.elements.heat.checked);
     showTracks(tracksShown());
     loadGrids(levels);
@@ -431,12 +496,13 @@ export function showMap(config) {
     addBaseLayers(shown, config.basemaps, "grids-fill").then((added) => {
       if (added.length && map === shown) shown.addControl(new LayerSwitcher(added), "top-right");
     });
-    // A click opens the case under it, zooms in on a cluster, or else selects the grid.
+    // A click opens the case under it, zooms in on a cluster, shows a warning, or else selects the grid.
     map.on("click", (event) => {
-      const layers = [LAYERS.cases, LAYERS.clusters, "grids-fill"];
+      const layers = [LAYERS.cases, LAYERS.clusters, LAYERS.warnings, "grids-fill"];
       const [feature] = map.queryRenderedFeatures(event.point, { layers });
       if (!feature) return;
       if (feature.layer.id === LAYERS.cases) openCase(feature.properties.code);
+      else if (feature.layer.id === LAYERS.warnings) showWarning(feature, event.lngLat);
       else if (feature.layer.id === LAYERS.clusters) {
         map.easeTo({ center: feature.geometry.coordinates, zoom: map.getZoom() + 2 });
       } else selectGrid(levels, feature.properties.code);
@@ -455,6 +521,8 @@ export function showMap(config) {
     if (tracksShown()) loadTracks();
   });
 }
+
+watchWarnings(() => map && loadWarnings());
 
 const REFRESH_MS = 2000;
 let refreshTimer = null;

@@ -1,7 +1,8 @@
 // The grid heads' review (网格巡查): for a grid of the reviewer's subtree and its children, who looks after
 // them (grids of the inspected levels with nobody highlighted), the share of each patrolled today and this
 // week, open and overdue cases; each inspector's distance, time on shift, reports, verifications and checks;
-// a form that moves an inspector to another grid; and the assignment history of a grid.
+// a form that moves an inspector to another grid; the assignment history of a grid; and proactive patrol
+// tasks (主动巡查任务): a form assigning one, and the tasks with their coverage.
 import { apiJson, messageOf, sendJson } from "/static/api.js";
 import { el } from "/static/case.js";
 
@@ -156,6 +157,75 @@ function reassignForm(review) {
   return form;
 }
 
+// Proactive patrol tasks (主动巡查任务) in the grid reviewed: the form sending an inspector of the review to a
+// grid of it for some days (with the kind of problem to look for and why), and the tasks not yet ended
+// with how far the inspector's track in the grid has covered them.
+function taskForm(review) {
+  const grids = review.grids.filter((g) => review.levels.includes(g.level));
+  const people = review.inspectors.map((p) => option(p.user_id, p.name));
+  const day = { value: review.day, min: review.day, required: true };
+  const gridOption = (g) => option(g.code, gridName(g));
+  const form = el(
+    "form",
+    { id: "review-task" },
+    el("h3", {}, "布置主动巡查"),
+    el("label", {}, "网格 ", el("select", { name: "grid", required: true }, grids.map(gridOption))),
+    el("label", {}, "网格员 ", el("select", { name: "assignee_id", required: true }, people)),
+    el("label", {}, "问题类别编码 ", el("input", { name: "category", placeholder: "可不填，如 E06010", size: 10 })),
+    el("label", {}, "开始 ", el("input", { name: "starts_on", type: "date", ...day })),
+    el("label", {}, "结束 ", el("input", { name: "ends_on", type: "date", ...day })),
+    el("label", {}, "原因 ", el("input", { name: "reason", required: true, maxlength: 500, size: 30 })),
+    el("button", { type: "submit", disabled: !grids.length || !people.length }, "布置"),
+    el("span", { class: "review-form-status", role: "status" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    const body = { ...data, assignee_id: Number(data.assignee_id), category: data.category.trim() || null };
+    const [ok, answer] = await sendJson("/api/patrol/tasks", body);
+    const status = form.querySelector(".review-form-status");
+    status.classList.toggle("error", !ok);
+    status.textContent = ok ? `已布置：${answer.assignee} 巡查 ${answer.grid_name}` : messageOf(answer);
+    if (ok) await renderTasks();
+  });
+  return form;
+}
+
+async function renderTasks() {
+  const box = view.querySelector(".review-tasks");
+  const [ok, tasks] = await apiJson(`/api/patrol/tasks?grid=${encodeURIComponent(state.grid)}`);
+  if (!ok) {
+    box.replaceChildren(el("p", { class: "review-status" }, messageOf(tasks)));
+    return;
+  }
+  const cancel = async (task) => {
+    const [done, answer] = await sendJson(`/api/patrol/tasks/${task.id}/cancel`, {});
+    if (!done) return showError(messageOf(answer));
+    await renderTasks();
+  };
+  const rows = tasks.map((t) =>
+    el(
+      "tr",
+      { "data-task": t.id, class: t.state },
+      el("td", {}, t.grid_name),
+      el("td", {}, t.assignee),
+      el("td", {}, t.category?.name ?? "—"),
+      el("td", {}, t.starts_on === t.ends_on ? t.starts_on : `${t.starts_on} 至 ${t.ends_on}`),
+      el("td", {}, t.reason),
+      el("td", {}, t.source_label),
+      el("td", { class: "state" }, t.state_label),
+      el("td", { class: "num covered" }, `${Math.floor(t.covered_minutes)} / ${t.needed_minutes}`),
+      el("td", { class: "num" }, t.found),
+      el("td", {}, t.state === "open" ? el("button", { type: "button", onclick: () => cancel(t) }, "取消") : ""),
+    ),
+  );
+  const headings = ["网格", "网格员", "类别", "日期", "原因", "来源", "状态", "巡查(分钟)", "主动发现", ""];
+  box.replaceChildren(
+    el("h3", {}, "主动巡查任务"),
+    rows.length ? table("review-tasks", headings, rows) : el("p", {}, "没有进行中或将要开始的巡查任务"),
+  );
+}
+
 async function showHistory(grid) {
   state.historyOf = { code: grid.code };
   await renderHistory();
@@ -205,9 +275,10 @@ async function load(code) {
     el("section", {}, el("h3", {}, "网格"), gridTable(review), unstaffed(review)),
     el("section", {}, el("h3", {}, "网格员"), inspectorTable(review)),
     el("div", { class: "review-bottom" }, reassignForm(review), el("section", { class: "review-history" })),
+    el("div", { class: "review-bottom" }, taskForm(review), el("section", { class: "review-tasks" })),
   );
   showError("");
-  await renderHistory();
+  await Promise.all([renderHistory(), renderTasks()]);
 }
 
 async function build() {
