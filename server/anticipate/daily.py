@@ -4,7 +4,9 @@ the week so far (a Monday: the week just ended), then the proactive patrol tasks
 (``server.anticipate.plan``) from today on.
 
 Several server workers may tick at once: a session-level advisory lock lets one of them do the day's work,
-and the forecasts' cutoff tells the others (and the next ticks) that it is done."""
+and the forecasts' cutoff tells the others (and the next ticks) that it is done: the warnings are raised
+before it (a run that failed is retried whole at the next tick), the tasks planned after it from today's
+forecasts."""
 
 from __future__ import annotations
 
@@ -51,12 +53,12 @@ def run(db: Session, *, through: date | None = None, force: bool = False) -> Day
         if done is not None and done >= through and not force:
             return None
         day = Day(through)
-        day.forecasts = forecast.refresh(db, cutoff=through)
         signals = detect.scan(db, week_of(through), through)
-        raised = warnings.raise_signals(db, signals)
+        raised = warnings.raise_signals(db, signals)  # the same findings again change nothing
         day.signals = len(signals)
         day.warnings_new = sum(1 for w in raised if w.resignalled == 0)
         day.warnings_updated = len(raised) - day.warnings_new
+        day.forecasts = forecast.refresh(db, cutoff=through)  # its cutoff marks the day done
         day.tasks = len(plan.plan(db, starts_on=today()))
         return day
     finally:
