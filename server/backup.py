@@ -3,9 +3,10 @@ a manifest and checksums; ``gridops backup`` and ``gridops restore``.
 
 A backup is consistent: the counts, the schema revision and the list of files are read in one exported
 snapshot, and ``pg_dump`` dumps that same snapshot; then exactly the files its photo rows name are copied.
-Stored files are content-addressed and never change; the media sweep deletes only files no row names, and
-photo rows are never deleted, so every file the dump names is still there when it is copied (files of photos
-added after the snapshot are left for the next backup).
+The files are read from the configured store (``LocalStorage`` or ``S3Storage``), and a restore puts them
+into it. Stored files are content-addressed and never change; the media sweep deletes only files no row
+names, and photo rows are never deleted, so every file the dump names is still there when it is copied
+(files of photos added after the snapshot are left for the next backup).
 
 The directory::
 
@@ -27,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -38,8 +38,9 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy.engine import make_url
 
+from server.errors import NotFound
 from server.localdb import find_bindir
-from server.photo.storage import LocalStorage
+from server.photo.storage import Storage
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -117,7 +118,7 @@ def _media_path(key: str) -> str:
 # -- backup -------------------------------------------------------------------------------------------
 
 
-def backup(*, directory: Path, url: str, storage: LocalStorage, progress: Progress | None = None) -> dict:
+def backup(*, directory: Path, url: str, storage: Storage, progress: Progress | None = None) -> dict:
     """Write a backup of the database at ``url`` and the files its photos name into ``directory`` (new or
     empty); return the manifest. Files a photo names but the store lacks (or holds damaged) are listed
     under ``missing`` in the manifest: the backup is written all the same."""
@@ -157,17 +158,16 @@ def backup(*, directory: Path, url: str, storage: LocalStorage, progress: Progre
     for done, key in enumerate(keys, 1):
         relative = _media_path(key)
         try:
-            target = directory / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(storage.path(key), target)
-        except FileNotFoundError:
+            data = storage.get(key)
+        except NotFound:
+            data = None
+        if data is None or hashlib.sha256(data).hexdigest() != key:  # missing, or damaged in the store
             missing.append(key)
         else:
-            if _sha256(target) == key:
-                files[relative] = key
-            else:  # damaged in the store: not worth keeping
-                target.unlink()
-                missing.append(key)
+            target = directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            files[relative] = key
         if progress:
             progress("复制照片文件", done, len(keys))
     files = {DUMP: _sha256(directory / DUMP), **files}
@@ -239,7 +239,7 @@ def verify(directory: Path, progress: Progress | None = None) -> dict:
 
 
 def restore(
-    *, directory: Path, url: str, storage: LocalStorage, force: bool = False, progress: Progress | None = None
+    *, directory: Path, url: str, storage: Storage, force: bool = False, progress: Progress | None = None
 ) -> dict:
     """Restore the backup in ``directory`` into the database at ``url`` (which must hold no tables unless
     ``force``) and its files into ``storage``; return the manifest."""

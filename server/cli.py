@@ -235,6 +235,29 @@ def media_sweep(
     )
 
 
+@media_app.command("copy")
+def media_copy() -> None:
+    """把本地照片目录中的全部文件复制到配置的对象存储（GRIDOPS_PHOTO_STORAGE=s3），已有的跳过。"""
+    from server.grid.cli import progress_bar
+    from server.photo.storage import LocalStorage, get_storage
+
+    settings = get_settings()
+    if settings.photo_storage != "s3":
+        fail("没有配置对象存储：请先设置 GRIDOPS_PHOTO_STORAGE=s3 和 GRIDOPS_S3_... 各项，再运行本命令")
+    source, target = LocalStorage(settings.media_root), get_storage(settings)
+    try:
+        present = {key for key, _ in target.files()}
+        local = [key for key, _ in source.files()]
+        keys = [key for key in local if key not in present]
+        with progress_bar() as update:
+            for done, key in enumerate(keys, 1):
+                target.put(source.get(key))
+                update("复制照片文件", done, len(keys))
+    except OSError:
+        fail("对象存储无法访问：请检查网络和 GRIDOPS_S3_... 各项设置后重新运行（已复制的会跳过）")
+    console.print(f"复制了 {len(keys)} 个照片文件；另有 {len(local) - len(keys)} 个对象存储中已有，跳过了")
+
+
 @app.command("backup")
 def backup_command(
     directory: Path = typer.Argument(
@@ -244,7 +267,7 @@ def backup_command(
     """把数据库（用 pg_dump）和照片文件备份到 DIRECTORY，附清单和校验和。"""
     from server import backup
     from server.grid.cli import progress_bar
-    from server.photo.storage import LocalStorage
+    from server.photo.storage import get_storage
 
     settings = get_settings()
     directory = directory or settings.var_dir / "backups" / f"gridops-{datetime.now():%Y%m%d-%H%M%S}"
@@ -252,7 +275,7 @@ def backup_command(
         url = owner_database_url(settings)
         with progress_bar() as update:
             manifest = backup.backup(
-                directory=directory, url=url, storage=LocalStorage(settings.media_root), progress=update
+                directory=directory, url=url, storage=get_storage(settings), progress=update
             )
     except RuntimeError as exc:
         fail(str(exc))
@@ -278,7 +301,7 @@ def restore_command(
     """先核对每个文件的校验和，再把备份恢复到配置的（空）数据库和照片存储中。"""
     from server import backup
     from server.grid.cli import progress_bar
-    from server.photo.storage import LocalStorage
+    from server.photo.storage import get_storage
 
     settings = get_settings()
     try:
@@ -287,7 +310,7 @@ def restore_command(
             manifest = backup.restore(
                 directory=directory,
                 url=url,
-                storage=LocalStorage(settings.media_root),
+                storage=get_storage(settings),
                 force=force,
                 progress=update,
             )

@@ -12,7 +12,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grids.levels import LevelScheme
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # the migrations and maintenance (`gridops migrate`, `gridops stats rebuild`). The migrations grant the
     # application the user of DATABASE_URL. The embedded cluster has both roles and needs neither setting.
     owner_database_url: str | None = None
+    # A streaming replica of DATABASE_URL's database, as the application's role: the read-only work
+    # (dashboards, forecasts, tiles) reads it (server.deps.ReadDB); unset or empty: the primary.
+    database_replica_url: str | None = None
     var_dir: Path = PROJECT_DIR / "var"
     admin_token: str | None = None
     # While the database or the media store is down, requests are answered 503 with this Retry-After.
@@ -126,6 +129,17 @@ class Settings(BaseSettings):
     photo_work_slots: int = 2
     photo_work_wait_seconds: float = 3.0
     media_dir: Path | None = None
+    # Where photos are kept: "local" (files under media_dir) or "s3", an S3-compatible object store
+    # (server.photo.storage.S3Storage): its endpoint (empty: AWS itself), bucket, region, optional folder
+    # in the bucket (e.g. "gridops/"), and its keys (empty: boto3's own, e.g. AWS_ACCESS_KEY_ID or an
+    # instance role). The secret is never shown or logged.
+    photo_storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = Field(default="", validate_default=True)
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
     # The media sweep deletes stored files no photo row names (left by failed transactions) once they are
     # this old (longer than any transaction that writes photos), every media_sweep_seconds (0: never).
     media_orphan_minutes: float = 60.0
@@ -245,6 +259,13 @@ class Settings(BaseSettings):
     @classmethod
     def _proxies_are_networks(cls, value: str) -> str:
         _networks(value)  # a wrong entry stops the start, named in the error
+        return value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket_for_s3(cls, value: str, info) -> str:
+        if info.data.get("photo_storage") == "s3" and not value:
+            raise ValueError("照片存放在对象存储（s3）时必须设置存储桶：请设置 GRIDOPS_S3_BUCKET")
         return value
 
     @property

@@ -1,6 +1,7 @@
 """Typed dependency aliases shared by every router."""
 
 import math
+from collections.abc import Iterator
 from datetime import UTC
 from ipaddress import ip_address
 from typing import Annotated
@@ -11,10 +12,26 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 
 from server.config import get_settings
-from server.database import get_db
+from server.database import get_db, new_session
 from server.errors import Invalid
 
 DB = Annotated[Session, Depends(get_db)]
+
+
+def get_read_db(db: DB) -> Iterator[Session]:
+    """FastAPI dependency of the read-only work (dashboards, forecasts, tiles): a session on the streaming
+    replica when ``GRIDOPS_DATABASE_REPLICA_URL`` names one (closed afterwards; while the replica is down the
+    request is answered 503 with Retry-After, as for the primary), else the request's own session."""
+    url = get_settings().database_replica_url
+    if not url:
+        yield db
+        return
+    with new_session(url) as session:
+        yield session
+
+
+ReadDB = Annotated[Session, Depends(get_read_db)]
+
 GEOJSON = "application/geo+json"
 # An instant with its zone, held in UTC: any offset ISO 8601 allows (even -22:24) is read, where PostgreSQL
 # takes offsets up to 15:59 only.

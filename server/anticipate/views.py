@@ -17,7 +17,7 @@ from server.anticipate.schemas import ForecastList, ForecastRow
 from server.auth.dependencies import CurrentUser
 from server.category.models import Category, CategoryDistrictDepartment
 from server.config import get_settings
-from server.deps import DB
+from server.deps import ReadDB
 from server.errors import Invalid
 from server.grid.models import CURRENT, Grid
 from server.grid.subtree import within
@@ -39,7 +39,7 @@ MAX_LIMIT = 500
 )
 def forecasts(
     principal: CurrentUser,
-    db: DB,
+    db: ReadDB,
     horizon: Annotated[
         Literal[HORIZONS],  # type: ignore[valid-type]
         Query(description="week: next Monday to Sunday; month: next calendar month"),

@@ -42,9 +42,13 @@ from server.stats.service_quality import ratings, returns, working_days
 from server.stats.three_rates import three_rates
 
 
-def dashboard(*, db: Session, request: Request, source: str | None = None) -> Dashboard:
+def dashboard(
+    *, db: Session, request: Request, source: str | None = None, primary: Session | None = None
+) -> Dashboard:
     """Every figure of the dashboard. ``source`` forces "summary" or "cases" (the benchmark compares
-    them); by default the summaries answer whenever they hold the request's keys."""
+    them); by default the summaries answer whenever they hold the request's keys. ``db`` may be a read
+    replica's session: the figures from the cases need temporary tables, which only the primary can make,
+    so they are read from ``primary`` when given."""
     settings = get_settings()
     area = request.grid
     depth = area.path.count(".") + 1
@@ -57,6 +61,7 @@ def dashboard(*, db: Session, request: Request, source: str | None = None) -> Da
             "stats.beyond_summaries", detail_depth=sql.DETAIL_DEPTH, area_depth=sql.AREA_DEPTH, grid=area.code
         )
     if source == "cases":
+        db = primary or db
         raw_tables(db, area.path, request.start, request.end, [i["user_id"] for i in inspectors])
         tables = RAW_TABLES
     else:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Response
 
 from server.auth.dependencies import CurrentUser
-from server.deps import DB
+from server.deps import DB, ReadDB
 from server.stats import request as stats_request
 from server.stats import service
 from server.stats.export import TITLES, csv_text, table_rows
@@ -26,7 +26,7 @@ _ERRORS = {
 
 def dashboard_request(
     principal: CurrentUser,
-    db: DB,
+    db: ReadDB,
     from_: Annotated[
         date | None, Query(alias="from", description="First local day (default: 29 days before 'to')")
     ] = None,
@@ -50,8 +50,8 @@ Request = Annotated[stats_request.Request, Depends(dashboard_request)]
     summary="Rates, scores, rankings, trends, hot spots and warnings for a period and a grid subtree",
     responses=_ERRORS,
 )
-def dashboard(request: Request, db: DB):
-    return service.dashboard(db=db, request=request)
+def dashboard(request: Request, read: ReadDB, db: DB):
+    return service.dashboard(db=read, request=request, primary=db)
 
 
 @router.get(
@@ -60,8 +60,8 @@ def dashboard(request: Request, db: DB):
     summary="One table of the dashboard as CSV (UTF-8 with a BOM, for Excel)",
     responses={200: {"content": {"text/csv": {}}, "description": "The table's rows"}, **_ERRORS},
 )
-def export(table: TableName, request: Request, db: DB) -> Response:
-    board = service.dashboard(db=db, request=request)
+def export(table: TableName, request: Request, read: ReadDB, db: DB) -> Response:
+    board = service.dashboard(db=read, request=request, primary=db)
     rows, fields = table_rows(board, table)
     period = f"{request.grid.code}-{request.start}-{request.end}.csv"
     # The file is named in Chinese (RFC 6266); clients that cannot read that get the table's code name.

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from server.auth.dependencies import current_principal
 from server.case.states import State
 from server.case.views import ScopeDep
-from server.deps import DB, TEXT_MAX
+from server.deps import TEXT_MAX, ReadDB
 from server.grid.models import day_start
 from server.tiles import service
 
@@ -43,7 +43,7 @@ def _answer(tile: service.Tile) -> Response:
     responses=TILE_RESPONSES,
     dependencies=[Depends(current_principal)],
 )
-def grids_tile(z: int, x: int, y: int, db: DB, if_none_match: IfNoneMatch = None):
+def grids_tile(z: int, x: int, y: int, db: ReadDB, if_none_match: IfNoneMatch = None):
     tile = service.TileAddress.of(z, x, y)
     return _answer(service.grids_tile(db=db, tile=tile, known_etags=known_etags(if_none_match)))
 
@@ -60,7 +60,7 @@ def cases_tile(
     x: int,
     y: int,
     scope: ScopeDep,
-    db: DB,
+    db: ReadDB,
     if_none_match: IfNoneMatch = None,
     state: Annotated[list[State], Query(description="Only these states (repeat)")] = (),
     light: Annotated[Literal["green", "yellow", "red"] | None, Query(description="Only this light")] = None,
