@@ -21,6 +21,7 @@ from server.grid.cli import grids_app
 from server.localdb import LocalDBError
 from server.open311.cli import open311_app
 from server.patrol.cli import patrol_app
+from server.proactive.cli import daily
 from server.report.cli import reports_app
 from server.review.cli import review_app
 from server.stats.cli import stats_app
@@ -45,6 +46,7 @@ app.add_typer(stats_app, name="stats")
 app.add_typer(reports_app, name="reports")
 app.add_typer(review_app, name="review")
 warnings_app.command("evaluate")(evaluate)
+forecast_app.command("daily")(daily)
 app.add_typer(warnings_app, name="warnings")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(open311_app, name="open311")

@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     media_sweep_seconds: float = 3600.0
 
     # The day's jobs (server/main.py ``daily_jobs``): how often the server looks whether they are due (0:
-    # never): the anticipation (server/anticipate/daily.py: forecasts, warnings, proactive patrol tasks, once
+    # never): the anticipation (server/proactive/daily.py: forecasts, warnings, proactive patrol tasks, once
     # a day), then the due reports (server/report, 日报/周报/月报: yesterday's, last week's, last month's),
     # for each district too, besides the city, when ``report_districts``.
     daily_jobs_seconds: float = 600.0
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     # done, and the most days a task may last and may start ahead of today.
     patrol_task_minutes: float = Field(default=30.0, gt=0)
     patrol_task_max_days: int = Field(default=14, gt=0)
-    # The system's rule for them (server/anticipate/plan.py), each day: tasks of ``plan_days`` days from
+    # The system's rule for them (server/proactive/plan.py), each day: tasks of ``plan_days`` days from
     # the open warnings of communities and the forecast's community x category cells expecting at least
     # ``plan_forecast_min`` reports next week, at most ``plan_max`` tasks a day (0: the rule makes none).
     patrol_plan_days: int = Field(default=3, ge=1, le=14)

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from server import messages
-from server.anticipate import daily
 from server.api import api_router
 from server.basemaps import config as basemaps
 from server.basemaps.views import router as basemaps_router
@@ -19,6 +18,7 @@ from server.http_errors import install_error_handlers, refuse_unstorable
 from server.limits import BodyLimit
 from server.open311.views import router as open311_router
 from server.photo.sweep import sweep_orphan_media
+from server.proactive import daily
 from server.public.views import pages_router
 from server.report.service import make_due_reports
 from server.tiles.views import router as tiles_router

@@ -1,5 +1,5 @@
-"""``gridops forecast ...``: refresh and show the forecasts, the backtest, the day's run (``daily``), and the
-warnings' measurement on the synthetic history (``evaluate``, registered as ``gridops warnings evaluate``)."""
+"""``gridops forecast ...``: refresh and show the forecasts, the backtest, and the warnings' measurement on
+the synthetic history (``evaluate``, registered as ``gridops warnings evaluate``)."""
 
 from __future__ import annotations
 
@@ -234,25 +234,3 @@ def evaluate(markdown: Path = typer.Option(None, help="把表格另存为 Markdo
         except LookupError:
             fail("没有模拟历史：请先运行 gridops demo history")
     _print(evaluate_tables(outcome), time.monotonic() - started, markdown, "gridops warnings evaluate")
-
-
-@forecast_app.command("daily")
-def daily(
-    force: bool = typer.Option(False, "--force", help="今天已经做过也重做一遍"),
-) -> None:
-    """每天的未诉先办：用截至昨天的数据更新预测，扫描本周（周一：上一周）的突增和长期高频并产生预警。服务运行时
-    每天零点后自动做一次；这条命令用于手动补做。"""
-    from server.anticipate import daily as daily_mod
-
-    with session() as db:
-        day = daily_mod.run(db, force=force)
-    if day is None:
-        console.print("今天的预测和预警扫描已经做过（或正在由服务进行）：要重做请加 --force", highlight=False)
-        return
-    rows = "，".join(f"{HORIZON_NAMES[r.horizon]} {r.rows} 行" for r in day.forecasts)
-    console.print(
-        f"截至 {day.through}：预测已更新（{rows}）；发现 {day.signals} 个异常，"
-        f"新产生 {day.warnings_new} 条预警，{day.warnings_updated} 条未关闭的预警更新了数字；"
-        f"按规则布置了 {day.tasks} 个主动巡查任务",
-        highlight=False,
-    )

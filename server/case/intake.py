@@ -8,7 +8,7 @@ writes the district's day counter, the case and its report event together, so th
 other report of the district waits for, stays locked only from that statement to the commit. A caller's
 report (one with a phone, not an inspector's) costs one statement more: the repeat complaint and special
 reporter checks (``server.case.callers.flag_at_intake``). The write also names the inspector's proactive
-patrol task the report was found on (主动发现, ``server.patrol.tasks.TASK_OF_REPORT``)."""
+patrol task the report was found on (主动发现, ``TASK_OF_REPORT``, a task of ``server.patrol.tasks``)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,6 @@ from server.config import get_settings
 from server.errors import Conflict, Forbidden, Invalid
 from server.grid.lookup import deepest_code_sql
 from server.messages import role_names
-from server.patrol.tasks import TASK_OF_REPORT
 
 # Channels each role may file a report under (an inspector's own report is always "inspector").
 INTAKE_CHANNELS = {
@@ -52,6 +51,13 @@ INTAKE_CHANNELS = {
 }
 EXISTING = "SELECT id FROM case_file WHERE client_uuid = CAST(:client_uuid AS uuid)"  # made by this UUID
 RECEIVED = "COALESCE(CAST(:at AS timestamptz), clock_timestamp())"  # the report's time: given, or now
+# The task a new inspector's report names (主动发现): the reporter's not cancelled task on the report's
+# local day whose grid holds the point (one of the chain of grids holding it), the deepest grid first.
+TASK_OF_REPORT = """(SELECT t.id FROM patrol_task t
+    WHERE :channel = 'inspector' AND t.assignee_id = :reporter_id AND t.state <> 'cancelled'
+      AND CAST(:day AS date) BETWEEN t.starts_on AND t.ends_on
+      AND t.grid_code = ANY(CAST(:chain_codes AS text[]))
+    ORDER BY length(t.grid_code) DESC, t.id DESC LIMIT 1)"""
 
 READ = text(
     f"""

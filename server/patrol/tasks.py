@@ -16,7 +16,7 @@ late upload gives the true instant). Coverage is computed when track points arri
 
 **主动发现.** A case an inspector reports inside the grid of one of their tasks (open or done, not
 cancelled), on one of its days, names the task (``Case.patrol_task_id``, set by the intake's write:
-``TASK_OF_REPORT``)."""
+``server.case.intake.TASK_OF_REPORT``)."""
 
 from __future__ import annotations
 
@@ -44,14 +44,6 @@ MAX_GAP = timedelta(minutes=5)  # the longest step between two points that count
 MAX_LISTED = 500
 SOURCE_LABELS = {"manual": "人工布置", "forecast": "预测提示", "warning": "预警提示"}
 STATE_LABELS = {"open": "进行中", "done": "已完成", "cancelled": "已取消"}
-
-# The task a new inspector's report names (主动发现): the reporter's not cancelled task on the report's
-# local day whose grid holds the point (one of the chain of grids holding it), the deepest grid first.
-TASK_OF_REPORT = """(SELECT t.id FROM patrol_task t
-    WHERE :channel = 'inspector' AND t.assignee_id = :reporter_id AND t.state <> 'cancelled'
-      AND CAST(:day AS date) BETWEEN t.starts_on AND t.ends_on
-      AND t.grid_code = ANY(CAST(:chain_codes AS text[]))
-    ORDER BY length(t.grid_code) DESC, t.id DESC LIMIT 1)"""
 
 COVERAGE = text(
     """

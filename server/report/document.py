@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from html import escape
 
 import weasyprint
+from PIL import ImageFile
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,11 @@ from server.stats.service import dashboard
 from server.stats.three_rates import PER_RESIDENTS
 from server.warning.models import STATE_NAMES
 from server.warning.models import Warning as AreaWarning
+
+# Importing WeasyPrint sets Pillow's global ``LOAD_TRUNCATED_IMAGES`` to True, for every image of the
+# process: the photo pipeline (server/photo/processing.py) must refuse a truncated file, and the reports
+# hold no raster image, so it is set back at once.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 KIND_NAMES = {"day": "日报", "week": "周报", "month": "月报"}
 RANKED = 10  # rows of a ranking shown (the first ones), and of the lists of service quality

@@ -31,6 +31,7 @@ SEQUENCE = [
     ("GET", r"/api/sync/tasks"),
     ("GET", r"/api/sync/reports"),
     ("GET", r"/api/sync/addresses"),
+    ("GET", r"/api/patrol/tasks/mine"),
 ]
 REQUESTS = range(1, len(SEQUENCE) + 1)
 WAIT_S = 60  # bounds the wait for the killed app's request to reach the proxy

@@ -136,7 +136,7 @@ def test_sync_uploads_the_shift_start_its_points_in_batches_and_its_end(
     run = sync.run_once()
 
     assert run.points == 1200 and sync.status.state == "idle"
-    uploads = [(e.method, e.path, e.status) for e in netfault.since(start) if "/patrol/" in e.path]
+    uploads = [(e.method, e.path, e.status) for e in netfault.since(start) if "/patrol/shifts" in e.path]
     assert uploads == [
         ("POST", "/api/patrol/shifts", 201),
         *[("POST", f"/api/patrol/shifts/{shift}/points", 200)] * math.ceil(1200 / POINT_BATCH),
@@ -160,4 +160,4 @@ def test_sync_uploads_the_shift_start_its_points_in_batches_and_its_end(
 
     start = netfault.count
     assert sync.run_once().points == 0
-    assert not [e for e in netfault.since(start) if "/patrol/" in e.path]  # nothing sent twice
+    assert not [e for e in netfault.since(start) if "/patrol/shifts" in e.path]  # nothing sent twice

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from server.anticipate import backtest, daily, detect, evaluate, forecast
+from server.anticipate import backtest, detect, evaluate, forecast
 from server.anticipate.detect import SURGE_LEVELS, Rules, persistent, surges
 from server.anticipate.model import HOLIDAY, WEEKEND, WORK, Model
 from server.anticipate.models import Forecast
@@ -27,6 +27,7 @@ from server.category.models import Category, Department
 from server.database import new_session
 from server.grid.models import CURRENT, Grid, GridAssignment, today
 from server.patrol.models import PatrolTask
+from server.proactive import daily
 from server.users import service as users
 from server.users.demo import DISTRICT
 from server.warning import service as warning_service

@@ -285,3 +285,13 @@ def test_warnings_of_the_period_and_next_weeks_forecast_are_reported(db):
     db.execute(text("DELETE FROM warning_event"))
     db.execute(text("DELETE FROM warning"))
     db.commit()
+
+
+def test_the_pdf_maker_leaves_truncated_photos_refused():
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import; the report module sets it
+    back, so the photo pipeline still refuses a truncated file once a server has made a report."""
+    from PIL import ImageFile
+
+    import server.report.document  # noqa: F401 (the import is what is tested)
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from server.anticipate import daily
 from server.anticipate.models import Forecast
 from server.case import history
 from server.database import get_engine, new_session
+from server.proactive import daily
 from server.report import service as reports
 from server.stats import service as stats_service
 from server.warning.models import Warning

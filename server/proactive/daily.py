@@ -1,7 +1,7 @@
 """The day's anticipation (未诉先办), once a day from the first tick after midnight (the server's periodic
 job) or by hand (``gridops forecast daily``): the forecasts from the days up to yesterday, the warnings of
 the week so far (a Monday: the week just ended), then the proactive patrol tasks the rule makes of them
-(``server.anticipate.plan``) from today on.
+(``server.proactive.plan``) from today on.
 
 Several server workers may tick at once: a session-level advisory lock lets one of them do the day's work,
 and the forecasts' cutoff tells the others (and the next ticks) that it is done: the warnings are raised
@@ -17,9 +17,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.anticipate import detect, forecast, plan
+from server.anticipate import detect, forecast
 from server.anticipate.models import Forecast
 from server.grid.models import today
+from server.proactive import plan
 from server.warning import service as warnings
 
 log = logging.getLogger(__name__)
