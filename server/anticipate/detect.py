@@ -1,4 +1,4 @@
-"""Unusual counts (issue 19, section 2), as :class:`server.anticipate.signals.Signal`:
+"""Unusual counts, as :class:`server.anticipate.signals.Signal`:
 
 - 突增高频 (SURGE), per area x category at the village, street and district levels: the week's count
   against the model's expected count from the days before the week (``server.anticipate.model``: the

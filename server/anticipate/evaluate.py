@@ -1,7 +1,7 @@
 """The detection measured on a synthetic history (``gridops demo history``) against its ground truth
 (table ``demo_history``): the history replayed week by week, the surge test of ``server.anticipate.detect``
 and the old ratio rule (the last 7 days against the mean week of the 28 days before, at least 5 reports
-and at least twice max(that mean, 1): the dashboard's rule before issue 19) on the same area x category x
+and at least twice max(that mean, 1): the dashboard's former rule) on the same area x category x
 week cells at the village, street and district levels, and the persistent test at the village level.
 
 A planted surge is caught when a signal names its village (an area-wide surge: its district) and category

@@ -1,4 +1,4 @@
-"""The forecasts (issue 19, section 3): next week's and next month's reports per area x category at the
+"""The forecasts: next week's and next month's reports per area x category at the
 village, street and district levels, with an interval, from the model of ``server.anticipate.model``; each
 run replaces the previous run of its horizon (table ``forecast``)."""
 
