@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from server.anticipate import series as series_mod
 from server.anticipate.model import YEAR, Model, Params, day_kinds
 from server.anticipate.models import HORIZONS, LEVELS, Forecast
 from server.case.clock import calendar
+from server.category.models import Category, CategoryDistrictDepartment
 from server.config import get_settings
-from server.grid.models import today
+from server.errors import Invalid
+from server.grid.models import CURRENT, Grid, today
+from server.grid.subtree import within
+from server.stats.request import Request
 
 # Days of history a forecast reads before its cutoff: the recent weeks a year back, the seasonal padding and
 # the past forecasts its spread is measured on.
@@ -108,3 +112,46 @@ def refresh(db: Session, *, cutoff: date | None = None, horizons=HORIZONS) -> li
         runs.append(Run(horizon, cutoff, start, end, len(rows)))
     db.commit()
     return runs
+
+
+def latest(
+    db: Session, request: Request, *, horizon: str, level: str, category: str | None, limit: int
+) -> tuple[Row | None, list[Row]]:
+    """The latest run of ``horizon`` (when made, its cutoff and period; None before any) and its rows at
+    ``level`` within the request's grid, most expected first: (forecast, category code, category name,
+    area name). A request for a department keeps the categories it handles there: the district's department
+    for the category, else the category's own."""
+    query = (
+        select(Forecast, Category.code, Category.name, Grid.name)
+        .join(Category, Category.id == Forecast.category_id)
+        .outerjoin(Grid, (Grid.code == Forecast.area_code) & CURRENT)
+        .where(
+            Forecast.horizon == horizon,
+            Forecast.level == level,
+            within(Forecast.area_path, [request.grid.path]),
+        )
+        .order_by(Forecast.expected.desc(), Forecast.area_code, Category.code)
+        .limit(limit)
+    )
+    if category is not None:
+        category_id = db.scalar(select(Category.id).where(Category.code == category))
+        if category_id is None:
+            raise Invalid("forecast.unknown_category", category=category)
+        query = query.where(Forecast.category_id == category_id)
+    if request.department is not None:
+        district = get_settings().scheme.get("district").code_length
+        override = (
+            select(CategoryDistrictDepartment.department_id)
+            .where(
+                CategoryDistrictDepartment.category_id == Forecast.category_id,
+                CategoryDistrictDepartment.district_code == func.substr(Forecast.area_code, 1, district),
+            )
+            .scalar_subquery()
+        )
+        query = query.where(func.coalesce(override, Category.department_id) == request.department.id)
+    run = db.execute(
+        select(Forecast.made_at, Forecast.cutoff, Forecast.period_start, Forecast.period_end)
+        .where(Forecast.horizon == horizon)
+        .limit(1)
+    ).first()
+    return run, list(db.execute(query).all())

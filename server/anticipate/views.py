@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
 
-from server.anticipate.models import HORIZONS, LEVELS, Forecast
+from server.anticipate import forecast
+from server.anticipate.models import HORIZONS, LEVELS
 from server.anticipate.schemas import ForecastList, ForecastRow
 from server.auth.dependencies import CurrentUser
-from server.category.models import Category, CategoryDistrictDepartment
 from server.config import get_settings
 from server.deps import ReadDB
-from server.errors import Invalid
-from server.grid.models import CURRENT, Grid
-from server.grid.subtree import within
 from server.stats import request as stats_request
 
 router = APIRouter(prefix="/forecasts", tags=["forecasts"])
@@ -61,38 +57,7 @@ def forecasts(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many rows")] = 50,
 ) -> ForecastList:
     request = stats_request.resolve(db=db, principal=principal, grid=grid)
-    query = (
-        select(Forecast, Category.code, Category.name, Grid.name)
-        .join(Category, Category.id == Forecast.category_id)
-        .outerjoin(Grid, (Grid.code == Forecast.area_code) & CURRENT)
-        .where(
-            Forecast.horizon == horizon,
-            Forecast.level == level,
-            within(Forecast.area_path, [request.grid.path]),
-        )
-        .order_by(Forecast.expected.desc(), Forecast.area_code, Category.code)
-        .limit(limit)
-    )
-    if category is not None:
-        category_id = db.scalar(select(Category.id).where(Category.code == category))
-        if category_id is None:
-            raise Invalid("forecast.unknown_category", category=category)
-        query = query.where(Forecast.category_id == category_id)
-    if request.department is not None:
-        override = (
-            select(CategoryDistrictDepartment.department_id)
-            .where(
-                CategoryDistrictDepartment.category_id == Forecast.category_id,
-                CategoryDistrictDepartment.district_code == func.substr(Forecast.area_code, 1, 6),
-            )
-            .scalar_subquery()
-        )
-        query = query.where(func.coalesce(override, Category.department_id) == request.department.id)
-    run = db.execute(
-        select(Forecast.made_at, Forecast.cutoff, Forecast.period_start, Forecast.period_end)
-        .where(Forecast.horizon == horizon)
-        .limit(1)
-    ).first()
+    run, rows = forecast.latest(db, request, horizon=horizon, level=level, category=category, limit=limit)
     return ForecastList(
         horizon=horizon,
         level=level,
@@ -112,6 +77,6 @@ def forecasts(
                 high=f.high,
                 last_observed=f.last_observed,
             )
-            for f, code, name, area_name in db.execute(query).all()
+            for f, code, name, area_name in rows
         ],
     )
