@@ -105,7 +105,14 @@ class Driver:
                 parent.scroll_to(widget, padding=10, animate=False)
                 self.frames(2)
             parent = parent.parent
-        self.tap_at(*widget.to_window(*widget.center))
+        # a screen still sliding in or being laid out can hold it outside the window for a few frames
+        self.tap_at(*self.until(lambda: self.on_window(widget), f"{widget} inside the window"))
+
+    @staticmethod
+    def on_window(widget: Widget) -> tuple[float, float] | None:
+        """The window point of ``widget``'s middle while it lies inside the window, else None."""
+        x, y = widget.to_window(*widget.center)
+        return (x, y) if 0 <= x < Window.width and 0 <= y < Window.height else None
 
     def drag(self, widget: Widget, dx: float, dy: float, steps: int = 5) -> None:
         """Put a finger on the middle of ``widget`` and move it by (dx, dy) before letting go."""
