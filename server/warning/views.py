@@ -152,7 +152,7 @@ def close(warning_id: WarningId, body: WarningCloseIn, principal: Closer, scope:
     responses={404: {"description": "No such warning in your scope, or no letter sent for it yet"}},
 )
 def letter_html(warning_id: WarningId, principal: Viewer, scope: ScopeDep, db: DB):
-    html = db.scalar(select(Warning.letter_html).where(Warning.id == service.get(db, scope, warning_id).id))
+    html = service.get(db, scope, warning_id).letter_html
     if html is None:
         raise NotFound("warning.no_letter_yet")
     return HTMLResponse(html)
