@@ -34,16 +34,9 @@ class LevelScheme:
 
     @classmethod
     def from_spec(cls, spec: str) -> LevelScheme:
-        """``"city:6:4,district:6,street:9,village:12,unit:15"``: name:code_length[:prefix_length]."""
-        levels = []
-        for item in spec.split(","):
-            parts = item.strip().split(":")
-            if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
-                raise ValueError(f"bad level {item!r}: write name:code_length[:prefix_length]")
-            length = int(parts[1])
-            prefix = int(parts[2]) if len(parts) == 3 else length
-            levels.append(Level(parts[0], LABELS.get(parts[0], parts[0]), length, prefix))
-        return cls(levels)
+        """``"city:6:4,district:6,street:9,village:12,unit:15"``: name:code_length[:prefix_length], each
+        optionally followed by ``=label`` (its Chinese name; default the known levels' own)."""
+        return cls(parse_levels(spec))
 
     @property
     def names(self) -> list[str]:
@@ -80,6 +73,30 @@ class LevelScheme:
             if lv is not candidates[-1] and set(code[lv.prefix_length :]) <= {"0"}:
                 return lv
         return candidates[-1]
+
+
+def parse_levels(spec: str) -> list[Level]:
+    """The levels a spec lists (see ``LevelScheme.from_spec``), unchecked as a hierarchy."""
+    levels = []
+    for item in spec.split(","):
+        item, _, label = item.strip().partition("=")
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]) or not parts[0]:
+            raise ValueError(f"bad level {item!r}: write name:code_length[:prefix_length][=label]")
+        length = int(parts[1])
+        prefix = int(parts[2]) if len(parts) == 3 else length
+        levels.append(Level(parts[0], label.strip() or LABELS.get(parts[0], parts[0]), length, prefix))
+    return levels
+
+
+def spec_of(levels: list[Level]) -> str:
+    """The spec that ``parse_levels`` reads back as ``levels``."""
+    items = []
+    for lv in levels:
+        prefix = f":{lv.prefix_length}" if lv.prefix_length != lv.code_length else ""
+        label = f"={lv.label}" if lv.label != LABELS.get(lv.name, lv.name) else ""
+        items.append(f"{lv.name}:{lv.code_length}{prefix}{label}")
+    return ",".join(items)
 
 
 DEFAULT_SCHEME = LevelScheme.from_spec("city:6:4,district:6,street:9,village:12,unit:15")

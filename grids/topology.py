@@ -72,10 +72,10 @@ class TopologyReport:
         }
 
     def format_text(self) -> str:
-        lines = [f"{i.severity.upper():<8}{i.kind:<28}{i.code or '-':<16}{i.message}" for i in self.issues]
-        lines.append(
-            f"{self.checked} grids checked: {len(self.errors)} errors, {len(self.warnings)} warnings"
-        )
+        """For a person: a line per issue (错误 or 警告, the grid, what to do), then the counts."""
+        words = {"error": "错误", "warning": "警告"}
+        lines = [f"{words[i.severity]}  {i.code or '-':<16}{i.message}" for i in self.issues]
+        lines.append(f"共检查 {self.checked} 个网格：{len(self.errors)} 个错误，{len(self.warnings)} 个警告")
         return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from server.patrol.views import router as patrol_router
 from server.public.views import router as public_router
 from server.report.views import router as reports_router
 from server.review.views import router as review_router
+from server.source.views import router as sources_router
 from server.stats.views import router as stats_router
 from server.users.views import router as users_router
 from server.warning.views import router as warnings_router
@@ -23,6 +24,7 @@ from server.worktime.views import router as calendar_router
 api_router = APIRouter(prefix="/api")
 api_router.include_router(grids_router)
 api_router.include_router(addresses_router)
+api_router.include_router(sources_router)
 api_router.include_router(assignments_router)
 api_router.include_router(users_router)
 api_router.include_router(auth_router)

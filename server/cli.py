@@ -24,6 +24,7 @@ from server.patrol.cli import patrol_app
 from server.proactive.cli import daily
 from server.report.cli import reports_app
 from server.review.cli import review_app
+from server.source.cli import sources_app
 from server.stats.cli import stats_app
 from server.users.cli import users_app
 from server.warning.cli import warnings_app
@@ -35,6 +36,7 @@ demo_app = typer.Typer(help="济南示例城市。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(grids_app, name="grids")
 app.add_typer(addresses_app, name="addresses")
+app.add_typer(sources_app, name="sources")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")

@@ -6,6 +6,7 @@ cluster under ``<var_dir>/pg`` is used.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     # A city's own wording of the messages people read (server/messages): a YAML file of code -> sentence.
     messages_file: Path | None = None
     level_scheme: str = "city:6:4,district:6,street:9,village:12,unit:15"
+    # The levels of level_scheme every grid layer shares (the administrative tree, grids without a layer);
+    # the levels after them belong to the default layer (城市管理网格), other layers name their own
+    # (server.grid.layers).
+    shared_levels: str = "city,district,street,village"
 
     # Grid import thresholds (see docs: errors stop an import, warnings do not).
     outside_parent_m: float = 1.0
@@ -118,6 +123,12 @@ class Settings(BaseSettings):
     # its own response limit (投诉 within 1h).
     receipt_limit: str = "30m"
 
+    # The category taxonomy (server/category): the form of a category code (a regular expression, checked by
+    # the loader; a child's code starts with its parent's code) and how deep the tree may be (1: top only).
+    # The default takes the starter taxonomy's E06 / E06010 and three-level codes like E0100101.
+    category_code_pattern: str = r"^[CE][0-9]{2,20}$"
+    category_max_depth: int = Field(default=3, ge=1, le=10)
+
     # Photos: limits, the geotag check, and where content-addressed files are kept (<var_dir>/media).
     photo_max_bytes: int = 15 * 1024 * 1024
     photo_max_pixels: int = 50_000_000
@@ -155,6 +166,11 @@ class Settings(BaseSettings):
     # The address register (server/address): a case is said to be near the register address nearest to its
     # point within this distance (none farther: "near" a place 500 m away misleads).
     address_near_radius_m: float = 150.0
+
+    # The pollution-source register (server/source): a source and a case are near each other within this
+    # distance; a source lists the cases near it received in the last source_near_days days.
+    source_near_radius_m: float = Field(default=300.0, gt=0, le=5000)
+    source_near_days: int = Field(default=90, ge=1, le=3650)
 
     # The grid heads' review: the share of a grid within this distance of its inspectors' tracks counts as
     # patrolled; the levels inspectors are assigned at (a grid of these levels with nobody is listed, up to
@@ -254,6 +270,17 @@ class Settings(BaseSettings):
         if abs(sum(weights.values()) - 1) > 1e-9:
             raise ValueError(f"score weights must sum to 1, these sum to {sum(weights.values())}")
         return weights
+
+    @field_validator("category_code_pattern")
+    @classmethod
+    def _code_pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"分类编号格式（GRIDOPS_CATEGORY_CODE_PATTERN）不是有效的正则表达式：{exc}，请改正后重新启动"
+            ) from None
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -31,6 +31,7 @@ ROUTE_LIMITS: list[tuple[str, str, Callable[[Settings], int]]] = [
     ("POST", "/api/grids/import", lambda s: s.import_max_bytes + FORM_SLACK),
     ("POST", "/api/categories/load", lambda s: s.import_max_bytes + FORM_SLACK),
     ("POST", "/api/addresses/import", lambda s: s.import_max_bytes + FORM_SLACK),
+    ("POST", "/api/sources/import", lambda s: s.import_max_bytes + FORM_SLACK),
 ]
 _ROUTES = [
     (method, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$"), limit)

@@ -3,13 +3,22 @@
 from server.address.models import Address
 from server.anticipate.models import Forecast
 from server.auth.models import DeviceSession, LoginFailure, User
-from server.case.models import Case, CaseCounter, CaseDispatch, CaseEvent, CasePhoto, DemoHistory
+from server.case.models import (
+    Case,
+    CaseCounter,
+    CaseDispatch,
+    CaseEvent,
+    CaseLayerGrid,
+    CasePhoto,
+    DemoHistory,
+)
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
-from server.grid.models import Grid, GridAssignment, GridPart
+from server.grid.models import Grid, GridAssignment, GridLayer, GridPart
 from server.open311.models import Open311Client, Open311Request
 from server.patrol.models import PatrolShift, PatrolTask, TrackPoint
 from server.public.models import PublicRating, PublicReport
 from server.report.models import Report
+from server.source.models import PollutionSource
 from server.stats.models import StatsAreaDay, StatsCategoryDay, StatsHourDay, StatsInspectorDay
 from server.tiles.models import CaseCell
 from server.warning.models import Warning, WarningEvent, WarningLetterCounter
@@ -21,6 +30,7 @@ __all__ = [
     "CaseCounter",
     "CaseDispatch",
     "CaseEvent",
+    "CaseLayerGrid",
     "CasePhoto",
     "Category",
     "CategoryDistrictDepartment",
@@ -30,12 +40,14 @@ __all__ = [
     "Forecast",
     "Grid",
     "GridAssignment",
+    "GridLayer",
     "GridPart",
     "LoginFailure",
     "Open311Client",
     "Open311Request",
     "PatrolShift",
     "PatrolTask",
+    "PollutionSource",
     "PublicRating",
     "PublicReport",
     "Report",

@@ -486,10 +486,13 @@ class TiledGridMap(MapBase):
 
 
 class MapPanel(FloatLayout):
-    """A map with zoom buttons and a "centre on me" button. The map is a :class:`TiledGridMap` when the
-    app has an MBTiles file, else a :class:`GridMap`."""
+    """A map with zoom buttons, a "centre on me" button and, for a user working in several grid layers
+    (城市管理网格, 生态环境网格 ...), a button that shows the next layer's grids. The map is a
+    :class:`TiledGridMap` when the app has an MBTiles file, else a :class:`GridMap`."""
 
     map = ObjectProperty(None)
+    layers = ListProperty()  # the grid layers I work in, the default one first
+    layer = ObjectProperty(None, allownone=True)  # the one shown (None: the default one)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -506,10 +509,23 @@ class MapPanel(FloatLayout):
         """Draw the logged-in user's grids cached on the phone, read again only after a sync changed them
         or another user logged in (parsing the polygons is the slow part)."""
         owner = cache.store.owner
-        version = owner, cache.grid_count(), cache.store.get(user_cursor("grids", owner))
+        self.layers = cache.grid_layers()
+        if self.layer is not None and self.layer["code"] not in [x["code"] for x in self.layers]:
+            self.layer = None
+        code = self.layer["code"] if self.layer else None
+        version = owner, code, cache.grid_count(), cache.store.get(user_cursor("grids", owner))
         if version != self._grids_version:
-            self.map.set_grids(cache.grid_records())
+            self.map.set_grids(cache.grid_records(code))
             self._grids_version = version
+
+    def next_layer(self) -> None:
+        """Show the grids of the next grid layer I work in."""
+        if len(self.layers) < 2:
+            return
+        codes = [x["code"] for x in self.layers]
+        at = codes.index(self.layer["code"]) if self.layer else 0
+        self.layer = self.layers[(at + 1) % len(self.layers)]
+        self.show_grids(App.get_running_app().services.cache)
 
     def center_on_me(self) -> None:
         fix = self.map.position

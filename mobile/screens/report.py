@@ -1,5 +1,6 @@
 """New report: one to three photos, the position, the grid it falls in (resolved on the phone from the
-cached polygons), a category picked major class first or by search, the urgency and a description. Submit
+cached polygons), a category picked class by class down the city's taxonomy (大类 › 中类 › 小类, a
+breadcrumb going back up) or by a search through all of it, the urgency and a description. Submit
 puts the report in the outbox and returns at once; the sync sends it when it can.
 
 The position of a report is where the problem is, which is where its first photo was taken: the pin
@@ -55,6 +56,7 @@ FIX_MAX_AGE_S = 120.0  # an older fix (the receiver's last position, or a lost s
 SHOW_AGE_S = 20.0  # a fix older than this shows its age
 AVERAGE_S = 10  # how long "多点平均" collects fixes
 MAX_CHOICES = 60
+MINE_SHOWN = 5  # my recent and frequent categories, listed above the major classes
 MAX_PLACES = 5  # address suggestions shown
 ADDRESS_MAX = 200  # characters: the server's limit of a report's address
 # Why the pin no longer follows the GPS (ReportScreen.held), as the position line says it.
@@ -80,6 +82,13 @@ def _ago(seconds: float) -> str:
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _named(category: dict) -> str:
+    """A category as the picker says it, with its place in the tree:
+    "E0100101 道路不洁（市容环境 › 道路保洁）" (a category saved in a draft before the tree has no trail)."""
+    trail = " › ".join(category.get("trail", ()))
+    return f"{category['code']} {category['name']}" + (f"（{trail}）" if trail else "")
 
 
 class ChoiceRow(ButtonBehavior, Label):
@@ -114,8 +123,12 @@ class ReportScreen(AppScreen):
     averaging = BooleanProperty(False)
     average_seconds = NumericProperty(AVERAGE_S)
     average_elapsed = NumericProperty(0)
-    major = StringProperty()  # the major class shown, e.g. "E06"; "" for all
+    level = StringProperty()  # the class open in the category picker, e.g. "E06"; "" the major classes
+    category_note = StringProperty()  # what a search found
     category = DictProperty()  # the category chosen
+    chosen = AliasProperty(
+        lambda self: f"已选：{_named(self.category)}" if self.category else "未选择类别", bind=("category",)
+    )
     # the category chosen may be fixed on the spot (即报即处)
     can_fix = AliasProperty(lambda self: bool(self.category.get("simple_flow")), bind=("category",))
     fixed = BooleanProperty(False)  # fixed on the spot (即报即处): the after-photos go with the report
@@ -129,7 +142,6 @@ class ReportScreen(AppScreen):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._majors: list[tuple[str, str]] = []
         self._tick = self._average_tick = None
         self._samples: list[Fix] = []  # the fixes collected while averaging
         self._places: dict[str, dict] = {}  # the address suggestions shown, by id
@@ -153,9 +165,7 @@ class ReportScreen(AppScreen):
 
     def refresh(self) -> None:
         services = self.app.services
-        majors = services.cache.majors()
-        if majors != self._majors:
-            self._show_majors(majors)
+        self._show_crumbs()  # the categories may have changed since
         self.ids.panel.show_grids(services.cache)
         self.draft_count = services.drafts.count()
         self._have_addresses = services.cache.address_count() > 0
@@ -372,43 +382,73 @@ class ReportScreen(AppScreen):
 
     # -- category ---------------------------------------------------------------------------------------
 
-    def _show_majors(self, majors: list[tuple[str, str]]) -> None:
-        self._majors = majors
-        box = self.ids.majors
-        box.clear_widgets()
-        for prefix, name in [("", "全部"), *majors]:
-            button = Factory.MajorButton(text=name, state="down" if prefix == self.major else "normal")
-            button.bind(on_release=lambda b, prefix=prefix: self.pick_major(prefix, b.state == "down"))
-            box.add_widget(button)
-
-    def pick_major(self, prefix: str, on: bool) -> None:
-        self.major = prefix if on else ""
-        if self.major:
-            self.ids.search.text = ""  # a major class lists its categories; a search looks through them all
+    def open_level(self, code: str) -> None:
+        """Open a class of the category picker (from the list, or back up from the breadcrumb; "" the major
+        classes) and list what is in it; a search typed before is cleared."""
+        self.level = code
+        self._show_crumbs()
+        self.ids.search.text = ""
         self.search()
+        self.ids.choices.scroll_y = 1  # from its first row
+
+    def _show_crumbs(self) -> None:
+        """The breadcrumb of the open class: 全部类别 › 大类 › 中类, each step a way back up to it. A class
+        gone since the last sync opens the major classes."""
+        path = self.app.services.cache.path(self.level)
+        if not path:
+            self.level = ""
+        box = self.ids.crumbs
+        box.clear_widgets()
+        for code, name in [("", "全部类别"), *((c["code"], c["name"]) for c in path)]:
+            if code:
+                box.add_widget(Factory.CrumbArrow())
+            crumb = Factory.CrumbButton(text=name)
+            crumb.current = code == self.level  # a property of the kv rule: set once the rule made it
+            crumb.bind(on_release=lambda _, code=code: self.open_level(code))
+            box.add_widget(crumb)
+        Clock.schedule_once(lambda dt: setattr(self.ids.crumb_view, "scroll_x", 1))  # the open class in view
 
     def search(self) -> None:
-        """The categories matching the search text, in every major class (a class picked before never
-        filters a search silently), or with no text those of the major class shown; mine first."""
-        text = self.ids.search.text
-        if text.strip() and self.major:
-            self.major = ""
-            for button in self.ids.majors.children:
-                button.state = "down" if button.text == "全部" else "normal"
-        found = self.app.services.cache.search_categories(text, self.major or None)
+        """The list under the search field. With text: the categories matching it (the leaves of the tree:
+        a case is filed under one) in every class, whatever class is open (it never filters a search
+        silently), each with its place in the tree. With none: what the open class holds, a tap opening a
+        class or choosing a category; above the major classes, my recent and frequent categories."""
+        cache, text = self.app.services.cache, self.ids.search.text
         chosen = self.category.get("code")
+        if text.strip():
+            found = cache.search_categories(text)
+            listed = found[:MAX_CHOICES]
+            self.category_note = (
+                f"在全部类别中找到 {len(found)} 个"
+                + (f"，显示前 {MAX_CHOICES} 个：请多输入几个字" if len(found) > MAX_CHOICES else "")
+                if found
+                else "没有找到这个类别：换个说法（如名称、拼音首字母），或清空搜索后逐级点选。"
+            )
+        else:
+            mine = [] if self.level else [c for c in cache.search_categories() if c["mine"]][:MINE_SHOWN]
+            listed = [*mine, *cache.children(self.level or None)]
+            self.category_note = ""
         self.ids.choices.data = [
             {
-                "text": f"{'［常用］' if c['mine'] else ''}{c['code']}  {c['name']}（{c['major_name']}）",
+                "text": f"{'［常用］' if c.get('mine') else ''}{_named(c)}",
                 "code": c["code"],
+                "bold": False,
                 "selected": c["code"] == chosen,
                 "choose": self.choose,
             }
-            for c in found[:MAX_CHOICES]
+            if c["leaf"]
+            else {
+                "text": f"{c['name']}  ›",
+                "code": c["code"],
+                "bold": True,
+                "selected": False,
+                "choose": self.open_level,
+            }
+            for c in listed
         ]
 
     def choose(self, code: str) -> None:
-        category = next(c for c in self.app.services.cache.categories() if c["code"] == code)
+        category = self.app.services.cache.category(code)
         self.category = category
         self.urgency = category["urgency"]
         self.search()

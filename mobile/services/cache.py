@@ -49,32 +49,73 @@ def _address(row) -> dict:
 
 def _match(text: str, category: dict) -> int | None:
     """How well ``text`` (lower case) names ``category``: 0 its name or an alias exactly, 1 the start of
-    one, 2 inside one or its code or major class, or the start of the pinyin initials of one; None not."""
+    one, 2 inside one or its code or the name of a class above it (its major or middle class), or the start
+    of the pinyin initials of one; None not."""
     words = [category["name"], *category.get("aliases", ())]
     lowered = [w.lower() for w in words]
     if text in lowered:
         return 0
     if any(w.startswith(text) for w in lowered):
         return 1
-    others = (category["code"].lower(), category["major_name"].lower(), *lowered)
+    others = (category["code"].lower(), *(w.lower() for w in category["trail"]), *lowered)
     if any(text in w for w in others) or any(i.startswith(text) for i in category.get("initials", ())):
         return 2
     return None
 
 
+def _node(item: dict) -> dict:
+    """A cached category as a node of the tree. One synced from a server older than the tree has no
+    ``leaf`` (such a server sent the categories only, ``major_code`` being the major class's two digits): it
+    is a leaf under its major class (kind letter + major code, "E06") until the next sync replaces it."""
+    if "leaf" in item:
+        return item
+    major = item["kind"][0].upper() + item["major_code"]
+    return item | {
+        "parent_code": major,
+        "depth": 2,
+        "leaf": True,
+        "trail": [item["major_name"]],
+        "major_code": major,
+    }
+
+
+def _major_of(leaf: dict) -> dict:
+    """The major class of a category of the second level whose major class is not cached: one synced before
+    the tree (an older server sent no node for it), whose ``major_code`` and ``major_name`` name it."""
+    return {
+        "code": leaf["parent_code"],
+        "name": leaf["major_name"],
+        "kind": leaf["kind"],
+        "parent_code": None,
+        "depth": 1,
+        "leaf": False,
+        "trail": [],
+        "major_code": leaf["parent_code"],
+        "major_name": leaf["major_name"],
+        "aliases": [],
+        "initials": [],
+        "active": True,
+    }
+
+
 class Cache:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._locator: tuple[int | None, Locator] | None = None  # the owner's grids, and their locator
+        # the owner and layer of the grids, and their locator
+        self._locator: tuple[tuple[int | None, str | None], Locator] | None = None
+        self._tree: dict[str, dict] | None = None  # every category node by code (the city's, not the owner's)
         self._lock = threading.Lock()
 
     # -- grids ----------------------------------------------------------------------------------------
 
-    def apply_grids(self, codes: list[str], features: list[dict]) -> None:
-        """Apply a grid sync answer: keep exactly ``codes``, replacing those given as features. The addresses
-        of the grids no longer mine go; a grid new to me has its addresses fetched: the address sync starts
-        over (its cursor counts changes, and those addresses may not have changed for long)."""
+    def apply_grids(self, codes: list[str], features: list[dict], layers: list[dict] | None = None) -> None:
+        """Apply a grid sync answer: keep exactly ``codes``, replacing those given as features, and the grid
+        layers I work in (None: as they were). The addresses of the grids no longer mine go; a grid new to
+        me has its addresses fetched: the address sync starts over (its cursor counts changes, and those
+        addresses may not have changed for long)."""
         owner = self.store.owner
+        if layers is not None:
+            self.store.set(f"grid_layers.{owner}", layers)
         with self.store.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (code TEXT PRIMARY KEY)")
             db.execute("DELETE FROM keep")
@@ -90,10 +131,11 @@ class Cache:
                 "DELETE FROM address WHERE owner IS ? AND grid_code NOT IN (SELECT code FROM keep)", (owner,)
             )
             db.executemany(
-                "INSERT INTO grid (owner, code, name, level, parent_code, geometry) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO grid (owner, code, name, level, parent_code, geometry, layer, layer_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (owner, code) DO UPDATE SET name = excluded.name, level = excluded.level, "
-                "parent_code = excluded.parent_code, geometry = excluded.geometry",
+                "parent_code = excluded.parent_code, geometry = excluded.geometry, layer = excluded.layer, "
+                "layer_name = excluded.layer_name",
                 [
                     (
                         owner,
@@ -102,6 +144,8 @@ class Cache:
                         f["properties"]["level"],
                         f["properties"]["parent_code"],
                         json.dumps(f["geometry"]),
+                        f["properties"].get("layer"),
+                        f["properties"].get("layer_name"),
                     )
                     for f in features
                 ],
@@ -109,7 +153,15 @@ class Cache:
         with self._lock:
             self._locator = None
 
-    def grid_records(self) -> list[GridRecord]:
+    def grid_layers(self) -> list[dict]:
+        """The grid layers I work in (code, name, is_default), the default one first."""
+        return self.store.get(f"grid_layers.{self.store.owner}", [])
+
+    def grid_records(self, layer: str | None = None) -> list[GridRecord]:
+        """My cached grids of a layer's hierarchy (the shared ones and the layer's own; default: the default
+        layer)."""
+        if layer is None:
+            layer = next((x["code"] for x in self.grid_layers() if x["is_default"]), None)
         return [
             GridRecord(
                 code=r["code"],
@@ -119,7 +171,8 @@ class Cache:
                 geometry=as_multipolygon(geometry_from_geojson(json.loads(r["geometry"]))),
             )
             for r in self.store.query(
-                "SELECT * FROM grid WHERE owner IS ? ORDER BY code", (self.store.owner,)
+                "SELECT * FROM grid WHERE owner IS ? AND (layer IS NULL OR layer IS ?) ORDER BY code",
+                (self.store.owner, layer),
             )
         ]
 
@@ -128,17 +181,19 @@ class Cache:
             "n"
         ]
 
-    def locator(self) -> Locator:
-        """The offline locator over the cached grids (built once per grid change or user)."""
-        owner = self.store.owner
+    def locator(self, layer: str | None = None) -> Locator:
+        """The offline locator over the cached grids of a layer (default: the default layer), built once
+        per grid change, user or layer."""
+        key = self.store.owner, layer
         with self._lock:
-            if self._locator is None or self._locator[0] != owner:
-                self._locator = owner, Locator(self.grid_records())
+            if self._locator is None or self._locator[0] != key:
+                self._locator = key, Locator(self.grid_records(layer))
             return self._locator[1]
 
-    def grid_at(self, lon: float, lat: float) -> list[GridRecord]:
-        """The chain of cached grids holding a WGS 84 point, root first (empty: outside my grids)."""
-        return self.locator().locate(lon, lat)
+    def grid_at(self, lon: float, lat: float, layer: str | None = None) -> list[GridRecord]:
+        """The chain of cached grids of a layer (default: the default layer) holding a WGS 84 point, root
+        first (empty: outside my grids)."""
+        return self.locator(layer).locate(lon, lat)
 
     # -- addresses ------------------------------------------------------------------------------------
 
@@ -232,7 +287,8 @@ class Cache:
     # -- categories -----------------------------------------------------------------------------------
 
     def apply_categories(self, items: list[dict]) -> None:
-        """Apply categories changed on the server: those no longer in use are dropped."""
+        """Apply categories changed on the server (every node of the tree: major classes, middle classes,
+        subclasses): those no longer in use are dropped."""
         with self.store.transaction() as db:
             for c in items:
                 if c["active"]:
@@ -243,28 +299,57 @@ class Cache:
                     )
                 else:
                     db.execute("DELETE FROM category WHERE code = ?", (c["code"],))
+        with self._lock:
+            self._tree = None
 
     def categories(self) -> list[dict]:
-        return [json.loads(r["data"]) for r in self.store.query("SELECT data FROM category ORDER BY code")]
+        """Every cached node of the category tree, by code."""
+        rows = self.store.query("SELECT data FROM category ORDER BY code")
+        return [_node(json.loads(r["data"])) for r in rows]
 
-    def majors(self) -> list[tuple[str, str]]:
-        """(kind + major code, major name) of every major class, e.g. ("E06", "市容环境")."""
-        seen = {(c["kind"][0].upper() + c["major_code"], c["major_name"]) for c in self.categories()}
-        return sorted(seen)
+    def _nodes(self) -> dict[str, dict]:
+        """Every node of the tree by code, the major classes of categories synced before the tree too (read
+        once per change: a search runs at every key typed, through a thousand categories)."""
+        with self._lock:
+            if self._tree is None:
+                nodes = {c["code"]: c for c in self.categories()}
+                for c in list(nodes.values()):
+                    if c["depth"] == 2 and c["parent_code"] not in nodes:  # synced before the tree
+                        nodes[c["parent_code"]] = _major_of(c)
+                self._tree = nodes
+            return self._tree
 
-    def search_categories(self, text: str = "", major: str | None = None) -> list[dict]:
-        """Categories matching ``text`` (within a major class when one is given), best first.
+    def category(self, code: str) -> dict | None:
+        return self._nodes().get(code)
 
-        ``text`` matches a category's code, name, major class name, one of its aliases (the words people
-        use: 乱停车, 井盖坏了) or the pinyin initials of its name or an alias (ltc). An exact name or alias
-        comes first, then one that starts with the text, then the others; within each, the categories I
-        report most (:meth:`usage`) first. With no text, my recent and frequent categories come first,
-        marked ``"mine": True``, then the others by code."""
+    def children(self, parent_code: str | None = None) -> list[dict]:
+        """The classes right under ``parent_code`` (None: the major classes), by code."""
+        return sorted(
+            (c for c in self._nodes().values() if c["parent_code"] == parent_code), key=lambda c: c["code"]
+        )
+
+    def path(self, code: str) -> list[dict]:
+        """The nodes from the major class down to ``code``'s (empty for an unknown code)."""
+        nodes, chain = self._nodes(), []
+        while code in nodes:
+            chain.append(nodes[code])
+            code = nodes[code]["parent_code"]
+        return chain[::-1]
+
+    def search_categories(self, text: str = "") -> list[dict]:
+        """The categories a case may be filed under (the leaves of the tree) matching ``text``, best first.
+
+        ``text`` matches a category's code, name, the name of a class above it (a search for a middle
+        class finds its subclasses), one of its aliases (the words people use: 乱停车, 井盖坏了) or the
+        pinyin initials of its name or an alias (ltc). An exact name or alias comes first, then one that
+        starts with the text, then the others; within each, the categories I report most (:meth:`usage`)
+        first. With no text, my recent and frequent categories come first, marked ``"mine": True``, then
+        the others by code."""
         text = text.strip().lower()
         usage = self.usage()
         ranked = []
-        for c in self.categories():
-            if major and not c["code"].startswith(major):
+        for c in self._nodes().values():
+            if not c["leaf"]:
                 continue
             rank = _match(text, c) if text else 3
             if rank is None:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The caches of the server's data, one per user (kept only while someone is logged in), with the owner in
 # the key since version 2; the migration from 1 makes them anew.
 CACHES = """
@@ -60,10 +60,16 @@ CREATE TABLE address (
 ) WITHOUT ROWID;
 CREATE INDEX address_place ON address (owner, lat, lon);
 """
+# The grid layer of a cached grid (version 5): its code and name (NULL: a grid shared by every layer).
+GRID_LAYERS = """
+ALTER TABLE grid ADD COLUMN layer TEXT;
+ALTER TABLE grid ADD COLUMN layer_name TEXT;
+"""
 SCHEMA = (
     CACHES
     + DRAFTS
     + ADDRESSES
+    + GRID_LAYERS
     + """
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE category (code TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -164,8 +170,15 @@ def _migrate_3_to_4(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _migrate_4_to_5(db: sqlite3.Connection) -> None:
+    """The grids' layers: new columns, filled by the next grid sync, which starts over to fetch them."""
+    for statement in _statements(GRID_LAYERS):
+        db.execute(statement)
+    db.execute("DELETE FROM kv WHERE key LIKE 'cursor.grids.%'")
+
+
 # version -> the step to the next one
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5}
 
 
 class Store:

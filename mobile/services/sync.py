@@ -256,7 +256,7 @@ class Sync:
         run.categories = len(categories)
 
         grids = self.api.get("api/sync/grids", since=store.get(user_cursor("grids", owner)))
-        self.cache.apply_grids(grids["codes"], grids["features"])
+        self.cache.apply_grids(grids["codes"], grids["features"], grids["layers"])
         store.set(user_cursor("grids", owner), grids["cursor"])
         run.grids = len(grids["features"])
 

@@ -232,3 +232,11 @@ def sweep() -> None:
     console.print(f"{len(flagged)} 个超期案件已督办，{len(raised)} 个逾期未答复的督办已升级", highlight=False)
     for code in flagged + raised:
         print(code)
+
+
+@cases_app.command("layer-grids")
+def layer_grids() -> None:
+    """为已有案件记下其他网格图层中所在的网格（导入或新增一个图层的网格后运行一次；新上报的案件自动记下）。"""
+    with session() as db:
+        recorded = intake.record_layer_grids(db=db)
+    console.print(f"已为已有案件记下其他图层的网格 {recorded} 条", highlight=False)

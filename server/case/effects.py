@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import tiers
 from server.case.clock import Timekeeper, handling_limit, set_due, start_clock, start_receipt
-from server.case.models import Case, CaseDispatch, CasePhoto, CaseSupervision
+from server.case.models import Case, CaseDispatch, CaseLayerGrid, CasePhoto, CaseSupervision
 from server.case.queries import code_of, code_of_department, get_case
 from server.case.schemas import CLOSE_KIND_LABELS, PHOTO_KIND_LABELS, ActionIn
 from server.case.scope import Scope
@@ -24,7 +24,7 @@ from server.category import service as category_service
 from server.category.models import Category, Department
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid
-from server.grid.models import GridAssignment, in_force, today
+from server.grid.models import GridAssignment, GridLayer, in_force, today
 from server.messages import field_label, role_name
 from server.worktime.calendar import duration_words
 
@@ -53,9 +53,27 @@ def _require(ctx: Context, value, name: str):
     return value
 
 
+def responsible_chain(db: Session, case: Case, category: Category) -> tuple[list[str], ColumnElement[bool]]:
+    """The grids whose people answer for a case, from the root down, and the condition on
+    ``GridAssignment`` for their layer: the category's layer's grid holding the case (docs/DOMAIN.md
+    section 2, grid layers), else (no layer named, or that layer holds no grid there) the case's own grid
+    in the default layer."""
+    if category.layer:
+        path = db.scalar(
+            select(CaseLayerGrid.grid_path).where(
+                CaseLayerGrid.case_id == case.id, CaseLayerGrid.layer == category.layer
+            )
+        )
+        if path is not None:
+            return path.split("."), GridAssignment.layer == category.layer
+    default = select(GridLayer.code).where(GridLayer.is_default).scalar_subquery()
+    return case.grid_path.split("."), GridAssignment.layer == default
+
+
 def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
     """The inspector a verification or check task goes to: the one named, else the reporting inspector
-    (for a check), else an inspector of the case's grid or of its nearest parent."""
+    (for a check), else an inspector of the responsible grid (``responsible_chain``) or of its nearest
+    parent, in the responsible layer."""
     db, case = ctx.db, ctx.case
     if ctx.body.inspector_id is not None:
         user = db.get(User, ctx.body.inspector_id)
@@ -64,12 +82,13 @@ def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
         return user
     if prefer_reporter and case.channel == "inspector" and case.reporter_id:
         return db.get(User, case.reporter_id)
-    codes = case.grid_path.split(".")
+    codes, in_layer = responsible_chain(db, case, ctx.category)
     user = db.scalar(
         select(User)
         .join(GridAssignment, GridAssignment.user_id == User.id)
         .where(
             GridAssignment.grid_code.in_(codes),
+            in_layer,
             GridAssignment.role == "inspector",
             in_force(today()),
             User.active,
@@ -78,7 +97,7 @@ def _inspector_for(ctx: Context, prefer_reporter: bool) -> User:
         .limit(1)
     )
     if user is None:
-        raise Conflict("case.no_inspector", grid=case.grid_code)
+        raise Conflict("case.no_inspector", grid=codes[-1])
     return user
 
 

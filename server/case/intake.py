@@ -70,7 +70,11 @@ READ = text(
                SELECT l.path FROM grid l
                WHERE l.valid_to IS NULL AND l.code = ({deepest_code_sql(":lon", ":lat")})
            )) AS chain,
-        c.id AS category_id, c.name AS category_name, c.active, c.urgency, c.handling_limit, c.clock,
+        (SELECT json_agg(json_build_array(y.code, g.id, g.code, g.path::text) ORDER BY y.position, y.code)
+           FROM grid_layer y
+           JOIN grid g ON g.valid_to IS NULL AND g.code = ({deepest_code_sql(":lon", ":lat", "y.code")})
+           WHERE NOT y.is_default) AS layer_grids,
+        c.id AS category_id, c.name AS category_name, c.active, c.leaf, c.urgency, c.handling_limit, c.clock,
         c.simple_flow,
         (SELECT json_build_array(t.active, t.name) FROM request_type t WHERE t.code = :request_type)
             AS request_type,
@@ -108,6 +112,10 @@ WRITE = text(
             :received_at, :department_id, :duplicate_of_id, :address_id, :address_distance_m,
             :step_started_at, :step_limit_min, :step_due_at, :step_yellow_at, {TASK_OF_REPORT})
         RETURNING id, code, patrol_task_id
+    ), layer_grids AS (
+        INSERT INTO case_layer_grid (case_id, layer, grid_id, grid_code, grid_path)
+        SELECT (SELECT id FROM new_case), g->>0, (g->>1)::bigint, g->>2, CAST(g->>3 AS ltree)
+        FROM jsonb_array_elements(CAST(:layer_grids AS jsonb)) AS g
     ), report AS (
         INSERT INTO case_event (case_id, at, actor_id, actor_name, role, action, state_after, note,
             location, due_at, data)
@@ -117,6 +125,28 @@ WRITE = text(
     SELECT id, code, patrol_task_id FROM new_case
     """
 )
+
+
+RECORD_LAYER_GRIDS = text(
+    f"""
+    INSERT INTO case_layer_grid (case_id, layer, grid_id, grid_code, grid_path)
+    SELECT c.id, y.code, g.id, g.code, g.path
+    FROM case_file c
+    CROSS JOIN grid_layer y
+    JOIN grid g ON g.valid_to IS NULL
+        AND g.code = ({deepest_code_sql("ST_X(c.location)", "ST_Y(c.location)", "y.code")})
+    WHERE NOT y.is_default
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+def record_layer_grids(*, db: Session) -> int:
+    """Record, for the cases reported before a layer had grids, the grid of each other layer now holding
+    them (what the intake records of a new case); return how many were recorded."""
+    recorded = db.execute(RECORD_LAYER_GRIDS).rowcount
+    db.commit()
+    return recorded
 
 
 @dataclass
@@ -231,8 +261,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
     ).one()
     if row.existing_id is not None:
         return Received(_same_report(db.get(Case, row.existing_id), data, digest), False)
-    if row.category_id is None or not row.active:
-        category_service.get_category(db=db, code=data.category)  # says why it may not be used
+    if row.category_id is None or not row.active or not row.leaf:
+        category_service.get_category(db=db, code=data.category, leaf_only=True)  # says why it may not be
     if not (row.request_type and row.request_type[0]):
         raise Invalid("case.unknown_request_type", request_type=data.request_type)
     if not row.chain:
@@ -305,6 +335,8 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
     }
     if data.fixed_on_site:
         event["simple_flow"] = True
+    if row.layer_grids:
+        event["layer_grids"] = {layer: code for layer, _, code, _ in row.layer_grids}
     try:
         case.id, case.code, case.patrol_task_id = db.execute(
             WRITE,
@@ -319,6 +351,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
                 "actor_name": principal.name,
                 "role": _intake_role(principal, channel),
                 "data": json.dumps(event, ensure_ascii=False),
+                "layer_grids": json.dumps(row.layer_grids or []),
             },
         ).one()
     except IntegrityError as exc:

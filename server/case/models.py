@@ -266,6 +266,22 @@ class CaseCounter(Base):
     last: Mapped[int] = mapped_column(Integer)
 
 
+class CaseLayerGrid(Base):
+    """The grid of another layer (not the default one, whose grid is the case's own ``grid_code``) holding
+    the case's point when it was reported, recorded at intake (server.case.intake): whose people in that
+    layer see the case, and whose inspectors take its tasks when its category names the layer."""
+
+    __tablename__ = "case_layer_grid"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True)
+    layer: Mapped[str] = mapped_column(ForeignKey("grid_layer.code", ondelete="RESTRICT"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"))
+    grid_code: Mapped[str] = mapped_column(String(15))
+    grid_path: Mapped[str] = mapped_column(LTree)
+
+    __table_args__ = (Index("ix_case_layer_grid_grid_path", "grid_path", postgresql_using="gist"),)
+
+
 class CaseSupervision(Base):
     """A supervision (督办) or reminder (催办) of a case: issued with a level (1 一般, 2 重点, 3 挂牌) and a
     note, optionally a new due time, to the department leading the case; the department acknowledges it

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from grids.sources import KINDS as SOURCE_KINDS
 from grids.words import near_words
 from server import messages
 from server.address.models import Address
@@ -18,7 +19,7 @@ from server.auth.principal import Principal
 from server.case.actions import allowed_actions
 from server.case.callers import contact_role, has_caller, mask_name, mask_phone
 from server.case.clock import clock, receipt
-from server.case.models import Case, CasePhoto, CaseSupervision
+from server.case.models import Case, CaseLayerGrid, CasePhoto, CaseSupervision
 from server.case.queries import dispatches, photos, timeline
 from server.case.schemas import (
     SUPERVISION_KIND_LABELS,
@@ -27,6 +28,8 @@ from server.case.schemas import (
     CaseOut,
     DispatchOut,
     EventOut,
+    LayerGridOut,
+    NearbySource,
     PhotoOut,
     Ref,
     SupervisionOut,
@@ -34,7 +37,8 @@ from server.case.schemas import (
 from server.case.scope import Scope
 from server.case.states import HELD_BY, STATE_LABELS, State
 from server.category.models import Category, Department, RequestType
-from server.grid.models import Grid
+from server.config import get_settings
+from server.grid.models import Grid, GridLayer
 
 
 def _loaded(db: Session, model, ids: set) -> dict:
@@ -245,7 +249,53 @@ def detail(*, db: Session, principal: Principal, scope: Scope, case: Case) -> Ca
         held_by=held_by(State(case.state)),
         may_reveal_caller=has_caller(case)
         and contact_role(db=db, principal=principal, scope=scope, case=case) is not None,
+        layer_grids=layer_grids(db=db, case=case),
+        nearby_sources=nearby_sources(db=db, case=case),
     )
+
+
+# The register's table is read here by SQL: the source package builds on the case package, not back.
+NEARBY_SOURCES = text(
+    """
+    SELECT s.code, s.name, s.kind, s.address, u.name AS responsible,
+           ST_Distance(geography(s.geom), geography(c.location)) AS distance_m
+    FROM case_file c
+    JOIN pollution_source s ON s.geom && ST_Expand(c.location, :degrees)
+        AND ST_DWithin(geography(s.geom), geography(c.location), :radius)
+    JOIN app_user u ON u.id = s.responsible_id
+    WHERE c.id = :case_id AND s.active
+    ORDER BY distance_m, s.code LIMIT 20
+    """
+)
+
+
+def nearby_sources(*, db: Session, case: Case) -> list[NearbySource]:
+    """The active pollution sources near the case (docs/DOMAIN.md, the pollution-source register)."""
+    radius = get_settings().source_near_radius_m
+    # the index first: generous, a degree of longitude is >= 90 km below 36 N
+    params = {"case_id": case.id, "radius": radius, "degrees": 2 * radius / 90_000}
+    return [
+        NearbySource(
+            code=r.code, name=r.name, kind_label=SOURCE_KINDS[r.kind], address=r.address,
+            responsible=r.responsible, distance_m=round(r.distance_m, 1),
+        )
+        for r in db.execute(NEARBY_SOURCES, params)
+    ]  # fmt: skip
+
+
+def layer_grids(*, db: Session, case: Case) -> list[LayerGridOut]:
+    """The grids of the other layers holding the case, recorded at intake (``CaseLayerGrid``)."""
+    rows = db.execute(
+        select(GridLayer.code, GridLayer.name, Grid.code, Grid.name)
+        .join(CaseLayerGrid, CaseLayerGrid.layer == GridLayer.code)
+        .join(Grid, Grid.id == CaseLayerGrid.grid_id)
+        .where(CaseLayerGrid.case_id == case.id)
+        .order_by(GridLayer.position, GridLayer.code)
+    )
+    return [
+        LayerGridOut(layer=lay, layer_name=lay_name, code=code, name=name)
+        for lay, lay_name, code, name in rows
+    ]
 
 
 def held_by(state: State) -> str | None:

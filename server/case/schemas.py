@@ -403,7 +403,29 @@ class CaseOut(BaseModel):
     close_kind: str | None
 
 
+class NearbySource(BaseModel):
+    """A pollution source (server.source) near a case."""
+
+    code: str = Field(description="The register's own id")
+    name: str
+    kind_label: str = Field(examples=["餐饮油烟"])
+    address: str
+    responsible: str = Field(description="The name of the grid member responsible for it")
+    distance_m: float
+
+
+class LayerGridOut(BaseModel):
+    layer: str = Field(description="The grid layer's code", examples=["duty"])
+    layer_name: str = Field(examples=["责任网格"])
+    code: str = Field(description="The layer's grid holding the case when it was reported")
+    name: str
+
+
 class CaseDetail(CaseOut):
+    layer_grids: list[LayerGridOut] = Field(
+        description="The grids of the other layers (not the default one, whose grid is grid_code) holding "
+        "the case, in the layers' order"
+    )
     timeline: list[EventOut]
     photos: list[PhotoOut]
     dispatches: list[DispatchOut]
@@ -418,6 +440,10 @@ class CaseDetail(CaseOut):
     may_reveal_caller: bool = Field(
         description="You may see the caller's full name and phone (POST /api/cases/{code}/caller), each "
         "showing recorded: acceptors, shift leads and the department leading the case now"
+    )
+    nearby_sources: list[NearbySource] = Field(
+        description="The active pollution sources within the near radius (GRIDOPS_SOURCE_NEAR_RADIUS_M), "
+        "nearest first"
     )
 
 
@@ -505,10 +531,22 @@ class SyncCases(BaseModel):
     )
 
 
+class SyncLayer(BaseModel):
+    code: str
+    name: str
+    is_default: bool
+
+
 class SyncGrids(BaseModel):
     cursor: datetime | None = Field(description="Send it back as since= next time")
     codes: list[str] = Field(description="Every current grid of mine: drop cached grids not listed")
-    features: list[dict] = Field(description="GeoJSON features of the grids changed since the cursor")
+    features: list[dict] = Field(
+        description="GeoJSON features of the grids changed since the cursor; each with its layer (null: "
+        "shared by every layer) and layer_name"
+    )
+    layers: list[SyncLayer] = Field(
+        description="The grid layers I work in (the default one, and those I am assigned in), in their order"
+    )
 
 
 # -- callers (server.case.callers) ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 - Everyone else (grid heads, inspectors) sees the subtrees of their home grid and of the grids they head
   or patrol by an assignment in force today (``server.grid.models.in_force``: from its first to its last
   day, both included, local dates). A grid head with no assignment in force and no home grid sees no grid.
+  An assignment in another grid layer than the default one (生态环境网格, 责任网格) covers the cases whose
+  grid in that layer (``CaseLayerGrid``, recorded at intake) lies in the assigned grid's subtree.
 - A department user sees the cases ever dispatched to its department.
 - Everyone sees the cases they reported and the tasks given to them.
 
@@ -16,15 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
 from server.case import tiers
-from server.case.models import Case, CaseDispatch
+from server.case.models import Case, CaseDispatch, CaseLayerGrid
 from server.case.states import State
 from server.category.models import Department
-from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
+from server.grid.models import CURRENT, Grid, GridAssignment, GridLayer, in_force, today
 from server.grid.subtree import path_within, within
 
 CITY_WIDE_ROLES = frozenset({"acceptor", "shift_lead", "dispatcher", "leader"})
@@ -39,6 +41,8 @@ class Scope:
     # the dispatch center whose cases a dispatcher dispatches (server.case.tiers): a center's grid code,
     # None the top center, tiers.EVERY for an administrator
     dispatch_center: str | None = None
+    # (layer, path) of the grids assigned in the other grid layers than the default one
+    layer_paths: tuple[tuple[str, str], ...] = ()
 
 
 def scope_of(*, db: Session, principal: Principal) -> Scope:
@@ -50,16 +54,18 @@ def scope_of(*, db: Session, principal: Principal) -> Scope:
         department_id = db.scalar(select(Department.id).where(Department.code == user.department_code))
     if principal.has(*CITY_WIDE_ROLES) and not user.grid_code:
         return Scope(user.id, True, (), department_id)
-    codes = set(
-        db.scalars(
-            select(GridAssignment.grid_code).where(GridAssignment.user_id == user.id, in_force(today()))
-        )
-    )
+    assigned = db.execute(
+        select(GridAssignment.layer, GridLayer.is_default, Grid.path)
+        .join(GridLayer, GridLayer.code == GridAssignment.layer)
+        .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
+        .where(GridAssignment.user_id == user.id, in_force(today()))
+    ).all()
+    paths = {path for _, is_default, path in assigned if is_default}
     if user.grid_code:
-        codes.add(user.grid_code)
-    paths = tuple(db.scalars(select(Grid.path).where(CURRENT, Grid.code.in_(codes)))) if codes else ()
+        paths.update(db.scalars(select(Grid.path).where(CURRENT, Grid.code == user.grid_code)))
+    layer_paths = tuple(sorted({(layer, path) for layer, is_default, path in assigned if not is_default}))
     center = tiers.center_of(db, user.grid_code) if principal.has("dispatcher") else None
-    return Scope(user.id, False, paths, department_id, center)
+    return Scope(user.id, False, tuple(sorted(paths)), department_id, center, layer_paths)
 
 
 def visible(scope: Scope) -> ColumnElement[bool]:
@@ -67,6 +73,12 @@ def visible(scope: Scope) -> ColumnElement[bool]:
     if scope.everything:
         return true()
     terms = [within(Case.grid_path, scope.grid_paths)] if scope.grid_paths else []
+    if scope.layer_paths:
+        in_layers = [
+            and_(CaseLayerGrid.layer == layer, within(CaseLayerGrid.grid_path, [path]))
+            for layer, path in scope.layer_paths
+        ]
+        terms.append(Case.id.in_(select(CaseLayerGrid.case_id).where(or_(*in_layers))))
     if scope.department_id is not None:
         terms.append(
             Case.id.in_(select(CaseDispatch.case_id).where(CaseDispatch.department_id == scope.department_id))
@@ -92,6 +104,10 @@ def sees_notification(scope: Scope, payload: dict) -> bool:
         return True
     path = payload.get("grid_path") or ""
     if path_within(path, scope.grid_paths):
+        return True
+    # a grid assigned in another layer: the case's grids in the layers (a shared grid holds its default path)
+    in_layers = [p for _, p in scope.layer_paths]
+    if in_layers and any(path_within(p, in_layers) for p in [path, *(payload.get("layer_paths") or [])]):
         return True
     if scope.department_id is not None and scope.department_id in (payload.get("departments") or []):
         return True

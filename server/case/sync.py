@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, defer
 
@@ -15,7 +15,8 @@ from server.case.schemas import SyncCases, TaskOut
 from server.case.scope import Scope
 from server.case.states import State
 from server.config import get_settings
-from server.grid.models import CURRENT, Grid
+from server.grid.layers import get_layer, of_layer
+from server.grid.models import CURRENT, Grid, GridLayer
 from server.grid.subtree import within
 
 TASK_KINDS = {State.VERIFYING: "verification", State.CHECKING: "check"}  # the phone's two tasks
@@ -82,11 +83,23 @@ def sync_cases(*, db: Session, principal: Principal, kind: str, since: int, limi
     )
 
 
+def my_layers(*, db: Session, scope: Scope) -> list[GridLayer]:
+    """The grid layers I work in: the default one, and those of my assignments in the others."""
+    codes = {layer for layer, _ in scope.layer_paths}
+    query = select(GridLayer).where(GridLayer.is_default | GridLayer.code.in_(codes))
+    return list(db.scalars(query.order_by(GridLayer.position, GridLayer.code)))
+
+
 def my_grids(*, db: Session, scope: Scope, since: datetime | None) -> tuple[list[str], list[Grid]]:
-    """The codes of every current grid in my grid subtrees, and those of them changed after ``since``."""
-    if not scope.grid_paths:
+    """The codes of every current grid in my grid subtrees, each in its layer (my default-layer subtrees
+    hold the shared grids and the default layer's own, those of another layer that layer's), and those of
+    them changed after ``since``."""
+    default = get_layer(db=db).code
+    areas = [and_(within(Grid.path, scope.grid_paths), of_layer(default))] if scope.grid_paths else []
+    areas += [and_(within(Grid.path, [path]), of_layer(layer)) for layer, path in scope.layer_paths]
+    if not areas:
         return [], []
-    mine = within(Grid.path, scope.grid_paths)
+    mine = or_(*areas)
     codes = list(db.scalars(select(Grid.code).where(CURRENT, mine).order_by(Grid.path)))
     query = select(Grid).options(defer(Grid.geom)).where(CURRENT, mine).order_by(Grid.path)
     if since is not None:

@@ -48,6 +48,7 @@ from server.case.schemas import (
     SweepOut,
     SyncCases,
     SyncGrids,
+    SyncLayer,
     WorkflowOut,
 )
 from server.case.scope import Scope, scope_of
@@ -457,7 +458,11 @@ def sync_grids(
     codes, changed = case_sync.my_grids(db=db, scope=scope, since=since)
     features = grid_service.geojson_of(db=db, grids=changed)
     cursor = max((g.valid_from for g in changed), default=since)
-    return SyncGrids(cursor=cursor, codes=codes, features=features)
+    layers = [
+        SyncLayer(code=layer.code, name=layer.name, is_default=layer.is_default)
+        for layer in case_sync.my_layers(db=db, scope=scope)
+    ]
+    return SyncGrids(cursor=cursor, codes=codes, features=features, layers=layers)
 
 
 @sync_router.get(

@@ -8,6 +8,7 @@ import typer
 
 from server.category import service
 from server.category.loader import load_taxonomy
+from server.category.sample import write_sample
 from server.category.schemas import URGENCY_LABELS, Kind, TaxonomyFormat
 from server.cli_common import console, fail, session
 from server.errors import Invalid
@@ -42,12 +43,36 @@ def load(
 def list_categories(
     kind: Kind = typer.Option(None, help="只列部件（component）或只列事件（event）。"),
 ) -> None:
-    """列出在用的小类：编码、名称、大类、紧急程度、处置时限、处置部门。"""
+    """列出在用的类别（大类、中类、小类……）：编码、名称、所属上级类别（从大类起，用 / 分隔）、
+    紧急程度、处置时限、处置部门（各项含从上级类别继承的）。"""
     with session() as db:
         for c in service.list_categories(db=db, kind=kind):
             department = c.department.code if c.department else ""
-            urgency = URGENCY_LABELS[c.urgency]
-            print(f"{c.code}\t{c.name}\t{c.major_name}\t{urgency}\t{c.handling_limit}\t{department}")
+            urgency = URGENCY_LABELS[c.urgency] if c.urgency else ""
+            trail = " / ".join(c.trail)
+            print(f"{c.code}\t{c.name}\t{trail}\t{urgency}\t{c.handling_limit or ''}\t{department}")
+
+
+@categories_app.command("sample")
+def sample(
+    file: Path = typer.Argument(
+        ..., dir_okay=False, help="要写出的分类文件：.yaml（分层嵌套）或 .csv（每行一个类别）。"
+    ),
+    classes: int = typer.Option(
+        1007,
+        "--classes",
+        min=1,
+        max=8000,
+        help="最细一级的类别数；大类和中类的数目按坪山的比例（17 / 189 / 1007）。",
+    ),
+    seed: int = typer.Option(1, "--seed", help="随机数种子：同一种子写出同样的文件。"),
+) -> None:
+    """写出一个坪山式的三级分类示例文件（大类、中类、小类，部门和时限写在大类上，部分中类和小类另行设定），
+    用于试验和测速，可用 gridops categories load 载入。"""
+    counts = write_sample(file, classes=classes, seed=seed)
+    console.print(
+        f"已写出 {file}：大类 {counts[0]} 个，中类 {counts[1]} 个，小类 {counts[2]} 个", highlight=False
+    )
 
 
 @categories_app.command("departments")

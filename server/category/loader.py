@@ -1,11 +1,15 @@
 """Reading a taxonomy file, without the database (its entries, and the checks both formats share, are
 ``server.category.taxonomy``).
 
-A YAML file holds the whole taxonomy: ``departments``, ``major_classes``, ``categories`` and ``tags``, and
-optionally ``request_types`` (诉求类型 with their limits; without it the stored ones stay); loading it
-replaces the stored one. A CSV file holds categories only, one a row (``CSV_COLUMNS``): the
-departments it names are added or renamed, the other departments and the tags stay as they are, and the
-major-class names come from the starter taxonomy (kind and major class follow from the code).
+A YAML file holds the whole taxonomy: ``departments``, ``categories`` and ``tags``, optionally
+``major_classes`` (the top nodes of a two-level taxonomy, named by kind and two-digit code) and
+``request_types`` (诉求类型 with their limits; without it the stored ones stay); loading it replaces the
+stored one. Its categories form a tree: an entry lists the categories under it in ``children:`` (nested as
+deep as the settings allow), and a child's code starts with its parent's code. A CSV file holds categories
+only, one a row (``CSV_COLUMNS``), every level of the tree in one list: a row's parent is the row whose code
+is the longest beginning of its own (E0101 under E01); the departments it names are added or renamed, the
+other departments and the tags stay as they are, and a two-level code (E06010) without a parent row is under
+the starter taxonomy's major class (E06). The tree and the inheritance down it: ``server.category.taxonomy``.
 
 Every problem is collected, in Chinese, with where it is ("第 17 行：...", "第 12 个问题类别（E06010）：...";
 CSV rows are numbered as in a spreadsheet, the header being row 1), and any problem means nothing is
@@ -25,6 +29,7 @@ import yaml
 from server.category.schemas import Kind, TaxonomyFormat
 from server.category.taxonomy import (
     KIND_WORDS,
+    CategoryEntry,
     DepartmentEntry,
     MajorClass,
     RequestTypeEntry,
@@ -56,10 +61,11 @@ CSV_COLUMNS = (
     "clock",
     "simple_flow",
     "request_limits",
+    "layer",
 )
 CSV_REQUIRED = CSV_COLUMNS[:4]
-YAML_SECTIONS = ("departments", "major_classes", "categories", "tags")
-YAML_OPTIONAL = ("request_types",)
+YAML_SECTIONS = ("departments", "categories", "tags")
+YAML_OPTIONAL = ("major_classes", "request_types")
 REQUEST_TYPE_FIELDS = ("code", "name", "response_limit", "handling_limit")
 REQUEST_TYPE_CODE_MAX = 12
 DEPARTMENT_FIELDS = ("code", "name", "phone")
@@ -76,6 +82,8 @@ CATEGORY_FIELDS = (
     "clock",
     "simple_flow",
     "request_limits",
+    "layer",
+    "children",
 )
 TAG_FIELDS = ("code", "name", "description")
 MAJOR = re.compile(r"^[0-9]{2}$")
@@ -115,11 +123,13 @@ def load_taxonomy(path_or_bytes: str | Path | bytes, fmt: TaxonomyFormat | None 
 # -- YAML ---------------------------------------------------------------------------------------
 
 
-def _entries(items, label: str, fields: tuple[str, ...], problems: list[str]) -> Iterator[tuple[str, dict]]:
-    """``(where, mapping)`` for each entry of a section, reporting those that are not mappings and fields
-    nobody knows."""
+def _entries(
+    items, label: str, fields: tuple[str, ...], problems: list[str], within: str = ""
+) -> Iterator[tuple[str, dict]]:
+    """``(where, mapping)`` for each entry of a section (``within``: the entry it is nested in), reporting
+    those that are not mappings and fields nobody knows."""
     for i, raw in enumerate(items, 1):
-        where = f"第 {i} 个{label}"
+        where = f"{within}第 {i} 个{label}"
         if not isinstance(raw, dict):
             problems.append(f"{where}：应写成“字段: 值”的形式")
             continue
@@ -158,6 +168,23 @@ def _major_classes(section, problems: list[str]) -> list[MajorClass]:
     return majors
 
 
+def _categories(
+    items, label: str, under: str | None, within: str, out: list[CategoryEntry], problems: list[str]
+) -> None:
+    """The categories of a YAML list into ``out``, each followed by those nested in its ``children``."""
+    for where, raw in _entries(items, label, CATEGORY_FIELDS, problems, within):
+        entry = category_entry(raw, where, problems, under)
+        if entry is not None:
+            out.append(entry)
+        children = raw.get("children")
+        if children is None:
+            continue
+        if not isinstance(children, list):
+            problems.append(f"{where}：{field_words('children')}应为列表（每项以“- ”开头）")
+        elif entry is not None:
+            _categories(children, "下级类别", entry.code, f"{where}下的", out, problems)
+
+
 def _yaml_error(exc: yaml.YAMLError) -> str:
     """The parser's complaint as a problem: where it is (the parser's own words are English)."""
     mark = getattr(exc, "problem_mark", None)
@@ -177,7 +204,7 @@ def _from_yaml(text: str) -> Taxonomy:
     if not isinstance(doc, dict):
         raise invalid_taxonomy([f"文件应由 {'、'.join(YAML_SECTIONS)} 几部分组成，请对照示例文件检查格式"])
     problems = [
-        f"不认识的部分“{key}”（文件由 {'、'.join(YAML_SECTIONS)} 几部分组成）"
+        f"不认识的部分“{key}”（文件由 {'、'.join(YAML_SECTIONS + YAML_OPTIONAL)} 几部分组成）"
         for key in doc
         if key not in YAML_SECTIONS + YAML_OPTIONAL
     ]
@@ -196,11 +223,8 @@ def _from_yaml(text: str) -> Taxonomy:
         )
         if code and name:
             departments.append(DepartmentEntry(code=code, name=name, phone=phone, where=where))
-    categories = []
-    for where, raw in _entries(doc.get("categories", []), "问题类别", CATEGORY_FIELDS, problems):
-        entry = category_entry(raw, where, problems)
-        if entry is not None:
-            categories.append(entry)
+    categories: list[CategoryEntry] = []
+    _categories(doc.get("categories", []), "问题类别", None, "", categories, problems)
     tags = []
     for where, raw in _entries(doc.get("tags", []), "标签", TAG_FIELDS, problems):
         code = key_field(raw.get("code"), field_words("code"), where, problems)
@@ -290,6 +314,7 @@ def _from_csv(text: str) -> Taxonomy:
             "clock": values.get("clock"),
             "simple_flow": values.get("simple_flow"),
             "request_limits": values.get("request_limits"),
+            "layer": values.get("layer"),
         }
         entry = category_entry(raw, where, problems)
         if entry is None:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import Base
@@ -44,20 +44,28 @@ class Department(Base):
 
 
 class Category(Base):
-    """A component (部件, code C + major class + subclass) or event (事件, E + major + subclass) class:
-    the default urgency of its cases, their handling limit in working time and who handles them.
-    ``updated_at`` moves on every change (the phone app syncs with ``since=``)."""
+    """A node of the category tree (问题分类): a major class (大类) at the top, then middle classes and the
+    classes cases are filed under (the leaves, nodes without active children), as deep as the settings
+    allow. Components (部件) have codes starting with C, events (事件) with E; a child's code starts with its
+    parent's code. Urgency, handling limit, clock, department, district overrides, request limits and
+    simple flow are inherited down the tree: each row holds its effective values (what the case workflow
+    reads), ``own`` what the node sets itself (what an export writes back). ``lineage`` and ``trail`` are
+    the ancestors' codes and names from the top down. ``updated_at`` moves on every change (the phone app
+    syncs with ``since=``)."""
 
     __tablename__ = "category"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(6), unique=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"), index=True)
+    lineage: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    trail: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    leaf: Mapped[bool] = mapped_column(server_default=true())
+    own: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     kind: Mapped[str] = mapped_column(String(10))
-    major_code: Mapped[str] = mapped_column(String(2))
-    major_name: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(100))
-    urgency: Mapped[str] = mapped_column(String(10))
-    handling_limit: Mapped[str] = mapped_column(String(12))
+    urgency: Mapped[str | None] = mapped_column(String(10))  # a leaf always has one (the loader checks)
+    handling_limit: Mapped[str | None] = mapped_column(String(12))  # likewise
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="RESTRICT"))
     legal_basis: Mapped[str | None] = mapped_column(Text)
     # Other words people use for it (乱停车 for 机动车乱停放): searched, never shown as its name.
@@ -65,6 +73,8 @@ class Category(Base):
     phrases: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default="{}")
     clock: Mapped[str | None] = mapped_column(String(8))  # work or natural; NULL: as the urgency says
     simple_flow: Mapped[bool] = mapped_column(server_default=false())  # may be fixed on the spot (即报即处)
+    # the grid layer whose heads and inspectors answer for its cases (server.case.effects); NULL: the default
+    layer: Mapped[str | None] = mapped_column(ForeignKey("grid_layer.code", ondelete="RESTRICT"))
     active: Mapped[bool] = mapped_column(server_default=true())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -77,15 +87,30 @@ class Category(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("code ~ '^[CE][0-9]{5}$'", name="code_format"),
-        CheckConstraint(
-            "(kind = 'component' AND code LIKE 'C%') OR (kind = 'event' AND code LIKE 'E%')", name="kind"
-        ),
-        CheckConstraint("major_code = substr(code, 2, 2)", name="major_code"),
+        CheckConstraint("kind IN ('component', 'event')", name="kind"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
         CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),
         CheckConstraint("clock IN ('work', 'natural')", name="clock"),
+        CheckConstraint("(parent_id IS NULL) = (cardinality(lineage) = 0)", name="lineage"),
     )
+
+    @property
+    def depth(self) -> int:
+        """1 at the top."""
+        return len(self.lineage) + 1
+
+    @property
+    def parent_code(self) -> str | None:
+        return self.lineage[-1] if self.lineage else None
+
+    @property
+    def major_code(self) -> str:
+        """The top ancestor's code (itself at the top), e.g. E06."""
+        return self.lineage[0] if self.lineage else self.code
+
+    @property
+    def major_name(self) -> str:
+        return self.trail[0] if self.trail else self.name
 
 
 class CategoryDistrictDepartment(Base):

@@ -104,13 +104,27 @@ class DistrictDepartmentOut(BaseModel):
 class CategoryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    code: str = Field(examples=["E06010"], description="C (component) or E (event), major class, subclass")
+    code: str = Field(
+        examples=["E06010"],
+        description="C (component) or E (event) first; a child's code starts with its parent's code",
+    )
     kind: Kind
-    major_code: str = Field(examples=["06"])
-    major_name: str = Field(examples=["市容环境"])
+    parent_code: str | None = Field(examples=["E06"], description="The category above it; null at the top")
+    depth: int = Field(examples=[2], description="Its level in the tree: 1 at the top (major class)")
+    leaf: bool = Field(description="Nothing under it: cases are filed under leaves only")
+    trail: list[str] = Field(
+        examples=[["市容环境"]], description="The names of its ancestors from the top down; [] at the top"
+    )
+    major_code: str = Field(examples=["E06"], description="Its top ancestor's code (its own at the top)")
+    major_name: str = Field(examples=["市容环境"], description="Its top ancestor's name")
     name: str = Field(examples=["暴露垃圾"])
-    urgency: Urgency = Field(description="The default urgency of a case of this category")
-    handling_limit: str = Field(examples=["4h"], description="Working time: minutes (m), hours (h), days (d)")
+    urgency: Urgency | None = Field(
+        description="The default urgency of a case of this category (own or inherited; a leaf has one)"
+    )
+    handling_limit: str | None = Field(
+        examples=["4h"],
+        description="Working time: minutes (m), hours (h), days (d); own or inherited (a leaf has one)",
+    )
     department: DepartmentRef | None = Field(description="None: the dispatcher picks the department by hand")
     district_overrides: list[DistrictDepartmentOut] = Field(
         description="Districts where another department handles this category"

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -22,10 +24,11 @@ from server.category.models import (
     Tag,
 )
 from server.category.schemas import DepartmentEdit, DepartmentIn, DispatchCenterEdit, DispatchCenterIn
-from server.category.taxonomy import Taxonomy, invalid_taxonomy, reference_errors
+from server.category.taxonomy import Node, Taxonomy, invalid_taxonomy, reference_errors
 from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
 from server.grid import service as grid_service
+from server.grid.models import GridLayer
 
 STREET = "street"  # the level of a street team's grid
 
@@ -40,9 +43,12 @@ def _with_departments(query):
     )
 
 
-def get_category(*, db: Session, code: str, include_inactive: bool = False) -> Category:
+def get_category(
+    *, db: Session, code: str, include_inactive: bool = False, leaf_only: bool = False
+) -> Category:
     """A category with its department and district overrides, in one query; NotFound without one, Invalid
-    when it is no longer in the taxonomy unless ``include_inactive`` (reading old cases)."""
+    when it is no longer in the taxonomy unless ``include_inactive`` (reading old cases), or, with
+    ``leaf_only`` (a case is filed under it), when categories are under it."""
     query = (
         select(Category)
         .where(Category.code == code)
@@ -57,6 +63,14 @@ def get_category(*, db: Session, code: str, include_inactive: bool = False) -> C
         raise NotFound("category.no_category", category=code)
     if not (category.active or include_inactive):
         raise Invalid("category.category_retired", category=code, name=category.name)
+    if leaf_only and not category.leaf:
+        example = db.scalar(
+            select(Category.code)
+            .where(Category.lineage.contains([code]), Category.leaf, Category.active)
+            .order_by(Category.code)
+            .limit(1)
+        )
+        raise Invalid("category.not_a_leaf", category=code, name=category.name, example=example)
     return category
 
 
@@ -289,6 +303,12 @@ def _sync(
 ) -> None:
     """Upsert ``wanted`` (code -> values) into ``stored`` (code -> row); with ``replace``, deactivate the
     active rows it does not hold."""
+    _upsert(db, stored, model, wanted, counts, apply)
+    if replace:
+        _retire(stored, wanted.keys(), counts, apply)
+
+
+def _upsert(db: Session, stored: dict, model, wanted: dict[str, dict], counts: Counts, apply) -> None:
     for code, values in wanted.items():
         row = stored.get(code)
         if row is None:
@@ -300,11 +320,40 @@ def _sync(
             counts.updated += 1
         else:
             counts.unchanged += 1
-    if replace:
-        for code, row in stored.items():
-            if code not in wanted and row.active:
-                apply(row, {"active": False})
-                counts.deactivated += 1
+
+
+def _retire(stored: dict, keep, counts: Counts, apply) -> None:
+    """Deactivate the active rows of ``stored`` whose codes are not in ``keep``."""
+    for code, row in stored.items():
+        if code not in keep and row.active:
+            apply(row, {"active": False})
+            counts.deactivated += 1
+
+
+def _category_values(node: Node, stored: dict[str, Category], department_id: dict[str, int]) -> dict:
+    """A category row's values: its place in the tree, what it sets itself and its effective values."""
+    entry, values = node.entry, node.values
+    return {
+        "parent_id": stored[node.parent].id if node.parent else None,
+        "lineage": list(node.lineage),
+        "trail": list(node.trail),
+        "leaf": node.leaf,
+        "own": entry.own,
+        "kind": entry.kind.value,
+        "name": entry.name,
+        "urgency": values["urgency"],
+        "handling_limit": values["handling_limit"],
+        "department_id": department_id[values["department"]] if values["department"] else None,
+        "legal_basis": values["legal_basis"],
+        "aliases": list(entry.aliases),
+        "phrases": list(entry.phrases),
+        "clock": values["clock"],
+        "simple_flow": values["simple_flow"],
+        "layer": values["layer"],
+        "request_limits": dict(values["request_limits"]),
+        "district_overrides": {d: department_id[dep] for d, dep in values["district_overrides"].items()},
+        "active": True,
+    }
 
 
 def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResult:
@@ -318,6 +367,13 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
     request_types = {t.code: t for t in db.scalars(select(RequestType))}
     known_types = [code for code, t in request_types.items() if t.active]
     problems = reference_errors(taxonomy, known, known_types)
+    layers = set(db.scalars(select(GridLayer.code)))
+    problems += [
+        f"{entry.where}：没有编号为“{entry.layer}”的网格图层，请先添加这个图层（gridops grids layers add）"
+        "或改用已有的图层编号"
+        for entry in taxonomy.categories
+        if entry.layer and entry.layer not in layers
+    ]
     if problems:
         db.rollback()
         raise invalid_taxonomy(problems)
@@ -331,7 +387,6 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
     _sync(db, listed, Department, wanted, result.departments, replace=taxonomy.complete)
     db.flush()  # new departments get their ids
     department_id = {code: d.id for code, d in {**listed, **teams}.items()}
-    majors = taxonomy.major_names
     if taxonomy.request_types:
         _sync(
             db,
@@ -359,34 +414,13 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
             )
         )
     }
-    _sync(
-        db,
-        categories,
-        Category,
-        {
-            c.code: {
-                "kind": c.kind.value,
-                "major_code": c.major_code,
-                "major_name": majors[c.kind, c.major_code],
-                "name": c.name,
-                "urgency": c.urgency.value,
-                "handling_limit": c.handling_limit,
-                "department_id": department_id[c.department] if c.department else None,
-                "legal_basis": c.legal_basis,
-                "aliases": list(c.aliases),
-                "phrases": list(c.phrases),
-                "clock": c.clock,
-                "simple_flow": c.simple_flow,
-                "request_limits": dict(c.request_limits),
-                "active": True,
-                "district_overrides": {d: department_id[dep] for d, dep in c.district_overrides.items()},
-            }
-            for c in taxonomy.categories
-        },
-        result.categories,
-        replace=True,
-        apply=_apply_category,
-    )
+    for _, level in groupby(
+        taxonomy.nodes, key=attrgetter("depth")
+    ):  # parents first: children need their ids
+        wanted = {node.entry.code: _category_values(node, categories, department_id) for node in level}
+        _upsert(db, categories, Category, wanted, result.categories, _apply_category)
+        db.flush()
+    _retire(categories, {node.entry.code for node in taxonomy.nodes}, result.categories, _apply_category)
     if taxonomy.complete:
         _sync(
             db,

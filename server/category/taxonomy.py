@@ -1,6 +1,12 @@
 """A taxonomy as a file holds it (departments, major classes, categories, tags), and the checks of its entries
 that the YAML and CSV readers (``server.category.loader``) share. Every problem is collected, in Chinese,
-with where it is ("第 17 行：...", "第 12 个问题类别（E06010）：...")."""
+with where it is ("第 17 行：...", "第 12 个问题类别（E06010）：...").
+
+The categories form a tree (:func:`build_tree`): a category's parent is the category whose code is the
+longest beginning of its own (E0101 is under E01, E0101001 under E0101). A code of the older two-level form
+(C or E, 2-digit major class, 3-digit subclass: E06010) without a parent in the file is under its major
+class (E06), which the file's ``major_classes`` (or, for a CSV file, the starter taxonomy's) name. The
+inherited fields (:data:`INHERITED`) pass down the tree; a node's own value wins."""
 
 from __future__ import annotations
 
@@ -9,13 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from server.category.schemas import Kind, Urgency
+from server.config import get_settings
 from server.errors import Invalid
 
-CATEGORY_CODE = re.compile(r"^[CE][0-9]{5}$")
+CODE_MAX = 40
+TWO_LEVEL_CODE = re.compile(r"^[CE][0-9]{5}$")  # the older form: kind, major class, subclass (E06010)
 HANDLING_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?[mhd]$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DISTRICT = re.compile(r"^[0-9]{6}$")
 KIND_OF_PREFIX = {"C": Kind.COMPONENT, "E": Kind.EVENT}
+PREFIX_OF_KIND = {kind: prefix for prefix, kind in KIND_OF_PREFIX.items()}
 KIND_WORDS = {Kind.COMPONENT: "部件", Kind.EVENT: "事件"}
 NAME_MAX = 100
 # The fields of a taxonomy file in words; a problem names the field in words and as the file writes it
@@ -35,9 +44,26 @@ FIELD_WORDS = {
     "phrases": "常用语",
     "clock": "计时方式",
     "simple_flow": "即报即处",
+    "layer": "负责的网格图层",
     "request_limits": "各诉求类型的处置时限",
     "response_limit": "响应时限",
+    "children": "下级类别",
 }
+# What a category passes down to the categories under it unless they set their own (district overrides and
+# request limits are merged: a child's entries win for their district or request type).
+INHERITED = (
+    "urgency",
+    "handling_limit",
+    "department",
+    "legal_basis",
+    "clock",
+    "simple_flow",
+    "layer",
+    "district_overrides",
+    "request_limits",
+)
+MERGED = ("district_overrides", "request_limits")
+UNSET = {"simple_flow": False, "district_overrides": {}, "request_limits": {}}  # at the top, when not given
 CLOCKS = {"work": "工作时间", "natural": "自然时间"}
 # How a CSV cell or a YAML scalar says yes or no.
 YES = {"true", "yes", "1", "是"}
@@ -62,25 +88,38 @@ class DepartmentEntry:
 
 @dataclass(frozen=True)
 class MajorClass:
+    """A major class as ``major_classes`` names it: kind and two-digit code."""
+
     kind: Kind
     code: str
     name: str
 
+    @property
+    def top_code(self) -> str:
+        """Its code as a node of the tree: E06."""
+        return PREFIX_OF_KIND[self.kind] + self.code
+
 
 @dataclass(frozen=True)
 class CategoryEntry:
+    """A node of the tree as the file gives it: the inherited fields (:data:`INHERITED`) it leaves empty
+    (None, or an empty mapping) come from the category above it."""
+
     code: str
     name: str
-    urgency: Urgency
-    handling_limit: str
-    department: str | None  # a department code; None: the dispatcher routes by hand
+    urgency: Urgency | None = None
+    handling_limit: str | None = None
+    department: str | None = None  # a department code; None anywhere up the tree: routed by hand
     legal_basis: str | None = None
     district_overrides: dict[str, str] = field(default_factory=dict)  # district code -> department code
     aliases: tuple[str, ...] = ()  # other words people use for it
     phrases: tuple[str, ...] = ()  # sentences an inspector may start a description with (常用语)
     clock: str | None = None  # work or natural; None: as the urgency says
-    simple_flow: bool = False  # an inspector may fix it on the spot (即报即处)
+    simple_flow: bool | None = None  # an inspector may fix it on the spot (即报即处)
+    # the grid layer whose heads and inspectors answer for its cases (None up the tree: the default layer)
+    layer: str | None = None
     request_limits: dict[str, str] = field(default_factory=dict)  # request type -> handling limit
+    under: str | None = None  # the code of the category a YAML file nests it under (children:)
     where: str = field(default="", compare=False)
 
     @property
@@ -88,8 +127,32 @@ class CategoryEntry:
         return KIND_OF_PREFIX[self.code[0]]
 
     @property
-    def major_code(self) -> str:
-        return self.code[1:3]
+    def own(self) -> dict:
+        """The inherited fields it sets itself, as the file writes them."""
+        values = {key: getattr(self, key) for key in INHERITED}
+        if self.urgency is not None:
+            values["urgency"] = self.urgency.value
+        return {key: value for key, value in values.items() if value is not None and value != {}}
+
+
+@dataclass(frozen=True)
+class Node:
+    """A category in the tree: its entry, the codes and names of its ancestors from the top down, whether
+    cases are filed under it (a leaf: nothing under it), and its effective values (:data:`INHERITED`)."""
+
+    entry: CategoryEntry
+    lineage: tuple[str, ...]
+    trail: tuple[str, ...]
+    leaf: bool
+    values: dict
+
+    @property
+    def depth(self) -> int:
+        return len(self.lineage) + 1
+
+    @property
+    def parent(self) -> str | None:
+        return self.lineage[-1] if self.lineage else None
 
 
 @dataclass(frozen=True)
@@ -119,10 +182,7 @@ class Taxonomy:
     tags: list[TagEntry]
     complete: bool = True  # the file replaces departments and tags too (YAML); False: categories only (CSV)
     request_types: list[RequestTypeEntry] = field(default_factory=list)  # none: the stored ones stay
-
-    @property
-    def major_names(self) -> dict[tuple[Kind, str], str]:
-        return {(m.kind, m.code): m.name for m in self.major_classes}
+    nodes: list[Node] = field(default_factory=list)  # the tree, top down (``build_tree``)
 
 
 def invalid_taxonomy(problems: list[str]) -> Invalid:
@@ -130,16 +190,17 @@ def invalid_taxonomy(problems: list[str]) -> Invalid:
 
 
 def reference_errors(
-    taxonomy: Taxonomy, known: Iterable[str] = (), known_types: Iterable[str] = ()
+    taxonomy: Taxonomy, known: Iterable[str] = (), known_types: Iterable[str] | None = None
 ) -> list[str]:
     """A problem for each department a category names that is neither in the file nor in ``known``, and
-    each request type it gives a limit for that is neither in the file nor in ``known_types``."""
+    each request type it gives a limit for that is not in the file's request types or, when it has none,
+    in ``known_types`` (None: not known yet, as when the file is read without the database)."""
     declared = {d.code for d in taxonomy.departments} | set(known)
-    types = {t.code for t in taxonomy.request_types} or set(known_types)
+    types = {t.code for t in taxonomy.request_types} or known_types
     problems = []
     for entry in taxonomy.categories:
         for request_type in entry.request_limits:
-            if types and request_type not in types:
+            if types is not None and request_type not in types:
                 problems.append(
                     f"{entry.where}：没有编号为“{request_type}”的诉求类型，"
                     "请先在诉求类型（request_types）中添加，或改用已有的诉求类型"
@@ -186,22 +247,22 @@ def key_field(value, what: str, where: str, problems: list[str], *, required=Tru
     return text
 
 
-def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry | None:
-    """A category from its fields (the same for YAML and CSV), or None after reporting its problems."""
+def category_entry(
+    raw: dict, where: str, problems: list[str], under: str | None = None
+) -> CategoryEntry | None:
+    """A category from its fields (the same for YAML and CSV), or None after reporting its problems;
+    ``under``: the code of the category a YAML file nests it under."""
     before = len(problems)
     code = text_field(raw.get("code"), field_words("code"), where, problems, max_len=None)
-    if code is not None and not CATEGORY_CODE.match(code):
-        problems.append(
-            f"{where}：编号“{code}”不对：应为 C（部件）或 E（事件）后跟 5 位数字"
-            "（2 位大类、3 位小类），如 E06010"
-        )
+    if code is not None:
+        code_problem(code, where, problems)
     name = text_field(raw.get("name"), field_words("name"), where, problems)
-    urgency = text_field(raw.get("urgency"), field_words("urgency"), where, problems)
+    urgency = text_field(raw.get("urgency"), field_words("urgency"), where, problems, required=False)
     if urgency is not None and urgency not in set(Urgency):
         problems.append(
             f"{where}：紧急程度“{urgency}”不对：应为 urgent（紧急）、important（重要）或 normal（一般）"
         )
-    limit = limit_field(raw.get("handling_limit"), "handling_limit", where, problems)
+    limit = limit_field(raw.get("handling_limit"), "handling_limit", where, problems, required=False)
     department = key_field(raw.get("department"), field_words("department"), where, problems, required=False)
     legal_basis = text_field(
         raw.get("legal_basis"), field_words("legal_basis"), where, problems, required=False, max_len=None
@@ -213,7 +274,8 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         problems.append(
             f"{where}：计时方式“{clock}”不对：应为 work（工作时间）或 natural（自然时间，全天计时）"
         )
-    simple_flow = yes_no(raw.get("simple_flow"), "simple_flow", where, problems)
+    simple_flow = yes_no(raw.get("simple_flow"), "simple_flow", where, problems, unset=None)
+    layer = text_field(raw.get("layer"), field_words("layer"), where, problems, required=False, max_len=20)
     request_limits = limit_table(raw.get("request_limits"), where, problems)
     overrides = raw.get("district_overrides") or {}
     if not isinstance(overrides, dict):
@@ -232,7 +294,7 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
     return CategoryEntry(
         code=code,
         name=name,
-        urgency=Urgency(urgency),
+        urgency=Urgency(urgency) if urgency else None,
         handling_limit=limit,
         department=department,
         legal_basis=legal_basis,
@@ -241,9 +303,23 @@ def category_entry(raw: dict, where: str, problems: list[str]) -> CategoryEntry 
         phrases=phrases,
         clock=clock,
         simple_flow=simple_flow,
+        layer=layer,
         request_limits=request_limits,
+        under=under,
         where=where,
     )
+
+
+def code_problem(code: str, where: str, problems: list[str]) -> None:
+    """Report a code that does not have the form the settings give, or does not say its kind."""
+    settings = get_settings()
+    if len(code) > CODE_MAX or not re.fullmatch(settings.category_code_pattern, code):
+        problems.append(
+            f"{where}：编号“{code}”不对：不符合本市的分类编号格式（如 E06 大类、E06010 小类，"
+            f"或三级编号 E01、E01001、E0100101），最长 {CODE_MAX} 个字符，下级类别的编号以上级类别的编号开头"
+        )
+    elif code[0] not in KIND_OF_PREFIX:
+        problems.append(f"{where}：编号“{code}”不对：应以 C（部件）或 E（事件）开头")
 
 
 def limit_field(value, key: str, where: str, problems: list[str], *, required=True) -> str | None:
@@ -257,13 +333,16 @@ def limit_field(value, key: str, where: str, problems: list[str], *, required=Tr
     return limit
 
 
-def yes_no(value, key: str, where: str, problems: list[str]) -> bool:
-    """A yes-or-no field: YAML true/false, or a CSV cell 是/否 (true/false); empty is no."""
-    if isinstance(value, bool) or value is None:
-        return bool(value)
-    if str(value).strip().lower() in YES:
+def yes_no(value, key: str, where: str, problems: list[str], unset: bool | None = False) -> bool | None:
+    """A yes-or-no field: YAML true/false, or a CSV cell 是/否 (true/false); missing or empty is ``unset``."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if text in YES:
         return True
-    if str(value).strip().lower() not in NO:
+    if text == "":
+        return unset
+    if text not in NO:
         problems.append(f"{where}：{field_words(key)}应为 true（是）或 false（否），这里是“{value}”")
     return False
 
@@ -331,7 +410,7 @@ def word_list(raw, key: str, where: str, problems: list[str]) -> tuple[str, ...]
 
 
 def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
-    """Problems across entries: repeated codes, categories outside every major class, no categories."""
+    """Problems across entries: repeated codes, the tree's (``build_tree``), no categories."""
     for label, entries in (
         ("部门", taxonomy.departments),
         ("问题类别", taxonomy.categories),
@@ -345,12 +424,7 @@ def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
                     f"{entry.where}：{label} {entry.code} 已在{first[entry.code]}定义过，编号不能重复"
                 )
             first.setdefault(entry.code, entry.where)
-    majors = taxonomy.major_names
-    for entry in taxonomy.categories:
-        if (entry.kind, entry.major_code) not in majors:
-            problems.append(
-                f"{entry.where}：没有{KIND_WORDS[entry.kind]}大类 {entry.major_code}，请检查编号的第 2、3 位"
-            )
+    taxonomy.nodes = build_tree(taxonomy, problems, check_leaves=not problems)
     codes = {t.code for t in taxonomy.request_types}
     if codes and DEFAULT_REQUEST_TYPE not in codes:
         problems.append(
@@ -359,3 +433,86 @@ def check_document(taxonomy: Taxonomy, problems: list[str]) -> None:
         )
     if not taxonomy.categories and not problems:
         problems.append("文件中没有任何问题类别，请至少填写一个")
+
+
+def _parents(taxonomy: Taxonomy, problems: list[str]) -> tuple[list[CategoryEntry], dict[str, str | None]]:
+    """The categories with the major classes they need (first), and each one's parent code."""
+    codes = {entry.code for entry in taxonomy.categories}
+    majors = {major.top_code: major for major in taxonomy.major_classes}
+    needed: dict[str, CategoryEntry] = {}
+    parents: dict[str, str | None] = {}
+    for entry in taxonomy.categories:
+        code = entry.code
+        parent = next((code[:n] for n in range(len(code) - 1, 0, -1) if code[:n] in codes), None)
+        if parent is None and TWO_LEVEL_CODE.match(code):
+            parent = code[:3]
+            major = majors.get(parent)
+            if major is None:
+                problems.append(
+                    f"{entry.where}：没有{KIND_WORDS[entry.kind]}大类 {code[1:3]}，请检查编号的第 2、3 位"
+                )
+                continue
+            needed.setdefault(parent, CategoryEntry(code=parent, name=major.name, where=f"大类 {parent}"))
+        if entry.under is not None and parent != entry.under:
+            problems.append(
+                f"{entry.where}：编号“{code}”以“{parent}”开头，是它的下级类别：请把它移到“{parent}”的下级类别中"
+                if code.startswith(entry.under)
+                else f"{entry.where}：编号“{code}”应以上级类别的编号“{entry.under}”开头"
+                "（下级类别的编号在上级类别的编号后面加位数）"
+            )
+            continue
+        parents[code] = parent
+    parents.update(dict.fromkeys(needed))
+    return [*needed.values(), *taxonomy.categories], parents
+
+
+def build_tree(taxonomy: Taxonomy, problems: list[str], check_leaves: bool = True) -> list[Node]:
+    """The tree of the taxonomy's categories, top down, each node with its effective values; reports a
+    category without its major class, a tree deeper than the settings allow and (with ``check_leaves``: when
+    every entry could be read, so that none is missing above a leaf) a leaf left without urgency or
+    handling limit."""
+    entries, parents = _parents(taxonomy, problems)
+    deepest = get_settings().category_max_depth
+    parented = {code for code in parents.values() if code is not None}
+    nodes: dict[str, Node] = {}
+    by_code = {entry.code: entry for entry in entries}
+
+    def place(entry: CategoryEntry) -> Node | None:
+        if entry.code in nodes:
+            return nodes[entry.code]
+        if entry.code not in parents:
+            return None  # already reported
+        parent = parents[entry.code]
+        above = place(by_code[parent]) if parent is not None else None
+        if parent is not None and above is None:
+            return None
+        lineage = (*above.lineage, parent) if above else ()
+        if len(lineage) >= deepest:
+            problems.append(
+                f"{entry.where}：类别 {entry.code} 在第 {len(lineage) + 1} 层，"
+                f"本市的分类最多 {deepest} 层：请把它并入上一层，或请管理员调整分类层数"
+            )
+            return None
+        values = dict(above.values) if above else {**dict.fromkeys(INHERITED), **UNSET}
+        for key, value in entry.own.items():
+            values[key] = {**values[key], **value} if key in MERGED else value
+        node = nodes[entry.code] = Node(
+            entry=entry,
+            lineage=lineage,
+            trail=(*above.trail, above.entry.name) if above else (),
+            leaf=entry.code not in parented,
+            values=values,
+        )
+        return node
+
+    for entry in entries:
+        node = place(entry)
+        if node is None or not node.leaf or not check_leaves:
+            continue
+        for key in ("urgency", "handling_limit"):
+            if node.values[key] is None:
+                problems.append(
+                    f"{entry.where}：类别 {entry.code} 下面没有下级类别，案件会归入它，"
+                    f"它却没有{field_words(key)}，它的上级类别也没有：请在它或它的上级类别中填写"
+                )
+    return sorted(nodes.values(), key=lambda n: n.depth)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     and_,
+    false,
     func,
     or_,
     text,
@@ -29,6 +30,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.config import get_settings
 from server.database import Base
 from server.types import LTree
+
+
+class GridLayer(Base):
+    """A grid layer (网格图层): one hierarchy of grids over the city (grids.layers). The shared
+    administrative grids have no layer; a layer's own grids (levels ``levels``, a level spec) carry its code.
+    One layer is the default: locating, assignments and cases use it unless told otherwise."""
+
+    __tablename__ = "grid_layer"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    description: Mapped[str] = mapped_column(String(200), server_default="")
+    levels: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    is_default: Mapped[bool] = mapped_column(server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("code ~ '^[a-z][a-z0-9_]*$'", name="code"),
+        Index("uq_grid_layer_default", "is_default", unique=True, postgresql_where=text("is_default")),
+    )
 
 
 class Grid(Base):
@@ -42,6 +64,8 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(String(15))
+    # the layer whose own grid this is; NULL: a shared administrative grid (settings.shared_levels)
+    layer: Mapped[str | None] = mapped_column(ForeignKey("grid_layer.code", ondelete="RESTRICT"))
     path: Mapped[str] = mapped_column(LTree)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
     area_m2: Mapped[float] = mapped_column(Float)
@@ -55,6 +79,7 @@ class Grid(Base):
     __table_args__ = (
         Index("uq_grid_code_current", "code", unique=True, postgresql_where=text("valid_to IS NULL")),
         Index("ix_grid_parent_code_current", "parent_code", postgresql_where=text("valid_to IS NULL")),
+        Index("ix_grid_layer_current", "layer", postgresql_where=text("valid_to IS NULL")),
         Index("ix_grid_geom", "geom", postgresql_using="gist"),
         Index("ix_grid_path", "path", postgresql_using="gist"),
         CheckConstraint("code ~ '^[0-9]+$'", name="code_digits"),
@@ -75,6 +100,9 @@ class GridAssignment(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     grid_code: Mapped[str] = mapped_column(String(15))
+    # the layer the person works in: an own grid's layer, or for a shared grid the layer chosen (one
+    # village has a head in 城市管理网格 and another in 生态环境网格)
+    layer: Mapped[str] = mapped_column(ForeignKey("grid_layer.code", ondelete="RESTRICT"))
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
     role: Mapped[str] = mapped_column(String(20))
     starts_on: Mapped[date] = mapped_column(Date, server_default=func.current_date())
@@ -86,6 +114,7 @@ class GridAssignment(Base):
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on - 1", name="period"),
         Index(
             "uq_grid_assignment_one_head",
+            "layer",
             "grid_code",
             unique=True,
             postgresql_where=text("role = 'head' AND ends_on IS NULL"),
@@ -96,7 +125,9 @@ class GridAssignment(Base):
 
 
 class GridPart(Base):
-    """The lookup index, kept by the import: each current grid's area not covered by its current children,
+    """The lookup index, kept by the import per layer: each current grid's area not covered by its current
+    children of the layer (shared or the layer's own; a shared grid with no own grids of any layer under
+    it once for all layers, ``layer`` NULL),
     cut along a regular grid of cells (``LOOKUP_CELL_DEG``) and into pieces of at most 64 vertices. Every
     point lies in the pieces of one grid, the deepest holding it; a lookup reads the few pieces of the
     point's cell through a b-tree, cheaper than a GiST probe, and tests them with ``ST_Covers``."""
@@ -105,6 +136,9 @@ class GridPart(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"))
+    # the layer whose lookup this part serves; NULL: every layer's (a shared grid without own grids of any
+    # layer under it is cut the same in all of them)
+    layer: Mapped[str | None] = mapped_column(ForeignKey("grid_layer.code", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(15))
     depth: Mapped[int] = mapped_column(SmallInteger)
     cell_i: Mapped[int]

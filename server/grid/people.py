@@ -1,4 +1,6 @@
-"""Who is responsible for a grid: its head and its inspectors, each assigned for a period of days."""
+"""Who is responsible for a grid: its head and its inspectors, each assigned for a period of days in a grid
+layer (a layer's own grid in its layer; a shared grid in the layer named, so one village has a head in
+城市管理网格 and another in 生态环境网格)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.errors import Conflict, Invalid, NotFound
+from server.grid.layers import get_layer
 from server.grid.models import GridAssignment, in_force, not_ended_before, today
 from server.grid.service import get_grid
 
@@ -21,9 +24,17 @@ def end_before(assignment: GridAssignment, day: date) -> None:
 
 
 def assign(
-    *, db: Session, grid_code: str, user: User, role: str, starts_on: date | None = None
+    *,
+    db: Session,
+    grid_code: str,
+    user: User,
+    role: str,
+    starts_on: date | None = None,
+    layer: str | None = None,
 ) -> GridAssignment:
-    """Assign ``user`` to a grid from ``starts_on`` (default today) as its head or as one of its inspectors.
+    """Assign ``user`` to a grid from ``starts_on`` (default today) as its head or as one of its inspectors,
+    in ``layer``: a layer's own grid is in its layer (naming another is refused); a shared grid in the
+    layer named, by default the default layer.
 
     A new head takes over on its first day: the head whose period reaches that day (no end, or an end on
     or after it) ends the day before (``end_before``). A head already scheduled to start after that day is
@@ -31,13 +42,17 @@ def assign(
     on (a period that does not end before it)."""
     if role not in ("head", "inspector"):
         raise Invalid("grid.assignment_role")
-    get_grid(db=db, code=grid_code)
+    grid = get_grid(db=db, code=grid_code)
+    if grid.layer is not None and layer not in (None, grid.layer):
+        raise Invalid("grid.assignment_layer", grid=grid_code, layer=get_layer(db=db, code=grid.layer).name)
+    layer = grid.layer or get_layer(db=db, code=layer).code
     starts_on = starts_on or today()
     overlapping = list(
         db.scalars(
             select(GridAssignment)
             .where(
                 GridAssignment.grid_code == grid_code,
+                GridAssignment.layer == layer,
                 GridAssignment.role == role,
                 not_ended_before(starts_on),
             )
@@ -54,7 +69,9 @@ def assign(
                 raise Conflict("grid.head_scheduled", grid=grid_code, starts_on=previous.starts_on)
         for previous in overlapping:
             end_before(previous, starts_on)
-    assignment = GridAssignment(grid_code=grid_code, user_id=user.id, role=role, starts_on=starts_on)
+    assignment = GridAssignment(
+        grid_code=grid_code, layer=layer, user_id=user.id, role=role, starts_on=starts_on
+    )
     db.add(assignment)
     db.commit()
     return assignment
@@ -77,14 +94,28 @@ def end_assignment(*, db: Session, assignment_id: int, ends_on: date | None = No
 
 
 def assignments(
-    *, db: Session, grid_code: str | None = None, user_id: int | None = None, include_ended: bool = False
+    *,
+    db: Session,
+    grid_code: str | None = None,
+    user_id: int | None = None,
+    include_ended: bool = False,
+    layer: str | None = None,
 ) -> list[tuple[GridAssignment, User]]:
-    """The assignments in force today, or with ``include_ended`` all of them (past, current, scheduled)."""
+    """The assignments in force today, or with ``include_ended`` all of them (past, current, scheduled);
+    of every layer, or of ``layer`` only."""
     query = (
         select(GridAssignment, User)
         .join(User, User.id == GridAssignment.user_id)
-        .order_by(GridAssignment.grid_code, GridAssignment.role, GridAssignment.starts_on, GridAssignment.id)
+        .order_by(
+            GridAssignment.grid_code,
+            GridAssignment.layer,
+            GridAssignment.role,
+            GridAssignment.starts_on,
+            GridAssignment.id,
+        )
     )
+    if layer is not None:
+        query = query.where(GridAssignment.layer == get_layer(db=db, code=layer).code)
     if grid_code is not None:
         query = query.where(GridAssignment.grid_code == grid_code)
     if user_id is not None:

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from server.errors import Invalid, NotFound
-from server.grid.models import CURRENT, Grid
+from server.grid.layers import get_layer, of_layer
+from server.grid.models import CURRENT, Grid, GridLayer
 from server.grid.subtree import within
 
 
@@ -23,9 +24,12 @@ def get_grid(*, db: Session, code: str) -> Grid:
     return grid
 
 
-def list_grids(*, db: Session, parent: str | None = None) -> list[Grid]:
-    """The roots, or the current children of ``parent``, by code."""
+def list_grids(*, db: Session, parent: str | None = None, layer: str | None = None) -> list[Grid]:
+    """The roots, or the current children of ``parent`` (of every layer, or those of ``layer``'s
+    hierarchy: shared or its own), by code."""
     query = select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.code)
+    if layer is not None:
+        query = query.where(of_layer(layer))
     if parent is None:
         query = query.where(Grid.parent_code.is_(None))
     else:
@@ -68,10 +72,11 @@ def geojson_of(*, db: Session, grids: Sequence[Grid]) -> list[dict]:
         )
     ).all()
     geometry = {row.id: row.geometry for row in rows}
-    return [_feature(g, geometry[g.id]) for g in grids]
+    layers = dict(db.execute(select(GridLayer.code, GridLayer.name)).all())
+    return [_feature(g, geometry[g.id], layers.get(g.layer)) for g in grids]
 
 
-def _feature(grid: Grid, geometry_json: str) -> dict:
+def _feature(grid: Grid, geometry_json: str, layer_name: str | None) -> dict:
     return {
         "type": "Feature",
         "id": grid.code,
@@ -81,6 +86,8 @@ def _feature(grid: Grid, geometry_json: str) -> dict:
             "name": grid.name,
             "level": grid.level,
             "parent_code": grid.parent_code,
+            "layer": grid.layer,  # (null: shared by every layer)
+            "layer_name": layer_name,
             "area_m2": round(grid.area_m2, 1),
             "version": grid.version,
         },
@@ -88,10 +95,18 @@ def _feature(grid: Grid, geometry_json: str) -> dict:
 
 
 def in_bbox(
-    *, db: Session, west: float, south: float, east: float, north: float, level: str | None, limit: int
+    *,
+    db: Session,
+    west: float,
+    south: float,
+    east: float,
+    north: float,
+    level: str | None,
+    limit: int,
+    layer: str | None = None,
 ) -> list[Grid]:
-    """Current grids whose geometry intersects the box (at most ``limit``); the box as
-    ``server.deps.bounding_box`` checked it."""
+    """Current grids whose geometry intersects the box (at most ``limit``; with ``layer``, those of its
+    hierarchy only); the box as ``server.deps.bounding_box`` checked it."""
     envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
     query = (
         select(Grid)
@@ -102,6 +117,8 @@ def in_bbox(
     )
     if level:
         query = query.where(Grid.level == level)
+    if layer is not None:
+        query = query.where(of_layer(get_layer(db=db, code=layer).code))
     grids = list(db.scalars(query))
     if len(grids) > limit:
         raise Invalid("grid.too_many_in_box", limit=limit)
@@ -128,11 +145,15 @@ def search(*, db: Session, text: str, limit: int = 20) -> list[tuple[Grid, float
     return [(grid, lon, lat) for grid, lon, lat in rows]
 
 
-def export_features(*, db: Session, code: str | None = None) -> list[dict]:
-    """Current grids as GeoJSON features: everything, or ``code`` and its subtree."""
-    grids = (
-        subtree(db=db, code=code)
-        if code
-        else list(db.scalars(select(Grid).options(defer(Grid.geom)).where(CURRENT).order_by(Grid.path)))
+def export_features(*, db: Session, code: str | None = None, layer: str | None = None) -> list[dict]:
+    """The current grids of a layer's hierarchy (default: the default layer's; the shared grids and the
+    layer's own) as GeoJSON features: all of them, or ``code`` and its subtree."""
+    query = (
+        select(Grid)
+        .options(defer(Grid.geom))
+        .where(CURRENT, of_layer(get_layer(db=db, code=layer).code))
+        .order_by(Grid.path)
     )
-    return geojson_of(db=db, grids=grids)
+    if code:
+        query = query.where(within(Grid.path, [get_grid(db=db, code=code).path]))
+    return geojson_of(db=db, grids=list(db.scalars(query)))

@@ -17,11 +17,13 @@ from server.config import get_settings
 from server.deps import DB, GEOJSON, BBox
 from server.errors import NotFound
 from server.grid import importer as grid_importer
+from server.grid import layers as grid_layers
 from server.grid import lookup as grid_lookup
 from server.grid import people as grid_people
 from server.grid import population as grid_population
 from server.grid import service
 from server.grid.schemas import (
+    LAYER_CODE,
     AssignmentEnd,
     AssignmentIn,
     AssignmentOut,
@@ -29,6 +31,9 @@ from server.grid.schemas import (
     GridDetail,
     GridOut,
     ImportOut,
+    LayerIn,
+    LayerLevel,
+    LayerOut,
     LocateBatchIn,
     LocateBatchOut,
     LocateOut,
@@ -43,6 +48,10 @@ Code = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="Grid code", ex
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 MAX_POPULATION_BYTES = 10 * 1024 * 1024
 AS_GEOJSON = {200: {"content": {GEOJSON: {}}}}  # what the GeoJSON routes answer with (application/geo+json)
+Layer = Annotated[
+    str | None,
+    Query(max_length=20, pattern=LAYER_CODE, description="Grid layer code; default: the default layer"),
+]
 
 
 @router.get("", response_model=list[GridOut], summary="Root grids, or the children of a grid")
@@ -67,14 +76,55 @@ def search(
     ]
 
 
-@router.get("/locate", response_model=LocateOut, summary="The grids holding a point, city down to unit")
+@router.get(
+    "/layers",
+    response_model=list[LayerOut],
+    summary="The grid layers (城市管理网格, 生态环境网格 ...), the default one marked",
+)
+def list_layers(db: DB):
+    return [layer_out(layer) for layer in grid_layers.all_layers(db=db)]
+
+
+@router.post(
+    "/layers",
+    response_model=LayerOut,
+    status_code=201,
+    dependencies=[AdminRequired],
+    summary="Add a grid layer with its own levels below the shared ones (then import its grids)",
+)
+def add_layer(body: LayerIn, db: DB):
+    layer = grid_importer.add_layer(
+        db=db, code=body.code, name=body.name, levels=body.levels, description=body.description
+    )
+    return layer_out(layer)
+
+
+def layer_out(layer) -> LayerOut:
+    scheme = [LayerLevel(name=lv.name, label=lv.label) for lv in grid_layers.scheme_of(layer).levels]
+    return LayerOut(
+        code=layer.code,
+        name=layer.name,
+        description=layer.description,
+        levels=layer.levels,
+        position=layer.position,
+        is_default=layer.is_default,
+        scheme=scheme,
+    )
+
+
+@router.get(
+    "/locate",
+    response_model=LocateOut,
+    summary="The grids of a layer holding a point, city down to its deepest",
+)
 def locate(
     db: DB,
     lon: Annotated[float, Query(description="Longitude")],
     lat: Annotated[float, Query(description="Latitude")],
     crs: Annotated[CRS, Query(description="Coordinate system of lon/lat (converted to WGS 84)")] = CRS.WGS84,
+    layer: Layer = None,
 ):
-    x, y, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs)
+    x, y, chain = grid_lookup.locate(db=db, lon=lon, lat=lat, crs=crs, layer=layer)
     if not chain:
         raise NotFound("grid.point_outside", lon=lon, lat=lat)
     return LocateOut(lon=x, lat=y, chain=chain)
@@ -85,7 +135,8 @@ def locate_batch(body: LocateBatchIn, db: DB):
     limit = get_settings().locate_batch_max
     if len(body.points) > limit:
         return error_response(413, "grid.too_many_points", params={"limit": limit})
-    return LocateBatchOut(codes=grid_lookup.locate_batch(db=db, points=body.points, crs=body.crs))
+    codes = grid_lookup.locate_batch(db=db, points=body.points, crs=body.crs, layer=body.layer)
+    return LocateBatchOut(codes=codes)
 
 
 @router.get(
@@ -94,7 +145,19 @@ def locate_batch(body: LocateBatchIn, db: DB):
     response_class=JSONResponse,
     responses=AS_GEOJSON,
 )
-def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="Only this level")] = None):
+def in_bbox(
+    db: DB,
+    bbox: BBox,
+    level: Annotated[str | None, Query(max_length=20, description="Only this level")] = None,
+    layer: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            pattern=LAYER_CODE,
+            description="Only the grids of this layer (and the shared ones)",
+        ),
+    ] = None,
+):
     west, south, east, north = bbox
     grids = service.in_bbox(
         db=db,
@@ -104,6 +167,7 @@ def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="
         north=north,
         level=level,
         limit=get_settings().bbox_max_features,
+        layer=layer,
     )
     return JSONResponse(feature_collection(service.geojson_of(db=db, grids=grids)), media_type=GEOJSON)
 
@@ -112,20 +176,25 @@ def in_bbox(db: DB, bbox: BBox, level: Annotated[str | None, Query(description="
     "/check",
     response_model=ReportOut,
     dependencies=[AdminRequired],
-    summary="Topology report over every stored grid (admin token: it takes seconds of CPU)",
+    summary="Topology report over the stored grids of a layer (admin token: it takes seconds of CPU)",
 )
-def check(db: DB):
-    return grid_importer.check_stored(db=db).to_dict()
+def check(db: DB, layer: Layer = None):
+    return grid_importer.check_stored(db=db, layer=layer).to_dict()
 
 
 @router.get(
     "/export",
-    summary="Current grids as a GeoJSON FeatureCollection",
+    summary="Current grids of a layer (the shared ones and its own) as a GeoJSON FeatureCollection",
     response_class=JSONResponse,
     responses=AS_GEOJSON,
 )
-def export(db: DB, code: Annotated[str | None, Query(description="Only this grid and its subtree")] = None):
-    return JSONResponse(feature_collection(service.export_features(db=db, code=code)), media_type=GEOJSON)
+def export(
+    db: DB,
+    code: Annotated[str | None, Query(max_length=15, description="Only this grid and its subtree")] = None,
+    layer: Layer = None,
+):
+    features = service.export_features(db=db, code=code, layer=layer)
+    return JSONResponse(feature_collection(features), media_type=GEOJSON)
 
 
 @router.post(
@@ -147,10 +216,12 @@ def import_grids(
     ],
     crs: Annotated[CRS, Query(description="Coordinate system of the file")] = CRS.WGS84,
     dry_run: Annotated[bool, Query(description="Only report, write nothing")] = False,
+    layer: Layer = None,
 ):
     data = read_upload(file, MAX_IMPORT_BYTES, "grid.file_too_large")
-    records, report = load_features(data, crs=crs, scheme=get_settings().scheme)
-    result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run)
+    scheme = grid_layers.scheme_of(grid_layers.get_layer(db=db, code=layer))
+    records, report = load_features(data, crs=crs, scheme=scheme)
+    result = grid_importer.import_grids(db=db, records=records, report=report, dry_run=dry_run, layer=layer)
     out = ImportOut.model_validate(result.to_dict())
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.report.ok else 422)
 
@@ -235,12 +306,14 @@ def grid_assignments(
     include_ended: Annotated[
         bool, Query(description="Include the assignment history (ended and scheduled)")
     ] = False,
+    layer: Annotated[
+        str | None,
+        Query(max_length=20, pattern=LAYER_CODE, description="Only the assignments in this layer"),
+    ] = None,
 ):
     service.get_grid(db=db, code=code)
-    return [
-        AssignmentOut.of(a, u)
-        for a, u in grid_people.assignments(db=db, grid_code=code, include_ended=include_ended)
-    ]
+    found = grid_people.assignments(db=db, grid_code=code, include_ended=include_ended, layer=layer)
+    return [AssignmentOut.of(a, u) for a, u in found]
 
 
 @router.post(
@@ -253,7 +326,7 @@ def grid_assignments(
 def assign(code: Code, body: AssignmentIn, db: DB):
     user = user_service.find_user(db=db, key=body.user)
     assignment = grid_people.assign(
-        db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on
+        db=db, grid_code=code, user=user, role=body.role, starts_on=body.starts_on, layer=body.layer
     )
     return AssignmentOut.of(assignment, user)
 

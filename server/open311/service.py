@@ -159,23 +159,25 @@ def _service(category: Category) -> ServiceOut:
     return ServiceOut(
         service_code=category.code,
         service_name=category.name,
-        description=f"{category.major_name}：{category.name}，处置时限 {category.handling_limit[:-1]} "
+        description=f"{'：'.join((*category.trail, category.name))}，处置时限 {category.handling_limit[:-1]} "
         f"{_LIMIT_UNITS[category.handling_limit[-1]]}（按工作时间计）",
         metadata=True,  # every service has the client_uuid attribute
         type="realtime",
-        keywords=f"{category.major_name},{category.name}",
+        keywords=",".join((*category.trail, category.name)),
         group=category.major_name,
     )
 
 
 def services(*, db: Session) -> list[ServiceOut]:
-    """The active taxonomy as services, grouped by major class."""
-    categories = db.scalars(select(Category).where(Category.active).order_by(Category.code))
+    """The active taxonomy's leaves (what a request is filed under) as services, grouped by major class."""
+    categories = db.scalars(select(Category).where(Category.active, Category.leaf).order_by(Category.code))
     return [_service(c) for c in categories]
 
 
 def _category(db: Session, service_code: str) -> Category:
-    category = db.scalar(select(Category).where(Category.code == service_code, Category.active))
+    category = db.scalar(
+        select(Category).where(Category.code == service_code, Category.active, Category.leaf)
+    )
     if category is None:
         raise NotFound("open311.no_service", service_code=service_code)
     return category

@@ -14,7 +14,8 @@ from server.grid.subtree import path_within
 
 
 def reviewable(scope: Scope, grid: Grid) -> bool:
-    return scope.everything or path_within(grid.path, scope.grid_paths)
+    """Whether ``grid`` is in the subtree of a grid of the scope, in any grid layer."""
+    return scope.everything or path_within(grid.path, [*scope.grid_paths, *(p for _, p in scope.layer_paths)])
 
 
 def top_grids(*, db: Session, scope: Scope) -> list[Grid]:
@@ -25,7 +26,7 @@ def top_grids(*, db: Session, scope: Scope) -> list[Grid]:
         db.scalars(
             select(Grid)
             .options(defer(Grid.geom))
-            .where(CURRENT, Grid.path.in_(scope.grid_paths))
+            .where(CURRENT, Grid.path.in_([*scope.grid_paths, *(p for _, p in scope.layer_paths)]))
             .order_by(Grid.path)
         )
     )

@@ -50,6 +50,7 @@ class InspectorRow(BaseModel):
 
 
 class ReviewOut(BaseModel):
+    layer: str = Field(description="The grid layer reviewed: its grids, heads and inspectors")
     grid: GridRef = Field(description="The grid reviewed")
     trail: list[GridRef] = Field(description="Its grids above, from the highest you may review, for going up")
     day: date = Field(description="The day reviewed (local date)")

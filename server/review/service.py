@@ -28,6 +28,7 @@ from server.config import get_settings
 from server.errors import Conflict, Invalid
 from server.grid import people as grid_people
 from server.grid import service as grid_service
+from server.grid.layers import get_layer
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force, not_ended_before
 from server.grid.subtree import within
 from server.patrol import service as patrol_service
@@ -110,13 +111,14 @@ def _efforts(db: Session, user_ids: list[int], period: Period, at: datetime) -> 
     return figures
 
 
-def _heads(db: Session, codes: list[str], day: date) -> dict[str, str]:
-    """The name of each grid's head in force on ``day``."""
+def _heads(db: Session, codes: list[str], day: date, layer: str) -> dict[str, str]:
+    """The name of each grid's head in grid layer ``layer`` in force on ``day``."""
     query = (
         select(GridAssignment.grid_code, User.name)
         .join(User, User.id == GridAssignment.user_id)
         .where(
             GridAssignment.role == "head",
+            GridAssignment.layer == layer,
             in_force(day),
             GridAssignment.grid_code.in_(codes),
         )
@@ -125,10 +127,18 @@ def _heads(db: Session, codes: list[str], day: date) -> dict[str, str]:
 
 
 def review(
-    *, db: Session, scope: Scope, code: str | None = None, day: date | None = None, at: datetime | None = None
+    *,
+    db: Session,
+    scope: Scope,
+    code: str | None = None,
+    day: date | None = None,
+    at: datetime | None = None,
+    layer: str | None = None,
 ) -> ReviewOut:
-    """The review of grid ``code`` (default the reviewer's first grid) and its children on ``day`` (default
-    today, local date) and its week; open and overdue cases as of ``at`` (default now)."""
+    """The review of grid ``code`` (default the reviewer's first grid) and its children in grid layer
+    ``layer`` (default the default layer: its grids, heads and inspectors) on ``day`` (default today, local
+    date) and its week; open and overdue cases as of ``at`` (default now)."""
+    layer = get_layer(db=db, code=layer).code
     now = at or _now()
     today = patrol_service.local_day(now)
     day = day or today
@@ -138,7 +148,7 @@ def review(
     period = Period.of(day)
     levels = inspected_levels()
     epsg = epsg_of(db, root)
-    rows = [root, *grid_service.list_grids(db=db, parent=root.code)]
+    rows = [root, *grid_service.list_grids(db=db, parent=root.code, layer=layer)]
     trail = [
         g
         for g in db.scalars(
@@ -150,11 +160,11 @@ def review(
         if reviewable(scope, g)
     ]
 
-    roster = roster_of(db, root, today)
+    roster = roster_of(db, root, today, layer)
     staffing = Staffing({grid.path for _, _, grid in roster})
     coverage = coverage_of(db, root, rows, period, epsg)
     cases = _cases(db, scope, rows, now)
-    heads = _heads(db, [g.code for g in rows], today)
+    heads = _heads(db, [g.code for g in rows], today, layer)
     grid_rows = []
     for grid in rows:
         names = dict.fromkeys(user.name for _, user, at in roster if related_paths(grid.path, at.path))
@@ -188,8 +198,9 @@ def review(
         )
         for uid, (user, grids) in assigned.items()
     ]
-    unstaffed = unstaffed_under(db, root, staffing, levels)
+    unstaffed = unstaffed_under(db, root, staffing, levels, layer)
     return ReviewOut(
+        layer=layer,
         grid=GridRef.model_validate(root),
         trail=[GridRef.model_validate(g) for g in trail],
         day=day,
@@ -255,7 +266,9 @@ def reassign(
     if db.scalar(inspecting.where(GridAssignment.grid_code == target.code, not_ended_before(on))) is not None:
         raise Conflict("review.already_inspecting", name=user.name, grid=target.code, grid_name=target.name)
     grid_people.end_before(current, on)
-    started = GridAssignment(grid_code=target.code, user_id=user.id, role="inspector", starts_on=on)
+    started = GridAssignment(
+        grid_code=target.code, layer=current.layer, user_id=user.id, role="inspector", starts_on=on
+    )
     db.add(started)
     db.commit()
     return current, started

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, defer
 
 from server.auth.models import User
 from server.config import get_settings
+from server.grid.layers import of_layer
 from server.grid.models import CURRENT, Grid, GridAssignment, in_force
 from server.grid.subtree import path_within, within
 from server.review.schemas import GridRef
@@ -38,8 +39,9 @@ def _related(root: Grid):
     return or_(within(Grid.path, [root.path]), Grid.path.op("@>")(root.path))
 
 
-def roster_of(db: Session, root: Grid, day: date) -> list[tuple[GridAssignment, User, Grid]]:
-    """The inspectors' assignments in force on ``day`` to grids in ``root``'s subtree or above it."""
+def roster_of(db: Session, root: Grid, day: date, layer: str) -> list[tuple[GridAssignment, User, Grid]]:
+    """The inspectors' assignments in grid layer ``layer`` in force on ``day`` to grids of its hierarchy in
+    ``root``'s subtree or above it."""
     query = (
         select(GridAssignment, User, Grid)
         .join(User, User.id == GridAssignment.user_id)
@@ -47,8 +49,10 @@ def roster_of(db: Session, root: Grid, day: date) -> list[tuple[GridAssignment, 
         .options(defer(Grid.geom))
         .where(
             GridAssignment.role == "inspector",
+            GridAssignment.layer == layer,
             in_force(day),
             _related(root),
+            of_layer(layer),
         )
         .order_by(User.name, User.id, Grid.path)
     )
@@ -66,12 +70,14 @@ class Staffing:
         return path in self.at_or_below or any(p in self.at_or_above for p in _prefixes(path))
 
 
-def unstaffed_under(db: Session, root: Grid, staffing: Staffing, levels: list[str]) -> list[GridRef]:
-    """The grids of the inspected levels in ``root``'s subtree that nobody looks after, the highest of each
-    branch only, in code order."""
+def unstaffed_under(
+    db: Session, root: Grid, staffing: Staffing, levels: list[str], layer: str
+) -> list[GridRef]:
+    """The grids of the inspected levels of grid layer ``layer``'s hierarchy in ``root``'s subtree that
+    nobody looks after, the highest of each branch only, in code order."""
     grids = db.execute(
         select(Grid.code, Grid.name, Grid.level, Grid.parent_code, Grid.path)
-        .where(CURRENT, within(Grid.path, [root.path]), Grid.level.in_(levels))
+        .where(CURRENT, within(Grid.path, [root.path]), Grid.level.in_(levels), of_layer(layer))
         .order_by(Grid.code)
     ).all()
     path_of = {g.code: g.path for g in grids}

@@ -13,7 +13,7 @@ from server.auth.dependencies import require_roles
 from server.auth.principal import Principal
 from server.case.scope import Scope, scope_of
 from server.deps import DB
-from server.grid.schemas import AssignmentOut
+from server.grid.schemas import LAYER_CODE, AssignmentOut
 from server.review import access, service
 from server.review.schemas import GridRef, ReassignIn, ReassignOut, ReviewOut
 
@@ -49,8 +49,12 @@ def review(
     db: DB,
     grid: Annotated[str | None, Query(pattern=CODE, description="Default: your first grid")] = None,
     day: Annotated[date | None, Query(description="The day reviewed (local date, default today)")] = None,
+    layer: Annotated[
+        str | None,
+        Query(max_length=20, pattern=LAYER_CODE, description="Grid layer code; default: the default layer"),
+    ] = None,
 ):
-    return service.review(db=db, scope=scope, code=grid, day=day)
+    return service.review(db=db, scope=scope, code=grid, day=day, layer=layer)
 
 
 @router.get("/grids", response_model=list[GridRef], summary="The grids you review, to start from")

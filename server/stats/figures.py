@@ -19,6 +19,13 @@ from server.stats.scores import COUNTS, complement, counts, grade, ranked, ratio
 TOP = 10
 
 
+def ancestor_join(category: str, ancestor: str) -> str:
+    """Join as ``ancestor`` the category a case's ``category`` is ranked under: its ancestor at
+    :category_level (1: the top), itself when the level is NULL or not above it."""
+    level = f"{category}.lineage[CAST(:category_level AS int)]"
+    return f"JOIN category {ancestor} ON {ancestor}.code = coalesce({level}, {category}.code)"
+
+
 @dataclass(frozen=True)
 class Tables:
     area: str
@@ -113,6 +120,7 @@ class Query:
             "dept": request.department.id if request.department else 0,
             "start": request.start,
             "end": request.end,
+            "category_level": request.category_level,
         }
 
     def _all(self, statement: str, **params) -> list[dict]:
@@ -243,12 +251,12 @@ class Query:
     def categories(self) -> list[dict]:
         return self._all(
             f"""
-            SELECT c.code, c.name, sum(s.received)::int AS received
-            FROM {self.t.category} s JOIN category c ON c.id = s.category_id
+            SELECT a.code, a.name, sum(s.received)::int AS received
+            FROM {self.t.category} s JOIN category c ON c.id = s.category_id {ancestor_join("c", "a")}
             WHERE s.path = CAST(:area AS ltree) AND s.depth = :depth AND s.department_id = :dept
               AND s.day BETWEEN :start AND :end
-            GROUP BY c.code, c.name HAVING sum(s.received) > 0
-            ORDER BY received DESC, c.code LIMIT {TOP}
+            GROUP BY a.code, a.name HAVING sum(s.received) > 0
+            ORDER BY received DESC, a.code LIMIT {TOP}
             """
         )
 

@@ -31,6 +31,9 @@ class Request:
     end: date
     grid: Grid
     department: Department | None
+    category_level: int | None = (
+        None  # rank categories by their ancestors at this depth (1: top); None: leaves
+    )
 
 
 def resolve(
@@ -41,15 +44,20 @@ def resolve(
     end: date | None = None,
     grid: str | None = None,
     department: str | None = None,
+    category_level: int | None = None,
 ) -> Request:
     """The request a user may make: the period (default the last 30 days ending today), the grid (default
-    their top grid, else the city root) and the department, checked against their scope."""
+    their top grid, else the city root), the department, checked against their scope, and the level of the
+    category tree the categories are ranked at (at most the settings' depth)."""
     if not principal.has(*DASHBOARD_ROLES):
         raise Forbidden("stats.dashboard_roles")
     end = end or today()
     start = start or end - timedelta(days=29)
     if start > end:
         raise Invalid("stats.period_reversed", start=start, end=end)
+    deepest = get_settings().category_max_depth
+    if category_level is not None and not 1 <= category_level <= deepest:
+        raise Invalid("stats.category_level", level=category_level, deepest=deepest)
     longest = get_settings().stats_max_days
     if (end - start).days + 1 > longest:
         raise Invalid(
@@ -74,7 +82,7 @@ def resolve(
         if dept is not None and dept.id != scope.department_id:
             raise Forbidden("stats.other_department", department=department)
         dept = db.get(Department, scope.department_id)
-    return Request(start, end, target, dept)
+    return Request(start, end, target, dept, category_level)
 
 
 def _top_grid(db: Session) -> Grid:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from server.case.clock import calendar
 from server.case.scope import Scope
 from server.case.supervision import returns_by_department
+from server.stats.figures import ancestor_join
 from server.stats.request import Request
 from server.stats.three_rates import COHORT, cohort_params
 
@@ -21,7 +22,7 @@ LOW_STARS = 2
 # What a rating, or a closed case, is counted under: its department, its category, its street.
 KEYS = {
     "department": ("JOIN department k ON k.id = p.department_id", "k.code", "k.name"),
-    "category": ("JOIN category k ON k.id = p.category_id", "k.code", "k.name"),
+    "category": (f"JOIN category kc ON kc.id = p.category_id {ancestor_join('kc', 'k')}", "k.code", "k.name"),
     "street": (
         "JOIN grid k ON k.valid_to IS NULL AND k.level = 'street' AND k.path = p.area_key",
         "k.code",

@@ -66,6 +66,7 @@ def cohort_params(request: Request, level: str | None = None) -> dict:
         "dept": request.department.id if request.department else None,
         "since": day_start(request.start),
         "until": day_start(request.end + timedelta(days=1)),
+        "category_level": request.category_level,
     }
 
 

@@ -35,9 +35,24 @@ def dashboard_request(
         str | None, Query(description="Grid code: its subtree (default: your top grid, or the city)")
     ] = None,
     department: Annotated[str | None, Query(description="Department code: cases it leads")] = None,
+    category_level: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=10,
+            description="Rank the categories by their ancestors at this level of the tree (1: major "
+            "classes); default: the categories cases are filed under",
+        ),
+    ] = None,
 ) -> stats_request.Request:
     return stats_request.resolve(
-        db=db, principal=principal, start=from_, end=to, grid=grid, department=department
+        db=db,
+        principal=principal,
+        start=from_,
+        end=to,
+        grid=grid,
+        department=department,
+        category_level=category_level,
     )
 
 

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gis.tiles import tile_bounds_mercator
+from grids.layers import own_levels
 from server.case import clock as case_clock
 from server.case import queries
 from server.case.models import CELL_ZOOM, Case, CaseDispatch
@@ -50,6 +51,7 @@ from server.category import service as category_service
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import Invalid
+from server.grid import layers as grid_layers
 from server.grid.models import CURRENT, Grid
 from server.grid.subtree import within
 from server.tiles.models import CELL_PATH_DEPTH, CaseCell
@@ -158,13 +160,21 @@ def _mvt(db: Session, rows, layer: str) -> bytes:
 # -- grids --------------------------------------------------------------------------------------------
 
 
-def grids_tile(*, db: Session, tile: TileAddress, known_etags: frozenset[str] = frozenset()) -> Tile:
+def grids_tile(
+    *, db: Session, tile: TileAddress, known_etags: frozenset[str] = frozenset(), layer: str | None = None
+) -> Tile:
     """The current grids of the zoom's level in layer ``grids`` (code, name, level, parent_code), simplified
-    to half a tile coordinate. The ETag is a hash of the tile itself, as a rename changes a grid in place."""
+    to half a tile coordinate; from the deepest zoom step on, those of the grid layer ``layer`` (default:
+    the default layer): its own first level, or the deepest shared one for a layer without grids of its
+    own. The ETag is a hash of the tile itself, as a rename changes a grid in place."""
+    level = grid_level(tile.z)
+    if level == GRID_LEVEL_UP_TO_ZOOM[-1][1]:
+        own = own_levels(grid_layers.get_layer(db=db, code=layer).levels)
+        level = own[0].name if own else grid_layers.shared()[-1].name
     simplified = func.ST_Simplify(Grid.geom, tile.size / EXTENT / 2 / MERCATOR_METRES_PER_DEGREE, True)
     rows = (
         select(Grid.code, Grid.name, Grid.level, Grid.parent_code, tile.mvt_geom(simplified).label("geom"))
-        .where(CURRENT, Grid.level == grid_level(tile.z), Grid.geom.op("&&")(tile.search_box()))
+        .where(CURRENT, Grid.level == level, Grid.geom.op("&&")(tile.search_box()))
         .order_by(Grid.code)
         .limit(get_settings().tile_max_features)
     )

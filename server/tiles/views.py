@@ -12,6 +12,7 @@ from server.case.states import State
 from server.case.views import ScopeDep
 from server.deps import TEXT_MAX, ReadDB
 from server.grid.models import day_start
+from server.grid.schemas import LAYER_CODE
 from server.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -38,14 +39,26 @@ def _answer(tile: service.Tile) -> Response:
 
 @router.get(
     "/grids/{z}/{x}/{y}.mvt",
-    summary="Current grids as a vector tile: districts to z10, streets to z12, villages to z14, then units",
+    summary="Current grids as a vector tile: districts to z10, streets to z12, villages to z14, then the "
+    "grids of a layer (units in the default one)",
     response_class=Response,
     responses=TILE_RESPONSES,
     dependencies=[Depends(current_principal)],
 )
-def grids_tile(z: int, x: int, y: int, db: ReadDB, if_none_match: IfNoneMatch = None):
+def grids_tile(
+    z: int,
+    x: int,
+    y: int,
+    db: ReadDB,
+    if_none_match: IfNoneMatch = None,
+    layer: Annotated[
+        str | None,
+        Query(max_length=20, pattern=LAYER_CODE, description="Grid layer code; default: the default layer"),
+    ] = None,
+):
     tile = service.TileAddress.of(z, x, y)
-    return _answer(service.grids_tile(db=db, tile=tile, known_etags=known_etags(if_none_match)))
+    known = known_etags(if_none_match)
+    return _answer(service.grids_tile(db=db, tile=tile, known_etags=known, layer=layer))
 
 
 @router.get(

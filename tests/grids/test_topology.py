@@ -37,7 +37,7 @@ def only(report, kind):
 def test_a_clean_hierarchy_has_no_issues():
     report = check_topology(city(WEST, EAST))
     assert report.ok and report.issues == [] and report.checked == 4
-    assert report.format_text().endswith("4 grids checked: 0 errors, 0 warnings")
+    assert report.format_text().endswith("共检查 4 个网格：0 个错误，0 个警告")
 
 
 def test_child_outside_its_parent():

@@ -70,7 +70,6 @@ def report(d: Driver, n: int) -> None:
         d.until(lambda screen=screen: screen.pin is not None, "a GPS fix")
         d.tap(screen.ids.photos.ids.take)
         d.until(lambda screen=screen: screen.ids.photos.paths, "the photo")
-        d.tap(d.find("MajorButton", text="市容环境"))
         d.type(screen.ids.search, "暴露垃圾")
         d.frames(2)
         d.tap(d.find("ChoiceRow", code="E06010"))

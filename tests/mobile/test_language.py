@@ -143,7 +143,6 @@ def test_every_screen_speaks_chinese(drive, netfault, verification_task, tmp_pat
     assert_chinese(d, "the empty report form")
     d.tap(report.ids.photos.ids.take)
     d.until(lambda: report.ids.photos.paths, "the photo")
-    d.tap(d.find("MajorButton", text="市容环境"))
     d.type(report.ids.search, "垃圾")
     d.frames(2)
     d.tap(d.find("ChoiceRow", code="E06010"))

@@ -27,6 +27,7 @@ from mobile.platform.gps import Fix, average
 from mobile.screens.gridmap import mercator
 from mobile.screens.report import FIX_MAX_AGE_S
 from tests.mobile.app_driver import Driver, log_in, synced
+from tests.mobile.category_tree import category_row
 from tests.mobile.conftest import INSPECTOR, case_of, http_login
 from tests.mobile.layout import layout_problems
 
@@ -134,7 +135,6 @@ def photo_and_category(d: Driver) -> None:
 def choose_garbage(d: Driver) -> None:
     """On the report screen: choose exposed garbage (E06010)."""
     report = d.screen
-    d.tap(d.find("MajorButton", text="市容环境"))
     d.type(report.ids.search, "垃圾")
     d.frames(2)
     d.tap(d.find("ChoiceRow", code="E06010"))
@@ -429,12 +429,12 @@ def test_the_category_picker_searches_every_class_and_offers_phrases(phone, serv
     synced(d)
     d.nav("report")
     report = d.screen
-    d.tap(d.find("MajorButton", text="市容环境"))
+    d.tap(category_row(d, report, "E06"))
     assert {row["code"][:3] for row in report.ids.choices.data} == {"E06"}
     d.type(report.ids.search, "ltc")  # 乱停车, in pinyin initials: a street-order category, not 市容环境
     d.until(lambda: report.ids.choices.data, "the matches")
     assert {"E09009", "E09010"} <= {row["code"] for row in report.ids.choices.data}
-    assert report.major == "" and d.find("MajorButton", text="全部").state == "down"
+    assert report.level == "E06" and report.ids.category_note.text.startswith("在全部类别中找到")
     d.tap(d.find("ChoiceRow", code="E09009"))
     phrases = [b.text for b in report.ids.phrases.children[::-1]]
     assert phrases[0] == "机动车停放在人行道上，影响通行"

@@ -53,7 +53,6 @@ def report(d: Driver) -> None:
     d.until(lambda: screen.pin is not None, "the pin at the GPS fix")
     d.tap(screen.ids.photos.ids.take)
     d.until(lambda: screen.ids.photos.paths, "the photo from the camera")
-    d.tap(d.find("MajorButton", text="市容环境"))
     d.type(screen.ids.search, "垃圾")
     d.frames(2)
     d.tap(d.find("ChoiceRow", code="E06010"))

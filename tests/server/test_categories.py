@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from server import messages
@@ -21,8 +21,8 @@ STARTER = load_taxonomy(STARTER_TAXONOMY)
 CSV_HEADER = (
     "code,name,urgency,handling_limit,department_code,department_name,legal_basis,district_overrides\n"
 )
-GB_MAJOR_CLASSES = {("component", f"{n:02d}") for n in range(1, 6)} | {
-    ("event", f"{n:02d}") for n in range(1, 11)
+GB_MAJOR_CLASSES = {("component", f"C{n:02d}") for n in range(1, 6)} | {
+    ("event", f"E{n:02d}") for n in range(1, 11)
 }
 # code: (urgency, handling limit, department) as docs/DOMAIN.md section 4 has them
 REPRESENTATIVE = {
@@ -77,18 +77,26 @@ def test_the_starter_taxonomy_loads_whole(db):
     assert result.written
     assert (result.departments.created, result.categories.created, result.tags.created) == (
         len(STARTER.departments),
-        len(STARTER.categories),
+        len(STARTER.nodes),  # the categories and the major classes above them
         len(STARTER.tags),
     )
     assert 8 <= len(STARTER.departments) <= 12 and 60 <= len(STARTER.categories) <= 90
-    assert db.scalar(select(func.count()).select_from(Category)) == len(STARTER.categories)
+    assert len(STARTER.nodes) == len(STARTER.categories) + len(GB_MAJOR_CLASSES)
+    assert db.scalar(select(func.count()).select_from(Category)) == len(STARTER.nodes)
     assert db.scalar(select(func.count()).select_from(Department)) == len(STARTER.departments)
     assert db.scalar(select(func.count()).select_from(Tag)) == len(STARTER.tags)
 
     categories = service.list_categories(db=db)
     assert {(c.kind, c.major_code) for c in categories} == GB_MAJOR_CLASSES
     names = {(c.kind, c.major_code): c.major_name for c in categories}
-    assert names["component", "01"] == "市政公用设施" and names["event", "06"] == "市容环境"
+    assert names["component", "C01"] == "市政公用设施" and names["event", "E06"] == "市容环境"
+    # a two-level tree: the major classes at the top, the categories cases are filed under below them
+    tops = [c for c in categories if c.parent_code is None]
+    assert {(c.kind, c.code) for c in tops} == GB_MAJOR_CLASSES
+    assert all(c.depth == 1 and not c.leaf and c.trail == [] and c.urgency is None for c in tops)
+    garbage = service.get_category(db=db, code="E06010")
+    assert (garbage.parent_code, garbage.depth, garbage.leaf, garbage.trail) == ("E06", 2, True, ["市容环境"])
+    assert garbage.own["handling_limit"] == "4h" and "urgency" in garbage.own
     for code, (urgency, limit, department) in REPRESENTATIVE.items():
         category = service.get_category(db=db, code=code)
         assert (category.urgency, category.handling_limit, category.department.code) == (
@@ -106,7 +114,7 @@ def test_reloading_changes_nothing_and_keeps_updated_at(fresh_db):
     again = service.load_starter(db=fresh_db)
     for counts, total in (
         (again.departments, len(STARTER.departments)),
-        (again.categories, len(STARTER.categories)),
+        (again.categories, len(STARTER.nodes)),
         (again.tags, len(STARTER.tags)),
     ):
         assert (counts.created, counts.updated, counts.deactivated, counts.unchanged) == (0, 0, 0, total)
@@ -127,11 +135,13 @@ def test_a_replaced_table_deactivates_what_is_missing(fresh_db):
     result = service.load(db=fresh_db, taxonomy=load_taxonomy(as_yaml(doc), "yaml"))
 
     kept = len(STARTER.categories) - len(dropped)
+    tops = {c["code"][:3] for c in doc["categories"]}  # a major class without categories left goes too
+    dropped |= {code for _, code in GB_MAJOR_CLASSES} - tops
     assert vars(result.categories) == {
         "created": 0,
         "updated": 1,
         "deactivated": len(dropped),
-        "unchanged": kept - 1,
+        "unchanged": kept - 1 + len(tops),
     }
     assert (result.departments.deactivated, result.tags.deactivated) == (1, 1)
     after = stamps(fresh_db)
@@ -200,19 +210,26 @@ def test_a_csv_file_replaces_the_categories_only(db):
     assert vars(result.categories) == {
         "created": 1,
         "updated": 2,
-        "deactivated": len(STARTER.categories) - 3,
-        "unchanged": 1,
+        "deactivated": len(STARTER.nodes) - 3 - 2,  # C01 and E06 stay: the starter's, above the rows
+        "unchanged": 1 + 2,
     }
     assert vars(result.departments) == {"created": 2, "updated": 0, "deactivated": 0, "unchanged": 0}
     assert vars(result.tags) == {"created": 0, "updated": 0, "deactivated": 0, "unchanged": 0}
     assert len(service.list_tags(db=db)) == len(STARTER.tags)  # a CSV leaves tags and departments
     assert len(service.list_departments(db=db)) == len(STARTER.departments) + 2
-    assert [c.code for c in service.list_categories(db=db)] == ["C01002", "E06010", "E06011", "E06099"]
+    assert [c.code for c in service.list_categories(db=db)] == [
+        "C01",
+        "C01002",
+        "E06",
+        "E06010",
+        "E06011",
+        "E06099",
+    ]
     new = service.get_category(db=db, code="E06099")
     assert new.aliases == ["单车堆积", "共享单车"]  # separated by 、 or |, repeats dropped
     assert (new.kind, new.major_code, new.major_name, new.department.name) == (
         "event",
-        "06",
+        "E06",
         "市容环境",
         "共享单车运营企业",
     )
@@ -248,8 +265,8 @@ def test_a_csv_file_may_only_name_stored_departments(db):
     [
         (
             "X01002,污水井盖,urgent,2h,water,,,",
-            "第 2 行：编号“X01002”不对：应为 C（部件）或 E（事件）后跟 5 位数字（2 位大类、3 位小类），"
-            "如 E06010",
+            "第 2 行：编号“X01002”不对：不符合本市的分类编号格式（如 E06 大类、E06010 小类，"
+            "或三级编号 E01、E01001、E0100101）",
         ),
         (
             "C01002,污水井盖,urgent,2x,water,,,",
@@ -297,7 +314,7 @@ def test_a_duplicate_code_and_every_other_error_are_reported_together(db):
         "第 1 行：缺少 handling_limit 列，请在标题行补上",
         "第 1 行：不认识的列“limit”（可用的列有 "
         + CSV_HEADER.strip().replace(",", "、")
-        + "、aliases、phrases、clock、simple_flow、request_limits）",
+        + "、aliases、phrases、clock、simple_flow、request_limits、layer）",
     ]
 
 
@@ -317,7 +334,8 @@ def test_yaml_errors_name_the_entry():
         "第 3 个问题类别（C01003）：紧急程度“high”不对："
         "应为 urgent（紧急）、important（重要）或 normal（一般）",
         "第 4 个问题类别（C01004）：不认识的字段 limit（可用的字段有 code、name、urgency、handling_limit、"
-        "department、legal_basis、district_overrides、aliases、phrases、clock、simple_flow、request_limits）",
+        "department、legal_basis、district_overrides、aliases、phrases、clock、simple_flow、request_limits、layer、"
+        "children）",
         "第 2 个部门（sanitation）：部门 sanitation 已在第 1 个部门（sanitation）定义过，编号不能重复",
         f"第 2 个问题类别（{first}）：问题类别 {first} 已在第 1 个问题类别（{first}）定义过，编号不能重复",
         *[
@@ -346,16 +364,24 @@ def test_routes_read_the_taxonomy_and_load_it_with_the_admin_token(client, admin
     assert client.post("/api/categories/load", files=files).status_code == 401
     loaded = client.post("/api/categories/load", files=files, headers=admin_headers)
     assert loaded.status_code == 200, loaded.text
-    assert loaded.json()["categories"]["created"] == len(STARTER.categories) and loaded.json()["written"]
+    assert loaded.json()["categories"]["created"] == len(STARTER.nodes) and loaded.json()["written"]
 
     everything = client.get("/api/categories").json()  # reading needs no token
-    assert len(everything) == len(STARTER.categories)
+    assert len(everything) == len(STARTER.nodes)
     components = client.get("/api/categories", params={"kind": "component"}).json()
     assert components and all(c["code"].startswith("C") for c in components)
-    assert len(components) == sum(c.kind == "component" for c in STARTER.categories)
+    assert len(components) == sum(n.entry.kind == "component" for n in STARTER.nodes)
     garbage = client.get("/api/categories/E06010").json()
     assert (garbage["name"], garbage["urgency"], garbage["handling_limit"]) == ("暴露垃圾", "important", "4h")
     assert garbage["department"]["code"] == "sanitation"
+    assert {k: garbage[k] for k in ("parent_code", "depth", "leaf", "trail", "major_code", "major_name")} == {
+        "parent_code": "E06",
+        "depth": 2,
+        "leaf": True,
+        "trail": ["市容环境"],
+        "major_code": "E06",
+        "major_name": "市容环境",
+    }
     assert [(o["district_code"], o["department"]["code"]) for o in garbage["district_overrides"]] == [
         ("370102", "sanitation_lx")
     ]
@@ -384,7 +410,7 @@ def test_routes_read_the_taxonomy_and_load_it_with_the_admin_token(client, admin
     )
     assert unnamed.status_code == 422 and unnamed.json()["code"] == "category.unknown_format"
     assert unnamed.json()["params"] == {"filename": "table.txt"}
-    assert len(client.get("/api/categories").json()) == len(STARTER.categories)
+    assert len(client.get("/api/categories").json()) == len(STARTER.nodes)
 
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/categories", "/api/categories/{code}", "/api/categories/load", "/api/departments"):
@@ -423,13 +449,12 @@ def test_the_app_syncs_categories_changed_since(fresh_db, admin_headers):
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def gridops(fresh_db_url, monkeypatch):
-    """Run ``gridops`` in-process on a fresh database: ``(exit code, stdout, stderr as one line)``."""
+def gridops_on(url: str, monkeypatch):
+    """Run ``gridops`` in-process on the database at ``url``: ``(exit code, stdout, stderr as one line)``."""
     from server.cli import app
     from server.database import new_session
 
-    monkeypatch.setattr("server.cli_common.new_session", partial(new_session, fresh_db_url))
+    monkeypatch.setattr("server.cli_common.new_session", partial(new_session, url))
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str, str]:
@@ -439,18 +464,25 @@ def gridops(fresh_db_url, monkeypatch):
     return run
 
 
+@pytest.fixture
+def gridops(fresh_db_url, monkeypatch):
+    """``gridops`` on a fresh database."""
+    return gridops_on(fresh_db_url, monkeypatch)
+
+
 def test_cli_loads_and_lists(gridops, tmp_path):
     code, _, err = gridops("categories", "load", str(STARTER_TAXONOMY), "--dry-run")
     assert code == 0 and "只做了检查，没有写入" in err
     assert gridops("categories", "list") == (0, "", "")
     code, _, err = gridops("categories", "load", str(STARTER_TAXONOMY))
     assert code == 0, err
-    assert f"问题类别：新增 {len(STARTER.categories)}，更新 0，停用 0，未变 0" in err
+    assert f"问题类别：新增 {len(STARTER.nodes)}，更新 0，停用 0，未变 0" in err
 
     code, out, _ = gridops("categories", "list", "--kind", "event")
     lines = [line.split("\t") for line in out.splitlines()]
-    assert len(lines) == sum(c.kind == "event" for c in STARTER.categories)
+    assert len(lines) == sum(n.entry.kind == "event" for n in STARTER.nodes)
     assert ["E06010", "暴露垃圾", "市容环境", "重要", "4h", "sanitation"] in lines
+    assert ["E06", "市容环境", "", "", "", ""] in lines  # a major class: nothing of its own
     departments = gridops("categories", "departments")[1].splitlines()
     assert len(departments) == len(STARTER.departments) and "power\t国网济南供电公司\t95598" in departments
     assert len(gridops("categories", "tags")[1].splitlines()) == len(STARTER.tags)
@@ -468,7 +500,7 @@ def test_cli_loads_and_lists(gridops, tmp_path):
         and "第 2 行：没有编号为“nobody”的部门" in err
         and "第 3 行：没有编号为“nobody”的部门" in err
     )
-    assert len(gridops("categories", "list")[1].splitlines()) == len(STARTER.categories)
+    assert len(gridops("categories", "list")[1].splitlines()) == len(STARTER.nodes)
     assert "用法" in gridops("categories", "load", "--help")[1]
 
 
@@ -505,5 +537,240 @@ def test_phrases_are_sentences_a_report_may_start_with():
         "code,name,urgency,handling_limit,phrases\n"
         "E06010,暴露垃圾,important,4h,路边垃圾堆放，无人清运|绿化带内有垃圾\n"
     )
-    (entry,) = load_taxonomy(csv_text.encode(), "csv").categories
+    (entry,) = load_taxonomy(csv_text.encode(), "csv").categories  # under the starter's major class E06
     assert entry.phrases == ("路边垃圾堆放，无人清运", "绿化带内有垃圾")
+
+
+# -- a taxonomy of three levels ---------------------------------------------------------------------
+
+TREE = """
+departments:
+  - {code: urban_admin, name: 城市管理局}
+  - {code: water, name: 水务局}
+  - {code: street, name: 街道办}
+tags: []
+categories:
+  - code: E01
+    name: 市容环境
+    urgency: normal
+    handling_limit: 2d
+    department: urban_admin
+    request_limits: {consult: 1d}
+    children:
+      - code: E0101
+        name: 垃圾问题
+        handling_limit: 4h
+        district_overrides: {"370102": street}
+        children:
+          - {code: E0101001, name: 垃圾乱堆乱放}
+          - {code: E0101002, name: 垃圾未及时清运, urgency: urgent, clock: natural, department: water}
+      - code: E0102
+        name: 积水问题
+        children:
+          - {code: E0102001, name: 道路积水, request_limits: {suggest: 3d}}
+"""
+
+
+def test_a_tree_passes_its_values_down_and_a_node_may_set_its_own():
+    taxonomy = load_taxonomy(TREE.encode(), "yaml")
+    nodes = {n.entry.code: n for n in taxonomy.nodes}
+    assert [n.entry.code for n in taxonomy.nodes] == [
+        "E01",
+        "E0101",
+        "E0102",
+        "E0101001",
+        "E0101002",
+        "E0102001",
+    ]
+    piled, late, water = nodes["E0101001"], nodes["E0101002"], nodes["E0102001"]
+    assert (piled.lineage, piled.trail, piled.leaf, piled.depth) == (
+        ("E01", "E0101"),
+        ("市容环境", "垃圾问题"),
+        True,
+        3,
+    )
+    assert not nodes["E0101"].leaf and nodes["E0101"].parent == "E01"
+    assert (
+        piled.entry.own == {}
+    )  # everything inherited: the limit and the override from E0101, the rest from E01
+    assert {
+        k: piled.values[k] for k in ("urgency", "handling_limit", "department", "district_overrides")
+    } == {
+        "urgency": "normal",
+        "handling_limit": "4h",
+        "department": "urban_admin",
+        "district_overrides": {"370102": "street"},
+    }
+    assert {k: late.values[k] for k in ("urgency", "clock", "department", "handling_limit")} == {
+        "urgency": "urgent",
+        "clock": "natural",
+        "department": "water",
+        "handling_limit": "4h",
+    }
+    assert water.values["handling_limit"] == "2d"  # from the top, past a middle class that sets none
+    assert water.values["request_limits"] == {"consult": "1d", "suggest": "3d"}  # merged, its own added
+
+    # the same tree as a CSV file: one row a category, each under the row whose code begins its own
+    csv_text = (
+        "code,name,urgency,handling_limit,department_code,district_overrides,clock\n"
+        "E01,市容环境,normal,2d,urban_admin,,\n"
+        "E0101,垃圾问题,,4h,,370102=street,\n"
+        "E0101001,垃圾乱堆乱放,,,,,\n"
+        "E0101002,垃圾未及时清运,urgent,,water,,natural\n"
+    )
+    flat = {n.entry.code: n for n in load_taxonomy(csv_text.encode(), "csv").nodes}
+    for code in ("E0101001", "E0101002"):
+        assert flat[code].lineage == nodes[code].lineage
+        assert {
+            k: flat[code].values[k] for k in ("urgency", "handling_limit", "department", "district_overrides")
+        } == {
+            k: nodes[code].values[k]
+            for k in ("urgency", "handling_limit", "department", "district_overrides")
+        }
+
+
+def test_a_tree_file_s_errors_say_where_and_why(setting):
+    doc = yaml.safe_load(TREE)
+    top = doc["categories"][0]
+    top["children"][0]["children"][0]["code"] = "E0201001"  # not under E0101
+    top["children"][1]["children"][0]["children"] = [{"code": "E010200101", "name": "太深的类别"}]
+    where = "第 1 个问题类别（E01）下的"
+    assert errors_of(as_yaml(doc), "yaml") == [
+        f"{where}第 1 个下级类别（E0101）下的第 1 个下级类别（E0201001）："
+        "编号“E0201001”应以上级类别的编号“E0101”开头（下级类别的编号在上级类别的编号后面加位数）",
+        f"{where}第 2 个下级类别（E0102）下的第 1 个下级类别（E0102001）下的第 1 个下级类别（E010200101）："
+        "类别 E010200101 在第 4 层，本市的分类最多 3 层：请把它并入上一层，或请管理员调整分类层数",
+    ]
+
+    doc = yaml.safe_load(TREE)
+    del doc["categories"][0]["urgency"]  # E0101002 sets its own; the others had it from the top
+    assert errors_of(as_yaml(doc), "yaml") == [
+        f"{where}第 {i} 个下级类别（E010{i}）下的第 1 个下级类别（E010{i}001）："
+        f"类别 E010{i}001 下面没有下级类别，案件会归入它，它却没有紧急程度（urgency），"
+        "它的上级类别也没有：请在它或它的上级类别中填写"
+        for i in (1, 2)
+    ]
+
+    doc = yaml.safe_load(TREE)
+    doc["categories"][0]["children"].append({"code": "E0101003", "name": "垃圾桶满溢"})  # under E0101's code
+    assert errors_of(as_yaml(doc), "yaml") == [
+        f"{where}第 3 个下级类别（E0101003）：编号“E0101003”以“E0101”开头，是它的下级类别："
+        "请把它移到“E0101”的下级类别中"
+    ]
+
+    setting("GRIDOPS_CATEGORY_MAX_DEPTH", "2")
+    assert len(errors_of(TREE.encode(), "yaml")) == 3  # each class at the third level
+    setting("GRIDOPS_CATEGORY_MAX_DEPTH", "3")
+    setting("GRIDOPS_CATEGORY_CODE_PATTERN", "^E[0-9]{2}([0-9]{2}([0-9]{3})?)?$")  # a city's own form
+    assert load_taxonomy(TREE.encode(), "yaml").nodes
+    doc = yaml.safe_load(TREE)
+    doc["categories"][0]["children"][1]["code"] = "E01020"
+    assert errors_of(as_yaml(doc), "yaml")[0].startswith(
+        f"{where}第 2 个下级类别（E01020）：编号“E01020”不对：不符合本市的分类编号格式"
+    )
+
+
+def test_a_pingshan_shaped_taxonomy_loads_and_files_cases_under_leaves(demo_clone_url, monkeypatch, tmp_path):
+    from server.database import new_session
+    from tests.server.case_world import report, team
+
+    gridops = gridops_on(demo_clone_url, monkeypatch)
+    sample = tmp_path / "pingshan.yaml"
+    code, _, err = gridops("categories", "sample", str(sample), "--seed", "7")
+    assert code == 0 and "大类17个，中类189个，小类1007个" in err.replace(" ", ""), err  # as wrapped
+    code, _, err = gridops("categories", "load", str(sample))
+    assert code == 0, err
+    taxonomy = load_taxonomy(sample)
+    tree = yaml.safe_load(sample.read_text())["categories"]
+
+    with new_session(demo_clone_url) as db:
+        active = service.list_categories(db=db)
+        assert [sum(c.depth == d for c in active) for d in (1, 2, 3)] == [17, 189, 1007]
+        assert {c.code for c in active} == {n.entry.code for n in taxonomy.nodes}  # the demo's own retired
+        by_code = {c.code: c for c in active}
+        for c in active:
+            assert c.leaf == (c.depth == 3) and c.major_code == c.code[:3]
+            if c.parent_code:
+                parent = by_code[c.parent_code]
+                assert c.code.startswith(parent.code) and c.trail == [*parent.trail, parent.name]
+            if c.leaf:
+                assert c.urgency and c.handling_limit and c.department  # from itself or an ancestor
+
+        # a middle class with a department of its own: its leaves go there, not to the major class's
+        top, middle = next(
+            (t, m)
+            for t in tree
+            for m in t["children"]
+            if m.get("department", t["department"]) != t["department"]
+        )
+        for leaf in middle["children"]:
+            row = by_code[leaf["code"]]
+            assert row.department.code == leaf.get("department", middle["department"])
+            assert "department" not in row.own or "department" in leaf
+        assert by_code[middle["code"]].own["department"] == middle["department"]
+
+        # a leaf that sets nothing of its own: a case of it goes to the major class's department
+        top, middle, leaf = next(
+            (t, m, leaf)
+            for t in tree
+            for m in t["children"]
+            if "department" not in m and not m.get("district_overrides")
+            for leaf in m["children"]
+            if set(leaf) == {"code", "name"}
+        )
+        world = team(db, department=top["department"])
+        case = report(db, world["inspector"], world["lon"], world["lat"], category=leaf["code"])
+        assert db.get(Department, case.department_id).code == top["department"]
+        assert case.urgency == top["urgency"]
+
+        # a major or middle class is not a class a case is filed under
+        for node in (top, middle):
+            with pytest.raises(Invalid) as refused:
+                report(db, world["inspector"], world["lon"], world["lat"], category=node["code"])
+            assert refused.value.code == "category.not_a_leaf" and refused.value.status == 422
+            assert refused.value.params["category"] == node["code"]
+            assert refused.value.params["example"].startswith(node["code"])
+            assert "请从它下面选择最细一级的类别" in refused.value.message
+
+
+def test_the_migration_makes_the_major_classes_top_nodes_and_back(fresh_db_url, owner_url):
+    from server import migrate
+    from server.database import get_engine, new_session
+
+    with new_session(fresh_db_url) as db:
+        service.load_starter(db=db)
+        ids = dict(
+            db.execute(select(Category.code, Category.id).where(Category.parent_id.is_not(None))).all()
+        )
+    get_engine(fresh_db_url).dispose()
+    migrate.downgrade(owner_url(fresh_db_url), "0024")
+    with new_session(fresh_db_url) as db:
+        old = db.execute(text("SELECT code, id, major_code, major_name FROM category ORDER BY code")).all()
+        assert {r.code: r.id for r in old} == ids  # the major classes are columns again
+        assert ("E06010", ids["E06010"], "06", "市容环境") in old
+    get_engine(fresh_db_url).dispose()
+    migrate.upgrade(owner_url(fresh_db_url))
+    with new_session(fresh_db_url) as db:
+        again = {c.code: c for c in service.list_categories(db=db)}
+        assert {code: again[code].id for code in ids} == ids  # cases refer to them by id
+        garbage, top = again["E06010"], again["E06"]
+        assert (garbage.parent_id, garbage.trail, garbage.leaf, top.leaf, top.name) == (
+            top.id,
+            ["市容环境"],
+            True,
+            False,
+            "市容环境",
+        )
+        assert garbage.own == {
+            "urgency": "important",
+            "handling_limit": "4h",
+            "department": "sanitation",
+            "district_overrides": {"370102": "sanitation_lx"},
+        }
+        reload = service.load_starter(db=db)  # what the migration made is what the starter file says
+        assert reload.categories.updated == 0 and reload.categories.created == 0
+
+        service.load(db=db, taxonomy=load_taxonomy(TREE.encode(), "yaml"))
+    get_engine(fresh_db_url).dispose()
+    with pytest.raises(RuntimeError, match="在第三层或更深"):
+        migrate.downgrade(owner_url(fresh_db_url), "0024")

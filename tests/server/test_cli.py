@@ -66,7 +66,7 @@ def test_import_locate_check_export(env, city_file, tmp_path):
         ["街道", "370102001"],
     ]
     check = gridops("grids", "check", env=env)
-    assert "0 errors" in check.stderr
+    assert "0 个错误" in check.stderr
     exported = json.loads(gridops("grids", "export", "370102", env=env).stdout)
     assert [f["properties"]["code"] for f in exported["features"]] == ["370102", "370102001", "370102002"]
     outside = gridops("grids", "locate", "121.47", "31.23", env=env, check=False)

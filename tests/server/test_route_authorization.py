@@ -70,6 +70,7 @@ DASHBOARD = frozenset({*COMMAND_CENTER, "leader", "grid_head", "department"})
 REVIEWERS = frozenset({"grid_head", "leader", "shift_lead"})
 PATROLLERS = frozenset({"inspector", "grid_head"})
 CONTACTS = frozenset({"acceptor", "shift_lead", "department"})  # who may see a caller in full
+SOURCE_READERS = frozenset({*COMMAND_CENTER, "leader", "department", "grid_head", "inspector"})
 TILE_Z = 16  # case points, not clusters
 NO_CHANGES = "2100-01-01T00:00:00Z"  # a sync cursor after every change: the codes without the geometries
 
@@ -132,6 +133,7 @@ def get(text: str, **params) -> Callable[[World, str], Call]:
 
 
 NO_REPORT = frozenset({404})  # the world holds no report
+NO_SOURCE = frozenset({404})  # the world holds no pollution source (the import's is a dry run)
 OWN_USER = frozenset({422})  # the admin token acts as no user: "log in as a user" (on a user's own routes)
 NO_LAYER = frozenset({404})  # no base layer is configured here
 
@@ -185,6 +187,16 @@ def address_import(w: World, caller: str) -> Call:
     row = f"T-AUTH-1,济南市历下区测试路1号,{w.lon},{w.lat}\n"
     files = {"file": ("地址库.csv", ("编码,地址,经度,纬度\n" + row).encode(), "text/csv")}
     return call("/api/addresses/import", params={"dry_run": "true"}, files=files)
+
+
+def source_import(w: World, caller: str) -> Call:
+    row = (
+        f"T-AUTH-1,测试餐馆,餐饮油烟,济南市历下区测试路1号,{w.lon},{w.lat},13900000001,\n"  # a demo inspector
+    )
+    files = {
+        "file": ("台账.csv", ("编号,名称,类型,地址,经度,纬度,责任人手机号,备注\n" + row).encode(), "text/csv")
+    }
+    return call("/api/sources/import", params={"dry_run": "true"}, files=files)
 
 
 def taxonomy_load(w: World, caller: str) -> Call:
@@ -425,6 +437,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/grids"): public(url("/api/grids")),
     ("GET", "/api/grids/search"): public(get("/api/grids/search", q="历下")),
     ("GET", "/api/grids/locate"): public(get("/api/grids/locate", lon="{w.lon}", lat="{w.lat}")),
+    ("GET", "/api/grids/layers"): public(url("/api/grids/layers")),
+    ("POST", "/api/grids/layers"): roles(
+        ADMIN, lambda w, c: call("/api/grids/layers", json={"code": f"t_{c}", "name": f"测试图层{c}"})
+    ),
     ("POST", "/api/grids/locate"): public(
         lambda w, c: call("/api/grids/locate", json={"points": [[w.lon, w.lat]]})
     ),
@@ -437,6 +453,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/addresses/search"): public(get("/api/addresses/search", q="历下")),
     ("GET", "/api/addresses/nearest"): public(get("/api/addresses/nearest", lon="{w.lon}", lat="{w.lat}")),
     ("POST", "/api/addresses/import"): roles(ADMIN, address_import),
+    # The pollution-source register: read by the command center, leaders, departments and inspectors (the
+    # cases near a source within the reader's scope); imported by admins.
+    ("GET", "/api/sources"): roles(SOURCE_READERS, url("/api/sources")),
+    ("GET", "/api/sources/bbox"): roles(
+        SOURCE_READERS, lambda w, c: call("/api/sources/bbox", params={"bbox": bbox(w)})
+    ),
+    ("GET", "/api/sources/{code}"): roles(SOURCE_READERS, url("/api/sources/T-AUTH-1"), also=NO_SOURCE),
+    ("POST", "/api/sources/import"): roles(ADMIN, source_import),
     ("GET", "/api/grids/{code}"): public(url("/api/grids/{w.village}")),
     ("GET", "/api/grids/{code}/children.geojson"): public(url("/api/grids/{w.village}/children.geojson")),
     ("GET", "/api/grids/{code}/subtree"): public(url("/api/grids/{w.village}/subtree")),

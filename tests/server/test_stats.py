@@ -159,9 +159,15 @@ def make_world(db) -> dict:
     return {"db": db, "cases": cases, "a": a, "b": b, "c": c, "v1": v1, "v2": v2, "w1": w1}
 
 
-def board(db, grid=None, department=None, source=None, start=START, end=END):
+def board(db, grid=None, department=None, source=None, start=START, end=END, category_level=None):
     request = stats_request.resolve(
-        db=db, principal=ADMINISTRATOR, start=start, end=end, grid=grid, department=department
+        db=db,
+        principal=ADMINISTRATOR,
+        start=start,
+        end=end,
+        grid=grid,
+        department=department,
+        category_level=category_level,
     )
     return service.dashboard(db=db, request=request, source=source)
 
@@ -455,6 +461,40 @@ def test_department_filter_and_village_from_the_cases(world):
     village = board(db, grid=world["v1"])
     assert village.source == "cases"
     check_board(db, village, world["v1"])
+
+
+def test_categories_are_ranked_at_any_level_of_the_tree(world, demo_client, admin_headers):
+    db = world["db"]
+    leaves = board(db)
+    # the major classes: each case counted under its top ancestor (E06010 under E06, C01002 under C01)
+    tops = db.execute(
+        text(
+            """SELECT t.code, t.name, count(*) FROM case_file f JOIN category c ON c.id = f.category_id
+                JOIN category t ON t.code = c.lineage[1]
+                WHERE f.state <> 'merged' AND (f.received_at AT TIME ZONE 'Asia/Shanghai')::date
+                      BETWEEN :s AND :e
+                GROUP BY t.code, t.name ORDER BY 3 DESC, 1"""
+        ),
+        {"s": START, "e": END},
+    ).all()
+    for source in ("summary", "cases"):
+        got = board(db, source=source, category_level=1)
+        assert [(r.code, r.name, r.received) for r in got.categories] == [tuple(r) for r in tops]
+        assert {"E06", "C01"} <= {r.code for r in got.categories} and all(
+            len(r.code) == 3 for r in got.categories
+        )
+        assert sum(r.received for r in got.categories) == sum(r.received for r in leaves.categories)
+    assert board(db, category_level=2).categories == leaves.categories  # the leaves are at level 2
+
+    deeper = demo_client.get("/api/stats/dashboard", params={"category_level": 3}, headers=admin_headers)
+    assert deeper.status_code == 200  # as deep as the settings allow: the leaves above it count as themselves
+    too_deep = demo_client.get("/api/stats/dashboard", params={"category_level": 4}, headers=admin_headers)
+    assert too_deep.status_code == 422 and too_deep.json()["code"] == "stats.category_level"
+    assert too_deep.json()["detail"].startswith("分类只有 1 到 3 层，没有第 4 层")
+    exported = demo_client.get(
+        "/api/stats/export/categories.csv", params={"category_level": 1}, headers=admin_headers
+    )
+    assert exported.status_code == 200
 
 
 MEASURES = {

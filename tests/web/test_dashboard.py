@@ -101,6 +101,18 @@ def test_dashboard_drills_down_and_exports(web_server, cases, tab):
     page.evaluate("document.getElementById('dashboard-view').scrollTo(0, 0)")
     page.screenshot(path=SCREENSHOTS / "dashboard.png")
 
+    # the categories by major class: the chart counts each case under its top ancestor
+    with logged_in(web_server.url, LEADER) as leader:
+        majors = leader.get("/api/stats/dashboard", params={"grid": DISTRICT, "category_level": 1}).json()
+    assert majors["categories"] and all(len(c["code"]) == 3 for c in majors["categories"])  # E06, E09 ...
+    page.select_option("#dashboard-view [name=category_level]", "1")
+    page.wait_for_selector("#dashboard-view[data-loaded$='|level1']", timeout=WAIT_MS)
+    chart = page.evaluate("window.gridopsCharts[2].data")
+    assert chart["labels"] == [c["name"] for c in majors["categories"]]
+    assert chart["datasets"][0]["data"] == [c["received"] for c in majors["categories"]]
+    page.select_option("#dashboard-view [name=category_level]", "")
+    page.wait_for_selector(f"#dashboard-view[data-loaded$='|{district['period']['to']}|']", timeout=WAIT_MS)
+
     # the streets' table as the API ranks it, and its CSV download holds the same rows
     streets = table_rows(page, "streets")
     assert [row[1] for row in streets] == [s["name"] for s in district["streets"]]

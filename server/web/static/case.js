@@ -190,6 +190,14 @@ function position(detail) {
   return detail.accuracy_m == null ? where : `${where}（定位精度 ±${Math.round(detail.accuracy_m)} 米）`;
 }
 
+// The pollution sources near the case, nearest first, with who is responsible for each.
+function sourcesNear(detail) {
+  if (!detail.nearby_sources?.length) return "污染源台账中附近没有登记的污染源";
+  const item = (s) =>
+    el("li", { "data-source": s.code }, `${s.name}（${s.kind_label}，约 ${Math.round(s.distance_m)} 米，责任网格员 ${s.responsible}）`);
+  return el("ul", { class: "nearby-sources" }, detail.nearby_sources.map(item));
+}
+
 function facts(detail) {
   const rows = [
     ["类别", `${detail.category.name}（${detail.category.code}）`],
@@ -197,8 +205,11 @@ function facts(detail) {
     ["诉求类型", detail.request_type.name],
     ["来源", CHANNEL[detail.channel] ?? detail.channel],
     ["网格", detail.grid_name ? `${detail.grid_name}（${detail.grid_code}）` : detail.grid_code],
+    // the grids of the other grid layers holding the case (生态环境网格, 责任网格 ...)
+    ...(detail.layer_grids ?? []).map((g) => [g.layer_name, `${g.name}（${g.code}）`]),
     ["地址", detail.address ?? "—"],
     ["附近", detail.near_address ?? "地址库中附近没有登记的地址"],
+    ["附近污染源", sourcesNear(detail)],
     ["位置", position(detail)],
     ["描述", detail.description || "—"],
     ["受理时间", when(detail.received_at)],

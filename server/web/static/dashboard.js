@@ -594,7 +594,9 @@ function render(data, grid) {
       .map((name) => table(name, data[name])),
   );
   view.dataset.grid = data.grid.code;
-  view.dataset.loaded = `${data.grid.code}|${data.period.from}|${data.period.to}|${current.department}`;
+  view.dataset.loaded = [data.grid.code, data.period.from, data.period.to, current.department]
+    .concat(current.category_level ? [`level${current.category_level}`] : [])
+    .join("|");
 }
 
 async function load() {
@@ -652,6 +654,18 @@ async function build() {
     el(
       "label",
       {},
+      "类别按",
+      el(
+        "select",
+        { name: "category_level" },
+        el("option", { value: "" }, "最细一级"),
+        el("option", { value: "1" }, "大类"),
+        el("option", { value: "2" }, "中类"),
+      ),
+    ),
+    el(
+      "label",
+      {},
       "趋势",
       el(
         "select",
@@ -670,7 +684,13 @@ async function build() {
       trendBy = event.target.value;
       return view.dataset.loaded && load();
     }
-    current = { ...current, from: form.from.value, to: form.to.value, department: form.department.value };
+    current = {
+      ...current,
+      from: form.from.value,
+      to: form.to.value,
+      department: form.department.value,
+      category_level: form.category_level.value,
+    };
     load();
   });
   view.replaceChildren(

@@ -115,7 +115,7 @@ async function loadFilterOptions() {
       apiJson(path),
     ),
   );
-  fill(filters.elements.category, categories ?? []);
+  fill(filters.elements.category, (categories ?? []).filter((c) => c.leaf)); // cases are under leaves
   fill(filters.elements.request_type, requestTypes ?? []); // the city's own, as its taxonomy loads them
   fill(filters.elements.department, departments ?? []);
   fill(filters.elements.tag, tags ?? []);

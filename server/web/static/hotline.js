@@ -20,7 +20,7 @@ let clientUuid = null; // this call's, until the server acknowledged its case
 async function loadCategories() {
   if (!categories) {
     const [[, list], [, types]] = await Promise.all([apiJson("/api/categories"), apiJson("/api/request-types")]);
-    categories = list;
+    categories = list.filter((c) => c.leaf); // cases are filed under the leaves of the category tree
     requestTypes = types;
   }
   return categories;

@@ -1,10 +1,11 @@
 // The map: grids by level with drill-down, the selected grid's people, the cases from the vector tiles (as
 // dots or as a heat map, filtered by the filter bar, refetched as cases change), the inspectors moved
-// live by the event stream, with today's tracks, and the areas of the open warnings (outlined; a click
-// shows the warning and opens its reminder letter), redrawn as warnings change.
+// live by the event stream, with today's tracks, the areas of the open warnings (outlined; a click
+// shows the warning and opens its reminder letter), redrawn as warnings change, and on request the
+// pollution sources in the view (a click shows the source and the recent cases near it).
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, apiJson, messageOf, tokens } from "/static/api.js";
-import { openCase } from "/static/case.js";
+import { el, openCase } from "/static/case.js";
 import { addBaseLayers, MAP_LOCALE, PLAIN_STYLE, setVisible, showBase } from "/static/placemap.js";
 import { openLetter, openWarnings, watchWarnings } from "/static/warnings.js";
 
@@ -27,6 +28,7 @@ const LAYERS = {
   tracks: "tracks-line",
   warnings: "warnings-fill",
   warningLines: "warnings-line",
+  sources: "sources-dot",
 };
 const DOTS = [LAYERS.clusters, LAYERS.counts, LAYERS.cases];
 const HEAT = [LAYERS.heatClusters, LAYERS.heat];
@@ -123,19 +125,9 @@ function byLevel(levels, values) {
 function addGridLayers(levels) {
   map.addSource("grids", { type: "geojson", data: NO_FEATURES });
   map.addSource("selected", { type: "geojson", data: NO_FEATURES });
-  const color = byLevel(levels, (i) => LEVEL_COLORS[i % LEVEL_COLORS.length]);
-  map.addLayer({
-    id: "grids-fill",
-    type: "fill",
-    source: "grids",
-    paint: { "fill-color": color, "fill-opacity": 0.12 },
-  });
-  map.addLayer({
-    id: "grids-line",
-    type: "line",
-    source: "grids",
-    paint: { "line-color": color, "line-width": byLevel(levels, (i) => Math.max(0.8, 2.5 - 0.4 * i)) },
-  });
+  map.addLayer({ id: "grids-fill", type: "fill", source: "grids", paint: { "fill-opacity": 0.12 } });
+  map.addLayer({ id: "grids-line", type: "line", source: "grids" });
+  paintGrids(levels);
   map.addLayer({
     id: "grids-label",
     type: "symbol",
@@ -151,6 +143,28 @@ function addGridLayers(levels) {
   });
 }
 
+// The grids' colours and widths by level (the chosen grid layer's levels).
+function paintGrids(levels) {
+  const color = byLevel(levels, (i) => LEVEL_COLORS[i % LEVEL_COLORS.length]);
+  map.setPaintProperty("grids-fill", "fill-color", color);
+  map.setPaintProperty("grids-line", "line-color", color);
+  map.setPaintProperty("grids-line", "line-width", byLevel(levels, (i) => Math.max(0.8, 2.5 - 0.4 * i)));
+}
+
+// The grid layers (城市管理网格, 生态环境网格 ...) in the filter bar, the default one chosen; each with its
+// levels from the root down.
+let gridLayers = [];
+
+async function loadGridLayers() {
+  const [ok, layers] = await apiJson("/api/grids/layers");
+  if (!ok) return;
+  gridLayers = layers;
+  const select = filters.elements.grid_layer;
+  select.replaceChildren(...layers.map((layer) => new Option(layer.name, layer.code, false, layer.is_default)));
+}
+
+const gridLayer = () => filters.elements.grid_layer.value;
+
 let asked = 0; // the latest request for grids: an older answer is dropped
 
 // The view as west,south,east,north, within the ranges the server takes.
@@ -163,7 +177,9 @@ function viewBox() {
 async function loadGrids(levels) {
   const level = levelShown(levels);
   const mine = ++asked;
-  const answer = await api(`/api/grids/bbox?bbox=${viewBox().join(",")}&level=${encodeURIComponent(level.name)}`);
+  const query = new URLSearchParams({ bbox: viewBox().join(","), level: level.name });
+  if (gridLayer()) query.set("layer", gridLayer());
+  const answer = await api(`/api/grids/bbox?${query}`);
   const body = await answer.json();
   if (mine !== asked || !map) return;
   if (!answer.ok) {
@@ -259,7 +275,7 @@ function showHeat(on) {
   for (const id of HEAT) map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
 }
 
-// The filter bar's options: categories grouped by kind and major class, departments and tags.
+// The filter bar's options: categories grouped by kind and their ancestors, departments and tags.
 async function loadFilterOptions() {
   const fill = (name, groups) => {
     const select = filters.elements[name];
@@ -273,7 +289,9 @@ async function loadFilterOptions() {
   const [[, categories], [, departments], [, tags]] = await Promise.all(
     ["/api/categories", "/api/departments", "/api/tags"].map((path) => apiJson(path)),
   );
-  const groups = Map.groupBy(categories, (c) => `${KIND[c.kind] ?? c.kind} · ${c.major_name}`);
+  // cases are filed under the leaves of the category tree: each under the names of its ancestors
+  const leaves = categories.filter((c) => c.leaf);
+  const groups = Map.groupBy(leaves, (c) => [KIND[c.kind] ?? c.kind, ...c.trail].join(" · "));
   fill("category", groups);
   fill("department", [["", departments]]);
   fill("tag", [["", tags]]);
@@ -283,7 +301,8 @@ filters.addEventListener("change", (event) => {
   if (!map?.getSource("cases")) return;
   if (event.target.name === "heat") showHeat(event.target.checked);
   else if (event.target.name === "tracks") showTracks(event.target.checked);
-  else map.getSource("cases").setTiles(caseTiles());
+  else if (event.target.name === "sources") showSources(event.target.checked);
+  else if (event.target.name !== "grid_layer") map.getSource("cases").setTiles(caseTiles());
 });
 
 // -- inspectors and their tracks ------------------------------------------------------------------
@@ -420,6 +439,77 @@ function showTracks(on) {
 
 const tracksShown = () => filters.elements.tracks.checked;
 
+// -- pollution sources ----------------------------------------------------------------------------
+
+function addSourceLayers() {
+  map.addSource("sources", { type: "geojson", data: NO_FEATURES });
+  map.addLayer({
+    id: LAYERS.sources,
+    type: "circle",
+    source: "sources",
+    layout: { visibility: "none" },
+    paint: {
+      "circle-color": "#7a4a12",
+      "circle-radius": 7,
+      "circle-stroke-color": "#facc15",
+      "circle-stroke-width": 2.5,
+    },
+  });
+}
+
+let sourcesAsked = 0; // the latest request for sources: an older answer is dropped
+
+// The active sources in the view; their codes on the map element (``data-sources``) once drawn.
+async function loadSources() {
+  const mine = ++sourcesAsked;
+  const [ok, body] = await apiJson(`/api/sources/bbox?bbox=${viewBox().join(",")}`);
+  if (mine !== sourcesAsked || !map) return;
+  if (!ok) {
+    setStatus(messageOf(body));
+    return;
+  }
+  map.getSource("sources").setData(body);
+  document.getElementById("map").dataset.sources = body.features.map((f) => f.id).join(" ");
+}
+
+function showSources(on) {
+  map.setLayoutProperty(LAYERS.sources, "visibility", on ? "visible" : "none");
+  if (on) loadSources();
+}
+
+const sourcesShown = () => filters.elements.sources.checked;
+
+// A source clicked: its kind, address and responsible member, and the recent cases near it (each opens).
+async function showSource(code, where) {
+  const [ok, source] = await apiJson(`/api/sources/${encodeURIComponent(code)}`);
+  if (!map) return;
+  if (!ok) {
+    setStatus(messageOf(source));
+    return;
+  }
+  const near = `${source.near_radius_m} 米内近 ${source.near_days} 天的案件`;
+  const caseItem = (c) => {
+    const open = (event) => {
+      event.preventDefault();
+      openCase(c.code);
+    };
+    const link = el("a", { href: "#", "data-case": c.code, onclick: open }, c.code);
+    return el("li", {}, link, ` ${c.category}（${c.state_label}，约 ${Math.round(c.distance_m)} 米）`);
+  };
+  const box = el(
+    "div",
+    { class: "source-popup", "data-source": source.code },
+    el("strong", {}, source.name),
+    el("p", {}, `${source.kind_label} · 编号 ${source.code}`),
+    el("p", {}, `地址：${source.address}`),
+    el("p", {}, `责任网格员：${source.responsible}`),
+    source.notes ? el("p", {}, `备注：${source.notes}`) : null,
+    el("p", {}, source.nearby_cases.length ? `${near}：` : `${near}：无`),
+    el("ul", {}, source.nearby_cases.map(caseItem)),
+  );
+  new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(where).setDOMContent(box).addTo(map);
+}
+
 // -- drill-down -----------------------------------------------------------------------------------
 
 function boundsOf(geometry) {
@@ -429,7 +519,8 @@ function boundsOf(geometry) {
 }
 
 function showPanel(levels, grid) {
-  const names = (role) => grid.people.filter((p) => p.role === role).map((p) => p.name).join("、") || "无";
+  const inLayer = (p, role) => p.role === role && (!gridLayer() || p.layer === gridLayer());
+  const names = (role) => grid.people.filter((p) => inLayer(p, role)).map((p) => p.name).join("、") || "无";
   document.getElementById("grid-name").textContent = grid.name;
   document.getElementById("grid-code").textContent = grid.code;
   document.getElementById("grid-level").textContent =
@@ -465,7 +556,14 @@ function unselectGrid(levels) {
 }
 
 export function showMap(config) {
-  const levels = config.levels;
+  let levels = config.levels;
+  // Another grid layer chosen: its levels, its grids.
+  filters.elements.grid_layer.onchange = () => {
+    levels = gridLayers.find((layer) => layer.code === gridLayer())?.scheme ?? config.levels;
+    if (!map?.getSource("grids")) return;
+    paintGrids(levels);
+    unselectGrid(levels);
+  };
   map = new maplibregl.Map({
     container: "map",
     style: PLAIN_STYLE, // the base layers go under the grids once it is loaded
@@ -487,21 +585,25 @@ export function showMap(config) {
     addCaseLayers();
     addInspectorLayers();
     addWarningLayers();
+    addSourceLayers();
     loadWarnings();
     showHeat(filters.elements.heat.checked);
     showTracks(tracksShown());
+    showSources(sourcesShown());
     loadGrids(levels);
     loadPositions();
     const shown = map;
     addBaseLayers(shown, config.basemaps, "grids-fill").then((added) => {
       if (added.length && map === shown) shown.addControl(new LayerSwitcher(added), "top-right");
     });
-    // A click opens the case under it, zooms in on a cluster, shows a warning, or else selects the grid.
+    // A click shows the source under it, opens the case, zooms in on a cluster, shows a warning, or else
+    // selects the grid.
     map.on("click", (event) => {
-      const layers = [LAYERS.cases, LAYERS.clusters, LAYERS.warnings, "grids-fill"];
+      const layers = [LAYERS.sources, LAYERS.cases, LAYERS.clusters, LAYERS.warnings, "grids-fill"];
       const [feature] = map.queryRenderedFeatures(event.point, { layers });
       if (!feature) return;
-      if (feature.layer.id === LAYERS.cases) openCase(feature.properties.code);
+      if (feature.layer.id === LAYERS.sources) showSource(feature.properties.code, event.lngLat);
+      else if (feature.layer.id === LAYERS.cases) openCase(feature.properties.code);
       else if (feature.layer.id === LAYERS.warnings) showWarning(feature, event.lngLat);
       else if (feature.layer.id === LAYERS.clusters) {
         map.easeTo({ center: feature.geometry.coordinates, zoom: map.getZoom() + 2 });
@@ -509,16 +611,19 @@ export function showMap(config) {
     });
     // The pointer over what opens or zooms.
     map.on("mousemove", (event) => {
-      const over = map.queryRenderedFeatures(event.point, { layers: [LAYERS.cases, LAYERS.clusters] });
+      const layers = [LAYERS.sources, LAYERS.cases, LAYERS.clusters];
+      const over = map.queryRenderedFeatures(event.point, { layers });
       map.getCanvas().style.cursor = over.length ? "pointer" : "";
     });
   });
   loadFilterOptions();
+  loadGridLayers();
   document.getElementById("panel-close").onclick = () => unselectGrid(levels);
   map.on("moveend", () => {
     if (!map.getSource("grids")) return;
     loadGrids(levels);
     if (tracksShown()) loadTracks();
+    if (sourcesShown()) loadSources();
   });
 }
 

@@ -257,8 +257,10 @@ async function renderHistory() {
 }
 
 async function load(code) {
-  const query = code ? `?grid=${encodeURIComponent(code)}` : "";
-  const [ok, review] = await apiJson(`/api/review${query}`);
+  const query = new URLSearchParams(code ? { grid: code } : {});
+  const layer = view.querySelector("#review-layer")?.value;
+  if (layer) query.set("layer", layer);
+  const [ok, review] = await apiJson(`/api/review?${query}`);
   if (!ok) {
     showError(messageOf(review));
     return;
@@ -282,17 +284,27 @@ async function load(code) {
 }
 
 async function build() {
-  const [ok, grids] = await apiJson("/api/review/grids");
+  const [[ok, grids], [layersOk, layers]] = await Promise.all([
+    apiJson("/api/review/grids"),
+    apiJson("/api/grids/layers"),
+  ]);
   const picker = el(
     "select",
     { id: "review-top", onchange: (e) => load(e.target.value) },
     ok ? grids.map((g) => option(g.code, gridName(g))) : [],
+  );
+  // the grid layer reviewed (城市管理网格, 生态环境网格 ...): its grids, heads and inspectors
+  const layerPicker = el(
+    "select",
+    { id: "review-layer", onchange: () => load(state.grid) },
+    layersOk ? layers.map((l) => Object.assign(option(l.code, l.name), { selected: l.is_default })) : [],
   );
   view.replaceChildren(
     el(
       "div",
       { class: "review-bar" },
       el("label", {}, "我的网格 ", picker),
+      el("label", {}, "网格图层 ", layerPicker),
       el("span", { class: "review-head" }),
       el("span", { class: "review-status", role: "alert" }),
     ),
