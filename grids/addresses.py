@@ -6,28 +6,25 @@ coordinate system.
 The whole file is checked first: every problem is collected as a Chinese sentence saying where it is
 ("第 17 行：...": CSV rows numbered as in a spreadsheet, the header being row 1; "第 3 个要素：..." in
 GeoJSON), and a file with any problem gives no records, so nothing of it is loaded. The size and the
-number of rows are checked before anything is parsed.
+number of rows are checked before anything is parsed (``grids.registers``, which reads the rows).
 
 CSV headers and GeoJSON property names may be Chinese or English (``COLUMNS``); other columns are
 ignored and named in the result."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from gis.crs import CRS, _in_china, to_wgs84_arrays
-from gis.geojson import GeoJSONError, _load
 from grids.loaders import _storable
+from grids.registers import Layout, Register, Row, read
 
 MAX_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 2_000_000
-MAX_ERRORS = 1000  # listed; the rest are counted
 MAX_ALIASES = 10
 
 # What each field is called in a file's header (or a feature's properties), lower case.
@@ -116,124 +113,24 @@ class AddressRecord:
     approximate: bool = False
 
 
-@dataclass
-class Register:
-    """What a file holds: its records (none when it has errors), the sentences of its errors (at most
-    MAX_ERRORS, ``error_count`` counts them all), the rows checked and the columns ignored."""
-
-    records: list[AddressRecord] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    error_count: int = 0
-    checked: int = 0
-    ignored: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    def error(self, sentence: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(sentence)
-
-    def listed(self) -> list[str]:
-        """The errors to show, and how many more there are."""
-        more = self.error_count - len(self.errors)
-        return self.errors + ([f"还有 {more} 处错误没有列出：请先改正上面的，再检查一次"] if more else [])
+LAYOUT = Layout(
+    name="地址库",
+    field_of=lambda name: HEADER.get(name.lower()),
+    words=WORDS,
+    required=REQUIRED,
+    empty="文件是空的：第 1 行应为列名（如 编码、地址、经度、纬度）",
+    missing_hint="（列名见使用说明）",
+    feature="地址",
+    properties="编码、地址",
+    too_many_features="文件的要素超过 {:,} 个",
+    too_many_rows="文件超过 {:,} 行",
+)
 
 
 def read_register(data: bytes, *, crs: CRS = CRS.WGS84) -> Register:
     """The records of a register file (GeoJSON when it starts with ``{``, else CSV), checked whole."""
-    register = Register()
-    if len(data) > MAX_BYTES:
-        register.error(f"文件超过 {MAX_BYTES // 2**20} MB 的上限：请把地址库分成几个文件，分别导入")
-        return register
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        if data.count(b'"Feature"') > MAX_ROWS:
-            register.error(f"文件的要素超过 {MAX_ROWS:,} 个：请把地址库分成几个文件，分别导入")
-            return register
-        rows = _geojson_rows(data, register)
-    else:
-        if data.count(b"\n") > MAX_ROWS + 1:
-            register.error(f"文件超过 {MAX_ROWS:,} 行：请把地址库分成几个文件，分别导入")
-            return register
-        rows = _csv_rows(data, register)
-    fields = list(rows)
-    register.checked = len(fields)
-    records = _records(fields, crs, register)
-    register.records = records if register.ok else []
-    return register
-
-
-# -- reading ---------------------------------------------------------------------------------------------
-
-Row = tuple[str, dict]  # where it is ("第 2 行"), and its values by field
-
-
-def _decode(data: bytes) -> str | None:
-    """The text of a CSV file: UTF-8 (a byte order mark dropped), else GB18030 (which also reads GBK and
-    GB2312); None when it is neither."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
-def _csv_rows(data: bytes, register: Register) -> Iterator[Row]:
-    text = _decode(data)
-    if text is None:
-        register.error("文件的文字编码无法识别：请在表格软件中另存为 UTF-8 编码的 CSV 后重新导入")
-        return
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        register.error("文件是空的：第 1 行应为列名（如 编码、地址、经度、纬度）")
-        return
-    keys = [HEADER.get(name.strip().lower()) for name in header]
-    register.ignored = [name.strip() for name, key in zip(header, keys, strict=True) if key is None]
-    missing = [WORDS[key] for key in REQUIRED if key not in keys]
-    if missing:
-        register.error(f"第 1 行缺少 {'、'.join(missing)} 列：请在列名中加上它们（列名见使用说明）")
-        return
-    try:
-        for number, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
-                continue  # a blank row, as spreadsheets leave at the end
-            yield f"第 {number} 行", {k: v for k, v in zip(keys, values, strict=False) if k is not None}
-    except csv.Error:
-        register.error(f"第 {reader.line_num} 行附近的引号没有配对：请检查这一行的引号")
-
-
-def _geojson_rows(data: bytes, register: Register) -> Iterator[Row]:
-    try:
-        obj = _load(data)
-    except GeoJSONError as exc:
-        register.error(str(exc))
-        return
-    collection = isinstance(obj, dict) and obj.get("type") == "FeatureCollection"
-    features = obj.get("features") if collection else None
-    if not isinstance(features, list):
-        register.error("文件应为 GeoJSON 要素集合（FeatureCollection），每个地址一个点要素")
-        return
-    for i, item in enumerate(features, start=1):
-        where = f"第 {i} 个要素"
-        props = item.get("properties") if isinstance(item, dict) else None
-        geometry = item.get("geometry") if isinstance(item, dict) else None
-        if not isinstance(props, dict):
-            register.error(f"{where}：没有属性（properties），请补上编码、地址等属性")
-            continue
-        point = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(point, list):
-            register.error(f"{where}：几何应为点（Point），请检查文件")
-            continue
-        values = {HEADER[k.lower()]: v for k, v in props.items() if k.lower() in HEADER}
-        values["lon"], values["lat"] = ([*point, None, None])[:2]
-        for name in props:
-            if name.lower() not in HEADER and name not in register.ignored:
-                register.ignored.append(name)
-        yield where, values
+    check = partial(_records, crs=crs)
+    return read(data, LAYOUT, check, max_bytes=MAX_BYTES, max_rows=MAX_ROWS)
 
 
 # -- checking --------------------------------------------------------------------------------------------
@@ -263,7 +160,7 @@ def _aliases(value) -> list[str]:
     return [a.strip() for a in text.translate(ALIAS_SEPARATORS).split("|") if a.strip()]
 
 
-def _records(rows: list[Row], crs: CRS, register: Register) -> list[AddressRecord]:
+def _records(rows: list[Row], register: Register, crs: CRS) -> list[AddressRecord]:
     """Check every row and make its record; the points are converted all at once."""
     seen: dict[str, str] = {}
     checked: list[tuple[str, dict]] = []

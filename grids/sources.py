@@ -3,23 +3,21 @@ or without a byte order mark, or GB18030) with the header 编号,名称,类型,�
 (and an optional 在用 column: 是 or 否), or GeoJSON (a FeatureCollection of Point features with those
 properties), the point converted to WGS 84 from the file's coordinate system.
 
-As the address register (``grids.addresses``, whose checks of text, numbers and points this reuses): the
-whole file is checked first, every problem a Chinese sentence saying where it is ("第 3 行：..." as in a
-spreadsheet, the header being row 1; "第 2 个要素：..." in GeoJSON), and a file with any problem gives no
-records. Whether each responsible member's phone belongs to a user is checked by the importer
-(``server.source.service``), with the same places."""
+As the address register (``grids.addresses``, whose checks of text, numbers and points this reuses;
+``grids.registers`` reads the rows of both): the whole file is checked first, every problem a Chinese
+sentence saying where it is ("第 3 行：..." as in a spreadsheet, the header being row 1; "第 2 个要素：..."
+in GeoJSON), and a file with any problem gives no records. Whether each responsible member's phone belongs
+to a user is checked by the importer (``server.source.service``), with the same places."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from gis.crs import CRS, to_wgs84_arrays
-from gis.geojson import GeoJSONError, _load
-from grids.addresses import NO, YES, Register, _decode, _number, _point_problems, _text
+from grids.addresses import NO, YES, _number, _point_problems, _text
 from grids.loaders import _storable
+from grids.registers import Layout, Register, Row, read
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -68,79 +66,27 @@ class SourceRecord:
     active: bool = True
 
 
-Row = tuple[str, dict]
+LAYOUT = Layout(
+    name="污染源台账",
+    field_of=HEADER.get,
+    words=COLUMNS,
+    required=REQUIRED,
+    empty=f"文件是空的：第 1 行应为列名 {'、'.join(COLUMNS[k] for k in (*REQUIRED, 'notes'))}",
+    missing_hint="",
+    feature="污染源",
+    properties="编号、名称、类型",
+    too_many_features="文件超过 {:,} 个污染源",
+    too_many_rows="文件超过 {:,} 个污染源",
+)
 
 
 def read_sources(data: bytes, *, crs: CRS = CRS.WGS84) -> Register:
     """The records of a register file (GeoJSON when it starts with ``{``, else CSV), checked whole."""
-    register = Register()
-    if len(data) > MAX_BYTES:
-        register.error(f"文件超过 {MAX_BYTES // 2**20} MB 的上限：请把污染源台账分成几个文件，分别导入")
-        return register
-    geojson = data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
-    if (data.count(b'"Feature"') if geojson else data.count(b"\n") - 1) > MAX_ROWS:
-        register.error(f"文件超过 {MAX_ROWS:,} 个污染源：请把污染源台账分成几个文件，分别导入")
-        return register
-    rows = list(_geojson_rows(data, register) if geojson else _csv_rows(data, register))
-    register.checked = len(rows)
-    records = _records(rows, crs, register)
-    register.records = records if register.ok else []
-    return register
+    check = partial(_records, crs=crs)
+    return read(data, LAYOUT, check, max_bytes=MAX_BYTES, max_rows=MAX_ROWS)
 
 
-def _csv_rows(data: bytes, register: Register) -> Iterator[Row]:
-    text = _decode(data)
-    if text is None:
-        register.error("文件的文字编码无法识别：请在表格软件中另存为 UTF-8 编码的 CSV 后重新导入")
-        return
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        register.error(f"文件是空的：第 1 行应为列名 {'、'.join(COLUMNS[k] for k in (*REQUIRED, 'notes'))}")
-        return
-    keys = [HEADER.get(name.strip()) for name in header]
-    register.ignored = [name.strip() for name, key in zip(header, keys, strict=True) if key is None]
-    missing = [COLUMNS[key] for key in REQUIRED if key not in keys]
-    if missing:
-        register.error(f"第 1 行缺少 {'、'.join(missing)} 列：请在列名中加上它们")
-        return
-    try:
-        for number, values in enumerate(reader, start=2):
-            if any(v.strip() for v in values):  # a blank row, as spreadsheets leave at the end, is skipped
-                yield f"第 {number} 行", {k: v for k, v in zip(keys, values, strict=False) if k is not None}
-    except csv.Error:
-        register.error(f"第 {reader.line_num} 行附近的引号没有配对：请检查这一行的引号")
-
-
-def _geojson_rows(data: bytes, register: Register) -> Iterator[Row]:
-    try:
-        obj = _load(data)
-    except GeoJSONError as exc:
-        register.error(str(exc))
-        return
-    features = (
-        obj.get("features") if isinstance(obj, dict) and obj.get("type") == "FeatureCollection" else None
-    )
-    if not isinstance(features, list):
-        register.error("文件应为 GeoJSON 要素集合（FeatureCollection），每个污染源一个点要素")
-        return
-    for i, item in enumerate(features, start=1):
-        where = f"第 {i} 个要素"
-        props = item.get("properties") if isinstance(item, dict) else None
-        geometry = item.get("geometry") if isinstance(item, dict) else None
-        point = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if not isinstance(props, dict):
-            register.error(f"{where}：没有属性（properties），请补上编号、名称、类型等属性")
-        elif not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(point, list):
-            register.error(f"{where}：几何应为点（Point），请检查文件")
-        else:
-            values = {HEADER[k]: v for k, v in props.items() if k in HEADER}
-            values["lon"], values["lat"] = ([*point, None, None])[:2]
-            register.ignored += [k for k in props if k not in HEADER and k not in register.ignored]
-            yield where, values
-
-
-def _records(rows: list[Row], crs: CRS, register: Register) -> list[SourceRecord]:
+def _records(rows: list[Row], register: Register, crs: CRS) -> list[SourceRecord]:
     """Check every row and make its record; the points are converted all at once."""
     seen: dict[str, str] = {}
     checked: list[dict] = []

@@ -24,6 +24,7 @@ from server.address.cases import BATCH as CASE_BATCH
 from server.address.cases import link_cases
 from server.config import get_settings
 from server.grid.lookup import deepest_code_sql
+from server.imports import end_import
 
 LINK_BATCH = 20_000
 MAX_OUTSIDE = 1000  # listed in the report; the rest are counted
@@ -195,12 +196,8 @@ def import_addresses(
         )
         report("write", len(records), len(records))
     db.execute(text("DROP TABLE address_import_raw, address_import"))
-    if dry_run:
-        db.rollback()
-        return result
-    db.commit()
-    result.written = True
-    if result.added or result.changed:
+    end_import(db, result, dry_run=dry_run)
+    if result.written and (result.added or result.changed):
         result.cases_linked = _link_cases(db, report)
     return result
 

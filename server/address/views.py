@@ -21,6 +21,7 @@ from server.address.schemas import (
 from server.auth.dependencies import AdminRequired
 from server.deps import DB
 from server.errors import Invalid
+from server.imports import IMPORT_RESPONSES, DryRun, FileCRS, import_counts
 from server.limits import read_upload
 
 router = APIRouter(prefix="/addresses", tags=["addresses"])
@@ -84,10 +85,7 @@ def nearest(
     response_model=AddressImportOut,
     dependencies=[AdminRequired],
     summary="Import a register file (CSV or GeoJSON points), checked whole first; upserted by register id",
-    responses={
-        413: {"description": "The file is over the size limit"},
-        422: {"description": "The file has errors: nothing was imported; `errors` lists every one"},
-    },
+    responses=IMPORT_RESPONSES,
 )
 def import_register(
     db: DB,
@@ -95,21 +93,16 @@ def import_register(
         UploadFile,
         File(description="CSV (UTF-8 or GB18030) or GeoJSON FeatureCollection of points: see the README"),
     ],
-    crs: Annotated[CRS, Query(description="Coordinate system of the file's points")] = CRS.WGS84,
-    dry_run: Annotated[bool, Query(description="Only check and count, write nothing")] = False,
+    crs: FileCRS = CRS.WGS84,
+    dry_run: DryRun = False,
 ):
     register = read_register(read_upload(file, MAX_BYTES, "address.file_too_large"), crs=crs)
     if not register.ok:
         raise Invalid("address.file_invalid", count=register.error_count, errors=register.listed())
     result = importer.import_addresses(db=db, records=register.records, dry_run=dry_run)
     return AddressImportOut(
-        written=result.written,
-        checked=register.checked,
-        added=result.added,
-        changed=result.changed,
-        unchanged=result.unchanged,
+        **import_counts(register, result),
         outside_count=result.outside_count,
         outside=[OutsideAddress(register_id=r, text=t) for r, t in result.outside],
-        ignored_columns=register.ignored,
         cases_linked=result.cases_linked,
     )

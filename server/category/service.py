@@ -29,6 +29,7 @@ from server.config import get_settings
 from server.errors import Conflict, Invalid, NotFound
 from server.grid import service as grid_service
 from server.grid.models import GridLayer
+from server.imports import end_import
 
 STREET = "street"  # the level of a street team's grid
 
@@ -430,11 +431,7 @@ def load(*, db: Session, taxonomy: Taxonomy, dry_run: bool = False) -> LoadResul
             result.tags,
             replace=True,
         )
-    if dry_run:
-        db.rollback()
-    else:
-        db.commit()
-        result.written = True
+    end_import(db, result, dry_run=dry_run)
     return result
 
 

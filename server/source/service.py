@@ -16,7 +16,7 @@ from sqlalchemy import func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from grids.addresses import Register
+from grids.registers import Register
 from grids.sources import SourceRecord
 from server.auth.models import User
 from server.case.models import Case
@@ -25,6 +25,7 @@ from server.case.states import OPEN_STATES
 from server.category.models import Category
 from server.config import get_settings
 from server.errors import NotFound
+from server.imports import end_import
 from server.source.models import PollutionSource
 
 BATCH = 1000  # sources written per statement
@@ -91,11 +92,7 @@ def import_sources(
         result.unchanged += len(rows) - len(inserted)
         if progress:
             progress("write", min(start + BATCH, len(records)), len(records))
-    if dry_run:
-        db.rollback()
-    else:
-        db.commit()
-        result.written = True
+    end_import(db, result, dry_run=dry_run)
     return result
 
 

@@ -17,6 +17,7 @@ from server.case.views import ScopeDep
 from server.config import get_settings
 from server.deps import DB, GEOJSON, TEXT_MAX, BBox, bounding_box
 from server.errors import Invalid
+from server.imports import IMPORT_RESPONSES, DryRun, FileCRS, import_counts
 from server.limits import read_upload
 from server.source import service
 from server.source.schemas import NearCase, SourceDetail, SourceImportOut, SourceList, SourceOut
@@ -125,10 +126,7 @@ def get_source(db: DB, scope: ScopeDep, code: Annotated[str, Path(max_length=64)
     response_model=SourceImportOut,
     dependencies=[AdminRequired],
     summary="Import a register file (CSV or GeoJSON points), checked whole first; upserted by code",
-    responses={
-        413: {"description": "The file is over the size limit"},
-        422: {"description": "The file has errors: nothing was imported; `errors` lists every one"},
-    },
+    responses=IMPORT_RESPONSES,
 )
 def import_register(
     db: DB,
@@ -138,19 +136,12 @@ def import_register(
             description="CSV (UTF-8 or GB18030, header 编号,名称,类型,地址,经度,纬度,责任人手机号) or GeoJSON"
         ),
     ],
-    crs: Annotated[CRS, Query(description="Coordinate system of the file's points")] = CRS.WGS84,
-    dry_run: Annotated[bool, Query(description="Only check and count, write nothing")] = False,
+    crs: FileCRS = CRS.WGS84,
+    dry_run: DryRun = False,
 ):
     register = read_sources(read_upload(file, MAX_BYTES, "source.file_too_large"), crs=crs)
     users = service.responsible_ids(db=db, register=register) if register.ok else {}
     if not register.ok:
         raise Invalid("source.file_invalid", count=register.error_count, errors=register.listed())
     result = service.import_sources(db=db, records=register.records, users=users, dry_run=dry_run)
-    return SourceImportOut(
-        written=result.written,
-        checked=register.checked,
-        added=result.added,
-        changed=result.changed,
-        unchanged=result.unchanged,
-        ignored_columns=register.ignored,
-    )
+    return SourceImportOut(**import_counts(register, result))

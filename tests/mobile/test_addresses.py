@@ -231,10 +231,12 @@ def test_a_version_3_database_gets_the_address_table(tmp_path):
     Store(path).close()
     with closing(sqlite3.connect(path)) as db:  # as version 3 left it
         db.execute("DROP TABLE address")
+        db.execute("ALTER TABLE grid DROP COLUMN layer")  # (version 5's)
+        db.execute("ALTER TABLE grid DROP COLUMN layer_name")
         db.execute("PRAGMA user_version = 3")
         db.commit()
     store = Store(path)
-    assert store.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
+    assert store.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
     assert Cache(store).address_count() == 0
     store.close()
 

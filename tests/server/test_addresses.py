@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from functools import partial
 
 import pytest
 from sqlalchemy import delete, select, text
-from typer.testing import CliRunner
 
 from gis.crs import CRS, distance_m, from_wgs84
 from grids import addresses as register_file
@@ -25,6 +23,7 @@ from server.address import importer, service
 from server.address.demo import load_demo_addresses
 from server.address.models import Address
 from server.auth.passwords import DEMO_PASSWORD
+from tests.server.test_categories import gridops_on
 
 SHANDA = "370102007006"  # 山大路社区: the test's house numbers
 INSPECTOR_VILLAGE = "370102001002"  # 解放桥社区: the demo inspector 13900000001's grid
@@ -468,21 +467,13 @@ def found_in(db, q: str) -> list[service.Found]:
 
 @pytest.fixture
 def gridops(demo_clone_url, monkeypatch):
-    """Run ``gridops`` in-process on a clone of the demo city: ``(exit code, stdout, stderr as one line)``."""
-    from server.cli import app
+    """``gridops`` on a clone of the demo city with no addresses."""
     from server.database import new_session
 
-    monkeypatch.setattr("server.cli_common.new_session", partial(new_session, demo_clone_url))
     with new_session(demo_clone_url) as db:
         db.execute(delete(Address))
         db.commit()
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(app, list(args))
-        return result.exit_code, result.stdout, " ".join(result.stderr.split())
-
-    return run
+    return gridops_on(demo_clone_url, monkeypatch)
 
 
 def test_the_commands(gridops, demo_db, tmp_path):

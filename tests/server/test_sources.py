@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import pytest
 from sqlalchemy import delete, func, select
-from typer.testing import CliRunner
 
 from gis.crs import CRS, distance_m, from_wgs84
 from grids import sources as register_file
@@ -23,6 +21,7 @@ from server.source.demo import SOURCES, load_demo_sources
 from server.source.models import PollutionSource
 from tests.server.case_world import DISTRICT, OTHER_DISTRICT, act, make_user, report, village_point
 from tests.server.test_case_http import login
+from tests.server.test_categories import gridops_on
 
 HEADER = "编号,名称,类型,地址,经度,纬度,责任人手机号,备注\n"
 INSPECTOR = "13900000001"  # a demo inspector: the responsible member of the test sources
@@ -290,18 +289,8 @@ def test_who_may_read_and_import(loaded, demo_db, demo_client):
 
 @pytest.fixture
 def gridops(demo_clone_url, monkeypatch):
-    """Run ``gridops`` in-process on a clone of the demo city: ``(exit code, stdout, stderr as one line)``."""
-    from server.cli import app
-    from server.database import new_session
-
-    monkeypatch.setattr("server.cli_common.new_session", partial(new_session, demo_clone_url))
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(app, list(args))
-        return result.exit_code, result.stdout, " ".join(result.stderr.split())
-
-    return run
+    """``gridops`` on a clone of the demo city."""
+    return gridops_on(demo_clone_url, monkeypatch)
 
 
 def test_the_commands(gridops, demo_db, tmp_path):
