@@ -20,6 +20,7 @@ class MapScreen(AppScreen):
         super().__init__(**kwargs)
         self.spots: dict[str, Spot] = {}
         self.ids.panel.map.bind(on_tap=self.tapped)
+        self.ids.panel.bind(layer=lambda *args: self.refresh())  # another layer: its grids and their count
 
     @property
     def map(self):
@@ -55,7 +56,7 @@ class MapScreen(AppScreen):
         self.spots = spots
         self.map.spots = list(spots.values())
         self.ids.legend.text = (
-            f"{services.cache.grid_count()} 个网格 · 任务 {sum(s.task for s in spots.values())}（方块）"
+            f"{len(self.map.outlines)} 个网格 · 任务 {sum(s.task for s in spots.values())}（方块）"
             f" · 我的上报 {sum(not s.task for s in spots.values())}（圆点）"
         )
 

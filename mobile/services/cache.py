@@ -160,8 +160,11 @@ class Cache:
     def grid_records(self, layer: str | None = None) -> list[GridRecord]:
         """My cached grids of a layer's hierarchy (the shared ones and the layer's own; default: the default
         layer)."""
+        layers = self.grid_layers()
         if layer is None:
-            layer = next((x["code"] for x in self.grid_layers() if x["is_default"]), None)
+            layer = next((x["code"] for x in layers if x["is_default"]), None)
+        # (a sync before each layer listed its grids: a shared grid counts in every layer)
+        mine = next((set(x["codes"]) for x in layers if x["code"] == layer and "codes" in x), None)
         return [
             GridRecord(
                 code=r["code"],
@@ -174,6 +177,7 @@ class Cache:
                 "SELECT * FROM grid WHERE owner IS ? AND (layer IS NULL OR layer IS ?) ORDER BY code",
                 (self.store.owner, layer),
             )
+            if mine is None or r["code"] in mine
         ]
 
     def grid_count(self) -> int:

@@ -535,6 +535,7 @@ class SyncLayer(BaseModel):
     code: str
     name: str
     is_default: bool
+    codes: list[str] = Field(description="My grids in this layer's hierarchy (shared grids and its own)")
 
 
 class SyncGrids(BaseModel):

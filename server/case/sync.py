@@ -90,18 +90,23 @@ def my_layers(*, db: Session, scope: Scope) -> list[GridLayer]:
     return list(db.scalars(query.order_by(GridLayer.position, GridLayer.code)))
 
 
-def my_grids(*, db: Session, scope: Scope, since: datetime | None) -> tuple[list[str], list[Grid]]:
-    """The codes of every current grid in my grid subtrees, each in its layer (my default-layer subtrees
-    hold the shared grids and the default layer's own, those of another layer that layer's), and those of
-    them changed after ``since``."""
+def my_grids(*, db: Session, scope: Scope, since: datetime | None) -> tuple[dict[str, list[str]], list[Grid]]:
+    """The codes of every current grid in my grid subtrees by layer (my default-layer subtrees hold the
+    shared grids and the default layer's own, those of another layer the shared grids and that layer's: a
+    shared grid is in a layer's list only when an assignment in that layer brings it), and the grids of
+    them all changed after ``since``."""
     default = get_layer(db=db).code
-    areas = [and_(within(Grid.path, scope.grid_paths), of_layer(default))] if scope.grid_paths else []
-    areas += [and_(within(Grid.path, [path]), of_layer(layer)) for layer, path in scope.layer_paths]
+    paths: dict[str, list[str]] = {default: list(scope.grid_paths)} if scope.grid_paths else {}
+    for layer, path in scope.layer_paths:
+        paths.setdefault(layer, []).append(path)
+    areas = {layer: and_(within(Grid.path, p), of_layer(layer)) for layer, p in paths.items()}
     if not areas:
-        return [], []
-    mine = or_(*areas)
-    codes = list(db.scalars(select(Grid.code).where(CURRENT, mine).order_by(Grid.path)))
-    query = select(Grid).options(defer(Grid.geom)).where(CURRENT, mine).order_by(Grid.path)
+        return {}, []
+    codes = {
+        layer: list(db.scalars(select(Grid.code).where(CURRENT, area).order_by(Grid.path)))
+        for layer, area in areas.items()
+    }
+    query = select(Grid).options(defer(Grid.geom)).where(CURRENT, or_(*areas.values())).order_by(Grid.path)
     if since is not None:
         query = query.where(Grid.valid_from > since)
     return codes, list(db.scalars(query))

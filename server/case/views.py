@@ -459,10 +459,13 @@ def sync_grids(
     features = grid_service.geojson_of(db=db, grids=changed)
     cursor = max((g.valid_from for g in changed), default=since)
     layers = [
-        SyncLayer(code=layer.code, name=layer.name, is_default=layer.is_default)
+        SyncLayer(
+            code=layer.code, name=layer.name, is_default=layer.is_default, codes=codes.get(layer.code, [])
+        )
         for layer in case_sync.my_layers(db=db, scope=scope)
     ]
-    return SyncGrids(cursor=cursor, codes=codes, features=features, layers=layers)
+    every = list(dict.fromkeys(code for layer in layers for code in layer.codes))
+    return SyncGrids(cursor=cursor, codes=every, features=features, layers=layers)
 
 
 @sync_router.get(

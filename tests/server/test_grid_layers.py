@@ -260,16 +260,17 @@ def test_the_taxonomy_names_a_categorys_layer(layered, db):
 
 
 def test_the_phone_sync_gives_each_layer_its_grids(db, people):
-    def synced(principal) -> tuple[set[str], list[str]]:
+    def synced(principal) -> tuple[dict[str, list[str]], list[str]]:
         scope = scope_of(db=db, principal=principal)
         codes, _ = case_sync.my_grids(db=db, scope=scope, since=None)
-        return set(codes), [layer.code for layer in case_sync.my_layers(db=db, scope=scope)]
+        return codes, [layer.code for layer in case_sync.my_layers(db=db, scope=scope)]
 
-    assert synced(people["unit"]) == ({f"{VILLAGE}001"}, ["urban"])
-    # 生态环境网格 has no grids of its own: the village, not the units of 城市管理网格 under it
-    assert synced(people["env"]) == ({VILLAGE}, ["urban", "env"])
+    assert synced(people["unit"]) == ({"urban": [f"{VILLAGE}001"]}, ["urban"])
+    # 生态环境网格 has no grids of its own: the village, not the units of 城市管理网格 under it; and the
+    # shared village is that layer's grid only, not the default layer's (nobody assigned it there)
+    assert synced(people["env"]) == ({"env": [VILLAGE]}, ["urban", "env"])
     north = people["heads"][f"{VILLAGE}01"]
-    assert synced(north) == ({f"{VILLAGE}01"}, ["urban", "duty"])
+    assert synced(north) == ({"duty": [f"{VILLAGE}01"]}, ["urban", "duty"])
     (feature,) = grid_service.geojson_of(db=db, grids=[grid_service.get_grid(db=db, code=f"{VILLAGE}01")])
     assert (feature["properties"]["layer"], feature["properties"]["layer_name"]) == ("duty", "责任网格")
 
