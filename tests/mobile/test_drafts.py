@@ -116,10 +116,12 @@ def test_a_version_2_database_gets_the_drafts(tmp_path):
     with closing(sqlite3.connect(path)) as db:  # as version 2 left it: no draft table, no address table
         db.execute("DROP TABLE draft")
         db.execute("DROP TABLE address")
+        db.execute("ALTER TABLE grid DROP COLUMN layer")  # (version 5's)
+        db.execute("ALTER TABLE grid DROP COLUMN layer_name")
         db.execute("INSERT INTO kv VALUES ('owner', '7')")
         db.execute("PRAGMA user_version = 2")
         db.commit()
     store = Store(path)
-    assert store.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
+    assert store.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
     assert store.owner == 7 and Drafts(store, tmp_path / "photos").items() == []
     store.close()
