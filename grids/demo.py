@@ -1,12 +1,13 @@
-"""The demo city: Jinan (济南, 370100) with its grids down to unit grids in 历下区 (370102).
+"""The demo cities: Jinan (济南, 370100) with its grids down to unit grids in 历下区 (370102), and Beijing
+(北京, 110100) with unit grids in 东城区 (110101).
 
-The city and its 12 districts have real boundaries (``data/jinan_districts.geojson``). Streets and
-villages have their real codes and names (``data/jinan_names.csv``) on generated geometry: each parent is
+A city and its districts have real boundaries (``data/<city>_districts.geojson``). Streets and
+villages have their real codes and names (``data/<city>_names.csv``) on generated geometry: each parent is
 split into as many cells as it has children by a Voronoi partition of evenly spread seed points, clipped to
-the parent. 历下区 is covered by unit grids of about 100 m x 100 m (a square grid in metres clipped to each
-village). The partition is done in Gauss-Kruger metres and converted to WGS 84 once: children cover their
-parent with no gap or overlap beyond floating-point rounding. The same seed always gives the same city.
-Sources: ``data/ATTRIBUTION.md``.
+the parent. One district of each city is covered by unit grids of about 100 m x 100 m (a square grid in
+metres clipped to each village). The partition is done in Gauss-Kruger metres and converted to WGS 84
+once: children cover their parent with no gap or overlap beyond floating-point rounding. The same seed
+always gives the same city. Sources: ``data/ATTRIBUTION.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import NamedTuple
 
@@ -27,8 +29,17 @@ from gis.geojson import parse_feature_collection
 from gis.geometry import as_multipolygon, orient
 from grids.records import GridRecord
 
-SEED = 370100
-UNIT_DISTRICT = "370102"  # 历下区: the district covered by unit grids
+
+@dataclass(frozen=True)
+class DemoCity:
+    key: str  # its package data: data/<key>_districts.geojson and data/<key>_names.csv
+    seed: int
+    unit_district: str  # the district covered by unit grids
+
+
+JINAN = DemoCity("jinan", 370100, "370102")  # 历下区
+BEIJING = DemoCity("beijing", 110100, "110101")  # 东城区
+SEED, UNIT_DISTRICT = JINAN.seed, JINAN.unit_district  # the demo's first city
 UNIT_SIZE_M = 100.0
 MIN_UNIT_M2 = 2500.0  # clipped cells under a quarter of a unit are merged into a neighbour
 MAX_UNITS = 999  # per village: the unit sequence has 3 digits
@@ -57,8 +68,8 @@ def _data(name: str) -> str:
     return files("grids").joinpath("data", name).read_text(encoding="utf-8")
 
 
-def load_districts() -> list[GridRecord]:
-    """The city and its 12 districts, from the package data."""
+def load_districts(city: DemoCity = JINAN) -> list[GridRecord]:
+    """The city and its districts, from the package data."""
     return [
         GridRecord(
             f.properties["code"],
@@ -67,14 +78,14 @@ def load_districts() -> list[GridRecord]:
             f.properties["parent_code"],
             as_multipolygon(f.geometry),
         )
-        for f in parse_feature_collection(_data("jinan_districts.geojson"))
+        for f in parse_feature_collection(_data(f"{city.key}_districts.geojson"))
     ]
 
 
-def load_names() -> dict[str, list[tuple[str, str]]]:
+def load_names(city: DemoCity = JINAN) -> dict[str, list[tuple[str, str]]]:
     """(code, name) of the streets and villages, by parent code, in code order."""
     children: dict[str, list[tuple[str, str]]] = {}
-    for row in csv.DictReader(io.StringIO(_data("jinan_names.csv"))):
+    for row in csv.DictReader(io.StringIO(_data(f"{city.key}_names.csv"))):
         children.setdefault(row["parent_code"], []).append((row["code"], row["name"]))
     return children
 
@@ -83,15 +94,19 @@ def _silent(stage: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
 
 
-def generate_demo_city(*, seed: int = SEED, progress: Progress | None = None) -> list[GridRecord]:
-    """The demo city's grids, parents before children: city, districts, streets, villages, units.
+def generate_demo_city(
+    *, city: DemoCity = JINAN, seed: int | None = None, progress: Progress | None = None
+) -> list[GridRecord]:
+    """A demo city's grids, parents before children: city, districts, streets, villages, units (``seed``:
+    the city's own by default).
 
     ``progress(stage, done, total)`` is called as each stage ("streets", "villages", "units") advances."""
     report = progress or _silent
-    top = load_districts()
-    city, districts = top[0], top[1:]
-    names = load_names()
-    _, epsg = to_metric(city.geometry)
+    seed = city.seed if seed is None else seed
+    top = load_districts(city)
+    root, districts = top[0], top[1:]
+    names = load_names(city)
+    _, epsg = to_metric(root.geometry)
     districts_m, _ = to_metric(shapely.segmentize([d.geometry for d in districts], SEGMENT_DEG), epsg)
 
     streets: list[_Grid] = []
@@ -103,7 +118,7 @@ def generate_demo_city(*, seed: int = SEED, progress: Progress | None = None) ->
         villages += _partition(street.code, street.geometry, _villages_of(street, names), "village", seed)
         report("villages", i + 1, len(streets))
     units: list[_Grid] = []
-    covered = [v for v in villages if v.parent_code.startswith(UNIT_DISTRICT)]
+    covered = [v for v in villages if v.parent_code.startswith(city.unit_district)]
     for i, village in enumerate(covered):
         units += _units(village)
         report("units", i + 1, len(covered))

@@ -1,4 +1,4 @@
-"""The demo city: counts, codes, coverage of 历下区 by unit grids, topology, determinism."""
+"""The demo cities: counts, codes, coverage of 历下区 by unit grids, topology, determinism; Beijing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ import shapely
 from shapely.geometry import box
 
 from grids.codes import check_extends
-from grids.demo import UNIT_DISTRICT, _Grid, _units, _villages_of, generate_demo_city, load_names
+from grids.demo import (
+    BEIJING,
+    JINAN,
+    UNIT_DISTRICT,
+    _Grid,
+    _units,
+    _villages_of,
+    generate_demo_city,
+    load_names,
+)
 from grids.records import GridRecord
 from grids.topology import check_topology
 
@@ -135,3 +144,19 @@ def test_units_grow_to_fit_999() -> None:
     units = _units(village)
     assert 900 < len(units) <= 999
     assert sum(u.geometry.area for u in units) == pytest.approx(16e6)
+
+
+def test_the_second_demo_city() -> None:
+    """Beijing, from its own package data: its 16 districts, real streets and villages, unit grids in
+    东城区, a topology as sound as Jinan's, and no code in common with Jinan's (each city's own codes)."""
+    beijing = generate_demo_city(city=BEIJING)
+    levels = Counter(r.level for r in beijing)
+    assert (levels["city"], levels["district"], levels["street"], levels["village"]) == (1, 16, 349, 7535)
+    by_code = {r.code: r for r in beijing}
+    assert (by_code["110100"].name, by_code["110101"].name) == ("北京市", "东城区")
+    assert {r.parent_code[:6] for r in beijing if r.level == "unit"} == {BEIJING.unit_district}
+    west, south, east, north = shapely.total_bounds([r.geometry for r in beijing])
+    assert 115.4 < west < east < 117.6 and 39.4 < south < north < 41.1
+    report = check_topology(beijing)
+    assert report.issues == [], report.format_text()
+    assert not {r.code for r in beijing} & {r.code for r in generate_demo_city(city=JINAN)}
