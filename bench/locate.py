@@ -35,6 +35,7 @@ import results  # bench/results.py, beside this file
 from grids.demo import generate_demo_city
 from grids.topology import TopologyReport
 from server import migrate
+from server.city import service as city_service
 from server.database import new_session
 from server.grid import importer as grid_importer
 from server.grid import lookup as grid_lookup
@@ -54,7 +55,14 @@ BLOCKS = [
 ]
 
 
+def register_city(url: str, code: str = "370100", name: str = "济南市") -> None:
+    """A new database's city (the demo's, by default), which everything loaded next belongs to."""
+    with new_session(url) as db:
+        city_service.ensure_city(db, code=code, name=name)
+
+
 def load_demo(url: str) -> None:
+    register_city(url)
     records = generate_demo_city()
     with new_session(url) as db:
         grid_importer.import_grids(
@@ -95,6 +103,7 @@ def load_synthetic(url: str) -> int:
     for code, name, level, parent, path, wkt in rows:
         buf.write("\t".join([code, name, level, parent or r"\N", path, wkt]) + "\n")
     buf.seek(0)
+    register_city(url, "990100", "合成市")
     with new_session(url) as db:
         raw = db.connection().connection.dbapi_connection
         with raw.cursor() as cur:

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import results  # bench/results.py, beside this file
+from locate import register_city  # bench/locate.py, beside this file
 
 from server import migrate
 from server.category import service
@@ -72,6 +73,8 @@ def main() -> None:
         cluster.ensure_database(TEMPLATE)
         migrate.upgrade(cluster.url(TEMPLATE, user=OWNER_ROLE))
         get_engine(cluster.url(TEMPLATE, user=OWNER_ROLE)).dispose()
+        register_city(cluster.url(TEMPLATE))
+        get_engine(cluster.url(TEMPLATE)).dispose()
         for run in range(1, args.repeat + 1):
             for name, path in files.items():
                 database = f"bench_taxonomy_{run}_{'sample' if path == sample else 'starter'}"

@@ -8,6 +8,7 @@ from server.auth.views import auth_router
 from server.case.views import photos_router, special_router, sync_router
 from server.case.views import router as cases_router
 from server.category.views import router as categories_router
+from server.city.views import router as cities_router
 from server.events.views import router as events_router
 from server.grid.views import assignments_router
 from server.grid.views import router as grids_router
@@ -22,6 +23,7 @@ from server.warning.views import router as warnings_router
 from server.worktime.views import router as calendar_router
 
 api_router = APIRouter(prefix="/api")
+api_router.include_router(cities_router)
 api_router.include_router(grids_router)
 api_router.include_router(addresses_router)
 api_router.include_router(sources_router)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import typer
 
+from server import cli_common
 from server.address.cli import addresses_app
 from server.anticipate.cli import evaluate, forecast_app
 from server.basemaps.cli import basemaps_app, configured_layers
 from server.case.callers import callers_app
 from server.case.cli import cases_app
 from server.category.cli import categories_app
+from server.city.cli import cities_app
 from server.cli_common import console, fail, print_error, session
 from server.config import get_settings
 from server.database import app_role, database_url, embedded_cluster, owner_database_url
@@ -32,8 +34,23 @@ from server.worktime.cli import calendar_app
 
 app = typer.Typer(help="GridOps 网格化城市管理。", no_args_is_help=True)
 db_app = typer.Typer(help="内置的 PostgreSQL/PostGIS 数据库（位于 ./var/pg）。", no_args_is_help=True)
-demo_app = typer.Typer(help="济南示例城市。", no_args_is_help=True)
+demo_app = typer.Typer(help="示例城市（济南、北京）。", no_args_is_help=True)
+
+
+@app.callback()
+def work_in(
+    city: str = typer.Option(
+        None,
+        "--city",
+        help="在哪个城市里工作（城市代码，如 370100）；不写：GRIDOPS_CITY 所指的城市，或最先登记的城市。",
+    ),
+) -> None:
+    """GridOps 网格化城市管理。"""
+    cli_common.working_city = city
+
+
 app.add_typer(db_app, name="db")
+app.add_typer(cities_app, name="cities")
 app.add_typer(grids_app, name="grids")
 app.add_typer(addresses_app, name="addresses")
 app.add_typer(sources_app, name="sources")
@@ -120,10 +137,10 @@ def db_url(
 
 @demo_app.command("load")
 def demo_load(
-    seed: int = typer.Option(370100, help="生成街道、社区村和单元网格所用的随机种子。"),
+    seed: int = typer.Option(370100, help="生成济南的街道、社区村和单元网格所用的随机种子。"),
 ) -> None:
-    """载入济南示例城市（网格、人员、起步分类、各种状态的案件、本周的巡查）；
-    再次运行时，只在新的一天补上当天的巡查。"""
+    """载入济南、北京两个示例城市（网格、人员、起步分类、案件，济南另有本周的巡查）和两市通用的平台管理员；
+    再次运行时，只在新的一天补上济南当天的巡查。"""
     from server.demo import load_demo_city
 
     load_demo_city(seed=seed)

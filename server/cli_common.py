@@ -13,13 +13,16 @@ import typer.rich_utils
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.config import get_settings
 from server.database import new_session, owner_database_url
 from server.http_errors import validation_items
+from server.tenant import City, current_cities, use_city
 
 console = Console(stderr=True)
+working_city: str | None = None  # the city the command works in (``gridops --city``); None: the own city
 
 
 def print_error(message: str) -> None:
@@ -44,14 +47,25 @@ def level_label(level: str) -> str:
 
 
 @contextmanager
-def session(*, owner: bool = False) -> Iterator[Session]:
+def session(*, owner: bool = False, in_city: bool = True) -> Iterator[Session]:
     """A session as the application, or with ``owner`` as the role that owns the schema (maintenance that
-    alters or locks what only the owner may)."""
+    alters or locks what only the owner may), working in the city ``--city`` names, else the deployment's
+    own; with ``in_city``, a command that could not tell which city that is stops here."""
     try:
         db = new_session(owner_database_url()) if owner else new_session()
     except RuntimeError as exc:
         fail(str(exc))
     with db:
+        if working_city is not None:
+            city = db.scalar(select(City.id).where(City.code == working_city))
+            if city is None:
+                fail(f"没有代码为 {working_city} 的城市：运行 gridops cities list 查看已登记的城市")
+            use_city(db, city)
+        elif in_city and not current_cities(db)[0]:
+            fail(
+                "不知道在哪个城市里工作：还没有登记城市，请先运行 gridops cities add 城市代码 城市名称，"
+                "或 GRIDOPS_CITY 所指的城市还没有登记"
+            )
         yield db
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # A city's own wording of the messages people read (server/messages): a YAML file of code -> sentence.
     messages_file: Path | None = None
     level_scheme: str = "city:6:4,district:6,street:9,village:12,unit:15"
+    # The deployment's own city (its code, such as 370100): the one the command line, the daily jobs and the
+    # public pages work in unless told otherwise; empty: the first city registered (server.tenant).
+    city: str = Field(default="", pattern=r"^([0-9]{6})?$")
     # The levels of level_scheme every grid layer shares (the administrative tree, grids without a layer);
     # the levels after them belong to the default layer (城市管理网格), other layers name their own
     # (server.grid.layers).

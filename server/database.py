@@ -77,12 +77,15 @@ def app_role(settings: Settings | None = None) -> str:
 def get_engine(url: str | None = None) -> Engine:
     # JIT compilation costs a few hundred milliseconds per statement and pays off only for long
     # analytical scans; our statements are short (a 10,000-point lookup runs 3x faster without it).
+    # The deployment's own city, where the database places what no session placed (server.tenant).
+    own_city = get_settings().city
+    options = "-c jit=off" + (f" -c gridops.own_city={own_city}" if own_city else "")
     return create_engine(
         url or database_url(),
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
-        connect_args={"options": "-c jit=off"},
+        connect_args={"options": options},
     )
 
 
@@ -95,7 +98,13 @@ def new_session(url: str | None = None) -> Session:
     return _sessionmaker(url)()
 
 
+CITY_INFO = "gridops_cities"  # session.info: the cities a session works in (server.tenant)
+FOLLOWS_INFO = "gridops_follows"  # session.info: the session whose cities this one works in
+
+
 def get_db() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, closed (never committed) afterwards."""
+    """FastAPI dependency: one session per request, closed (never committed) afterwards. It sees no city
+    until the caller's is known (server.tenant)."""
     with new_session() as session:
+        session.info[CITY_INFO] = ((), None)
         yield session

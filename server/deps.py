@@ -6,14 +6,15 @@ from datetime import UTC
 from ipaddress import ip_address
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 
 from server.config import get_settings
-from server.database import get_db, new_session
+from server.database import FOLLOWS_INFO, get_db, new_session
 from server.errors import Invalid
+from server.tenant import enter_city
 
 DB = Annotated[Session, Depends(get_db)]
 
@@ -27,10 +28,45 @@ def get_read_db(db: DB) -> Iterator[Session]:
         yield db
         return
     with new_session(url) as session:
+        session.info[FOLLOWS_INFO] = db  # in the request's cities, once the caller's are known
         yield session
 
 
 ReadDB = Annotated[Session, Depends(get_read_db)]
+
+CITY_CODE = r"^[0-9]{6}$"
+REQUESTED_CITY = "gridops_requested_city"  # session.info: the city code the request names, or None
+
+
+def request_city(
+    db: DB,
+    header: Annotated[
+        str | None,
+        Header(
+            alias="X-GridOps-City",
+            pattern=CITY_CODE,
+            description="The city to work in (its code, 370100), for those who work in several and for "
+            "the public; left out: a logged-in user's own city, else the deployment's own",
+        ),
+    ] = None,
+    city: Annotated[
+        str | None,
+        Query(
+            pattern=CITY_CODE,
+            description="The city to work in, as the X-GridOps-City header (for links and EventSource)",
+        ),
+    ] = None,
+) -> None:
+    """Every request works in the city it names, else the deployment's own (404 for a city there is not);
+    a logged-in caller then works in their own city, or in the one named if it is theirs (server.auth)."""
+    place_request(db, header or city)
+
+
+def place_request(db: Session, code: str | None) -> None:
+    """Work in the city of ``code`` (None: the deployment's own), remembered as the one the request named."""
+    db.info[REQUESTED_CITY] = code
+    enter_city(db, code)
+
 
 GEOJSON = "application/geo+json"
 # An instant with its zone, held in UTC: any offset ISO 8601 allows (even -22:24) is read, where PostgreSQL

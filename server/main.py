@@ -13,6 +13,7 @@ from server.basemaps import config as basemaps
 from server.basemaps.views import router as basemaps_router
 from server.case.supervision import Periodic, flag_overdue
 from server.config import get_settings
+from server.deps import request_city
 from server.events.listener import listener
 from server.http_errors import install_error_handlers, refuse_unstorable
 from server.limits import BodyLimit
@@ -60,7 +61,8 @@ def create_app() -> FastAPI:
         title="GridOps",
         version="0.1.0",
         description="Grid-based city management: the grid hierarchy, people, cases and the command center.",
-        dependencies=[Depends(refuse_unstorable)],  # NUL, lone surrogates, NaN: 422 before any route runs
+        # NUL, lone surrogates, NaN: 422 before any route runs; then the city the request works in
+        dependencies=[Depends(refuse_unstorable), Depends(request_city)],
     )
     install_error_handlers(app)  # one error shape (server/http_errors.py), 503 + Retry-After in outages
     app.add_middleware(BodyLimit)  # 413 for a body over its route's limit, before it is read

@@ -58,12 +58,20 @@ def pg_cluster():
 
 @pytest.fixture(scope="session")
 def template_db(pg_cluster) -> str:
-    """A database migrated to head, used only as a template for the others."""
+    """A database migrated to head, with its one city registered (济南市, as the demo's), used only as a
+    template for the others."""
     from server import migrate
+    from server.database import get_engine, new_session
     from server.localdb import OWNER_ROLE
+    from server.tenant import City
 
     pg_cluster.ensure_database(TEMPLATE)
     migrate.upgrade(pg_cluster.url(TEMPLATE, user=OWNER_ROLE))
+    url = pg_cluster.url(TEMPLATE)
+    with new_session(url) as session:
+        session.add(City(code="370100", name="济南市"))
+        session.commit()
+    get_engine(url).dispose()  # a template takes no connection
     return TEMPLATE
 
 
@@ -116,10 +124,15 @@ def api_client(session: Session):
     from fastapi.testclient import TestClient
 
     from server.database import get_db
+    from server.deps import REQUESTED_CITY
     from server.main import create_app
 
+    def request_session() -> Session:
+        session.info.pop(REQUESTED_CITY, None)  # each request names its own city, as on a new session
+        return session
+
     app = create_app()
-    app.dependency_overrides[get_db] = lambda: session
+    app.dependency_overrides[get_db] = request_session
     with TestClient(app) as test_client:
         yield test_client
 

@@ -183,7 +183,7 @@ def import_addresses(
                 SELECT register_id, name, address_text, district, street, community, road, house_number,
                        building, unit, kind, aliases, approximate, geom, grid_code
                 FROM address_import t ORDER BY n
-                ON CONFLICT (register_id) DO UPDATE SET
+                ON CONFLICT (city_id, register_id) DO UPDATE SET
                     name = EXCLUDED.name, address_text = EXCLUDED.address_text, district = EXCLUDED.district,
                     street = EXCLUDED.street, community = EXCLUDED.community, road = EXCLUDED.road,
                     house_number = EXCLUDED.house_number, building = EXCLUDED.building, unit = EXCLUDED.unit,

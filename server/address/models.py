@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 
 KINDS = {"house": "门牌", "building": "楼栋", "poi": "兴趣点"}
 # the parts of an address, in the order they are written
@@ -34,11 +36,11 @@ DOC = (
 )
 
 
-class Address(Base):
+class Address(CityOwned, Base):
     __tablename__ = "address"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    register_id: Mapped[str] = mapped_column(String(64), unique=True)
+    register_id: Mapped[str] = mapped_column(String(64))  # unique in its city
     name: Mapped[str | None] = mapped_column(String(100))  # a building's or a place's name
     address_text: Mapped[str] = mapped_column(Text)  # the full address as the register writes it
     district: Mapped[str | None] = mapped_column(String(50))
@@ -64,6 +66,7 @@ class Address(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('house', 'building', 'poi')", name="kind"),
+        UniqueConstraint("city_id", "register_id"),
         Index("ix_address_geom", "geom", postgresql_using="gist"),
         Index("ix_address_search_grams", "search_grams", postgresql_using="gin"),
         Index("ix_address_grid_code", "grid_code"),

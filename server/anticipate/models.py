@@ -20,13 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 from server.types import LTree
 
 HORIZONS = ("week", "month")
 LEVELS = ("village", "street", "district")
 
 
-class Forecast(Base):
+class Forecast(CityOwned, Base):
     """The expected reports of an area x category over the horizon's period (``week``: the next Monday to
     Sunday, ``month``: the next calendar month, local dates inclusive) from the days up to ``cutoff``, with
     its interval (``low`` to ``high``, level ``settings.forecast_interval``) and the count of the same number
@@ -50,7 +51,7 @@ class Forecast(Base):
     last_observed: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        UniqueConstraint("horizon", "level", "area_code", "category_id"),
+        UniqueConstraint("city_id", "horizon", "level", "area_code", "category_id"),
         CheckConstraint("horizon IN ('week', 'month')", name="horizon"),
         CheckConstraint("level IN ('village', 'street', 'district')", name="level"),
         CheckConstraint("period_end >= period_start AND period_start > cutoff", name="period"),

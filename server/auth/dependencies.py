@@ -14,7 +14,7 @@ from server.auth import service
 from server.auth.errors import Unauthorized
 from server.auth.principal import ADMINISTRATOR, Principal
 from server.config import get_settings
-from server.deps import DB
+from server.deps import DB, REQUESTED_CITY
 from server.errors import Forbidden
 from server.messages import role_names
 
@@ -27,12 +27,14 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def _principal(db: Session, token: str | None) -> Principal:
-    """The one path every token takes: the admin token, else a verified access token on a live session."""
+    """The one path every token takes: the admin token (any city), else a verified access token on a live
+    session. From then on ``db`` works in the caller's city: the one the request names
+    (``server.deps.request_city``) if it is theirs (else 403), else their own."""
     if not token:
         raise Unauthorized("auth.login_required")
     if secrets.compare_digest(token.encode(), get_settings().resolved_admin_token().encode()):
         return ADMINISTRATOR
-    user, session = service.authenticate(db=db, access_token=token)
+    user, session = service.authenticate(db=db, access_token=token, city=db.info.get(REQUESTED_CITY))
     return Principal.of(user, session.id)
 
 

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, func, text, true
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    SmallInteger,
+    String,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 
 
-class User(Base):
+class User(CityOwned, Base):
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -22,12 +35,17 @@ class User(Base):
     active: Mapped[bool] = mapped_column(server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2; NULL: cannot log in
-    department_code: Mapped[str | None] = mapped_column(
-        ForeignKey("department.code", ondelete="RESTRICT")
-    )  # the department a department user is in
+    department_code: Mapped[str | None] = mapped_column(String(40))  # a department user's, in their city
     grid_code: Mapped[str | None] = mapped_column(String(15))  # a command-center user's scope; NULL: the city
+    # the cities besides their own (``city_id``) the user works in: a province's administrators
+    also_cities: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), server_default="{}")
 
-    __table_args__ = (Index("uq_app_user_lower_username", func.lower(username), unique=True),)
+    __table_args__ = (
+        Index("uq_app_user_lower_username", func.lower(username), unique=True),
+        ForeignKeyConstraint(
+            ["city_id", "department_code"], ["department.city_id", "department.code"], ondelete="RESTRICT"
+        ),
+    )
 
     @property
     def has_password(self) -> bool:

@@ -16,6 +16,7 @@ from server.auth.errors import Unauthorized
 from server.auth.models import DeviceSession, RetiredRefreshToken, User
 from server.config import get_settings
 from server.errors import Forbidden, NotFound
+from server.tenant import City, use_city
 
 SESSION_CHANNEL = "session_end"  # the notification channel ``notify_session_end`` sends on
 
@@ -30,6 +31,18 @@ def _named(login: str):
 
 
 # -- users --------------------------------------------------------------------------------------
+
+
+def enter_city(db: Session, user_id: int, code: str | None = None) -> None:
+    """Work in the user's city from now on: the one of ``code`` (a city they work in, else 403), else their
+    own. An unknown user leaves the session where it was (the lookups that follow find no one)."""
+    cities = db.scalar(text("SELECT gridops_user_cities(:id)"), {"id": user_id})
+    if not cities:
+        return
+    city = cities[0] if code is None else db.scalar(select(City.id).where(City.code == code))
+    if city not in cities:
+        raise Forbidden("auth.city_not_yours")
+    use_city(db, city)
 
 
 def get_user(*, db: Session, user_id: int) -> User:
@@ -145,6 +158,9 @@ def login(
     time as a wrong password and gets the same answer."""
     now = _now()
     login = login.strip()
+    home = db.scalar(text("SELECT gridops_login_city(:login)"), {"login": login})
+    if home is not None:
+        use_city(db, home)
     user = db.scalar(select(User).where(_named(login)).limit(1).with_for_update())
     key = user.phone if user is not None else login.lower()
     throttle.check(db=db, key=key, ip=ip, known_address=_known_address(db, user, ip), now=now)
@@ -219,6 +235,13 @@ def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
     token the session ever issued is a reuse and ends the session (``_refuse_unknown``)."""
     now = _now()
     digest = tokens.digest(refresh_token)
+    owner = db.scalar(
+        select(DeviceSession.user_id).where(
+            or_(DeviceSession.refresh_hash == digest, DeviceSession.previous_hash == digest)
+        )
+    )
+    if owner is not None:
+        enter_city(db, owner)
     row = db.execute(
         select(DeviceSession, User)
         .join(User, User.id == DeviceSession.user_id)
@@ -240,9 +263,11 @@ def refresh(*, db: Session, refresh_token: str, ip: str | None) -> Issued:
     return issued
 
 
-def authenticate(*, db: Session, access_token: str) -> tuple[User, DeviceSession]:
-    """The user and the live session an access token speaks for (one query), else 401."""
+def authenticate(*, db: Session, access_token: str, city: str | None = None) -> tuple[User, DeviceSession]:
+    """The user and the live session an access token speaks for, else 401; the session ``db`` works in the
+    user's city from then on (``city``'s, a code, when given: 403 unless the user works there)."""
     user_id, session_id = tokens.read_access_token(access_token)
+    enter_city(db, user_id, city)
     row = db.execute(
         select(User, DeviceSession)
         .join(DeviceSession, DeviceSession.user_id == User.id)

@@ -166,7 +166,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
     for i, (script, k) in enumerate(scripts):
         inspector, village = inspectors[i % len(inspectors)]
         category, description = PROBLEMS[(i + k) % len(PROBLEMS)]
-        lon, lat = _point_in(to_shape(village.geom), rng)
+        lon, lat = point_in(to_shape(village.geom), rng)
         if script == "merged":  # a second report of an open case, a few metres away
             master = _open_case(db, k)
             point = to_shape(master.location)
@@ -227,7 +227,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
     return created
 
 
-def _point_in(polygon, rng: random.Random) -> tuple[float, float]:
+def point_in(polygon, rng: random.Random) -> tuple[float, float]:
     west, south, east, north = polygon.bounds
     inner = polygon.buffer(-0.0002) if polygon.area > 1e-7 else polygon
     while True:

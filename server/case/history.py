@@ -831,7 +831,8 @@ def generate(
         db.execute(
             text(
                 "INSERT INTO case_counter (district_code, day, last) VALUES (:d, :day, :last) "
-                "ON CONFLICT (district_code, day) DO UPDATE SET last = greatest(case_counter.last, :last)"
+                "ON CONFLICT (city_id, district_code, day) "
+                "DO UPDATE SET last = greatest(case_counter.last, :last)"
             ),
             {"d": DISTRICT, "day": datetime.strptime(day, "%Y%m%d").date(), "last": last_number},
         )

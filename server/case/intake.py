@@ -95,7 +95,7 @@ WRITE = text(
     f"""
     WITH number AS (
         INSERT INTO case_counter (district_code, day, last) VALUES (:district_code, :day, 1)
-        ON CONFLICT (district_code, day) DO UPDATE SET last = case_counter.last + 1
+        ON CONFLICT (city_id, district_code, day) DO UPDATE SET last = case_counter.last + 1
         RETURNING last
     ), new_case AS (
         INSERT INTO case_file (code, client_uuid, content_hash, channel, state, category_id, urgency,

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned, city_key
 from server.types import LTree
 
 CHANNELS = ("inspector", "citizen", "hotline", "system", "open311")
@@ -44,15 +45,15 @@ CELL_X = f"floor((ST_X(ST_Transform(location, 3857)) + 20037508.342789244) / {_C
 CELL_Y = f"floor((20037508.342789244 - ST_Y(ST_Transform(location, 3857))) / {_CELL_SIZE})::integer"
 
 
-class Case(Base):
+class Case(CityOwned, Base):
     """A reported problem from intake to closing. ``version`` guards against stale writes (every action
     names the version it saw); ``change_seq`` (set by a trigger on every write) is the sync cursor."""
 
     __tablename__ = "case_file"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    client_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    code: Mapped[str] = mapped_column(String(32))  # unique in its city
+    client_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))  # unique in its city
     content_hash: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -137,6 +138,8 @@ class Case(Base):
     )
 
     __table_args__ = (
+        UniqueConstraint("city_id", "code"),
+        UniqueConstraint("city_id", "client_uuid"),
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
         CheckConstraint("position_source IN ('gps', 'manual')", name="position_source"),
@@ -178,7 +181,7 @@ class Case(Base):
     )
 
 
-class CaseDispatch(Base):
+class CaseDispatch(CityOwned, Base):
     """A department a case was sent to: the lead (首办) or a parallel one (并联); ``ended_at`` is set when
     the case is returned or re-dispatched."""
 
@@ -197,7 +200,7 @@ class CaseDispatch(Base):
     )
 
 
-class CaseEvent(Base):
+class CaseEvent(CityOwned, Base):
     """One entry of the audit trail: who did what to a case, when, where, in which role, from which state
     to which. The database refuses to update or delete these rows (trigger ``case_event_append_only``)."""
 
@@ -225,7 +228,7 @@ class CaseEvent(Base):
     )
 
 
-class CasePhoto(Base):
+class CasePhoto(CityOwned, Base):
     """A photo of a case: the original upload (private evidence), a public copy without personal metadata,
     and a thumbnail, each content-addressed in the media storage by its sha256."""
 
@@ -255,7 +258,7 @@ class CasePhoto(Base):
     )
 
 
-class CaseCounter(Base):
+class CaseCounter(CityOwned, Base):
     """The last case number given per district and local day: incremented in the intake's transaction,
     so numbers are unique and gap-free (a rolled-back intake rolls its number back too)."""
 
@@ -263,10 +266,11 @@ class CaseCounter(Base):
 
     district_code: Mapped[str] = mapped_column(String(15), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    city_id: Mapped[int] = city_key(primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
 
 
-class CaseLayerGrid(Base):
+class CaseLayerGrid(CityOwned, Base):
     """The grid of another layer (not the default one, whose grid is the case's own ``grid_code``) holding
     the case's point when it was reported, recorded at intake (server.case.intake): whose people in that
     layer see the case, and whose inspectors take its tasks when its category names the layer."""
@@ -282,7 +286,7 @@ class CaseLayerGrid(Base):
     __table_args__ = (Index("ix_case_layer_grid_grid_path", "grid_path", postgresql_using="gist"),)
 
 
-class CaseSupervision(Base):
+class CaseSupervision(CityOwned, Base):
     """A supervision (督办) or reminder (催办) of a case: issued with a level (1 一般, 2 重点, 3 挂牌) and a
     note, optionally a new due time, to the department leading the case; the department acknowledges it
     (签收督办) and answers it. A supervision repeated or left unanswered past ``answer_due_at`` is closed
@@ -318,24 +322,27 @@ class CaseSupervision(Base):
     )
 
 
-class SpecialReporter(Base):
+class SpecialReporter(CityOwned, Base):
     """A caller whose cases get priority (人大代表, 政协委员, 困难群众): their cases are tagged and queued
     apart, as Pingshan's center does."""
 
     __tablename__ = "special_reporter"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    phone: Mapped[str] = mapped_column(String(20))  # unique in its city
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (CheckConstraint(f"kind IN {SPECIAL_REPORTER_KINDS}", name="kind"),)
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SPECIAL_REPORTER_KINDS}", name="kind"),
+        UniqueConstraint("city_id", "phone"),
+    )
 
 
-class CallerReveal(Base):
+class CallerReveal(CityOwned, Base):
     """One showing of a caller's full phone number: who saw it, when, in which role, from where."""
 
     __tablename__ = "caller_reveal"
@@ -350,7 +357,7 @@ class CallerReveal(Base):
     __table_args__ = (Index("ix_caller_reveal_case_id", "case_id"),)
 
 
-class DemoHistory(Base):
+class DemoHistory(CityOwned, Base):
     """A synthetic history loaded by ``gridops demo history`` (server.case.history): its seed and span,
     and its ground truth (the generating parameters, the planted surges, the departments' performance), so
     that warnings and forecasts can be measured against what was planted. One row: a new history replaces

@@ -34,8 +34,8 @@ from server.case.states import OPEN_STATES, STATE_LABELS, STEP_OF, State, Step
 from server.case.trail import SYSTEM_ACTOR, db_now, record_event
 from server.category.models import Department
 from server.config import get_settings
-from server.database import new_session
 from server.errors import Conflict, DomainError, Invalid
+from server.tenant import each_city
 
 log = logging.getLogger(__name__)
 TOP_LEVEL = max(SUPERVISION_LEVEL_LABELS)
@@ -308,9 +308,14 @@ class Periodic:
 
 
 def flag_overdue() -> None:
-    """One supervision sweep: the cases newly overdue, then the supervisions left unanswered."""
-    with new_session() as db:
+    """One supervision sweep in every city: the cases newly overdue, then the supervisions left unanswered."""
+
+    def sweep(db: Session) -> None:
         flagged = sweep_overdue(db=db)
         raised = escalate_unanswered(db=db)
-    if flagged or raised:
-        log.info("supervised %d overdue cases, raised %d unanswered supervisions", len(flagged), len(raised))
+        if flagged or raised:
+            log.info(
+                "supervised %d overdue cases, raised %d unanswered supervisions", len(flagged), len(raised)
+            )
+
+    each_city(sweep)

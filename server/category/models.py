@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
     true,
@@ -24,17 +25,18 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import Base
+from server.tenant import CityOwned, city_key
 
 LIMIT_FORM = r"'^[0-9]+(\.[0-9]+)?[mhd]$'"  # a limit as SQL checks it: 30m, 1.5h, 2d
 
 
-class Department(Base):
+class Department(CityOwned, Base):
     """A department (专业部门) that handles the cases of its categories."""
 
     __tablename__ = "department"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(40))  # unique in its city
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
     # a street's own team (街道队伍): the street grid it works in; NULL: a city or district department
@@ -42,8 +44,10 @@ class Department(Base):
     active: Mapped[bool] = mapped_column(server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    __table_args__ = (UniqueConstraint("city_id", "code"),)
 
-class Category(Base):
+
+class Category(CityOwned, Base):
     """A node of the category tree (问题分类): a major class (大类) at the top, then middle classes and the
     classes cases are filed under (the leaves, nodes without active children), as deep as the settings
     allow. Components (部件) have codes starting with C, events (事件) with E; a child's code starts with its
@@ -56,7 +60,7 @@ class Category(Base):
     __tablename__ = "category"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(40))  # unique in its city
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"), index=True)
     lineage: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
     trail: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
@@ -87,6 +91,7 @@ class Category(Base):
     )
 
     __table_args__ = (
+        UniqueConstraint("city_id", "code"),
         CheckConstraint("kind IN ('component', 'event')", name="kind"),
         CheckConstraint("urgency IN ('urgent', 'important', 'normal')", name="urgency"),
         CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),
@@ -113,7 +118,7 @@ class Category(Base):
         return self.trail[0] if self.trail else self.name
 
 
-class CategoryDistrictDepartment(Base):
+class CategoryDistrictDepartment(CityOwned, Base):
     """The department that handles a category in one district instead of the category's own."""
 
     __tablename__ = "category_district_department"
@@ -127,16 +132,18 @@ class CategoryDistrictDepartment(Base):
     __table_args__ = (CheckConstraint("district_code ~ '^[0-9]{6}$'", name="district_code"),)
 
 
-class Tag(Base):
+class Tag(CityOwned, Base):
     """A case tag (重复投诉, 重点督办, ...): the configurable set a case can carry."""
 
     __tablename__ = "tag"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(40))  # unique in its city
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(server_default=true())
+
+    __table_args__ = (UniqueConstraint("city_id", "code"),)
 
 
 class RequestType(Base):
@@ -158,7 +165,7 @@ class RequestType(Base):
     )
 
 
-class CategoryRequestLimit(Base):
+class CategoryRequestLimit(CityOwned, Base):
     """A category's own handling limit for one request type (e.g. a 咨询 about noise answered in 2d)."""
 
     __tablename__ = "category_request_limit"
@@ -172,12 +179,13 @@ class CategoryRequestLimit(Base):
     __table_args__ = (CheckConstraint(f"handling_limit ~ {LIMIT_FORM}", name="handling_limit"),)
 
 
-class DispatchCenter(Base):
+class DispatchCenter(CityOwned, Base):
     """A dispatch center below the top one: a street's sub-center (街道分中心), dispatching the cases of its
     grid's subtree ("1+6+N")."""
 
     __tablename__ = "dispatch_center"
 
     grid_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    city_id: Mapped[int] = city_key(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(server_default=true())

@@ -195,7 +195,7 @@ def list_dispatch_centers(*, db: Session) -> list[DispatchCenter]:
 
 def create_dispatch_center(*, db: Session, data: DispatchCenterIn) -> DispatchCenter:
     """Add a dispatch center on a current grid (a street's grid for a street sub-center), one per grid."""
-    clash = db.get(DispatchCenter, data.grid_code)
+    clash = db.scalar(select(DispatchCenter).where(DispatchCenter.grid_code == data.grid_code))
     if clash is not None:
         raise Conflict("category.dispatch_center_exists", grid=data.grid_code, name=clash.name)
     grid_service.get_grid(db=db, code=data.grid_code)
@@ -207,7 +207,7 @@ def create_dispatch_center(*, db: Session, data: DispatchCenterIn) -> DispatchCe
 
 def edit_dispatch_center(*, db: Session, grid_code: str, data: DispatchCenterEdit) -> DispatchCenter:
     """Rename, deactivate or reactivate a dispatch center."""
-    center = db.get(DispatchCenter, grid_code)
+    center = db.scalar(select(DispatchCenter).where(DispatchCenter.grid_code == grid_code))
     if center is None:
         raise NotFound("category.no_dispatch_center", grid=grid_code)
     for key, value in data.model_dump(exclude_unset=True).items():

@@ -30,10 +30,11 @@ from server.auth.service import SESSION_CHANNEL
 from server.case.scope import Scope, scope_of, sees_notification
 from server.config import get_settings
 from server.database import new_session
-from server.deps import DB
+from server.deps import DB, REQUESTED_CITY, place_request
 from server.events.listener import OVERFLOW, READY, Notice, listener
 from server.patrol.service import POSITION_CHANNEL
 from server.patrol.visibility import sees_position
+from server.tenant import current_cities
 from server.warning import service as warnings
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -97,28 +98,36 @@ def _sse(event: str, data: dict, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def _authorize(db: Session, credentials, access_token: str | None) -> tuple[Principal, Scope]:
-    """Who the token speaks for and what they may see, now (401 when the token no longer holds); then
-    ``db`` is closed, so that an open stream holds no connection."""
+def _authorize(
+    db: Session, credentials, access_token: str | None, city: str | None
+) -> tuple[Principal, Scope, int | None]:
+    """Who the token speaks for, what they may see and in which city (``city``, the code the stream named),
+    now (401 when the token no longer holds); then ``db`` is closed, so that an open stream holds no
+    connection."""
     try:
+        place_request(db, city)
         principal = stream_principal(db, credentials, access_token)
-        return principal, scope_of(db=db, principal=principal)
+        return principal, scope_of(db=db, principal=principal), current_cities(db)[1]
     finally:
         db.close()
 
 
 class _Caller:
-    """An open stream's caller: how it authenticated, and who it is and what it sees as of the last check."""
+    """An open stream's caller: how it authenticated, and who it is, what it sees and in which city as of
+    the last check."""
 
-    def __init__(self, credentials, access_token: str | None, principal: Principal, scope: Scope) -> None:
-        self.credentials, self.access_token = credentials, access_token
-        self.principal, self.scope = principal, scope
+    def __init__(self, credentials, access_token: str | None, city: str | None, authorized) -> None:
+        self.credentials, self.access_token, self.city_code = credentials, access_token, city
+        self.principal, self.scope, self.city = authorized
 
     def wants(self, notice: Notice) -> bool:
-        """Whether ``notice`` is for this stream (called from the listener thread too)."""
+        """Whether ``notice`` is for this stream (called from the listener thread too): of its city, and
+        within what it sees."""
         if notice.channel == SESSION_CHANNEL:
             user_id = self.principal.user_id
             return user_id is not None and notice.payload.get("user_id") == user_id
+        if notice.payload.get("city_id") != self.city:
+            return False
         if notice.channel == POSITION_CHANNEL:
             return sees_position(self.scope, notice.payload)
         if notice.channel == warnings.CHANNEL:
@@ -129,8 +138,8 @@ class _Caller:
         """Authorize again, in a worker thread, and take the scope of now; False when the token no longer
         holds."""
         try:
-            self.principal, self.scope = await run_in_threadpool(
-                lambda: _authorize(new_session(), self.credentials, self.access_token)
+            self.principal, self.scope, self.city = await run_in_threadpool(
+                lambda: _authorize(new_session(), self.credentials, self.access_token, self.city_code)
             )
         except Unauthorized:
             return False
@@ -209,9 +218,10 @@ async def stream(
         str | None, Query(description="The access token, for clients that cannot send headers (EventSource)")
     ] = None,
 ) -> StreamingResponse:
-    principal, scope = await run_in_threadpool(_authorize, db, credentials, access_token)
+    city = db.info.get(REQUESTED_CITY)  # ?city=, as server.deps.request_city read it
+    authorized = await run_in_threadpool(_authorize, db, credentials, access_token, city)
     return StreamingResponse(
-        _stream(_Caller(credentials, access_token, principal, scope)),
+        _stream(_Caller(credentials, access_token, city, authorized)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

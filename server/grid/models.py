@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.config import get_settings
 from server.database import Base
+from server.tenant import CityOwned
 from server.types import LTree
 
 
@@ -53,7 +54,7 @@ class GridLayer(Base):
     )
 
 
-class Grid(Base):
+class Grid(CityOwned, Base):
     """One version of a grid. The current version has ``valid_to`` NULL; a boundary or parent change
     closes the current version and adds a new one, so a case keeps the grid as it was when reported."""
 
@@ -77,7 +78,9 @@ class Grid(Base):
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("uq_grid_code_current", "code", unique=True, postgresql_where=text("valid_to IS NULL")),
+        Index(
+            "uq_grid_code_current", "city_id", "code", unique=True, postgresql_where=text("valid_to IS NULL")
+        ),
         Index("ix_grid_parent_code_current", "parent_code", postgresql_where=text("valid_to IS NULL")),
         Index("ix_grid_layer_current", "layer", postgresql_where=text("valid_to IS NULL")),
         Index("ix_grid_geom", "geom", postgresql_using="gist"),
@@ -88,7 +91,7 @@ class Grid(Base):
     )
 
 
-class GridAssignment(Base):
+class GridAssignment(CityOwned, Base):
     """A person responsible for a grid over a period: its head (one at a time) or one of its inspectors.
 
     The period runs from ``starts_on`` to ``ends_on``, both included (``ends_on`` is the last day; NULL:
@@ -114,6 +117,7 @@ class GridAssignment(Base):
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on - 1", name="period"),
         Index(
             "uq_grid_assignment_one_head",
+            "city_id",
             "layer",
             "grid_code",
             unique=True,
@@ -124,7 +128,7 @@ class GridAssignment(Base):
     )
 
 
-class GridPart(Base):
+class GridPart(CityOwned, Base):
     """The lookup index, kept by the import per layer: each current grid's area not covered by its current
     children of the layer (shared or the layer's own; a shared grid with no own grids of any layer under
     it once for all layers, ``layer`` NULL),

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 
 
-class Open311Client(Base):
+class Open311Client(CityOwned, Base):
     """A system allowed to post requests: its API key (kept as a sha256 hash, shown once when made) and the
     system user (role acceptor, no password) its requests are reported by."""
 
     __tablename__ = "open311_client"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))  # unique in its city
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (UniqueConstraint("city_id", "name"),)
 
-class Open311Request(Base):
+
+class Open311Request(CityOwned, Base):
     """The fields of a posted request the case has no place for (all private: never shown in GET)."""
 
     __tablename__ = "open311_request"

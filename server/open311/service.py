@@ -49,6 +49,7 @@ from server.open311.schemas import (
     ServiceDefinitionOut,
     ServiceOut,
 )
+from server.tenant import City, city_link, use_city, use_own_city
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # when this endpoint last changed
@@ -126,11 +127,18 @@ def client_for_key(*, db: Session, api_key: str | None) -> Open311Client:
     return client
 
 
-def check_jurisdiction(jurisdiction_id: str | None) -> None:
-    """One jurisdiction is served: jurisdiction_id may be left out, but when given it must be this one."""
+def enter_jurisdiction(db: Session, jurisdiction_id: str | None) -> None:
+    """Work in the city the request names: left out, or the setting's jurisdiction_id, the deployment's own
+    city; else a city by its code (370100); any other, 422."""
     ours = get_settings().open311_jurisdiction_id
-    if jurisdiction_id is not None and jurisdiction_id != ours:
-        raise Invalid("open311.jurisdiction", served=ours)
+    if jurisdiction_id is None or jurisdiction_id == ours:
+        use_own_city(db)
+        return
+    city = db.scalar(select(City.id).where(City.code == jurisdiction_id))
+    if city is None:
+        codes = db.scalars(select(City.code).order_by(City.code))
+        raise Invalid("open311.jurisdiction", served="、".join([ours, *codes]))
+    use_city(db, city)
 
 
 # -- services -----------------------------------------------------------------------------------------
@@ -406,6 +414,7 @@ def _requests(db: Session, cases: list[Case], base_url: str) -> list[RequestOut]
         db.execute(select(Address.id, Address.register_id).where(Address.id.in_(addressed))).all()
     )
     out = []
+    city = city_link(db, cases[0].city_id) if cases else ""  # one city's requests
     for case in cases:
         category = categories[case.category_id]
         closed = State(case.state) in TERMINAL
@@ -429,7 +438,7 @@ def _requests(db: Session, cases: list[Case], base_url: str) -> list[RequestOut]
                 zipcode=None,
                 lat=point.y,
                 long=point.x,
-                media_url=f"{base_url}/api/public/photos/{photo_id}.jpg" if photo_id else None,
+                media_url=f"{base_url}/api/public/photos/{photo_id}.jpg{city}" if photo_id else None,
             )
         )
     return out

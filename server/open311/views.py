@@ -24,7 +24,10 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Ro
 Format = Annotated[str, Path(description="json or xml")]
 Jurisdiction = Annotated[
     str | None,
-    Query(description="May be left out; when given, this city's (setting open311_jurisdiction_id)"),
+    Query(
+        description="Left out, or the setting open311_jurisdiction_id: the deployment's own city; "
+        "else a city's code (370100)"
+    ),
 ]
 
 
@@ -51,7 +54,7 @@ def discovery(request: Request, response_format: Format) -> Response:
     responses={200: XML_TOO},
 )
 def services(db: DB, response_format: Format, jurisdiction_id: Jurisdiction = None) -> Response:
-    service.check_jurisdiction(jurisdiction_id)
+    service.enter_jurisdiction(db, jurisdiction_id)
     return render(response_format, "services/service", service.services(db=db))
 
 
@@ -64,7 +67,7 @@ def services(db: DB, response_format: Format, jurisdiction_id: Jurisdiction = No
 def service_definition(
     db: DB, service_code: str, response_format: Format, jurisdiction_id: Jurisdiction = None
 ) -> Response:
-    service.check_jurisdiction(jurisdiction_id)
+    service.enter_jurisdiction(db, jurisdiction_id)
     definition = service.service_definition(db=db, service_code=service_code)
     return render(response_format, "service_definition", definition)
 
@@ -111,7 +114,7 @@ def post_request(
     description: Annotated[str | None, Form()] = None,
     media_url: Annotated[str | None, Form()] = None,
 ) -> Response:
-    service.check_jurisdiction(jurisdiction_id)
+    service.enter_jurisdiction(db, jurisdiction_id)
     data = PostIn(
         service_code=service_code, lat=lat, long=long, address_string=address_string, address_id=address_id,
         client_uuid=client_uuid,
@@ -146,7 +149,7 @@ def requests(
     ] = None,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    service.check_jurisdiction(jurisdiction_id)
+    service.enter_jurisdiction(db, jurisdiction_id)
     found = service.find_requests(
         db=db, base_url=_base(request), service_request_id=service_request_id, service_code=service_code,
         start_date=start_date, end_date=end_date, status=status,
@@ -171,7 +174,7 @@ def request_by_id(
         Query(description="The posting client's key: its own request is shown before it is filed too"),
     ] = None,
 ) -> Response:
-    service.check_jurisdiction(jurisdiction_id)
+    service.enter_jurisdiction(db, jurisdiction_id)
     found = service.get_request(
         db=db, base_url=_base(request), service_request_id=service_request_id, api_key=api_key
     )

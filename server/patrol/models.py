@@ -25,9 +25,10 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 
 
-class PatrolShift(Base):
+class PatrolShift(CityOwned, Base):
     """A user's patrol shift, from clock-in to clock-out (``ended_at`` NULL while on shift). The phone makes
     ``client_uuid`` when the shift starts, possibly offline, and sends it with every request about it.
     A user has at most one open shift (partial unique index)."""
@@ -35,7 +36,7 @@ class PatrolShift(Base):
     __tablename__ = "patrol_shift"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    client_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    client_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))  # unique in its city
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -44,6 +45,7 @@ class PatrolShift(Base):
 
     __table_args__ = (
         CheckConstraint("ended_at IS NULL OR ended_at > started_at", name="span"),
+        UniqueConstraint("city_id", "client_uuid"),
         Index(
             "uq_patrol_shift_user_id_open", "user_id", unique=True, postgresql_where=text("ended_at IS NULL")
         ),
@@ -52,7 +54,7 @@ class PatrolShift(Base):
     )
 
 
-class TrackPoint(Base):
+class TrackPoint(CityOwned, Base):
     """A position recorded on a shift. One point per shift and instant: a batch sent again adds nothing."""
 
     __tablename__ = "track_point"
@@ -74,7 +76,7 @@ TASK_SOURCES = ("manual", "forecast", "warning")  # a grid head's (or another's)
 TASK_STATES = ("open", "done", "cancelled")
 
 
-class PatrolTask(Base):
+class PatrolTask(CityOwned, Base):
     """A proactive patrol task (主动巡查任务): an inspector sent to patrol a grid, maybe looking for one kind
     of problem (``category_id``), from ``starts_on`` to ``ends_on`` (local dates, both included). The
     inspector's track inside the grid on those days adds up in ``covered_minutes``; at the minutes a task

@@ -378,4 +378,5 @@ def _notify_position(db: Session, shift: PatrolShift) -> None:
     lon, lat = position.geometry.coordinates
     payload = {**position.properties.model_dump(mode="json"), "lon": lon, "lat": lat}
     payload["grid_paths"] = list(paths)
+    payload["city_id"] = shift.city_id
     db.execute(select(func.pg_notify(POSITION_CHANNEL, json.dumps(payload, ensure_ascii=False))))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from server.config import get_settings
 from server.database import new_session
 from server.photo.storage import Storage, get_storage
+from server.tenant import use_every_city
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def sweep_media(
     """Delete the files of ``storage`` older than ``older_than_s`` seconds that no photo row names."""
     if not db.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": _LOCK}):
         return SweepResult(files=0, old=0, deleted=0, parts=0, skipped=True)
+    use_every_city(db)  # the cities share the store: a file goes only when no city's photo names it
     cutoff = time.time() - older_than_s
     seen = old = deleted = 0
 

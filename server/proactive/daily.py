@@ -21,6 +21,7 @@ from server.anticipate import detect, forecast
 from server.anticipate.models import Forecast
 from server.grid.models import today
 from server.proactive import plan
+from server.tenant import each_city
 from server.warning import service as warnings
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,12 @@ def run(db: Session, *, through: date | None = None, force: bool = False) -> Day
 
 
 def tick() -> None:
-    """The server's periodic job: the day's anticipation when it is due."""
-    from server.database import new_session
+    """The server's periodic job: the day's anticipation when it is due, in every city."""
+    each_city(_tick)
 
-    with new_session() as db:
-        day = run(db)
+
+def _tick(db: Session) -> None:
+    day = run(db)
     if day is not None:
         log.info(
             "anticipation through %s: %d forecast rows, %d signals, %d new warnings, %d patrol tasks",

@@ -19,11 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 
 RATING_ASPECTS = ("speed", "result", "attitude", "system")
 
 
-class PublicReport(Base):
+class PublicReport(CityOwned, Base):
     """A case reported on the public page: the sha256 of the reporter's token (the token itself is given to
     the reporter's browser only), the client address and phone the throttling counts, and the spam flag."""
 
@@ -43,7 +44,7 @@ class PublicReport(Base):
     )
 
 
-class PublicRating(Base):
+class PublicRating(CityOwned, Base):
     """The reporter's rating of a closed case: one per case, five stars for each aspect."""
 
     __tablename__ = "public_rating"

@@ -46,6 +46,7 @@ from server.public.schemas import (
     RatingIn,
     StageOut,
 )
+from server.tenant import city_link
 
 PORTAL_NAME = "市民（公众上报）"
 STAGES = ("受理", "核实", "立案", "派遣/处置", "核查", "结案")
@@ -98,9 +99,9 @@ def _now(db: Session, at: datetime | None) -> datetime:
     return at or db.scalar(select(func.clock_timestamp()))
 
 
-def track_url(code: str) -> str:
-    """The tracking page of a case."""
-    return f"/track/{code}"
+def track_url(db: Session, case: Case) -> str:
+    """The tracking page of a case (naming its city unless it is the deployment's own)."""
+    return f"/track/{case.code}{city_link(db, case.city_id)}"
 
 
 # -- reporting ----------------------------------------------------------------------------------------
@@ -277,7 +278,12 @@ def track(*, db: Session, code: str) -> PublicCase:
     photos = db.scalars(
         select(CasePhoto).where(CasePhoto.case_id == case.id, PUBLIC_PHOTOS).order_by(CasePhoto.id)
     )
-    shown = [] if merged else [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg") for p in photos]
+    city = city_link(db, case.city_id)
+    shown = (
+        []
+        if merged
+        else [PublicPhoto(role=p.role, url=f"/api/public/photos/{p.id}.jpg{city}") for p in photos]
+    )
     master = db.get(Case, case.merged_into_id) if case.merged_into_id else None
     return PublicCase(
         code=case.code,
@@ -288,7 +294,7 @@ def track(*, db: Session, code: str) -> PublicCase:
         received_at=case.received_at,
         deadline=None if state in TERMINAL else case.handle_due_at or case.step_due_at,
         closed_at=case.closed_at,
-        merged_into=CaseLink(code=master.code, track_url=track_url(master.code)) if master else None,
+        merged_into=CaseLink(code=master.code, track_url=track_url(db, master)) if master else None,
         timeline=[
             PublicEvent(
                 at=e.at,

@@ -78,7 +78,7 @@ def report(
         photos=[photo.file for photo in photos or []],
         ip=ip,
     )
-    return ReportOut(code=case.code, reporter_token=token, track_url=service.track_url(case.code))
+    return ReportOut(code=case.code, reporter_token=token, track_url=service.track_url(db, case))
 
 
 @router.get(

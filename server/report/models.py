@@ -20,12 +20,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 from server.types import LTree
 
 KINDS = ("day", "week", "month")
 
 
-class Report(Base):
+class Report(CityOwned, Base):
     """A generated report: its area (the grid's code, name and path when it was made), its period (local
     dates, both included) and the document as HTML and as PDF (both loaded only when asked for)."""
 
@@ -43,7 +44,7 @@ class Report(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
     __table_args__ = (
-        UniqueConstraint("kind", "grid_code", "period_start"),
+        UniqueConstraint("city_id", "kind", "grid_code", "period_start"),
         Index("ix_report_period_start", "period_start"),
         CheckConstraint("kind IN ('day', 'week', 'month')", name="kind"),
         CheckConstraint("period_end >= period_start", name="period"),

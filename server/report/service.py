@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from server.case.scope import Scope
 from server.config import get_settings
-from server.database import new_session
 from server.errors import Conflict, Invalid, NotFound
 from server.grid import service as grid_service
 from server.grid.models import CURRENT, Grid, today
@@ -22,6 +21,7 @@ from server.report import document
 from server.report.models import Report
 from server.stats import sql
 from server.stats.request import _top_grid
+from server.tenant import each_city
 
 log = logging.getLogger(__name__)
 STAGES = ("统计并排版", "生成 PDF")
@@ -118,7 +118,7 @@ def make(
     }
     statement = insert(Report).values(**values)
     statement = statement.on_conflict_do_update(
-        constraint="uq_report_kind_grid_code_period_start",
+        constraint="uq_report_city_id_kind_grid_code_period_start",
         set_={k: statement.excluded[k] for k in ("grid_name", "grid_path", "generated_at", "html", "pdf")},
     )
     report_id = db.scalar(statement.returning(Report.id))
@@ -160,11 +160,14 @@ def make_due(
 
 
 def make_due_reports() -> None:
-    """The schedule's job: the due reports of today (local date)."""
-    with new_session() as db:
+    """The schedule's job: the due reports of today (local date), in every city."""
+
+    def make_today(db: Session) -> None:
         made = make_due(db, today())
-    if made:
-        log.info("made %d reports", len(made))
+        if made:
+            log.info("made %d reports", len(made))
+
+    each_city(make_today)
 
 
 def seen(scope: Scope) -> ColumnElement[bool]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     func,
     true,
 )
@@ -24,13 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from grids.sources import KINDS
 from server.database import Base
+from server.tenant import CityOwned
 
 
-class PollutionSource(Base):
+class PollutionSource(CityOwned, Base):
     __tablename__ = "pollution_source"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)  # the register's own id
+    code: Mapped[str] = mapped_column(String(64))  # the register's own id, unique in its city
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
     address: Mapped[str] = mapped_column(String(200))
@@ -43,6 +45,7 @@ class PollutionSource(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name="kind"),
+        UniqueConstraint("city_id", "code"),
         Index("ix_pollution_source_geom", "geom", postgresql_using="gist"),
         Index("ix_pollution_source_responsible_id", "responsible_id"),
     )

@@ -82,7 +82,7 @@ def import_sources(
         statement = insert(table).values(rows)
         new = statement.excluded
         statement = statement.on_conflict_do_update(
-            index_elements=[table.c.code],
+            index_elements=[table.c.city_id, table.c.code],
             set_={**{v: new[v] for v in VALUES}, "updated_at": func.now()},
             where=tuple_(*(table.c[v] for v in VALUES)).is_distinct_from(tuple_(*(new[v] for v in VALUES))),
         ).returning(literal_column("xmax = 0"))

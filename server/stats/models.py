@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Date, Index, Integer, PrimaryKeyConstraint, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 from server.types import LTree
 
 
@@ -21,7 +22,7 @@ def _count() -> Mapped[int]:
     return mapped_column(Integer, server_default="0")
 
 
-class StatsAreaDay(Base):
+class StatsAreaDay(CityOwned, Base):
     """The cohort's counts by area, local day of receipt and department (see ``sql.CASE_MEASURES``)."""
 
     __tablename__ = "stats_area_day"
@@ -39,12 +40,12 @@ class StatsAreaDay(Base):
     due_by_others: Mapped[int] = _count()
 
     __table_args__ = (
-        PrimaryKeyConstraint("path", "depth", "day", "department_id"),
+        PrimaryKeyConstraint("path", "depth", "day", "department_id", "city_id"),
         Index("ix_stats_area_day_depth_department_id_day", "depth", "department_id", "day"),
     )
 
 
-class StatsCategoryDay(Base):
+class StatsCategoryDay(CityOwned, Base):
     """Cases received by area (down to streets), local day, category and department."""
 
     __tablename__ = "stats_category_day"
@@ -56,10 +57,12 @@ class StatsCategoryDay(Base):
     department_id: Mapped[int] = mapped_column(BigInteger)
     received: Mapped[int] = _count()
 
-    __table_args__ = (PrimaryKeyConstraint("path", "depth", "day", "category_id", "department_id"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("path", "depth", "day", "category_id", "department_id", "city_id"),
+    )
 
 
-class StatsHourDay(Base):
+class StatsHourDay(CityOwned, Base):
     """Cases received by area (down to streets), local day, local hour of the day and department."""
 
     __tablename__ = "stats_hour_day"
@@ -71,10 +74,10 @@ class StatsHourDay(Base):
     department_id: Mapped[int] = mapped_column(BigInteger)
     received: Mapped[int] = _count()
 
-    __table_args__ = (PrimaryKeyConstraint("path", "depth", "day", "hour", "department_id"),)
+    __table_args__ = (PrimaryKeyConstraint("path", "depth", "day", "hour", "department_id", "city_id"),)
 
 
-class StatsInspectorDay(Base):
+class StatsInspectorDay(CityOwned, Base):
     """Per user and local day: own reports (channel inspector) and how many are filed, from the cases;
     replies to verification and check tasks and how many on time, from the audit trail."""
 
@@ -89,4 +92,4 @@ class StatsInspectorDay(Base):
     checks: Mapped[int] = _count()
     checks_on_time: Mapped[int] = _count()
 
-    __table_args__ = (PrimaryKeyConstraint("user_id", "day"),)
+    __table_args__ = (PrimaryKeyConstraint("user_id", "day", "city_id"),)

@@ -108,15 +108,16 @@ def _area_rollup(source: str, tz: str, depth: int) -> str:
     names = list(CASE_MEASURES)
     return f"""
     WITH b AS (
-        SELECT subpath(c.grid_path, 0, least(nlevel(c.grid_path), {depth})) AS p,
+        SELECT c.city_id, subpath(c.grid_path, 0, least(nlevel(c.grid_path), {depth})) AS p,
                {local_day("c.received_at", tz)} AS day, c.department_id, {_sums(CASE_MEASURES, "c.sign")}
-        FROM {source} AS c WHERE {COHORT} GROUP BY 1, 2, 3
+        FROM {source} AS c WHERE {COHORT} GROUP BY 1, 2, 3, 4
     )
-    SELECT subpath(b.p, 0, l.n) AS path, l.n AS depth, b.day, d.id AS department_id, {_rolled(names)}
+    SELECT b.city_id, subpath(b.p, 0, l.n) AS path, l.n AS depth, b.day, d.id AS department_id,
+           {_rolled(names)}
     FROM b CROSS JOIN LATERAL generate_series(1, nlevel(b.p)) AS l(n)
     CROSS JOIN LATERAL (VALUES (0::bigint), (b.department_id)) AS d(id)
     WHERE d.id IS NOT NULL
-    GROUP BY 1, 2, 3, 4 HAVING {_nonzero(names)}
+    GROUP BY 1, 2, 3, 4, 5 HAVING {_nonzero(names)}
     """
 
 
@@ -126,17 +127,17 @@ def _detail_rollup(key: str, key_expr: str):
     def rollup(source: str, tz: str, depth: int) -> str:
         return f"""
         WITH b AS (
-            SELECT subpath(c.grid_path, 0, least(nlevel(c.grid_path), {depth})) AS p,
+            SELECT c.city_id, subpath(c.grid_path, 0, least(nlevel(c.grid_path), {depth})) AS p,
                    {local_day("c.received_at", tz)} AS day, {key_expr.format(tz=tz)} AS {key},
                    c.department_id, sum(c.sign) AS received
-            FROM {source} AS c WHERE {COHORT} GROUP BY 1, 2, 3, 4
+            FROM {source} AS c WHERE {COHORT} GROUP BY 1, 2, 3, 4, 5
         )
-        SELECT subpath(b.p, 0, l.n) AS path, l.n AS depth, b.day, b.{key}, d.id AS department_id,
-               sum(b.received) AS received
+        SELECT b.city_id, subpath(b.p, 0, l.n) AS path, l.n AS depth, b.day, b.{key},
+               d.id AS department_id, sum(b.received) AS received
         FROM b CROSS JOIN LATERAL generate_series(1, nlevel(b.p)) AS l(n)
         CROSS JOIN LATERAL (VALUES (0::bigint), (b.department_id)) AS d(id)
         WHERE d.id IS NOT NULL
-        GROUP BY 1, 2, 3, 4, 5 HAVING sum(b.received) <> 0
+        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(b.received) <> 0
         """
 
     return rollup
@@ -144,32 +145,36 @@ def _detail_rollup(key: str, key_expr: str):
 
 def _reporter_rollup(source: str, tz: str, depth: int) -> str:
     return f"""
-    SELECT c.reporter_id AS user_id, {local_day("c.received_at", tz)} AS day,
+    SELECT c.city_id, c.reporter_id AS user_id, {local_day("c.received_at", tz)} AS day,
            {_sums(REPORT_MEASURES, "c.sign")}, 0 AS verifications, 0 AS verifications_on_time,
            0 AS checks, 0 AS checks_on_time
     FROM {source} AS c
     WHERE {COHORT} AND c.channel = 'inspector' AND c.reporter_id IS NOT NULL
-    GROUP BY 1, 2 HAVING sum(c.sign) <> 0 OR sum(c.sign * ({_FILED})::int) <> 0
+    GROUP BY 1, 2, 3 HAVING sum(c.sign) <> 0 OR sum(c.sign * ({_FILED})::int) <> 0
     """
 
 
 def _event_rollup(source: str, tz: str, depth: int) -> str:
     return f"""
-    SELECT e.actor_id AS user_id, {local_day("e.at", tz)} AS day, 0 AS reported, 0 AS valid,
+    SELECT e.city_id, e.actor_id AS user_id, {local_day("e.at", tz)} AS day, 0 AS reported, 0 AS valid,
            {_sums(EVENT_MEASURES, "1")}
     FROM {source} AS e
     WHERE e.actor_id IS NOT NULL AND e.action IN ('reply_verification', 'reply_check')
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
     """
 
 
 INSPECTOR_MEASURES = (*REPORT_MEASURES, *EVENT_MEASURES)
 AREA = Summary(
-    "stats_area_day", ("path", "depth", "day", "department_id"), tuple(CASE_MEASURES), "case", _area_rollup
+    "stats_area_day",
+    ("city_id", "path", "depth", "day", "department_id"),
+    tuple(CASE_MEASURES),
+    "case",
+    _area_rollup,
 )
 CATEGORY = Summary(
     "stats_category_day",
-    ("path", "depth", "day", "category_id", "department_id"),
+    ("city_id", "path", "depth", "day", "category_id", "department_id"),
     ("received",),
     "case",
     _detail_rollup("category_id", "c.category_id"),
@@ -177,15 +182,16 @@ CATEGORY = Summary(
 )
 HOUR = Summary(
     "stats_hour_day",
-    ("path", "depth", "day", "hour", "department_id"),
+    ("city_id", "path", "depth", "day", "hour", "department_id"),
     ("received",),
     "case",
     _detail_rollup("hour", "extract(hour FROM c.received_at AT TIME ZONE '{tz}')::int"),
     DETAIL_DEPTH,
 )
 # The inspector table takes two roll-ups: from cases (their own reports) and from events (their replies).
-REPORTER = Summary("stats_inspector_day", ("user_id", "day"), INSPECTOR_MEASURES, "case", _reporter_rollup)
-EVENTS = Summary("stats_inspector_day", ("user_id", "day"), INSPECTOR_MEASURES, "event", _event_rollup)
+_INSPECTOR_KEYS = ("city_id", "user_id", "day")
+REPORTER = Summary("stats_inspector_day", _INSPECTOR_KEYS, INSPECTOR_MEASURES, "case", _reporter_rollup)
+EVENTS = Summary("stats_inspector_day", _INSPECTOR_KEYS, INSPECTOR_MEASURES, "event", _event_rollup)
 SUMMARIES = (AREA, CATEGORY, HOUR, REPORTER, EVENTS)
 CASE_SUMMARIES = tuple(s for s in SUMMARIES if s.kind == "case")
 TABLES = ("stats_area_day", "stats_category_day", "stats_hour_day", "stats_inspector_day")

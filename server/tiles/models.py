@@ -8,13 +8,14 @@ from sqlalchemy import DateTime, Float, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned
 from server.types import LTree
 
 # The summary's grid dimension: a case's grid path cut to this many levels (city, district, street).
 CELL_PATH_DEPTH = 3
 
 
-class CaseCell(Base):
+class CaseCell(CityOwned, Base):
     """The cases of one zoom-17 Web Mercator tile (``case_file.cell_x``, ``cell_y``) in one state and one
     street (the grid path cut to ``CELL_PATH_DEPTH`` levels): how many, the sums of their Web Mercator
     coordinates (for the centroid) and their earliest due and yellow instants. A trigger on ``case_file``
@@ -32,4 +33,4 @@ class CaseCell(Base):
     min_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     min_yellow_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (PrimaryKeyConstraint("cell_x", "cell_y", "state", "grid_path"),)
+    __table_args__ = (PrimaryKeyConstraint("cell_x", "cell_y", "state", "grid_path", "city_id"),)

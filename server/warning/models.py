@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database import Base
+from server.tenant import CityOwned, city_key
 from server.types import LTree
 
 STATES = ("raised", "seen", "letter", "acknowledged", "closed")
@@ -43,7 +44,7 @@ def _user() -> Mapped[int | None]:
     return mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
 
 
-class Warning(Base):
+class Warning(CityOwned, Base):
     """A warning: the area and category it is about, the figures of the latest signal (``resignalled``
     counts the signals after the first while it stayed open), and each step of its life with who took it.
     ``letter_html`` is the letter as sent: later data changes never alter it."""
@@ -94,9 +95,10 @@ class Warning(Base):
         CheckConstraint("kind IN ('surge', 'persistent')", name="kind"),
         CheckConstraint(f"state IN {STATES}", name="state"),
         CheckConstraint(f"addressee_kind IN {ADDRESSEES}", name="addressee_kind"),
-        UniqueConstraint("letter_number"),
+        UniqueConstraint("city_id", "letter_number"),
         Index(
             "uq_warning_open",
+            "city_id",
             "kind",
             "area_code",
             "category_id",
@@ -108,7 +110,7 @@ class Warning(Base):
     )
 
 
-class WarningEvent(Base):
+class WarningEvent(CityOwned, Base):
     """One step of a warning's life: who (NULL: the system), when, what, from which state to which."""
 
     __tablename__ = "warning_event"
@@ -127,10 +129,11 @@ class WarningEvent(Base):
     __table_args__ = (Index("ix_warning_event_warning_id_at", "warning_id", "at"),)
 
 
-class WarningLetterCounter(Base):
+class WarningLetterCounter(CityOwned, Base):
     """The last reminder-letter number given in a year: numbers are unique and gap-free per year."""
 
     __tablename__ = "warning_letter_counter"
 
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    city_id: Mapped[int] = city_key(primary_key=True)
     last: Mapped[int] = mapped_column(Integer)

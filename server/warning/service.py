@@ -82,6 +82,7 @@ def _log(db: Session, warning: Warning, principal: Principal | None, action: str
         "kind": warning.kind,
         "area_path": warning.area_path,
         "department_id": warning.addressee_department_id,
+        "city_id": warning.city_id,
     }
     db.execute(select(func.pg_notify(CHANNEL, json.dumps(payload))))
 
@@ -254,7 +255,7 @@ def send_letter(
     day = today()
     seq = db.scalar(
         text(
-            "INSERT INTO warning_letter_counter (year, last) VALUES (:year, 1) ON CONFLICT (year) "
+            "INSERT INTO warning_letter_counter (year, last) VALUES (:year, 1) ON CONFLICT (city_id, year) "
             "DO UPDATE SET last = warning_letter_counter.last + 1 RETURNING last"
         ),
         {"year": day.year},

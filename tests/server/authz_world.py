@@ -155,7 +155,7 @@ def _public_case(world: World) -> None:
     advance(world.db, case, State.CLOSED)
     world.public_code, world.public_token = case.code, world.reporter_tokens[case.code]
     detail = world.client.get(f"/api/public/cases/{world.public_code}").json()
-    url = detail["before"][0]["url"]  # /api/public/photos/{id}.jpg
+    url = detail["before"][0]["url"]  # /api/public/photos/{id}.jpg (its city: the own)
     world.public_photo = int(url.rsplit("/", 1)[1].removesuffix(".jpg"))
 
 

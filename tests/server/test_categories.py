@@ -734,10 +734,15 @@ def test_a_pingshan_shaped_taxonomy_loads_and_files_cases_under_leaves(demo_clon
 
 
 def test_the_migration_makes_the_major_classes_top_nodes_and_back(fresh_db_url, owner_url):
+    from grids.loaders import load_features
     from server import migrate
     from server.database import get_engine, new_session
+    from server.grid import importer
+    from tests.server.grid_files import city_features, collection
 
+    records, report = load_features(collection(city_features()))
     with new_session(fresh_db_url) as db:
+        importer.import_grids(db=db, records=records, report=report)  # its root names the city again
         service.load_starter(db=db)
         ids = dict(
             db.execute(select(Category.code, Category.id).where(Category.parent_id.is_not(None))).all()

@@ -22,6 +22,7 @@ BASE = {
     "server.limits",
     "server.localdb",
     "server.models",
+    "server.tenant",
     "server.types",
 }
 DEMO_LOADERS = {"server.demo", "server.cli"}  # the top level: may load every package's demo

@@ -206,7 +206,7 @@ def test_service_definition_documents_client_uuid(demo_client):
     csv = errors(demo_client.get("/open311/v2/services.csv"), 400)
     assert csv == said("open311.format", format="csv") == "不提供 csv 格式：请用 JSON 或 XML 格式"
     wrong = demo_client.get("/open311/v2/services.json", params={"jurisdiction_id": "elsewhere"})
-    assert errors(wrong, 400) == said("open311.jurisdiction", served=JURISDICTION)
+    assert errors(wrong, 400) == said("open311.jurisdiction", served=f"{JURISDICTION}、370100")
 
 
 # -- posting ------------------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def test_post_errors_in_the_specifications_codes(world):
         "open311.no_service", service_code="E99999"
     )
     assert errors(post(world, jurisdiction_id="elsewhere"), 400) == said(
-        "open311.jurisdiction", served=JURISDICTION
+        "open311.jurisdiction", served=f"{JURISDICTION}、370100"
     )
     outside = errors(post(world, lat=30.0, long=100.0), 400)
     assert CJK.search(outside) and "outside" not in outside  # the intake's own refusal

@@ -21,6 +21,7 @@ its department; everyone their own reports and tasks."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -236,6 +237,13 @@ def new_department(w: World, caller: str) -> Call:
     return call("/api/departments", json={"code": f"team_{uuid.uuid4().hex[:8]}", "name": "新队伍"})
 
 
+_cities = itertools.count(1)
+
+
+def new_city(w: World, caller: str) -> Call:
+    return call("/api/cities", json={"code": f"9{next(_cities):03d}00", "name": "新城市"})
+
+
 def edit_department(w: World, caller: str) -> Call:
     return call("/api/departments/sanitation_lx", json={})  # an empty edit: nothing changes
 
@@ -434,6 +442,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): public(url("/health")),
     # Grids: the map of the city is public (the citizens' report page locates a point); the people looking
     # after a grid are staff data, for logged-in users.
+    # The cities: the caller's (anyone logged in), the side-by-side figures (leaders), registering (admins).
+    ("GET", "/api/cities"): login_(url("/api/cities")),
+    ("GET", "/api/cities/overview"): roles({"leader"}, url("/api/cities/overview")),
+    ("POST", "/api/cities"): roles(ADMIN, new_city),
     ("GET", "/api/grids"): public(url("/api/grids")),
     ("GET", "/api/grids/search"): public(get("/api/grids/search", q="历下")),
     ("GET", "/api/grids/locate"): public(get("/api/grids/locate", lon="{w.lon}", lat="{w.lat}")),

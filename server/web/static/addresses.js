@@ -1,6 +1,7 @@
 // The city's address register in the pages that place a problem (the hotline desk and the citizens' report
 // page): places found as one types (register addresses and named places first, then grids and streets by
 // name), and the register address nearest to a point picked on the map.
+import { fetchInCity } from "/static/api.js";
 import { el } from "/static/case.js";
 
 const TYPING_MS = 250;
@@ -8,7 +9,7 @@ const NEAR_RADIUS_M = 150;
 const ZOOM = { unit: 17, village: 15 };
 
 async function getJson(url) {
-  const answer = await fetch(url);
+  const answer = await fetchInCity(url);
   return [answer.ok, await answer.json()];
 }
 

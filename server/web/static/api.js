@@ -1,15 +1,18 @@
 // The session and the server: tokens in sessionStorage (one login per tab), the device id in localStorage
-// (one session per browser), API calls that refresh an expired access token once, and the live stream of
-// case changes.
+// (one session per browser), the city worked in by those who work in several (localStorage), API calls that
+// refresh an expired access token once, and the live stream of case changes.
 
 const TOKENS = "gridops.tokens";
 const DEVICE = "gridops.device";
+const CITY = "gridops.city";
+const CITY_REFUSED = new Set(["auth.city_not_yours", "city.no_city"]); // the city kept is not (or no more) theirs
 const RECONNECT_MS = 3000;
 
 export class LoggedOut extends Error {}
 
-// A call the end of the login cut short is abandoned on purpose (the login form is shown): whichever part
-// of the page made it and did not wait for it, that is not an error of the page.
+// A call the end of the login cut short is abandoned on purpose (the login form is shown, or the page
+// reloads in the user's own city): whichever part of the page made it and did not wait for it, that is not
+// an error of the page.
 window.addEventListener("unhandledrejection", (event) => {
   if (event.reason instanceof LoggedOut) event.preventDefault();
 });
@@ -43,6 +46,29 @@ export function deviceId() {
   return id;
 }
 
+// The city worked in (its code), for users who work in several; none: the user's own city. Logging in or
+// out forgets it, so that each login starts in the user's own city.
+export function workingCity() {
+  return localStorage.getItem(CITY);
+}
+
+export function workInCity(code) {
+  if (code) localStorage.setItem(CITY, code);
+  else localStorage.removeItem(CITY);
+}
+
+// The headers that name the city the page works in: the one its address names (?city=, the public pages'
+// links), else the one kept (none: the user's own city, or the deployment's for the public).
+export function cityHeaders() {
+  const city = new URLSearchParams(location.search).get("city") ?? workingCity();
+  return city ? { "X-GridOps-City": city } : {};
+}
+
+// A call that needs no login, in the city the page works in.
+export function fetchInCity(url, options = {}) {
+  return fetch(url, { ...options, headers: { ...options.headers, ...cityHeaders() } });
+}
+
 export function postJson(path, body) {
   return fetch(path, {
     method: "POST",
@@ -71,13 +97,15 @@ export function refreshTokens() {
   return refreshing;
 }
 
-// An API call with the access token, refreshed once when it has expired; the app goes back to its login
-// form when the login itself has ended.
+// An API call with the access token (in the city worked in), refreshed once when it has expired; the app
+// goes back to its login form when the login itself has ended, and to the user's own city when the city
+// kept is not theirs.
 export async function api(path, options = {}) {
+  if (!tokens()) throw new LoggedOut(); // (the login form is shown already: a view reading after the logout)
   const call = () =>
     fetch(path, {
       ...options,
-      headers: { ...options.headers, Authorization: `Bearer ${tokens()?.access_token}` },
+      headers: { ...options.headers, ...cityHeaders(), Authorization: `Bearer ${tokens()?.access_token}` },
     });
   let answer = await call();
   if (answer.status === 401 && (await refreshTokens())) answer = await call();
@@ -85,7 +113,20 @@ export async function api(path, options = {}) {
     loggedOut("登录已过期，请重新登录");
     throw new LoggedOut();
   }
+  if ((answer.status === 403 || answer.status === 404) && workingCity() && (await cityRefused(answer))) {
+    workInCity(null);
+    location.reload();
+    throw new LoggedOut();
+  }
   return answer;
+}
+
+async function cityRefused(answer) {
+  try {
+    return CITY_REFUSED.has((await answer.clone().json()).code);
+  } catch {
+    return false;
+  }
 }
 
 // An API call whose answer is JSON: [ok, body]. An answer that is not (a proxy's error page while the
@@ -127,7 +168,8 @@ export class LiveStream {
   open() {
     if (this.closed) return;
     const token = encodeURIComponent(tokens()?.access_token ?? "");
-    const source = new EventSource(`/api/events/stream?access_token=${token}`);
+    const city = workingCity() ? `&city=${encodeURIComponent(workingCity())}` : "";
+    const source = new EventSource(`/api/events/stream?access_token=${token}${city}`);
     this.source = source;
     source.addEventListener("ready", () => this.handlers.ready?.());
     source.addEventListener("case", (event) => this.handlers.case?.(JSON.parse(event.data)));

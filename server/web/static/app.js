@@ -10,9 +10,11 @@ import {
   onLoggedOut,
   postJson,
   tokens,
+  workInCity,
 } from "/static/api.js";
 import "/static/admin.js";
 import * as casePanel from "/static/case.js";
+import { showCities } from "/static/cities.js";
 import "/static/dashboard.js";
 import * as desk from "/static/desk.js";
 import * as map from "/static/map.js";
@@ -53,12 +55,14 @@ loginForm.addEventListener("submit", async (event) => {
     return;
   }
   keepTokens(body);
+  workInCity(null); // each login starts in its user's own city
   loginForm.reset();
   await start();
 });
 
 document.getElementById("logout").addEventListener("click", async () => {
   await api("/api/auth/logout", { method: "POST" });
+  workInCity(null);
   showLogin();
 });
 
@@ -100,13 +104,14 @@ function startStream() {
 async function start() {
   try {
     const me = await (await api("/api/auth/me")).json();
-    const config = await (await fetch("/api/web/config")).json();
+    const config = await (await api("/api/web/config")).json(); // (the start view of the city worked in)
     document.getElementById("user").textContent = me.name;
     document.body.dataset.roles = me.roles.join(" "); // what the pages offer (the server decides anyway)
     // The tabs a user's roles can use (a tab's data-roles); the server refuses the others anyway.
     for (const tab of document.querySelectorAll("#tabs [data-roles]")) {
       tab.hidden = !tab.dataset.roles.split(" ").some((role) => me.roles.includes(role));
     }
+    await showCities(me); // the city switcher, for those who work in several
     loginForm.hidden = true;
     appView.hidden = false;
     map.showMap(config);

@@ -4,7 +4,7 @@
 // shows the warning and opens its reminder letter), redrawn as warnings change, and on request the
 // pollution sources in the view (a click shows the source and the recent cases near it).
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
-import { api, apiJson, messageOf, tokens } from "/static/api.js";
+import { api, apiJson, cityHeaders, messageOf, tokens } from "/static/api.js";
 import { el, openCase } from "/static/case.js";
 import { addBaseLayers, MAP_LOCALE, PLAIN_STYLE, setVisible, showBase } from "/static/placemap.js";
 import { openLetter, openWarnings, watchWarnings } from "/static/warnings.js";
@@ -571,10 +571,11 @@ export function showMap(config) {
     fitBoundsOptions: { padding: 20 },
     localIdeographFontFamily: LABEL_FONT,
     locale: MAP_LOCALE,
-    // The case tiles need the login; the token is read at each request, so a refreshed one is used.
+    // The tiles need the login (and the city worked in); the token is read at each request, so a refreshed
+    // one is used.
     transformRequest: (url) =>
       url.startsWith(`${location.origin}/tiles/`)
-        ? { url, headers: { Authorization: `Bearer ${tokens()?.access_token}` } }
+        ? { url, headers: { ...cityHeaders(), Authorization: `Bearer ${tokens()?.access_token}` } }
         : undefined,
   });
   window.gridopsMap = map;

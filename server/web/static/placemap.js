@@ -4,6 +4,7 @@
 // the grids around the view (streets far out, villages, then unit grids close up), a marker for the place and
 // a click that picks it. Used by the desk, the dashboard, the hotline desk and the citizens' report page.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { fetchInCity } from "/static/api.js";
 
 export const PLAIN_STYLE = {
   version: 8,
@@ -117,7 +118,7 @@ export async function addBaseLayers(map, basemaps, beforeId) {
 // page reads it too.
 let config = null;
 function webConfig() {
-  config ??= fetch("/api/web/config").then((answer) => (answer.ok ? answer.json() : { basemaps: [] }));
+  config ??= fetchInCity("/api/web/config").then((answer) => (answer.ok ? answer.json() : { basemaps: [] }));
   return config;
 }
 
@@ -128,7 +129,7 @@ async function loadGrids(map) {
   const level = zoom < 12.5 ? "street" : zoom < 14.5 ? "village" : "unit";
   const b = map.getBounds();
   const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-  const answer = await fetch(`/api/grids/bbox?bbox=${bbox}&level=${level}`);
+  const answer = await fetchInCity(`/api/grids/bbox?bbox=${bbox}&level=${level}`);
   if (answer.ok) map.getSource("grids")?.setData(await answer.json());
 }
 

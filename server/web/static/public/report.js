@@ -4,6 +4,7 @@
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
 // A refusal is shown as the server words it.
 import { placeSearch, proposeNearest } from "/static/addresses.js";
+import { fetchInCity } from "/static/api.js";
 import { el } from "/static/case.js";
 import { placeMap } from "/static/placemap.js";
 import { limitLength, loadLimits } from "/static/public/limits.js";
@@ -38,7 +39,7 @@ placeSearch(form.address, document.querySelector("#address-results"), ({ lon, la
 
 async function loadCategories() {
   const [list, types] = await Promise.all(
-    ["/api/public/categories", "/api/request-types"].map(async (url) => (await fetch(url)).json()),
+    ["/api/public/categories", "/api/request-types"].map(async (url) => (await fetchInCity(url)).json()),
   );
   form.category.replaceChildren(
     el("option", { value: "" }, "请选择"),
@@ -56,7 +57,7 @@ async function showLimits() {
 }
 
 async function showMap() {
-  const config = await (await fetch("/api/web/config")).json();
+  const config = await (await fetchInCity("/api/web/config")).json();
   map = placeMap("map", {
     bounds: config.bounds,
     onPick: (lon, lat) => showPlace(lon, lat, "wgs84", "地图选点"),
@@ -120,7 +121,7 @@ form.addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     for (const file of form.photos.files) body.append("photos", await fitForUpload(file));
-    const answer = await fetch("/api/public/reports", { method: "POST", body });
+    const answer = await fetchInCity("/api/public/reports", { method: "POST", body });
     const result = await answer.json();
     if (!answer.ok) {
       error.textContent = result.detail;

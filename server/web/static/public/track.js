@@ -2,6 +2,7 @@
 // the reporter's rating once it is closed (with the token this browser kept when reporting). A merged case
 // links to the case it joined; a mistyped code, a case not yet filed or a voided one is answered in the
 // server's words.
+import { fetchInCity } from "/static/api.js";
 import { el, when } from "/static/case.js";
 import { limitLength, loadLimits } from "/static/public/limits.js";
 import { reporterToken } from "/static/public/tokens.js";
@@ -41,7 +42,7 @@ function ratingForm(code, token) {
   const form = el("form", { id: "rating" }, el("h3", {}, "评价办理结果"), rows, comment, el("button", { type: "submit" }, "提交评价"), message);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const answer = await fetch(`/api/public/cases/${code}/rating`, {
+    const answer = await fetchInCity(`/api/public/cases/${code}/rating`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ reporter_token: token, ...stars, comment: comment.value.trim() }),
@@ -103,7 +104,7 @@ function show(item) {
 async function load(code) {
   error.textContent = "";
   section.hidden = true;
-  const answer = await fetch(`/api/public/cases/${encodeURIComponent(code)}`);
+  const answer = await fetchInCity(`/api/public/cases/${encodeURIComponent(code)}`);
   const body = await answer.json();
   if (!answer.ok) {
     error.textContent = body.detail;
@@ -115,7 +116,7 @@ async function load(code) {
 lookup.addEventListener("submit", (event) => {
   event.preventDefault();
   const code = lookup.code.value.trim();
-  history.pushState(null, "", `/track/${code}`);
+  history.pushState(null, "", `/track/${code}${location.search}`); // (?city= stays)
   load(code);
 });
 
