@@ -44,7 +44,7 @@ WITH unit AS (
     SELECT id, code, path, geom, row_number() OVER (ORDER BY code) - 1 AS k
     FROM grid WHERE valid_to IS NULL AND level = 'unit' AND code LIKE %(district)s || '%%'
 ), category AS (
-    SELECT id, urgency, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active
+    SELECT id, urgency, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active AND leaf
 ), state AS (
     SELECT s.state, sum(s.weight) OVER (ORDER BY s.ord) - s.weight AS low,
            sum(s.weight) OVER (ORDER BY s.ord) AS high
@@ -159,7 +159,7 @@ WITH village AS (
     SELECT id, code, path, ST_PointOnSurface(geom) AS point, row_number() OVER (ORDER BY code) - 1 AS k
     FROM grid WHERE valid_to IS NULL AND level = 'village'
 ), category AS (
-    SELECT id, urgency, department_id, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active
+    SELECT id, urgency, department_id, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active AND leaf
 ), inspector AS (
     SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM app_user WHERE 'inspector' = ANY(roles)
 ), state AS (

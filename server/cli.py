@@ -192,6 +192,12 @@ def migrate(
     except RuntimeError as exc:
         fail(str(exc))
     console.print(f"数据库结构已{'降级' if down else '升级'}到 {revision}", highlight=False)
+    if not down and not migrations.comparisons_leakproof(owner_database_url()):
+        console.print(
+            "注意：网格路径和空间的比较函数还没有标记为 LEAKPROOF，按城市隔离的查询用不上索引、会很慢："
+            "请以数据库超级用户执行 README「Database roles」一节里的语句",
+            highlight=False,
+        )
 
 
 @app.command()

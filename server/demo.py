@@ -22,10 +22,9 @@ from grids.records import GridRecord
 from grids.topology import TopologyReport
 from server import cli_common
 from server.address.demo import load_demo_addresses
-from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import intake
-from server.case.demo import NAMESPACE, PROBLEMS, load_demo_cases, point_in
+from server.case.demo import NAMESPACE, PROBLEMS, inspectors_on_duty, load_demo_cases, point_in
 from server.case.intake import record_layer_grids
 from server.case.models import Case
 from server.case.schemas import ReportIn
@@ -36,7 +35,6 @@ from server.city.service import ensure_city
 from server.cli_common import console, fail, session
 from server.grid.cli import import_records, print_report, progress_bar
 from server.grid.demo import ENV, POLLUTION_CATEGORY, load_demo_layers
-from server.grid.models import CURRENT, Grid, GridAssignment, in_force, today
 from server.grid.population import load_demo_populations
 from server.patrol.demo import load_demo_patrols
 from server.source.demo import load_demo_sources
@@ -142,15 +140,7 @@ def _load_reported_cases(db: Session) -> int:
         return 0
     now = db.scalar(select(func.now()))
     rng = random.Random(BEIJING.seed)
-    inspectors = list(
-        db.execute(
-            select(User, Grid)
-            .join(GridAssignment, GridAssignment.user_id == User.id)
-            .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-            .where(GridAssignment.role == "inspector", in_force(today()))
-            .order_by(User.id)
-        )
-    )
+    inspectors = inspectors_on_duty(db)
     for i in range(BEIJING_CASES):
         inspector, village = inspectors[i % len(inspectors)]
         category, description = PROBLEMS[i % len(PROBLEMS)]

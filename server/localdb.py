@@ -32,6 +32,23 @@ APP_ROLE = "gridops"  # the application: owns nothing
 OWNER_ROLE = "gridops_owner"  # owns the databases and schema, runs the migrations
 SUPERUSER = "postgres"
 EXTENSIONS = ("postgis", "ltree")
+# The row-level security policies (server.tenant) are applied before any condition whose function is not
+# leakproof, and such a condition then cannot use an index: every grid-path (ltree) or geometry condition
+# would read the whole table. The operators of these extensions, and the path and array functions the
+# queries filter and join on, compare the values of the row itself and raise no error that tells another
+# row's content: a superuser marks them leakproof (idempotent), so that the policies cost next to nothing.
+LEAKPROOF_SQL = """
+DO $$ DECLARE f regprocedure; BEGIN
+FOR f IN
+    SELECT p.oid::regprocedure FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode
+    JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid
+    WHERE e.extname IN ('ltree', 'postgis') AND NOT p.proleakproof
+    UNION
+    SELECT p.oid::regprocedure FROM pg_proc p
+    WHERE p.proname IN ('subpath', 'nlevel', 'arrayoverlap', 'arraycontains', 'arraycontained')
+      AND NOT p.proleakproof
+LOOP EXECUTE format('ALTER FUNCTION %s LEAKPROOF', f); END LOOP; END $$
+"""
 INSTALL_HINT = (
     "请安装 PostgreSQL 和 PostGIS：sudo apt-get install postgresql postgresql-15-postgis-3"
     "（PostGIS 包要与 PostgreSQL 的版本一致），或运行 make run，"
@@ -282,6 +299,7 @@ class Cluster:
                 if not template:
                     for ext in EXTENSIONS:
                         cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
+                    cur.execute(LEAKPROOF_SQL)
         finally:
             conn.close()
         return self.url(name)

@@ -7,6 +7,8 @@ role, which the migrations grant what it may do (the embedded cluster's by defau
 from __future__ import annotations
 
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from alembic import command
 from server.config import PROJECT_DIR
@@ -27,3 +29,22 @@ def upgrade(url: str, revision: str = "head", *, app_role: str = APP_ROLE) -> No
 
 def downgrade(url: str, revision: str, *, app_role: str = APP_ROLE) -> None:
     command.downgrade(alembic_config(url, app_role), revision)
+
+
+def comparisons_leakproof(url: str) -> bool:
+    """Whether a superuser marked the path and geometry comparisons leakproof (``server.localdb``'s
+    ``LEAKPROOF_SQL``): without it the city policies keep those conditions off the indexes."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text(
+                        "SELECT bool_and(proleakproof) FROM pg_proc "
+                        "WHERE oid IN ('ltree_risparent(ltree,ltree)'::regprocedure,"
+                        " 'geometry_overlaps(geometry,geometry)'::regprocedure)"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()

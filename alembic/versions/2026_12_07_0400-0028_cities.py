@@ -271,6 +271,8 @@ def upgrade() -> None:
         op.execute(statement)
     op.execute(NOTIFY_SQL.format(city=",\n            'city_id', NEW.city_id"))
     _stats(build=True)
+    for table in CITY_TABLES:  # the planner's figures of the new column (the policies filter on it)
+        op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:

@@ -152,15 +152,7 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
     rng = random.Random(SEED)
     staff = _department_staff(db)
     operator = db.scalar(select(User).where(User.roles.contains([Role.SHIFT_LEAD.value])).order_by(User.id))
-    inspectors = list(
-        db.execute(
-            select(User, Grid)
-            .join(GridAssignment, GridAssignment.user_id == User.id)
-            .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
-            .where(GridAssignment.role == "inspector", in_force(today()))
-            .order_by(User.id)
-        )
-    )
+    inspectors = inspectors_on_duty(db)
     scripts = [(name, k) for k in range(PER_SCRIPT) for name in SCRIPTS] + [("merged", k) for k in range(2)]
     created = 0
     for i, (script, k) in enumerate(scripts):
@@ -225,6 +217,19 @@ def load_demo_cases(*, db: Session, now: datetime | None = None) -> int:
             _act(db, operator, case, "tag", {"tag": ("key_supervision", "repeat_complaint")[i % 2]}, at)
     supervision.sweep_overdue(db=db, at=now)
     return created
+
+
+def inspectors_on_duty(db: Session) -> list[tuple[User, Grid]]:
+    """The inspectors assigned today, each with the grid they inspect, in the order they were added."""
+    return list(
+        db.execute(
+            select(User, Grid)
+            .join(GridAssignment, GridAssignment.user_id == User.id)
+            .join(Grid, (Grid.code == GridAssignment.grid_code) & CURRENT)
+            .where(GridAssignment.role == "inspector", in_force(today()))
+            .order_by(User.id)
+        ).tuples()
+    )
 
 
 def point_in(polygon, rng: random.Random) -> tuple[float, float]:

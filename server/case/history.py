@@ -180,12 +180,16 @@ class World:
 
 
 def load_world(db: Session) -> World:
+    """The city's grids, taxonomy and people the history is made of. The history is written as the schema's
+    owner (its triggers off), whom the city policies do not hold: every read here names the session's city."""
+    city = func.gridops_city()
     units = db.execute(
         text(
             """
             SELECT u.id, u.code, u.path::text, ST_X(p.pt), ST_Y(p.pt), u.parent_code
             FROM grid u CROSS JOIN LATERAL (SELECT ST_PointOnSurface(u.geom) AS pt) p
             WHERE u.valid_to IS NULL AND u.level = 'unit' AND u.code LIKE :district
+              AND u.city_id = gridops_city()
             ORDER BY u.code
             """
         ),
@@ -193,26 +197,34 @@ def load_world(db: Session) -> World:
     ).all()
     communities = sorted({u[5] for u in units})
     index = {c: i for i, c in enumerate(communities)}
-    categories = {c.code: c for c in db.scalars(select(Category).where(Category.code.in_(CATEGORIES)))}
+    categories = {
+        c.code: c
+        for c in db.scalars(select(Category).where(Category.code.in_(CATEGORIES), Category.city_id == city))
+    }
     if not units or len(categories) < len(CATEGORIES):
         raise LookupError("the demo city's unit grids or starter taxonomy are missing")
-    departments = {d.code: d for d in db.scalars(select(Department))}
+    departments = {d.code: d for d in db.scalars(select(Department).where(Department.city_id == city))}
     by_id = {d.id: d for d in departments.values()}
     overrides = {
         o.category_id: by_id[o.department_id]
         for o in db.scalars(
-            select(CategoryDistrictDepartment).where(CategoryDistrictDepartment.district_code == DISTRICT)
+            select(CategoryDistrictDepartment).where(
+                CategoryDistrictDepartment.district_code == DISTRICT,
+                CategoryDistrictDepartment.city_id == city,
+            )
         )
     }
     lead = {
         code: overrides.get(c.id) or by_id.get(c.department_id) or departments[HEATING_DEPARTMENT]
         for code, c in categories.items()
     }
-    users = list(db.scalars(select(User).where(User.active).order_by(User.id)))
+    users = list(db.scalars(select(User).where(User.active, User.city_id == city).order_by(User.id)))
     assigned = db.execute(
         select(GridAssignment.grid_code, User)
         .join(User, User.id == GridAssignment.user_id)
-        .where(GridAssignment.role == "inspector", in_force(today()), User.active)
+        .where(
+            GridAssignment.role == "inspector", in_force(today()), User.active, GridAssignment.city_id == city
+        )
         .order_by(GridAssignment.id)
     ).all()
     inspectors = {code: user for code, user in assigned}
@@ -226,7 +238,7 @@ def load_world(db: Session) -> World:
         request_types={t.code: t for t in db.scalars(select(RequestType))},
         own_limits={
             (o.category_id, o.request_type): o.handling_limit
-            for o in db.scalars(select(CategoryRequestLimit))
+            for o in db.scalars(select(CategoryRequestLimit).where(CategoryRequestLimit.city_id == city))
         },
         acceptor=next(u for u in users if "acceptor" in u.roles),
         shift_lead=next(u for u in users if "shift_lead" in u.roles),
@@ -671,6 +683,7 @@ def _copy(db: Session, table: str, columns: list[str], rows) -> None:
 
 HISTORY_CASES = (
     f"SELECT id FROM case_file WHERE client_uuid BETWEEN '{HISTORY_UUID_LOW}' AND '{HISTORY_UUID_HIGH}'"
+    " AND city_id = gridops_city()"
 )
 # The triggers a bulk load turns off (as the schema's owner, inside its transaction): the summaries are
 # rebuilt afterwards, the tiles' cells recomputed, and nobody listens to two years of changes.
@@ -713,7 +726,7 @@ def delete_history(db: Session) -> int:
         db.execute(text(f"DELETE FROM {table} WHERE case_id IN (SELECT id FROM old_history)"))
     gone = db.execute(text("DELETE FROM case_file WHERE id IN (SELECT id FROM old_history)")).rowcount
     db.execute(text("DROP TABLE old_history"))
-    db.execute(text("DELETE FROM demo_history"))
+    db.execute(text("DELETE FROM demo_history WHERE city_id = gridops_city()"))
     return gone
 
 

@@ -231,3 +231,23 @@ def test_a_citizens_report_in_another_city_gets_links_that_name_it(db, client, t
     assert photo_url.endswith(".jpg?city=110100")
     assert client.get(photo_url).status_code == 200
     assert client.get(photo_url.removesuffix("?city=110100")).status_code == 404  # not the own city's
+
+
+def test_the_policies_leave_the_path_and_geometry_conditions_on_their_indexes(db, two_cities, owner_url):
+    """The city policy is applied before any condition that is not leakproof, which then cannot use an
+    index: the embedded cluster marks the path and geometry comparisons leakproof, so a city's reads keep
+    their indexes (with sequential scans off, the plans must still find them)."""
+    from server import migrate
+
+    assert migrate.comparisons_leakproof(owner_url(str(db.get_bind().engine.url.render_as_string(False))))
+    use_city(db, two_cities["jinan"].id)
+    db.execute(text("SET LOCAL enable_seqscan = off"))
+    for query, index in (
+        ("SELECT code FROM grid WHERE path <@ '370100.370102'", "ix_grid_path"),
+        (
+            "SELECT code FROM grid WHERE geom && ST_MakeEnvelope(117.0, 36.6, 117.01, 36.61, 4326)",
+            "ix_grid_geom",
+        ),
+    ):
+        plan = "\n".join(db.scalars(text(f"EXPLAIN {query}")))
+        assert index in plan, plan
