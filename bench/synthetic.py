@@ -159,7 +159,8 @@ WITH village AS (
     SELECT id, code, path, ST_PointOnSurface(geom) AS point, row_number() OVER (ORDER BY code) - 1 AS k
     FROM grid WHERE valid_to IS NULL AND level = 'village'
 ), category AS (
-    SELECT id, urgency, department_id, row_number() OVER (ORDER BY code) - 1 AS k FROM category WHERE active AND leaf
+    SELECT id, urgency, department_id, row_number() OVER (ORDER BY code) - 1 AS k
+    FROM category WHERE active AND leaf
 ), inspector AS (
     SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM app_user WHERE 'inspector' = ANY(roles)
 ), state AS (

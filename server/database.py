@@ -99,6 +99,7 @@ def new_session(url: str | None = None) -> Session:
 
 
 CITY_INFO = "gridops_cities"  # session.info: the cities a session works in (server.tenant)
+NOWHERE = "-"  # the settings' word for no city
 FOLLOWS_INFO = "gridops_follows"  # session.info: the session whose cities this one works in
 
 
@@ -106,5 +107,5 @@ def get_db() -> Iterator[Session]:
     """FastAPI dependency: one session per request, closed (never committed) afterwards. It sees no city
     until the caller's is known (server.tenant)."""
     with new_session() as session:
-        session.info[CITY_INFO] = ((), None)
+        session.info[CITY_INFO] = (NOWHERE, NOWHERE)
         yield session

@@ -25,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, SmallInteger, String, event, func, select, text
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
-from server.database import CITY_INFO, FOLLOWS_INFO, Base, new_session
+from server.database import CITY_INFO, FOLLOWS_INFO, NOWHERE, Base, new_session
 from server.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ class CityOwned:
 
 # The settings the policies read (migration 0028): empty, the deployment's own city; "-", none.
 _PLACE = text("SELECT set_config('gridops.cities', :cities, true), set_config('gridops.city', :city, true)")
-NOWHERE = "-"
 
 
 def _place(session: Session, connection) -> None:

@@ -211,6 +211,9 @@ def test_the_public_routes_place_their_requests_in_the_city_on_the_servers_own_s
         beijing = client.get("/open311/v2/services.json", params={"jurisdiction_id": "110100"})
         assert beijing.status_code == 200 and beijing.json() == []  # no taxonomy there yet
         assert client.get("/api/cases").status_code == 401
+        # a public list in the city a header names, and in the own city without one
+        assert client.get("/api/categories", headers={"X-GridOps-City": "110100"}).json() == []
+        assert len(client.get("/api/categories").json()) > 50
     get_engine(fresh_db_url).dispose()
 
 
