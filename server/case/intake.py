@@ -355,7 +355,7 @@ def _receive(*, db: Session, principal: Principal, data: ReportIn, at: datetime 
             },
         ).one()
     except IntegrityError as exc:
-        if "uq_case_file_client_uuid" not in str(exc.orig):
+        if "uq_case_file_city_id_client_uuid" not in str(exc.orig):
             raise
         # Already received (a retry, or the same report arriving twice at once: the unique index made
         # this one wait for the other's commit). Rolling back returns the day's number too.

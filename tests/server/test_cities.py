@@ -5,6 +5,7 @@ cities' rows out (row-level security), so that a query that forgets the city lea
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import inspect, text
@@ -192,6 +193,19 @@ def test_the_media_sweep_of_one_city_keeps_the_files_another_citys_photos_name(
     assert {key for key, _ in LocalStorage(tmp_path).files()} == files
 
 
+@contextmanager
+def _own_sessions_forgotten():
+    """The application's sessions (``new_session()``) are made for the settings' database once: forgotten
+    afterwards, so that later tests get theirs."""
+    from server.database import _sessionmaker
+
+    try:
+        yield
+    finally:
+        _sessionmaker.cache_clear()
+        get_engine.cache_clear()
+
+
 def test_the_public_routes_place_their_requests_in_the_city_on_the_servers_own_sessions(
     fresh_db_url, setting
 ):
@@ -205,7 +219,7 @@ def test_the_public_routes_place_their_requests_in_the_city_on_the_servers_own_s
         categories.load_starter(db=db)
         cities.add_city(db, code="110100", name="北京市")
     setting("DATABASE_URL", fresh_db_url)
-    with TestClient(create_app()) as client:
+    with TestClient(create_app()) as client, _own_sessions_forgotten():
         own = client.get("/open311/v2/services.json")
         assert own.status_code == 200 and len(own.json()) > 50
         beijing = client.get("/open311/v2/services.json", params={"jurisdiction_id": "110100"})
