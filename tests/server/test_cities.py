@@ -268,3 +268,24 @@ def test_the_policies_leave_the_path_and_geometry_conditions_on_their_indexes(db
     ):
         plan = "\n".join(db.scalars(text(f"EXPLAIN {query}")))
         assert index in plan, plan
+
+
+def test_the_periodic_work_runs_once_in_each_city_and_one_citys_failure_spares_the_others(
+    fresh_db_url, setting
+):
+    from server.tenant import each_city
+
+    with new_session(fresh_db_url) as db:
+        beijing = cities.add_city(db, code="110100", name="北京市").id
+        jinan = db.query(City).filter_by(code="370100").one().id
+    setting("DATABASE_URL", fresh_db_url)
+    seen = []
+
+    def work(db) -> None:
+        seen.append(current_cities(db))
+        if len(seen) == 1:
+            raise RuntimeError("the first city's work fails")
+
+    with _own_sessions_forgotten():
+        each_city(work)
+    assert seen == [([jinan], jinan), ([beijing], beijing)]
