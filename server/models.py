@@ -14,6 +14,7 @@ from server.case.models import (
 )
 from server.category.models import Category, CategoryDistrictDepartment, Department, Tag
 from server.grid.models import Grid, GridAssignment, GridLayer, GridPart
+from server.knowledge.models import AnswerTemplate
 from server.open311.models import Open311Client, Open311Request
 from server.patrol.models import PatrolShift, PatrolTask, TrackPoint
 from server.public.models import PublicRating, PublicReport
@@ -21,10 +22,12 @@ from server.report.models import Report
 from server.source.models import PollutionSource
 from server.stats.models import StatsAreaDay, StatsCategoryDay, StatsHourDay, StatsInspectorDay
 from server.tiles.models import CaseCell
+from server.triage.models import TriageModel
 from server.warning.models import Warning, WarningEvent, WarningLetterCounter
 
 __all__ = [
     "Address",
+    "AnswerTemplate",
     "Case",
     "CaseCell",
     "CaseCounter",
@@ -57,6 +60,7 @@ __all__ = [
     "StatsInspectorDay",
     "Tag",
     "TrackPoint",
+    "TriageModel",
     "User",
     "Warning",
     "WarningEvent",
