@@ -20,6 +20,7 @@ from server.config import get_settings
 from server.database import app_role, database_url, embedded_cluster, owner_database_url
 from server.errors import DomainError
 from server.grid.cli import grids_app
+from server.knowledge.cli import answers_app
 from server.localdb import LocalDBError
 from server.open311.cli import open311_app
 from server.patrol.cli import patrol_app
@@ -28,6 +29,7 @@ from server.report.cli import reports_app
 from server.review.cli import review_app
 from server.source.cli import sources_app
 from server.stats.cli import stats_app
+from server.triage.cli import triage_app
 from server.users.cli import users_app
 from server.warning.cli import warnings_app
 from server.worktime.cli import calendar_app
@@ -54,6 +56,8 @@ app.add_typer(cities_app, name="cities")
 app.add_typer(grids_app, name="grids")
 app.add_typer(addresses_app, name="addresses")
 app.add_typer(sources_app, name="sources")
+app.add_typer(answers_app, name="answers")
+app.add_typer(triage_app, name="triage")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(categories_app, name="categories")

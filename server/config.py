@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     # same unit grid or within these metres (server.case.callers).
     repeat_complaint_days: float = Field(default=30, ge=0)
     repeat_complaint_radius_m: float = Field(default=200.0, ge=0)
+    # The triage suggester (server/triage): a case's weight in training halves every half-life (newer
+    # cases say more of the city today) and is doubled when it was reclassified (the first choice was
+    # wrong: the words the model must learn); at most max_cases (the newest) and max_features are read; a
+    # training keeps keep_versions versions for rolling back; the day's jobs retrain a city whose model is
+    # retrain_days old (0: only by hand). Duplicates: recent cases (duplicate_days) within
+    # duplicate_radius_m whose descriptions are at least duplicate_similarity alike.
+    triage_half_life_days: float = Field(default=365.0, gt=0)
+    triage_reclassified_weight: float = Field(default=2.0, ge=1)
+    triage_max_cases: int = Field(default=2_000_000, ge=1000)
+    triage_max_features: int = Field(default=300_000, ge=1000)
+    triage_keep_versions: int = Field(default=5, ge=2, le=50)
+    triage_retrain_days: float = Field(default=7.0, ge=0)
+    triage_duplicate_days: float = Field(default=7.0, gt=0, le=90)
+    triage_duplicate_radius_m: float = Field(default=300.0, gt=0, le=2000)
+    triage_duplicate_similarity: float = Field(default=0.25, gt=0, le=1)
     supervision_sweep_seconds: float = 60.0  # how often the server flags overdue cases (0: never)
     # A supervision (督办) left unanswered this long (on the case's clock) goes one level up.
     supervision_answer_limit: str = "1d"
@@ -260,6 +275,16 @@ class Settings(BaseSettings):
     open311_contact: str = "The city's grid management command center (12345)"
     open311_days: int = 90
     open311_max_requests: int = 1000
+    # A request posted without service_code is taken in the cities listed here (codes, comma separated; "*"
+    # every city; empty none) when the triage model's best category for its description scores at least
+    # ``open311_triage_min_score``; otherwise service_code is required.
+    open311_triage_cities: str = ""
+    open311_triage_min_score: float = Field(default=0.5, ge=0, le=1)
+
+    # The dispatch form's advice (server/triage/advice.py): each department's returns (回退) of the case's
+    # category over the last ``dispatch_advice_days`` days; a warning from 3 returns and this return rate.
+    dispatch_advice_days: int = Field(default=180, ge=1, le=3660)
+    dispatch_advice_return_warn: float = Field(default=0.2, gt=0, le=1)
 
     @field_validator(
         "stats_area_weights",

@@ -36,6 +36,7 @@ from server.cli_common import console, fail, session
 from server.grid.cli import import_records, print_report, progress_bar
 from server.grid.demo import ENV, POLLUTION_CATEGORY, load_demo_layers
 from server.grid.population import load_demo_populations
+from server.knowledge import cli as answers_cli
 from server.patrol.demo import load_demo_patrols
 from server.source.demo import load_demo_sources
 from server.users import demo as user_demo
@@ -110,6 +111,8 @@ def _load_jinan(seed: int) -> None:
             highlight=False,
         )
         console.print(f"演示分类：{load(db=db, taxonomy=demo_taxonomy()).summary()}", highlight=False)
+        answers = answers_cli.load_file(db, answers_cli.STARTER_ANSWERS)
+        console.print(f"演示知识库（示例内容）：{answers_cli.summary(answers)}", highlight=False)
         sources = load_demo_sources(db=db, seed=seed)
         console.print(
             f"演示污染源台账（示例数据，非真实台账）：新增 {sources.added} 个，更新 {sources.changed} 个",

@@ -22,17 +22,23 @@ from server.photo.sweep import sweep_orphan_media
 from server.proactive import daily
 from server.public.views import pages_router
 from server.report.service import make_due_reports
+from server.tenant import each_city
 from server.tiles.views import router as tiles_router
+from server.triage import service as triage_service
 from server.web.views import mount_web
 
 
 def daily_jobs() -> None:
     """The day's work, in order, once a day whichever tick finds it due: the anticipation (forecasts,
-    warnings, proactive patrol tasks), then the due reports, which show them (made even if it failed)."""
+    warnings, proactive patrol tasks), then the due reports, which show them (made even if it failed), then
+    the triage models that are due for training."""
     try:
         daily.tick()
     finally:
-        make_due_reports()
+        try:
+            make_due_reports()
+        finally:
+            each_city(triage_service.retrain_if_due)
 
 
 @asynccontextmanager

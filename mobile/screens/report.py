@@ -17,6 +17,10 @@ the pin to that address only when the pin has no current GPS fix (none yet, a st
 by hand), and the screen says which position goes with the report. With nothing typed, the report says
 where it is by the cached address nearest to the pin (within ``NEAR_RADIUS_M``), shown under the field.
 
+As the inspector writes the description, the server's triage suggests categories for it once typing pauses
+(online only): chips under the description, a tap choosing one. Offline, or when the server does not
+answer at once, none are shown and nothing is said: the category picker and its search are the way.
+
 A problem the inspector fixed on the spot (即报即处), in a category that allows it (the cached category's
 ``simple_flow``), is reported so with after-photos besides the photos of the problem: the case then waits
 only for the shift lead's closing.
@@ -46,7 +50,8 @@ from kivy.uix.label import Label
 from grids.words import near_words
 from mobile.platform.gps import Fix, average
 from mobile.screens import gridmap  # noqa: F401 (registers MapPanel, which report.kv uses)
-from mobile.screens.widgets import AppScreen, ask, local_time
+from mobile.screens.widgets import AppScreen, ask, in_background, local_time
+from mobile.services import triage
 from mobile.services.cache import NEAR_RADIUS_M
 from mobile.services.drafts import Draft, DraftError
 from mobile.services.outbox import OutboxError
@@ -59,6 +64,8 @@ MAX_CHOICES = 60
 MINE_SHOWN = 5  # my recent and frequent categories, listed above the major classes
 MAX_PLACES = 5  # address suggestions shown
 ADDRESS_MAX = 200  # characters: the server's limit of a report's address
+SUGGEST_PAUSE_S = 0.6  # typing paused this long: ask the server for categories
+SUGGEST_MIN_CHARS = 4  # a shorter description suggests nothing
 # Why the pin no longer follows the GPS (ReportScreen.held), as the position line says it.
 HELD = {
     "photo": "已固定在拍第一张照片时的位置",
@@ -139,10 +146,12 @@ class ReportScreen(AppScreen):
     blocked = StringProperty()  # why the report cannot be submitted yet ("" when it can)
     draft_id = ObjectProperty(None, allownone=True)  # the draft the form was resumed from
     draft_count = NumericProperty(0)
+    suggest_note = StringProperty()  # the caption of the suggested categories ("": none shown)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._tick = self._average_tick = None
+        self._tick = self._average_tick = self._pause = None
+        self._asked = 0  # the suggestions asked for last: an older answer is dropped
         self._samples: list[Fix] = []  # the fixes collected while averaging
         self._places: dict[str, dict] = {}  # the address suggestions shown, by id
         self._filled = ""  # what the app itself put in the address field (suggests nothing)
@@ -465,6 +474,49 @@ class ReportScreen(AppScreen):
             button = Factory.PhraseButton(text=phrase)
             button.bind(on_release=lambda b: self.add_words(b.text))
             box.add_widget(button)
+
+    # -- categories suggested from the description ------------------------------------------------------
+
+    def description_changed(self) -> None:
+        """Ask for suggestions once typing pauses (each keystroke puts the question off)."""
+        if self._pause is not None:
+            self._pause.cancel()
+        self._pause = Clock.schedule_once(lambda dt: self.ask_suggestions(), SUGGEST_PAUSE_S)
+
+    def ask_suggestions(self) -> None:
+        """Ask the server's triage, off the UI thread, which categories the description suggests. Logged in
+        offline, or on any failure (no network, a slow or refused answer), none are shown, silently."""
+        self._asked += 1
+        asked, text, services = self._asked, self.ids.description.text.strip(), self.app.services
+        if len(text) < SUGGEST_MIN_CHARS or services.offline:
+            self._show_suggestions(asked, [])
+            return
+        pin = self.pin
+        in_background(
+            lambda: triage.suggest_categories(services.api, text, pin),
+            lambda found: self._show_suggestions(asked, found),
+            lambda problem: self._show_suggestions(asked, []),
+        )
+
+    def _show_suggestions(self, asked: int, found: list[dict]) -> None:
+        """The suggested categories the phone holds as chips (those of the latest question only)."""
+        if asked != self._asked:
+            return
+        cache, box = self.app.services.cache, self.ids.suggested
+        box.clear_widgets()
+        for suggestion in found:
+            category = cache.category(suggestion["code"])
+            if category is None or not category["leaf"]:
+                continue  # not synced to the phone yet: the search finds what it holds
+            chip = Factory.SuggestionChip(text=category["name"])
+            chip.code = category["code"]  # a property of the kv rule: set once the rule made it
+            chip.bind(on_release=lambda chip: self.choose_suggested(chip.code))
+            box.add_widget(chip)
+        self.suggest_note = "可能是（点一下即选为问题类别）：" if box.children else ""
+
+    def choose_suggested(self, code: str) -> None:
+        self.choose(code)
+        self.app.notify(f"已选择类别“{self.category['name']}”：不对的话可在上方改选。")
 
     def add_words(self, words: str) -> None:
         field = self.ids.description

@@ -98,6 +98,8 @@ ACTION_LABELS = {
     "close": "结案",
     "merge": "合并",
     "keep_apart": "不合并",
+    "reclassify": "改类",
+    "answer": "答复办结",
     "tag": "加标签",
     "untag": "去标签",
     "supervise": "督办",

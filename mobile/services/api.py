@@ -229,13 +229,15 @@ class Api:
         *,
         authorized: bool = True,
         retries: int | None = None,
+        timeout: tuple[float, float] | None = None,
         files: dict | None = None,
         image: bool = False,
         **kwargs,
     ) -> dict | list | bytes:
         """Send with retries on no answer and on 502/503/504, waiting ``backoff * 2**attempt`` at most
         (full jitter, capped; a Retry-After is honoured). Files are (name, bytes, mime) tuples, so a retry
-        sends them again whole. ``image``: the answer must be an image, returned as bytes."""
+        sends them again whole. ``image``: the answer must be an image, returned as bytes. ``timeout``
+        (connect, read) replaces the client's for this request."""
         retries = self.retries if retries is None else retries
         url = urljoin(self.base_url, path)
         for attempt in range(retries + 1):
@@ -247,7 +249,7 @@ class Api:
                     url,
                     headers=headers,
                     files=files,
-                    timeout=self.timeout,
+                    timeout=timeout or self.timeout,
                     allow_redirects=False,
                     **kwargs,
                 )

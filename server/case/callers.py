@@ -9,10 +9,11 @@ and what intake makes of a caller: repeat complaints (重复投诉) and special 
   caller masked themselves. The caller's other cases (the same phone) are for the same people, since they
   link one person's calls. The public pages and Open311 never show a caller at all.
 - At intake (``flag_at_intake``), a caller's report (not an inspector's own) is tagged 重复投诉 and linked to
-  the caller's latest case of the same category received within ``repeat_complaint_days`` before it, in the
-  same unit grid or within ``repeat_complaint_radius_m``; a report from the phone of an active special
-  reporter is tagged 代表委员关注 (人大代表, 政协委员) or 特殊来电人 (困难群众), which puts it in the 重点来电
-  queue while it is open (``server.case.queues``).
+  the latest earlier case of the same category received within ``repeat_complaint_days`` before it that is
+  either the same caller's (the same phone, anywhere) or any caller's at the same place (the same unit grid
+  or within ``repeat_complaint_radius_m``); inspectors' own reports never count. A report from the phone of
+  an active special reporter is tagged 代表委员关注 (人大代表, 政协委员) or 特殊来电人 (困难群众), which
+  puts it in the 重点来电 queue while it is open (``server.case.queues``).
 
 ``gridops callers special ...`` (below) keeps the special reporters, as ``/api/special-reporters`` does."""
 
@@ -159,24 +160,29 @@ def other_cases(
     return list(db.scalars(query))
 
 
-# One statement on the new case: its caller's latest case it repeats and the caller's special kind, and the
-# tags and link they give it (no row changes, nor any trigger runs, when neither applies).
+# One statement on the new case: the latest case it repeats (the same caller's anywhere, or any caller's at
+# the same place: the latest of each search, then the later of the two) and the caller's special kind, and
+# the tags and link they give it (no row changes, nor any trigger runs, when neither applies).
 _SPECIAL_TAG = " ".join(f"WHEN '{kind}' THEN '{tag}'" for kind, tag in SPECIAL_TAGS.items())
+_EARLIER = """SELECT e.id, e.code, e.received_at FROM case_file e
+        WHERE e.id <> :id AND e.channel <> 'inspector' AND e.category_id = :category_id
+          AND e.received_at BETWEEN :since AND :at AND ({})
+        ORDER BY e.received_at DESC, e.id DESC LIMIT 1"""
+_SAME_PLACE = """e.grid_code = :grid_code
+          OR ST_DWithin(geography(e.location), geography(ST_Point(:lon, :lat, 4326)), :radius)"""
 FLAG = text(
     f"""
     WITH earlier AS (
-        SELECT e.id, e.code FROM case_file e
-        WHERE e.reporter_phone = ANY(:phones) AND e.id <> :id AND e.channel <> 'inspector'
-          AND e.category_id = :category_id AND e.received_at BETWEEN :since AND :at
-          AND (e.grid_code = :grid_code
-               OR ST_DWithin(geography(e.location), geography(ST_Point(:lon, :lat, 4326)), :radius))
-        ORDER BY e.received_at DESC, e.id DESC LIMIT 1
+        SELECT x.id, x.code FROM (
+            ({_EARLIER.format("e.reporter_phone = ANY(CAST(:phones AS text[]))")})
+            UNION ALL ({_EARLIER.format(_SAME_PLACE)})
+        ) x ORDER BY x.received_at DESC, x.id DESC LIMIT 1
     ), flags AS (
         SELECT (SELECT id FROM earlier) AS repeat_of_id, (SELECT code FROM earlier) AS repeat_of,
             array_remove(ARRAY[
                 CASE WHEN EXISTS (SELECT 1 FROM earlier) THEN '{REPEAT_TAG}' END,
                 (SELECT CASE s.kind {_SPECIAL_TAG} END FROM special_reporter s
-                 WHERE s.phone = ANY(:phones) AND s.active LIMIT 1)
+                 WHERE s.phone = ANY(CAST(:phones AS text[])) AND s.active LIMIT 1)
             ]::varchar[], NULL) AS tags
     )
     UPDATE case_file c SET repeat_of_id = f.repeat_of_id, tags = c.tags || f.tags
@@ -189,13 +195,13 @@ FLAG = text(
 def flag_at_intake(*, db: Session, case: Case, lon: float, lat: float) -> str | None:
     """Tag a new caller's case as a repeat complaint and as a special reporter's (see the module), in the
     intake's transaction, and set the same on ``case``; the code of the case it repeats, if any."""
-    if case.channel == "inspector" or not case.reporter_phone:
+    if case.channel == "inspector":
         return None
     settings = get_settings()
     row = db.execute(
         FLAG,
         {
-            "phones": _forms(case.reporter_phone),
+            "phones": _forms(case.reporter_phone) if case.reporter_phone else [],
             "id": case.id,
             "category_id": case.category_id,
             "since": case.received_at - timedelta(days=settings.repeat_complaint_days),

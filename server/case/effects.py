@@ -12,19 +12,29 @@ from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.auth.principal import Principal
-from server.case import tiers
-from server.case.clock import Timekeeper, handling_limit, set_due, start_clock, start_receipt
+from server.case import replies, tiers
+from server.case.clock import (
+    Timekeeper,
+    calendar,
+    clock_kind,
+    handling_limit,
+    set_due,
+    start_clock,
+    start_receipt,
+    step_limit,
+)
 from server.case.models import Case, CaseDispatch, CaseLayerGrid, CasePhoto, CaseSupervision
-from server.case.queries import code_of, code_of_department, get_case
+from server.case.queries import code_of, code_of_department, duplicate_candidates, get_case
 from server.case.schemas import CLOSE_KIND_LABELS, PHOTO_KIND_LABELS, ActionIn
 from server.case.scope import Scope
-from server.case.states import STATE_LABELS, TERMINAL, State
+from server.case.states import STATE_LABELS, STEP_OF, TERMINAL, State
 from server.case.trail import record_event
 from server.category import service as category_service
-from server.category.models import Category, Department
+from server.category.models import Category, Department, RequestType
 from server.config import get_settings
 from server.errors import Conflict, DomainError, Forbidden, Invalid
 from server.grid.models import GridAssignment, GridLayer, in_force, today
+from server.knowledge import service as knowledge
 from server.messages import field_label, role_name
 from server.worktime.calendar import duration_words
 
@@ -320,6 +330,22 @@ def close(ctx: Context) -> None:
     _end_supervision(ctx)
 
 
+def answer(ctx: Context) -> None:
+    """答复办结: a 咨询 answered from the desk, closed at once (never dispatched, so no department's case);
+    the reply, its placeholders filled from the case, is what the citizens' tracking page shows."""
+    case, body = ctx.case, ctx.body
+    reply = _require(ctx, (body.reply or "").strip(), "reply")
+    if body.template_id is not None:
+        template = knowledge.usable(db=ctx.db, template_id=body.template_id)
+        knowledge.count_use(db=ctx.db, template=template, now=ctx.now)
+    filled = replies.reply(db=ctx.db, case=case, text=reply)
+    ctx.data.update(template_id=body.template_id, public_note=filled)
+    case.close_kind, case.closed_at = "normal", ctx.now
+    case.department_id = None
+    ctx.data["kind"] = "normal"
+    _end_supervision(ctx)
+
+
 def merge(ctx: Context) -> None:
     case = ctx.case
     master_code = _require(ctx, ctx.body.master, "master")
@@ -337,6 +363,42 @@ def merge(ctx: Context) -> None:
         ctx.db, master, ctx.principal, "merge", master.state, ctx.now,
         role=ctx.role, note=ctx.body.note, data={"merged": case.code},
     )  # fmt: skip
+
+
+def reclassify(ctx: Context) -> None:
+    """改类: the case moves to another leaf category, and takes again what the intake took from the
+    category: its urgency (unless set by hand: one other than the old category's), its clock kind and the
+    running step's limit (from the step's start), its department (the district's override first) and its
+    duplicate mark (an earlier open case of the new category nearby). The grids of the other layers are
+    the case's place, not its category's: they stay."""
+    db, case, old = ctx.db, ctx.case, ctx.category
+    code = _require(ctx, ctx.body.category, "category")
+    reason = _require(ctx, ctx.body.reason, "reason")
+    new = category_service.get_category(db=db, code=code, leaf_only=True)
+    if new.id == old.id:
+        raise Conflict("case.same_category", category=new.code, name=new.name)
+    case.category_id = new.id
+    ctx.category = new
+    ctx.data.update({"from": old.code, "to": new.code, "from_name": old.name, "to_name": new.name})
+    ctx.data["reason"] = reason
+    if case.urgency == old.urgency and new.urgency != case.urgency:
+        ctx.data["urgency"] = {"from": case.urgency, "to": new.urgency}
+        case.urgency = new.urgency
+    district = case.district_code[:6]
+    department = next((o.department for o in new.district_overrides if o.district_code == district), None)
+    department = department or new.department
+    case.department_id = department.id if department else None
+    ctx.data["department"] = department.code if department else None
+    case.clock = clock_kind(new, case.urgency)
+    ctx.cal = calendar(case.clock)
+    step = STEP_OF[State(case.state)]
+    case.step_limit_min = step_limit(case, step, new, ctx.cal)
+    set_due(case, ctx.cal.add(case.step_started_at, case.step_limit_min), ctx.cal)
+    ctx.clock_set = True
+    near = duplicate_candidates(db=db, scope=ctx.scope, case=case)
+    master = next((c for c, _ in near if c.received_at <= case.received_at), None)
+    case.duplicate_of_id = master.id if master else None
+    ctx.data["duplicate_of"] = master.code if master else None
 
 
 def keep_apart(ctx: Context) -> None:
@@ -427,6 +489,14 @@ def spot_photos(db: Session, principal: Principal, case: Case) -> DomainError | 
     missing = [kind for kind in ("before", "after") if kind not in taken]
     if missing:
         return Conflict("case.simple_flow_photos", missing="和".join(PHOTO_KIND_LABELS[k] for k in missing))
+    return None
+
+
+def consult(db: Session, principal: Principal, case: Case) -> DomainError | None:
+    """Only a 咨询 is answered and closed at once."""
+    if case.request_type != "consult":
+        name = db.scalar(select(RequestType.name).where(RequestType.code == case.request_type))
+        return Conflict("knowledge.consult_only", request_type=name or case.request_type)
     return None
 
 

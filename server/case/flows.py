@@ -16,6 +16,7 @@ from server.case.models import Case
 from server.case.queues import SUPERVISORS
 from server.case.schemas import (
     ActionIn,
+    AnswerIn,
     CallbackIn,
     CheckReplyIn,
     CloseIn,
@@ -26,6 +27,7 @@ from server.case.schemas import (
     HandlingIn,
     MergeIn,
     ReasonIn,
+    ReclassifyIn,
     SuperviseIn,
     SupervisionAnswerIn,
     TagIn,
@@ -132,10 +134,18 @@ ACTIONS: dict[str, ActionSpec] = {
             "close", "结案", [State.CHECKED], ["shift_lead"], State.CLOSED, CloseIn, effects.close,
             guard=effects.spot_photos,
         ),
+        _action(
+            "answer", "答复办结", [State.REPORTED], _EDITORS, State.CLOSED, AnswerIn, effects.answer,
+            guard=effects.consult,
+        ),
         _action("merge", "合并", _BEFORE_DISPATCH, _EDITORS, State.MERGED, MergeIn, effects.merge),
         _action(
             "keep_apart", "不合并", _NON_TERMINAL, _EDITORS, None, ActionIn, effects.keep_apart,
             guard=effects.duplicate_candidate,
+        ),
+        _action(
+            "reclassify", "改类", [*_BEFORE_DISPATCH, State.RETURNED], [*_EDITORS, "dispatcher"], None,
+            ReclassifyIn, effects.reclassify,
         ),
         _action("tag", "加标签", _NON_TERMINAL, [*_EDITORS, "dispatcher"], None, TagIn, effects.tag),
         _action("untag", "去标签", _NON_TERMINAL, [*_EDITORS, "dispatcher"], None, TagIn, effects.untag),

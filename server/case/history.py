@@ -119,31 +119,362 @@ class Summary:
 
 
 # -- descriptions --------------------------------------------------------------------------------------------
-PLACES = ["小区门口", "楼下", "路口", "公交站旁", "菜市场边上", "学校门口", "超市后面", "巷子里", "桥下",
-          "公园东门", "单元楼前", "商铺门前", "停车场", "地铁口", "十字路口东南角"]  # fmt: skip
-TAILS = ["", "，麻烦尽快处理", "，已经好几天了", "，希望有关部门管一管", "，影响大家出行", "，谢谢",
-         "，反映过一次了还没解决", "，居民意见很大"]  # fmt: skip
-PHRASES = {
-    "E06010": ["垃圾堆了三天没人清", "有一堆装修垃圾没人管", "垃圾袋扔得到处都是，味道很大",
-               "生活垃圾乱堆，招苍蝇"],
-    "E06012": ["路面很脏，到处是泥", "地上全是油污和纸屑", "路面有大片污渍没人扫"],
-    "E03006": ["垃圾桶满了往外溢", "垃圾箱坏了盖子掉了", "分类垃圾桶满得塞不进去"],
-    "E09009": ["汽车停在人行道上，走路都得绕", "有车堵住消防通道", "车乱停把出口堵死了", "私家车占了盲道"],
-    "E09010": ["共享单车堆成一片", "电动车停满了人行道", "自行车倒了一地没人扶"],
-    "E09006": ["有人摆摊卖水果占了半条路", "晚上小摊一排，人都过不去", "流动摊贩推车堵路"],
-    "E07001": ["电线杆上贴满了小广告", "墙上喷了办证电话", "楼道里全是开锁小广告"],
-    "E08001": ["半夜工地还在打桩", "晚上十一点了还在施工，吵得睡不着", "工地机器一大早就响"],
-    "E08005": ["工地扬尘很大，灰扑扑的", "渣土车没盖布，一路掉土", "裸土没有覆盖，风一刮全是灰"],
-    "E06029": ["晚上有人露天烧烤，烟熏得开不了窗", "烧烤摊一直摆到凌晨，油烟很大", "夜市烤串烟太大"],
-    "E09015": ["商铺喇叭放音乐声音太大", "门头音响一直在喊", "广场舞音响太响"],
-    "E06025": ["下完雨积水没过脚踝", "路面积水很深车都过不去", "雨水口堵了，一下雨就淹"],
-    "E06026": ["路面结冰了很滑，有人摔倒", "积雪没人清，路上全是冰", "台阶上结了冰"],
-    "E01002": ["井盖没了，晚上很危险", "井盖碎了一半", "井盖松动，车一过就响"],
-    "E01037": ["一排路灯都不亮", "路灯坏了好几天，晚上黑乎乎的", "路灯白天亮晚上不亮"],
-    HEATING: ["暖气不热，屋里才十几度", "供暖到现在还没来", "暖气片冰凉，家里老人受不了", "暖气时热时不热"],
+# A report is composed of parts, each left out at random: a greeting, where (who is speaking from where), what
+# (the category's own pool: the many ways people say it, with the words related categories share, 垃圾 in
+# exposed garbage and in bins, 停车 in cars and bikes, 噪音 on building sites and in shops, water around
+# 积水 and manhole covers), how long, its effect on people, what they ask. A share says almost nothing.
+GREETINGS = [
+    "你好，",
+    "喂你好，",
+    "我想反映个事，",
+    "我是附近的居民，",
+    "打扰一下，",
+    "我要投诉，",
+    "麻烦问一下，",
+]
+PLACES = [
+    "我家楼下",
+    "我们小区门口",
+    "小区北门",
+    "单元楼前面",
+    "路口",
+    "公交站旁边",
+    "菜市场边上",
+    "学校门口",
+    "超市后面",
+    "巷子里",
+    "桥底下",
+    "公园东门",
+    "商铺门前",
+    "停车场里",
+    "地铁口",
+    "十字路口东南角",
+    "我们单位门口",
+    "医院对面",
+    "老年活动中心旁边",
+    "幼儿园门口",
+    "小区3号楼后面",
+    "沿街门面那一排",
+    "路边绿化带",
+    "文化东路上",
+    "山大路北口",
+    "经十路辅路",
+    "历山路和文化西路交叉口",
+    "洪家楼那边",
+    "燕山立交桥下",
+    "我们这栋楼东边",
+]
+DURATIONS = [
+    "好几天了",
+    "一个多星期了",
+    "从昨天晚上开始就这样",
+    "天天这样",
+    "已经半个月了",
+    "今天早上发现的",
+    "都一两个月了",
+    "反映过好几次了",
+    "刚才路过看到的",
+    "每天都是这样",
+]
+EFFECTS = ["影响大家出行", "居民意见很大", "太影响生活了", "看着太不像样了", "走路都不方便"]
+ASKS = [
+    "麻烦来看看",
+    "赶紧处理一下吧",
+    "希望有关部门管一管",
+    "能不能派人来看看",
+    "麻烦尽快处理，谢谢",
+    "都没人管，太不像话了",
+    "请尽快解决",
+    "谢谢",
+    "麻烦赶紧派人来",
+    "希望早点解决",
+]
+VAGUE = [
+    "楼下这个问题一直没人管，麻烦来看看",
+    "我们这边的情况上次反映过了，到现在还没解决",
+    "小区门口那个事能不能管一管",
+    "又是老问题，麻烦派人来看一下",
+    "路口这里乱得很，请处理一下",
+    "这个问题说了好多次了，还是没人管",
+    "附近有个情况需要处理，你们来了就知道",
+    "还是那个地方，还是那个问题",
+    "请相关部门过来看看，影响很大",
+    "这边环境太差了，都没人管",
+    "我们这里有问题，麻烦来处理",
+    "上周打过电话，到现在也没人来",
+]
+VAGUE_SHARE = 0.08
+HOME_PLACES = ["我家", "我们楼", "我们单元", "我们小区", "我家里"]  # where heating fails: indoors
+# Per category: what people say (WHAT) and what it does to them (its own effects, besides the shared ones).
+WHAT = {
+    "E06010": [
+        "垃圾堆了好几堆没人清",
+        "有一堆装修垃圾扔在路边",
+        "垃圾袋扔得到处都是",
+        "生活垃圾乱堆，招苍蝇",
+        "有人把旧沙发床垫扔在这",
+        "绿化带里全是垃圾",
+        "路边垃圾堆成小山了",
+        "建筑垃圾倒在人行道上",
+        "垃圾没人收，堆在墙角",
+        "外卖盒子塑料袋扔了一地",
+        "有人往空地上倒垃圾",
+        "垃圾堆发臭了",
+        "树坑里塞满了垃圾",
+        "楼道口堆了很多杂物垃圾",
+    ],
+    "E06012": [
+        "路面很脏，到处是泥",
+        "地上全是油污和纸屑",
+        "路面有大片污渍没人扫",
+        "马路上全是泥巴，车一过就溅",
+        "人行道上都是树叶和烟头",
+        "路上撒了一地沙子",
+        "地面黑乎乎的全是油",
+        "路面好久没扫了，脏得很",
+        "渣土撒在路上没人清",
+        "路边全是狗屎，没法走",
+        "早市散了以后地上一片狼藉",
+        "马路牙子边上脏得不行",
+    ],
+    "E03006": [
+        "垃圾桶满了往外溢",
+        "垃圾箱坏了，盖子掉了",
+        "分类垃圾桶满得塞不进去",
+        "垃圾桶好几天没人清，满得冒尖",
+        "垃圾桶倒了，垃圾撒一地",
+        "垃圾箱烂了个大洞",
+        "垃圾桶旁边堆满了袋子，桶都装不下了",
+        "果皮箱满了没人倒",
+        "垃圾桶太少了根本不够用",
+        "垃圾桶被人拖走了，只剩一个",
+        "垃圾桶轮子坏了推不动",
+        "垃圾桶臭得很，一直没清洗",
+    ],
+    "E09009": [
+        "汽车停在人行道上，走路都得绕",
+        "有车堵住消防通道",
+        "车乱停把小区出口堵死了",
+        "私家车占了盲道",
+        "路边双排停车，路都堵了",
+        "有辆车停在路口好几天不动",
+        "大货车停在小区门口",
+        "车停在斑马线上",
+        "出租车在这乱停等客",
+        "有车堵着我家车库门",
+        "停车太乱了，救护车都进不来",
+        "有辆车趴在人行道上一直没挪",
+    ],
+    "E09010": [
+        "共享单车堆成一片",
+        "电动车停满了人行道",
+        "自行车倒了一地没人扶",
+        "共享单车把盲道全占了",
+        "电瓶车乱停，路都走不了",
+        "单车堆在地铁口出不去",
+        "门口停满了电动车和自行车",
+        "共享电单车横七竖八的",
+        "电动车乱停，推婴儿车过不去",
+        "有人把自行车锁在栏杆上好久没动",
+        "停车乱得很，全是电动车",
+        "非机动车停到了机动车道上",
+    ],
+    "E09006": [
+        "有人摆摊卖水果占了半条路",
+        "晚上小摊一排，人都过不去",
+        "推着车卖东西的小贩把路堵了",
+        "三轮车卖菜的把路口堵了",
+        "早上好多人在路边摆摊卖菜",
+        "有卖烤地瓜的车天天停在这",
+        "路边摆地摊的越来越多",
+        "小贩占着人行道卖东西",
+        "学校门口一堆小摊卖吃的",
+        "卖衣服的在路边铺了一地",
+        "流动摊点一到傍晚就出来",
+        "摊子摆到马路上了，车都过不去",
+    ],
+    "E07001": [
+        "电线杆上贴满了小广告",
+        "墙上喷了办证电话",
+        "楼道里全是开锁小广告",
+        "单元门上贴的小广告撕了又贴",
+        "墙上到处是喷涂的电话号码",
+        "路灯杆上贴的都是贷款广告",
+        "小区里到处是疏通下水道的小广告",
+        "公交站牌上贴满了小卡片",
+        "有人在墙上刷广告",
+        "楼梯扶手上都贴着小广告",
+        "配电箱上贴得密密麻麻",
+        "新刷的墙又被喷了号码",
+    ],
+    "E08001": [
+        "半夜工地还在打桩",
+        "晚上十一点了还在施工，吵得睡不着",
+        "工地机器一大早就响",
+        "旁边工地电锯声太吵了",
+        "工地晚上加班干活噪音很大",
+        "施工队凌晨还在卸钢筋",
+        "工地的搅拌机响了一整夜",
+        "挖掘机大半夜还在挖",
+        "施工噪音太大，孩子没法学习",
+        "工地周末也不停，天天咣咣响",
+        "旁边楼在装修，敲敲打打一整天",
+        "凌晨五点就开始施工",
+    ],
+    "E08005": [
+        "工地上灰很大，到处灰扑扑的",
+        "渣土车没盖布，一路掉土",
+        "裸土没有覆盖，风一刮全是灰",
+        "工地也不洒水，尘土飞扬",
+        "拆迁的地方灰太大了",
+        "工地出来的车轮子全是泥",
+        "窗户一开全是灰",
+        "工地没围挡，沙土乱飞",
+        "土堆没盖网，刮风全是土",
+        "施工现场灰尘呛人",
+        "工地门口的路上全是土",
+        "拉土的车一趟一趟的，灰大得很",
+    ],
+    "E06029": [
+        "晚上有人在外面烤串，烟熏得开不了窗",
+        "烧烤摊一直摆到凌晨，油烟很大",
+        "夜市烤串烟太大",
+        "路边烤羊肉串的烟呛死人",
+        "楼下烧烤店把炉子搬到外面烤",
+        "一到晚上就有人在马路边烤串",
+        "烧烤的油烟全飘进家里",
+        "露天烤肉摊占了人行道",
+        "烧烤摊晚上吵，烟也大",
+        "木炭烧烤烟熏火燎的",
+        "夜里烤串的摊子越来越多",
+        "烧烤炉就摆在楼底下",
+    ],
+    "E09015": [
+        "商铺喇叭放音乐声音太大",
+        "门头音响一直在喊",
+        "广场舞音响太响",
+        "店门口大喇叭循环喊打折",
+        "酒吧音乐开到半夜",
+        "KTV声音太大吵得睡不着",
+        "超市门口喇叭一天到晚放",
+        "卖手机的店音响震得窗户响",
+        "早上六点就有人放音乐跳舞",
+        "饭店门口放音乐拉客",
+        "楼下店铺噪音太大了",
+        "健身房音乐声太吵",
+    ],
+    "E06025": [
+        "下完雨积水没过脚踝",
+        "路面积水很深，车都过不去",
+        "雨水口堵了，一下雨就淹",
+        "桥洞下面积水很深",
+        "一下雨小区门口就成河了",
+        "路上积水好几天不退",
+        "积水把人行道淹了",
+        "下水口被树叶堵了，水排不下去",
+        "路口积水，电动车都熄火了",
+        "低洼的地方全是水",
+        "雨后马路上一片汪洋",
+        "井盖那块一直往外冒水，积了一大片",
+    ],
+    "E06026": [
+        "路面结冰了很滑，有人摔倒",
+        "积雪没人清，路上全是冰",
+        "台阶上结了冰",
+        "坡道结冰车上不去",
+        "人行道上的雪都踩成冰了",
+        "下了雪到现在没人扫",
+        "桥面结冰太危险了",
+        "小区门口的冰好几天了没人管",
+        "路上的雪化了又冻上",
+        "公交站那里全是冰",
+        "出门太滑了，走不了路",
+        "学校门口的雪没人铲",
+    ],
+    "E01002": [
+        "井盖没了，晚上很危险",
+        "井盖碎了一半",
+        "井盖松动，车一过就响",
+        "路中间井盖塌下去了",
+        "井盖被偷了，留了个大洞",
+        "下水井盖翘起来了",
+        "井盖裂了，人踩上去晃",
+        "井盖下沉了，车过去颠一下",
+        "窨井盖移位了露出个口子",
+        "井盖不见了，有人用树枝插着",
+        "人行道上的井盖坏了",
+        "井口没盖，小孩子很危险",
+    ],
+    "E01037": [
+        "一排路灯都不亮",
+        "路灯坏了好几天，晚上黑乎乎的",
+        "路灯白天亮晚上不亮",
+        "整条路的灯都灭了",
+        "路灯一闪一闪的",
+        "小区外面那几盏路灯不亮了",
+        "晚上路上没灯",
+        "路灯杆歪了灯也不亮",
+        "这一段路黑灯瞎火的",
+        "路灯到半夜就灭了",
+        "好几盏路灯都坏了没人修",
+        "晚上下班回来路上一点光都没有",
+    ],
+    HEATING: [
+        "暖气不热，屋里才十几度",
+        "供暖到现在还没来",
+        "暖气片冰凉",
+        "暖气时热时不热",
+        "交了取暖费暖气还不热",
+        "暖气管子漏水",
+        "家里暖气上半截热下半截凉",
+        "全楼暖气都不热",
+        "暖气跑水了，楼下都淹了",
+        "屋里冷得穿棉袄",
+        "暖气阀门坏了没人来修",
+        "换热站那边一直有问题",
+    ],
+}
+OWN_EFFECTS = {
+    "E06010": ["味道特别大", "招了好多苍蝇蚊子", "夏天臭得受不了"],
+    "E06012": ["走路一脚泥", "下雨天更没法走"],
+    "E03006": ["周围臭烘烘的", "野猫野狗都来翻"],
+    "E09009": ["老人孩子只能走机动车道", "消防车进不来很危险", "早晚高峰堵得不行"],
+    "E09010": ["推轮椅过不去", "盲人没法走"],
+    "E09006": ["车和人挤在一起很危险", "垃圾扔得到处都是"],
+    "E07001": ["刚刷的墙又花了", "看着特别乱"],
+    "E08001": ["晚上根本睡不着", "孩子要高考了", "家里老人心脏不好"],
+    "E08005": ["窗户都不敢开", "家里到处是灰", "呼吸都难受"],
+    "E06029": ["烟大得开不了窗", "衣服都熏臭了", "吵到半夜"],
+    "E09015": ["晚上睡不着", "吵得头疼"],
+    "E06025": ["车都过不去", "鞋都湿透了", "怕有漏电危险"],
+    "E06026": ["已经有人摔倒了", "老人不敢出门"],
+    "E01002": ["晚上看不见容易掉下去", "车压上去很危险"],
+    "E01037": ["晚上走路害怕", "已经有人绊倒了"],
+    HEATING: ["家里老人孩子冻感冒了", "屋里冷得坐不住"],
+}
+# How often each part is said: greeting, place, how long, effect, ask (what is always said).
+PART_SHARES = (0.25, 0.75, 0.5, 0.45, 0.6)
+# Callers' reports first registered under a wrong, related category (what the caller's words suggested) and
+# moved to the right one by the acceptor once the inspector has seen it (改类), before filing.
+MISFILED_SHARE = 0.06
+RELATED = {
+    "E06010": ["E03006", "E06012"], "E06012": ["E06010"], "E03006": ["E06010"], "E09009": ["E09010"],
+    "E09010": ["E09009"], "E09006": ["E06029", "E09009"], "E07001": ["E06012"], "E08001": ["E09015"],
+    "E08005": ["E06012"], "E06029": ["E09006"], "E09015": ["E08001"], "E06025": ["E01002"],
+    "E06026": ["E06012"], "E01002": ["E06025"],
 }  # fmt: skip
+# Categories whose configured department often returns the case as not its own, and the department the
+# dispatcher then sends it to, which handles it (the share of the category's dispatched cases).
+REROUTES = {
+    "E09006": ("subdistrict", 0.35),  # 流动摊贩: 执法支队 -> 属地街道办事处 (占道经营 in the streets' hands)
+    "E07001": ("subdistrict", 0.35),  # 非法小广告: 环卫处 -> 属地街道 (the communities clean them)
+    "E06025": ("municipal", 0.30),  # 道路积水: 水务集团 -> 市政 (the road's own drains)
+}
 REASONS = {
     "void": "现场核实无此问题",
+    "reclassify": "经现场核实，问题类别登记有误",
+    "reroute_return": "不属于本单位职责，请改派",
+    "reroute": "原单位回退，改派职责单位办理",
     "not_found": "现场未发现所述问题",
     "return": "需其他单位配合，先行回退",
     "redispatch": "经协调，仍由原单位牵头处置",
@@ -153,13 +484,25 @@ REASONS = {
 
 
 def describe(rng: np.random.Generator, codes: np.ndarray) -> list[str]:
-    """A colloquial report per case, from its category's phrase pool, a place and a tail."""
-    place = rng.integers(0, len(PLACES), len(codes))
-    tail = rng.integers(0, len(TAILS), len(codes))
-    pick = rng.random(len(codes))
+    """A colloquial report per case of category ``codes``: its parts drawn at once, joined per case."""
+    draws = rng.random((len(codes), 12))
+    said = draws[:, :5] < np.array(PART_SHARES)
+    vague = draws[:, 5] < VAGUE_SHARE
+    effects = {c: EFFECTS + OWN_EFFECTS[c] for c in WHAT}
+
+    def pick(pool: list[str], x: float) -> str:
+        return pool[int(x * len(pool))]
+
+    def one(c: str, x: np.ndarray, say: np.ndarray) -> str:
+        where = HOME_PLACES if c == HEATING else PLACES
+        parts = [(pick(where, x[8]) if say[1] else "") + pick(WHAT[c], x[7])]
+        parts += [pick(pool, y) for pool, y, s in ((DURATIONS, x[9], say[2]), (effects[c], x[10], say[3]),
+                                                    (ASKS, x[11], say[4])) if s]  # fmt: skip
+        return (pick(GREETINGS, x[6]) if say[0] else "") + "，".join(parts)
+
     return [
-        f"{PLACES[p]}{PHRASES[c][int(k * len(PHRASES[c]))]}{TAILS[t]}"
-        for c, p, t, k in zip(codes, place, tail, pick, strict=True)
+        pick(VAGUE, x[6]) if v else one(c, x, say)
+        for c, x, say, v in zip(codes, draws, said, vague, strict=True)
     ]
 
 
@@ -403,7 +746,12 @@ def simulate(
     """The events of one case up to ``now`` (at, action, state before, state after, actor, role, note, data,
     due), following the workflow's actions; sets the case's own columns in ``c`` as those actions would."""
     kind, cal, verify, dispatch_min, handle, check, receipt = limits.of(c["category"], c["request_type"])
-    dept = world.lead[c["category"]]
+    right, wrong = c["category"], c["filed_as"]
+    configured = world.lead[right]
+    # the configured department returns it and another one handles it (REROUTES), else the configured one
+    target = REROUTES.get(right)
+    reroute = target is not None and u[21] < target[1]
+    dept = world.departments[target[0]] if reroute else configured
     speed, ret, rework, ext, receipt_speed, satisfied, basically = PERFORMANCE[dept.code]
     inspector = world.inspectors.get(c["community"]) or world.any_inspector
     acceptor, lead = world.acceptor, world.shift_lead
@@ -411,7 +759,8 @@ def simulate(
     events: list[tuple] = []
     state = "registered" if c["channel"] == "inspector" else "reported"
     t = c["received_at"]
-    c.update(clock=kind, department_id=dept.id, version=1)
+    intake = world.lead[wrong] if wrong else configured  # the department of the category registered
+    c.update(category=wrong or right, clock=kind, department_id=intake.id, version=1)
 
     def due(start, limit):
         return cal.add(start, limit)
@@ -438,7 +787,7 @@ def simulate(
             reporter,
             c["channel_role"],
             c["description"],
-            {"channel": c["channel"], "grids": c["grids"], "department": dept.code},
+            {"channel": c["channel"], "grids": c["grids"], "department": intake.code},
             step[2],
         )
     )
@@ -480,6 +829,20 @@ def simulate(
                 clock=(t, 0, None),
             )
             return _finish(c, events, state, step, cal)
+        if done and wrong:  # 改类: the inspector saw what it is; the case takes its category's department
+            t += minutes(5 + 30 * u[23])
+            names = world.categories[wrong].name, world.categories[right].name
+            moved = {"from": wrong, "to": right, "from_name": names[0], "to_name": names[1]}
+            done = act(
+                t,
+                "reclassify",
+                "registered",
+                who,
+                "acceptor",
+                data={**moved, "reason": REASONS["reclassify"]},
+            )
+            if done:
+                c.update(category=right, department_id=configured.id)
     if done and u[3] < VOID_SHARE:
         t += minutes(10 + 60 * u[4])
         act(
@@ -497,18 +860,19 @@ def simulate(
         t, "file", "filed", (lead.id, lead.name), "shift_lead", data={"dispatch_center": None}
     )
     dispatches = []
-    returned = u[5] < ret
-    for attempt in range(2 if returned else 1):
+    returned = reroute or u[5] < ret
+    leads = [configured, dept] if reroute else [dept] * (2 if returned else 1)
+    for attempt, to in enumerate(leads):
         t += minutes(3 + 25 * u[6])
         handle_due = due(t, handle)
         receipt_due = due(t, receipt)
         data = {
-            "departments": {"lead": dept.code, "parallel": []},
+            "departments": {"lead": to.code, "parallel": []},
             "receipt_due": receipt_due.isoformat(),
             "handle_due": handle_due.isoformat(),
         }
         if attempt:
-            data["reason"] = REASONS["redispatch"]
+            data["reason"] = REASONS["reroute" if reroute else "redispatch"]
         if not (
             done
             and act(
@@ -522,9 +886,10 @@ def simulate(
             )
         ):
             return _finish(c, events, state, step, cal, dispatches)
-        dispatches.append([dept.id, t, None])
+        dispatches.append([to.id, t, None])
         c.update(
-            first_department_id=dept.id,
+            first_department_id=leads[0].id,
+            department_id=to.id,
             dispatched_at=t,
             handle_due_at=handle_due,
             receipt_limit_min=receipt,
@@ -539,9 +904,9 @@ def simulate(
                 t,
                 "return",
                 "returned",
-                staff,
+                (None, to.name),
                 "department",
-                data={"reason": REASONS["return"]},
+                data={"reason": REASONS["reroute_return" if reroute else "return"]},
                 clock=(t, dispatch_min, due(t, dispatch_min)),
             ):
                 return _finish(c, events, state, step, cal, dispatches)
@@ -770,7 +1135,7 @@ def generate(
     d, v, k, ch, stamp, unit, request = (a[keep][order] for a in (d, v, k, ch, stamp, unit, request))
     n = len(d)
     descriptions = describe(rng, np.array(cats)[k])
-    uniforms = rng.random((n, 21))
+    uniforms = rng.random((n, 24))
     spreads = rng.lognormal(0, SPREAD, (n, 3))
 
     # codes: per local day, after the numbers other cases took that day
@@ -800,10 +1165,13 @@ def generate(
         numbers[day] = numbers.get(day, int(taken.get(day) or 0)) + 1
         uid, code, path, lon, lat, _ = world.units[unit[i]]
         channel = CHANNELS[ch[i]]
+        related = RELATED.get(cats[k[i]]) if channel != "inspector" else None
+        misfiled = related and uniforms[i, 22] < MISFILED_SHARE
         c = {
             "id": ids[i],
             "code": f"{DISTRICT}-{day}-{numbers[day]:04d}",
             "category": cats[k[i]],
+            "filed_as": related[int(uniforms[i, 22] / MISFILED_SHARE * len(related))] if misfiled else None,
             "request_type": "complaint" if channel == "inspector" else types[request[i]],
             "channel": channel,
             "channel_role": "inspector" if channel == "inspector" else "acceptor",

@@ -66,8 +66,9 @@ class ReportIn(BaseModel):
 def form(label: str, kind: str = "text", **how) -> dict:
     """How the action forms of the web ask for a field (the workflow route sends it): ``label`` in Chinese,
     ``kind`` text, choice (``choices``: value to label; ``empty``: the label of choosing nothing),
-    department (one of the departments the case may go to; ``empty``), departments (any of them) or
-    photos (uploaded first with their ``role``);
+    department (one of the departments the case may go to; ``empty``), departments (any of them),
+    category (a leaf category, picked by name from the taxonomy) or photos (uploaded first with their
+    ``role``);
     ``required`` when the form may not be sent without it."""
     return {"title": label, "json_schema_extra": {"form": {"kind": kind, **how}}}
 
@@ -164,6 +165,18 @@ class ReasonIn(ActionIn):
     reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
 
 
+class ReclassifyIn(ActionIn):
+    """reclassify (改类): the leaf category the case belongs to instead, and why."""
+
+    category: str | None = Field(
+        default=None,
+        max_length=CODE_MAX,
+        description="The new category's code (a leaf of the category tree, active)",
+        **form("改为类别", "category", required=True),
+    )
+    reason: str | None = Field(default=None, max_length=NOTE_MAX, **REASON)
+
+
 class DispatchIn(ActionIn):
     lead_department: str | None = Field(
         default=None,
@@ -227,6 +240,23 @@ class CloseIn(ActionIn):
         default=None,
         description="Default: normal, or overdue when handled late",
         **form("结案类型", "choice", choices=CLOSE_KIND_LABELS),
+    )
+
+
+class AnswerIn(ActionIn):
+    """answer (答复办结): a 咨询 answered at once, the reply (a template's, as edited) its public note."""
+
+    template_id: int | None = Field(
+        default=None, ge=1, description="The answer template the reply was made from (counted as used)"
+    )
+    reply: str | None = Field(
+        default=None,
+        max_length=DESCRIPTION_MAX,
+        description="The reply; its placeholders (e.g. {案件编号}) are filled from the case",
+        **form("答复内容（市民查询可见）", required=True),
+    )
+    public_note: str | None = Field(
+        default=None, max_length=NOTE_MAX, description="Not taken: the reply is the public note"
     )
 
 
@@ -468,7 +498,7 @@ class FormField(BaseModel):
 
     name: str
     label: str
-    kind: Literal["text", "choice", "department", "departments", "photos", "datetime"]
+    kind: Literal["text", "choice", "department", "departments", "photos", "datetime", "category"]
     required: bool = False
     choices: list[Choice] = Field(default_factory=list, description="choice: the values and their labels")
     empty: str | None = Field(default=None, description="choice, department: the label of choosing nothing")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, String, Text, func, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.category.models import Category
 from server.database import Base
 from server.tenant import CityOwned
 
@@ -23,10 +24,14 @@ class AnswerTemplate(CityOwned, Base):
     title: Mapped[str] = mapped_column(String(100))
     question: Mapped[str] = mapped_column(Text, server_default="")
     body: Mapped[str] = mapped_column(Text)
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("category.id", ondelete="RESTRICT"), index=True
+    )
     request_type: Mapped[str | None] = mapped_column(ForeignKey("request_type.code", ondelete="RESTRICT"))
     active: Mapped[bool] = mapped_column(server_default=true())
     use_count: Mapped[int] = mapped_column(Integer, server_default="0")
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    category: Mapped[Category | None] = relationship()

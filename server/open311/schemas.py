@@ -93,7 +93,7 @@ class PostIn(BaseModel):
     """A POST requests form, as the specification names its fields (``client_uuid`` from
     ``attribute[client_uuid]``)."""
 
-    service_code: str
+    service_code: str | None = None  # left out: chosen from the description where the city allows it
     lat: float | None = None
     long: float | None = None
     address_string: str | None = None

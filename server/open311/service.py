@@ -28,7 +28,7 @@ from server.auth.models import User
 from server.auth.principal import Principal
 from server.case import intake as intake_service
 from server.case.models import Case, CaseEvent, CasePhoto
-from server.case.schemas import ReportIn
+from server.case.schemas import DESCRIPTION_MAX, ReportIn
 from server.case.scope import public
 from server.case.states import OPEN_STATES, STATE_LABELS, TERMINAL, State
 from server.category import service as category_service
@@ -49,7 +49,8 @@ from server.open311.schemas import (
     ServiceDefinitionOut,
     ServiceOut,
 )
-from server.tenant import City, city_link, use_city, use_own_city
+from server.tenant import City, city_link, current_cities, use_city, use_own_city
+from server.triage import service as triage_service
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # when this endpoint last changed
@@ -70,6 +71,7 @@ NAME_MAX = 60  # a client system's name
 # The units of a category's handling limit (e.g. 4h), in working time.
 _LIMIT_UNITS = {"m": "分钟", "h": "小时", "d": "个工作日"}
 RECEIVED = "已收到：核实立案后可以查询这条诉求的办理进度"
+TRIAGED = "已收到：服务类别已按诉求描述选为“{name}”，不符时核实中改正；核实立案后可以查询办理进度"
 
 
 def _hash(key: str) -> str:
@@ -256,11 +258,37 @@ def _client_uuid(value: str | None) -> uuid.UUID:
         raise Invalid("open311.client_uuid") from None
 
 
+def _triage_allowed(db: Session) -> bool:
+    """Whether the city the request is in takes requests without service_code (open311_triage_cities)."""
+    allowed = {code.strip() for code in get_settings().open311_triage_cities.split(",") if code.strip()}
+    if "*" in allowed:
+        return True
+    _, city = current_cities(db)
+    return city is not None and db.scalar(select(City.code).where(City.id == city)) in allowed
+
+
+def _triaged(db: Session, description: str | None, lon: float, lat: float) -> Category:
+    """The category the triage model finds best for the description, when the city allows it and the
+    score reaches open311_triage_min_score; else the refusal of a request without service_code."""
+    text = (description or "").strip()[:DESCRIPTION_MAX]  # a longer one is refused by the intake's check
+    best = (
+        triage_service.best_category(db=db, text=text, lon=lon, lat=lat, channel="open311")
+        if text and _triage_allowed(db)
+        else None
+    )
+    if best is None or best[1] < get_settings().open311_triage_min_score:
+        raise Invalid("validation.missing", field=messages.field_label("service_code"))
+    return _category(db, best[0])
+
+
 def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut:
-    """A request becomes a case (or is the case its client_uuid already made): its code at once."""
+    """A request becomes a case (or is the case its client_uuid already made): its code at once. Without
+    service_code, the category is the triage model's choice from the description (where the city allows)."""
     client = client_for_key(db=db, api_key=api_key)
-    category = _category(db, data.service_code)
+    category = _category(db, data.service_code) if data.service_code else None
     lon, lat, address = _place(db, data)
+    if category is None:
+        category = _triaged(db, data.description, lon, lat)
     name = " ".join(part.strip() for part in (data.first_name, data.last_name) if part and part.strip())
     try:
         report = ReportIn(
@@ -297,7 +325,7 @@ def post_request(*, db: Session, api_key: str | None, data: PostIn) -> PostedOut
     db.commit()
     return PostedOut(
         service_request_id=case.code,
-        service_notice=RECEIVED,
+        service_notice=TRIAGED.format(name=category.name) if not data.service_code else RECEIVED,
         account_id=data.account_id,
     )
 

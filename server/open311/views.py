@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 
+from server.case.schemas import CODE_MAX
 from server.deps import DB, LIST_MAX, TEXT_MAX
 from server.open311 import service
 from server.open311.formats import ERRORS, XML_TOO, Open311Route, render
@@ -81,7 +82,14 @@ def service_definition(
 def post_request(
     db: DB,
     response_format: Format,
-    service_code: Annotated[str, Form()],
+    service_code: Annotated[
+        str | None,
+        Form(
+            max_length=CODE_MAX,
+            description="Required, unless the city takes requests without it (setting "
+            "open311_triage_cities): then the category is chosen from the description",
+        ),
+    ] = None,
     api_key: Annotated[str | None, Form(description="Issued per client system")] = None,
     jurisdiction_id: Annotated[str | None, Form()] = None,
     lat: Annotated[float | None, Form(description="WGS 84")] = None,

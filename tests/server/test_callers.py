@@ -205,8 +205,7 @@ def test_a_call_again_about_the_same_place_and_category_is_a_repeat_complaint(wo
     [
         (PHONE, 0.0, "E06010", 31),  # past the window (30 days)
         (PHONE, 0.0, "E09009", 1),  # another category
-        (PHONE, 0.02, "E06010", 1),  # about 1.8 km away, in another grid
-        ("13855551111", 0.0, "E06010", 1),  # another caller
+        ("13855551111", 0.02, "E06010", 1),  # another caller, about 1.8 km away in another grid
     ],
 )
 def test_not_a_repeat_complaint(world, phone, east, category, days):
@@ -216,13 +215,35 @@ def test_not_a_repeat_complaint(world, phone, east, category, days):
     assert first.tags == []
 
 
+def test_the_same_caller_anywhere_is_a_repeat_complaint(world):
+    first = call(world, at=T0)
+    far = call(world, east=0.02, at=T0 + timedelta(days=3))  # about 1.8 km away, in another grid
+    assert (far.repeat_of_id, far.tags) == (first.id, [REPEAT])
+
+
+def test_another_caller_at_the_same_place_is_a_repeat_complaint(world):
+    db = world["db"]
+    first = call(world, at=T0)
+    neighbour = call(world, "13855551111", east=0.0005, at=T0 + timedelta(days=2))  # about 45 m away
+    assert (neighbour.repeat_of_id, neighbour.tags) == (first.id, [REPEAT])
+    # a report without a phone (an Open311 request, a public report without one) at the place repeats too
+    nameless = report(
+        db, world["acceptor"], world["lon"], world["lat"], channel="open311", at=T0 + timedelta(days=4)
+    )
+    assert (nameless.repeat_of_id, nameless.tags) == (neighbour.id, [REPEAT])
+
+
 def test_inspectors_own_reports_are_no_repeat_complaints(world):
     db, inspector = world["db"], world["inspector"]
     report(db, inspector, world["lon"], world["lat"], at=T0)
     again = report(db, inspector, world["lon"], world["lat"], at=T0 + timedelta(days=1))
     assert (again.repeat_of_id, again.tags) == (None, [])
-    called = call(world, inspector.user.phone, at=T0 + timedelta(days=2))  # a call from the same number
+    # a call from the same number, and another caller's, at the place of the inspector's reports
+    called = call(world, inspector.user.phone, at=T0 + timedelta(days=2))
     assert (called.repeat_of_id, called.tags) == (None, [])
+    # nor is an inspector's report after a call at the same place a repeat of it
+    seen = report(db, inspector, world["lon"], world["lat"], at=T0 + timedelta(days=3))
+    assert (seen.repeat_of_id, seen.tags) == (None, [])
 
 
 def test_administrators_keep_the_special_reporters(world, admin_headers):
@@ -271,8 +292,9 @@ def test_special_reporters_calls_are_tagged_and_queued_first(world, admin_header
 
     deputy = call(world, "13866660000")
     vulnerable = call(world, "+8613877770000", category="E09009")
-    former = call(world, "13888880000")
-    plain = call(world, "13899990000")
+    # other categories at the same place: no repeat complaints among them
+    former = call(world, "13888880000", category="E09010")
+    plain = call(world, "13899990000", category="E06012")
     assert (deputy.tags, vulnerable.tags, former.tags, plain.tags) == (
         ["deputy_concern"], ["special_reporter"], [], []
     )  # fmt: skip

@@ -374,6 +374,7 @@ def test_openapi_documents_every_case_route(demo_client):
         ("/api/cases/{code}", "get"),
         ("/api/cases/{code}/duplicates", "get"),
         ("/api/cases/{code}/departments", "get"),
+        ("/api/cases/{code}/dispatch-advice", "get"),
         ("/api/cases/{code}/caller", "post"),
         ("/api/cases/{code}/caller/cases", "get"),
         ("/api/cases/{code}/caller/reveals", "get"),
@@ -410,6 +411,11 @@ def test_the_workflow_sends_each_actions_form(demo_client):
         ("reason", "text", True, 500)
     ]
     assert actions["dispatch"]["fields"][0]["kind"] == "department"
+    reclassify = actions["reclassify"]["fields"]
+    assert [(f["name"], f["kind"], f["required"]) for f in reclassify] == [
+        ("category", "category", True),
+        ("reason", "text", True),
+    ]
     assert actions["resume"]["fields"] == [] and actions["merge"]["fields"] == []
     assert all(f["label"] for a in actions.values() for f in a["fields"])
     # what every action's form takes besides its own fields, with the most characters each takes

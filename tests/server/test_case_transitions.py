@@ -70,6 +70,8 @@ FIELDS = {
     "suspend": {"reason": "待管线改造工程完工"},
     "tag": {"tag": TAG},
     "untag": {"tag": TAG},
+    "reclassify": {"category": "E06012", "reason": "现场是道路不洁，不是暴露垃圾"},
+    "answer": {"reply": "{来电人}您好，{案件编号}已答复"},
     "callback": {"contacted": False},
     "supervise": {"note": "请尽快办理"},
     "urge": {"note": "请尽快办理"},
@@ -96,8 +98,10 @@ TARGET = {
     "close": State.CLOSED,
     "merge": State.MERGED,
     "keep_apart": None,
+    "reclassify": None,
     "tag": None,
     "untag": None,
+    "answer": State.CLOSED,
     "callback": None,
     "supervise": None,
     "urge": None,
@@ -166,6 +170,9 @@ def ready(db: Session, action: str, state: State, *, inspector: Principal | None
         center = DispatchCenterIn(grid_code=DISTRICT, name="历下区指挥分中心")
         category_service.create_dispatch_center(db=db, data=center)
     case = case_in(db, state, inspector=inspector, duplicate=action in ("merge", "keep_apart"))
+    if action == "answer":  # only a 咨询 is answered directly
+        case.request_type = "consult"
+        db.commit()
     if action in AFTER_RECEIPT:
         act(db, ADMIN, case, "receive")
     if action in ("approve_extension", "refuse_extension"):

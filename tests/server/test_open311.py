@@ -35,6 +35,7 @@ from server.grid import service as grid_service
 from server.grid.models import CURRENT, Grid
 from server.open311 import service
 from server.open311.schemas import PostIn
+from server.triage import service as triage_service
 from tests.server.case_world import act, photo, report, team
 from tests.server.live import live_server
 from tests.server.test_cli import gridops
@@ -349,6 +350,45 @@ def test_an_address_of_the_register_places_a_request(world):
     assert own["address_id"] == register_id
     unknown = post(world, lat=None, long=None, address_id="NO-SUCH-ID")
     assert errors(unknown, 400) == said("open311.address_id_unknown", address_id="NO-SUCH-ID")
+
+
+def test_a_request_without_service_code_is_classified_where_the_city_allows(world, monkeypatch):
+    """Without service_code, a city listed in open311_triage_cities (or "*") takes the request under the
+    category the triage finds best for its description, when it scores at least open311_triage_min_score;
+    otherwise service_code is required, as the specification has it."""
+    db, client = world["db"], world["client"]
+    settings = get_settings()
+    words = "路边暴露垃圾堆放，三天无人清运"
+    required = "缺少服务类别，请填写后重试"
+    assert settings.open311_triage_cities == "" and settings.open311_triage_min_score == 0.5
+    assert errors(post(world, service_code=None, description=words), 400) == required  # by default: none
+
+    best, score = triage_service.best_category(
+        db=db, text=words, lon=world["lon"], lat=world["lat"], channel="open311"
+    )
+    monkeypatch.setattr(settings, "open311_triage_min_score", score)
+    monkeypatch.setattr(settings, "open311_triage_cities", "110100")  # another city only
+    assert errors(post(world, service_code=None, description=words), 400) == required
+    for cities in ("110100, 370100", "*"):
+        monkeypatch.setattr(settings, "open311_triage_cities", cities)
+        resp = post(world, service_code=None, description=words)
+        assert resp.status_code == 200, resp.text
+        (answer,) = resp.json()
+        name = db.scalar(select(Category.name).where(Category.code == best))
+        assert answer["service_notice"] == service.TRIAGED.format(name=name)
+        assert "按诉求描述" in answer["service_notice"]
+        code = answer["service_request_id"]
+        assert db.get(Category, case_of(world, code).category_id).code == best
+    file_it(world, code)
+    body = client.get(f"/open311/v2/requests/{code}.json").json()
+    valid("requests.json", body)
+    assert body[0]["service_code"] == best
+
+    # Below the minimum score, or no description to read: service_code is required.
+    monkeypatch.setattr(settings, "open311_triage_min_score", min(1.0, score + 0.01))
+    assert errors(post(world, service_code=None, description=words), 400) == required
+    monkeypatch.setattr(settings, "open311_triage_min_score", 0.0)
+    assert errors(post(world, "xml", service_code=None, description=" "), 400, "xml") == required
 
 
 def test_post_errors_in_the_specifications_codes(world):

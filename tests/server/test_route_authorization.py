@@ -46,6 +46,8 @@ from server.case.scope import scope_of, sees_notification
 from server.category.loader import STARTER_TAXONOMY
 from server.category.models import Category
 from server.grid.models import CURRENT, Grid
+from server.knowledge import service as knowledge
+from server.knowledge.schemas import AnswerTemplateIn
 from server.main import create_app
 from server.patrol import tasks as patrol_tasks
 from server.stats.schemas import TABLES
@@ -72,6 +74,8 @@ REVIEWERS = frozenset({"grid_head", "leader", "shift_lead"})
 PATROLLERS = frozenset({"inspector", "grid_head"})
 CONTACTS = frozenset({"acceptor", "shift_lead", "department"})  # who may see a caller in full
 SOURCE_READERS = frozenset({*COMMAND_CENTER, "leader", "department", "grid_head", "inspector"})
+ANSWER_READERS = frozenset({*COMMAND_CENTER, "leader"})  # the knowledge base
+ANSWER_WRITERS = frozenset({"shift_lead"})
 TILE_Z = 16  # case points, not clusters
 NO_CHANGES = "2100-01-01T00:00:00Z"  # a sync cursor after every change: the codes without the geometries
 
@@ -427,6 +431,15 @@ def deactivate_special(w: World, caller: str) -> Call:
     return call(f"/api/special-reporters/{special_reporter(w)}/deactivate")
 
 
+def answer_template(w: World) -> int:
+    """The id of a new answer template."""
+    return knowledge.create(db=w.db, data=AnswerTemplateIn(title="授权测试", body="{案件编号}已答复")).id
+
+
+def new_answer(w: World, caller: str) -> Call:
+    return call("/api/answers", json={"title": "授权测试", "body": "您好", "request_type": "consult"})
+
+
 def first_file(directory) -> str:
     return next(p.name for p in sorted(directory.iterdir()) if p.is_file())
 
@@ -526,6 +539,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/cases/{code}/departments"): login_(
         url("/api/cases/{w.here.code}/departments"), scoped=True
     ),
+    ("GET", "/api/cases/{code}/dispatch-advice"): roles(
+        {"dispatcher", "shift_lead"}, url("/api/cases/{w.here.code}/dispatch-advice"), scoped=True
+    ),
     **{
         ("POST", f"/api/cases/{{code}}/actions/{name}"): roles(
             spec.roles - ADMIN,
@@ -551,6 +567,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/special-reporters"): roles(ADMIN, new_special_reporter),
     ("PATCH", "/api/special-reporters/{reporter_id}"): roles(ADMIN, update_special),
     ("POST", "/api/special-reporters/{reporter_id}/deactivate"): roles(ADMIN, deactivate_special),
+    ("GET", "/api/answers"): roles(ANSWER_READERS, get("/api/answers", q="井盖坏了")),
+    ("GET", "/api/answers/{template_id}"): roles(
+        ANSWER_READERS, lambda w, c: call(f"/api/answers/{answer_template(w)}")
+    ),
+    ("POST", "/api/answers"): roles(ANSWER_WRITERS, new_answer),
+    ("PATCH", "/api/answers/{template_id}"): roles(
+        ANSWER_WRITERS, lambda w, c: call(f"/api/answers/{answer_template(w)}", json={"question": "问"})
+    ),
+    ("POST", "/api/answers/{template_id}/deactivate"): roles(
+        ANSWER_WRITERS, lambda w, c: call(f"/api/answers/{answer_template(w)}/deactivate")
+    ),
+    # Triage: suggestions for the staff who write or route reports (duplicates only of cases they see), the
+    # public form's own (categories only); the models are trained and rolled back by administrators.
+    ("POST", "/api/triage/suggest"): roles(
+        {"acceptor", "shift_lead", "dispatcher", "leader", "inspector"},
+        lambda w, c: call("/api/triage/suggest", json={"text": "井盖没了", "lon": w.lon, "lat": w.lat}),
+    ),
+    ("POST", "/api/public/triage"): public(
+        lambda w, c: call("/api/public/triage", json={"text": "井盖没了"})
+    ),
+    ("GET", "/api/triage/models"): roles({"shift_lead", "leader"}, url("/api/triage/models")),
+    ("POST", "/api/triage/train"): roles(ADMIN, lambda w, c: call("/api/triage/train", json={})),
+    ("POST", "/api/triage/models/{version}/activate"): roles(
+        ADMIN, lambda w, c: call("/api/triage/models/1/activate"), also=frozenset({404})
+    ),
     ("POST", "/api/cases/{code}/photos"): roles({"inspector", "acceptor"}, add_photo),  # a "before" photo
     ("GET", "/api/photos/{photo_id}/{variant}"): login_(
         url("/api/photos/{w.photos[here]}/thumbnail"), scoped=True
@@ -874,6 +915,9 @@ SCOPE_PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/cases/{code}"): Probe(seen_each(detail(""))),
     ("GET", "/api/cases/{code}/duplicates"): Probe(seen_each(detail("/duplicates"))),
     ("GET", "/api/cases/{code}/departments"): Probe(seen_each(detail("/departments"))),
+    ("GET", "/api/cases/{code}/dispatch-advice"): Probe(
+        seen_each(detail("/dispatch-advice")), has("dispatcher", "shift_lead")
+    ),
     # a case with no caller: 409 when seen
     ("POST", "/api/cases/{code}/caller"): Probe(seen_each(revealed), contacts),
     ("GET", "/api/cases/{code}/caller/cases"): Probe(seen_each(detail("/caller/cases")), contacts),

@@ -60,7 +60,7 @@ def test_a_phone_call_becomes_a_case_sent_for_verification(web_server, tab):
     dialog.locator("[name=description]").fill("市民来电：小区北门垃圾堆放两天无人清运，问何时清运")
     asks = dialog.locator("[name=request_type]")
     assert asks.evaluate("s => s.selectedOptions[0].textContent") == "投诉"  # unless the caller says else
-    asks.select_option(label="咨询")
+    asks.select_option(label="建议")  # (a 咨询 is answered at once: tests/web/test_triage_desk.py)
     page.screenshot(path=SCREENSHOTS / "hotline.png")
     dialog.locator("button[type=submit]").click()
     page.wait_for_selector("#hotline[data-code]", timeout=WAIT_MS)
@@ -76,7 +76,7 @@ def test_a_phone_call_becomes_a_case_sent_for_verification(web_server, tab):
     assert case["grid_code"].startswith(village["code"])
     assert (case["lon"], case["lat"]) == tuple(clicked)
     assert case["address"] == "小区北门" and case["category"]["code"] == "E06010"
-    assert case["request_type"] == {"code": "consult", "name": "咨询"}
+    assert case["request_type"] == {"code": "suggest", "name": "建议"}
     assert "13912345678" not in str(case)  # the number stays with the case, not in its answers
 
     # the case opens on the desk

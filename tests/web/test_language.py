@@ -55,18 +55,26 @@ SETTLED = {
     "(document.querySelector('#dashboard-view .dash-status')?.textContent ?? '') !== ''",
     "review-view": "!!document.querySelector('#review-view[data-loaded]') || "
     "(document.querySelector('#review-view .review-status')?.textContent ?? '') !== ''",
+    "knowledge-view": "!!document.querySelector('#knowledge-view[data-loaded]') || "
+    "(document.querySelector('#knowledge-view .message')?.textContent ?? '') !== ''",
     "admin-view": "!!document.querySelector('#admin-view[data-loaded]') || "
     "(document.getElementById('admin-status')?.textContent ?? '') !== ''",
 }
 
 # The demo's people, one of each kind, and the tabs their header offers.
 PEOPLE = {
-    "wangjg": ("网格长兼领导", {"map-view", "desk-view", "dashboard-view", "review-view"}),
+    "wangjg": ("网格长兼领导", {"map-view", "desk-view", "dashboard-view", "review-view", "knowledge-view"}),
     "chenjing": ("街道网格长", {"map-view", "desk-view", "dashboard-view", "review-view"}),
-    "zhaomin": ("受理员、值班长、派遣员", {"map-view", "desk-view", "dashboard-view", "review-view"}),
+    "zhaomin": (
+        "受理员、值班长、派遣员",
+        {"map-view", "desk-view", "dashboard-view", "review-view", "knowledge-view"},
+    ),
     "sunli": ("处置部门", {"map-view", "desk-view", "dashboard-view"}),
     "13900000001": ("网格员", {"map-view", "desk-view"}),
-    "admin": ("管理员", {"map-view", "desk-view", "dashboard-view", "review-view", "admin-view"}),
+    "admin": (
+        "管理员",
+        {"map-view", "desk-view", "dashboard-view", "review-view", "knowledge-view", "admin-view"},
+    ),
 }
 
 

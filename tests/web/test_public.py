@@ -278,3 +278,48 @@ def test_a_citizen_finds_the_place_by_its_name(web_server, demo_clone_url, phone
     assert case["near_address"] == "测试大厦"
     assert phone_tab.errors == []
     assert phone_tab.hosts() == {"127.0.0.1"}
+
+
+def test_the_description_suggests_a_category(web_server, phone_tab, tmp_path):
+    """As the citizen types the description, the page suggests the categories it offers (可能是：…) and a tap
+    picks one; when the suggestions cannot be had, it shows none and the report goes as before."""
+    page, url = phone_tab.page, web_server.url
+    page.goto(f"{url}/report")
+    page.wait_for_selector("#report [name=category] option[value=E06010]", state="attached", timeout=WAIT_MS)
+    description = page.locator("#report [name=description]")
+    description.press_sequentially("暴露")  # too short to ask about
+    description.press_sequentially("垃圾堆在小区门口三天了")
+    hint = page.locator("#category-hints button[data-code=E06010]")
+    hint.wait_for(timeout=WAIT_MS)
+    assert page.text_content("#category-hints").startswith("可能是：")
+    assert hint.text_content() == "垃圾堆放"  # the everyday name the form offers
+    assert page.locator("#category-hints button").count() <= 3
+    hint.click()
+    assert page.input_value("#report [name=category]") == "E06010"
+    description.fill("")
+    description.dispatch_event("input")
+    page.wait_for_function("!document.querySelector('#category-hints').childNodes.length", timeout=WAIT_MS)
+
+    # The suggestions' route refuses: no suggestion, no error, and the report is taken.
+    page.route("**/api/public/triage", lambda route: route.fulfill(status=503, body="{}"))
+    with page.expect_response("**/api/public/triage") as refused:
+        description.fill("路边垃圾没人清运")
+        description.dispatch_event("input")
+    assert refused.value.status == 503
+    before = tmp_path / "before.jpg"
+    before.write_bytes(photo((150, 100, 50), "before"))
+    page.set_input_files("#report [name=photos]", str(before))
+    page.select_option("#report [name=category]", "E03006")
+    with logged_in(url, INSPECTOR) as inspector:
+        unit = next(
+            f
+            for f in inspector.get("/api/sync/grids").json()["features"]
+            if f["properties"]["level"] == "unit"
+        )
+    point = shape_of(url, unit["properties"]["code"]).representative_point()
+    page.fill("#report [name=coords]", f"{point.x},{point.y}")
+    page.dispatch_event("#report [name=coords]", "change")
+    page.click("#report button[type=submit]")
+    page.wait_for_selector("#done[data-code]", timeout=WAIT_MS)
+    assert page.text_content("#category-hints") == "" and page.text_content("#report .error") == ""
+    assert phone_tab.errors == []

@@ -17,6 +17,7 @@ import * as casePanel from "/static/case.js";
 import { showCities } from "/static/cities.js";
 import "/static/dashboard.js";
 import * as desk from "/static/desk.js";
+import "/static/knowledge.js";
 import * as map from "/static/map.js";
 import "/static/review.js";
 import { onWarningChanged } from "/static/warnings.js";

@@ -251,6 +251,7 @@ function timeline(detail) {
         event.data?.reason ? el("p", { class: "reason" }, `原因：${event.data.reason}`) : null,
         // a dispatch center sending the case up (上报上级), and a problem fixed on the spot (即报即处)
         event.action === "escalate" ? el("p", { class: "escalated" }, `${event.data.from_name} → ${event.data.to_name}`) : null,
+        event.action === "reclassify" ? el("p", { class: "reclassified" }, `改类：${event.data.from_name ?? event.data.from} → ${event.data.to_name ?? event.data.to}`) : null,
         event.data?.simple_flow ? el("p", { class: "simple-flow" }, "即报即处：网格员已现场处置") : null,
         event.data?.new_due ? el("p", {}, `限办时间：${when(event.data.new_due)}`) : null,
         event.data?.answer ? el("p", { class: "answer" }, `答复：${event.data.answer}`) : null,
@@ -368,10 +369,50 @@ function departmentLabel(d) {
   return d.street ? `${d.name}（街道队伍·${d.street}）` : d.name;
 }
 
+const percent = (share) => `${Math.round(share * 100)}%`;
+
+// The dispatch advice under the lead department's list (GET /api/cases/{code}/dispatch-advice): the
+// departments suggested, and a warning while the chosen one (none: the category's own) often returns such cases.
+function advised(select, advice) {
+  const named = advice.suggested.map((d) =>
+    d.share === null ? d.name : `${d.name}（同类案件${percent(d.share)}）`,
+  );
+  const warning = el("small", { class: "advice-warning", style: "color:#8a1c1c", hidden: true });
+  const check = () => {
+    const chosen = select.value || advice.suggested.find((d) => d.configured)?.code;
+    const record = advice.records.find((r) => r.code === chosen && r.warn);
+    warning.hidden = !record;
+    warning.textContent = record
+      ? `该部门近${advice.days}天回退此类案件 ${record.returned} 次（${percent(record.return_rate)}），` +
+        "请确认后再派遣，或改选建议的部门"
+      : "";
+  };
+  select.addEventListener("change", check);
+  check();
+  const suggested = named.length ? [el("small", { class: "advice muted" }, `建议：${named.join("、")}`)] : [];
+  select.after(...suggested, warning);
+}
+
+// A leaf category as the category field offers it (and reads it back): its name and its code.
+function categoryLabel(c) {
+  return `${c.name}（${c.code}）`;
+}
+
 // One field of an action's form, as the server describes it (see GET /api/cases/workflow); `departments` are
-// those the case may go to, for the department fields.
-function field(spec, departments = []) {
+// those the case may go to, for the department fields; `categories` the leaf categories, for a category field.
+function field(spec, departments = [], categories = []) {
   let input;
+  if (spec.kind === "category") {
+    // typed to filter, picked from the list; sent as the code (submit reads it back)
+    const id = `action-categories-${spec.name}`;
+    return el(
+      "label",
+      {},
+      spec.label,
+      el("input", { name: spec.name, list: id, required: spec.required, maxlength: 100, "data-kind": "category" }),
+      el("datalist", { id }, categories.map((c) => el("option", { value: categoryLabel(c) }))),
+    );
+  }
   if (spec.kind === "choice") {
     input = el(
       "select",
@@ -431,15 +472,27 @@ async function openForm(name) {
   const code = shown.code;
   // the departments this case may go to: a street's own teams only for the cases inside their street
   const asks = action.fields.some((f) => f.kind.startsWith("department"));
-  const [ok, departments] = asks ? await apiJson(`/api/cases/${code}/departments`) : [true, []];
+  // and, for the lead department, the dispatch advice (left out when it cannot be had)
+  const advises = action.fields.some((f) => f.kind === "department");
+  const [[ok, departments], [adviceOk, advice]] = await Promise.all([
+    asks ? apiJson(`/api/cases/${code}/departments`) : [true, []],
+    advises ? apiJson(`/api/cases/${code}/dispatch-advice`) : [false, null],
+  ]);
   if (shown?.code !== code) return;
   if (!ok) return say(messageOf(departments));
+  // the leaf categories a case may be filed under, for a category field (改类): read once
+  if (action.fields.some((f) => f.kind === "category") && !lists.categories) {
+    const [fine, all] = await apiJson("/api/categories");
+    if (!fine) return say(messageOf(all));
+    lists.categories = all.filter((c) => c.leaf);
+    if (shown?.code !== code) return;
+  }
   const form = el(
     "form",
     { class: "action-form", "data-action": name },
     el("h3", {}, action.label),
     name === "callback" ? callbackContext(shown) : null,
-    action.fields.map((spec) => field(spec, departments)),
+    action.fields.map((spec) => field(spec, departments, lists.categories)),
     // the common fields, but those the action asks for in its own words (督办意见 for the note)
     workflow.common.filter((c) => !action.fields.some((f) => f.name === c.name)).map((spec) => field(spec)),
     el(
@@ -449,6 +502,11 @@ async function openForm(name) {
       el("button", { type: "button", onclick: () => closeForm() }, "取消"),
     ),
   );
+  if (adviceOk) {
+    for (const spec of action.fields.filter((f) => f.kind === "department")) {
+      advised(form.querySelector(`[name=${spec.name}]`), advice);
+    }
+  }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submit(name, form);
@@ -483,6 +541,11 @@ async function submit(name, form) {
     if (key !== "photos" && value !== "") body[key] = value;
   }
   for (const list of form.querySelectorAll("[data-list]")) body[list.dataset.list] = data.getAll(list.dataset.list);
+  for (const input of form.querySelectorAll("[data-kind=category]")) {
+    const category = lists.categories.find((c) => categoryLabel(c) === input.value);
+    if (!category) return say("请从列表中选择类别");
+    body[input.name] = category.code;
+  }
   const files = data.getAll("photos").filter((file) => file.size);
   if (files.length) {
     const role = form.querySelector("[name=photos]").dataset.role;

@@ -1,6 +1,7 @@
 // The citizens' report page: photos, the place (an address or a place name from the city's address register,
 // my location, a tap on the map, which proposes the nearest register address, or a pasted coordinate),
-// a category, a description and an optional phone, sent as one multipart POST. The report's client UUID
+// a category (suggested from the description as it is typed), a description and an optional phone, sent as
+// one multipart POST. The report's client UUID
 // is made once and reused on every retry until an answer arrives, so a retry never makes a second case.
 // A refusal is shown as the server words it.
 import { placeSearch, proposeNearest } from "/static/addresses.js";
@@ -15,6 +16,7 @@ const form = document.querySelector("#report");
 const error = form.querySelector(".error");
 const where = document.querySelector("#where");
 const near = document.querySelector("#near");
+const hints = document.querySelector("#category-hints");
 let place = null; // { lon, lat, crs }
 let map = null;
 
@@ -49,6 +51,48 @@ async function loadCategories() {
     ...types.map((t) => el("option", { value: t.code, selected: t.code === "complaint" || null }, t.name)),
   );
 }
+
+// The categories the description suggests (POST /api/public/triage), once typing pauses, among those the form
+// offers: "可能是：" and a button each that picks it. A newer text aborts the request of an older one; an
+// error or no answer shows nothing (the citizen picks the category as before).
+let pause = 0;
+let asking = null;
+
+async function suggestCategories() {
+  asking?.abort();
+  const text = form.description.value.trim();
+  if (text.length < 4) return hints.replaceChildren();
+  const request = (asking = new AbortController());
+  const at = place?.crs === "wgs84" ? { lon: place.lon, lat: place.lat } : {};
+  let found = [];
+  try {
+    const answer = await fetchInCity("/api/public/triage", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text, ...at }),
+      signal: request.signal,
+    });
+    if (answer.ok) found = (await answer.json()).categories;
+  } catch {
+    // aborted by a newer text, or no answer: nothing to suggest
+  }
+  if (request.signal.aborted) return;
+  const offered = new Map([...form.category.options].map((o) => [o.value, o.textContent]));
+  offered.delete(""); // 请选择
+  const button = (code) =>
+    el("button", { type: "button", "data-code": code, onclick: () => (form.category.value = code) }, offered.get(code));
+  const buttons = found
+    .map((c) => c.code)
+    .filter((code) => offered.has(code))
+    .slice(0, 3)
+    .map(button);
+  hints.replaceChildren(...(buttons.length ? ["可能是：", ...buttons, "（点一下即可选为问题类别）"] : []));
+}
+
+form.description.addEventListener("input", () => {
+  clearTimeout(pause);
+  pause = setTimeout(suggestCategories, 400);
+});
 
 async function showLimits() {
   const limits = await loadLimits();
