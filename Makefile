@@ -54,7 +54,7 @@ lint: venv
 # drill mounts a tmpfs for its media store).
 BENCH_SCALE ?= full
 BENCH_OUT   := var/bench/results
-BENCHES     := locate intake mobile_sync tiles dashboard search addresses faults
+BENCHES     := locate intake mobile_sync tiles dashboard search addresses triage faults
 locate_small      := --points 2000 --repeat 3 --api-requests 300
 intake_small      := --clients 8 --reports 400 --photo-reports 80 --repeat 3
 mobile_sync_small := --reports 100 --repeat 3
@@ -62,6 +62,7 @@ tiles_small       := --cases 100000 --rounds 3
 dashboard_small   := --cases 200000
 search_small      := --cases 100000 --queries 20
 addresses_small   := --addresses 100000 --queries 20
+triage_small      := --cases 100000
 faults_small      := --seconds 120
 
 bench: setup

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server.config import PROJECT_DIR
 from server.localdb import find_bindir
 
-ORDER = ["locate", "intake", "mobile_sync", "tiles", "dashboard", "search", "addresses", "faults"]
+ORDER = ["locate", "intake", "mobile_sync", "tiles", "dashboard", "search", "addresses", "triage", "faults"]
 TITLES = {
     "locate": "Point to grid lookups",
     "intake": "Case intake",
@@ -33,6 +33,7 @@ TITLES = {
     "dashboard": "Dashboard",
     "search": "The desk's search",
     "addresses": "The address register: search and reverse geocoding",
+    "triage": "The triage model: training and suggesting",
     "faults": "Fault drill",
 }
 

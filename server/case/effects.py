@@ -384,9 +384,9 @@ def reclassify(ctx: Context) -> None:
     if case.urgency == old.urgency and new.urgency != case.urgency:
         ctx.data["urgency"] = {"from": case.urgency, "to": new.urgency}
         case.urgency = new.urgency
-    district = case.district_code[:6]
-    department = next((o.department for o in new.district_overrides if o.district_code == district), None)
-    department = department or new.department
+    department = category_service.responsible_department(
+        db=db, category=new, district_code=case.district_code
+    )
     case.department_id = department.id if department else None
     ctx.data["department"] = department.code if department else None
     case.clock = clock_kind(new, case.urgency)

@@ -173,6 +173,11 @@ class Case(CityOwned, Base):
             postgresql_ops={"phone_tail": "text_pattern_ops"},
         ),
         Index("ix_case_file_received_at", "received_at"),
+        # a case that names another (duplicate, repeat, merged): deleting a case checks them by index
+        *(
+            Index(f"ix_case_file_{c}", c, postgresql_where=text(f"{c} IS NOT NULL"))
+            for c in ("duplicate_of_id", "repeat_of_id", "merged_into_id")
+        ),
         Index(
             "ix_case_file_patrol_task_id",
             "patrol_task_id",

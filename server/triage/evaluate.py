@@ -134,7 +134,7 @@ def run(*, db: Session, held_out: float = 0.1, progress: Progress | None = None)
     for start in range(0, len(test), CHUNK):
         chunk = test[start : start + CHUNK]
         t0 = time.perf_counter()
-        ranked = _model_ranks(model, chunk, categories)
+        ranked = _model_ranks(db, model, chunk, categories)
         timings.append((time.perf_counter() - t0) * 1000 / len(chunk))
         for case, (cats, departments) in zip(chunk, ranked, strict=True):
             e = case.example
@@ -147,7 +147,7 @@ def run(*, db: Session, held_out: float = 0.1, progress: Progress | None = None)
             scores.add("grid", "department", e.department, _most_frequent(grid_departments, city_departments))
             words = keywords.rank(e.doc.text, city_top)
             scores.add("keywords", "category", e.category, words)
-            scores.add("keywords", "department", e.department, _configured(categories, words, e.district))
+            scores.add("keywords", "department", e.department, _configured(db, categories, words, e.district))
         if progress:
             progress("评估", start + len(chunk), len(test))
     return Evaluation(
@@ -175,18 +175,20 @@ def _counts(cases: Sequence[ClosedCase], label) -> tuple[dict, dict, Counter]:
     return by_grid, by_place, city
 
 
-def _configured(categories: dict[str, Category], ranked: Sequence[str], district: str | None) -> list[str]:
+def _configured(
+    db: Session, categories: dict[str, Category], ranked: Sequence[str], district: str | None
+) -> list[str]:
     """The configured departments of the ranked categories, in order, each once."""
     out: list[str] = []
     for code in ranked[: TOP * 3]:
-        department = service.configured_department(categories[code], district)
+        department = service.configured_department(db, categories[code], district)
         if department is not None and department.code not in out:
             out.append(department.code)
     return out
 
 
 def _model_ranks(
-    model: Model, cases: Sequence[ClosedCase], categories: dict[str, Category]
+    db: Session, model: Model, cases: Sequence[ClosedCase], categories: dict[str, Category]
 ) -> list[tuple[list[str], list[str]]]:
     """The model's top categories and departments for each case (the departments: the top categories'
     scores times each one's shares of departments in the district)."""
@@ -200,7 +202,7 @@ def _model_ranks(
         departments: Counter[str] = Counter()
         for i in top:
             district = case.example.district
-            configured = service.configured_department(categories[classes[i]], district)
+            configured = service.configured_department(db, categories[classes[i]], district)
             shares = model.department_shares(classes[i], district, configured.code if configured else None)
             for d, share in shares.items():
                 departments[d] += p[i] * share

@@ -271,12 +271,11 @@ def place_of(db: Session, lon: float | None, lat: float | None, crs) -> Place | 
     return Place(x, y, community, district)
 
 
-def configured_department(category: Category, district: str | None) -> Department | None:
-    """The department a category's cases go to in the district (its own override first)."""
+def configured_department(db: Session, category: Category, district: str | None) -> Department | None:
+    """The department a category's cases go to in the district (its own override first), or anywhere."""
     if district is None:
         return category.department
-    override = next((o.department for o in category.district_overrides if o.district_code == district), None)
-    return override or category.department
+    return category_service.responsible_department(db=db, category=category, district_code=district)
 
 
 def suggest(*, db: Session, data: SuggestIn, scope: Scope | None = None) -> SuggestOut:
@@ -292,7 +291,7 @@ def suggest(*, db: Session, data: SuggestIn, scope: Scope | None = None) -> Sugg
     departments: dict[str, float] = {}
     for s in found:
         category = categories[s.code]
-        configured = configured_department(category, district)
+        configured = configured_department(db, category, district)
         out.append(
             CategorySuggestion(
                 code=s.code,

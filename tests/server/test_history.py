@@ -263,3 +263,26 @@ def test_rerun_replaces_only_the_history_and_the_command(city, owner_url):
         ZoneInfo("Asia/Shanghai")
     ) - timedelta(days=11)
     assert "模拟" in gridops("demo", "history", "--help", env=env).stdout
+
+
+def test_every_column_naming_a_case_is_indexed(db):
+    """Replacing a history deletes every case of the previous one, and PostgreSQL checks each deleted case
+    against every column that may name it: a column without an index is read whole for each (a two-year
+    history's 180,000 cases then take hours)."""
+    unindexed = (
+        db.execute(
+            text(
+                """
+            SELECT c.conrelid::regclass::text || '.' || a.attname
+            FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'f' AND c.confrelid = 'case_file'::regclass
+              AND NOT EXISTS (
+                  SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])
+            """
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert unindexed == []

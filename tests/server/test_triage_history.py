@@ -40,25 +40,29 @@ def test_the_model_beats_both_baselines_on_the_newest_cases(city):
     assert s.held_out > 1000 and s.with_department > 500
     for what in ("category", "department"):
         for k in (1, 3):
-            ours = s.rate("model", what, k)
-            assert ours > s.rate("grid", what, k) and ours > s.rate("keywords", what, k), (what, k, result.rows())
+            ours, rows = s.rate("model", what, k), result.rows()
+            assert ours > s.rate("grid", what, k) and ours > s.rate("keywords", what, k), (what, k, rows)
     assert s.rate("model", "category", 3) > 0.9
     assert "| 本系统模型 |" in result.markdown()
 
 
 def test_the_commands_train_list_roll_back_and_evaluate(city, tmp_path):
     env = {**os.environ, "DATABASE_URL": city, "COLUMNS": "200"}
-    first = gridops("triage", "train", "--note", "首次", env=env)
-    assert said("已训练并启用分拣模型第 1 版", first.stdout)
+
+    def run(*args: str) -> str:  # what the command told the operator (on stderr: stdout is for data)
+        done = gridops("triage", *args, env=env)
+        return done.stdout + done.stderr
+
+    assert said("已训练并启用分拣模型第 1 版", run("train", "--note", "首次"))
     refused = gridops("triage", "rollback", env=env, check=False)
     assert refused.returncode == 1 and said("没有可回退的版本", refused.stderr)
-    gridops("triage", "train", env=env)
-    assert said("已回退到分拣模型第 1 版", gridops("triage", "rollback", env=env).stdout)
-    listed = gridops("triage", "versions", env=env).stdout
+    run("train")
+    assert said("已回退到分拣模型第 1 版", run("rollback"))
+    listed = run("versions")
     assert "首次" in listed and "命令行" in listed
     table = tmp_path / "triage.md"
-    evaluated = gridops("triage", "evaluate", "--markdown", str(table), env=env)
-    assert said("基线：仅关键词匹配", evaluated.stdout) and said("类别 top-1", evaluated.stdout)
+    evaluated = run("evaluate", "--markdown", str(table))
+    assert said("基线：仅关键词匹配", evaluated) and said("类别 top-1", evaluated)
     assert table.read_text(encoding="utf-8").count("| 基线") == 2
     with new_session(city) as db:
         assert [(r.version, r.active) for r in service.versions(db=db)] == [(2, False), (1, True)]
