@@ -22,6 +22,7 @@ from server.knowledge.schemas import AnswerTemplateIn, AnswerTemplateUpdate
 # The most templates one search reads (a city keeps hundreds); the most it answers.
 MAX_ROWS = 5000
 MAX_LIMIT = 200
+OTHERS_RELEVANCE = 0.3  # a template of another category must share this much to be offered (not one word)
 NONE = "暂无"  # a placeholder the case has no value for
 
 
@@ -140,8 +141,8 @@ def search(
 def matching(*, db: Session, text: str, category_codes: list[str], limit: int = 3) -> list[AnswerTemplate]:
     """The active templates for a caller's ``text`` whose likely categories are ``category_codes`` (best
     first), best first: those of these categories (or of a class above them) sharing words with the text,
-    then the other templates sharing words with it (frequent questions), then those of these categories
-    sharing none; within each, more shared words first, then the most used."""
+    then the other templates sharing enough words with it (``OTHERS_RELEVANCE``: frequent questions), then
+    those of these categories sharing none; within each, more shared words first, then the most used."""
     lineage = db.execute(select(Category.code, Category.lineage).where(Category.code.in_(category_codes)))
     codes = {code for row in lineage for code in [row.code, *row.lineage]}
     ids = set(db.scalars(select(Category.id).where(Category.code.in_(codes)))) if codes else set()
@@ -150,7 +151,7 @@ def matching(*, db: Session, text: str, category_codes: list[str], limit: int = 
     query = select(AnswerTemplate).where(AnswerTemplate.active).order_by(AnswerTemplate.use_count.desc())
     for template in db.scalars(query.limit(MAX_ROWS)):
         score, own = relevance(asked, template), template.category_id in ids
-        group = 0 if own and score else 1 if score else 2 if own else None
+        group = 0 if own and score else 1 if score >= OTHERS_RELEVANCE else 2 if own else None
         if group is not None:
             found.append((group, -score, -template.use_count, template.id, template))
     found.sort(key=lambda f: f[:4])

@@ -53,6 +53,7 @@ COMMUNITY_LEVEL = 4  # the grid level whose code is a case's place in the model 
 DUPLICATES_READ = 200  # the most nearby recent cases compared with the text
 SHOWN = 5  # duplicates shown
 SCHEDULE = "定时训练"
+ANSWERS_SCORE = 0.1  # a suggested category below the first offers its answers from this probability
 
 # The closed cases a model learns from, oldest first: the words, the community, the channel, the final
 # category, urgency and department, the unit grid and district (the baselines' keys) and the two weights'
@@ -321,9 +322,14 @@ def suggest(*, db: Session, data: SuggestIn, scope: Scope | None = None) -> Sugg
                 category_code=t.category.code if t.category else None,
                 use_count=t.use_count,
             )
-            for t in knowledge_service.matching(db=db, text=data.text, category_codes=[c.code for c in out])
+            for t in knowledge_service.matching(db=db, text=data.text, category_codes=_likely(out))
         ],
     )
+
+
+def _likely(found: list[CategorySuggestion]) -> list[str]:
+    """The suggested categories worth offering answers for: the first, and those nearly as likely."""
+    return [c.code for i, c in enumerate(found) if i == 0 or c.score >= ANSWERS_SCORE]
 
 
 def _departments(db: Session, scores: dict[str, float], most: int = 3) -> list[DepartmentSuggestion]:

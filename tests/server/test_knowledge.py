@@ -106,9 +106,12 @@ def test_matching_puts_the_categorys_templates_sharing_words_first(desk):
     popular = add(db, "井盖归属（旧）", question="井盖坏了归谁管", category="E01002")
     popular.use_count = 5
     db.commit()
-    found = service.matching(db=db, text="井盖坏了，晚上很危险", category_codes=["E01002"], limit=5)
+    found = service.matching(db=db, text="井盖坏了", category_codes=["E01002"], limit=5)
     assert found == [popular, own, faq, silent]
     assert service.matching(db=db, text="井盖坏了", category_codes=["E01002"]) == [popular, own, faq]
+    # another category's template sharing one word of a longer sentence (井盖) is not offered
+    longer = service.matching(db=db, text="井盖坏了，晚上很危险", category_codes=["E01002"], limit=5)
+    assert longer == [popular, own, silent]
 
 
 def test_a_consult_is_answered_and_closed_in_one_step(desk):
