@@ -244,3 +244,21 @@ def test_an_administrator_checks_grid_and_taxonomy_files_adds_a_team_and_loads_h
     assert "在用的节假日文件列出" in admin.text_content("#admin-holiday-file")
     chinese(admin, server.url)
     admin.screenshot(path=SCREENSHOTS / "admin-holidays.png")
+
+
+def test_an_administrator_trains_the_triage_model_and_puts_an_older_version_back(server, browsers):
+    page = browsers(server.url, "admin")
+    admin_page(page, "triage")
+    page.wait_for_selector("#admin-triage:has-text('还没有训练过')", timeout=WAIT_MS)
+    page.fill("#admin-triage-form [name=note]", "上线前首次训练")
+    page.click("#admin-triage-form button[type=submit]")
+    status(page, "已训练并启用分拣模型第 1 版")
+    page.click("#admin-triage-form button[type=submit]")
+    status(page, "已训练并启用分拣模型第 2 版")
+    in_use = "#admin-triage tr.current"
+    assert page.get_attribute(in_use, "data-version") == "2"
+    assert "上线前首次训练" in page.inner_text("#admin-triage tr[data-version='1']")
+    page.click("#admin-triage tr[data-version='1'] [data-act=use]")
+    status(page, "已启用分拣模型第 1 版")
+    assert page.get_attribute(in_use, "data-version") == "1"
+    chinese(page, server.url)

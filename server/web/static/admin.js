@@ -14,6 +14,7 @@ const PAGES = {
   taxonomy: "分类导入",
   departments: "部门",
   centers: "调度分中心",
+  triage: "智能分拣",
   holidays: "节假日",
 };
 const CRS = {
@@ -658,6 +659,77 @@ async function showCenters(editing = null) {
   say("");
 }
 
+// -- triage --------------------------------------------------------------------------------------------------
+
+async function useVersion(version) {
+  const [ok, body] = await sendJson(`/api/triage/models/${version}/activate`, {});
+  if (!ok) return say(messageOf(body));
+  await showTriage();
+  say(`已启用分拣模型第 ${body.version} 版`, true);
+}
+
+async function trainModel(form) {
+  const run = form.querySelector("button[type=submit]");
+  run.disabled = true;
+  say("正在用已结案件训练，请稍候……", true);
+  const [ok, body] = await sendJson("/api/triage/train", { note: form.note.value.trim() || null });
+  run.disabled = false;
+  if (!ok) return say(messageOf(body));
+  await showTriage();
+  say(`已训练并启用分拣模型第 ${body.version} 版（${body.cases.toLocaleString()} 件已结案件）`, true);
+}
+
+async function showTriage() {
+  const [ok, versions] = await apiJson("/api/triage/models");
+  if (!ok) return say(messageOf(versions));
+  const form = el(
+    "form",
+    { id: "admin-triage-form", class: "admin-form" },
+    el("h3", {}, "训练分拣模型"),
+    el(
+      "p",
+      { class: "muted" },
+      "用本市已结案件（按结案时的类别和最终处置部门）训练新版本并立即启用；旧版本保留，效果不好可随时换回。" +
+        "系统每周也会自动训练一次。",
+    ),
+    field("说明", el("input", { name: "note", maxlength: 200, placeholder: "如：导入新分类表之后" })),
+    el("div", { class: "admin-buttons" }, el("button", { type: "submit" }, "训练并启用")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    trainModel(form);
+  });
+  const rows = versions.map((v) =>
+    el(
+      "tr",
+      { "data-version": v.version, class: v.active ? "current" : null },
+      el("td", {}, `第 ${v.version} 版`),
+      el("td", {}, new Date(v.trained_at).toLocaleString("zh-CN")),
+      el("td", {}, v.trained_by),
+      el("td", {}, v.cases.toLocaleString()),
+      el("td", {}, String(v.categories)),
+      el("td", {}, v.note ?? ""),
+      el("td", { class: "state" }, v.active ? "在用" : ""),
+      el(
+        "td",
+        { class: "actions" },
+        v.active ? null : button("启用", () => useVersion(v.version), { "data-act": "use" }),
+      ),
+    ),
+  );
+  show(
+    "triage",
+    form,
+    table(
+      "admin-triage",
+      ["版本", "训练时间", "训练者", "案件数", "类别数", "说明", "状态", ""],
+      rows,
+      "还没有训练过：现在按问题类别的名称和别名推荐。",
+    ),
+  );
+  say("");
+}
+
 // -- holidays ----------------------------------------------------------------------------------------------
 
 function listedYears(years) {
@@ -782,6 +854,7 @@ const SHOW = {
   taxonomy: showTaxonomy,
   departments: showDepartments,
   centers: showCenters,
+  triage: showTriage,
   holidays: showHolidays,
 };
 
