@@ -184,6 +184,11 @@ class GridOpsApp(App):
         self.paused = False
         self.services.sync.wake()
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the app has stopped (or not started): its store is closed, nothing may read it."""
+        return not self._running
+
     def on_stop(self) -> None:
         self._running = False
         # A notice put away after the stop would change this app once it is gone: Kivy's ``app`` of the

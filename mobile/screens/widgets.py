@@ -166,7 +166,9 @@ class AppScreen(Screen):
             self.app.funbind(name, self._followed)
 
     def _followed(self, *args) -> None:
-        self.refresh()
+        # a tick, a fix or a sync report may land in the frame after the app stopped and closed its store
+        if not self.app.stopped:
+            self.refresh()
 
     def refresh(self) -> None:
         """Show the current state of the store (nothing to do for a screen that only holds a form)."""

@@ -163,3 +163,13 @@ def test_the_desktop_walk_goes_into_my_grids(app_dir, server, monkeypatch):
         assert sphere_distance_m(first.lon, first.lat, later.lon, later.lat) > 1  # walking
     finally:
         d.stop()
+
+
+def test_the_home_screen_reads_nothing_once_the_app_has_stopped(drive, server):
+    """The home screen refreshes on a timer and when the app's state changes; one of those may land in the
+    frame after the app stopped and closed its store (the teardown saw it once): it does nothing then."""
+    d = drive()
+    log_in(d, server.url)
+    home = d.app.manager.get_screen("home")
+    d.stop()
+    home._followed()  # a tick due just after the stop
