@@ -79,6 +79,13 @@ def logged_in(server_url: str, login: str) -> Iterator[httpx.Client]:
         yield http
 
 
+def first_grid(server_url: str, login: str, level: str) -> dict:
+    """The first grid of ``level`` (a GeoJSON feature) among those the demo user ``login`` syncs."""
+    with logged_in(server_url, login) as http:
+        features = http.get("/api/sync/grids").json()["features"]
+    return next(f for f in features if f["properties"]["level"] == level)
+
+
 def shape_of(server_url: str, code: str):
     answer = httpx.get(f"{server_url}/api/grids/{code}")
     answer.raise_for_status()

@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 from shapely.geometry import shape
 
 from server.auth.passwords import DEMO_PASSWORD
-from tests.web.conftest import VIEWPORT, BrowserTab, logged_in
+from tests.web.conftest import VIEWPORT, BrowserTab, first_grid, logged_in
 from tests.web.test_map import SCREENSHOTS, WAIT_MS
 
 OPERATOR = "zhaomin"  # acceptor, shift lead and dispatcher
@@ -55,9 +55,7 @@ def department_user(web_server, admin_headers) -> None:
 def call(web_server, department_user) -> dict:
     """A citizen's call about garbage in the demo inspector's first unit grid, registered by the operator
     with the caller's photo."""
-    with logged_in(web_server.url, INSPECTOR) as inspector:
-        grids = inspector.get("/api/sync/grids").json()["features"]
-    unit = next(f for f in grids if f["properties"]["level"] == "unit")
+    unit = first_grid(web_server.url, INSPECTOR, "unit")
     point = shape(unit["geometry"]).representative_point()
     with logged_in(web_server.url, OPERATOR) as operator:
         answer = operator.post(

@@ -9,7 +9,7 @@ import uuid
 from playwright.sync_api import expect
 from shapely.geometry import shape
 
-from tests.web.conftest import logged_in
+from tests.web.conftest import first_grid, logged_in
 from tests.web.test_desk import INSPECTOR, OPERATOR
 from tests.web.test_map import SCREENSHOTS, WAIT_MS, log_in
 
@@ -17,9 +17,7 @@ PHONE = "13766661357"
 
 
 def test_the_operator_finds_a_case_by_phone_and_by_words_and_filters_the_queue(web_server, tab):
-    with logged_in(web_server.url, INSPECTOR) as inspector:
-        grids = inspector.get("/api/sync/grids").json()["features"]
-    unit = next(f for f in grids if f["properties"]["level"] == "unit")
+    unit = first_grid(web_server.url, INSPECTOR, "unit")
     point = shape(unit["geometry"]).representative_point()
     with logged_in(web_server.url, OPERATOR) as operator:
         answer = operator.post(

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import shape
 
 from server.auth.passwords import DEMO_PASSWORD
-from tests.web.conftest import logged_in
+from tests.web.conftest import first_grid, logged_in
 from tests.web.test_desk import OPERATOR, browsers, open_from_queue  # noqa: F401 (a fixture)
 from tests.web.test_map import WAIT_MS
 
@@ -35,13 +35,8 @@ def garbage(web_server, admin_headers) -> list[str]:
     answer = httpx.post(f"{url}/api/users", headers=admin_headers, json=user)
     assert answer.status_code == 201, answer.text
     codes = []
+    point = shape(first_grid(url, INSPECTOR, "unit")["geometry"]).representative_point()
     with logged_in(url, INSPECTOR) as inspector:
-        unit = next(
-            f
-            for f in inspector.get("/api/sync/grids").json()["features"]
-            if f["properties"]["level"] == "unit"
-        )
-        point = shape(unit["geometry"]).representative_point()
         for n in range(4):
             body = {"client_uuid": str(uuid.uuid4()), "category": "E06010", "lon": point.x, "lat": point.y}
             answer = inspector.post("/api/cases", json={**body, "description": f"路边垃圾堆放{n}"})

@@ -8,16 +8,15 @@ import uuid
 
 from shapely.geometry import shape
 
-from tests.web.conftest import logged_in
+from tests.web.conftest import first_grid, logged_in
 from tests.web.test_desk import INSPECTOR, OPERATOR, browsers, open_from_queue  # noqa: F401 (a fixture)
 from tests.web.test_map import WAIT_MS
 
 
 def test_reclassify_from_the_case_panel(web_server, browsers):  # noqa: F811
     url = web_server.url
+    point = shape(first_grid(url, INSPECTOR, "unit")["geometry"]).centroid
     with logged_in(url, INSPECTOR) as inspector:
-        grids = inspector.get("/api/sync/grids").json()["features"]
-        point = shape(next(f for f in grids if f["properties"]["level"] == "unit")["geometry"]).centroid
         answer = inspector.post(
             "/api/cases",
             json={

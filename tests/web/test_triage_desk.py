@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import logged_in
+from tests.web.conftest import first_grid, logged_in
 from tests.web.test_desk import INSPECTOR, OPERATOR
 from tests.web.test_map import WAIT_MS, log_in
 
@@ -19,9 +19,7 @@ def open_desk(page, url: str):
     page.click("#hotline-open")
     page.wait_for_selector("#hotline[data-ready]", timeout=WAIT_MS)
     dialog = page.locator("#hotline")
-    with logged_in(url, INSPECTOR) as inspector:
-        features = inspector.get("/api/sync/grids").json()["features"]
-    village = next(f["properties"] for f in features if f["properties"]["level"] == "village")
+    village = first_grid(url, INSPECTOR, "village")["properties"]
     dialog.locator("[name=place]").fill(village["name"][:4])
     dialog.locator(f".results button[data-grid='{village['code']}']").click(timeout=WAIT_MS)
     page.wait_for_function(
